@@ -1,0 +1,43 @@
+// AWS SDK clients, created the same way for Lambda, the CLI, the local stack and tests. Kinesis speaks
+// HTTP/1.1 (the emulators cannot do HTTP/2, and Panes does not use SubscribeToShard). The endpoint is
+// the SDK's own AWS_ENDPOINT_URL handling unless one is given (LocalStack-compatible).
+import { Agent } from "node:http";
+import { Agent as HttpsAgent } from "node:https";
+import { DynamoDBClient } from "@aws-sdk/client-dynamodb";
+import { KinesisClient } from "@aws-sdk/client-kinesis";
+import { NodeHttpHandler } from "@smithy/node-http-handler";
+
+export interface ClientOptions {
+  endpoint?: string;
+  region?: string;
+  /** static credentials for emulators; otherwise the default provider chain */
+  credentials?: { accessKeyId: string; secretAccessKey: string };
+  maxSockets?: number;
+}
+
+function requestHandler(maxSockets: number): NodeHttpHandler {
+  return new NodeHttpHandler({
+    httpAgent: new Agent({ keepAlive: true, maxSockets }),
+    httpsAgent: new HttpsAgent({ keepAlive: true, maxSockets }),
+  });
+}
+
+export function createDynamoDbClient(options: ClientOptions = {}): DynamoDBClient {
+  return new DynamoDBClient({
+    endpoint: options.endpoint,
+    region: options.region,
+    credentials: options.credentials,
+    maxAttempts: 8,
+    requestHandler: requestHandler(options.maxSockets ?? 64),
+  });
+}
+
+export function createKinesisClient(options: ClientOptions = {}): KinesisClient {
+  return new KinesisClient({
+    endpoint: options.endpoint,
+    region: options.region,
+    credentials: options.credentials,
+    maxAttempts: 8,
+    requestHandler: requestHandler(options.maxSockets ?? 32),
+  });
+}

@@ -1,0 +1,108 @@
+// The `panes` command line: each command is a small module calling shared/.
+import { Command, InvalidArgumentError, Option } from "commander";
+import { parseDuration } from "../windows/duration.ts";
+import { runGenerate } from "./generate.ts";
+import { runProduce } from "./produce.ts";
+import { runReplay } from "./replay.ts";
+import { runResults } from "./results.ts";
+import { runStart } from "./start.ts";
+import { runDeadLetters } from "./dead-letters.ts";
+
+function integer(min: number, max: number) {
+  return (value: string) => {
+    const n = Number(value);
+    if (!Number.isInteger(n) || n < min || n > max) throw new InvalidArgumentError(`must be a whole number from ${min} to ${max}`);
+    return n;
+  };
+}
+
+export function parseTime(value: string): number {
+  if (/^\d+$/.test(value)) return Number(value);
+  const ms = Date.parse(value);
+  if (Number.isNaN(ms)) throw new InvalidArgumentError("must be epoch milliseconds or an ISO-8601 time");
+  return ms;
+}
+
+function duration(value: string): number {
+  const ms = parseDuration(value);
+  if (ms === undefined) throw new InvalidArgumentError('must be a duration such as "30s" or "5m"');
+  return ms;
+}
+
+const kinesisOption = () =>
+  new Option("--kinesis <emulator>", "Kinesis emulator to start").choices(["kinesalite", "kinesis-local"]).default("kinesalite");
+
+const program = new Command("panes")
+  .description("Serverless event-time windowing on AWS: Flink's windows on Kinesis, Lambda and DynamoDB.")
+  .showHelpAfterError()
+  .addHelpText(
+    "after",
+    "\nEndpoints: commands that talk to AWS use AWS_ENDPOINT_URL when set (LocalStack-compatible),\notherwise the local stack started by `panes start` (npm start) when it is running, otherwise AWS.",
+  );
+
+program
+  .command("start")
+  .description("run the local pipeline: emulators, stream and tables, ingest and watermark functions, and a demo producer")
+  .option("--pipelines <file>", "pipelines file (JSON or TS module)", "examples/monitoring.pipelines.json")
+  .addOption(kinesisOption())
+  .option("--shards <n>", "shards of the source stream", integer(1, 64), 2)
+  .option("--no-demo", "do not run the demo producer (produce your own events with `panes produce`)")
+  .option("--speed <x>", "demo event clock speed-up over wall time", integer(1, 100_000), 300)
+  .option("--hosts <n>", "demo hosts", integer(1, 1000), 6)
+  .action(runStart);
+
+program
+  .command("replay")
+  .description("run a bounded input through the whole local stack and write every final window as JSON lines")
+  .requiredOption("--pipelines <file>", "pipelines file (JSON or TS module)")
+  .requiredOption("--input <file>", "events, one JSON object per line")
+  .requiredOption("--output <file>", "results, one JSON object per line ('-' for stdout)")
+  .option("--shards <n>", "shards of the emulated stream", integer(1, 64), 2)
+  .option("--batch-size <n>", "event source mapping BatchSize", integer(1, 10_000), 1000)
+  .option("--partition-key <field>", "event field used as the Kinesis partition key (default: the first pipeline's key)")
+  .addOption(kinesisOption())
+  .option("--strict", "exit with status 3 when any record was dead-lettered or late")
+  .action(runReplay);
+
+program
+  .command("produce")
+  .description("write JSON lines to a Kinesis stream with PutRecords batching and retry of refused records")
+  .requiredOption("--stream <name>", "stream name (or ARN)")
+  .argument("[file]", "JSON lines file, or '-' for standard input", "-")
+  .option("--partition-key <field>", "event field used as the partition key (default: a random key per record)")
+  .action(runProduce);
+
+program
+  .command("results")
+  .description("read window results from the results table")
+  .requiredOption("--pipeline <name>", "pipeline name")
+  .option("--key <key>", "only this key")
+  .option("--from <time>", "windows ending at or after this time (epoch ms or ISO-8601)", parseTime)
+  .option("--to <time>", "windows ending at or before this time (epoch ms or ISO-8601)", parseTime)
+  .option("--json", "one JSON object per line instead of a table")
+  .option("--table <name>", "results table (default: the local stack's)")
+  .action(runResults);
+
+program
+  .command("dlq")
+  .description("inspect the dead-letter store: invalid records and too-late events, with reasons")
+  .command("list")
+  .description("list dead letters")
+  .addOption(new Option("--kind <kind>", "only this kind").choices(["invalid", "late"]))
+  .option("--json", "one JSON object per line (data as UTF-8 text and base64)")
+  .option("--table <name>", "dead-letter table (default: the local stack's)")
+  .action(runDeadLetters);
+
+program
+  .command("generate")
+  .description("write generated cpu/mem monitoring events as JSON lines (for replay and demos)")
+  .option("--events <n>", "number of events", integer(1, 100_000_000), 10_000)
+  .option("--hosts <n>", "number of hosts", integer(1, 100_000), 10)
+  .option("--start <time>", "first event time (epoch ms or ISO-8601)", parseTime, Date.parse("2026-01-01T00:00:00Z"))
+  .option("--step <duration>", "mean event-time step between events", duration, 1000)
+  .option("--disorder <duration>", "how far an event may lag the latest one", duration, 20_000)
+  .option("--seed <n>", "random seed", integer(0, 2 ** 31), 1)
+  .option("--output <file>", "output file ('-' for stdout)", "-")
+  .action(runGenerate);
+
+await program.parseAsync(process.argv);

@@ -1,0 +1,49 @@
+import { createReadStream } from "node:fs";
+import { randomUUID } from "node:crypto";
+import { createInterface } from "node:readline";
+import { valueAt } from "../pipelines/events.ts";
+import { putRecordsWithRetry } from "../streams/put-records.ts";
+import { CliError, connect, runCommand } from "./connection.ts";
+
+export function runProduce(file: string, options: { stream: string; partitionKey?: string }) {
+  return runCommand(async () => {
+    const connection = await connect();
+    const target = options.stream.startsWith("arn:") ? { streamArn: options.stream } : { streamName: options.stream };
+    const input = file === "-" ? process.stdin : createReadStream(file);
+    input.on("error", () => undefined);
+    const lines = createInterface({ input, crlfDelay: Number.POSITIVE_INFINITY });
+    let batch: { PartitionKey: string; Data: Uint8Array }[] = [];
+    let sent = 0;
+    let lineNumber = 0;
+    const flush = async () => {
+      if (batch.length === 0) return;
+      await putRecordsWithRetry(connection.kinesis, target, batch);
+      sent += batch.length;
+      batch = [];
+    };
+    try {
+      for await (const line of lines) {
+        lineNumber++;
+        const text = line.trim();
+        if (text === "") continue;
+        let key: string = randomUUID();
+        if (options.partitionKey) {
+          let event: unknown;
+          try {
+            event = JSON.parse(text);
+          } catch {
+            event = undefined;
+          }
+          const value = valueAt(event, options.partitionKey);
+          if (value !== undefined && value !== null && String(value) !== "") key = String(value).slice(0, 256);
+        }
+        batch.push({ PartitionKey: key, Data: Buffer.from(text) });
+        if (batch.length === 500) await flush();
+      }
+    } catch (error) {
+      throw new CliError(`cannot read ${file === "-" ? "standard input" : file}: ${(error as Error).message}`);
+    }
+    await flush();
+    process.stderr.write(`produce: ${sent} records to ${options.stream} (${connection.describe}), ${lineNumber} lines read\n`);
+  });
+}

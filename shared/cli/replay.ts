@@ -1,0 +1,45 @@
+import { writeFile } from "node:fs/promises";
+import { loadPipelinesFile } from "../pipelines/load.ts";
+import type { KinesisEmulator } from "../local/emulators.ts";
+import { replay } from "../local/replay.ts";
+import type { WindowResult } from "../state/results.ts";
+import { CliError, runCommand } from "./connection.ts";
+
+export function resultLine(r: WindowResult): string {
+  return JSON.stringify({ pipeline: r.pipeline, key: r.key, start: r.start, end: r.end, values: r.values, count: r.count, version: r.version });
+}
+
+export function runReplay(options: {
+  pipelines: string;
+  input: string;
+  output: string;
+  shards: number;
+  batchSize: number;
+  partitionKey?: string;
+  kinesis: KinesisEmulator;
+  strict?: boolean;
+}) {
+  return runCommand(async () => {
+    const pipelines = await loadPipelinesFile(options.pipelines);
+    const summary = await replay({
+      pipelines,
+      input: options.input,
+      shards: options.shards,
+      batchSize: options.batchSize,
+      partitionKeyField: options.partitionKey,
+      kinesisEmulator: options.kinesis,
+      endpoint: process.env.AWS_ENDPOINT_URL,
+      progress: (message) => process.stderr.write(`replay: ${message}\n`),
+    });
+    const sorted = [...summary.results].sort((a, b) => a.pipeline.localeCompare(b.pipeline) || a.key.localeCompare(b.key) || a.start - b.start);
+    const text = sorted.map((r) => `${resultLine(r)}\n`).join("");
+    if (options.output === "-") process.stdout.write(text);
+    else await writeFile(options.output, text);
+    const rate = Math.round(summary.events / (summary.elapsedMs / 1000));
+    process.stderr.write(
+      `replay: ${summary.events} events → ${sorted.length} windows in ${(summary.elapsedMs / 1000).toFixed(1)} s (${rate} events/s); ${summary.deadLettered} dead-lettered, ${summary.late} late, ${summary.onFailure} batches to the on-failure destination\n`,
+    );
+    if (summary.onFailure > 0) throw new CliError(`${summary.onFailure} batches exhausted their retries; results are incomplete`, 1);
+    if (options.strict && summary.deadLettered + summary.late > 0) throw new CliError("records were dead-lettered or late (--strict)", 3);
+  });
+}

@@ -1,0 +1,138 @@
+// `panes start` (npm start): the local pipeline with a demo producer and a live view of closed windows.
+import { loadPipelinesFile } from "../pipelines/load.ts";
+import type { Pipeline } from "../pipelines/schema.ts";
+import { readWatermarks } from "../state/checkpoints.ts";
+import { listDeadLetters } from "../state/dead-letters.ts";
+import { queryResults, type WindowResult } from "../state/results.ts";
+import { startDemoProducer } from "../local/demo.ts";
+import type { KinesisEmulator } from "../local/emulators.ts";
+import { startLocalStack } from "../local/stack.ts";
+import { formatDuration } from "../windows/duration.ts";
+import { LOCAL_STATE_FILE, runCommand } from "./connection.ts";
+import { formatNumber } from "./results.ts";
+
+const hhmm = (ms: number) => new Date(ms).toISOString().slice(11, 16);
+
+function describeWindow(pipeline: Pipeline): string {
+  const w = pipeline.window;
+  if (w.type === "tumbling") return `tumbling ${formatDuration(w.size)}`;
+  if (w.type === "sliding") return `sliding ${formatDuration(w.size)} every ${formatDuration(w.slide)}`;
+  return `session gap ${formatDuration(w.gap)}`;
+}
+
+function windowLine(r: WindowResult): string {
+  const values = Object.entries(r.values)
+    .map(([k, v]) => `${k}=${formatNumber(v)}`)
+    .join(" ");
+  return `${r.pipeline}  ${r.key}  [${new Date(r.start).toISOString()}, ${new Date(r.end).toISOString()})  ${values}  events=${r.count}${r.version > 1 ? `  v${r.version}` : ""}`;
+}
+
+export function runStart(options: { pipelines: string; kinesis: KinesisEmulator; shards: number; demo: boolean; speed: number; hosts: number }) {
+  return runCommand(async () => {
+    const pipelines = await loadPipelinesFile(options.pipelines);
+    const out = process.stdout;
+    out.write(`Starting the local stack (${options.kinesis} + dynalite)…\n`);
+    const stack = await startLocalStack({
+      pipelines,
+      kinesisEmulator: options.kinesis,
+      endpoint: process.env.AWS_ENDPOINT_URL,
+      shards: options.shards,
+      stateFile: LOCAL_STATE_FILE,
+      mapping: { batchSize: 500, maximumBatchingWindowMs: 200 },
+      watermarkIntervalMs: 500,
+    });
+    const c = stack.connection;
+    out.write(`Kinesis ${c.kinesisEndpoint}  stream ${c.names.sourceStream} (${options.shards} shards), output stream ${c.names.outputStream}\n`);
+    out.write(`DynamoDB ${c.dynamodbEndpoint}  tables ${c.names.stateTable}, ${c.names.resultsTable}, ${c.names.deadLetterTable}\n`);
+    for (const p of pipelines) out.write(`Pipeline ${p.name}: ${describeWindow(p)} by ${p.key}, outOfOrderness ${formatDuration(p.outOfOrderness)}\n`);
+
+    const start = Math.floor(Date.now() / 3_600_000) * 3_600_000;
+    const demo = options.demo
+      ? startDemoProducer(stack.kinesis, {
+          streamName: c.names.sourceStream,
+          hosts: options.hosts,
+          speed: options.speed,
+          start,
+          sampleEveryMs: 10_000,
+          disorderMs: 20_000,
+          tickMs: 100,
+        })
+      : undefined;
+    out.write(
+      demo
+        ? `Demo producer: ${options.hosts} hosts, cpu and mem every 10 s of event time, clock ${options.speed}× (a 5-minute window every ${(300_000 / options.speed / 1000).toFixed(1)} s). Ctrl-C stops everything.\n`
+        : `No demo producer: write events with  AWS_ENDPOINT_URL=${c.kinesisEndpoint} npx panes produce --stream ${c.names.sourceStream} FILE. Ctrl-C stops everything.\n`,
+    );
+
+    const seen = new Set<string>();
+    const tty = out.isTTY === true;
+    let deadLetters = { invalid: 0, late: 0 };
+    let refreshes = 0;
+    const refresh = async () => {
+      refreshes++;
+      const watermarks = await readWatermarks(stack.dynamodb, c.names.stateTable, pipelines.map((p) => p.name));
+      if (refreshes % 4 === 1) {
+        const letters = await listDeadLetters(stack.dynamodb, c.names.deadLetterTable);
+        deadLetters = { invalid: letters.filter((l) => l.kind === "invalid").length, late: letters.filter((l) => l.kind === "late").length };
+      }
+      const screen: string[] = [];
+      for (const pipeline of pipelines) {
+        const wm = watermarks.get(pipeline.name);
+        const from = wm === undefined ? 0 : wm - 4 * (pipeline.window.type === "sliding" ? pipeline.window.slide : pipeline.window.type === "tumbling" ? pipeline.window.size : pipeline.window.gap);
+        const results = await queryResults(stack.dynamodb, c.names.resultsTable, { pipeline: pipeline.name, from });
+        if (!tty) {
+          for (const r of results) {
+            const id = `${r.pipeline}/${r.key}/${r.start}/${r.version}`;
+            if (seen.has(id)) continue;
+            seen.add(id);
+            out.write(`window ${windowLine(r)}\n`);
+          }
+          continue;
+        }
+        const ends = [...new Set(results.map((r) => r.end))].sort((a, b) => a - b).slice(-4);
+        const keys = [...new Set(results.map((r) => r.key))].sort((a, b) => a.localeCompare(b, undefined, { numeric: true }));
+        const firstAggregate = pipeline.aggregates[0]?.name ?? "";
+        screen.push(`\x1b[1m${pipeline.name}\x1b[0m  ${describeWindow(pipeline)}, ${firstAggregate} per ${pipeline.key}   watermark ${wm === undefined ? "—" : new Date(wm).toISOString().slice(11, 19)}`);
+        const header = ["key".padEnd(8), ...ends.map((e) => { const r = results.find((x) => x.end === e); return `${hhmm(r?.start ?? e)}–${hhmm(e)}`.padStart(13); })];
+        screen.push(`  ${header.join(" ")}`);
+        for (const key of keys) {
+          const cells = ends.map((e) => {
+            const r = results.find((x) => x.key === key && x.end === e);
+            return (r ? `${formatNumber(r.values[firstAggregate] ?? Number.NaN)} (${r.count})` : "").padStart(13);
+          });
+          screen.push(`  ${key.padEnd(8)} ${cells.join(" ")}`);
+        }
+        screen.push("");
+      }
+      if (tty) {
+        const stats = demo?.stats;
+        screen.push(
+          `events produced ${stats?.produced ?? 0}   dead-lettered ${deadLetters.invalid}   late (dropped) ${deadLetters.late}   event clock ${demo ? new Date(demo.eventClock()).toISOString().slice(0, 19) : "—"}`,
+        );
+        screen.push("Ctrl-C stops everything.  `npx panes results --pipeline NAME` and `npx panes dlq list` work while this runs.");
+        out.write(`\x1b[H\x1b[2J${screen.join("\n")}\n`);
+      }
+    };
+
+    let stopping = false;
+    const stop = async (signal: string) => {
+      if (stopping) return;
+      stopping = true;
+      clearInterval(timer);
+      out.write(`\n${signal}: stopping the demo producer, the functions and the emulators…\n`);
+      await demo?.stop();
+      await stack.stop();
+      out.write("Stopped.\n");
+    };
+    const timer = setInterval(() => {
+      void refresh().catch((error) => process.stderr.write(`refresh failed: ${(error as Error).message}\n`));
+    }, 1000);
+    await new Promise<void>((resolve) => {
+      const onSignal = (signal: NodeJS.Signals) => {
+        void stop(signal).then(resolve, resolve);
+      };
+      process.once("SIGINT", onSignal);
+      process.once("SIGTERM", onSignal);
+    });
+  });
+}

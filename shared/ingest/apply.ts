@@ -1,0 +1,101 @@
+// Applies one shard batch exactly once: dead letters, then fenced pane writes (bounded concurrency),
+// then the per-pipeline checkpoints covering only what was fully applied. Returns where the shard
+// must resume when some pane writes failed, so the caller can answer with batchItemFailures.
+import type { DynamoDBClient } from "@aws-sdk/client-dynamodb";
+import pLimit from "p-limit";
+import type { Pipeline } from "../pipelines/schema.ts";
+import { writeCheckpoint, readWatermarks } from "../state/checkpoints.ts";
+import { type DeadLetter, putDeadLetters } from "../state/dead-letters.ts";
+import { writeFencedPane } from "../state/panes.ts";
+import { planBatch, type StreamRecord } from "./plan.ts";
+
+export interface IngestDependencies {
+  dynamodb: DynamoDBClient;
+  stateTable: string;
+  deadLetterTable: string;
+  pipelines: readonly Pipeline[];
+  /** concurrent pane writes per batch */
+  writeConcurrency: number;
+  /** how long dead letters are kept (TTL), seconds; undefined keeps them */
+  deadLetterRetentionSeconds?: number;
+  now?: () => number;
+}
+
+export interface BatchOutcome {
+  /** sequence number from which the shard must be delivered again; undefined when all was applied */
+  resumeFrom?: string;
+  counts: { records: number; events: number; invalid: number; late: number; lateAccepted: number; panesWritten: number; alreadyApplied: number; failedPanes: number };
+  errors: unknown[];
+}
+
+export async function applyShardBatch(deps: IngestDependencies, records: readonly StreamRecord[]): Promise<BatchOutcome> {
+  const now = deps.now?.() ?? Date.now();
+  const shardId = records[0]?.shardId;
+  const counts = { records: records.length, events: 0, invalid: 0, late: 0, lateAccepted: 0, panesWritten: 0, alreadyApplied: 0, failedPanes: 0 };
+  if (shardId === undefined) return { counts, errors: [] };
+
+  const watermarks = await readWatermarks(deps.dynamodb, deps.stateTable, deps.pipelines.map((p) => p.name));
+  const plan = planBatch(deps.pipelines, records, watermarks, now);
+  Object.assign(counts, plan.counts);
+  await putDeadLetters(deps.dynamodb, deps.deadLetterTable, plan.deadLetters, deps.deadLetterRetentionSeconds);
+
+  const limit = pLimit(deps.writeConcurrency);
+  const errors: unknown[] = [];
+  const purged: DeadLetter[] = [];
+  let lowestFailed: bigint | undefined;
+  const bySequence = new Map(records.map((r) => [BigInt(r.sequenceNumber), r]));
+  await Promise.all(
+    plan.panes.map((delta) =>
+      limit(async () => {
+        try {
+          const outcome = await writeFencedPane(deps.dynamodb, deps.stateTable, shardId, delta);
+          if (outcome.applied > 0) counts.panesWritten++;
+          counts.alreadyApplied += outcome.alreadyApplied;
+          for (const c of outcome.purged) {
+            const record = bySequence.get(c.sequenceNumber);
+            if (record === undefined) continue;
+            purged.push({
+              kind: "late",
+              pipeline: delta.pipeline,
+              reason: "its window's state was already purged (past the allowed lateness)",
+              shardId,
+              sequenceNumber: record.sequenceNumber,
+              partitionKey: record.partitionKey,
+              data: record.data,
+              arrivedAt: record.arrivedAt,
+              recordedAt: now,
+            });
+          }
+        } catch (error) {
+          errors.push(error);
+          counts.failedPanes++;
+          const first = delta.contributions[0]?.sequenceNumber;
+          if (first !== undefined && (lowestFailed === undefined || first < lowestFailed)) lowestFailed = first;
+        }
+      }),
+    ),
+  );
+  counts.late += purged.length;
+  await putDeadLetters(deps.dynamodb, deps.deadLetterTable, purged, deps.deadLetterRetentionSeconds);
+
+  // Checkpoints cover only records before the first failure: the watermark must not run ahead of state.
+  const applied = records.filter((r) => lowestFailed === undefined || BigInt(r.sequenceNumber) < lowestFailed);
+  const lastApplied = applied[applied.length - 1];
+  if (lastApplied !== undefined) {
+    await Promise.all(
+      deps.pipelines.map(async (pipeline) => {
+        const events = (plan.progress.get(pipeline.name) ?? []).filter((e) => lowestFailed === undefined || e.sequenceNumber < lowestFailed);
+        if (events.length === 0) return;
+        await writeCheckpoint(deps.dynamodb, deps.stateTable, {
+          pipeline: pipeline.name,
+          shardId,
+          sequenceNumber: lastApplied.sequenceNumber,
+          maxEventTime: events.reduce((max, e) => (e.ts > max ? e.ts : max), Number.NEGATIVE_INFINITY),
+          updatedAt: now,
+        });
+      }),
+    );
+  }
+  const resumeFrom = lowestFailed === undefined ? undefined : bySequence.get(lowestFailed)?.sequenceNumber;
+  return { resumeFrom, counts, errors };
+}

@@ -1,0 +1,113 @@
+// Plans one shard batch, purely: decode each record, let each pipeline read it, assign it to a pane,
+// and pre-aggregate per (pipeline, key, pane). Bad records become dead letters with the reason, too-late
+// events become late letters; nothing is dropped silently. No I/O here.
+import type { Pipeline } from "../pipelines/schema.ts";
+import { readPipelineEvent } from "../pipelines/events.ts";
+import type { Contribution, PaneDelta } from "../state/panes.ts";
+import type { DeadLetter } from "../state/dead-letters.ts";
+import { lastWindowEndOf, paneOf } from "../windows/assigners.ts";
+
+export interface StreamRecord {
+  shardId: string;
+  sequenceNumber: string;
+  partitionKey: string;
+  data: Uint8Array;
+  /** approximate arrival, epoch ms */
+  arrivedAt: number;
+}
+
+export interface BatchPlan {
+  panes: PaneDelta[];
+  deadLetters: DeadLetter[];
+  /** per pipeline, the (sequence number, event time) of every event it accepted, in sequence order */
+  progress: Map<string, { sequenceNumber: bigint; ts: number }[]>;
+  counts: { records: number; events: number; invalid: number; late: number; lateAccepted: number };
+}
+
+const utf8 = new TextDecoder("utf-8", { fatal: true });
+
+export function decodeRecord(data: Uint8Array): { ok: true; value: object } | { ok: false; reason: string } {
+  let text: string;
+  try {
+    text = utf8.decode(data);
+  } catch {
+    return { ok: false, reason: "record data is not valid UTF-8" };
+  }
+  let value: unknown;
+  try {
+    value = JSON.parse(text);
+  } catch (error) {
+    return { ok: false, reason: `record data is not JSON: ${(error as Error).message}` };
+  }
+  if (value === null || typeof value !== "object" || Array.isArray(value)) {
+    return { ok: false, reason: "record data is JSON but not an object" };
+  }
+  return { ok: true, value };
+}
+
+export function planBatch(
+  pipelines: readonly Pipeline[],
+  records: readonly StreamRecord[],
+  watermarks: ReadonlyMap<string, number>,
+  now: number,
+): BatchPlan {
+  const panes = new Map<string, PaneDelta>();
+  const deadLetters: DeadLetter[] = [];
+  const progress = new Map<string, { sequenceNumber: bigint; ts: number }[]>(pipelines.map((p) => [p.name, []]));
+  const counts = { records: records.length, events: 0, invalid: 0, late: 0, lateAccepted: 0 };
+  const letter = (record: StreamRecord, kind: DeadLetter["kind"], pipeline: string, reason: string): DeadLetter => ({
+    kind,
+    pipeline,
+    reason,
+    shardId: record.shardId,
+    sequenceNumber: record.sequenceNumber,
+    partitionKey: record.partitionKey,
+    data: record.data,
+    arrivedAt: record.arrivedAt,
+    recordedAt: now,
+  });
+
+  for (const record of records) {
+    const decoded = decodeRecord(record.data);
+    if (!decoded.ok) {
+      deadLetters.push(letter(record, "invalid", "*", decoded.reason));
+      counts.invalid++;
+      continue;
+    }
+    const sequenceNumber = BigInt(record.sequenceNumber);
+    for (const pipeline of pipelines) {
+      const event = readPipelineEvent(pipeline, decoded.value);
+      if (event.kind === "skipped") continue;
+      if (event.kind === "invalid") {
+        deadLetters.push(letter(record, "invalid", pipeline.name, event.reason));
+        counts.invalid++;
+        continue;
+      }
+      counts.events++;
+      progress.get(pipeline.name)?.push({ sequenceNumber, ts: event.ts });
+      const lastEnd = lastWindowEndOf(pipeline.window, event.ts);
+      if (lastEnd === undefined) continue; // falls between sliding windows (slide > size): in no window
+      const watermark = watermarks.get(pipeline.name);
+      if (watermark !== undefined && lastEnd <= watermark) {
+        if (lastEnd + pipeline.allowedLateness <= watermark) {
+          deadLetters.push(
+            letter(record, "late", pipeline.name, `event time ${new Date(event.ts).toISOString()} is behind the watermark ${new Date(watermark).toISOString()} by more than the allowed lateness`),
+          );
+          counts.late++;
+          continue;
+        }
+        counts.lateAccepted++;
+      }
+      const paneStart = paneOf(pipeline.window, event.ts);
+      const id = `${pipeline.name}\u0000${event.key}\u0000${paneStart}`;
+      let pane = panes.get(id);
+      if (pane === undefined) {
+        pane = { pipeline: pipeline.name, window: pipeline.window, key: event.key, paneStart, contributions: [] };
+        panes.set(id, pane);
+      }
+      const contribution: Contribution = { sequenceNumber, ts: event.ts, values: event.values };
+      pane.contributions.push(contribution);
+    }
+  }
+  return { panes: [...panes.values()], deadLetters, progress, counts };
+}

@@ -1,0 +1,126 @@
+// `panes replay`: runs a bounded input through the whole local stack — events put to the emulated
+// stream, consumed through the event source mapping by the real ingest handler, state in the
+// emulated DynamoDB, windows closed by the real watermark handler — then drains (watermark → +∞) and
+// returns every final window from the results ledger.
+import { readFile } from "node:fs/promises";
+import type { Pipeline } from "../pipelines/schema.ts";
+import { valueAt } from "../pipelines/events.ts";
+import { listDeadLetters } from "../state/dead-letters.ts";
+import { queryResults, type WindowResult } from "../state/results.ts";
+import { putRecordsWithRetry } from "../streams/put-records.ts";
+import type { KinesisEmulator } from "./emulators.ts";
+import type { EventSourceMappingOptions } from "./event-source-mapping.ts";
+import { startLocalStack } from "./stack.ts";
+
+export class InputFileError extends Error {
+  override name = "InputFileError";
+}
+
+export interface ReplayOptions {
+  pipelines: readonly Pipeline[];
+  /** JSON lines, one event per line */
+  input: string;
+  shards: number;
+  kinesisEmulator?: KinesisEmulator;
+  endpoint?: string;
+  batchSize?: number;
+  /** field whose value is the Kinesis partition key (default: the first pipeline's key field) */
+  partitionKeyField?: string;
+  mapping?: Partial<EventSourceMappingOptions>;
+  wrapIngest?: Parameters<typeof startLocalStack>[0]["wrapIngest"];
+  progress?: (message: string) => void;
+}
+
+export interface ReplaySummary {
+  events: number;
+  results: WindowResult[];
+  deadLettered: number;
+  late: number;
+  onFailure: number;
+  elapsedMs: number;
+}
+
+/** Reads a JSON-lines file; a line that is not a JSON object is an error naming the line. Blank lines are skipped. */
+export async function readEventLines(path: string): Promise<{ line: number; text: string; event: object }[]> {
+  let text: string;
+  try {
+    text = await readFile(path, "utf8");
+  } catch (error) {
+    throw new InputFileError(`cannot read ${path}: ${(error as Error).message}`);
+  }
+  const events: { line: number; text: string; event: object }[] = [];
+  const lines = text.split("\n");
+  for (let i = 0; i < lines.length; i++) {
+    const raw = (lines[i] ?? "").trim();
+    if (raw === "") continue;
+    let event: unknown;
+    try {
+      event = JSON.parse(raw);
+    } catch (error) {
+      throw new InputFileError(`${path}:${i + 1}: not JSON (${(error as Error).message})`);
+    }
+    if (event === null || typeof event !== "object" || Array.isArray(event)) throw new InputFileError(`${path}:${i + 1}: not a JSON object`);
+    events.push({ line: i + 1, text: raw, event });
+  }
+  return events;
+}
+
+export async function replay(options: ReplayOptions): Promise<ReplaySummary> {
+  const started = Date.now();
+  const say = options.progress ?? (() => undefined);
+  const events = await readEventLines(options.input);
+  say(`read ${events.length} events from ${options.input}`);
+  let processed = 0;
+  const stack = await startLocalStack({
+    pipelines: options.pipelines,
+    kinesisEmulator: options.kinesisEmulator,
+    endpoint: options.endpoint,
+    shards: options.shards,
+    prefix: `replay-${process.pid}-${Date.now().toString(36)}`,
+    mapping: { batchSize: options.batchSize ?? 1000, pollIntervalMs: 50, discoveryIntervalMs: 500, ...options.mapping },
+    watermarkIntervalMs: 500,
+    publishResults: false,
+    wrapIngest: options.wrapIngest,
+    onInvocation: ({ records, outcome }) => {
+      if (outcome === "ok") processed += records;
+    },
+  });
+  try {
+    const partitionField = options.partitionKeyField ?? options.pipelines[0]?.key ?? "";
+    const chunk = 5000;
+    for (let i = 0; i < events.length; i += chunk) {
+      await putRecordsWithRetry(
+        stack.kinesis,
+        { streamName: stack.connection.names.sourceStream },
+        events.slice(i, i + chunk).map(({ line, text, event }) => {
+          const value = valueAt(event, partitionField);
+          return { PartitionKey: value === undefined || value === null ? `line-${line}` : String(value).slice(0, 256) || `line-${line}`, Data: Buffer.from(text) };
+        }),
+      );
+      say(`put ${Math.min(i + chunk, events.length)}/${events.length} events; ~${processed} ingested`);
+    }
+    const ticker = setInterval(() => say(`ingested ~${processed}/${events.length} records`), 2000);
+    try {
+      await stack.mapping.waitUntilCaughtUp();
+    } finally {
+      clearInterval(ticker);
+    }
+    say("end of input: moving the watermark to +∞");
+    await stack.closeNow({ drain: true });
+    const results: WindowResult[] = [];
+    for (const pipeline of options.pipelines) {
+      results.push(...(await queryResults(stack.dynamodb, stack.connection.names.resultsTable, { pipeline: pipeline.name })));
+    }
+    const letters = await listDeadLetters(stack.dynamodb, stack.connection.names.deadLetterTable);
+    return {
+      events: events.length,
+      results,
+      deadLettered: letters.filter((l) => l.kind === "invalid").length,
+      late: letters.filter((l) => l.kind === "late").length,
+      onFailure: stack.failures.length,
+      elapsedMs: Date.now() - started,
+    };
+  } finally {
+    await stack.stop();
+  }
+}

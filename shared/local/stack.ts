@@ -1,0 +1,189 @@
+// The local stack: emulators (or an AWS_ENDPOINT_URL such as LocalStack), the stream and tables made
+// from the CDK stack's definitions, the real ingest handler behind a local event source mapping, and
+// the real watermark handler on a timer. Everything it starts, stop() stops. Dev-only.
+import { mkdir, rm, writeFile } from "node:fs/promises";
+import { dirname } from "node:path";
+import type { DynamoDBClient } from "@aws-sdk/client-dynamodb";
+import type { KinesisClient } from "@aws-sdk/client-kinesis";
+import type { Context } from "aws-lambda";
+import { createIngestHandler } from "../../functions/ingest.ts";
+import { createWatermarkHandler } from "../../functions/watermark.ts";
+import { createDynamoDbClient, createKinesisClient } from "../aws/clients.ts";
+import type { ClosingDependencies, ResultSink } from "../closing/close-windows.ts";
+import type { IngestDependencies } from "../ingest/apply.ts";
+import type { Pipeline } from "../pipelines/schema.ts";
+import { kinesisResultSink } from "../streams/output.ts";
+import { listOpenShardIds } from "../streams/shards.ts";
+import { type Emulator, type KinesisEmulator, startDynalite, startKinesis } from "./emulators.ts";
+import { DEFAULT_MAPPING, EventSourceMapping, type EventSourceMappingOptions, type OnFailureRecord } from "./event-source-mapping.ts";
+import { createResources, type LocalNames, localNames } from "./resources.ts";
+
+export const LOCAL_CREDENTIALS = { accessKeyId: "000000000000", secretAccessKey: "panes-local" };
+export const LOCAL_REGION = "us-east-1";
+
+export interface LocalStackOptions {
+  pipelines: readonly Pipeline[];
+  kinesisEmulator?: KinesisEmulator;
+  shards?: number;
+  prefix?: string;
+  mapping?: Partial<Omit<EventSourceMappingOptions, "streamName" | "streamArn">>;
+  /** how often the watermark function runs; 0 never (call closeNow) */
+  watermarkIntervalMs?: number;
+  /** use this endpoint for both services instead of starting emulators (e.g. LocalStack) */
+  endpoint?: string;
+  /** write connection details here so other commands (panes results, produce, status) can find the stack */
+  stateFile?: string;
+  /** wraps the ingest handler (fault injection in tests) */
+  wrapIngest?: (handler: ReturnType<typeof createIngestHandler>) => ReturnType<typeof createIngestHandler>;
+  /** publish results to the output stream (default true) */
+  publishResults?: boolean;
+  writeConcurrency?: number;
+  onFailure?: (failure: OnFailureRecord) => void;
+  onInvocation?: EventSourceMappingOptions["onInvocation"];
+}
+
+export interface LocalConnection {
+  kinesisEndpoint: string;
+  dynamodbEndpoint: string;
+  region: string;
+  names: LocalNames;
+  sourceStreamArn: string;
+  outputStreamArn: string;
+  pid: number;
+}
+
+export interface LocalStack {
+  connection: LocalConnection;
+  dynamodb: DynamoDBClient;
+  kinesis: KinesisClient;
+  ingest: IngestDependencies;
+  closing: ClosingDependencies;
+  mapping: EventSourceMapping;
+  failures: OnFailureRecord[];
+  /** runs the real watermark handler once (drain: fire everything) */
+  closeNow(options?: { drain?: boolean }): Promise<void>;
+  stop(): Promise<void>;
+}
+
+function invocationContext(functionName: string): Context {
+  return {
+    callbackWaitsForEmptyEventLoop: true,
+    functionName,
+    functionVersion: "$LATEST",
+    invokedFunctionArn: `arn:aws:lambda:${LOCAL_REGION}:000000000000:function:${functionName}`,
+    memoryLimitInMB: "512",
+    awsRequestId: crypto.randomUUID(),
+    logGroupName: `/aws/lambda/${functionName}`,
+    logStreamName: "local",
+    getRemainingTimeInMillis: () => 60_000,
+    done: () => undefined,
+    fail: () => undefined,
+    succeed: () => undefined,
+  };
+}
+
+export async function startLocalStack(options: LocalStackOptions): Promise<LocalStack> {
+  const emulators: Emulator[] = [];
+  const stopEmulators = () => Promise.all(emulators.map((e) => e.stop()));
+  try {
+    let kinesisEndpoint = options.endpoint;
+    let dynamodbEndpoint = options.endpoint;
+    if (!options.endpoint) {
+      const [kinesisEmulator, dynalite] = await Promise.all([startKinesis(options.kinesisEmulator ?? "kinesalite"), startDynalite()]);
+      emulators.push(kinesisEmulator, dynalite);
+      kinesisEndpoint = kinesisEmulator.endpoint;
+      dynamodbEndpoint = dynalite.endpoint;
+    }
+    const clientOptions = { region: LOCAL_REGION, credentials: LOCAL_CREDENTIALS };
+    const dynamodb = createDynamoDbClient({ ...clientOptions, endpoint: dynamodbEndpoint });
+    const kinesis = createKinesisClient({ ...clientOptions, endpoint: kinesisEndpoint });
+    const names = localNames(options.prefix ?? "panes");
+    const { sourceStreamArn, outputStreamArn } = await createResources(dynamodb, kinesis, names, options.shards ?? 2);
+
+    const ingest: IngestDependencies = {
+      dynamodb,
+      stateTable: names.stateTable,
+      deadLetterTable: names.deadLetterTable,
+      pipelines: options.pipelines,
+      writeConcurrency: options.writeConcurrency ?? 16,
+    };
+    const sink: ResultSink | undefined = options.publishResults === false ? undefined : kinesisResultSink(kinesis, { streamName: names.outputStream });
+    const closing: ClosingDependencies = {
+      dynamodb,
+      stateTable: names.stateTable,
+      resultsTable: names.resultsTable,
+      pipelines: options.pipelines,
+      listOpenShards: () => listOpenShardIds(kinesis, { streamName: names.sourceStream }),
+      sink,
+      concurrency: 16,
+      tombstoneRetentionMs: 7 * 86_400_000,
+    };
+    const ingestHandler = createIngestHandler(ingest);
+    const handler = options.wrapIngest ? options.wrapIngest(ingestHandler) : ingestHandler;
+    const watermarkHandler = createWatermarkHandler(closing);
+    const failures: OnFailureRecord[] = [];
+    const mapping = new EventSourceMapping(kinesis, (event, context) => handler(event, context), {
+      ...DEFAULT_MAPPING,
+      ...options.mapping,
+      streamName: names.sourceStream,
+      streamArn: sourceStreamArn,
+      onFailure: (failure) => {
+        failures.push(failure);
+        options.onFailure?.(failure);
+      },
+      onInvocation: options.onInvocation,
+    });
+    mapping.start();
+
+    // The watermark function runs on a timer; runs never overlap here (they may in AWS, and that is safe).
+    let closing$: Promise<void> = Promise.resolve();
+    const closeNow = (closeOptions: { drain?: boolean } = {}) => {
+      closing$ = closing$.then(async () => {
+        await watermarkHandler(closeOptions, invocationContext("panes-watermark"));
+      });
+      return closing$;
+    };
+    let timer: NodeJS.Timeout | undefined;
+    if ((options.watermarkIntervalMs ?? 1000) > 0) {
+      timer = setInterval(() => {
+        void closeNow().catch(() => undefined);
+      }, options.watermarkIntervalMs ?? 1000);
+    }
+
+    const connection: LocalConnection = {
+      kinesisEndpoint: kinesisEndpoint ?? "",
+      dynamodbEndpoint: dynamodbEndpoint ?? "",
+      region: LOCAL_REGION,
+      names,
+      sourceStreamArn,
+      outputStreamArn,
+      pid: process.pid,
+    };
+    if (options.stateFile) {
+      await mkdir(dirname(options.stateFile), { recursive: true });
+      await writeFile(options.stateFile, JSON.stringify(connection, null, 2));
+    }
+    return {
+      connection,
+      dynamodb,
+      kinesis,
+      ingest,
+      closing,
+      mapping,
+      failures,
+      closeNow,
+      async stop() {
+        if (timer) clearInterval(timer);
+        await mapping.stop();
+        await closing$.catch(() => undefined);
+        dynamodb.destroy();
+        kinesis.destroy();
+        if (options.stateFile) await rm(options.stateFile, { force: true });
+        await stopEmulators();
+      },
+    };
+  } catch (error) {
+    await stopEmulators();
+    throw error;
+  }
+}

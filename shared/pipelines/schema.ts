@@ -1,0 +1,127 @@
+// The pipelines file: its schema (zod) is the single source of truth; Pipeline types are inferred from it.
+// Durations and aggregate shorthands are normalised here, once, so the rest of the code sees milliseconds.
+import { z } from "zod";
+import type { AggregateSpec } from "../aggregates/state.ts";
+import { gcd } from "../windows/arithmetic.ts";
+import type { WindowSpec } from "../windows/assigners.ts";
+import { formatDuration, parseDuration } from "../windows/duration.ts";
+
+/** The most panes one window may combine when it fires; bounds the reads per firing. */
+export const MAX_PANES_PER_WINDOW = 1440;
+
+const duration = z.union([z.string(), z.number()]).transform((value, ctx): number => {
+  const ms = typeof value === "number" ? value : parseDuration(value);
+  if (ms === undefined || !Number.isSafeInteger(ms) || ms < 0) {
+    ctx.addIssue({
+      code: "custom",
+      message: `invalid duration ${JSON.stringify(value)}: write a whole number with a unit (ms, s, m, h, d), e.g. "30s", "5m", "1h30m"`,
+    });
+    return z.NEVER;
+  }
+  return ms;
+});
+
+const positiveDuration = duration.refine((ms) => ms > 0, { message: "must be longer than 0" });
+
+const fieldPath = z
+  .string()
+  .regex(/^[^.\s]+(\.[^.\s]+)*$/, { message: 'must be a field name or a dot path such as "tags.host"' });
+
+const windowSchema = z
+  .discriminatedUnion(
+    "type",
+    [
+      z.strictObject({ type: z.literal("tumbling"), size: positiveDuration }),
+      z.strictObject({ type: z.literal("sliding"), size: positiveDuration, slide: positiveDuration }),
+      z.strictObject({ type: z.literal("session"), gap: positiveDuration }),
+    ],
+    { error: 'type must be "tumbling", "sliding" or "session"' },
+  )
+  .superRefine((window, ctx) => {
+    if (window.type !== "sliding") return;
+    const panes = window.size / gcd(window.size, window.slide);
+    if (panes > MAX_PANES_PER_WINDOW) {
+      ctx.addIssue({
+        code: "custom",
+        path: ["slide"],
+        message: `a ${formatDuration(window.size)} window sliding every ${formatDuration(window.slide)} combines ${panes} panes of ${formatDuration(gcd(window.size, window.slide))}; at most ${MAX_PANES_PER_WINDOW} are allowed — choose a slide that divides the size more coarsely`,
+      });
+    }
+  });
+
+const AGGREGATE_OPS = ["count", "sum", "min", "max", "avg"] as const;
+
+const aggregateSchema = z
+  .strictObject({
+    count: z.literal(true).optional(),
+    sum: fieldPath.optional(),
+    min: fieldPath.optional(),
+    max: fieldPath.optional(),
+    avg: fieldPath.optional(),
+  })
+  .superRefine((value, ctx) => {
+    const ops = AGGREGATE_OPS.filter((op) => value[op] !== undefined);
+    if (ops.length !== 1) {
+      ctx.addIssue({
+        code: "custom",
+        message: `must name exactly one of ${AGGREGATE_OPS.join(", ")} (found ${ops.length === 0 ? "none" : ops.join(", ")}), e.g. { "avg": "value" } or { "count": true }`,
+      });
+    }
+  });
+
+const scalar = z.union([z.string(), z.number(), z.boolean(), z.null()]);
+
+export const pipelineSchema = z
+  .strictObject({
+    name: z
+      .string()
+      .regex(/^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/, {
+        message: "must be 1–64 characters: letters, digits, '.', '_' or '-', starting with a letter or digit",
+      }),
+    key: fieldPath,
+    eventTime: fieldPath,
+    filter: z.record(z.string(), scalar).default({}),
+    window: windowSchema,
+    aggregates: z
+      .record(z.string().regex(/^[A-Za-z_][A-Za-z0-9_]{0,63}$/, { message: "aggregate names must be identifiers" }), aggregateSchema)
+      .refine((aggregates) => Object.keys(aggregates).length > 0, { message: "needs at least one aggregate" }),
+    outOfOrderness: duration.default(0),
+    allowedLateness: duration.default(0),
+    idleTimeout: positiveDuration.default(60_000),
+  })
+  .transform((p) => ({
+    name: p.name,
+    key: p.key,
+    eventTime: p.eventTime,
+    filter: p.filter,
+    window: p.window as WindowSpec,
+    aggregates: Object.entries(p.aggregates).map(([name, a]): AggregateSpec => {
+      const op = AGGREGATE_OPS.find((candidate) => a[candidate] !== undefined) ?? "count";
+      return op === "count" ? { name, op } : { name, op, field: a[op] as string };
+    }),
+    outOfOrderness: p.outOfOrderness,
+    allowedLateness: p.allowedLateness,
+    idleTimeout: p.idleTimeout,
+  }));
+
+export const pipelinesFileSchema = z
+  .strictObject({ pipelines: z.array(pipelineSchema).min(1, { message: "needs at least one pipeline" }) })
+  .superRefine((file, ctx) => {
+    const seen = new Set<string>();
+    file.pipelines.forEach((pipeline, index) => {
+      if (seen.has(pipeline.name)) {
+        ctx.addIssue({ code: "custom", path: ["pipelines", index, "name"], message: `duplicate pipeline name "${pipeline.name}"` });
+      }
+      seen.add(pipeline.name);
+    });
+  });
+
+/** What users write (durations as text, aggregates as { op: field }). */
+export type PipelinesInput = z.input<typeof pipelinesFileSchema>;
+/** What the code uses (durations in ms, aggregates as a list). */
+export type Pipeline = z.output<typeof pipelineSchema>;
+
+/** Typed helper for a pipelines module (`export default definePipelines({...})`). */
+export function definePipelines(input: PipelinesInput): PipelinesInput {
+  return input;
+}

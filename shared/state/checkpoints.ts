@@ -1,0 +1,150 @@
+// Per (pipeline, shard) checkpoints and the per-pipeline watermark, kept in the state table.
+// A checkpoint is written after the batch's pane writes; the watermark is derived from checkpoints
+// and never goes backwards.
+import {
+  type DynamoDBClient,
+  GetItemCommand,
+  PutItemCommand,
+  QueryCommand,
+  UpdateItemCommand,
+  BatchGetItemCommand,
+} from "@aws-sdk/client-dynamodb";
+import { type Item, N, num, S, str, isConditionalFailure } from "./attributes.ts";
+import { checkpointItemKey, padSequence, watermarkItemKey } from "./keys.ts";
+
+export interface Checkpoint {
+  pipeline: string;
+  shardId: string;
+  /** last sequence number whose records are all applied; absent for a shard seen but not yet read */
+  sequenceNumber?: string;
+  /** greatest event time applied from this shard */
+  maxEventTime?: number;
+  /** wall-clock ms of the last applied record of this pipeline, or when the shard was first seen */
+  updatedAt: number;
+}
+
+function decodeCheckpoint(item: Item): Checkpoint {
+  const seq = str(item, "seq");
+  return {
+    pipeline: (str(item, "pk") ?? "").slice(2),
+    shardId: str(item, "sk") ?? "",
+    sequenceNumber: seq === undefined ? undefined : BigInt(seq).toString(),
+    maxEventTime: num(item, "maxTs"),
+    updatedAt: num(item, "updatedAt") ?? 0,
+  };
+}
+
+/** Records progress; a stale or repeated checkpoint (lower sequence number) changes nothing. */
+export async function writeCheckpoint(
+  client: DynamoDBClient,
+  tableName: string,
+  checkpoint: Required<Checkpoint>,
+): Promise<void> {
+  const key = checkpointItemKey(checkpoint.pipeline, checkpoint.shardId);
+  let maxEventTime = checkpoint.maxEventTime;
+  for (let attempt = 0; attempt < 5; attempt++) {
+    try {
+      await client.send(
+        new UpdateItemCommand({
+          TableName: tableName,
+          Key: { pk: S(key.pk), sk: S(key.sk) },
+          UpdateExpression: "SET seq = :seq, maxTs = :maxTs, updatedAt = :now",
+          ConditionExpression: "(attribute_not_exists(seq) OR seq < :seq) AND (attribute_not_exists(maxTs) OR maxTs <= :maxTs)",
+          ExpressionAttributeValues: {
+            ":seq": S(padSequence(checkpoint.sequenceNumber)),
+            ":maxTs": N(maxEventTime),
+            ":now": N(checkpoint.updatedAt),
+          },
+        }),
+      );
+      return;
+    } catch (error) {
+      if (!isConditionalFailure(error)) throw error;
+      const { Item } = await client.send(
+        new GetItemCommand({ TableName: tableName, Key: { pk: S(key.pk), sk: S(key.sk) }, ConsistentRead: true }),
+      );
+      const stored = Item ? decodeCheckpoint(Item) : undefined;
+      if (stored?.sequenceNumber !== undefined && BigInt(stored.sequenceNumber) >= BigInt(checkpoint.sequenceNumber)) return;
+      maxEventTime = Math.max(maxEventTime, stored?.maxEventTime ?? maxEventTime);
+    }
+  }
+  throw new Error(`checkpoint ${key.pk}/${key.sk} kept changing`);
+}
+
+/** Registers a shard the closing logic has seen but no batch has reached yet: it holds the watermark until idle. */
+export async function registerShard(client: DynamoDBClient, tableName: string, pipeline: string, shardId: string, now: number): Promise<void> {
+  const key = checkpointItemKey(pipeline, shardId);
+  try {
+    await client.send(
+      new PutItemCommand({
+        TableName: tableName,
+        Item: { pk: S(key.pk), sk: S(key.sk), updatedAt: N(now) },
+        ConditionExpression: "attribute_not_exists(pk)",
+      }),
+    );
+  } catch (error) {
+    if (!isConditionalFailure(error)) throw error;
+  }
+}
+
+export async function readCheckpoints(client: DynamoDBClient, tableName: string, pipeline: string): Promise<Checkpoint[]> {
+  const checkpoints: Checkpoint[] = [];
+  let startKey: Item | undefined;
+  do {
+    const page = await client.send(
+      new QueryCommand({
+        TableName: tableName,
+        KeyConditionExpression: "pk = :pk",
+        ExpressionAttributeValues: { ":pk": S(checkpointItemKey(pipeline, "").pk) },
+        ConsistentRead: true,
+        ExclusiveStartKey: startKey,
+      }),
+    );
+    for (const item of page.Items ?? []) checkpoints.push(decodeCheckpoint(item));
+    startKey = page.LastEvaluatedKey;
+  } while (startKey);
+  return checkpoints;
+}
+
+/** Watermarks of several pipelines; a pipeline with none yet is absent from the map. */
+export async function readWatermarks(client: DynamoDBClient, tableName: string, pipelines: readonly string[]): Promise<Map<string, number>> {
+  const watermarks = new Map<string, number>();
+  for (let i = 0; i < pipelines.length; i += 100) {
+    let keys = pipelines.slice(i, i + 100).map((p) => {
+      const key = watermarkItemKey(p);
+      return { pk: S(key.pk), sk: S(key.sk) };
+    });
+    while (keys.length > 0) {
+      const answer = await client.send(
+        new BatchGetItemCommand({ RequestItems: { [tableName]: { Keys: keys, ConsistentRead: true } } }),
+      );
+      for (const item of answer.Responses?.[tableName] ?? []) {
+        const wm = num(item, "wm");
+        if (wm !== undefined) watermarks.set((str(item, "pk") ?? "").slice(2), wm);
+      }
+      keys = (answer.UnprocessedKeys?.[tableName]?.Keys ?? []) as typeof keys;
+    }
+  }
+  return watermarks;
+}
+
+/** Moves a watermark forward; returns the stored watermark after the call (never lower than before). */
+export async function advanceWatermark(client: DynamoDBClient, tableName: string, pipeline: string, to: number, now: number): Promise<number> {
+  const key = watermarkItemKey(pipeline);
+  try {
+    await client.send(
+      new UpdateItemCommand({
+        TableName: tableName,
+        Key: { pk: S(key.pk), sk: S(key.sk) },
+        UpdateExpression: "SET wm = :wm, updatedAt = :now",
+        ConditionExpression: "attribute_not_exists(wm) OR wm < :wm",
+        ExpressionAttributeValues: { ":wm": N(to), ":now": N(now) },
+      }),
+    );
+    return to;
+  } catch (error) {
+    if (!isConditionalFailure(error)) throw error;
+    const stored = await readWatermarks(client, tableName, [pipeline]);
+    return stored.get(pipeline) ?? to;
+  }
+}

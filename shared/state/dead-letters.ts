@@ -1,0 +1,88 @@
+// The dead-letter store: records that are invalid for a pipeline (with the reason and the original
+// bytes) and events that arrived too late for any window. Keyed by shard and sequence number, so a
+// redelivered batch writes the same items again rather than new ones.
+import { BatchWriteItemCommand, type DynamoDBClient, ScanCommand, type WriteRequest } from "@aws-sdk/client-dynamodb";
+import { type Item, N, num, S, str } from "./attributes.ts";
+import { padSequence } from "./keys.ts";
+
+export type DeadLetterKind = "invalid" | "late";
+
+export interface DeadLetter {
+  kind: DeadLetterKind;
+  /** the pipeline that refused it, or "*" when no pipeline could read it (not JSON) */
+  pipeline: string;
+  reason: string;
+  shardId: string;
+  sequenceNumber: string;
+  partitionKey: string;
+  /** the record's original bytes */
+  data: Uint8Array;
+  arrivedAt: number;
+  recordedAt: number;
+}
+
+function encodeDeadLetter(letter: DeadLetter, ttlSeconds: number | undefined): Item {
+  const item: Item = {
+    pk: S(`${letter.kind}#${letter.shardId}`),
+    sk: S(`${padSequence(letter.sequenceNumber)}#${letter.pipeline}`),
+    kind: S(letter.kind),
+    pipeline: S(letter.pipeline),
+    reason: S(letter.reason),
+    shardId: S(letter.shardId),
+    seq: S(letter.sequenceNumber),
+    partitionKey: S(letter.partitionKey),
+    data: { B: letter.data },
+    arrivedAt: N(letter.arrivedAt),
+    recordedAt: N(letter.recordedAt),
+  };
+  if (ttlSeconds !== undefined) item.ttl = N(Math.floor(letter.recordedAt / 1000) + ttlSeconds);
+  return item;
+}
+
+function decodeDeadLetter(item: Item): DeadLetter {
+  return {
+    kind: (str(item, "kind") ?? "invalid") as DeadLetterKind,
+    pipeline: str(item, "pipeline") ?? "*",
+    reason: str(item, "reason") ?? "",
+    shardId: str(item, "shardId") ?? "",
+    sequenceNumber: str(item, "seq") ?? "",
+    partitionKey: str(item, "partitionKey") ?? "",
+    data: item.data?.B ?? new Uint8Array(),
+    arrivedAt: num(item, "arrivedAt") ?? 0,
+    recordedAt: num(item, "recordedAt") ?? 0,
+  };
+}
+
+export async function putDeadLetters(
+  client: DynamoDBClient,
+  tableName: string,
+  letters: readonly DeadLetter[],
+  ttlSeconds?: number,
+): Promise<void> {
+  // One item per (shard, sequence number, pipeline): a record refused twice in one batch is stored once.
+  const unique = new Map(letters.map((l) => [`${l.kind}/${l.shardId}/${l.sequenceNumber}/${l.pipeline}`, l]));
+  const requests: WriteRequest[] = [...unique.values()].map((l) => ({ PutRequest: { Item: encodeDeadLetter(l, ttlSeconds) } }));
+  for (let i = 0; i < requests.length; i += 25) {
+    let pending = requests.slice(i, i + 25);
+    for (let attempt = 0; pending.length > 0; attempt++) {
+      if (attempt > 8) throw new Error(`dead-letter store kept refusing ${pending.length} items`);
+      if (attempt > 0) await new Promise((r) => setTimeout(r, 25 * 2 ** attempt));
+      const answer = await client.send(new BatchWriteItemCommand({ RequestItems: { [tableName]: pending } }));
+      pending = answer.UnprocessedItems?.[tableName] ?? [];
+    }
+  }
+}
+
+/** Every dead letter, oldest shard position first. An operator's tool: it scans. */
+export async function listDeadLetters(client: DynamoDBClient, tableName: string, kind?: DeadLetterKind): Promise<DeadLetter[]> {
+  const letters: DeadLetter[] = [];
+  let startKey: Item | undefined;
+  do {
+    const page = await client.send(new ScanCommand({ TableName: tableName, ExclusiveStartKey: startKey, ConsistentRead: true }));
+    for (const item of page.Items ?? []) letters.push(decodeDeadLetter(item));
+    startKey = page.LastEvaluatedKey;
+  } while (startKey);
+  return letters
+    .filter((l) => kind === undefined || l.kind === kind)
+    .sort((a, b) => a.shardId.localeCompare(b.shardId) || (BigInt(a.sequenceNumber) < BigInt(b.sequenceNumber) ? -1 : 1));
+}

@@ -1,0 +1,59 @@
+// How Panes names things in DynamoDB: item keys, fixed-width numbers that sort as strings, and the
+// spread of index partitions. Changing any of these is a storage format change.
+
+/** Sort keys hold times as 16-digit zero-padded strings (times are ≥ 0 and < 10^16 ms). */
+export function padTime(ms: number): string {
+  return String(ms).padStart(16, "0");
+}
+
+/** Kinesis sequence numbers are decimal strings of up to 129 digits; padded they compare as strings. */
+export function padSequence(sequenceNumber: string | bigint): string {
+  return String(sequenceNumber).padStart(130, "0");
+}
+
+/** FNV-1a, 32 bits: a stable, fast spread of keys over index partitions. */
+export function hash32(text: string): number {
+  let h = 0x811c9dc5;
+  for (let i = 0; i < text.length; i++) {
+    h ^= text.charCodeAt(i);
+    h = Math.imul(h, 0x01000193);
+  }
+  return h >>> 0;
+}
+
+/** Index partitions per pipeline for the due-pane index and the results-by-time index (avoids hot partitions). */
+export const INDEX_PARTITIONS = 8;
+
+export function indexPartitionOf(pipeline: string, key: string): string {
+  return `${pipeline}#${hash32(key) % INDEX_PARTITIONS}`;
+}
+
+export function indexPartitionsOf(pipeline: string): string[] {
+  return Array.from({ length: INDEX_PARTITIONS }, (_, i) => `${pipeline}#${i}`);
+}
+
+/** State table: panes of a (pipeline, key) live in one partition, sorted by pane start. */
+export function paneItemKey(pipeline: string, key: string, paneStart: number): { pk: string; sk: string } {
+  return { pk: `P#${pipeline}#${key}`, sk: padTime(paneStart) };
+}
+
+export function parsePanePartition(pk: string): { pipeline: string; key: string } {
+  const rest = pk.slice(2);
+  const at = rest.indexOf("#");
+  return { pipeline: rest.slice(0, at), key: rest.slice(at + 1) };
+}
+
+/** State table: per (pipeline, shard) checkpoint. */
+export function checkpointItemKey(pipeline: string, shardId: string): { pk: string; sk: string } {
+  return { pk: `C#${pipeline}`, sk: shardId };
+}
+
+/** State table: the pipeline's watermark. */
+export function watermarkItemKey(pipeline: string): { pk: string; sk: string } {
+  return { pk: `W#${pipeline}`, sk: "watermark" };
+}
+
+/** Results table: one item per (pipeline, key, window start); the latest version wins. */
+export function resultItemKey(pipeline: string, key: string, start: number): { pk: string; sk: string } {
+  return { pk: `${pipeline}#${key}`, sk: padTime(start) };
+}

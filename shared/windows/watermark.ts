@@ -1,0 +1,37 @@
+// Watermark math (DESIGN.md §Semantics), pure: the watermark of a pipeline is the minimum, over the
+// shards that are not idle, of (max event time − outOfOrderness). When every shard is idle, the most
+// advanced shard sets it (as Flink's watermark valve does once all its inputs are idle).
+
+/** A stand-in for +∞: a watermark here fires every window (used to drain a bounded input). */
+export const END_OF_TIME = 8_640_000_000_000_000;
+
+export interface ShardProgress {
+  /** greatest event time applied from the shard; undefined until the shard has delivered an event */
+  maxEventTime?: number;
+  /** wall-clock ms of the shard's last applied event (or of when it was first seen) */
+  updatedAt: number;
+}
+
+export function isIdle(shard: ShardProgress, idleTimeout: number, now: number): boolean {
+  return now - shard.updatedAt >= idleTimeout;
+}
+
+/** The watermark the shards allow, or undefined while an active shard has not delivered anything yet. */
+export function watermarkOf(
+  shards: readonly ShardProgress[],
+  outOfOrderness: number,
+  idleTimeout: number,
+  now: number,
+): number | undefined {
+  const active = shards.filter((s) => !isIdle(s, idleTimeout, now));
+  if (active.length > 0) {
+    let min = Number.POSITIVE_INFINITY;
+    for (const shard of active) {
+      if (shard.maxEventTime === undefined) return undefined;
+      min = Math.min(min, shard.maxEventTime);
+    }
+    return min - outOfOrderness;
+  }
+  const progressed = shards.filter((s) => s.maxEventTime !== undefined).map((s) => s.maxEventTime as number);
+  return progressed.length === 0 ? undefined : Math.max(...progressed) - outOfOrderness;
+}
