@@ -1,8 +1,8 @@
 // Lambda entry point of the watermark function: configuration and clients once per container.
 import { createDynamoDbClient, createKinesisClient } from "#shared/aws/clients.ts";
 import { loadPipelinesFile } from "#shared/pipelines/load.ts";
-import { listOpenShardIds } from "#shared/streams/shards.ts";
 import { kinesisResultSink } from "#shared/streams/output.ts";
+import { listOpenShardIds } from "#shared/streams/shards.ts";
 import { createWatermarkHandler } from "../watermark.ts";
 import { loadFunctionConfig } from "./config.ts";
 

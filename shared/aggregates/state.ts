@@ -83,8 +83,7 @@ export function finalValues(specs: readonly AggregateSpec[], state: Readonly<Agg
     }
     const field = state.fields[spec.field ?? ""];
     if (field === undefined) throw new RangeError(`no values for field ${spec.field} in a non-empty state`);
-    values[spec.name] =
-      spec.op === "sum" ? field.sum : spec.op === "min" ? field.min : spec.op === "max" ? field.max : field.sum / state.n;
+    values[spec.name] = spec.op === "sum" ? field.sum : spec.op === "min" ? field.min : spec.op === "max" ? field.max : field.sum / state.n;
   }
   return values;
 }

@@ -17,7 +17,14 @@ export function runDeadLetters(options: { kind?: DeadLetterKind; json?: boolean;
     }
     printTable(
       ["kind", "pipeline", "shard", "sequence", "reason", "data"],
-      letters.map((l) => [l.kind, l.pipeline, l.shardId, `…${l.sequenceNumber.slice(-8)}`, l.reason, Buffer.from(l.data).toString("utf8").slice(0, 60)]),
+      letters.map((l) => [
+        l.kind,
+        l.pipeline,
+        l.shardId,
+        `…${l.sequenceNumber.slice(-8)}`,
+        l.reason,
+        Buffer.from(l.data).toString("utf8").slice(0, 60),
+      ]),
     );
     process.stderr.write(`${letters.length} dead letters (${connection.describe})\n`);
   });

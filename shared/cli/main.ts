@@ -1,12 +1,12 @@
 // The `panes` command line: each command is a small module calling shared/.
 import { Command, InvalidArgumentError, Option } from "commander";
 import { parseDuration } from "../windows/duration.ts";
+import { runDeadLetters } from "./dead-letters.ts";
 import { runGenerate } from "./generate.ts";
 import { runProduce } from "./produce.ts";
 import { runReplay } from "./replay.ts";
 import { runResults } from "./results.ts";
 import { runStart } from "./start.ts";
-import { runDeadLetters } from "./dead-letters.ts";
 
 function integer(min: number, max: number) {
   return (value: string) => {

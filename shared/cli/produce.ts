@@ -1,5 +1,5 @@
-import { createReadStream } from "node:fs";
 import { randomUUID } from "node:crypto";
+import { createReadStream } from "node:fs";
 import { createInterface } from "node:readline";
 import { valueAt } from "../pipelines/events.ts";
 import { putRecordsWithRetry } from "../streams/put-records.ts";

@@ -1,12 +1,20 @@
 import { writeFile } from "node:fs/promises";
-import { loadPipelinesFile } from "../pipelines/load.ts";
 import type { KinesisEmulator } from "../local/emulators.ts";
 import { replay } from "../local/replay.ts";
+import { loadPipelinesFile } from "../pipelines/load.ts";
 import type { WindowResult } from "../state/results.ts";
 import { CliError, runCommand } from "./connection.ts";
 
 export function resultLine(r: WindowResult): string {
-  return JSON.stringify({ pipeline: r.pipeline, key: r.key, start: r.start, end: r.end, values: r.values, count: r.count, version: r.version });
+  return JSON.stringify({
+    pipeline: r.pipeline,
+    key: r.key,
+    start: r.start,
+    end: r.end,
+    values: r.values,
+    count: r.count,
+    version: r.version,
+  });
 }
 
 export function runReplay(options: {
@@ -31,7 +39,9 @@ export function runReplay(options: {
       endpoint: process.env.AWS_ENDPOINT_URL,
       progress: (message) => process.stderr.write(`replay: ${message}\n`),
     });
-    const sorted = [...summary.results].sort((a, b) => a.pipeline.localeCompare(b.pipeline) || a.key.localeCompare(b.key) || a.start - b.start);
+    const sorted = [...summary.results].sort(
+      (a, b) => a.pipeline.localeCompare(b.pipeline) || a.key.localeCompare(b.key) || a.start - b.start,
+    );
     const text = sorted.map((r) => `${resultLine(r)}\n`).join("");
     if (options.output === "-") process.stdout.write(text);
     else await writeFile(options.output, text);

@@ -5,7 +5,12 @@ export function runResults(options: { pipeline: string; key?: string; from?: num
   return runCommand(async () => {
     const connection = await connect();
     const table = tableOrLocal(options.table, connection, (c) => c.names.resultsTable);
-    const results = await queryResults(connection.dynamodb, table, { pipeline: options.pipeline, key: options.key, from: options.from, to: options.to });
+    const results = await queryResults(connection.dynamodb, table, {
+      pipeline: options.pipeline,
+      key: options.key,
+      from: options.from,
+      to: options.to,
+    });
     if (options.json) {
       for (const r of results) process.stdout.write(`${JSON.stringify(r)}\n`);
       return;

@@ -1,12 +1,13 @@
 // `panes start` (npm start): the local pipeline with a demo producer and a live view of closed windows.
+
+import { startDemoProducer } from "../local/demo.ts";
+import type { KinesisEmulator } from "../local/emulators.ts";
+import { startLocalStack } from "../local/stack.ts";
 import { loadPipelinesFile } from "../pipelines/load.ts";
 import type { Pipeline } from "../pipelines/schema.ts";
 import { readWatermarks } from "../state/checkpoints.ts";
 import { listDeadLetters } from "../state/dead-letters.ts";
 import { queryResults, type WindowResult } from "../state/results.ts";
-import { startDemoProducer } from "../local/demo.ts";
-import type { KinesisEmulator } from "../local/emulators.ts";
-import { startLocalStack } from "../local/stack.ts";
 import { formatDuration } from "../windows/duration.ts";
 import { LOCAL_STATE_FILE, runCommand } from "./connection.ts";
 import { formatNumber } from "./results.ts";
@@ -27,7 +28,14 @@ function windowLine(r: WindowResult): string {
   return `${r.pipeline}  ${r.key}  [${new Date(r.start).toISOString()}, ${new Date(r.end).toISOString()})  ${values}  events=${r.count}${r.version > 1 ? `  v${r.version}` : ""}`;
 }
 
-export function runStart(options: { pipelines: string; kinesis: KinesisEmulator; shards: number; demo: boolean; speed: number; hosts: number }) {
+export function runStart(options: {
+  pipelines: string;
+  kinesis: KinesisEmulator;
+  shards: number;
+  demo: boolean;
+  speed: number;
+  hosts: number;
+}) {
   return runCommand(async () => {
     const pipelines = await loadPipelinesFile(options.pipelines);
     const out = process.stdout;
@@ -42,9 +50,12 @@ export function runStart(options: { pipelines: string; kinesis: KinesisEmulator;
       watermarkIntervalMs: 500,
     });
     const c = stack.connection;
-    out.write(`Kinesis ${c.kinesisEndpoint}  stream ${c.names.sourceStream} (${options.shards} shards), output stream ${c.names.outputStream}\n`);
+    out.write(
+      `Kinesis ${c.kinesisEndpoint}  stream ${c.names.sourceStream} (${options.shards} shards), output stream ${c.names.outputStream}\n`,
+    );
     out.write(`DynamoDB ${c.dynamodbEndpoint}  tables ${c.names.stateTable}, ${c.names.resultsTable}, ${c.names.deadLetterTable}\n`);
-    for (const p of pipelines) out.write(`Pipeline ${p.name}: ${describeWindow(p)} by ${p.key}, outOfOrderness ${formatDuration(p.outOfOrderness)}\n`);
+    for (const p of pipelines)
+      out.write(`Pipeline ${p.name}: ${describeWindow(p)} by ${p.key}, outOfOrderness ${formatDuration(p.outOfOrderness)}\n`);
 
     const start = Math.floor(Date.now() / 3_600_000) * 3_600_000;
     const demo = options.demo
@@ -70,15 +81,31 @@ export function runStart(options: { pipelines: string; kinesis: KinesisEmulator;
     let refreshes = 0;
     const refresh = async () => {
       refreshes++;
-      const watermarks = await readWatermarks(stack.dynamodb, c.names.stateTable, pipelines.map((p) => p.name));
+      const watermarks = await readWatermarks(
+        stack.dynamodb,
+        c.names.stateTable,
+        pipelines.map((p) => p.name),
+      );
       if (refreshes % 4 === 1) {
         const letters = await listDeadLetters(stack.dynamodb, c.names.deadLetterTable);
-        deadLetters = { invalid: letters.filter((l) => l.kind === "invalid").length, late: letters.filter((l) => l.kind === "late").length };
+        deadLetters = {
+          invalid: letters.filter((l) => l.kind === "invalid").length,
+          late: letters.filter((l) => l.kind === "late").length,
+        };
       }
       const screen: string[] = [];
       for (const pipeline of pipelines) {
         const wm = watermarks.get(pipeline.name);
-        const from = wm === undefined ? 0 : wm - 4 * (pipeline.window.type === "sliding" ? pipeline.window.slide : pipeline.window.type === "tumbling" ? pipeline.window.size : pipeline.window.gap);
+        const from =
+          wm === undefined
+            ? 0
+            : wm -
+              4 *
+                (pipeline.window.type === "sliding"
+                  ? pipeline.window.slide
+                  : pipeline.window.type === "tumbling"
+                    ? pipeline.window.size
+                    : pipeline.window.gap);
         const results = await queryResults(stack.dynamodb, c.names.resultsTable, { pipeline: pipeline.name, from });
         if (!tty) {
           for (const r of results) {
@@ -92,8 +119,16 @@ export function runStart(options: { pipelines: string; kinesis: KinesisEmulator;
         const ends = [...new Set(results.map((r) => r.end))].sort((a, b) => a - b).slice(-4);
         const keys = [...new Set(results.map((r) => r.key))].sort((a, b) => a.localeCompare(b, undefined, { numeric: true }));
         const firstAggregate = pipeline.aggregates[0]?.name ?? "";
-        screen.push(`\x1b[1m${pipeline.name}\x1b[0m  ${describeWindow(pipeline)}, ${firstAggregate} per ${pipeline.key}   watermark ${wm === undefined ? "—" : new Date(wm).toISOString().slice(11, 19)}`);
-        const header = ["key".padEnd(8), ...ends.map((e) => { const r = results.find((x) => x.end === e); return `${hhmm(r?.start ?? e)}–${hhmm(e)}`.padStart(13); })];
+        screen.push(
+          `\x1b[1m${pipeline.name}\x1b[0m  ${describeWindow(pipeline)}, ${firstAggregate} per ${pipeline.key}   watermark ${wm === undefined ? "—" : new Date(wm).toISOString().slice(11, 19)}`,
+        );
+        const header = [
+          "key".padEnd(8),
+          ...ends.map((e) => {
+            const r = results.find((x) => x.end === e);
+            return `${hhmm(r?.start ?? e)}–${hhmm(e)}`.padStart(13);
+          }),
+        ];
         screen.push(`  ${header.join(" ")}`);
         for (const key of keys) {
           const cells = ends.map((e) => {

@@ -54,7 +54,12 @@ export async function closeWindows(deps: ClosingDependencies, options: ClosingOp
   return reports;
 }
 
-async function closePipeline(deps: ClosingDependencies, pipeline: Pipeline, openShards: readonly string[], options: ClosingOptions): Promise<PipelineClosing> {
+async function closePipeline(
+  deps: ClosingDependencies,
+  pipeline: Pipeline,
+  openShards: readonly string[],
+  options: ClosingOptions,
+): Promise<PipelineClosing> {
   const now = deps.now?.() ?? Date.now();
   const report: PipelineClosing = { pipeline: pipeline.name, fired: 0, refired: 0, purged: 0, republished: 0, conflicts: 0 };
 
@@ -119,7 +124,11 @@ async function closeKey(ctx: KeyContext, key: string, dueStarts: number[]): Prom
     const gap = pipeline.window.gap;
     const panes = await readSessionChains(ctx, key, dueStarts);
     const dueSet = new Set(dueStarts);
-    for (const session of sessionsOfPanes(panes.filter((p) => !p.tombstone), gap, (p) => ({ start: p.paneStart, tmin: p.state.tmin, tmax: p.state.tmax }))) {
+    for (const session of sessionsOfPanes(
+      panes.filter((p) => !p.tombstone),
+      gap,
+      (p) => ({ start: p.paneStart, tmin: p.state.tmin, tmax: p.state.tmax }),
+    )) {
       if (!session.panes.some((p) => dueSet.has(p.paneStart))) continue;
       const complete = session.window.end <= watermark;
       if (complete) windows.push(session);
@@ -150,7 +159,8 @@ async function closeKey(ctx: KeyContext, key: string, dueStarts: number[]): Prom
       const lastEnd = its[its.length - 1]?.end ?? 0;
       const handled = its.filter((w) => w.end <= watermark);
       if (next) fates.push({ pane, windows: handled, next: "due", due: next.end });
-      else if (lastEnd + pipeline.allowedLateness > watermark) fates.push({ pane, windows: handled, next: "due", due: lastEnd + pipeline.allowedLateness });
+      else if (lastEnd + pipeline.allowedLateness > watermark)
+        fates.push({ pane, windows: handled, next: "due", due: lastEnd + pipeline.allowedLateness });
       else fates.push({ pane, windows: handled, next: "purge" });
     }
   }
@@ -160,7 +170,8 @@ async function closeKey(ctx: KeyContext, key: string, dueStarts: number[]): Prom
     // A pane moves on only when every window it feeds was settled in the ledger.
     if (fate.windows.some((w) => unsettled.has(w.start))) continue;
     if (fate.next === "purge") {
-      if (await purgePane(ctx.deps.dynamodb, ctx.deps.stateTable, pipeline.name, key, fate.pane, ctx.now + ctx.deps.tombstoneRetentionMs)) ctx.report.purged++;
+      if (await purgePane(ctx.deps.dynamodb, ctx.deps.stateTable, pipeline.name, key, fate.pane, ctx.now + ctx.deps.tombstoneRetentionMs))
+        ctx.report.purged++;
     } else if (fate.pane.due !== fate.due) {
       await moveDue(ctx.deps.dynamodb, ctx.deps.stateTable, pipeline.name, key, fate.pane, fate.due);
     }
@@ -179,7 +190,8 @@ async function readSessionChains(ctx: KeyContext, key: string, dueStarts: number
   let to = Math.max(...dueStarts) + gap + span;
   const byStart = new Map<number, PaneAt>();
   const load = async (a: number, b: number) => {
-    for (const pane of await queryPanes(ctx.deps.dynamodb, ctx.deps.stateTable, ctx.pipeline.name, key, a, b)) byStart.set(pane.paneStart, pane);
+    for (const pane of await queryPanes(ctx.deps.dynamodb, ctx.deps.stateTable, ctx.pipeline.name, key, a, b))
+      byStart.set(pane.paneStart, pane);
   };
   await load(from, to);
   for (;;) {
@@ -205,7 +217,11 @@ async function fireWindows(ctx: KeyContext, key: string, windows: { window: Time
   if (windows.length === 0) return unsettled;
   // Windows ending after the previous watermark fire for the first time; the rest may be re-firings.
   const maybeRefired = windows.filter((w) => pipeline.window.type === "session" || w.window.end <= ctx.previous);
-  const ledger = await readResults(deps.dynamodb, deps.resultsTable, maybeRefired.map((w) => ({ pipeline: pipeline.name, key, start: w.window.start })));
+  const ledger = await readResults(
+    deps.dynamodb,
+    deps.resultsTable,
+    maybeRefired.map((w) => ({ pipeline: pipeline.name, key, start: w.window.start })),
+  );
   const written: WindowResult[] = [];
   for (const { window, panes } of windows) {
     const state = mergeStates(panes.map((p) => p.state));

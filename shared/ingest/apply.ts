@@ -4,7 +4,7 @@
 import type { DynamoDBClient } from "@aws-sdk/client-dynamodb";
 import pLimit from "p-limit";
 import type { Pipeline } from "../pipelines/schema.ts";
-import { writeCheckpoint, readWatermarks } from "../state/checkpoints.ts";
+import { readWatermarks, writeCheckpoint } from "../state/checkpoints.ts";
 import { type DeadLetter, putDeadLetters } from "../state/dead-letters.ts";
 import { writeFencedPane } from "../state/panes.ts";
 import { planBatch, type StreamRecord } from "./plan.ts";
@@ -24,17 +24,39 @@ export interface IngestDependencies {
 export interface BatchOutcome {
   /** sequence number from which the shard must be delivered again; undefined when all was applied */
   resumeFrom?: string;
-  counts: { records: number; events: number; invalid: number; late: number; lateAccepted: number; panesWritten: number; alreadyApplied: number; failedPanes: number };
+  counts: {
+    records: number;
+    events: number;
+    invalid: number;
+    late: number;
+    lateAccepted: number;
+    panesWritten: number;
+    alreadyApplied: number;
+    failedPanes: number;
+  };
   errors: unknown[];
 }
 
 export async function applyShardBatch(deps: IngestDependencies, records: readonly StreamRecord[]): Promise<BatchOutcome> {
   const now = deps.now?.() ?? Date.now();
   const shardId = records[0]?.shardId;
-  const counts = { records: records.length, events: 0, invalid: 0, late: 0, lateAccepted: 0, panesWritten: 0, alreadyApplied: 0, failedPanes: 0 };
+  const counts = {
+    records: records.length,
+    events: 0,
+    invalid: 0,
+    late: 0,
+    lateAccepted: 0,
+    panesWritten: 0,
+    alreadyApplied: 0,
+    failedPanes: 0,
+  };
   if (shardId === undefined) return { counts, errors: [] };
 
-  const watermarks = await readWatermarks(deps.dynamodb, deps.stateTable, deps.pipelines.map((p) => p.name));
+  const watermarks = await readWatermarks(
+    deps.dynamodb,
+    deps.stateTable,
+    deps.pipelines.map((p) => p.name),
+  );
   const plan = planBatch(deps.pipelines, records, watermarks, now);
   Object.assign(counts, plan.counts);
   await putDeadLetters(deps.dynamodb, deps.deadLetterTable, plan.deadLetters, deps.deadLetterRetentionSeconds);
@@ -84,13 +106,15 @@ export async function applyShardBatch(deps: IngestDependencies, records: readonl
   if (lastApplied !== undefined) {
     await Promise.all(
       deps.pipelines.map(async (pipeline) => {
-        const events = (plan.progress.get(pipeline.name) ?? []).filter((e) => lowestFailed === undefined || e.sequenceNumber < lowestFailed);
+        const events = (plan.progress.get(pipeline.name) ?? []).filter(
+          (e) => lowestFailed === undefined || e.sequenceNumber < lowestFailed,
+        );
         if (events.length === 0) return;
         await writeCheckpoint(deps.dynamodb, deps.stateTable, {
           pipeline: pipeline.name,
           shardId,
           sequenceNumber: lastApplied.sequenceNumber,
-          maxEventTime: events.reduce((max, e) => (e.ts > max ? e.ts : max), Number.NEGATIVE_INFINITY),
+          maxEventTime: events.reduce((max, e) => Math.max(e.ts, max), Number.NEGATIVE_INFINITY),
           updatedAt: now,
         });
       }),

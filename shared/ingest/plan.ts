@@ -1,10 +1,11 @@
 // Plans one shard batch, purely: decode each record, let each pipeline read it, assign it to a pane,
 // and pre-aggregate per (pipeline, key, pane). Bad records become dead letters with the reason, too-late
 // events become late letters; nothing is dropped silently. No I/O here.
-import type { Pipeline } from "../pipelines/schema.ts";
+
 import { readPipelineEvent } from "../pipelines/events.ts";
-import type { Contribution, PaneDelta } from "../state/panes.ts";
+import type { Pipeline } from "../pipelines/schema.ts";
 import type { DeadLetter } from "../state/dead-letters.ts";
+import type { Contribution, PaneDelta } from "../state/panes.ts";
 import { lastWindowEndOf, paneOf } from "../windows/assigners.ts";
 
 export interface StreamRecord {
@@ -91,7 +92,12 @@ export function planBatch(
       if (watermark !== undefined && lastEnd <= watermark) {
         if (lastEnd + pipeline.allowedLateness <= watermark) {
           deadLetters.push(
-            letter(record, "late", pipeline.name, `event time ${new Date(event.ts).toISOString()} is behind the watermark ${new Date(watermark).toISOString()} by more than the allowed lateness`),
+            letter(
+              record,
+              "late",
+              pipeline.name,
+              `event time ${new Date(event.ts).toISOString()} is behind the watermark ${new Date(watermark).toISOString()} by more than the allowed lateness`,
+            ),
           );
           counts.late++;
           continue;

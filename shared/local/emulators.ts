@@ -85,7 +85,12 @@ async function startChild(name: string, args: string[], env: NodeJS.ProcessEnv, 
 export async function startDynalite(): Promise<Emulator> {
   const port = await getPort({ host: "127.0.0.1" });
   const cli = require.resolve("dynalite/cli.js");
-  return startChild("dynalite", [cli, "--host", "127.0.0.1", "--port", String(port), "--createTableMs", "0", "--deleteTableMs", "0", "--updateTableMs", "0"], {}, port);
+  return startChild(
+    "dynalite",
+    [cli, "--host", "127.0.0.1", "--port", String(port), "--createTableMs", "0", "--deleteTableMs", "0", "--updateTableMs", "0"],
+    {},
+    port,
+  );
 }
 
 export async function startKinesis(kind: KinesisEmulator): Promise<Emulator> {

@@ -5,17 +5,20 @@
 // on-failure destination. Positions live in memory, as they do for a new mapping. Dev-only.
 import { randomUUID } from "node:crypto";
 import {
+  type _Record,
+  ExpiredIteratorException,
   GetRecordsCommand,
   type GetRecordsCommandOutput,
   GetShardIteratorCommand,
   type KinesisClient,
-  type _Record,
-  ExpiredIteratorException,
 } from "@aws-sdk/client-kinesis";
 import type { Context, KinesisStreamBatchResponse, KinesisStreamEvent, KinesisStreamRecord } from "aws-lambda";
 import { listShards } from "../streams/shards.ts";
 
-export type KinesisHandler = (event: KinesisStreamEvent, context: Context) => Promise<KinesisStreamBatchResponse | void | null | undefined>;
+export type KinesisHandler = (
+  event: KinesisStreamEvent,
+  context: Context,
+) => Promise<KinesisStreamBatchResponse | undefined | null | undefined>;
 
 export interface EventSourceMappingOptions {
   streamName: string;
@@ -124,7 +127,12 @@ class ShardPoller {
           const again = await kinesis.send(
             new GetShardIteratorCommand(
               lastSequence
-                ? { StreamName: options.streamName, ShardId: this.shardId, ShardIteratorType: "AFTER_SEQUENCE_NUMBER", StartingSequenceNumber: lastSequence }
+                ? {
+                    StreamName: options.streamName,
+                    ShardId: this.shardId,
+                    ShardIteratorType: "AFTER_SEQUENCE_NUMBER",
+                    StartingSequenceNumber: lastSequence,
+                  }
                 : { StreamName: options.streamName, ShardId: this.shardId, ShardIteratorType: options.startingPosition },
             ),
           );
@@ -145,7 +153,9 @@ class ShardPoller {
           this.emptyPollsSince = pollStarted;
         }
         if (!this.iterator) break;
-        await this.mapping.sleep(this.buffer.length > 0 ? Math.min(options.pollIntervalMs, Math.max(0, windowEnds - Date.now())) : options.pollIntervalMs);
+        await this.mapping.sleep(
+          this.buffer.length > 0 ? Math.min(options.pollIntervalMs, Math.max(0, windowEnds - Date.now())) : options.pollIntervalMs,
+        );
         if (this.buffer.length > 0 && Date.now() >= windowEnds) break;
       }
       if (this.buffer.length > 0) {
@@ -183,7 +193,12 @@ class ShardPoller {
       if (outcome.kind === "error" && options.bisectBatchOnFunctionError && part.records.length > 1) {
         // Splitting does not count towards the retry quota.
         const half = Math.ceil(part.records.length / 2);
-        parts.splice(0, 1, { records: part.records.slice(0, half), retries: part.retries }, { records: part.records.slice(half), retries: part.retries });
+        parts.splice(
+          0,
+          1,
+          { records: part.records.slice(0, half), retries: part.retries },
+          { records: part.records.slice(half), retries: part.retries },
+        );
         continue;
       }
       const remaining = outcome.kind === "partial" ? part.records.slice(outcome.from) : part.records;
@@ -200,13 +215,18 @@ class ShardPoller {
   private async invoke(records: _Record[]): Promise<Outcome> {
     const { options } = this.mapping;
     const event: KinesisStreamEvent = { Records: records.map((r) => this.toEventRecord(r)) };
-    let response: KinesisStreamBatchResponse | void | null | undefined;
+    let response: KinesisStreamBatchResponse | undefined | null | undefined;
     try {
       response = await this.mapping.handler(event, lambdaContext(options.functionName, options.region));
     } catch (error) {
       return { kind: "error", error };
     }
-    if (!options.reportBatchItemFailures || response == null || response.batchItemFailures == null || response.batchItemFailures.length === 0) {
+    if (
+      !options.reportBatchItemFailures ||
+      response == null ||
+      response.batchItemFailures == null ||
+      response.batchItemFailures.length === 0
+    ) {
       return { kind: "ok" };
     }
     // AWS: an empty or null identifier, or one not in the batch, fails the whole batch; otherwise the

@@ -3,8 +3,8 @@
 // emulated DynamoDB, windows closed by the real watermark handler — then drains (watermark → +∞) and
 // returns every final window from the results ledger.
 import { readFile } from "node:fs/promises";
-import type { Pipeline } from "../pipelines/schema.ts";
 import { valueAt } from "../pipelines/events.ts";
+import type { Pipeline } from "../pipelines/schema.ts";
 import { listDeadLetters } from "../state/dead-letters.ts";
 import { queryResults, type WindowResult } from "../state/results.ts";
 import { putRecordsWithRetry } from "../streams/put-records.ts";
@@ -23,6 +23,7 @@ export interface ReplayOptions {
   shards: number;
   kinesisEmulator?: KinesisEmulator;
   endpoint?: string;
+  endpoints?: { kinesis: string; dynamodb: string };
   batchSize?: number;
   /** field whose value is the Kinesis partition key (default: the first pipeline's key field) */
   partitionKeyField?: string;
@@ -59,7 +60,8 @@ export async function readEventLines(path: string): Promise<{ line: number; text
     } catch (error) {
       throw new InputFileError(`${path}:${i + 1}: not JSON (${(error as Error).message})`);
     }
-    if (event === null || typeof event !== "object" || Array.isArray(event)) throw new InputFileError(`${path}:${i + 1}: not a JSON object`);
+    if (event === null || typeof event !== "object" || Array.isArray(event))
+      throw new InputFileError(`${path}:${i + 1}: not a JSON object`);
     events.push({ line: i + 1, text: raw, event });
   }
   return events;
@@ -75,6 +77,7 @@ export async function replay(options: ReplayOptions): Promise<ReplaySummary> {
     pipelines: options.pipelines,
     kinesisEmulator: options.kinesisEmulator,
     endpoint: options.endpoint,
+    endpoints: options.endpoints,
     shards: options.shards,
     prefix: `replay-${process.pid}-${Date.now().toString(36)}`,
     mapping: { batchSize: options.batchSize ?? 1000, pollIntervalMs: 50, discoveryIntervalMs: 500, ...options.mapping },
@@ -94,7 +97,10 @@ export async function replay(options: ReplayOptions): Promise<ReplaySummary> {
         { streamName: stack.connection.names.sourceStream },
         events.slice(i, i + chunk).map(({ line, text, event }) => {
           const value = valueAt(event, partitionField);
-          return { PartitionKey: value === undefined || value === null ? `line-${line}` : String(value).slice(0, 256) || `line-${line}`, Data: Buffer.from(text) };
+          return {
+            PartitionKey: value === undefined || value === null ? `line-${line}` : String(value).slice(0, 256) || `line-${line}`,
+            Data: Buffer.from(text),
+          };
         }),
       );
       say(`put ${Math.min(i + chunk, events.length)}/${events.length} events; ~${processed} ingested`);

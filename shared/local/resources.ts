@@ -8,7 +8,12 @@ import {
   ResourceInUseException,
   UpdateTimeToLiveCommand,
 } from "@aws-sdk/client-dynamodb";
-import { CreateStreamCommand, DescribeStreamSummaryCommand, type KinesisClient, ResourceInUseException as StreamInUse } from "@aws-sdk/client-kinesis";
+import {
+  CreateStreamCommand,
+  DescribeStreamSummaryCommand,
+  type KinesisClient,
+  ResourceInUseException as StreamInUse,
+} from "@aws-sdk/client-kinesis";
 import { TABLES, type TableDefinition } from "../state/tables.ts";
 
 export interface LocalNames {

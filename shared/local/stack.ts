@@ -31,6 +31,8 @@ export interface LocalStackOptions {
   watermarkIntervalMs?: number;
   /** use this endpoint for both services instead of starting emulators (e.g. LocalStack) */
   endpoint?: string;
+  /** use already running emulators (tests start them once) */
+  endpoints?: { kinesis: string; dynamodb: string };
   /** write connection details here so other commands (panes results, produce, status) can find the stack */
   stateFile?: string;
   /** wraps the ingest handler (fault injection in tests) */
@@ -86,9 +88,9 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
   const emulators: Emulator[] = [];
   const stopEmulators = () => Promise.all(emulators.map((e) => e.stop()));
   try {
-    let kinesisEndpoint = options.endpoint;
-    let dynamodbEndpoint = options.endpoint;
-    if (!options.endpoint) {
+    let kinesisEndpoint = options.endpoints?.kinesis ?? options.endpoint;
+    let dynamodbEndpoint = options.endpoints?.dynamodb ?? options.endpoint;
+    if (!kinesisEndpoint || !dynamodbEndpoint) {
       const [kinesisEmulator, dynalite] = await Promise.all([startKinesis(options.kinesisEmulator ?? "kinesalite"), startDynalite()]);
       emulators.push(kinesisEmulator, dynalite);
       kinesisEndpoint = kinesisEmulator.endpoint;
@@ -107,7 +109,8 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
       pipelines: options.pipelines,
       writeConcurrency: options.writeConcurrency ?? 16,
     };
-    const sink: ResultSink | undefined = options.publishResults === false ? undefined : kinesisResultSink(kinesis, { streamName: names.outputStream });
+    const sink: ResultSink | undefined =
+      options.publishResults === false ? undefined : kinesisResultSink(kinesis, { streamName: names.outputStream });
     const closing: ClosingDependencies = {
       dynamodb,
       stateTable: names.stateTable,
@@ -115,7 +118,7 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
       pipelines: options.pipelines,
       listOpenShards: () => listOpenShardIds(kinesis, { streamName: names.sourceStream }),
       sink,
-      concurrency: 16,
+      concurrency: 32,
       tombstoneRetentionMs: 7 * 86_400_000,
     };
     const ingestHandler = createIngestHandler(ingest);

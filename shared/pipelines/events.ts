@@ -62,7 +62,10 @@ export function readPipelineEvent(pipeline: Pipeline, event: unknown): PipelineE
     if (aggregate.field === undefined || aggregate.field in values) continue;
     const value = valueAt(event, aggregate.field);
     if (typeof value !== "number" || !Number.isFinite(value)) {
-      return { kind: "invalid", reason: `field "${aggregate.field}" (aggregate "${aggregate.name}") must be a finite number, got ${describe(value)}` };
+      return {
+        kind: "invalid",
+        reason: `field "${aggregate.field}" (aggregate "${aggregate.name}") must be a finite number, got ${describe(value)}`,
+      };
     }
     values[aggregate.field] = value;
   }

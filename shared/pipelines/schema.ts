@@ -23,9 +23,7 @@ const duration = z.union([z.string(), z.number()]).transform((value, ctx): numbe
 
 const positiveDuration = duration.refine((ms) => ms > 0, { message: "must be longer than 0" });
 
-const fieldPath = z
-  .string()
-  .regex(/^[^.\s]+(\.[^.\s]+)*$/, { message: 'must be a field name or a dot path such as "tags.host"' });
+const fieldPath = z.string().regex(/^[^.\s]+(\.[^.\s]+)*$/, { message: 'must be a field name or a dot path such as "tags.host"' });
 
 const windowSchema = z
   .discriminatedUnion(
@@ -73,11 +71,9 @@ const scalar = z.union([z.string(), z.number(), z.boolean(), z.null()]);
 
 export const pipelineSchema = z
   .strictObject({
-    name: z
-      .string()
-      .regex(/^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/, {
-        message: "must be 1–64 characters: letters, digits, '.', '_' or '-', starting with a letter or digit",
-      }),
+    name: z.string().regex(/^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/, {
+      message: "must be 1–64 characters: letters, digits, '.', '_' or '-', starting with a letter or digit",
+    }),
     key: fieldPath,
     eventTime: fieldPath,
     filter: z.record(z.string(), scalar).default({}),

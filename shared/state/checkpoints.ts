@@ -2,14 +2,14 @@
 // A checkpoint is written after the batch's pane writes; the watermark is derived from checkpoints
 // and never goes backwards.
 import {
+  BatchGetItemCommand,
   type DynamoDBClient,
   GetItemCommand,
   PutItemCommand,
   QueryCommand,
   UpdateItemCommand,
-  BatchGetItemCommand,
 } from "@aws-sdk/client-dynamodb";
-import { type Item, N, num, S, str, isConditionalFailure } from "./attributes.ts";
+import { type Item, isConditionalFailure, N, num, S, str } from "./attributes.ts";
 import { checkpointItemKey, padSequence, watermarkItemKey } from "./keys.ts";
 
 export interface Checkpoint {
@@ -35,11 +35,7 @@ function decodeCheckpoint(item: Item): Checkpoint {
 }
 
 /** Records progress; a stale or repeated checkpoint (lower sequence number) changes nothing. */
-export async function writeCheckpoint(
-  client: DynamoDBClient,
-  tableName: string,
-  checkpoint: Required<Checkpoint>,
-): Promise<void> {
+export async function writeCheckpoint(client: DynamoDBClient, tableName: string, checkpoint: Required<Checkpoint>): Promise<void> {
   const key = checkpointItemKey(checkpoint.pipeline, checkpoint.shardId);
   let maxEventTime = checkpoint.maxEventTime;
   for (let attempt = 0; attempt < 5; attempt++) {
@@ -72,7 +68,13 @@ export async function writeCheckpoint(
 }
 
 /** Registers a shard the closing logic has seen but no batch has reached yet: it holds the watermark until idle. */
-export async function registerShard(client: DynamoDBClient, tableName: string, pipeline: string, shardId: string, now: number): Promise<void> {
+export async function registerShard(
+  client: DynamoDBClient,
+  tableName: string,
+  pipeline: string,
+  shardId: string,
+  now: number,
+): Promise<void> {
   const key = checkpointItemKey(pipeline, shardId);
   try {
     await client.send(
@@ -107,7 +109,11 @@ export async function readCheckpoints(client: DynamoDBClient, tableName: string,
 }
 
 /** Watermarks of several pipelines; a pipeline with none yet is absent from the map. */
-export async function readWatermarks(client: DynamoDBClient, tableName: string, pipelines: readonly string[]): Promise<Map<string, number>> {
+export async function readWatermarks(
+  client: DynamoDBClient,
+  tableName: string,
+  pipelines: readonly string[],
+): Promise<Map<string, number>> {
   const watermarks = new Map<string, number>();
   for (let i = 0; i < pipelines.length; i += 100) {
     let keys = pipelines.slice(i, i + 100).map((p) => {
@@ -115,9 +121,7 @@ export async function readWatermarks(client: DynamoDBClient, tableName: string, 
       return { pk: S(key.pk), sk: S(key.sk) };
     });
     while (keys.length > 0) {
-      const answer = await client.send(
-        new BatchGetItemCommand({ RequestItems: { [tableName]: { Keys: keys, ConsistentRead: true } } }),
-      );
+      const answer = await client.send(new BatchGetItemCommand({ RequestItems: { [tableName]: { Keys: keys, ConsistentRead: true } } }));
       for (const item of answer.Responses?.[tableName] ?? []) {
         const wm = num(item, "wm");
         if (wm !== undefined) watermarks.set((str(item, "pk") ?? "").slice(2), wm);
@@ -129,7 +133,13 @@ export async function readWatermarks(client: DynamoDBClient, tableName: string, 
 }
 
 /** Moves a watermark forward; returns the stored watermark after the call (never lower than before). */
-export async function advanceWatermark(client: DynamoDBClient, tableName: string, pipeline: string, to: number, now: number): Promise<number> {
+export async function advanceWatermark(
+  client: DynamoDBClient,
+  tableName: string,
+  pipeline: string,
+  to: number,
+  now: number,
+): Promise<number> {
   const key = watermarkItemKey(pipeline);
   try {
     await client.send(

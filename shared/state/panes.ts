@@ -1,11 +1,12 @@
 // Fenced pane updates: the exactly-once write path of the ingest function (DESIGN.md §Exactly-once).
 // A pane item remembers, per shard, the highest sequence number it contains; a write merges only the
 // records above that fence and is conditional on the item version it read. Never a blind ADD.
-import { type DynamoDBClient, GetItemCommand, PutItemCommand, QueryCommand, UpdateItemCommand } from "@aws-sdk/client-dynamodb";
-import { addEvent, type AggregateState, decodeState, emptyState, encodeState } from "../aggregates/state.ts";
-import { dueOfWrittenPane, type WindowSpec } from "../windows/assigners.ts";
-import { type Item, N, num, S, str, isConditionalFailure } from "./attributes.ts";
+
 import type { AttributeValue } from "@aws-sdk/client-dynamodb";
+import { type DynamoDBClient, GetItemCommand, PutItemCommand, QueryCommand, UpdateItemCommand } from "@aws-sdk/client-dynamodb";
+import { type AggregateState, addEvent, decodeState, emptyState, encodeState } from "../aggregates/state.ts";
+import { dueOfWrittenPane, type WindowSpec } from "../windows/assigners.ts";
+import { type Item, isConditionalFailure, N, num, S, str } from "./attributes.ts";
 import { indexPartitionOf, indexPartitionsOf, padTime, paneItemKey, parsePanePartition } from "./keys.ts";
 
 export interface Contribution {
@@ -79,9 +80,7 @@ export function decodePane(item: Item | undefined): StoredPane | null {
 }
 
 export async function readPane(client: DynamoDBClient, tableName: string, pk: string, sk: string): Promise<StoredPane | null> {
-  const { Item } = await client.send(
-    new GetItemCommand({ TableName: tableName, Key: { pk: S(pk), sk: S(sk) }, ConsistentRead: true }),
-  );
+  const { Item } = await client.send(new GetItemCommand({ TableName: tableName, Key: { pk: S(pk), sk: S(sk) }, ConsistentRead: true }));
   return decodePane(Item);
 }
 
@@ -220,7 +219,14 @@ export async function queryPanes(
  * Moves a pane's `due` after its windows were handled, unless the pane changed since it was read (then
  * the ingest function reset `due` and the pane is looked at again). Returns whether it was moved.
  */
-export async function moveDue(client: DynamoDBClient, tableName: string, pipeline: string, key: string, pane: PaneAt, due: number): Promise<boolean> {
+export async function moveDue(
+  client: DynamoDBClient,
+  tableName: string,
+  pipeline: string,
+  key: string,
+  pane: PaneAt,
+  due: number,
+): Promise<boolean> {
   const { pk, sk } = paneItemKey(pipeline, key, pane.paneStart);
   try {
     await client.send(
@@ -261,7 +267,12 @@ export async function purgePane(
         UpdateExpression: "SET tomb = :true, v = :next, #ttl = :ttl REMOVE st, gpk, due",
         ConditionExpression: "v = :v",
         ExpressionAttributeNames: { "#ttl": "ttl" },
-        ExpressionAttributeValues: { ":true": { BOOL: true }, ":next": N(pane.version + 1), ":v": N(pane.version), ":ttl": N(Math.floor(expiresAt / 1000)) },
+        ExpressionAttributeValues: {
+          ":true": { BOOL: true },
+          ":next": N(pane.version + 1),
+          ":v": N(pane.version),
+          ":ttl": N(Math.floor(expiresAt / 1000)),
+        },
       }),
     );
     return true;

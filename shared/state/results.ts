@@ -1,14 +1,8 @@
 // The results ledger: one item per fired window, written once per version under a condition, so a
 // repeated, concurrent or retried closing run writes nothing new. Items carry a sparse `outbox`
 // attribute until they are published downstream.
-import {
-  BatchGetItemCommand,
-  type DynamoDBClient,
-  PutItemCommand,
-  QueryCommand,
-  UpdateItemCommand,
-} from "@aws-sdk/client-dynamodb";
-import { type Item, N, num, S, str, isConditionalFailure } from "./attributes.ts";
+import { BatchGetItemCommand, type DynamoDBClient, PutItemCommand, QueryCommand, UpdateItemCommand } from "@aws-sdk/client-dynamodb";
+import { type Item, isConditionalFailure, N, num, S, str } from "./attributes.ts";
 import { indexPartitionOf, indexPartitionsOf, resultItemKey } from "./keys.ts";
 
 export interface WindowResult {
@@ -72,10 +66,12 @@ export async function readResults(
   windows: readonly { pipeline: string; key: string; start: number }[],
 ): Promise<Map<string, WindowResult>> {
   const found = new Map<string, WindowResult>();
-  const unique = new Map(windows.map((w) => {
-    const { pk, sk } = resultItemKey(w.pipeline, w.key, w.start);
-    return [`${pk}/${sk}`, { pk: S(pk), sk: S(sk) }];
-  }));
+  const unique = new Map(
+    windows.map((w) => {
+      const { pk, sk } = resultItemKey(w.pipeline, w.key, w.start);
+      return [`${pk}/${sk}`, { pk: S(pk), sk: S(sk) }];
+    }),
+  );
   const all = [...unique.values()];
   for (let i = 0; i < all.length; i += 100) {
     let keys = all.slice(i, i + 100);
@@ -195,7 +191,12 @@ export async function queryResults(client: DynamoDBClient, tableName: string, qu
           KeyConditionExpression: "gpk = :p AND #end BETWEEN :from AND :to",
           FilterExpression: query.key === undefined ? undefined : "#key = :key",
           ExpressionAttributeNames: { "#end": "end", ...(query.key === undefined ? {} : { "#key": "key" }) },
-          ExpressionAttributeValues: { ":p": S(partition), ":from": N(from), ":to": N(to), ...(query.key === undefined ? {} : { ":key": S(query.key) }) },
+          ExpressionAttributeValues: {
+            ":p": S(partition),
+            ":from": N(from),
+            ":to": N(to),
+            ...(query.key === undefined ? {} : { ":key": S(query.key) }),
+          },
           ExclusiveStartKey: startKey,
         }),
       );

@@ -1,7 +1,7 @@
 // Integer arithmetic on epoch milliseconds that stays correct for negative times.
 
 export function floorDiv(a: number, b: number): number {
-  return Math.floor(a / b);
+  return Math.floor(a / b) + 0; // + 0 turns -0 into 0
 }
 
 /** The largest multiple of `step` that is ≤ `t`. */
@@ -11,7 +11,7 @@ export function alignDown(t: number, step: number): number {
 
 /** The smallest multiple of `step` that is ≥ `t`. */
 export function alignUp(t: number, step: number): number {
-  return Math.ceil(t / step) * step;
+  return Math.ceil(t / step) * step + 0; // + 0 turns -0 into 0
 }
 
 export function gcd(a: number, b: number): number {

@@ -20,7 +20,13 @@ export function formatDuration(ms: number): string {
   if (ms === 0) return "0s";
   let rest = ms;
   let out = "";
-  for (const [unit, size] of [["d", UNIT_MS.d], ["h", UNIT_MS.h], ["m", UNIT_MS.m], ["s", UNIT_MS.s], ["ms", 1]] as const) {
+  for (const [unit, size] of [
+    ["d", UNIT_MS.d],
+    ["h", UNIT_MS.h],
+    ["m", UNIT_MS.m],
+    ["s", UNIT_MS.s],
+    ["ms", 1],
+  ] as const) {
     const amount = Math.floor(rest / size);
     if (amount > 0) {
       out += `${amount}${unit}`;

@@ -1,0 +1,89 @@
+// Window assignment against brute force: every event is in exactly the windows that contain its time,
+// and a window is exactly the union of its panes.
+import fc from "fast-check";
+import { describe, expect, it } from "vitest";
+import { paneOf, panesOfWindow, type SessionPane, sessionsOfPanes, windowsOf, windowsOfPane } from "../../shared/windows/assigners.ts";
+
+const fixedSpec = fc.oneof(
+  fc.integer({ min: 1, max: 500 }).map((size) => ({ type: "tumbling" as const, size })),
+  fc
+    .tuple(fc.integer({ min: 1, max: 300 }), fc.integer({ min: 1, max: 300 }))
+    .map(([size, slide]) => ({ type: "sliding" as const, size, slide })),
+);
+
+describe("fixed windows (property)", () => {
+  it("an event is in exactly the windows whose [start, end) contains it", () => {
+    fc.assert(
+      fc.property(fixedSpec, fc.integer({ min: 0, max: 100_000 }), (spec, ts) => {
+        const slide = spec.type === "sliding" ? spec.slide : spec.size;
+        const expected: number[] = [];
+        for (let start = Math.floor(-spec.size / slide) * slide; start <= ts; start += slide)
+          if (ts < start + spec.size) expected.push(start);
+        expect(windowsOf(spec, ts).map((w) => w.start)).toEqual(expected);
+      }),
+      { numRuns: 2000 },
+    );
+  });
+
+  it("the windows of an event's pane are the event's windows", () => {
+    fc.assert(
+      fc.property(fixedSpec, fc.integer({ min: 0, max: 100_000 }), (spec, ts) => {
+        expect(windowsOfPane(spec, paneOf(spec, ts))).toEqual(windowsOf(spec, ts));
+      }),
+      { numRuns: 2000 },
+    );
+  });
+
+  it("a window's panes tile it and each pane lists the window", () => {
+    const small = fc
+      .tuple(fc.integer({ min: 1, max: 60 }), fc.integer({ min: 1, max: 60 }))
+      .map(([size, slide]) => ({ type: "sliding" as const, size, slide }));
+    fc.assert(
+      fc.property(small, fc.integer({ min: 0, max: 100_000 }), (spec, ts) => {
+        for (const window of windowsOf(spec, ts)) {
+          const panes = panesOfWindow(spec, window);
+          expect(panes[0]).toBe(window.start);
+          for (const pane of panes) expect(windowsOfPane(spec, pane)).toContainEqual(window);
+        }
+      }),
+      { numRuns: 1000 },
+    );
+  });
+});
+
+describe("sessions (property)", () => {
+  it("sessions from panes equal sessions from sorted events", () => {
+    fc.assert(
+      fc.property(
+        fc.integer({ min: 1, max: 50 }),
+        fc.array(fc.integer({ min: 0, max: 2_000 }), { minLength: 1, maxLength: 60 }),
+        (gap, times) => {
+          // brute force: sort events, cut where the next one is more than gap after the previous one
+          const sorted = [...times].sort((a, b) => a - b);
+          const expected: { start: number; end: number }[] = [];
+          let start = sorted[0] as number;
+          let last = start;
+          for (const t of sorted.slice(1)) {
+            if (t - last > gap) {
+              expected.push({ start, end: last + gap });
+              start = t;
+            }
+            last = t;
+          }
+          expected.push({ start, end: last + gap });
+
+          const panes = new Map<number, SessionPane>();
+          for (const t of times) {
+            const p = paneOf({ type: "session", gap }, t);
+            const pane = panes.get(p) ?? { start: p, tmin: t, tmax: t };
+            pane.tmin = Math.min(pane.tmin, t);
+            pane.tmax = Math.max(pane.tmax, t);
+            panes.set(p, pane);
+          }
+          expect(sessionsOfPanes([...panes.values()], gap, (p) => p).map((s) => s.window)).toEqual(expected);
+        },
+      ),
+      { numRuns: 2000 },
+    );
+  });
+});

@@ -1,0 +1,56 @@
+import { describe, expect, it } from "vitest";
+import { parseEventTime, readPipelineEvent } from "../../shared/pipelines/events.ts";
+import { parsePipelines } from "../../shared/pipelines/load.ts";
+
+const [pipeline] = parsePipelines({
+  pipelines: [
+    {
+      name: "p",
+      key: "tags.host",
+      eventTime: "ts",
+      filter: { metric: "cpu" },
+      window: { type: "tumbling", size: "1m" },
+      aggregates: { avg: { avg: "value" }, n: { count: true } },
+    },
+  ],
+});
+if (!pipeline) throw new Error("no pipeline");
+
+describe("reading an event for a pipeline", () => {
+  it("reads key, time (ISO-8601 or epoch ms) and aggregated fields through dot paths", () => {
+    expect(readPipelineEvent(pipeline, { metric: "cpu", tags: { host: "a" }, ts: "2026-01-01T00:00:30.250Z", value: 3 })).toEqual({
+      kind: "event",
+      key: "a",
+      ts: Date.parse("2026-01-01T00:00:30.250Z"),
+      values: { value: 3 },
+    });
+    expect(readPipelineEvent(pipeline, { metric: "cpu", tags: { host: 7 }, ts: 1000, value: 1 })).toMatchObject({
+      kind: "event",
+      key: "7",
+      ts: 1000,
+    });
+  });
+
+  it("skips events the filter does not match", () => {
+    expect(readPipelineEvent(pipeline, { metric: "mem", tags: { host: "a" }, ts: 1, value: 1 })).toEqual({ kind: "skipped" });
+    expect(readPipelineEvent(pipeline, { tags: { host: "a" }, ts: 1, value: 1 })).toEqual({ kind: "skipped" });
+  });
+
+  it("gives a reason for every way a matching event can be unusable", () => {
+    const reasonOf = (event: object) => {
+      const read = readPipelineEvent(pipeline, { metric: "cpu", tags: { host: "a" }, ts: 1, value: 1, ...event });
+      return read.kind === "invalid" ? read.reason : "";
+    };
+    expect(reasonOf({ tags: {} })).toMatch(/key field "tags.host" .* missing/);
+    expect(reasonOf({ tags: { host: "" } })).toMatch(/key field/);
+    expect(reasonOf({ ts: "yesterday" })).toMatch(/event time field "ts" must be epoch milliseconds or an ISO-8601/);
+    expect(reasonOf({ ts: "2026-01-01T00:00:00" })).toMatch(/ISO-8601 time with a zone/);
+    expect(reasonOf({ ts: -5 })).toMatch(/out of range/);
+    expect(reasonOf({ value: "12" })).toMatch(/field "value" \(aggregate "avg"\) must be a finite number, got "12"/);
+  });
+
+  it("parses times with offsets", () => {
+    expect(parseEventTime("2026-01-01T01:00:00+01:00")).toBe(Date.parse("2026-01-01T00:00:00Z"));
+    expect(parseEventTime(1.9)).toBe(1);
+  });
+});
