@@ -16,9 +16,9 @@ export function createIngestHandler(deps: IngestDependencies) {
     .use(logMetrics(metrics))
     .handler(async (event) => {
       const records = event.Records.map(toStreamRecord);
+      metrics.addMetric("RecordsIn", MetricUnit.Count, records.length);
       const outcome = await applyShardBatch(deps, records);
       const { counts } = outcome;
-      metrics.addMetric("RecordsIn", MetricUnit.Count, counts.records);
       metrics.addMetric("EventsAccepted", MetricUnit.Count, counts.events);
       metrics.addMetric("RecordsDeadLettered", MetricUnit.Count, counts.invalid);
       metrics.addMetric("LateEventsDropped", MetricUnit.Count, counts.late);
