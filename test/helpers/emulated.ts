@@ -1,5 +1,5 @@
 // Per-test resources on the emulators started by the global setup: unique names, real clients.
-import { GetRecordsCommand, GetShardIteratorCommand, type KinesisClient, type _Record } from "@aws-sdk/client-kinesis";
+import { type _Record, GetRecordsCommand, GetShardIteratorCommand, type KinesisClient } from "@aws-sdk/client-kinesis";
 import { inject } from "vitest";
 import { createDynamoDbClient, createKinesisClient } from "../../shared/aws/clients.ts";
 import { createResources, type LocalNames, localNames } from "../../shared/local/resources.ts";
@@ -37,8 +37,9 @@ export async function readAllRecords(kinesis: KinesisClient, streamName: string)
   for (const shard of await listShards(kinesis, { streamName })) {
     const shardId = shard.ShardId ?? "";
     const records: ShardRecord[] = [];
-    let iterator = (await kinesis.send(new GetShardIteratorCommand({ StreamName: streamName, ShardId: shardId, ShardIteratorType: "TRIM_HORIZON" })))
-      .ShardIterator;
+    let iterator = (
+      await kinesis.send(new GetShardIteratorCommand({ StreamName: streamName, ShardId: shardId, ShardIteratorType: "TRIM_HORIZON" }))
+    ).ShardIterator;
     while (iterator) {
       const page = await kinesis.send(new GetRecordsCommand({ ShardIterator: iterator, Limit: 10_000 }));
       const got: _Record[] = page.Records ?? [];

@@ -7,7 +7,10 @@ export interface ShardRecord {
   record: _Record;
 }
 
-export function kinesisEvent(records: readonly ShardRecord[], streamArn = "arn:aws:kinesis:us-east-1:000000000000:stream/test"): KinesisStreamEvent {
+export function kinesisEvent(
+  records: readonly ShardRecord[],
+  streamArn = "arn:aws:kinesis:us-east-1:000000000000:stream/test",
+): KinesisStreamEvent {
   return {
     Records: records.map(({ shardId, record }) => ({
       kinesis: {

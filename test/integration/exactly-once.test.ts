@@ -12,7 +12,7 @@ import { parsePipelines } from "../../shared/pipelines/load.ts";
 import { readCheckpoints } from "../../shared/state/checkpoints.ts";
 import { queryResults } from "../../shared/state/results.ts";
 import { putRecordsWithRetry } from "../../shared/streams/put-records.ts";
-import { emulatedDeployment, readAllRecords } from "../helpers/emulated.ts";
+import { emulatedDeployment, type KinesisKind, readAllRecords } from "../helpers/emulated.ts";
 import { installCrashSwitch } from "../helpers/faults.ts";
 import { kinesisEvent, type ShardRecord, testContext } from "../helpers/kinesis-events.ts";
 import { compareWindows, type ReferencePipeline, referenceWindows } from "../helpers/reference.ts";
@@ -48,12 +48,14 @@ const pipelines = parsePipelines({
   ],
 });
 
-describe("exactly-once ingest", () => {
+describe.each<KinesisKind>(["kinesalite", "kinesisLocal"])("exactly-once ingest on %s", (kind) => {
   let deployment: Awaited<ReturnType<typeof emulatedDeployment>>;
-  const events = [...generateMetrics({ hosts: 6, events: 1500, start: Date.parse("2026-03-01T00:00:00Z"), stepMs: 2000, disorderMs: 20_000, seed: 42 })];
+  const events = [
+    ...generateMetrics({ hosts: 6, events: 1500, start: Date.parse("2026-03-01T00:00:00Z"), stepMs: 2000, disorderMs: 20_000, seed: 42 }),
+  ];
 
   beforeAll(async () => {
-    deployment = await emulatedDeployment("eo", 2);
+    deployment = await emulatedDeployment("eo", 2, kind);
     await putRecordsWithRetry(
       deployment.kinesis,
       { streamName: deployment.names.sourceStream },
@@ -160,7 +162,9 @@ describe("exactly-once ingest", () => {
     await closeWindows(closing, { drain: true });
 
     // Assess
-    const results = (await Promise.all(pipelines.map((p) => queryResults(deployment.dynamodb, deployment.names.resultsTable, { pipeline: p.name })))).flat();
+    const results = (
+      await Promise.all(pipelines.map((p) => queryResults(deployment.dynamodb, deployment.names.resultsTable, { pipeline: p.name })))
+    ).flat();
     const expected = referenceWindows(pipelines as ReferencePipeline[], events as unknown as Record<string, unknown>[]);
     const difference = compareWindows(results, expected);
     expect(faults.crashes).toBeGreaterThan(10);
