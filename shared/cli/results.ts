@@ -30,7 +30,7 @@ export function runResults(options: { pipeline: string; key?: string; from?: num
 }
 
 export function formatNumber(n: number): string {
-  return Number.isInteger(n) ? String(n) : n.toFixed(Math.abs(n) >= 100 ? 1 : 3);
+  return Number.isInteger(n) ? String(n) : String(Math.round(n * 100) / 100);
 }
 
 export function printTable(header: string[], rows: string[][]): void {

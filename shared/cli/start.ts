@@ -93,7 +93,10 @@ export function runStart(options: {
           late: letters.filter((l) => l.kind === "late").length,
         };
       }
-      const screen: string[] = [];
+      const screen: string[] = [
+        `\x1b[1mPanes\x1b[0m local pipeline — Kinesis ${c.kinesisEndpoint} (${options.kinesis}), DynamoDB ${c.dynamodbEndpoint} (dynalite), stream ${c.names.sourceStream} (${options.shards} shards)`,
+        "",
+      ];
       for (const pipeline of pipelines) {
         const wm = watermarks.get(pipeline.name);
         const from =
