@@ -14,6 +14,7 @@ import {
 } from "@aws-sdk/client-kinesis";
 import type { Context, KinesisStreamBatchResponse, KinesisStreamEvent, KinesisStreamRecord } from "aws-lambda";
 import { listShards } from "../streams/shards.ts";
+import { localLambdaContext } from "./lambda-context.ts";
 
 export type KinesisHandler = (
   event: KinesisStreamEvent,
@@ -76,24 +77,6 @@ export interface OnFailureRecord {
 }
 
 type Outcome = { kind: "ok" } | { kind: "error"; error: unknown } | { kind: "partial"; from: number };
-
-function lambdaContext(functionName: string, region: string): Context {
-  const deadline = Date.now() + 900_000;
-  return {
-    callbackWaitsForEmptyEventLoop: true,
-    functionName,
-    functionVersion: "$LATEST",
-    invokedFunctionArn: `arn:aws:lambda:${region}:000000000000:function:${functionName}`,
-    memoryLimitInMB: "1024",
-    awsRequestId: randomUUID(),
-    logGroupName: `/aws/lambda/${functionName}`,
-    logStreamName: "local",
-    getRemainingTimeInMillis: () => Math.max(0, deadline - Date.now()),
-    done: () => undefined,
-    fail: () => undefined,
-    succeed: () => undefined,
-  };
-}
 
 class ShardPoller {
   caughtUp = false;
@@ -217,7 +200,7 @@ class ShardPoller {
     const event: KinesisStreamEvent = { Records: records.map((r) => this.toEventRecord(r)) };
     let response: KinesisStreamBatchResponse | undefined | null | undefined;
     try {
-      response = await this.mapping.handler(event, lambdaContext(options.functionName, options.region));
+      response = await this.mapping.handler(event, localLambdaContext(options.functionName, options.region));
     } catch (error) {
       return { kind: "error", error };
     }

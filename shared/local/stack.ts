@@ -5,7 +5,6 @@ import { mkdir, rm, writeFile } from "node:fs/promises";
 import { dirname } from "node:path";
 import type { DynamoDBClient } from "@aws-sdk/client-dynamodb";
 import type { KinesisClient } from "@aws-sdk/client-kinesis";
-import type { Context } from "aws-lambda";
 import { createIngestHandler } from "../../functions/ingest.ts";
 import { createWatermarkHandler } from "../../functions/watermark.ts";
 import { createDynamoDbClient, createKinesisClient } from "../aws/clients.ts";
@@ -16,6 +15,7 @@ import { kinesisResultSink } from "../streams/output.ts";
 import { listOpenShardIds } from "../streams/shards.ts";
 import { type Emulator, type KinesisEmulator, startDynalite, startKinesis } from "./emulators.ts";
 import { DEFAULT_MAPPING, EventSourceMapping, type EventSourceMappingOptions, type OnFailureRecord } from "./event-source-mapping.ts";
+import { localLambdaContext } from "./lambda-context.ts";
 import { createResources, type LocalNames, localNames } from "./resources.ts";
 
 export const LOCAL_CREDENTIALS = { accessKeyId: "000000000000", secretAccessKey: "panes-local" };
@@ -65,23 +65,6 @@ export interface LocalStack {
   /** runs the real watermark handler once (drain: fire everything) */
   closeNow(options?: { drain?: boolean }): Promise<void>;
   stop(): Promise<void>;
-}
-
-function invocationContext(functionName: string): Context {
-  return {
-    callbackWaitsForEmptyEventLoop: true,
-    functionName,
-    functionVersion: "$LATEST",
-    invokedFunctionArn: `arn:aws:lambda:${LOCAL_REGION}:000000000000:function:${functionName}`,
-    memoryLimitInMB: "512",
-    awsRequestId: crypto.randomUUID(),
-    logGroupName: `/aws/lambda/${functionName}`,
-    logStreamName: "local",
-    getRemainingTimeInMillis: () => 60_000,
-    done: () => undefined,
-    fail: () => undefined,
-    succeed: () => undefined,
-  };
 }
 
 export async function startLocalStack(options: LocalStackOptions): Promise<LocalStack> {
@@ -142,7 +125,7 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
     let closing$: Promise<void> = Promise.resolve();
     const closeNow = (closeOptions: { drain?: boolean } = {}) => {
       closing$ = closing$.then(async () => {
-        await watermarkHandler(closeOptions, invocationContext("panes-watermark"));
+        await watermarkHandler(closeOptions, localLambdaContext("panes-watermark", LOCAL_REGION, 300_000));
       });
       return closing$;
     };

@@ -1,16 +1,10 @@
 // Per (pipeline, shard) checkpoints and the per-pipeline watermark, kept in the state table.
 // A checkpoint is written after the batch's pane writes; the watermark is derived from checkpoints
 // and never goes backwards.
-import {
-  BatchGetItemCommand,
-  type DynamoDBClient,
-  GetItemCommand,
-  PutItemCommand,
-  QueryCommand,
-  UpdateItemCommand,
-} from "@aws-sdk/client-dynamodb";
+import { type DynamoDBClient, GetItemCommand, PutItemCommand, UpdateItemCommand } from "@aws-sdk/client-dynamodb";
 import { type Item, isConditionalFailure, N, num, S, str } from "./attributes.ts";
 import { checkpointItemKey, padSequence, watermarkItemKey } from "./keys.ts";
+import { batchGetAll, queryAll } from "./requests.ts";
 
 export interface Checkpoint {
   pipeline: string;
@@ -90,22 +84,13 @@ export async function registerShard(
 }
 
 export async function readCheckpoints(client: DynamoDBClient, tableName: string, pipeline: string): Promise<Checkpoint[]> {
-  const checkpoints: Checkpoint[] = [];
-  let startKey: Item | undefined;
-  do {
-    const page = await client.send(
-      new QueryCommand({
-        TableName: tableName,
-        KeyConditionExpression: "pk = :pk",
-        ExpressionAttributeValues: { ":pk": S(checkpointItemKey(pipeline, "").pk) },
-        ConsistentRead: true,
-        ExclusiveStartKey: startKey,
-      }),
-    );
-    for (const item of page.Items ?? []) checkpoints.push(decodeCheckpoint(item));
-    startKey = page.LastEvaluatedKey;
-  } while (startKey);
-  return checkpoints;
+  const items = await queryAll(client, {
+    TableName: tableName,
+    KeyConditionExpression: "pk = :pk",
+    ExpressionAttributeValues: { ":pk": S(checkpointItemKey(pipeline, "").pk) },
+    ConsistentRead: true,
+  });
+  return items.map(decodeCheckpoint);
 }
 
 /** Watermarks of several pipelines; a pipeline with none yet is absent from the map. */
@@ -115,19 +100,9 @@ export async function readWatermarks(
   pipelines: readonly string[],
 ): Promise<Map<string, number>> {
   const watermarks = new Map<string, number>();
-  for (let i = 0; i < pipelines.length; i += 100) {
-    let keys = pipelines.slice(i, i + 100).map((p) => {
-      const key = watermarkItemKey(p);
-      return { pk: S(key.pk), sk: S(key.sk) };
-    });
-    while (keys.length > 0) {
-      const answer = await client.send(new BatchGetItemCommand({ RequestItems: { [tableName]: { Keys: keys, ConsistentRead: true } } }));
-      for (const item of answer.Responses?.[tableName] ?? []) {
-        const wm = num(item, "wm");
-        if (wm !== undefined) watermarks.set((str(item, "pk") ?? "").slice(2), wm);
-      }
-      keys = (answer.UnprocessedKeys?.[tableName]?.Keys ?? []) as typeof keys;
-    }
+  for (const item of await batchGetAll(client, tableName, pipelines.map(watermarkItemKey))) {
+    const wm = num(item, "wm");
+    if (wm !== undefined) watermarks.set((str(item, "pk") ?? "").slice(2), wm);
   }
   return watermarks;
 }

@@ -1,9 +1,10 @@
 // The dead-letter store: records that are invalid for a pipeline (with the reason and the original
 // bytes) and events that arrived too late for any window. Keyed by shard and sequence number, so a
 // redelivered batch writes the same items again rather than new ones.
-import { BatchWriteItemCommand, type DynamoDBClient, ScanCommand, type WriteRequest } from "@aws-sdk/client-dynamodb";
+import { BatchWriteItemCommand, type DynamoDBClient, type WriteRequest } from "@aws-sdk/client-dynamodb";
 import { type Item, N, num, S, str } from "./attributes.ts";
 import { padSequence } from "./keys.ts";
+import { scanAll } from "./requests.ts";
 
 export type DeadLetterKind = "invalid" | "late";
 
@@ -75,13 +76,7 @@ export async function putDeadLetters(
 
 /** Every dead letter, oldest shard position first. An operator's tool: it scans. */
 export async function listDeadLetters(client: DynamoDBClient, tableName: string, kind?: DeadLetterKind): Promise<DeadLetter[]> {
-  const letters: DeadLetter[] = [];
-  let startKey: Item | undefined;
-  do {
-    const page = await client.send(new ScanCommand({ TableName: tableName, ExclusiveStartKey: startKey, ConsistentRead: true }));
-    for (const item of page.Items ?? []) letters.push(decodeDeadLetter(item));
-    startKey = page.LastEvaluatedKey;
-  } while (startKey);
+  const letters = (await scanAll(client, { TableName: tableName, ConsistentRead: true })).map(decodeDeadLetter);
   return letters
     .filter((l) => kind === undefined || l.kind === kind)
     .sort((a, b) => a.shardId.localeCompare(b.shardId) || (BigInt(a.sequenceNumber) < BigInt(b.sequenceNumber) ? -1 : 1));

@@ -2,12 +2,12 @@
 // A pane item remembers, per shard, the highest sequence number it contains; a write merges only the
 // records above that fence and is conditional on the item version it read. Never a blind ADD.
 
-import type { AttributeValue } from "@aws-sdk/client-dynamodb";
-import { type DynamoDBClient, GetItemCommand, PutItemCommand, QueryCommand, UpdateItemCommand } from "@aws-sdk/client-dynamodb";
+import { type DynamoDBClient, GetItemCommand, PutItemCommand, UpdateItemCommand } from "@aws-sdk/client-dynamodb";
 import { type AggregateState, addEvent, decodeState, emptyState, encodeState } from "../aggregates/state.ts";
 import { dueOfWrittenPane, type WindowSpec } from "../windows/assigners.ts";
 import { type Item, isConditionalFailure, N, num, S, str } from "./attributes.ts";
 import { indexPartitionOf, indexPartitionsOf, padTime, paneItemKey, parsePanePartition } from "./keys.ts";
+import { queryAll } from "./requests.ts";
 
 export interface Contribution {
   sequenceNumber: bigint;
@@ -152,28 +152,20 @@ export interface DuePane {
 
 /** Live panes of a pipeline whose `due` is at or before `upTo`, read from the sparse due index (no scan). */
 export async function queryDuePanes(client: DynamoDBClient, tableName: string, pipeline: string, upTo: number): Promise<DuePane[]> {
-  const due: DuePane[] = [];
-  await Promise.all(
-    indexPartitionsOf(pipeline).map(async (partition) => {
-      let startKey: Record<string, AttributeValue> | undefined;
-      do {
-        const page = await client.send(
-          new QueryCommand({
-            TableName: tableName,
-            IndexName: "due",
-            KeyConditionExpression: "gpk = :p AND due <= :upTo",
-            ExpressionAttributeValues: { ":p": S(partition), ":upTo": N(upTo) },
-            ExclusiveStartKey: startKey,
-          }),
-        );
-        for (const item of page.Items ?? []) {
-          const { key } = parsePanePartition(str(item, "pk") ?? "");
-          due.push({ key, paneStart: Number(str(item, "sk")), due: num(item, "due") ?? 0 });
-        }
-        startKey = page.LastEvaluatedKey;
-      } while (startKey);
-    }),
+  const pages = await Promise.all(
+    indexPartitionsOf(pipeline).map((partition) =>
+      queryAll(client, {
+        TableName: tableName,
+        IndexName: "due",
+        KeyConditionExpression: "gpk = :p AND due <= :upTo",
+        ExpressionAttributeValues: { ":p": S(partition), ":upTo": N(upTo) },
+      }),
+    ),
   );
+  const due = pages.flat().map((item): DuePane => {
+    const { key } = parsePanePartition(str(item, "pk") ?? "");
+    return { key, paneStart: Number(str(item, "sk")), due: num(item, "due") ?? 0 };
+  });
   return due;
 }
 
@@ -193,25 +185,18 @@ export async function queryPanes(
   to: number,
 ): Promise<PaneAt[]> {
   const { pk } = paneItemKey(pipeline, key, 0);
+  if (to <= from) return [];
+  const items = await queryAll(client, {
+    TableName: tableName,
+    KeyConditionExpression: "pk = :pk AND sk BETWEEN :from AND :to",
+    ExpressionAttributeValues: { ":pk": S(pk), ":from": S(padTime(Math.max(0, from))), ":to": S(padTime(Math.max(0, to - 1))) },
+    ConsistentRead: true,
+  });
   const panes: PaneAt[] = [];
-  if (to <= from) return panes;
-  let startKey: Record<string, AttributeValue> | undefined;
-  do {
-    const page = await client.send(
-      new QueryCommand({
-        TableName: tableName,
-        KeyConditionExpression: "pk = :pk AND sk BETWEEN :from AND :to",
-        ExpressionAttributeValues: { ":pk": S(pk), ":from": S(padTime(Math.max(0, from))), ":to": S(padTime(Math.max(0, to - 1))) },
-        ConsistentRead: true,
-        ExclusiveStartKey: startKey,
-      }),
-    );
-    for (const item of page.Items ?? []) {
-      const pane = decodePane(item);
-      if (pane) panes.push({ ...pane, paneStart: Number(str(item, "sk")), due: num(item, "due") });
-    }
-    startKey = page.LastEvaluatedKey;
-  } while (startKey);
+  for (const item of items) {
+    const pane = decodePane(item);
+    if (pane) panes.push({ ...pane, paneStart: Number(str(item, "sk")), due: num(item, "due") });
+  }
   return panes;
 }
 

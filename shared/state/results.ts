@@ -1,9 +1,10 @@
 // The results ledger: one item per fired window, written once per version under a condition, so a
 // repeated, concurrent or retried closing run writes nothing new. Items carry a sparse `outbox`
 // attribute until they are published downstream.
-import { BatchGetItemCommand, type DynamoDBClient, PutItemCommand, QueryCommand, UpdateItemCommand } from "@aws-sdk/client-dynamodb";
+import { type DynamoDBClient, PutItemCommand, UpdateItemCommand } from "@aws-sdk/client-dynamodb";
 import { type Item, isConditionalFailure, N, num, S, str } from "./attributes.ts";
 import { indexPartitionOf, indexPartitionsOf, resultItemKey } from "./keys.ts";
+import { batchGetAll, queryAll } from "./requests.ts";
 
 export interface WindowResult {
   pipeline: string;
@@ -59,29 +60,18 @@ function encodeResult(result: WindowResult, withOutbox: boolean, ttlSeconds: num
   return item;
 }
 
-/** Latest stored versions of the given windows, by `pk/sk`. */
+/** Latest stored versions of the given windows, by resultId. */
 export async function readResults(
   client: DynamoDBClient,
   tableName: string,
   windows: readonly { pipeline: string; key: string; start: number }[],
 ): Promise<Map<string, WindowResult>> {
-  const found = new Map<string, WindowResult>();
-  const unique = new Map(
-    windows.map((w) => {
-      const { pk, sk } = resultItemKey(w.pipeline, w.key, w.start);
-      return [`${pk}/${sk}`, { pk: S(pk), sk: S(sk) }];
-    }),
+  const items = await batchGetAll(
+    client,
+    tableName,
+    windows.map((w) => resultItemKey(w.pipeline, w.key, w.start)),
   );
-  const all = [...unique.values()];
-  for (let i = 0; i < all.length; i += 100) {
-    let keys = all.slice(i, i + 100);
-    while (keys.length > 0) {
-      const answer = await client.send(new BatchGetItemCommand({ RequestItems: { [tableName]: { Keys: keys, ConsistentRead: true } } }));
-      for (const item of answer.Responses?.[tableName] ?? []) found.set(`${str(item, "pk")}/${str(item, "sk")}`, decodeResult(item));
-      keys = (answer.UnprocessedKeys?.[tableName]?.Keys ?? []) as typeof keys;
-    }
-  }
-  return found;
+  return new Map(items.map((item) => [`${str(item, "pk")}/${str(item, "sk")}`, decodeResult(item)]));
 }
 
 export function resultId(result: Pick<WindowResult, "pipeline" | "key" | "start">): string {
@@ -137,33 +127,18 @@ export async function markPublished(client: DynamoDBClient, tableName: string, r
 
 /** Results written to the ledger but not yet published (found through the sparse outbox index). */
 export async function readOutbox(client: DynamoDBClient, tableName: string, pipeline: string): Promise<WindowResult[]> {
-  const keys: { pk: string; sk: string }[] = [];
-  for (const partition of indexPartitionsOf(pipeline)) {
-    let startKey: Item | undefined;
-    do {
-      const page = await client.send(
-        new QueryCommand({
-          TableName: tableName,
-          IndexName: "outbox",
-          KeyConditionExpression: "outbox = :p",
-          ExpressionAttributeValues: { ":p": S(partition) },
-          ExclusiveStartKey: startKey,
-        }),
-      );
-      for (const item of page.Items ?? []) keys.push({ pk: str(item, "pk") ?? "", sk: str(item, "sk") ?? "" });
-      startKey = page.LastEvaluatedKey;
-    } while (startKey);
-  }
-  const results: WindowResult[] = [];
-  for (let i = 0; i < keys.length; i += 100) {
-    let batch = keys.slice(i, i + 100).map((k) => ({ pk: S(k.pk), sk: S(k.sk) }));
-    while (batch.length > 0) {
-      const answer = await client.send(new BatchGetItemCommand({ RequestItems: { [tableName]: { Keys: batch, ConsistentRead: true } } }));
-      for (const item of answer.Responses?.[tableName] ?? []) if (item.outbox) results.push(decodeResult(item));
-      batch = (answer.UnprocessedKeys?.[tableName]?.Keys ?? []) as typeof batch;
-    }
-  }
-  return results;
+  const pages = await Promise.all(
+    indexPartitionsOf(pipeline).map((partition) =>
+      queryAll(client, {
+        TableName: tableName,
+        IndexName: "outbox",
+        KeyConditionExpression: "outbox = :p",
+        ExpressionAttributeValues: { ":p": S(partition) },
+      }),
+    ),
+  );
+  const keys = pages.flat().map((item) => ({ pk: str(item, "pk") ?? "", sk: str(item, "sk") ?? "" }));
+  return (await batchGetAll(client, tableName, keys)).filter((item) => item.outbox !== undefined).map(decodeResult);
 }
 
 export interface ResultQuery {
@@ -180,29 +155,23 @@ export async function queryResults(client: DynamoDBClient, tableName: string, qu
   const from = query.from ?? 0;
   const to = query.to ?? Number.MAX_SAFE_INTEGER;
   const partitions = query.key === undefined ? indexPartitionsOf(query.pipeline) : [indexPartitionOf(query.pipeline, query.key)];
-  const results: WindowResult[] = [];
-  for (const partition of partitions) {
-    let startKey: Item | undefined;
-    do {
-      const page = await client.send(
-        new QueryCommand({
-          TableName: tableName,
-          IndexName: "byEnd",
-          KeyConditionExpression: "gpk = :p AND #end BETWEEN :from AND :to",
-          FilterExpression: query.key === undefined ? undefined : "#key = :key",
-          ExpressionAttributeNames: { "#end": "end", ...(query.key === undefined ? {} : { "#key": "key" }) },
-          ExpressionAttributeValues: {
-            ":p": S(partition),
-            ":from": N(from),
-            ":to": N(to),
-            ...(query.key === undefined ? {} : { ":key": S(query.key) }),
-          },
-          ExclusiveStartKey: startKey,
-        }),
-      );
-      for (const item of page.Items ?? []) results.push(decodeResult(item));
-      startKey = page.LastEvaluatedKey;
-    } while (startKey);
-  }
+  const pages = await Promise.all(
+    partitions.map((partition) =>
+      queryAll(client, {
+        TableName: tableName,
+        IndexName: "byEnd",
+        KeyConditionExpression: "gpk = :p AND #end BETWEEN :from AND :to",
+        FilterExpression: query.key === undefined ? undefined : "#key = :key",
+        ExpressionAttributeNames: { "#end": "end", ...(query.key === undefined ? {} : { "#key": "key" }) },
+        ExpressionAttributeValues: {
+          ":p": S(partition),
+          ":from": N(from),
+          ":to": N(to),
+          ...(query.key === undefined ? {} : { ":key": S(query.key) }),
+        },
+      }),
+    ),
+  );
+  const results = pages.flat().map(decodeResult);
   return results.sort((a, b) => a.end - b.end || a.key.localeCompare(b.key) || a.start - b.start);
 }

@@ -1,6 +1,7 @@
 // Builders for real-shaped Lambda Kinesis events from records read off an emulated stream.
 import type { _Record } from "@aws-sdk/client-kinesis";
 import type { Context, KinesisStreamEvent } from "aws-lambda";
+import { localLambdaContext } from "../../shared/local/lambda-context.ts";
 
 export interface ShardRecord {
   shardId: string;
@@ -32,18 +33,5 @@ export function kinesisEvent(
 }
 
 export function testContext(): Context {
-  return {
-    callbackWaitsForEmptyEventLoop: true,
-    functionName: "panes-ingest-test",
-    functionVersion: "$LATEST",
-    invokedFunctionArn: "arn:aws:lambda:us-east-1:000000000000:function:panes-ingest-test",
-    memoryLimitInMB: "1024",
-    awsRequestId: crypto.randomUUID(),
-    logGroupName: "/aws/lambda/panes-ingest-test",
-    logStreamName: "test",
-    getRemainingTimeInMillis: () => 60_000,
-    done: () => undefined,
-    fail: () => undefined,
-    succeed: () => undefined,
-  };
+  return localLambdaContext("panes-ingest-test", "us-east-1", 60_000);
 }
