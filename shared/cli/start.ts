@@ -1,5 +1,6 @@
 // `panes start` (npm start): the local pipeline with a demo producer and a live view of closed windows.
 
+import { appendFile } from "node:fs/promises";
 import { startDemoProducer } from "../local/demo.ts";
 import type { KinesisEmulator } from "../local/emulators.ts";
 import { startLocalStack } from "../local/stack.ts";
@@ -7,10 +8,13 @@ import { loadPipelinesFile } from "../pipelines/load.ts";
 import type { Pipeline } from "../pipelines/schema.ts";
 import { readWatermarks } from "../state/checkpoints.ts";
 import { listDeadLetters } from "../state/dead-letters.ts";
-import { queryResults, type WindowResult } from "../state/results.ts";
+import type { WindowResult } from "../state/results.ts";
+import { tailStream } from "../streams/tail.ts";
 import { formatDuration } from "../windows/duration.ts";
 import { LOCAL_STATE_FILE, runCommand } from "./connection.ts";
 import { formatNumber } from "./results.ts";
+
+const ON_FAILURE_FILE = ".panes/on-failure.jsonl";
 
 const hhmm = (ms: number) => new Date(ms).toISOString().slice(11, 16);
 
@@ -48,6 +52,11 @@ export function runStart(options: {
       stateFile: LOCAL_STATE_FILE,
       mapping: { batchSize: 500, maximumBatchingWindowMs: 200 },
       watermarkIntervalMs: 500,
+      // Lambda's on-failure destination: batches that exhausted their retries, as metadata.
+      onFailure: (failure) => {
+        process.stderr.write(`on-failure destination: ${JSON.stringify(failure.KinesisBatchInfo)} (also in ${ON_FAILURE_FILE})\n`);
+        void appendFile(ON_FAILURE_FILE, `${JSON.stringify(failure)}\n`).catch(() => undefined);
+      },
     });
     const c = stack.connection;
     out.write(
@@ -75,11 +84,21 @@ export function runStart(options: {
         : `No demo producer: write events with  AWS_ENDPOINT_URL=${c.kinesisEndpoint} npx panes produce --stream ${c.names.sourceStream} FILE. Ctrl-C stops everything.\n`,
     );
 
-    const seen = new Set<string>();
+    // The view follows the output stream, as a downstream consumer would: every result version arrives there.
+    const latest = new Map<string, Map<string, WindowResult>>(pipelines.map((p) => [p.name, new Map()]));
     const tty = out.isTTY === true;
+    const tail = tailStream(stack.kinesis, c.names.outputStream, (data) => {
+      const result = JSON.parse(Buffer.from(data).toString()) as WindowResult;
+      const windows = latest.get(result.pipeline);
+      if (!windows) return;
+      windows.set(`${result.key}/${result.start}`, result);
+      if (windows.size > 2000) windows.delete(windows.keys().next().value ?? "");
+      if (!tty) out.write(`window ${windowLine(result)}\n`);
+    });
     let deadLetters = { invalid: 0, late: 0 };
     let refreshes = 0;
     const refresh = async () => {
+      if (!tty) return;
       refreshes++;
       const watermarks = await readWatermarks(
         stack.dynamodb,
@@ -99,28 +118,9 @@ export function runStart(options: {
       ];
       for (const pipeline of pipelines) {
         const wm = watermarks.get(pipeline.name);
-        const from =
-          wm === undefined
-            ? 0
-            : wm -
-              4 *
-                (pipeline.window.type === "sliding"
-                  ? pipeline.window.slide
-                  : pipeline.window.type === "tumbling"
-                    ? pipeline.window.size
-                    : pipeline.window.gap);
-        const results = await queryResults(stack.dynamodb, c.names.resultsTable, { pipeline: pipeline.name, from });
-        if (!tty) {
-          for (const r of results) {
-            const id = `${r.pipeline}/${r.key}/${r.start}/${r.version}`;
-            if (seen.has(id)) continue;
-            seen.add(id);
-            out.write(`window ${windowLine(r)}\n`);
-          }
-          continue;
-        }
+        const results = [...(latest.get(pipeline.name)?.values() ?? [])];
         const ends = [...new Set(results.map((r) => r.end))].sort((a, b) => a - b).slice(-4);
-        const keys = [...new Set(results.map((r) => r.key))].sort((a, b) => a.localeCompare(b, undefined, { numeric: true }));
+        const keys = [...new Set(results.map((r) => r.key))].sort((a, b) => a.localeCompare(b, undefined, { numeric: true })).slice(0, 20);
         const firstAggregate = pipeline.aggregates[0]?.name ?? "";
         screen.push(
           `\x1b[1m${pipeline.name}\x1b[0m  ${describeWindow(pipeline)}, ${firstAggregate} per ${pipeline.key}   watermark ${wm === undefined ? "—" : new Date(wm).toISOString().slice(11, 19)}`,
@@ -142,14 +142,12 @@ export function runStart(options: {
         }
         screen.push("");
       }
-      if (tty) {
-        const stats = demo?.stats;
-        screen.push(
-          `events produced ${stats?.produced ?? 0}   dead-lettered ${deadLetters.invalid}   late (dropped) ${deadLetters.late}   event clock ${demo ? new Date(demo.eventClock()).toISOString().slice(0, 19) : "—"}`,
-        );
-        screen.push("Ctrl-C stops everything.  `npx panes results --pipeline NAME` and `npx panes dlq list` work while this runs.");
-        out.write(`\x1b[H\x1b[2J${screen.join("\n")}\n`);
-      }
+      const stats = demo?.stats;
+      screen.push(
+        `events produced ${stats?.produced ?? 0}   dead-lettered ${deadLetters.invalid}   late (dropped) ${deadLetters.late}   event clock ${demo ? new Date(demo.eventClock()).toISOString().slice(0, 19) : "—"}`,
+      );
+      screen.push("Ctrl-C stops everything.  `npx panes results --pipeline NAME` and `npx panes dlq list` work while this runs.");
+      out.write(`\x1b[H\x1b[2J${screen.join("\n")}\n`);
     };
 
     let stopping = false;
@@ -159,6 +157,7 @@ export function runStart(options: {
       clearInterval(timer);
       out.write(`\n${signal}: stopping the demo producer, the functions and the emulators…\n`);
       await demo?.stop();
+      await tail.stop();
       await stack.stop();
       out.write("Stopped.\n");
     };

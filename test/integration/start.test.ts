@@ -47,6 +47,48 @@ describe("panes start", () => {
     }
   });
 
+  it("takes JSON lines from panes produce and serves them to panes results", async () => {
+    // Prepare
+    const cwd = await mkdtemp(join(tmpdir(), "panes-produce-"));
+    const panes = startPanes(["start", "--pipelines", pipelinesFile, "--no-demo", "--shards", "1"], cwd);
+    try {
+      await panes.waitFor(/Ctrl-C stops everything/);
+      const lines = [
+        { host: "p1", metric: "cpu", ts: "2026-02-01T10:00:10Z", value: 10 },
+        { host: "p1", metric: "cpu", ts: "2026-02-01T10:04:50Z", value: 30 },
+        { host: "p2", metric: "mem", ts: "2026-02-01T10:00:00Z", value: 2048 },
+        { host: "p1", metric: "cpu", ts: "2026-02-01T11:30:00Z", value: 0 },
+        { host: "p2", metric: "cpu", ts: "2026-02-01T11:30:00Z", value: 0 },
+      ];
+
+      // Act
+      const produced = await runPanes(["produce", "--stream", "panes-events", "--partition-key", "host", "-"], {
+        cwd,
+        input: lines.map((l) => JSON.stringify(l)).join("\n"),
+      });
+
+      // Assess
+      expect(produced.code).toBe(0);
+      expect(produced.stderr).toMatch(/produce: 5 records to panes-events \(local stack/);
+      await panes.waitFor(
+        /^window cpu-avg-5m {2}p1 {2}\[2026-02-01T10:00:00\.000Z, 2026-02-01T10:05:00\.000Z\) {2}avg=20 max=30 n=2/m,
+        30_000,
+      );
+      const json = await runPanes(["results", "--pipeline", "cpu-avg-5m", "--key", "p1", "--to", "2026-02-01T10:05:00Z", "--json"], {
+        cwd,
+      });
+      expect(
+        json.stdout
+          .trim()
+          .split("\n")
+          .map((l) => JSON.parse(l).values),
+      ).toEqual([{ avg: 20, max: 30, n: 2 }]);
+    } finally {
+      panes.child.kill("SIGINT");
+      await panes.exited;
+    }
+  });
+
   it.runIf(awsCliVersion() !== undefined || process.env.CI === "true")(
     "takes events from the AWS CLI and closes their window",
     async () => {

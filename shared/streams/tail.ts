@@ -1,0 +1,42 @@
+// Follows a Kinesis stream from its beginning (every shard, polled), handing each record's bytes to a
+// callback: how the local demo watches the output stream, as a downstream consumer would.
+import { GetRecordsCommand, GetShardIteratorCommand, type KinesisClient } from "@aws-sdk/client-kinesis";
+import { listShards } from "./shards.ts";
+
+export interface StreamTail {
+  stop(): Promise<void>;
+}
+
+export function tailStream(client: KinesisClient, streamName: string, onRecord: (data: Uint8Array) => void, pollMs = 250): StreamTail {
+  let stopped = false;
+  const iterators = new Map<string, string | undefined>();
+  const loop = (async () => {
+    while (!stopped) {
+      try {
+        for (const shard of await listShards(client, { streamName })) {
+          const id = shard.ShardId ?? "";
+          if (!iterators.has(id)) {
+            const start = await client.send(
+              new GetShardIteratorCommand({ StreamName: streamName, ShardId: id, ShardIteratorType: "TRIM_HORIZON" }),
+            );
+            iterators.set(id, start.ShardIterator);
+          }
+          const iterator = iterators.get(id);
+          if (!iterator) continue;
+          const page = await client.send(new GetRecordsCommand({ ShardIterator: iterator }));
+          iterators.set(id, page.NextShardIterator);
+          for (const record of page.Records ?? []) onRecord(record.Data ?? new Uint8Array());
+        }
+      } catch {
+        if (stopped) break;
+      }
+      await new Promise((r) => setTimeout(r, pollMs));
+    }
+  })();
+  return {
+    async stop() {
+      stopped = true;
+      await loop;
+    },
+  };
+}
