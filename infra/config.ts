@@ -1,32 +1,96 @@
-// What a deployment is configured with: read from CDK context (cdk.json or `-c key=value`), validated
-// at synth so a bad value fails `cdk synth` naming the field.
+// What a deployment is configured with — the "panes" key of the CDK context (cdk.json, or
+// `-c panes='{...}'`), validated at synth so a bad value fails `cdk synth` naming the field.
 import { z } from "zod";
 import { parseDuration } from "#shared/windows/duration.ts";
 
-const durationText = z.string().refine((v) => parseDuration(v) !== undefined, { message: 'must be a duration such as "1m"' });
+const duration = (example: string) =>
+  z.string().transform((text, ctx) => {
+    const ms = parseDuration(text);
+    if (ms === undefined) {
+      ctx.addIssue({ code: "custom", message: `must be a duration such as "${example}" (units ms, s, m, h, d)` });
+      return z.NEVER;
+    }
+    return ms;
+  });
+
+const streamSchema = z.union([
+  z.strictObject({ create: z.strictObject({ mode: z.literal("on-demand") }) }),
+  z.strictObject({ create: z.strictObject({ mode: z.literal("provisioned"), shards: z.number().int().min(1).max(500) }) }),
+  z.strictObject({
+    import: z.strictObject({
+      arn: z
+        .string()
+        .regex(/^arn:aws[a-z-]*:kinesis:[a-z0-9-]+:\d{12}:stream\/[A-Za-z0-9_.-]+$/, { message: "must be a Kinesis stream ARN" }),
+      /** the customer managed KMS key of an imported stream encrypted with one */
+      encryptionKeyArn: z.string().startsWith("arn:").optional(),
+    }),
+  }),
+]);
 
 export const deploymentConfigSchema = z.strictObject({
   pipelinesFile: z.string().default("examples/monitoring.pipelines.json"),
-  batchSize: z.coerce.number().int().min(1).max(10_000).default(500),
-  maxBatchingWindow: durationText.default("1s"),
-  retryAttempts: z.coerce.number().int().min(0).max(10_000).default(10),
-  maxRecordAge: durationText.default("1d"),
-  watermarkSchedule: durationText.default("1m"),
-  writeConcurrency: z.coerce.number().int().min(1).max(256).default(16),
-  resultRetentionDays: z.coerce.number().int().min(0).default(0),
+  stream: streamSchema.default({ create: { mode: "on-demand" } }),
+  eventSource: z
+    .strictObject({
+      batchSize: z.number().int().min(1).max(10_000).default(500),
+      maxBatchingWindow: duration("1s").prefault("1s"),
+      retryAttempts: z.number().int().min(0).max(10_000).default(10),
+      maxRecordAge: duration("1d").prefault("1d"),
+      parallelizationFactor: z
+        .number()
+        .int()
+        .min(1)
+        .max(1, {
+          message:
+            "must be 1: checkpoints and fences are per shard and assume one ordered batch per shard at a time (with a higher factor Lambda orders records only per partition key; see the README)",
+        })
+        .default(1),
+      startingPosition: z.enum(["TRIM_HORIZON", "LATEST"]).default("TRIM_HORIZON"),
+    })
+    .prefault({}),
+  outputs: z
+    .strictObject({
+      /** an output Kinesis stream (created by the stack) */
+      stream: z.boolean().default(true),
+      /** put results on an EventBridge bus ("default" or a bus name); omit for none */
+      eventBus: z.string().min(1).optional(),
+    })
+    .prefault({}),
+  watermarkSchedule: duration("1m").prefault("1m"),
+  writeConcurrency: z.number().int().min(1).max(256).default(16),
+  retention: z
+    .strictObject({
+      /** results TTL; "0d" keeps them */
+      results: duration("90d").prefault("0d"),
+      deadLetters: duration("14d").prefault("14d"),
+      tombstones: duration("7d").prefault("7d"),
+    })
+    .prefault({}),
+  alarms: z
+    .strictObject({
+      /** alarm when the ingest function's iterator age exceeds this */
+      iteratorAge: duration("5m").prefault("5m"),
+      /** alarm when a pipeline's watermark lags wall clock by more than this */
+      watermarkLag: duration("15m").prefault("15m"),
+      /** subscribe this address to the alarm topic */
+      email: z.email().optional(),
+    })
+    .prefault({}),
 });
 
 export type DeploymentConfig = z.output<typeof deploymentConfigSchema>;
+export type DeploymentConfigInput = z.input<typeof deploymentConfigSchema>;
 
 export class DeploymentConfigError extends Error {
   override name = "DeploymentConfigError";
 }
 
 export function parseDeploymentConfig(raw: unknown): DeploymentConfig {
-  const parsed = deploymentConfigSchema.safeParse(raw ?? {});
+  const value = typeof raw === "string" ? JSON.parse(raw) : raw;
+  const parsed = deploymentConfigSchema.safeParse(value ?? {});
   if (!parsed.success) {
     throw new DeploymentConfigError(
-      `invalid Panes configuration (cdk.json context "panes"): ${parsed.error.issues.map((i) => `${i.path.join(".") || "panes"}: ${i.message}`).join("; ")}`,
+      `invalid Panes configuration (context "panes"):\n${parsed.error.issues.map((i) => `  - panes.${i.path.join(".")}: ${i.message}`).join("\n")}`,
     );
   }
   return parsed.data;

@@ -1,170 +1,173 @@
 // The Panes stack: source stream → ingest function (event source mapping with partial batch
 // responses, bisect, bounded retries, SQS on-failure) → DynamoDB state; a scheduled watermark function
-// → results ledger and output stream. Tables are built from shared/state/tables.ts, as the local stack is.
-import { mkdtempSync, writeFileSync } from "node:fs";
-import { tmpdir } from "node:os";
+// → results ledger → output stream and/or EventBridge bus; alarms and a dashboard.
 import { join } from "node:path";
-import { fileURLToPath } from "node:url";
 import { CfnOutput, Duration, RemovalPolicy, Stack, type StackProps } from "aws-cdk-lib";
-import * as dynamodb from "aws-cdk-lib/aws-dynamodb";
 import * as events from "aws-cdk-lib/aws-events";
 import * as targets from "aws-cdk-lib/aws-events-targets";
 import * as kinesis from "aws-cdk-lib/aws-kinesis";
+import * as kms from "aws-cdk-lib/aws-kms";
 import * as lambda from "aws-cdk-lib/aws-lambda";
 import { KinesisEventSource, SqsDlq } from "aws-cdk-lib/aws-lambda-event-sources";
 import * as nodejs from "aws-cdk-lib/aws-lambda-nodejs";
 import * as logs from "aws-cdk-lib/aws-logs";
 import * as sqs from "aws-cdk-lib/aws-sqs";
 import type { Construct } from "constructs";
-import { TABLES, type TableDefinition } from "#shared/state/tables.ts";
-import { parseDuration } from "#shared/windows/duration.ts";
+import type { Pipeline } from "#shared/pipelines/schema.ts";
 import type { DeploymentConfig } from "./config.ts";
-
-const root = fileURLToPath(new URL("..", import.meta.url));
+import { bundlingWithPipelines, LAMBDA_RUNTIME, PROJECT_ROOT } from "./constructs/bundling.ts";
+import { METRICS_NAMESPACE, Operations, SERVICE_NAME } from "./constructs/operations.ts";
+import { Storage } from "./constructs/storage.ts";
+import { suppressExpectedFindings } from "./nag-suppressions.ts";
 
 export interface PanesStackProps extends StackProps {
   config: DeploymentConfig;
-  /** the pipelines file's content, already validated */
+  /** the validated pipelines */
+  pipelines: readonly Pipeline[];
+  /** the pipelines file's content as written, shipped inside the bundles */
   pipelinesJson: unknown;
 }
 
-const ms = (text: string) => Duration.millis(parseDuration(text) ?? 0);
-
-function tableFrom(
-  scope: Construct,
-  definition: TableDefinition,
-  options: { retain: boolean; pointInTimeRecovery: boolean },
-): dynamodb.Table {
-  const table = new dynamodb.Table(scope, `${definition.id}Table`, {
-    partitionKey: { name: definition.partitionKey, type: dynamodb.AttributeType.STRING },
-    sortKey: { name: definition.sortKey, type: dynamodb.AttributeType.STRING },
-    billingMode: dynamodb.BillingMode.PAY_PER_REQUEST,
-    encryption: dynamodb.TableEncryption.AWS_MANAGED,
-    timeToLiveAttribute: definition.ttlAttribute,
-    pointInTimeRecoverySpecification: { pointInTimeRecoveryEnabled: options.pointInTimeRecovery },
-    removalPolicy: options.retain ? RemovalPolicy.RETAIN : RemovalPolicy.DESTROY,
-  });
-  for (const index of definition.indexes) {
-    table.addGlobalSecondaryIndex({
-      indexName: index.name,
-      partitionKey: { name: index.partitionKey, type: dynamodb.AttributeType.STRING },
-      sortKey: { name: index.sortKey, type: index.sortKeyType === "N" ? dynamodb.AttributeType.NUMBER : dynamodb.AttributeType.STRING },
-      projectionType: index.projection === "ALL" ? dynamodb.ProjectionType.ALL : dynamodb.ProjectionType.KEYS_ONLY,
-    });
-  }
-  return table;
-}
+const seconds = (ms: number) => String(Math.floor(ms / 1000));
 
 export class PanesStack extends Stack {
+  readonly operations: Operations;
+
   constructor(scope: Construct, id: string, props: PanesStackProps) {
     super(scope, id, props);
     const { config } = props;
 
-    const source = new kinesis.Stream(this, "SourceStream", {
-      streamMode: kinesis.StreamMode.ON_DEMAND,
-      encryption: kinesis.StreamEncryption.MANAGED,
-    });
-    const output = new kinesis.Stream(this, "OutputStream", {
-      streamMode: kinesis.StreamMode.ON_DEMAND,
-      encryption: kinesis.StreamEncryption.MANAGED,
+    // Streams use the AWS managed key (aws/kinesis). The alarm topic needs a customer managed key:
+    // CloudWatch alarms cannot publish to a topic encrypted with the AWS managed SNS key.
+    const key = new kms.Key(this, "AlarmTopicKey", {
+      description: "Panes: alarm topic encryption",
+      enableKeyRotation: true,
+      removalPolicy: RemovalPolicy.RETAIN,
     });
 
-    const [stateDef, resultsDef, deadLetterDef] = TABLES;
-    const state = tableFrom(this, stateDef, { retain: false, pointInTimeRecovery: false });
-    const results = tableFrom(this, resultsDef, { retain: true, pointInTimeRecovery: true });
-    const deadLetters = tableFrom(this, deadLetterDef, { retain: true, pointInTimeRecovery: false });
+    const source =
+      "import" in config.stream
+        ? kinesis.Stream.fromStreamAttributes(this, "SourceStream", {
+            streamArn: config.stream.import.arn,
+            encryptionKey: config.stream.import.encryptionKeyArn
+              ? kms.Key.fromKeyArn(this, "SourceStreamKey", config.stream.import.encryptionKeyArn)
+              : undefined,
+          })
+        : new kinesis.Stream(this, "SourceStream", {
+            streamMode: config.stream.create.mode === "on-demand" ? kinesis.StreamMode.ON_DEMAND : kinesis.StreamMode.PROVISIONED,
+            shardCount: config.stream.create.mode === "provisioned" ? config.stream.create.shards : undefined,
+            encryption: kinesis.StreamEncryption.MANAGED,
+            retentionPeriod: Duration.days(1),
+          });
+    const output = config.outputs.stream
+      ? new kinesis.Stream(this, "OutputStream", {
+          streamMode: kinesis.StreamMode.ON_DEMAND,
+          encryption: kinesis.StreamEncryption.MANAGED,
+        })
+      : undefined;
+    const bus = config.outputs.eventBus ? events.EventBus.fromEventBusName(this, "ResultBus", config.outputs.eventBus) : undefined;
 
-    const onFailure = new sqs.Queue(this, "IngestOnFailureQueue", {
+    const storage = new Storage(this, "Tables");
+    const onFailureQueue = new sqs.Queue(this, "IngestOnFailureQueue", {
       encryption: sqs.QueueEncryption.SQS_MANAGED,
       enforceSSL: true,
       retentionPeriod: Duration.days(14),
     });
 
-    // The validated pipelines travel inside the bundle (environment variables are limited to 4 KB).
-    const staging = mkdtempSync(join(tmpdir(), "panes-pipelines-"));
-    const pipelinesPath = join(staging, "pipelines.json");
-    writeFileSync(pipelinesPath, JSON.stringify(props.pipelinesJson));
-    const bundling: nodejs.BundlingOptions = {
-      format: nodejs.OutputFormat.ESM,
-      target: "node22",
-      minify: true,
-      sourceMap: true,
-      mainFields: ["module", "main"],
-      // ESM bundles still meet CommonJS dependencies that call require().
-      banner: "import { createRequire as __panesCreateRequire } from 'module'; const require = __panesCreateRequire(import.meta.url);",
-      commandHooks: {
-        beforeBundling: () => [],
-        beforeInstall: () => [],
-        afterBundling: (_input: string, outputDir: string) => [`cp "${pipelinesPath}" "${outputDir}/pipelines.json"`],
-      },
-    };
-    const environment = {
-      PANES_STATE_TABLE: state.tableName,
-      PANES_RESULTS_TABLE: results.tableName,
-      PANES_DEAD_LETTER_TABLE: deadLetters.tableName,
+    const bundling = bundlingWithPipelines(props.pipelinesJson);
+    const environment: Record<string, string> = {
+      PANES_STATE_TABLE: storage.state.tableName,
+      PANES_RESULTS_TABLE: storage.results.tableName,
+      PANES_DEAD_LETTER_TABLE: storage.deadLetters.tableName,
       PANES_SOURCE_STREAM_ARN: source.streamArn,
-      PANES_OUTPUT_STREAM_ARN: output.streamArn,
       PANES_WRITE_CONCURRENCY: String(config.writeConcurrency),
-      PANES_RESULT_RETENTION_DAYS: String(config.resultRetentionDays),
-      POWERTOOLS_SERVICE_NAME: "panes",
-      POWERTOOLS_METRICS_NAMESPACE: "Panes",
+      PANES_RESULT_TTL_SECONDS: seconds(config.retention.results),
+      PANES_DEAD_LETTER_TTL_SECONDS: seconds(config.retention.deadLetters),
+      PANES_TOMBSTONE_TTL_SECONDS: seconds(config.retention.tombstones),
+      POWERTOOLS_SERVICE_NAME: SERVICE_NAME,
+      POWERTOOLS_METRICS_NAMESPACE: METRICS_NAMESPACE,
       NODE_OPTIONS: "--enable-source-maps",
     };
+    if (output) environment.PANES_OUTPUT_STREAM_ARN = output.streamArn;
+    if (bus) environment.PANES_EVENT_BUS_NAME = bus.eventBusName;
     const functionDefaults = {
-      runtime: lambda.Runtime.NODEJS_22_X,
+      runtime: LAMBDA_RUNTIME,
       architecture: lambda.Architecture.ARM_64,
       memorySize: 1024,
       bundling,
       environment,
-      depsLockFilePath: join(root, "package-lock.json"),
-      projectRoot: root,
+      depsLockFilePath: join(PROJECT_ROOT, "package-lock.json"),
+      projectRoot: PROJECT_ROOT,
       tracing: lambda.Tracing.ACTIVE,
     };
 
+    // Ingest: one invocation per shard at a time (ParallelizationFactor 1), so no reserved concurrency:
+    // reserving fewer than the shard count would throttle and iterator age would grow.
     const ingest = new nodejs.NodejsFunction(this, "IngestFunction", {
       ...functionDefaults,
       description: "Panes: assigns events to panes and applies fenced, exactly-once state updates",
-      entry: join(root, "functions/lambda/ingest.ts"),
-      timeout: Duration.minutes(1),
+      entry: join(PROJECT_ROOT, "functions/lambda/ingest.ts"),
+      // A batch is one write per (key, pane) with bounded concurrency; two minutes leave room for throttling backoff.
+      timeout: Duration.minutes(2),
       logGroup: new logs.LogGroup(this, "IngestLogs", { retention: logs.RetentionDays.ONE_MONTH, removalPolicy: RemovalPolicy.DESTROY }),
     });
-    state.grantReadWriteData(ingest);
-    deadLetters.grantWriteData(ingest);
+    storage.state.grantReadWriteData(ingest);
+    storage.deadLetters.grantWriteData(ingest);
     ingest.addEventSource(
       new KinesisEventSource(source, {
-        startingPosition: lambda.StartingPosition.TRIM_HORIZON,
-        batchSize: config.batchSize,
-        maxBatchingWindow: ms(config.maxBatchingWindow),
+        startingPosition: lambda.StartingPosition[config.eventSource.startingPosition],
+        batchSize: config.eventSource.batchSize,
+        maxBatchingWindow: Duration.millis(config.eventSource.maxBatchingWindow),
         reportBatchItemFailures: true,
         bisectBatchOnError: true,
-        retryAttempts: config.retryAttempts,
-        maxRecordAge: ms(config.maxRecordAge),
-        parallelizationFactor: 1,
-        onFailure: new SqsDlq(onFailure),
+        retryAttempts: config.eventSource.retryAttempts,
+        maxRecordAge: Duration.millis(config.eventSource.maxRecordAge),
+        parallelizationFactor: config.eventSource.parallelizationFactor,
+        onFailure: new SqsDlq(onFailureQueue),
       }),
     );
 
+    // Watermark: one run at a time. Overlapping runs are safe (the ledger is conditional) but only add
+    // conflicts; a run that outlives the schedule is followed by the next one.
     const watermark = new nodejs.NodejsFunction(this, "WatermarkFunction", {
       ...functionDefaults,
       description: "Panes: advances watermarks, fires due windows once into the results ledger, publishes them",
-      entry: join(root, "functions/lambda/watermark.ts"),
+      entry: join(PROJECT_ROOT, "functions/lambda/watermark.ts"),
       timeout: Duration.minutes(5),
+      reservedConcurrentExecutions: 1,
       logGroup: new logs.LogGroup(this, "WatermarkLogs", { retention: logs.RetentionDays.ONE_MONTH, removalPolicy: RemovalPolicy.DESTROY }),
     });
-    state.grantReadWriteData(watermark);
-    results.grantReadWriteData(watermark);
+    storage.state.grantReadWriteData(watermark);
+    storage.results.grantReadWriteData(watermark);
     source.grant(watermark, "kinesis:ListShards");
-    output.grantWrite(watermark);
+    output?.grantWrite(watermark);
+    bus?.grantPutEventsTo(watermark);
     new events.Rule(this, "WatermarkSchedule", {
-      description: "Panes: runs the watermark function (the backstop that closes windows of idle streams)",
-      schedule: events.Schedule.rate(ms(config.watermarkSchedule)),
+      description: "Panes: runs the watermark function (closes due windows, the backstop for idle streams)",
+      schedule: events.Schedule.rate(Duration.millis(config.watermarkSchedule)),
       targets: [new targets.LambdaFunction(watermark, { retryAttempts: 2 })],
     });
 
-    new CfnOutput(this, "SourceStreamName", { value: source.streamName, description: "point producers here" });
-    new CfnOutput(this, "OutputStreamName", { value: output.streamName });
-    new CfnOutput(this, "ResultsTableName", { value: results.tableName, description: "panes results --table" });
-    new CfnOutput(this, "DeadLetterTableName", { value: deadLetters.tableName, description: "panes dlq list --table" });
-    new CfnOutput(this, "StateTableName", { value: state.tableName });
+    this.operations = new Operations(this, "Operations", {
+      ingest,
+      watermark,
+      onFailureQueue,
+      pipelineNames: props.pipelines.map((p) => p.name),
+      key,
+      iteratorAgeThreshold: Duration.millis(config.alarms.iteratorAge),
+      watermarkLagThreshold: Duration.millis(config.alarms.watermarkLag),
+      email: config.alarms.email,
+    });
+
+    new CfnOutput(this, "SourceStreamArn", { value: source.streamArn, description: "point producers here" });
+    if (output) new CfnOutput(this, "OutputStreamArn", { value: output.streamArn, description: "window results, one record per version" });
+    new CfnOutput(this, "StateTableName", { value: storage.state.tableName, description: "panes status --state-table" });
+    new CfnOutput(this, "ResultsTableName", { value: storage.results.tableName, description: "panes results --table" });
+    new CfnOutput(this, "DeadLetterTableName", { value: storage.deadLetters.tableName, description: "panes dlq list --table" });
+    new CfnOutput(this, "PipelineNames", { value: props.pipelines.map((p) => p.name).join(","), description: "panes status --stack" });
+    new CfnOutput(this, "AlarmTopicArn", { value: this.operations.topic.topicArn });
+    new CfnOutput(this, "DashboardName", { value: this.operations.dashboard.dashboardName });
+
+    suppressExpectedFindings(this, [storage.state, storage.results, storage.deadLetters]);
   }
 }

@@ -3,17 +3,21 @@
 import { join } from "node:path";
 import { z } from "zod";
 
+const seconds = z.coerce.number().int().min(0);
+
 const configSchema = z.object({
   PANES_STATE_TABLE: z.string().min(3),
   PANES_RESULTS_TABLE: z.string().min(3),
   PANES_DEAD_LETTER_TABLE: z.string().min(3),
   PANES_SOURCE_STREAM_ARN: z.string().startsWith("arn:"),
   PANES_OUTPUT_STREAM_ARN: z.string().startsWith("arn:").optional(),
+  PANES_EVENT_BUS_NAME: z.string().min(1).optional(),
   PANES_PIPELINES_FILE: z.string().optional(),
   PANES_WRITE_CONCURRENCY: z.coerce.number().int().min(1).max(256).default(16),
-  PANES_RESULT_RETENTION_DAYS: z.coerce.number().int().min(0).default(0),
-  PANES_DEAD_LETTER_RETENTION_DAYS: z.coerce.number().int().min(0).default(14),
-  PANES_TOMBSTONE_RETENTION_DAYS: z.coerce.number().int().min(1).default(7),
+  /** TTLs in seconds; 0 keeps items forever */
+  PANES_RESULT_TTL_SECONDS: seconds.default(0),
+  PANES_DEAD_LETTER_TTL_SECONDS: seconds.default(14 * 86_400),
+  PANES_TOMBSTONE_TTL_SECONDS: seconds.min(60).default(7 * 86_400),
   LAMBDA_TASK_ROOT: z.string().default(process.cwd()),
 });
 
@@ -27,14 +31,13 @@ export interface FunctionConfig {
   deadLetterTable: string;
   sourceStreamArn: string;
   outputStreamArn?: string;
+  eventBusName?: string;
   pipelinesFile: string;
   writeConcurrency: number;
   resultRetentionSeconds?: number;
   deadLetterRetentionSeconds?: number;
   tombstoneRetentionMs: number;
 }
-
-const DAY_SECONDS = 86_400;
 
 export function loadFunctionConfig(env: NodeJS.ProcessEnv): FunctionConfig {
   const parsed = configSchema.safeParse(env);
@@ -49,10 +52,11 @@ export function loadFunctionConfig(env: NodeJS.ProcessEnv): FunctionConfig {
     deadLetterTable: c.PANES_DEAD_LETTER_TABLE,
     sourceStreamArn: c.PANES_SOURCE_STREAM_ARN,
     outputStreamArn: c.PANES_OUTPUT_STREAM_ARN,
+    eventBusName: c.PANES_EVENT_BUS_NAME,
     pipelinesFile: c.PANES_PIPELINES_FILE ?? join(c.LAMBDA_TASK_ROOT, "pipelines.json"),
     writeConcurrency: c.PANES_WRITE_CONCURRENCY,
-    resultRetentionSeconds: c.PANES_RESULT_RETENTION_DAYS > 0 ? c.PANES_RESULT_RETENTION_DAYS * DAY_SECONDS : undefined,
-    deadLetterRetentionSeconds: c.PANES_DEAD_LETTER_RETENTION_DAYS > 0 ? c.PANES_DEAD_LETTER_RETENTION_DAYS * DAY_SECONDS : undefined,
-    tombstoneRetentionMs: c.PANES_TOMBSTONE_RETENTION_DAYS * DAY_SECONDS * 1000,
+    resultRetentionSeconds: c.PANES_RESULT_TTL_SECONDS || undefined,
+    deadLetterRetentionSeconds: c.PANES_DEAD_LETTER_TTL_SECONDS || undefined,
+    tombstoneRetentionMs: c.PANES_TOMBSTONE_TTL_SECONDS * 1000,
   };
 }

@@ -1,7 +1,10 @@
 // Lambda entry point of the watermark function: configuration and clients once per container.
+import { EventBridgeClient } from "@aws-sdk/client-eventbridge";
 import { createDynamoDbClient, createKinesisClient } from "#shared/aws/clients.ts";
+import type { ResultSink } from "#shared/closing/close-windows.ts";
+import { allSinks, eventBusResultSink } from "#shared/outputs/event-bus.ts";
+import { kinesisResultSink } from "#shared/outputs/kinesis.ts";
 import { loadPipelinesFile } from "#shared/pipelines/load.ts";
-import { kinesisResultSink } from "#shared/streams/output.ts";
 import { listOpenShardIds } from "#shared/streams/shards.ts";
 import { createWatermarkHandler } from "../watermark.ts";
 import { loadFunctionConfig } from "./config.ts";
@@ -9,6 +12,9 @@ import { loadFunctionConfig } from "./config.ts";
 const config = loadFunctionConfig(process.env);
 const pipelines = await loadPipelinesFile(config.pipelinesFile);
 const kinesis = createKinesisClient();
+const sinks: ResultSink[] = [];
+if (config.outputStreamArn) sinks.push(kinesisResultSink(kinesis, { streamArn: config.outputStreamArn }));
+if (config.eventBusName) sinks.push(eventBusResultSink(new EventBridgeClient({}), config.eventBusName));
 
 export const handler = createWatermarkHandler({
   dynamodb: createDynamoDbClient(),
@@ -16,7 +22,7 @@ export const handler = createWatermarkHandler({
   resultsTable: config.resultsTable,
   pipelines,
   listOpenShards: () => listOpenShardIds(kinesis, { streamArn: config.sourceStreamArn }),
-  sink: config.outputStreamArn ? kinesisResultSink(kinesis, { streamArn: config.outputStreamArn }) : undefined,
+  sink: allSinks(sinks),
   concurrency: 16,
   resultRetentionSeconds: config.resultRetentionSeconds,
   tombstoneRetentionMs: config.tombstoneRetentionMs,

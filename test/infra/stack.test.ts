@@ -1,37 +1,59 @@
-// The synthesized CloudFormation template, checked with aws-cdk-lib/assertions.
-import { App } from "aws-cdk-lib";
+// The synthesized CloudFormation template, checked with aws-cdk-lib/assertions, and cdk-nag's
+// AwsSolutions checks with every acknowledgement carrying its reason.
+import { mkdtempSync, readFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { App, Validations } from "aws-cdk-lib";
 import { Match, Template } from "aws-cdk-lib/assertions";
+import * as sqs from "aws-cdk-lib/aws-sqs";
+import { AwsSolutionsChecks } from "cdk-nag";
 import { beforeAll, describe, expect, it } from "vitest";
-import { DeploymentConfigError, parseDeploymentConfig } from "../../infra/config.ts";
+import { DeploymentConfigError, type DeploymentConfigInput, parseDeploymentConfig } from "../../infra/config.ts";
 import { PanesStack } from "../../infra/panes-stack.ts";
 import { readPipelinesInput } from "../../infra/pipelines-input.ts";
+import { loadPipelinesFile } from "../../shared/pipelines/load.ts";
 import { TABLES } from "../../shared/state/tables.ts";
 
-let template: Template;
+const PIPELINES = "examples/monitoring.pipelines.json";
 
+async function synth(
+  input: DeploymentConfigInput = {},
+  { nag = false, extra }: { nag?: boolean; extra?: (stack: PanesStack) => void } = {},
+) {
+  const app = new App({ outdir: mkdtempSync(join(tmpdir(), "panes-cdk-")) });
+  const config = parseDeploymentConfig({ pipelinesFile: PIPELINES, ...input });
+  const stack = new PanesStack(app, "PanesTest", {
+    config,
+    pipelines: await loadPipelinesFile(PIPELINES),
+    pipelinesJson: await readPipelinesInput(PIPELINES),
+  });
+  extra?.(stack);
+  if (nag) Validations.of(app).addPlugins(new AwsSolutionsChecks(app));
+  return { app, stack, template: () => Template.fromStack(stack) };
+}
+
+let template: Template;
 beforeAll(async () => {
-  const app = new App();
-  const config = parseDeploymentConfig({ pipelinesFile: "examples/monitoring.pipelines.json" });
-  const stack = new PanesStack(app, "PanesTest", { config, pipelinesJson: await readPipelinesInput(config.pipelinesFile) });
-  template = Template.fromStack(stack);
+  template = (await synth()).template();
 });
 
 describe("Panes stack", () => {
   it("has encrypted on-demand source and output streams", () => {
     template.resourceCountIs("AWS::Kinesis::Stream", 2);
     template.allResourcesProperties("AWS::Kinesis::Stream", {
-      StreamEncryption: { EncryptionType: "KMS" },
+      StreamEncryption: { EncryptionType: "KMS", KeyId: "alias/aws/kinesis" },
       StreamModeDetails: { StreamMode: "ON_DEMAND" },
     });
   });
 
-  it("builds every table from the shared definitions, encrypted, on demand, with TTL", () => {
+  it("builds every table from the shared definitions: encrypted, on demand, TTL, point-in-time recovery", () => {
     template.resourceCountIs("AWS::DynamoDB::Table", TABLES.length);
     for (const table of TABLES) {
       template.hasResourceProperties("AWS::DynamoDB::Table", {
         BillingMode: "PAY_PER_REQUEST",
         SSESpecification: { SSEEnabled: true },
         TimeToLiveSpecification: { AttributeName: table.ttlAttribute, Enabled: true },
+        PointInTimeRecoverySpecification: Match.objectLike({ PointInTimeRecoveryEnabled: true }),
         KeySchema: [
           { AttributeName: table.partitionKey, KeyType: "HASH" },
           { AttributeName: table.sortKey, KeyType: "RANGE" },
@@ -47,19 +69,24 @@ describe("Panes stack", () => {
     }
   });
 
-  it("keeps results on stack deletion and with point-in-time recovery", () => {
-    template.hasResource("AWS::DynamoDB::Table", {
+  it("never deletes results or dead letters with the stack", () => {
+    const retained = template.findResources("AWS::DynamoDB::Table", {
       DeletionPolicy: "Retain",
-      UpdateReplacePolicy: "Retain",
-      Properties: Match.objectLike({
-        PointInTimeRecoverySpecification: { PointInTimeRecoveryEnabled: true },
-        GlobalSecondaryIndexes: Match.arrayWith([Match.objectLike({ IndexName: "outbox" })]),
-      }),
+      Properties: { DeletionProtectionEnabled: true },
     });
+    const indexes = Object.values(retained).flatMap((r) =>
+      (r.Properties.GlobalSecondaryIndexes ?? []).map((i: { IndexName: string }) => i.IndexName),
+    );
+    expect(Object.keys(retained)).toHaveLength(2);
+    expect(indexes).toEqual(expect.arrayContaining(["outbox", "byEnd"]));
   });
 
-  it("runs both functions on a current Node.js runtime on arm64", () => {
-    template.resourcePropertiesCountIs("AWS::Lambda::Function", { Runtime: "nodejs22.x", Architectures: ["arm64"] }, 2);
+  it("runs both functions on a current Node.js runtime on arm64, the watermark function one at a time", () => {
+    template.resourcePropertiesCountIs("AWS::Lambda::Function", { Runtime: "nodejs24.x", Architectures: ["arm64"] }, 2);
+    template.hasResourceProperties("AWS::Lambda::Function", {
+      Description: Match.stringLikeRegexp("watermarks"),
+      ReservedConcurrentExecutions: 1,
+    });
   });
 
   it("maps the stream to the ingest function with partial batch responses, bisect, bounded retries and an on-failure queue", () => {
@@ -67,32 +94,111 @@ describe("Panes stack", () => {
       FunctionResponseTypes: ["ReportBatchItemFailures"],
       BisectBatchOnFunctionError: true,
       MaximumRetryAttempts: 10,
+      MaximumRecordAgeInSeconds: 86_400,
+      MaximumBatchingWindowInSeconds: 1,
       ParallelizationFactor: 1,
       StartingPosition: "TRIM_HORIZON",
       BatchSize: 500,
-      DestinationConfig: {
-        OnFailure: { Destination: Match.objectLike({ "Fn::GetAtt": Match.arrayWith([Match.stringLikeRegexp("IngestOnFailureQueue")]) }) },
-      },
+      DestinationConfig: { OnFailure: { Destination: { "Fn::GetAtt": [Match.stringLikeRegexp("IngestOnFailureQueue"), "Arn"] } } },
     });
     template.hasResourceProperties("AWS::SQS::Queue", { SqsManagedSseEnabled: true });
+    template.hasResourceProperties("AWS::SQS::QueuePolicy", {
+      PolicyDocument: {
+        Statement: Match.arrayWith([Match.objectLike({ Effect: "Deny", Condition: { Bool: { "aws:SecureTransport": "false" } } })]),
+      },
+    });
   });
 
-  it("runs the watermark function every minute", () => {
+  it("runs the watermark function on the schedule", () => {
     template.hasResourceProperties("AWS::Events::Rule", { ScheduleExpression: "rate(1 minute)", State: "ENABLED" });
   });
 
-  it("lets the watermark function list shards and write the output stream", () => {
+  it("grants least privilege: no wildcard actions on data resources", () => {
+    const policies = template.findResources("AWS::IAM::Policy");
+    const statements = Object.values(policies).flatMap((p) => p.Properties.PolicyDocument.Statement as { Action: string | string[] }[]);
+    const actions = statements.flatMap((s) => (Array.isArray(s.Action) ? s.Action : [s.Action]));
+    expect(actions).toContain("kinesis:ListShards");
+    expect(actions.filter((a) => a === "*" || /^(dynamodb|kinesis|sqs|sns|events):\*$/.test(a))).toEqual([]);
     template.hasResourceProperties("AWS::IAM::Policy", {
       PolicyDocument: { Statement: Match.arrayWith([Match.objectLike({ Action: "kinesis:ListShards", Effect: "Allow" })]) },
     });
+  });
+
+  it("keeps secrets and pipelines out of environment variables", () => {
+    const functions = Object.values(template.findResources("AWS::Lambda::Function"));
+    for (const f of functions) {
+      const names = Object.keys(f.Properties.Environment?.Variables ?? {});
+      expect(names.filter((n) => /SECRET|PASSWORD|TOKEN|KEY$|PIPELINES/.test(n))).toEqual([]);
+    }
+  });
+
+  it("alarms on iterator age, dead letters, function errors, the on-failure queue and each pipeline's watermark lag, with a dashboard", () => {
+    const alarms = Object.values(template.findResources("AWS::CloudWatch::Alarm"));
+    const metricNames = alarms.map((a) => a.Properties.MetricName);
+    expect(metricNames).toEqual(
+      expect.arrayContaining(["IteratorAge", "RecordsDeadLettered", "Errors", "ApproximateNumberOfMessagesVisible", "WatermarkLag"]),
+    );
+    expect(metricNames.filter((m) => m === "WatermarkLag")).toHaveLength(2);
+    template.hasResourceProperties("AWS::CloudWatch::Alarm", {
+      MetricName: "WatermarkLag",
+      Namespace: "Panes",
+      TreatMissingData: "breaching",
+      Dimensions: Match.arrayWith([{ Name: "pipeline", Value: "mem-max-60m" }]),
+    });
+    for (const alarm of alarms) expect(alarm.Properties.AlarmActions).toHaveLength(1);
+    template.resourceCountIs("AWS::CloudWatch::Dashboard", 1);
+    template.hasResourceProperties("AWS::SNS::Topic", { KmsMasterKeyId: Match.anyValue() });
+  });
+
+  it("imports an existing stream by ARN instead of creating one", async () => {
+    const arn = "arn:aws:kinesis:eu-west-1:123456789012:stream/clickstream";
+    const imported = (await synth({ stream: { import: { arn } }, outputs: { stream: false, eventBus: "default" } })).template();
+    imported.resourceCountIs("AWS::Kinesis::Stream", 0);
+    imported.hasResourceProperties("AWS::Lambda::EventSourceMapping", { EventSourceArn: arn });
+    imported.hasResourceProperties("AWS::IAM::Policy", {
+      PolicyDocument: { Statement: Match.arrayWith([Match.objectLike({ Action: "events:PutEvents" })]) },
+    });
+  });
+
+  it("creates a provisioned stream with the configured shard count", async () => {
+    const provisioned = (await synth({ stream: { create: { mode: "provisioned", shards: 4 } } })).template();
+    provisioned.hasResourceProperties("AWS::Kinesis::Stream", { ShardCount: 4, StreamModeDetails: { StreamMode: "PROVISIONED" } });
+  });
+});
+
+describe("cdk-nag AwsSolutions checks", () => {
+  it("report no unacknowledged finding", async () => {
+    const { app } = await synth({}, { nag: true });
+    const assembly = app.synth();
+    const report = JSON.parse(readFileSync(join(assembly.directory, "validation-report.json"), "utf8"));
+    expect(report.pluginReports.flatMap((r: { violations?: unknown[] }) => r.violations ?? [])).toEqual([]);
+  });
+
+  it("fail the synth for a finding nobody acknowledged", async () => {
+    const { app } = await synth(
+      {},
+      { nag: true, extra: (stack) => new sqs.Queue(stack, "Unencrypted", { encryption: sqs.QueueEncryption.UNENCRYPTED }) },
+    );
+    expect(() => app.synth()).toThrowError(/Unencrypted[\s\S]*AwsSolutions-SQS2/);
   });
 });
 
 describe("deployment configuration", () => {
   it("fails at synth naming the field", () => {
-    expect(() => parseDeploymentConfig({ batchSize: 0 })).toThrowError(DeploymentConfigError);
-    expect(() => parseDeploymentConfig({ batchSize: 0 })).toThrowError(/batchSize/);
-    expect(() => parseDeploymentConfig({ watermarkSchedule: "often" })).toThrowError(/watermarkSchedule: must be a duration/);
+    expect(() => parseDeploymentConfig({ eventSource: { batchSize: 0 } })).toThrowError(DeploymentConfigError);
+    expect(() => parseDeploymentConfig({ eventSource: { batchSize: 0 } })).toThrowError(/panes\.eventSource\.batchSize/);
+    expect(() => parseDeploymentConfig({ eventSource: { parallelizationFactor: 2 } })).toThrowError(/parallelizationFactor: must be 1/);
+    expect(() => parseDeploymentConfig({ watermarkSchedule: "often" })).toThrowError(/panes\.watermarkSchedule: must be a duration/);
+    expect(() => parseDeploymentConfig({ stream: { import: { arn: "clickstream" } } })).toThrowError(/panes\.stream/);
     expect(() => parseDeploymentConfig({ surprise: true })).toThrowError(/surprise/);
+  });
+
+  it("fills defaults for what is not given", () => {
+    expect(parseDeploymentConfig({})).toMatchObject({
+      stream: { create: { mode: "on-demand" } },
+      eventSource: { batchSize: 500, maxBatchingWindow: 1000, retryAttempts: 10, maxRecordAge: 86_400_000, parallelizationFactor: 1 },
+      watermarkSchedule: 60_000,
+      retention: { results: 0, deadLetters: 14 * 86_400_000, tombstones: 7 * 86_400_000 },
+    });
   });
 });

@@ -3,7 +3,7 @@
 import type { KinesisClient } from "@aws-sdk/client-kinesis";
 import type { ResultSink } from "../closing/close-windows.ts";
 import { idempotencyKeyOf, type WindowResult } from "../state/results.ts";
-import { type PutRecordsTarget, putRecordsWithRetry } from "./put-records.ts";
+import { type PutRecordsTarget, putRecordsWithRetry } from "../streams/put-records.ts";
 
 export function outputRecordOf(result: WindowResult): Record<string, unknown> {
   return {
