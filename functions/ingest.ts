@@ -24,6 +24,8 @@ export function createIngestHandler(deps: IngestDependencies) {
       metrics.addMetric("LateEventsDropped", MetricUnit.Count, counts.late);
       metrics.addMetric("LateEventsAccepted", MetricUnit.Count, counts.lateAccepted);
       metrics.addMetric("PaneWrites", MetricUnit.Count, counts.panesWritten);
+      metrics.addMetric("WriteConflictsRetried", MetricUnit.Count, counts.conflicts);
+      metrics.addMetric("RedeliveredRecordsSkipped", MetricUnit.Count, counts.alreadyApplied);
       if (outcome.resumeFrom === undefined) return { batchItemFailures: [] };
       logger.error("pane writes failed; asking Lambda to resume the shard", {
         resumeFrom: outcome.resumeFrom,

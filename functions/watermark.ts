@@ -26,6 +26,8 @@ export function createWatermarkHandler(deps: ClosingDependencies) {
           single.addMetric(name, unit, value);
         };
         perPipeline("WindowsFired", MetricUnit.Count, report.fired + report.refired);
+        perPipeline("LedgerConflicts", MetricUnit.Count, report.conflicts);
+        perPipeline("StatePurged", MetricUnit.Count, report.purged);
         if (report.watermark !== undefined) perPipeline("WatermarkLag", MetricUnit.Milliseconds, Math.max(0, now - report.watermark));
         if (report.conflicts > 0) logger.warn("ledger conflicts (a concurrent or repeated run)", { ...report });
       }

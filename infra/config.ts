@@ -50,8 +50,9 @@ export const deploymentConfigSchema = z.strictObject({
     .prefault({}),
   outputs: z
     .strictObject({
-      /** an output Kinesis stream (created by the stack) */
+      /** an output Kinesis stream (created by the stack, provisioned: results are a small fraction of the input) */
       stream: z.boolean().default(true),
+      streamShards: z.number().int().min(1).max(100).default(1),
       /** put results on an EventBridge bus ("default" or a bus name); omit for none */
       eventBus: z.string().min(1).optional(),
     })

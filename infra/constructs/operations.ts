@@ -123,6 +123,10 @@ export class Operations extends Construct {
         props.pipelineNames.map((pipeline) => panesMetric("WindowsFired", "Sum", { pipeline }).with({ label: pipeline })),
       ),
       graph("Function errors and on-failure queue", [props.ingest.metricErrors(), props.watermark.metricErrors(), onFailure]),
+      graph("Redelivery: conflicts retried, records skipped by fences", [
+        panesMetric("WriteConflictsRetried", "Sum"),
+        panesMetric("RedeliveredRecordsSkipped", "Sum"),
+      ]),
     );
   }
 }

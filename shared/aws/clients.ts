@@ -10,6 +10,8 @@ import { NodeHttpHandler } from "@smithy/node-http-handler";
 export interface ClientOptions {
   endpoint?: string;
   region?: string;
+  /** a named profile of the shared AWS config files */
+  profile?: string;
   /** static credentials for emulators; otherwise the default provider chain */
   credentials?: { accessKeyId: string; secretAccessKey: string };
   maxSockets?: number;
@@ -26,6 +28,7 @@ export function createDynamoDbClient(options: ClientOptions = {}): DynamoDBClien
   return new DynamoDBClient({
     endpoint: options.endpoint,
     region: options.region,
+    profile: options.profile,
     credentials: options.credentials,
     maxAttempts: 8,
     requestHandler: requestHandler(options.maxSockets ?? 64),
@@ -36,6 +39,7 @@ export function createKinesisClient(options: ClientOptions = {}): KinesisClient 
   return new KinesisClient({
     endpoint: options.endpoint,
     region: options.region,
+    profile: options.profile,
     credentials: options.credentials,
     maxAttempts: 8,
     requestHandler: requestHandler(options.maxSockets ?? 32),

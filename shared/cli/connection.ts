@@ -1,6 +1,7 @@
 // Where CLI commands connect: AWS_ENDPOINT_URL (LocalStack-compatible) when set, else the local stack
 // that `panes start` is running (it leaves its details in .panes/local.json), else AWS itself.
 import { readFile } from "node:fs/promises";
+import { CloudFormationClient, DescribeStacksCommand } from "@aws-sdk/client-cloudformation";
 import type { DynamoDBClient } from "@aws-sdk/client-dynamodb";
 import type { KinesisClient } from "@aws-sdk/client-kinesis";
 import { createDynamoDbClient, createKinesisClient } from "../aws/clients.ts";
@@ -35,11 +36,16 @@ async function readLocalConnection(): Promise<LocalConnection | undefined> {
   }
 }
 
-export async function connect(): Promise<CliConnection> {
+export interface AwsFlags {
+  region?: string;
+  profile?: string;
+}
+
+export async function connect(flags: AwsFlags = {}): Promise<CliConnection> {
   if (process.env.AWS_ENDPOINT_URL) {
     return {
-      dynamodb: createDynamoDbClient(),
-      kinesis: createKinesisClient(),
+      dynamodb: createDynamoDbClient(flags),
+      kinesis: createKinesisClient(flags),
       describe: `AWS_ENDPOINT_URL=${process.env.AWS_ENDPOINT_URL}`,
     };
   }
@@ -53,13 +59,54 @@ export async function connect(): Promise<CliConnection> {
       describe: `local stack (pid ${local.pid})`,
     };
   }
-  return { dynamodb: createDynamoDbClient(), kinesis: createKinesisClient(), describe: "AWS" };
+  return {
+    dynamodb: createDynamoDbClient(flags),
+    kinesis: createKinesisClient(flags),
+    describe: `AWS${flags.region ? ` ${flags.region}` : ""}${flags.profile ? ` (profile ${flags.profile})` : ""}`,
+  };
 }
 
-export function tableOrLocal(given: string | undefined, connection: CliConnection, pick: (c: LocalConnection) => string): string {
-  if (given) return given;
-  if (connection.local) return pick(connection.local);
-  throw new CliError("no table given and no local stack running: pass --table (see the stack outputs of `cdk deploy`)");
+/** The tables and pipelines of a deployment: given as flags, read from a CloudFormation stack's outputs, or the local stack's. */
+export interface DeploymentTarget {
+  stateTable?: string;
+  resultsTable?: string;
+  deadLetterTable?: string;
+  pipelines?: string[];
+}
+
+export interface TargetFlags extends AwsFlags {
+  stack?: string;
+  stateTable?: string;
+  table?: string;
+  deadLetterTable?: string;
+}
+
+export async function resolveTarget(connection: CliConnection, flags: TargetFlags): Promise<DeploymentTarget> {
+  let fromStack: DeploymentTarget = {};
+  if (flags.stack) {
+    const client = new CloudFormationClient({ region: flags.region, profile: flags.profile });
+    const { Stacks } = await client.send(new DescribeStacksCommand({ StackName: flags.stack }));
+    const outputs = new Map((Stacks?.[0]?.Outputs ?? []).map((o) => [o.OutputKey, o.OutputValue]));
+    fromStack = {
+      stateTable: outputs.get("StateTableName"),
+      resultsTable: outputs.get("ResultsTableName"),
+      deadLetterTable: outputs.get("DeadLetterTableName"),
+      pipelines: outputs.get("PipelineNames")?.split(",").filter(Boolean),
+    };
+  }
+  const local = connection.local;
+  return {
+    stateTable: flags.stateTable ?? fromStack.stateTable ?? local?.names.stateTable,
+    resultsTable: flags.table ?? fromStack.resultsTable ?? local?.names.resultsTable,
+    deadLetterTable: flags.deadLetterTable ?? fromStack.deadLetterTable ?? local?.names.deadLetterTable,
+    pipelines: fromStack.pipelines ?? local?.pipelines,
+  };
+}
+
+export function required<T>(value: T | undefined, what: string): T {
+  if (value === undefined)
+    throw new CliError(`${what} is not known: pass it, or --stack NAME (the deployed stack), or run this beside \`panes start\``);
+  return value;
 }
 
 /** Runs a command body, turning known errors into a message and an exit code. */

@@ -1,11 +1,14 @@
 import { type DeadLetterKind, listDeadLetters } from "../state/dead-letters.ts";
-import { connect, runCommand, tableOrLocal } from "./connection.ts";
+import { connect, required, resolveTarget, runCommand, type TargetFlags } from "./connection.ts";
 import { printTable } from "./results.ts";
 
-export function runDeadLetters(options: { kind?: DeadLetterKind; json?: boolean; table?: string }) {
+export function runDeadLetters(options: { kind?: DeadLetterKind; json?: boolean; table?: string } & TargetFlags) {
   return runCommand(async () => {
-    const connection = await connect();
-    const table = tableOrLocal(options.table, connection, (c) => c.names.deadLetterTable);
+    const connection = await connect(options);
+    const table = required(
+      (await resolveTarget(connection, { ...options, table: undefined, deadLetterTable: options.table })).deadLetterTable,
+      "the dead-letter table (--table)",
+    );
     const letters = await listDeadLetters(connection.dynamodb, table, options.kind);
     if (options.json) {
       for (const l of letters) {

@@ -7,6 +7,7 @@ import { runProduce } from "./produce.ts";
 import { runReplay } from "./replay.ts";
 import { runResults } from "./results.ts";
 import { runStart } from "./start.ts";
+import { runStatus } from "./status.ts";
 
 function integer(min: number, max: number) {
   return (value: string) => {
@@ -31,6 +32,12 @@ function duration(value: string): number {
 
 const kinesisOption = () =>
   new Option("--kinesis <emulator>", "Kinesis emulator to start").choices(["kinesalite", "kinesis-local"]).default("kinesalite");
+
+const awsOptions = (command: Command) =>
+  command
+    .option("--stack <name>", "a deployed Panes stack: table and pipeline names come from its outputs")
+    .option("--region <region>", "AWS region")
+    .option("--profile <profile>", "AWS profile (shared config files)");
 
 const program = new Command("panes")
   .description("Serverless event-time windowing on AWS: Flink's windows on Kinesis, Lambda and DynamoDB.")
@@ -72,7 +79,7 @@ program
   .option("--partition-key <field>", "event field used as the partition key (default: a random key per record)")
   .action(runProduce);
 
-program
+const results = program
   .command("results")
   .description("read window results from the results table")
   .requiredOption("--pipeline <name>", "pipeline name")
@@ -80,18 +87,29 @@ program
   .option("--from <time>", "windows ending at or after this time (epoch ms or ISO-8601)", parseTime)
   .option("--to <time>", "windows ending at or before this time (epoch ms or ISO-8601)", parseTime)
   .option("--json", "one JSON object per line instead of a table")
-  .option("--table <name>", "results table (default: the local stack's)")
-  .action(runResults);
+  .option("--table <name>", "results table (default: the stack's or the local stack's)");
+awsOptions(results).action(runResults);
 
-program
+awsOptions(
+  program
+    .command("status")
+    .description("watermarks and their lag, shard checkpoints (last sequence number, max event time, idle) and dead-letter counts")
+    .option("--pipelines <file>", "pipelines file (default: the stack's or the local stack's pipeline names)")
+    .option("--state-table <name>", "state table (default: the stack's or the local stack's)")
+    .option("--dead-letter-table <name>", "dead-letter table (default: the stack's or the local stack's)")
+    .option("--json", "one JSON object")
+    .option("--watch", "refresh every 2 seconds until Ctrl-C"),
+).action(runStatus);
+
+const dlqList = program
   .command("dlq")
   .description("inspect the dead-letter store: invalid records and too-late events, with reasons")
   .command("list")
   .description("list dead letters")
   .addOption(new Option("--kind <kind>", "only this kind").choices(["invalid", "late"]))
   .option("--json", "one JSON object per line (data as UTF-8 text and base64)")
-  .option("--table <name>", "dead-letter table (default: the local stack's)")
-  .action(runDeadLetters);
+  .option("--table <name>", "dead-letter table (default: the stack's or the local stack's)");
+awsOptions(dlqList).action(runDeadLetters);
 
 program
   .command("generate")

@@ -1,10 +1,10 @@
 import { queryResults } from "../state/results.ts";
-import { connect, runCommand, tableOrLocal } from "./connection.ts";
+import { connect, required, resolveTarget, runCommand, type TargetFlags } from "./connection.ts";
 
-export function runResults(options: { pipeline: string; key?: string; from?: number; to?: number; json?: boolean; table?: string }) {
+export function runResults(options: { pipeline: string; key?: string; from?: number; to?: number; json?: boolean } & TargetFlags) {
   return runCommand(async () => {
-    const connection = await connect();
-    const table = tableOrLocal(options.table, connection, (c) => c.names.resultsTable);
+    const connection = await connect(options);
+    const table = required((await resolveTarget(connection, options)).resultsTable, "the results table (--table)");
     const results = await queryResults(connection.dynamodb, table, {
       pipeline: options.pipeline,
       key: options.key,

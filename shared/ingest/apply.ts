@@ -33,6 +33,7 @@ export interface BatchOutcome {
     panesWritten: number;
     alreadyApplied: number;
     failedPanes: number;
+    conflicts: number;
   };
   errors: unknown[];
 }
@@ -49,6 +50,7 @@ export async function applyShardBatch(deps: IngestDependencies, records: readonl
     panesWritten: 0,
     alreadyApplied: 0,
     failedPanes: 0,
+    conflicts: 0,
   };
   if (shardId === undefined) return { counts, errors: [] };
 
@@ -73,6 +75,7 @@ export async function applyShardBatch(deps: IngestDependencies, records: readonl
           const outcome = await writeFencedPane(deps.dynamodb, deps.stateTable, shardId, delta);
           if (outcome.applied > 0) counts.panesWritten++;
           counts.alreadyApplied += outcome.alreadyApplied;
+          counts.conflicts += outcome.conflicts;
           for (const c of outcome.purged) {
             const record = bySequence.get(c.sequenceNumber);
             if (record === undefined) continue;

@@ -51,6 +51,7 @@ export interface LocalConnection {
   names: LocalNames;
   sourceStreamArn: string;
   outputStreamArn: string;
+  pipelines: string[];
   pid: number;
 }
 
@@ -143,6 +144,7 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
       names,
       sourceStreamArn,
       outputStreamArn,
+      pipelines: options.pipelines.map((p) => p.name),
       pid: process.pid,
     };
     if (options.stateFile) {

@@ -40,6 +40,8 @@ export interface PaneWriteOutcome {
   applied: number;
   alreadyApplied: number;
   purged: Contribution[];
+  /** conditional writes that failed and were retried after a read */
+  conflicts: number;
 }
 
 const MAX_ATTEMPTS = 6;
@@ -99,13 +101,14 @@ export async function writeFencedPane(
   const { pk, sk } = paneItemKey(delta.pipeline, delta.key, delta.paneStart);
   const id = `${tableName}/${pk}/${sk}`;
   let known = knownPanes.has(id) ? knownPanes.get(id) : undefined;
+  let conflicts = 0;
   for (let attempt = 0; attempt < MAX_ATTEMPTS; attempt++) {
     if (known === undefined) known = await readPane(client, tableName, pk, sk);
     const fence = known?.fences.get(shardId);
     const pending = fence === undefined ? delta.contributions : delta.contributions.filter((c) => c.sequenceNumber > fence);
     const alreadyApplied = delta.contributions.length - pending.length;
-    if (pending.length === 0) return { applied: 0, alreadyApplied, purged: [] };
-    if (known?.tombstone) return { applied: 0, alreadyApplied, purged: pending };
+    if (pending.length === 0) return { applied: 0, alreadyApplied, purged: [], conflicts };
+    if (known?.tombstone) return { applied: 0, alreadyApplied, purged: pending, conflicts };
 
     const state = known ? structuredClone(known.state) : emptyState();
     for (const c of pending) addEvent(state, c.ts, c.values);
@@ -132,9 +135,10 @@ export async function writeFencedPane(
         }),
       );
       remember(id, { version, state, fences, tombstone: false });
-      return { applied: pending.length, alreadyApplied, purged: [] };
+      return { applied: pending.length, alreadyApplied, purged: [], conflicts };
     } catch (error) {
       if (!isConditionalFailure(error)) throw error;
+      conflicts++;
       // Someone else wrote the pane (a redelivery, a concurrent run, the closing logic): re-read and
       // merge only what is still above the fence. AWS returns the item with the failure; dynalite does not.
       known = error.Item ? decodePane(error.Item) : undefined;

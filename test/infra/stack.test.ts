@@ -38,12 +38,11 @@ beforeAll(async () => {
 });
 
 describe("Panes stack", () => {
-  it("has encrypted on-demand source and output streams", () => {
+  it("has an encrypted on-demand source stream and an encrypted one-shard output stream", () => {
     template.resourceCountIs("AWS::Kinesis::Stream", 2);
-    template.allResourcesProperties("AWS::Kinesis::Stream", {
-      StreamEncryption: { EncryptionType: "KMS", KeyId: "alias/aws/kinesis" },
-      StreamModeDetails: { StreamMode: "ON_DEMAND" },
-    });
+    template.allResourcesProperties("AWS::Kinesis::Stream", { StreamEncryption: { EncryptionType: "KMS", KeyId: "alias/aws/kinesis" } });
+    template.hasResourceProperties("AWS::Kinesis::Stream", { StreamModeDetails: { StreamMode: "ON_DEMAND" } });
+    template.hasResourceProperties("AWS::Kinesis::Stream", { StreamModeDetails: { StreamMode: "PROVISIONED" }, ShardCount: 1 });
   });
 
   it("builds every table from the shared definitions: encrypted, on demand, TTL, point-in-time recovery", () => {
@@ -163,6 +162,7 @@ describe("Panes stack", () => {
   it("creates a provisioned stream with the configured shard count", async () => {
     const provisioned = (await synth({ stream: { create: { mode: "provisioned", shards: 4 } } })).template();
     provisioned.hasResourceProperties("AWS::Kinesis::Stream", { ShardCount: 4, StreamModeDetails: { StreamMode: "PROVISIONED" } });
+    provisioned.resourcePropertiesCountIs("AWS::Kinesis::Stream", { StreamModeDetails: { StreamMode: "ON_DEMAND" } }, 0);
   });
 });
 

@@ -31,6 +31,17 @@ describe("panes start", () => {
       const dynamodbPort = Number((await panes.waitFor(/DynamoDB http:\/\/127\.0\.0\.1:(\d+)/))[1]);
       await panes.waitFor(/^window cpu-avg-5m {2}web-\d+ {2}\[.*\) {2}avg=[\d.]+ max=[\d.]+ n=\d+/m);
       await panes.waitFor(/^window mem-max-60m {2}web-\d+ {2}\[.*\) {2}max=\d+ n=\d+/m);
+      const status = async () => JSON.parse((await runPanes(["status", "--json"], { cwd })).stdout);
+      const first = await status();
+      const second = await status();
+      expect(first.pipelines.map((p: { pipeline: string }) => p.pipeline)).toEqual(["cpu-avg-5m", "mem-max-60m"]);
+      expect(first.pipelines[0].shards).toHaveLength(2);
+      expect(first.pipelines[0].shards[0]).toMatchObject({
+        shardId: "shardId-000000000000",
+        idle: false,
+        sequenceNumber: expect.stringMatching(/^\d+$/),
+      });
+      expect(second.pipelines[0].watermark).toBeGreaterThan(first.pipelines[0].watermark);
       const results = await runPanes(["results", "--pipeline", "cpu-avg-5m"], { cwd });
       expect(results.code).toBe(0);
       expect(results.stdout).toMatch(/^key\s+start\s+end\s+avg\s+max\s+n\s+events\s+version/m);
