@@ -141,7 +141,8 @@ export class PanesStack extends Stack {
     });
     storage.state.grantReadWriteData(watermark);
     storage.results.grantReadWriteData(watermark);
-    source.grant(watermark, "kinesis:ListShards");
+    // Shard listing, and probes of shards that look idle (are their records all applied?).
+    source.grantRead(watermark);
     output?.grantWrite(watermark);
     bus?.grantPutEventsTo(watermark);
     new events.Rule(this, "WatermarkSchedule", {

@@ -5,7 +5,7 @@ import type { ResultSink } from "#shared/closing/close-windows.ts";
 import { allSinks, eventBusResultSink } from "#shared/outputs/event-bus.ts";
 import { kinesisResultSink } from "#shared/outputs/kinesis.ts";
 import { loadPipelinesFile } from "#shared/pipelines/load.ts";
-import { listOpenShardIds } from "#shared/streams/shards.ts";
+import { kinesisSourceStream } from "#shared/streams/probe.ts";
 import { createWatermarkHandler } from "../watermark.ts";
 import { loadFunctionConfig } from "./config.ts";
 
@@ -21,7 +21,7 @@ export const handler = createWatermarkHandler({
   stateTable: config.stateTable,
   resultsTable: config.resultsTable,
   pipelines,
-  listOpenShards: () => listOpenShardIds(kinesis, { streamArn: config.sourceStreamArn }),
+  stream: kinesisSourceStream(kinesis, { streamArn: config.sourceStreamArn }),
   sink: allSinks(sinks),
   concurrency: 16,
   resultRetentionSeconds: config.resultRetentionSeconds,

@@ -24,6 +24,12 @@ export function parseTime(value: string): number {
   return ms;
 }
 
+function probability(value: string): number {
+  const p = Number(value);
+  if (!(p >= 0 && p < 1)) throw new InvalidArgumentError("must be a probability at least 0 and below 1");
+  return p;
+}
+
 function duration(value: string): number {
   const ms = parseDuration(value);
   if (ms === undefined) throw new InvalidArgumentError('must be a duration such as "30s" or "5m"');
@@ -69,6 +75,12 @@ program
   .option("--partition-key <field>", "event field used as the Kinesis partition key (default: the first pipeline's key)")
   .addOption(kinesisOption())
   .option("--strict", "exit with status 3 when any record was dead-lettered or late")
+  .option(
+    "--chaos <p>",
+    "inject faults with probability p per invocation (crashes, timeouts, throttling, redelivery, faulty watermark runs)",
+    probability,
+  )
+  .option("--chaos-seed <n>", "seed of the fault injection", integer(0, 2 ** 31), 1)
   .action(runReplay);
 
 program

@@ -1,4 +1,5 @@
 import { writeFile } from "node:fs/promises";
+import { Chaos } from "../local/chaos.ts";
 import type { KinesisEmulator } from "../local/emulators.ts";
 import { replay } from "../local/replay.ts";
 import { loadPipelinesFile } from "../pipelines/load.ts";
@@ -26,10 +27,14 @@ export function runReplay(options: {
   partitionKey?: string;
   kinesis: KinesisEmulator;
   strict?: boolean;
+  chaos?: number;
+  chaosSeed: number;
 }) {
   return runCommand(async () => {
     const pipelines = await loadPipelinesFile(options.pipelines);
+    const chaos = options.chaos === undefined ? undefined : new Chaos(options.chaos, options.chaosSeed);
     const summary = await replay({
+      chaos,
       pipelines,
       input: options.input,
       shards: options.shards,
@@ -49,6 +54,7 @@ export function runReplay(options: {
     process.stderr.write(
       `replay: ${summary.events} events → ${sorted.length} windows in ${(summary.elapsedMs / 1000).toFixed(1)} s (${rate} events/s); ${summary.deadLettered} dead-lettered, ${summary.late} late, ${summary.onFailure} batches to the on-failure destination\n`,
     );
+    if (chaos) process.stderr.write(`${chaos.summary()}\n`);
     if (summary.onFailure > 0) throw new CliError(`${summary.onFailure} batches exhausted their retries; results are incomplete`, 1);
     if (options.strict && summary.deadLettered + summary.late > 0) throw new CliError("records were dead-lettered or late (--strict)", 3);
   });

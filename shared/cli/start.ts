@@ -1,6 +1,7 @@
 // `panes start` (npm start): the local pipeline with a demo producer and a live view of closed windows.
 
 import { appendFile } from "node:fs/promises";
+import { Chaos } from "../local/chaos.ts";
 import { startDemoProducer } from "../local/demo.ts";
 import type { KinesisEmulator } from "../local/emulators.ts";
 import { startLocalStack } from "../local/stack.ts";
@@ -44,7 +45,9 @@ export function runStart(options: {
     const pipelines = await loadPipelinesFile(options.pipelines);
     const out = process.stdout;
     out.write(`Starting the local stack (${options.kinesis} + dynalite)…\n`);
+    const chaos = process.env.PANES_CHAOS ? new Chaos(Number(process.env.PANES_CHAOS), Date.now() & 0x7fffffff) : undefined;
     const stack = await startLocalStack({
+      chaos,
       pipelines,
       kinesisEmulator: options.kinesis,
       endpoint: process.env.AWS_ENDPOINT_URL,
@@ -159,6 +162,7 @@ export function runStart(options: {
       await demo?.stop();
       await tail.stop();
       await stack.stop();
+      if (chaos) out.write(`${chaos.summary()}\n`);
       out.write("Stopped.\n");
     };
     const timer = setInterval(() => {

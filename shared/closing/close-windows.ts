@@ -5,11 +5,20 @@ import type { DynamoDBClient } from "@aws-sdk/client-dynamodb";
 import pLimit from "p-limit";
 import { finalValues, mergeStates } from "../aggregates/state.ts";
 import type { Pipeline } from "../pipelines/schema.ts";
-import { advanceWatermark, readCheckpoints, readWatermarks, registerShard } from "../state/checkpoints.ts";
+import {
+  advanceWatermark,
+  markShardFinished,
+  readCheckpoints,
+  readShardProgress,
+  readWatermarks,
+  registerShard,
+  type ShardProgressRecord,
+} from "../state/checkpoints.ts";
 import { moveDue, type PaneAt, purgePane, queryDuePanes, queryPanes } from "../state/panes.ts";
 import { markPublished, readOutbox, readResults, resultId, type WindowResult, writeResultOnce } from "../state/results.ts";
+import type { ShardProbe, SourceStream } from "../streams/probe.ts";
 import { dueLookaheadOf, sessionsOfPanes, type TimeWindow, windowsOfPane } from "../windows/assigners.ts";
-import { END_OF_TIME, watermarkOf } from "../windows/watermark.ts";
+import { END_OF_TIME, isIdle, type ShardProgress, watermarkOf } from "../windows/watermark.ts";
 
 export interface ResultSink {
   publish(results: readonly WindowResult[]): Promise<void>;
@@ -20,8 +29,8 @@ export interface ClosingDependencies {
   stateTable: string;
   resultsTable: string;
   pipelines: readonly Pipeline[];
-  /** open shards of the source stream: a shard no batch has reached yet holds the watermark until idle */
-  listOpenShards?: () => Promise<string[]>;
+  /** the source stream: its shards, and whether a shard still holds unapplied records */
+  stream?: SourceStream;
   /** where results go after the ledger (output stream); results stay in the ledger either way */
   sink?: ResultSink;
   concurrency: number;
@@ -47,31 +56,94 @@ export interface ClosingOptions {
   drain?: boolean;
 }
 
+/** What this run knows of the source stream's shards; probes are made at most once per shard per run. */
+class ShardView {
+  private readonly probes = new Map<string, Promise<ShardProbe>>();
+
+  constructor(
+    private readonly deps: ClosingDependencies,
+    /** undefined without a stream to ask */
+    readonly listed: Map<string, { closed: boolean }> | undefined,
+    readonly progress: Map<string, ShardProgressRecord>,
+  ) {}
+
+  static async read(deps: ClosingDependencies): Promise<ShardView> {
+    const listed = deps.stream ? new Map((await deps.stream.listShards()).map((s) => [s.shardId, { closed: s.closed }])) : undefined;
+    const progress = await readShardProgress(deps.dynamodb, deps.stateTable, [...(listed?.keys() ?? [])]);
+    return new ShardView(deps, listed, progress);
+  }
+
+  /** Shards a pipeline must wait for although no batch of theirs reached it yet. */
+  unfinished(): string[] {
+    return [...(this.listed ?? [])].filter(([id]) => !this.progress.get(id)?.finished).map(([id]) => id);
+  }
+
+  /** Gone from the stream (past retention) or closed and read to the end: no longer counted. */
+  async finished(shardId: string): Promise<boolean> {
+    if (!this.listed) return false;
+    if (!this.listed.has(shardId) || this.progress.get(shardId)?.finished) return true;
+    if (!this.listed.get(shardId)?.closed) return false;
+    return (await this.probe(shardId)) === "finished";
+  }
+
+  probe(shardId: string): Promise<ShardProbe> {
+    const stream = this.deps.stream;
+    if (!stream) return Promise.resolve("caught-up");
+    let probe = this.probes.get(shardId);
+    if (probe === undefined) {
+      probe = stream.probe(shardId, this.progress.get(shardId)?.sequenceNumber).then(async (answer) => {
+        if (answer === "finished") await markShardFinished(this.deps.dynamodb, this.deps.stateTable, shardId);
+        return answer;
+      });
+      this.probes.set(shardId, probe);
+    }
+    return probe;
+  }
+}
+
 export async function closeWindows(deps: ClosingDependencies, options: ClosingOptions = {}): Promise<PipelineClosing[]> {
-  const openShards = deps.listOpenShards ? await deps.listOpenShards() : [];
+  const shards = await ShardView.read(deps);
   const reports: PipelineClosing[] = [];
-  for (const pipeline of deps.pipelines) reports.push(await closePipeline(deps, pipeline, openShards, options));
+  for (const pipeline of deps.pipelines) reports.push(await closePipeline(deps, pipeline, shards, options));
   return reports;
+}
+
+/** The watermark the checkpoints allow: idle shards (nothing new, nothing pending) and finished shards do not count. */
+async function candidateWatermark(
+  deps: ClosingDependencies,
+  pipeline: Pipeline,
+  shards: ShardView,
+  now: number,
+): Promise<number | undefined> {
+  const checkpoints = await readCheckpoints(deps.dynamodb, deps.stateTable, pipeline.name);
+  const known = new Set(checkpoints.map((c) => c.shardId));
+  for (const shardId of shards.unfinished()) {
+    if (known.has(shardId)) continue;
+    await registerShard(deps.dynamodb, deps.stateTable, pipeline.name, shardId, now);
+    checkpoints.push({ pipeline: pipeline.name, shardId, updatedAt: now });
+  }
+  const counted: ShardProgress[] = [];
+  for (const checkpoint of checkpoints) {
+    if (await shards.finished(checkpoint.shardId)) continue;
+    const quiet = isIdle(checkpoint, pipeline.idleTimeout, now);
+    // Quiet for the idle timeout: idle only if its consumer has applied everything the shard holds.
+    const pending = quiet && (await shards.probe(checkpoint.shardId)) === "pending";
+    counted.push({ ...checkpoint, pending });
+  }
+  return watermarkOf(counted, pipeline.outOfOrderness, pipeline.idleTimeout, now);
 }
 
 async function closePipeline(
   deps: ClosingDependencies,
   pipeline: Pipeline,
-  openShards: readonly string[],
+  shards: ShardView,
   options: ClosingOptions,
 ): Promise<PipelineClosing> {
   const now = deps.now?.() ?? Date.now();
   const report: PipelineClosing = { pipeline: pipeline.name, fired: 0, refired: 0, purged: 0, republished: 0, conflicts: 0 };
 
-  const checkpoints = await readCheckpoints(deps.dynamodb, deps.stateTable, pipeline.name);
-  const known = new Set(checkpoints.map((c) => c.shardId));
-  for (const shardId of openShards) {
-    if (known.has(shardId)) continue;
-    await registerShard(deps.dynamodb, deps.stateTable, pipeline.name, shardId, now);
-    checkpoints.push({ pipeline: pipeline.name, shardId, updatedAt: now });
-  }
   const previous = (await readWatermarks(deps.dynamodb, deps.stateTable, [pipeline.name])).get(pipeline.name);
-  const candidate = options.drain ? END_OF_TIME : watermarkOf(checkpoints, pipeline.outOfOrderness, pipeline.idleTimeout, now);
+  const candidate = options.drain ? END_OF_TIME : await candidateWatermark(deps, pipeline, shards, now);
   if (candidate === undefined && previous === undefined) return report;
   const watermark =
     candidate !== undefined && (previous === undefined || candidate > previous)

@@ -4,9 +4,9 @@
 import type { DynamoDBClient } from "@aws-sdk/client-dynamodb";
 import pLimit from "p-limit";
 import type { Pipeline } from "../pipelines/schema.ts";
-import { readWatermarks, writeCheckpoint } from "../state/checkpoints.ts";
+import { readWatermarks, writeCheckpoint, writeShardProgress } from "../state/checkpoints.ts";
 import { type DeadLetter, putDeadLetters } from "../state/dead-letters.ts";
-import { writeFencedPane } from "../state/panes.ts";
+import { notYetApplied, writeFencedPane } from "../state/panes.ts";
 import { planBatch, type StreamRecord } from "./plan.ts";
 
 export interface IngestDependencies {
@@ -66,6 +66,19 @@ export async function applyShardBatch(deps: IngestDependencies, records: readonl
   const limit = pLimit(deps.writeConcurrency);
   const errors: unknown[] = [];
   const purged: DeadLetter[] = [];
+  // Too late, unless a fence shows the record is a redelivery of something already applied.
+  await Promise.all(
+    plan.tooLate.map(({ delta, letters }) =>
+      limit(async () => {
+        const unapplied = await notYetApplied(deps.dynamodb, deps.stateTable, shardId, delta);
+        counts.alreadyApplied += delta.contributions.length - unapplied.length;
+        for (const c of unapplied) {
+          const late = letters.get(c.sequenceNumber);
+          if (late) purged.push(late);
+        }
+      }),
+    ),
+  );
   let lowestFailed: bigint | undefined;
   const bySequence = new Map(records.map((r) => [BigInt(r.sequenceNumber), r]));
   await Promise.all(
@@ -100,7 +113,7 @@ export async function applyShardBatch(deps: IngestDependencies, records: readonl
       }),
     ),
   );
-  counts.late += purged.length;
+  counts.late = purged.length;
   await putDeadLetters(deps.dynamodb, deps.deadLetterTable, purged, deps.deadLetterRetentionSeconds);
 
   // Checkpoints cover only records before the first failure: the watermark must not run ahead of state.
@@ -122,6 +135,7 @@ export async function applyShardBatch(deps: IngestDependencies, records: readonl
         });
       }),
     );
+    await writeShardProgress(deps.dynamodb, deps.stateTable, shardId, lastApplied.sequenceNumber, now);
   }
   const resumeFrom = lowestFailed === undefined ? undefined : bySequence.get(lowestFailed)?.sequenceNumber;
   return { resumeFrom, counts, errors };

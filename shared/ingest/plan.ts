@@ -19,10 +19,15 @@ export interface StreamRecord {
 
 export interface BatchPlan {
   panes: PaneDelta[];
+  /**
+   * Events behind the watermark by more than the allowed lateness, by pane. They go to the late
+   * output unless the pane's fence shows a redelivery of what was already applied.
+   */
+  tooLate: { delta: PaneDelta; letters: Map<bigint, DeadLetter> }[];
   deadLetters: DeadLetter[];
   /** per pipeline, the (sequence number, event time) of every event it accepted, in sequence order */
   progress: Map<string, { sequenceNumber: bigint; ts: number }[]>;
-  counts: { records: number; events: number; invalid: number; late: number; lateAccepted: number };
+  counts: { records: number; events: number; invalid: number; lateAccepted: number };
 }
 
 const utf8 = new TextDecoder("utf-8", { fatal: true });
@@ -55,7 +60,8 @@ export function planBatch(
   const panes = new Map<string, PaneDelta>();
   const deadLetters: DeadLetter[] = [];
   const progress = new Map<string, { sequenceNumber: bigint; ts: number }[]>(pipelines.map((p) => [p.name, []]));
-  const counts = { records: records.length, events: 0, invalid: 0, late: 0, lateAccepted: 0 };
+  const counts = { records: records.length, events: 0, invalid: 0, lateAccepted: 0 };
+  const tooLate = new Map<string, { delta: PaneDelta; letters: Map<bigint, DeadLetter> }>();
   const letter = (record: StreamRecord, kind: DeadLetter["kind"], pipeline: string, reason: string): DeadLetter => ({
     kind,
     pipeline,
@@ -88,32 +94,39 @@ export function planBatch(
       progress.get(pipeline.name)?.push({ sequenceNumber, ts: event.ts });
       const lastEnd = lastWindowEndOf(pipeline.window, event.ts);
       if (lastEnd === undefined) continue; // falls between sliding windows (slide > size): in no window
-      const watermark = watermarks.get(pipeline.name);
-      if (watermark !== undefined && lastEnd <= watermark) {
-        if (lastEnd + pipeline.allowedLateness <= watermark) {
-          deadLetters.push(
-            letter(
-              record,
-              "late",
-              pipeline.name,
-              `event time ${new Date(event.ts).toISOString()} is behind the watermark ${new Date(watermark).toISOString()} by more than the allowed lateness`,
-            ),
-          );
-          counts.late++;
-          continue;
-        }
-        counts.lateAccepted++;
-      }
       const paneStart = paneOf(pipeline.window, event.ts);
       const id = `${pipeline.name}\u0000${event.key}\u0000${paneStart}`;
+      const contribution: Contribution = { sequenceNumber, ts: event.ts, values: event.values };
+      const watermark = watermarks.get(pipeline.name);
+      if (watermark !== undefined && lastEnd + pipeline.allowedLateness <= watermark) {
+        let late = tooLate.get(id);
+        if (late === undefined) {
+          late = {
+            delta: { pipeline: pipeline.name, window: pipeline.window, key: event.key, paneStart, contributions: [] },
+            letters: new Map(),
+          };
+          tooLate.set(id, late);
+        }
+        late.delta.contributions.push(contribution);
+        late.letters.set(
+          sequenceNumber,
+          letter(
+            record,
+            "late",
+            pipeline.name,
+            `event time ${new Date(event.ts).toISOString()} is behind the watermark ${new Date(watermark).toISOString()} by more than the allowed lateness`,
+          ),
+        );
+        continue;
+      }
+      if (watermark !== undefined && lastEnd <= watermark) counts.lateAccepted++;
       let pane = panes.get(id);
       if (pane === undefined) {
         pane = { pipeline: pipeline.name, window: pipeline.window, key: event.key, paneStart, contributions: [] };
         panes.set(id, pane);
       }
-      const contribution: Contribution = { sequenceNumber, ts: event.ts, values: event.values };
       pane.contributions.push(contribution);
     }
   }
-  return { panes: [...panes.values()], deadLetters, progress, counts };
+  return { panes: [...panes.values()], tooLate: [...tooLate.values()], deadLetters, progress, counts };
 }

@@ -43,6 +43,8 @@ export interface EventSourceMappingOptions {
   onInvocation?: (info: { shardId: string; records: number; outcome: "ok" | "partial" | "error" }) => void;
   /** backoff before a retry, ms */
   retryDelayMs: number;
+  /** fault injection: after a successful delivery, deliver the batch again (whole, bisected, or merged with the next) */
+  redelivery?: () => "whole" | "bisected" | "merged" | undefined;
 }
 
 export const DEFAULT_MAPPING: Omit<EventSourceMappingOptions, "streamName" | "streamArn"> = {
@@ -80,6 +82,10 @@ type Outcome = { kind: "ok" } | { kind: "error"; error: unknown } | { kind: "par
 
 class ShardPoller {
   caughtUp = false;
+  /** highest sequence number delivered in an invocation that succeeded */
+  lastDelivered = -1n;
+  /** highest sequence number passed over to the on-failure destination */
+  skippedTo = -1n;
   finished = false;
   private iterator: string | undefined;
   private buffer: _Record[] = [];
@@ -171,6 +177,15 @@ class ShardPoller {
       options.onInvocation?.({ shardId: this.shardId, records: part.records.length, outcome: outcome.kind });
       if (outcome.kind === "ok") {
         parts.shift();
+        const last = part.records[part.records.length - 1]?.SequenceNumber;
+        if (last !== undefined && BigInt(last) > this.lastDelivered) this.lastDelivered = BigInt(last);
+        const again = options.redelivery?.();
+        if (again === "whole") parts.unshift({ records: part.records, retries: 0 });
+        if (again === "bisected") {
+          const half = Math.ceil(part.records.length / 2);
+          parts.unshift({ records: part.records.slice(0, half), retries: 0 }, { records: part.records.slice(half), retries: 0 });
+        }
+        if (again === "merged") this.buffer.unshift(...part.records);
         continue;
       }
       if (outcome.kind === "error" && options.bisectBatchOnFunctionError && part.records.length > 1) {
@@ -187,6 +202,8 @@ class ShardPoller {
       const remaining = outcome.kind === "partial" ? part.records.slice(outcome.from) : part.records;
       if (options.maximumRetryAttempts >= 0 && part.retries >= options.maximumRetryAttempts) {
         await options.onFailure?.(this.failureRecord(remaining, part.retries + 1, outcome));
+        const last = remaining[remaining.length - 1]?.SequenceNumber;
+        if (last !== undefined && BigInt(last) > this.skippedTo) this.skippedTo = BigInt(last);
         parts.shift();
         continue;
       }
@@ -336,6 +353,21 @@ export class EventSourceMapping {
       await new Promise((r) => setTimeout(r, 20));
     }
     throw new Error(`the event source mapping did not catch up within ${timeoutMs} ms`);
+  }
+
+  /** Resolves once every shard's records up to the given sequence numbers were delivered successfully. */
+  async waitUntilDelivered(lastSequenceByShard: ReadonlyMap<string, bigint>, timeoutMs = 3_600_000): Promise<void> {
+    const deadline = Date.now() + timeoutMs;
+    while (Date.now() < deadline) {
+      if (this.failure) throw this.failure;
+      const done = [...lastSequenceByShard].every(([shardId, last]) => {
+        const poller = this.pollers.get(shardId);
+        return poller !== undefined && (poller.lastDelivered >= last || poller.skippedTo >= last);
+      });
+      if (done) return;
+      await new Promise((r) => setTimeout(r, 20));
+    }
+    throw new Error(`the event source mapping did not deliver every record within ${timeoutMs} ms`);
   }
 
   async stop(): Promise<void> {

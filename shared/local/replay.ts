@@ -8,6 +8,7 @@ import type { Pipeline } from "../pipelines/schema.ts";
 import { listDeadLetters } from "../state/dead-letters.ts";
 import { queryResults, type WindowResult } from "../state/results.ts";
 import { putRecordsWithRetry } from "../streams/put-records.ts";
+import type { Chaos } from "./chaos.ts";
 import type { KinesisEmulator } from "./emulators.ts";
 import type { EventSourceMappingOptions } from "./event-source-mapping.ts";
 import { startLocalStack } from "./stack.ts";
@@ -29,6 +30,7 @@ export interface ReplayOptions {
   partitionKeyField?: string;
   mapping?: Partial<EventSourceMappingOptions>;
   wrapIngest?: Parameters<typeof startLocalStack>[0]["wrapIngest"];
+  chaos?: Chaos;
   progress?: (message: string) => void;
 }
 
@@ -80,10 +82,19 @@ export async function replay(options: ReplayOptions): Promise<ReplaySummary> {
     endpoints: options.endpoints,
     shards: options.shards,
     prefix: `replay-${process.pid}-${Date.now().toString(36)}`,
-    mapping: { batchSize: options.batchSize ?? 1000, pollIntervalMs: 50, discoveryIntervalMs: 500, ...options.mapping },
+    // Retries are bounded but generous: a replay is a backfill, and records are never skipped silently.
+    mapping: {
+      batchSize: options.batchSize ?? 1000,
+      pollIntervalMs: 50,
+      discoveryIntervalMs: 500,
+      maximumRetryAttempts: 100,
+      retryDelayMs: 20,
+      ...options.mapping,
+    },
     watermarkIntervalMs: 500,
     publishResults: false,
     wrapIngest: options.wrapIngest,
+    chaos: options.chaos,
     onInvocation: ({ records, outcome }) => {
       if (outcome === "ok") processed += records;
     },
@@ -91,8 +102,9 @@ export async function replay(options: ReplayOptions): Promise<ReplaySummary> {
   try {
     const partitionField = options.partitionKeyField ?? options.pipelines[0]?.key ?? "";
     const chunk = 5000;
+    const lastSequenceByShard = new Map<string, bigint>();
     for (let i = 0; i < events.length; i += chunk) {
-      await putRecordsWithRetry(
+      const { lastSequenceByShard: put } = await putRecordsWithRetry(
         stack.kinesis,
         { streamName: stack.connection.names.sourceStream },
         events.slice(i, i + chunk).map(({ line, text, event }) => {
@@ -103,11 +115,12 @@ export async function replay(options: ReplayOptions): Promise<ReplaySummary> {
           };
         }),
       );
+      for (const [shard, seq] of put) if (seq > (lastSequenceByShard.get(shard) ?? -1n)) lastSequenceByShard.set(shard, seq);
       say(`put ${Math.min(i + chunk, events.length)}/${events.length} events; ~${processed} ingested`);
     }
     const ticker = setInterval(() => say(`ingested ~${processed}/${events.length} records`), 2000);
     try {
-      await stack.mapping.waitUntilCaughtUp();
+      await stack.mapping.waitUntilDelivered(lastSequenceByShard);
     } finally {
       clearInterval(ticker);
     }

@@ -12,7 +12,8 @@ import type { ClosingDependencies, ResultSink } from "../closing/close-windows.t
 import type { IngestDependencies } from "../ingest/apply.ts";
 import { kinesisResultSink } from "../outputs/kinesis.ts";
 import type { Pipeline } from "../pipelines/schema.ts";
-import { listOpenShardIds } from "../streams/shards.ts";
+import { kinesisSourceStream } from "../streams/probe.ts";
+import type { Chaos } from "./chaos.ts";
 import { type Emulator, type KinesisEmulator, startDynalite, startKinesis } from "./emulators.ts";
 import { DEFAULT_MAPPING, EventSourceMapping, type EventSourceMappingOptions, type OnFailureRecord } from "./event-source-mapping.ts";
 import { localLambdaContext } from "./lambda-context.ts";
@@ -41,6 +42,8 @@ export interface LocalStackOptions {
   publishResults?: boolean;
   writeConcurrency?: number;
   onFailure?: (failure: OnFailureRecord) => void;
+  /** fault injection in the real code path (panes replay --chaos, PANES_CHAOS for npm start) */
+  chaos?: Chaos;
   onInvocation?: EventSourceMappingOptions["onInvocation"];
 }
 
@@ -100,13 +103,17 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
       stateTable: names.stateTable,
       resultsTable: names.resultsTable,
       pipelines: options.pipelines,
-      listOpenShards: () => listOpenShardIds(kinesis, { streamName: names.sourceStream }),
+      stream: kinesisSourceStream(kinesis, { streamName: names.sourceStream }),
       sink,
       concurrency: 32,
       tombstoneRetentionMs: 7 * 86_400_000,
     };
     const ingestHandler = createIngestHandler(ingest);
-    const handler = options.wrapIngest ? options.wrapIngest(ingestHandler) : ingestHandler;
+    let handler = options.wrapIngest ? options.wrapIngest(ingestHandler) : ingestHandler;
+    if (options.chaos) {
+      options.chaos.instrument(dynamodb);
+      handler = options.chaos.wrapHandler(handler) as typeof handler;
+    }
     const watermarkHandler = createWatermarkHandler(closing);
     const failures: OnFailureRecord[] = [];
     const mapping = new EventSourceMapping(kinesis, (event, context) => handler(event, context), {
@@ -119,14 +126,22 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
         options.onFailure?.(failure);
       },
       onInvocation: options.onInvocation,
+      redelivery: options.chaos ? () => options.chaos?.redelivery() : undefined,
     });
     mapping.start();
 
     // The watermark function runs on a timer; runs never overlap here (they may in AWS, and that is safe).
     let closing$: Promise<void> = Promise.resolve();
+    const runWatermark = (closeOptions: { drain?: boolean }) => async () => {
+      await watermarkHandler(closeOptions, localLambdaContext("panes-watermark", LOCAL_REGION, 300_000));
+    };
     const closeNow = (closeOptions: { drain?: boolean } = {}) => {
       closing$ = closing$.then(async () => {
-        await watermarkHandler(closeOptions, localLambdaContext("panes-watermark", LOCAL_REGION, 300_000));
+        const chaos = options.chaos;
+        if (!chaos) return runWatermark(closeOptions)();
+        await chaos.runWatermark(runWatermark(closeOptions));
+        // A faulty run may have stopped part-way; the schedule would run again, so does the last close.
+        if (closeOptions.drain) await runWatermark(closeOptions)();
       });
       return closing$;
     };

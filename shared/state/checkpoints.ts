@@ -3,7 +3,7 @@
 // and never goes backwards.
 import { type DynamoDBClient, GetItemCommand, PutItemCommand, UpdateItemCommand } from "@aws-sdk/client-dynamodb";
 import { type Item, isConditionalFailure, N, num, S, str } from "./attributes.ts";
-import { checkpointItemKey, padSequence, watermarkItemKey } from "./keys.ts";
+import { checkpointItemKey, padSequence, shardProgressItemKey, watermarkItemKey } from "./keys.ts";
 import { batchGetAll, queryAll } from "./requests.ts";
 
 export interface Checkpoint {
@@ -132,4 +132,67 @@ export async function advanceWatermark(
     const stored = await readWatermarks(client, tableName, [pipeline]);
     return stored.get(pipeline) ?? to;
   }
+}
+
+export interface ShardProgressRecord {
+  shardId: string;
+  /** last sequence number of the shard fully applied, for every pipeline */
+  sequenceNumber?: string;
+  /** the shard is closed and was read to its end */
+  finished: boolean;
+}
+
+/** Records how far a shard has been applied (after the batch's pipeline checkpoints); never goes back. */
+export async function writeShardProgress(
+  client: DynamoDBClient,
+  tableName: string,
+  shardId: string,
+  sequenceNumber: string,
+  now: number,
+): Promise<void> {
+  const key = shardProgressItemKey(shardId);
+  try {
+    await client.send(
+      new UpdateItemCommand({
+        TableName: tableName,
+        Key: { pk: S(key.pk), sk: S(key.sk) },
+        UpdateExpression: "SET seq = :seq, updatedAt = :now",
+        ConditionExpression: "attribute_not_exists(seq) OR seq < :seq",
+        ExpressionAttributeValues: { ":seq": S(padSequence(sequenceNumber)), ":now": N(now) },
+      }),
+    );
+  } catch (error) {
+    if (!isConditionalFailure(error)) throw error;
+  }
+}
+
+/** Marks a closed shard as read to its end: the watermark stops waiting for it. */
+export async function markShardFinished(client: DynamoDBClient, tableName: string, shardId: string): Promise<void> {
+  const key = shardProgressItemKey(shardId);
+  await client.send(
+    new UpdateItemCommand({
+      TableName: tableName,
+      Key: { pk: S(key.pk), sk: S(key.sk) },
+      UpdateExpression: "SET finished = :true",
+      ExpressionAttributeValues: { ":true": { BOOL: true } },
+    }),
+  );
+}
+
+export async function readShardProgress(
+  client: DynamoDBClient,
+  tableName: string,
+  shardIds: readonly string[],
+): Promise<Map<string, ShardProgressRecord>> {
+  const items = await batchGetAll(client, tableName, shardIds.map(shardProgressItemKey));
+  return new Map(
+    items.map((item) => {
+      const shardId = (str(item, "pk") ?? "").slice(2);
+      const seq = str(item, "seq");
+      return [
+        shardId,
+        { shardId, sequenceNumber: seq === undefined ? undefined : BigInt(seq).toString(), finished: item.finished?.BOOL === true },
+      ];
+    }),
+  );
 }

@@ -48,6 +48,11 @@ export function checkpointItemKey(pipeline: string, shardId: string): { pk: stri
   return { pk: `C#${pipeline}`, sk: shardId };
 }
 
+/** State table: how far the consumer of a shard has read, whatever the pipelines. */
+export function shardProgressItemKey(shardId: string): { pk: string; sk: string } {
+  return { pk: `S#${shardId}`, sk: "progress" };
+}
+
 /** State table: the pipeline's watermark. */
 export function watermarkItemKey(pipeline: string): { pk: string; sk: string } {
   return { pk: `W#${pipeline}`, sk: "watermark" };

@@ -148,6 +148,15 @@ export async function writeFencedPane(
   throw new PaneWriteConflictError(`pane ${pk}/${sk} kept changing under ${MAX_ATTEMPTS} attempts`);
 }
 
+/** The contributions a pane does not contain yet (above its fence for the shard); a read at most. */
+export async function notYetApplied(client: DynamoDBClient, tableName: string, shardId: string, delta: PaneDelta): Promise<Contribution[]> {
+  const { pk, sk } = paneItemKey(delta.pipeline, delta.key, delta.paneStart);
+  const id = `${tableName}/${pk}/${sk}`;
+  const known = knownPanes.has(id) ? knownPanes.get(id) : await readPane(client, tableName, pk, sk);
+  const fence = known?.fences.get(shardId);
+  return fence === undefined ? delta.contributions : delta.contributions.filter((c) => c.sequenceNumber > fence);
+}
+
 export interface DuePane {
   key: string;
   paneStart: number;

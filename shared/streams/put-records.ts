@@ -36,14 +36,20 @@ export async function putRecordsWithRetry(
   target: PutRecordsTarget,
   entries: readonly PutRecordsRequestEntry[],
   { maxAttempts = 10, baseDelayMs = 50 }: { maxAttempts?: number; baseDelayMs?: number } = {},
-): Promise<{ retried: number }> {
+): Promise<{ retried: number; lastSequenceByShard: Map<string, bigint> }> {
   let retried = 0;
+  const lastSequenceByShard = new Map<string, bigint>();
   for (const batch of batchesOf(entries)) {
     let pending = batch;
     for (let attempt = 1; pending.length > 0; attempt++) {
       const answer = await client.send(
         new PutRecordsCommand({ StreamName: target.streamName, StreamARN: target.streamArn, Records: pending }),
       );
+      for (const record of answer.Records ?? []) {
+        if (record.ShardId === undefined || record.SequenceNumber === undefined) continue;
+        const seq = BigInt(record.SequenceNumber);
+        if (seq > (lastSequenceByShard.get(record.ShardId) ?? -1n)) lastSequenceByShard.set(record.ShardId, seq);
+      }
       if (!answer.FailedRecordCount) break;
       const refused = pending.filter((_, i) => answer.Records?.[i]?.ErrorCode !== undefined);
       if (attempt >= maxAttempts) {
@@ -55,5 +61,5 @@ export async function putRecordsWithRetry(
       await new Promise((r) => setTimeout(r, baseDelayMs * 2 ** (attempt - 1) * (0.5 + Math.random() / 2)));
     }
   }
-  return { retried };
+  return { retried, lastSequenceByShard };
 }

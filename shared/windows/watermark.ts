@@ -10,10 +10,13 @@ export interface ShardProgress {
   maxEventTime?: number;
   /** wall-clock ms of the shard's last applied event (or of when it was first seen) */
   updatedAt: number;
+  /** the shard holds records its consumer has not applied yet: a slow or failing consumer is not idle */
+  pending?: boolean;
 }
 
+/** Idle: no new event for the idle timeout, and nothing waiting to be applied. */
 export function isIdle(shard: ShardProgress, idleTimeout: number, now: number): boolean {
-  return now - shard.updatedAt >= idleTimeout;
+  return shard.pending !== true && now - shard.updatedAt >= idleTimeout;
 }
 
 /** The watermark the shards allow, or undefined while an active shard has not delivered anything yet. */

@@ -119,7 +119,14 @@ describe("Panes stack", () => {
     expect(actions).toContain("kinesis:ListShards");
     expect(actions.filter((a) => a === "*" || /^(dynamodb|kinesis|sqs|sns|events):\*$/.test(a))).toEqual([]);
     template.hasResourceProperties("AWS::IAM::Policy", {
-      PolicyDocument: { Statement: Match.arrayWith([Match.objectLike({ Action: "kinesis:ListShards", Effect: "Allow" })]) },
+      PolicyDocument: {
+        Statement: Match.arrayWith([
+          Match.objectLike({
+            Action: Match.arrayWith(["kinesis:GetRecords", "kinesis:GetShardIterator", "kinesis:ListShards"]),
+            Effect: "Allow",
+          }),
+        ]),
+      },
     });
   });
 
