@@ -81,6 +81,7 @@ program
     probability,
   )
   .option("--chaos-seed <n>", "seed of the fault injection", integer(0, 2 ** 31), 1)
+  .option("--reshard-at <k>", "split every shard after k records, and merge two back after 2k", integer(1, 100_000_000))
   .action(runReplay);
 
 program

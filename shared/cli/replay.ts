@@ -29,12 +29,14 @@ export function runReplay(options: {
   strict?: boolean;
   chaos?: number;
   chaosSeed: number;
+  reshardAt?: number;
 }) {
   return runCommand(async () => {
     const pipelines = await loadPipelinesFile(options.pipelines);
     const chaos = options.chaos === undefined ? undefined : new Chaos(options.chaos, options.chaosSeed);
     const summary = await replay({
       chaos,
+      reshardAt: options.reshardAt,
       pipelines,
       input: options.input,
       shards: options.shards,

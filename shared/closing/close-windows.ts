@@ -91,10 +91,12 @@ class ShardView {
     if (!stream) return Promise.resolve("caught-up");
     let probe = this.probes.get(shardId);
     if (probe === undefined) {
-      probe = stream.probe(shardId, this.progress.get(shardId)?.sequenceNumber).then(async (answer) => {
-        if (answer === "finished") await markShardFinished(this.deps.dynamodb, this.deps.stateTable, shardId);
-        return answer;
-      });
+      probe = stream
+        .probe(shardId, this.progress.get(shardId)?.sequenceNumber, this.listed?.get(shardId)?.closed === true)
+        .then(async (answer) => {
+          if (answer === "finished") await markShardFinished(this.deps.dynamodb, this.deps.stateTable, shardId);
+          return answer;
+        });
       this.probes.set(shardId, probe);
     }
     return probe;
@@ -196,15 +198,13 @@ async function closeKey(ctx: KeyContext, key: string, dueStarts: number[]): Prom
     const gap = pipeline.window.gap;
     const panes = await readSessionChains(ctx, key, dueStarts);
     const dueSet = new Set(dueStarts);
-    for (const session of sessionsOfPanes(
-      panes.filter((p) => !p.tombstone),
-      gap,
-      (p) => ({ start: p.paneStart, tmin: p.state.tmin, tmax: p.state.tmax }),
-    )) {
+    // Purged panes (tombstones) keep their state, so a run overlapping a purge still sees whole sessions.
+    for (const session of sessionsOfPanes(panes, gap, (p) => ({ start: p.paneStart, tmin: p.state.tmin, tmax: p.state.tmax }))) {
       if (!session.panes.some((p) => dueSet.has(p.paneStart))) continue;
       const complete = session.window.end <= watermark;
       if (complete) windows.push(session);
       for (const pane of session.panes) {
+        if (pane.tombstone) continue;
         if (!complete) fates.push({ pane, windows: [], next: "due", due: session.window.end + gap });
         else if (session.window.end + pipeline.allowedLateness > watermark)
           fates.push({ pane, windows: [session.window], next: "due", due: session.window.end + pipeline.allowedLateness + gap });
@@ -220,7 +220,7 @@ async function closeKey(ctx: KeyContext, key: string, dueStarts: number[]): Prom
     const to = Math.max(...all.map((w) => w.end), ...dueStarts.map((s) => s + 1));
     const panes = await queryPanes(ctx.deps.dynamodb, ctx.deps.stateTable, pipeline.name, key, from, to);
     for (const w of all) {
-      const inside = panes.filter((p) => !p.tombstone && p.paneStart >= w.start && p.paneStart < w.end);
+      const inside = panes.filter((p) => p.paneStart >= w.start && p.paneStart < w.end);
       if (inside.length > 0) windows.push({ window: w, panes: inside });
     }
     const dueSet = new Set(dueStarts);
@@ -267,8 +267,8 @@ async function readSessionChains(ctx: KeyContext, key: string, dueStarts: number
   };
   await load(from, to);
   for (;;) {
-    const extendLeft = from > 0 && byStart.has(from) && !byStart.get(from)?.tombstone;
-    const extendRight = byStart.has(to - gap) && !byStart.get(to - gap)?.tombstone;
+    const extendLeft = from > 0 && byStart.has(from);
+    const extendRight = byStart.has(to - gap);
     if (!extendLeft && !extendRight) break;
     if (extendLeft) {
       await load(from - span, from);

@@ -5,9 +5,11 @@
 import { readFile } from "node:fs/promises";
 import { valueAt } from "../pipelines/events.ts";
 import type { Pipeline } from "../pipelines/schema.ts";
+import { readWatermarks } from "../state/checkpoints.ts";
 import { listDeadLetters } from "../state/dead-letters.ts";
 import { queryResults, type WindowResult } from "../state/results.ts";
 import { putRecordsWithRetry } from "../streams/put-records.ts";
+import { mergeTwoShards, splitAllShards } from "../streams/reshard.ts";
 import type { Chaos } from "./chaos.ts";
 import type { KinesisEmulator } from "./emulators.ts";
 import type { EventSourceMappingOptions } from "./event-source-mapping.ts";
@@ -31,6 +33,8 @@ export interface ReplayOptions {
   mapping?: Partial<EventSourceMappingOptions>;
   wrapIngest?: Parameters<typeof startLocalStack>[0]["wrapIngest"];
   chaos?: Chaos;
+  /** split every shard after this many records, and merge two back after twice as many */
+  reshardAt?: number;
   progress?: (message: string) => void;
 }
 
@@ -41,6 +45,8 @@ export interface ReplaySummary {
   late: number;
   onFailure: number;
   elapsedMs: number;
+  /** each pipeline's watermark once every record was applied, before the end-of-input drain */
+  watermarksBeforeDrain: Map<string, number>;
 }
 
 /** Reads a JSON-lines file; a line that is not a JSON object is an error naming the line. Blank lines are skipped. */
@@ -101,13 +107,16 @@ export async function replay(options: ReplayOptions): Promise<ReplaySummary> {
   });
   try {
     const partitionField = options.partitionKeyField ?? options.pipelines[0]?.key ?? "";
-    const chunk = 5000;
     const lastSequenceByShard = new Map<string, bigint>();
-    for (let i = 0; i < events.length; i += chunk) {
+    const streamName = stack.connection.names.sourceStream;
+    // Put in chunks that end exactly where the stream is resharded.
+    const cuts = options.reshardAt ? [options.reshardAt, 2 * options.reshardAt] : [];
+    for (let i = 0; i < events.length; ) {
+      const next = Math.min(events.length, i + 5000, ...cuts.filter((c) => c > i));
       const { lastSequenceByShard: put } = await putRecordsWithRetry(
         stack.kinesis,
-        { streamName: stack.connection.names.sourceStream },
-        events.slice(i, i + chunk).map(({ line, text, event }) => {
+        { streamName },
+        events.slice(i, next).map(({ line, text, event }) => {
           const value = valueAt(event, partitionField);
           return {
             PartitionKey: value === undefined || value === null ? `line-${line}` : String(value).slice(0, 256) || `line-${line}`,
@@ -116,7 +125,11 @@ export async function replay(options: ReplayOptions): Promise<ReplaySummary> {
         }),
       );
       for (const [shard, seq] of put) if (seq > (lastSequenceByShard.get(shard) ?? -1n)) lastSequenceByShard.set(shard, seq);
-      say(`put ${Math.min(i + chunk, events.length)}/${events.length} events; ~${processed} ingested`);
+      say(`put ${next}/${events.length} events; ~${processed} ingested`);
+      if (next === cuts[0]) say(`reshard: split into ${(await splitAllShards(stack.kinesis, streamName)).join(", ")}`);
+      if (next === cuts[1])
+        say(`reshard: merged into ${(await mergeTwoShards(stack.kinesis, streamName)) ?? "nothing (no adjacent shards)"}`);
+      i = next;
     }
     const ticker = setInterval(() => say(`ingested ~${processed}/${events.length} records`), 2000);
     try {
@@ -124,6 +137,12 @@ export async function replay(options: ReplayOptions): Promise<ReplaySummary> {
     } finally {
       clearInterval(ticker);
     }
+    await stack.closeNow();
+    const watermarksBeforeDrain = await readWatermarks(
+      stack.dynamodb,
+      stack.connection.names.stateTable,
+      options.pipelines.map((p) => p.name),
+    );
     say("end of input: moving the watermark to +∞");
     await stack.closeNow({ drain: true });
     const results: WindowResult[] = [];
@@ -138,6 +157,7 @@ export async function replay(options: ReplayOptions): Promise<ReplaySummary> {
       late: letters.filter((l) => l.kind === "late").length,
       onFailure: stack.failures.length,
       elapsedMs: Date.now() - started,
+      watermarksBeforeDrain,
     };
   } finally {
     await stack.stop();

@@ -244,9 +244,10 @@ export async function moveDue(
 }
 
 /**
- * Purges a pane whose windows are all past end + allowed lateness: its state goes, a tombstone with
- * the fences stays (so a redelivered record is recognised and a too-late one is refused), and TTL
- * removes the tombstone later. Conditional on the version read.
+ * Purges a pane whose windows are all past end + allowed lateness: it leaves the due index and becomes
+ * a tombstone that keeps its fences (so a redelivered record is recognised and a too-late one refused)
+ * and its state (so a closing run overlapping the purge still sees whole windows and sessions); TTL
+ * removes it later. Conditional on the version read.
  */
 export async function purgePane(
   client: DynamoDBClient,
@@ -262,7 +263,7 @@ export async function purgePane(
       new UpdateItemCommand({
         TableName: tableName,
         Key: { pk: S(pk), sk: S(sk) },
-        UpdateExpression: "SET tomb = :true, v = :next, #ttl = :ttl REMOVE st, gpk, due",
+        UpdateExpression: "SET tomb = :true, v = :next, #ttl = :ttl REMOVE gpk, due",
         ConditionExpression: "v = :v",
         ExpressionAttributeNames: { "#ttl": "ttl" },
         ExpressionAttributeValues: {

@@ -10,7 +10,7 @@ export type ShardProbe = "pending" | "caught-up" | "finished";
 export interface SourceStream {
   listShards(): Promise<{ shardId: string; closed: boolean }[]>;
   /** records after `afterSequence` (or any record, without one)? */
-  probe(shardId: string, afterSequence?: string): Promise<ShardProbe>;
+  probe(shardId: string, afterSequence: string | undefined, closed: boolean): Promise<ShardProbe>;
 }
 
 /** Kinesis can answer an empty page while records lie further ahead; a few pages settle it. */
@@ -24,7 +24,7 @@ export function kinesisSourceStream(client: KinesisClient, target: PutRecordsTar
         closed: s.SequenceNumberRange?.EndingSequenceNumber !== undefined,
       }));
     },
-    async probe(shardId, afterSequence) {
+    async probe(shardId, afterSequence, closed) {
       let { ShardIterator: iterator } = await client.send(
         new GetShardIteratorCommand({
           StreamName: target.streamName,
@@ -39,7 +39,8 @@ export function kinesisSourceStream(client: KinesisClient, target: PutRecordsTar
         const answer = await client.send(new GetRecordsCommand({ ShardIterator: iterator, Limit: 1, StreamARN: target.streamArn }));
         if ((answer.Records?.length ?? 0) > 0) return "pending";
         if (!answer.NextShardIterator) return "finished";
-        if (!answer.MillisBehindLatest) return "caught-up";
+        // An open shard at the tip is caught up; a closed one ends with a null iterator a page or two later.
+        if (!answer.MillisBehindLatest && !closed) return "caught-up";
         iterator = answer.NextShardIterator;
       }
       return iterator ? "pending" : "finished";
