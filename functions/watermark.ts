@@ -16,6 +16,7 @@ export function createWatermarkHandler(deps: ClosingDependencies) {
     .use(injectLambdaContext(logger))
     .use(logMetrics(metrics))
     .handler(async (event) => {
+      metrics.addMetric("ClosingRuns", MetricUnit.Count, 1);
       const reports = await closeWindows(deps, { drain: event?.drain === true });
       const now = deps.now?.() ?? Date.now();
       metrics.addMetric("PipelinesClosed", MetricUnit.Count, reports.length);
@@ -29,7 +30,8 @@ export function createWatermarkHandler(deps: ClosingDependencies) {
         perPipeline("LedgerConflicts", MetricUnit.Count, report.conflicts);
         perPipeline("StatePurged", MetricUnit.Count, report.purged);
         if (report.watermark !== undefined) perPipeline("WatermarkLag", MetricUnit.Milliseconds, Math.max(0, now - report.watermark));
-        if (report.conflicts > 0) logger.warn("ledger conflicts (a concurrent or repeated run)", { ...report });
+        // Conflicts mean another run (overlapping, or retried) got there first: expected, and harmless.
+        if (report.conflicts > 0) logger.info("ledger conflicts (a concurrent or repeated run)", { ...report });
       }
       return reports;
     });

@@ -1,6 +1,7 @@
 // The `panes` command line: each command is a small module calling shared/.
 import { Command, InvalidArgumentError, Option } from "commander";
 import { parseDuration } from "../windows/duration.ts";
+import { runChaos } from "./chaos.ts";
 import { runDeadLetters } from "./dead-letters.ts";
 import { runGenerate } from "./generate.ts";
 import { runProduce } from "./produce.ts";
@@ -123,6 +124,21 @@ const dlqList = program
   .option("--json", "one JSON object per line (data as UTF-8 text and base64)")
   .option("--table <name>", "dead-letter table (default: the stack's or the local stack's)");
 awsOptions(dlqList).action(runDeadLetters);
+
+program
+  .command("chaos")
+  .description(
+    "reliability report: replays generated data with injected faults and resharding, checks every window against a brute-force reference",
+  )
+  .option("--pipelines <file>", "pipelines file", "examples/all-windows.pipelines.json")
+  .option("--runs <n>", "replays (every other one reshards)", integer(1, 1000), 4)
+  .option("--events <n>", "events per replay", integer(100, 10_000_000), 8000)
+  .option("--p <p>", "fault probability per invocation", probability, 0.3)
+  .option("--shards <n>", "shards of the emulated stream", integer(1, 64), 2)
+  .option("--seed <n>", "first seed", integer(0, 2 ** 31), 100)
+  .addOption(kinesisOption())
+  .option("--json", "one JSON object on stdout")
+  .action(runChaos);
 
 program
   .command("generate")

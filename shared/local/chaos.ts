@@ -121,7 +121,7 @@ export class Chaos {
     return async (event, context) => {
       if (!this.roll()) return handler(event, context);
       const kind = this.pick(["crash-mid-writes", "crash-after-writes", "timeout", "throttle"] as const);
-      if (kind === "throttle") return this.context.run({ crashed: false, throttle: 0.3 }, () => handler(event, context));
+      if (kind === "throttle") return this.context.run({ crashed: false, throttle: 0.1 }, () => handler(event, context));
       if (kind === "crash-after-writes") {
         await handler(event, context);
         this.count(kind);

@@ -10,6 +10,7 @@ import { listDeadLetters } from "../state/dead-letters.ts";
 import { queryResults, type WindowResult } from "../state/results.ts";
 import { putRecordsWithRetry } from "../streams/put-records.ts";
 import { mergeTwoShards, splitAllShards } from "../streams/reshard.ts";
+import { readAllRecordData } from "../streams/tail.ts";
 import type { Chaos } from "./chaos.ts";
 import type { KinesisEmulator } from "./emulators.ts";
 import type { EventSourceMappingOptions } from "./event-source-mapping.ts";
@@ -35,6 +36,8 @@ export interface ReplayOptions {
   chaos?: Chaos;
   /** split every shard after this many records, and merge two back after twice as many */
   reshardAt?: number;
+  /** publish results to the output stream and return what it carried, in order */
+  collectOutput?: boolean;
   progress?: (message: string) => void;
 }
 
@@ -47,6 +50,8 @@ export interface ReplaySummary {
   elapsedMs: number;
   /** each pipeline's watermark once every record was applied, before the end-of-input drain */
   watermarksBeforeDrain: Map<string, number>;
+  /** what the output stream carried, in order (with collectOutput) */
+  published: { idempotencyKey: string; pipeline: string; key: string; start: number; version: number }[];
 }
 
 /** Reads a JSON-lines file; a line that is not a JSON object is an error naming the line. Blank lines are skipped. */
@@ -98,7 +103,7 @@ export async function replay(options: ReplayOptions): Promise<ReplaySummary> {
       ...options.mapping,
     },
     watermarkIntervalMs: 500,
-    publishResults: false,
+    publishResults: options.collectOutput === true,
     wrapIngest: options.wrapIngest,
     chaos: options.chaos,
     onInvocation: ({ records, outcome }) => {
@@ -150,6 +155,11 @@ export async function replay(options: ReplayOptions): Promise<ReplaySummary> {
       results.push(...(await queryResults(stack.dynamodb, stack.connection.names.resultsTable, { pipeline: pipeline.name })));
     }
     const letters = await listDeadLetters(stack.dynamodb, stack.connection.names.deadLetterTable);
+    const published: ReplaySummary["published"] = [];
+    if (options.collectOutput) {
+      const records = await readAllRecordData(stack.kinesis, stack.connection.names.outputStream);
+      for (const data of records) published.push(JSON.parse(Buffer.from(data).toString()));
+    }
     return {
       events: events.length,
       results,
@@ -158,6 +168,7 @@ export async function replay(options: ReplayOptions): Promise<ReplaySummary> {
       onFailure: stack.failures.length,
       elapsedMs: Date.now() - started,
       watermarksBeforeDrain,
+      published,
     };
   } finally {
     await stack.stop();

@@ -7,6 +7,23 @@ export interface StreamTail {
   stop(): Promise<void>;
 }
 
+/** Every record's data in a stream, shard by shard in order (a bounded read for tests and reports). */
+export async function readAllRecordData(client: KinesisClient, streamName: string): Promise<Uint8Array[]> {
+  const out: Uint8Array[] = [];
+  for (const shard of await listShards(client, { streamName })) {
+    let { ShardIterator: iterator } = await client.send(
+      new GetShardIteratorCommand({ StreamName: streamName, ShardId: shard.ShardId, ShardIteratorType: "TRIM_HORIZON" }),
+    );
+    while (iterator) {
+      const page = await client.send(new GetRecordsCommand({ ShardIterator: iterator, Limit: 10_000 }));
+      for (const record of page.Records ?? []) out.push(record.Data ?? new Uint8Array());
+      if ((page.Records?.length ?? 0) === 0) break;
+      iterator = page.NextShardIterator;
+    }
+  }
+  return out;
+}
+
 export function tailStream(client: KinesisClient, streamName: string, onRecord: (data: Uint8Array) => void, pollMs = 250): StreamTail {
   let stopped = false;
   const iterators = new Map<string, string | undefined>();

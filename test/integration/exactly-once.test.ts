@@ -7,6 +7,7 @@ import { createDynamoDbClient } from "../../shared/aws/clients.ts";
 import { type ClosingDependencies, closeWindows } from "../../shared/closing/close-windows.ts";
 import type { IngestDependencies } from "../../shared/ingest/apply.ts";
 import { generateMetrics, seededRandom } from "../../shared/local/generate.ts";
+import { compareWindows, type ReferencePipeline, referenceWindows } from "../../shared/local/reference.ts";
 import { LOCAL_CREDENTIALS, LOCAL_REGION } from "../../shared/local/stack.ts";
 import { parsePipelines } from "../../shared/pipelines/load.ts";
 import { readCheckpoints } from "../../shared/state/checkpoints.ts";
@@ -15,7 +16,6 @@ import { putRecordsWithRetry } from "../../shared/streams/put-records.ts";
 import { emulatedDeployment, type KinesisKind, readAllRecords } from "../helpers/emulated.ts";
 import { installCrashSwitch } from "../helpers/faults.ts";
 import { kinesisEvent, type ShardRecord, testContext } from "../helpers/kinesis-events.ts";
-import { compareWindows, type ReferencePipeline, referenceWindows } from "../helpers/reference.ts";
 
 const pipelines = parsePipelines({
   pipelines: [

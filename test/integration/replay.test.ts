@@ -5,10 +5,10 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
 import { generateMetrics } from "../../shared/local/generate.ts";
+import { compareWindows, type ReferencePipeline, referenceWindows } from "../../shared/local/reference.ts";
 import { replay } from "../../shared/local/replay.ts";
 import { parsePipelines } from "../../shared/pipelines/load.ts";
 import { emulatorEndpoints } from "../helpers/emulated.ts";
-import { compareWindows, type ReferencePipeline, referenceWindows } from "../helpers/reference.ts";
 
 const pipelines = parsePipelines({
   pipelines: [

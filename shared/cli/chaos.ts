@@ -1,0 +1,82 @@
+// `panes chaos` (npm run chaos): the reliability report, as a table or one JSON object.
+import { FAULT_KINDS } from "../local/chaos.ts";
+import { runChaosReport } from "../local/chaos-report.ts";
+import type { KinesisEmulator } from "../local/emulators.ts";
+import { loadPipelinesFile } from "../pipelines/load.ts";
+import { CliError, runCommand } from "./connection.ts";
+import { printTable } from "./results.ts";
+
+export function runChaos(options: {
+  pipelines: string;
+  runs: number;
+  events: number;
+  p: number;
+  shards: number;
+  seed: number;
+  kinesis: KinesisEmulator;
+  json?: boolean;
+}) {
+  return runCommand(async () => {
+    const pipelines = await loadPipelinesFile(options.pipelines);
+    const runs = await runChaosReport({
+      pipelines,
+      runs: options.runs,
+      events: options.events,
+      probability: options.p,
+      shards: options.shards,
+      seed: options.seed,
+      kinesisEmulator: options.kinesis,
+      progress: (m) => process.stderr.write(`chaos: ${m}\n`),
+    });
+    const sum = (pick: (r: (typeof runs)[number]) => number) => runs.reduce((n, r) => n + pick(r), 0);
+    const totals = {
+      runs: runs.length,
+      faultsInjected: sum((r) => r.faultsInjected),
+      faults: Object.fromEntries(FAULT_KINDS.map((k) => [k, sum((r) => r.faults[k])])),
+      windowsChecked: sum((r) => r.windowsChecked),
+      lost: sum((r) => r.lost),
+      duplicated: sum((r) => r.duplicated),
+      wrongValue: sum((r) => r.wrongValue),
+      nonmonotonic: sum((r) => r.nonmonotonic),
+    };
+    if (options.json) {
+      process.stdout.write(`${JSON.stringify({ runs, totals })}\n`);
+    } else {
+      printTable(
+        ["run", "events", "reshard", "faults", "windows", "lost", "duplicated", "wrong", "nonmonotonic", "seconds"],
+        [
+          ...runs.map((r) => [
+            String(r.run),
+            String(r.events),
+            r.reshardAt ? `at ${r.reshardAt}` : "—",
+            String(r.faultsInjected),
+            String(r.windowsChecked),
+            String(r.lost),
+            String(r.duplicated),
+            String(r.wrongValue),
+            String(r.nonmonotonic),
+            String(r.seconds),
+          ]),
+          [
+            "all",
+            String(sum((r) => r.events)),
+            "",
+            String(totals.faultsInjected),
+            String(totals.windowsChecked),
+            String(totals.lost),
+            String(totals.duplicated),
+            String(totals.wrongValue),
+            String(totals.nonmonotonic),
+            "",
+          ],
+        ],
+      );
+      process.stdout.write(
+        `\nfaults by kind: ${Object.entries(totals.faults)
+          .map(([k, n]) => `${k}=${n}`)
+          .join(", ")}\n`,
+      );
+    }
+    if (totals.lost + totals.duplicated + totals.wrongValue + totals.nonmonotonic > 0) throw new CliError("anomalies found", 1);
+  });
+}
