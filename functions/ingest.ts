@@ -25,6 +25,7 @@ export function createIngestHandler(deps: IngestDependencies) {
       metrics.addMetric("LateEventsAccepted", MetricUnit.Count, counts.lateAccepted);
       metrics.addMetric("PaneWrites", MetricUnit.Count, counts.panesWritten);
       metrics.addMetric("WriteConflictsRetried", MetricUnit.Count, counts.conflicts);
+      metrics.addMetric("DuplicateEventsDropped", MetricUnit.Count, counts.duplicates);
       metrics.addMetric("RedeliveredRecordsSkipped", MetricUnit.Count, counts.alreadyApplied);
       if (outcome.resumeFrom === undefined) return { batchItemFailures: [] };
       logger.error("pane writes failed; asking Lambda to resume the shard", {

@@ -59,6 +59,13 @@ export const deploymentConfigSchema = z.strictObject({
     .prefault({}),
   watermarkSchedule: duration("1m").prefault("1m"),
   writeConcurrency: z.number().int().min(1).max(256).default(16),
+  /** records larger than this are dead-lettered unread */
+  maxRecordBytes: z
+    .number()
+    .int()
+    .min(1024)
+    .max(10 * 1024 * 1024)
+    .default(256 * 1024),
   retention: z
     .strictObject({
       /** results TTL; "0d" keeps them */

@@ -83,6 +83,7 @@ export class PanesStack extends Stack {
       PANES_DEAD_LETTER_TABLE: storage.deadLetters.tableName,
       PANES_SOURCE_STREAM_ARN: source.streamArn,
       PANES_WRITE_CONCURRENCY: String(config.writeConcurrency),
+      PANES_MAX_RECORD_BYTES: String(config.maxRecordBytes),
       PANES_RESULT_TTL_SECONDS: seconds(config.retention.results),
       PANES_DEAD_LETTER_TTL_SECONDS: seconds(config.retention.deadLetters),
       PANES_TOMBSTONE_TTL_SECONDS: seconds(config.retention.tombstones),

@@ -18,6 +18,12 @@ const configSchema = z.object({
   PANES_RESULT_TTL_SECONDS: seconds.default(0),
   PANES_DEAD_LETTER_TTL_SECONDS: seconds.default(14 * 86_400),
   PANES_TOMBSTONE_TTL_SECONDS: seconds.min(60).default(7 * 86_400),
+  PANES_MAX_RECORD_BYTES: z.coerce
+    .number()
+    .int()
+    .min(1024)
+    .max(10 * 1024 * 1024)
+    .default(256 * 1024),
   LAMBDA_TASK_ROOT: z.string().default(process.cwd()),
 });
 
@@ -37,6 +43,7 @@ export interface FunctionConfig {
   resultRetentionSeconds?: number;
   deadLetterRetentionSeconds?: number;
   tombstoneRetentionMs: number;
+  maxRecordBytes: number;
 }
 
 export function loadFunctionConfig(env: NodeJS.ProcessEnv): FunctionConfig {
@@ -58,5 +65,6 @@ export function loadFunctionConfig(env: NodeJS.ProcessEnv): FunctionConfig {
     resultRetentionSeconds: c.PANES_RESULT_TTL_SECONDS || undefined,
     deadLetterRetentionSeconds: c.PANES_DEAD_LETTER_TTL_SECONDS || undefined,
     tombstoneRetentionMs: c.PANES_TOMBSTONE_TTL_SECONDS * 1000,
+    maxRecordBytes: c.PANES_MAX_RECORD_BYTES,
   };
 }

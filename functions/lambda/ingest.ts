@@ -14,4 +14,5 @@ export const handler = createIngestHandler({
   pipelines,
   writeConcurrency: config.writeConcurrency,
   deadLetterRetentionSeconds: config.deadLetterRetentionSeconds,
+  maxRecordBytes: config.maxRecordBytes,
 });

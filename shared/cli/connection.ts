@@ -42,12 +42,10 @@ export interface AwsFlags {
 }
 
 export async function connect(flags: AwsFlags = {}): Promise<CliConnection> {
-  if (process.env.AWS_ENDPOINT_URL) {
-    return {
-      dynamodb: createDynamoDbClient(flags),
-      kinesis: createKinesisClient(flags),
-      describe: `AWS_ENDPOINT_URL=${process.env.AWS_ENDPOINT_URL}`,
-    };
+  const endpoint = process.env.AWS_ENDPOINT_URL ?? process.env.AWS_ENDPOINT_URL_DYNAMODB ?? process.env.AWS_ENDPOINT_URL_KINESIS;
+  if (endpoint) {
+    // The SDK reads AWS_ENDPOINT_URL and the per-service AWS_ENDPOINT_URL_<SERVICE> itself.
+    return { dynamodb: createDynamoDbClient(flags), kinesis: createKinesisClient(flags), describe: `endpoint ${endpoint}` };
   }
   const local = await readLocalConnection();
   if (local) {

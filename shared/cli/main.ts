@@ -5,6 +5,7 @@ import { runChaos } from "./chaos.ts";
 import { runDeadLetters } from "./dead-letters.ts";
 import { runGenerate } from "./generate.ts";
 import { runProduce } from "./produce.ts";
+import { runRedrive } from "./redrive.ts";
 import { runReplay } from "./replay.ts";
 import { runResults } from "./results.ts";
 import { runStart } from "./start.ts";
@@ -115,15 +116,27 @@ awsOptions(
     .option("--watch", "refresh every 2 seconds until Ctrl-C"),
 ).action(runStatus);
 
-const dlqList = program
+const dlq = program
   .command("dlq")
-  .description("inspect the dead-letter store: invalid records and too-late events, with reasons")
+  .description("inspect and redrive the dead-letter store: invalid records and too-late events, with reasons");
+const dlqList = dlq
   .command("list")
   .description("list dead letters")
   .addOption(new Option("--kind <kind>", "only this kind").choices(["invalid", "late"]))
   .option("--json", "one JSON object per line (data as UTF-8 text and base64)")
   .option("--table <name>", "dead-letter table (default: the stack's or the local stack's)");
 awsOptions(dlqList).action(runDeadLetters);
+awsOptions(
+  dlq
+    .command("redrive")
+    .description("put dead-lettered records back on the source stream (after fixing the cause) and remove their dead letters")
+    .addOption(new Option("--kind <kind>", "only this kind").choices(["invalid", "late"]))
+    .option("--pipeline <name>", "only records this pipeline refused")
+    .option("--stream <name>", "source stream name or ARN (default: the local stack's)")
+    .option("--table <name>", "dead-letter table (default: the stack's or the local stack's)")
+    .option("--force", "also redrive records that other pipelines already applied (they would count twice there)")
+    .option("--dry-run", "say what would be redriven, change nothing"),
+).action(runRedrive);
 
 program
   .command("chaos")

@@ -6,6 +6,7 @@ import pLimit from "p-limit";
 import type { Pipeline } from "../pipelines/schema.ts";
 import { readWatermarks, writeCheckpoint, writeShardProgress } from "../state/checkpoints.ts";
 import { type DeadLetter, putDeadLetters } from "../state/dead-letters.ts";
+import { claimEventIds } from "../state/dedupe.ts";
 import { notYetApplied, writeFencedPane } from "../state/panes.ts";
 import { planBatch, type StreamRecord } from "./plan.ts";
 
@@ -18,6 +19,8 @@ export interface IngestDependencies {
   writeConcurrency: number;
   /** how long dead letters are kept (TTL), seconds; undefined keeps them */
   deadLetterRetentionSeconds?: number;
+  /** records larger than this are dead-lettered unread */
+  maxRecordBytes?: number;
   now?: () => number;
 }
 
@@ -34,6 +37,7 @@ export interface BatchOutcome {
     alreadyApplied: number;
     failedPanes: number;
     conflicts: number;
+    duplicates: number;
   };
   errors: unknown[];
 }
@@ -51,6 +55,7 @@ export async function applyShardBatch(deps: IngestDependencies, records: readonl
     alreadyApplied: 0,
     failedPanes: 0,
     conflicts: 0,
+    duplicates: 0,
   };
   if (shardId === undefined) return { counts, errors: [] };
 
@@ -59,9 +64,30 @@ export async function applyShardBatch(deps: IngestDependencies, records: readonl
     deps.stateTable,
     deps.pipelines.map((p) => p.name),
   );
-  const plan = planBatch(deps.pipelines, records, watermarks, now);
+  const plan = planBatch(deps.pipelines, records, watermarks, now, deps.maxRecordBytes);
   Object.assign(counts, plan.counts);
   await putDeadLetters(deps.dynamodb, deps.deadLetterTable, plan.deadLetters, deps.deadLetterRetentionSeconds);
+
+  // Producer duplicates (same event id, another record) are dropped before any pane write.
+  for (const pipeline of deps.pipelines) {
+    if (!pipeline.dedupe) continue;
+    const deltas = plan.panes.filter((d) => d.pipeline === pipeline.name);
+    const claims = deltas.flatMap((d) => d.contributions.map((c) => ({ id: c.id ?? "", sequenceNumber: c.sequenceNumber })));
+    if (claims.length === 0) continue;
+    const duplicates = await claimEventIds(
+      deps.dynamodb,
+      deps.stateTable,
+      pipeline.name,
+      shardId,
+      claims,
+      pipeline.dedupe.within,
+      now,
+      deps.writeConcurrency,
+    );
+    counts.duplicates += duplicates.size;
+    for (const delta of deltas) delta.contributions = delta.contributions.filter((c) => !duplicates.has(c.sequenceNumber));
+  }
+  plan.panes = plan.panes.filter((d) => d.contributions.length > 0);
 
   const limit = pLimit(deps.writeConcurrency);
   const errors: unknown[] = [];

@@ -51,11 +51,15 @@ export function decodeRecord(data: Uint8Array): { ok: true; value: object } | { 
   return { ok: true, value };
 }
 
+/** Records larger than this are dead-lettered unread (Kinesis accepts up to 10 MiB; windows need small events). */
+export const DEFAULT_MAX_RECORD_BYTES = 256 * 1024;
+
 export function planBatch(
   pipelines: readonly Pipeline[],
   records: readonly StreamRecord[],
   watermarks: ReadonlyMap<string, number>,
   now: number,
+  maxRecordBytes = DEFAULT_MAX_RECORD_BYTES,
 ): BatchPlan {
   const panes = new Map<string, PaneDelta>();
   const deadLetters: DeadLetter[] = [];
@@ -75,6 +79,13 @@ export function planBatch(
   });
 
   for (const record of records) {
+    if (record.data.byteLength > maxRecordBytes) {
+      deadLetters.push(
+        letter(record, "invalid", "*", `record is ${record.data.byteLength} bytes, more than the ${maxRecordBytes} bytes allowed`),
+      );
+      counts.invalid++;
+      continue;
+    }
     const decoded = decodeRecord(record.data);
     if (!decoded.ok) {
       deadLetters.push(letter(record, "invalid", "*", decoded.reason));
@@ -82,11 +93,15 @@ export function planBatch(
       continue;
     }
     const sequenceNumber = BigInt(record.sequenceNumber);
+    const lettersOfRecord: DeadLetter[] = [];
+    const acceptedBy: string[] = [];
     for (const pipeline of pipelines) {
-      const event = readPipelineEvent(pipeline, decoded.value);
+      const event = readPipelineEvent(pipeline, decoded.value, now);
       if (event.kind === "skipped") continue;
       if (event.kind === "invalid") {
-        deadLetters.push(letter(record, "invalid", pipeline.name, event.reason));
+        const invalid = letter(record, "invalid", pipeline.name, event.reason);
+        deadLetters.push(invalid);
+        lettersOfRecord.push(invalid);
         counts.invalid++;
         continue;
       }
@@ -96,7 +111,7 @@ export function planBatch(
       if (lastEnd === undefined) continue; // falls between sliding windows (slide > size): in no window
       const paneStart = paneOf(pipeline.window, event.ts);
       const id = `${pipeline.name}\u0000${event.key}\u0000${paneStart}`;
-      const contribution: Contribution = { sequenceNumber, ts: event.ts, values: event.values };
+      const contribution: Contribution = { sequenceNumber, ts: event.ts, values: event.values, id: event.id };
       const watermark = watermarks.get(pipeline.name);
       if (watermark !== undefined && lastEnd + pipeline.allowedLateness <= watermark) {
         let late = tooLate.get(id);
@@ -108,15 +123,14 @@ export function planBatch(
           tooLate.set(id, late);
         }
         late.delta.contributions.push(contribution);
-        late.letters.set(
-          sequenceNumber,
-          letter(
-            record,
-            "late",
-            pipeline.name,
-            `event time ${new Date(event.ts).toISOString()} is behind the watermark ${new Date(watermark).toISOString()} by more than the allowed lateness`,
-          ),
+        const lateLetter = letter(
+          record,
+          "late",
+          pipeline.name,
+          `event time ${new Date(event.ts).toISOString()} is behind the watermark ${new Date(watermark).toISOString()} by more than the allowed lateness`,
         );
+        late.letters.set(sequenceNumber, lateLetter);
+        lettersOfRecord.push(lateLetter);
         continue;
       }
       if (watermark !== undefined && lastEnd <= watermark) counts.lateAccepted++;
@@ -126,7 +140,10 @@ export function planBatch(
         panes.set(id, pane);
       }
       pane.contributions.push(contribution);
+      acceptedBy.push(pipeline.name);
     }
+    // A redrive must know whether other pipelines already counted this record.
+    for (const l of lettersOfRecord) l.acceptedBy = acceptedBy;
   }
   return { panes: [...panes.values()], tooLate: [...tooLate.values()], deadLetters, progress, counts };
 }

@@ -9,7 +9,7 @@ export const MAX_EVENT_TIME = 253_402_300_799_999;
 const ISO_8601 = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}(:\d{2}(\.\d{1,9})?)?(Z|[+-]\d{2}:?\d{2})$/;
 
 export type PipelineEvent =
-  | { kind: "event"; key: string; ts: number; values: Record<string, number> }
+  | { kind: "event"; key: string; ts: number; values: Record<string, number>; id?: string }
   | { kind: "skipped" }
   | { kind: "invalid"; reason: string };
 
@@ -49,7 +49,7 @@ export function matchesFilter(pipeline: Pipeline, event: unknown): boolean {
   return true;
 }
 
-export function readPipelineEvent(pipeline: Pipeline, event: unknown): PipelineEvent {
+export function readPipelineEvent(pipeline: Pipeline, event: unknown, now = Date.now()): PipelineEvent {
   if (!matchesFilter(pipeline, event)) return { kind: "skipped" };
   const rawKey = valueAt(event, pipeline.key);
   if (!(typeof rawKey === "string" && rawKey.length > 0) && !(typeof rawKey === "number" && Number.isFinite(rawKey))) {
@@ -57,6 +57,23 @@ export function readPipelineEvent(pipeline: Pipeline, event: unknown): PipelineE
   }
   const ts = parseEventTime(valueAt(event, pipeline.eventTime));
   if (typeof ts === "string") return { kind: "invalid", reason: `event time field "${pipeline.eventTime}" ${ts}` };
+  if (pipeline.maxFutureSkew !== undefined && ts > now + pipeline.maxFutureSkew) {
+    return {
+      kind: "invalid",
+      reason: `event time ${new Date(ts).toISOString()} is more than maxFutureSkew (${pipeline.maxFutureSkew} ms) ahead of the wall clock ${new Date(now).toISOString()}`,
+    };
+  }
+  let id: string | undefined;
+  if (pipeline.dedupe) {
+    const raw = valueAt(event, pipeline.dedupe.field);
+    if (!(typeof raw === "string" && raw.length > 0) && !(typeof raw === "number" && Number.isFinite(raw))) {
+      return {
+        kind: "invalid",
+        reason: `dedupe field "${pipeline.dedupe.field}" must be a non-empty string or a number, got ${describe(raw)}`,
+      };
+    }
+    id = String(raw);
+  }
   const values: Record<string, number> = {};
   for (const aggregate of pipeline.aggregates) {
     if (aggregate.field === undefined || aggregate.field in values) continue;
@@ -69,5 +86,5 @@ export function readPipelineEvent(pipeline: Pipeline, event: unknown): PipelineE
     }
     values[aggregate.field] = value;
   }
-  return { kind: "event", key: String(rawKey), ts, values };
+  return { kind: "event", key: String(rawKey), ts, values, id };
 }

@@ -84,6 +84,10 @@ export const pipelineSchema = z
     outOfOrderness: duration.default(0),
     allowedLateness: duration.default(0),
     idleTimeout: positiveDuration.default(60_000),
+    /** events whose time is further ahead of the wall clock than this are dead-lettered (off when absent) */
+    maxFutureSkew: positiveDuration.optional(),
+    /** count an event id once within this window (producers that retry write the same event twice) */
+    dedupe: z.strictObject({ field: fieldPath, within: positiveDuration }).optional(),
   })
   .transform((p) => ({
     name: p.name,
@@ -98,6 +102,8 @@ export const pipelineSchema = z
     outOfOrderness: p.outOfOrderness,
     allowedLateness: p.allowedLateness,
     idleTimeout: p.idleTimeout,
+    maxFutureSkew: p.maxFutureSkew,
+    dedupe: p.dedupe,
   }));
 
 export const pipelinesFileSchema = z

@@ -1,10 +1,10 @@
 // The dead-letter store: records that are invalid for a pipeline (with the reason and the original
 // bytes) and events that arrived too late for any window. Keyed by shard and sequence number, so a
 // redelivered batch writes the same items again rather than new ones.
-import { BatchWriteItemCommand, type DynamoDBClient, type WriteRequest } from "@aws-sdk/client-dynamodb";
+import type { DynamoDBClient, WriteRequest } from "@aws-sdk/client-dynamodb";
 import { type Item, N, num, S, str } from "./attributes.ts";
 import { padSequence } from "./keys.ts";
-import { scanAll } from "./requests.ts";
+import { batchWriteAll, scanAll } from "./requests.ts";
 
 export type DeadLetterKind = "invalid" | "late";
 
@@ -20,7 +20,14 @@ export interface DeadLetter {
   data: Uint8Array;
   arrivedAt: number;
   recordedAt: number;
+  /** pipelines that applied this same record (redriving it would count it there again) */
+  acceptedBy?: string[];
+  /** the record's size in bytes; `data` holds at most MAX_STORED_BYTES of it */
+  size?: number;
 }
+
+/** DynamoDB items are at most 400 KB: larger records keep their first bytes (the stream keeps the rest for its retention). */
+export const MAX_STORED_BYTES = 300_000;
 
 function encodeDeadLetter(letter: DeadLetter, ttlSeconds: number | undefined): Item {
   const item: Item = {
@@ -32,7 +39,9 @@ function encodeDeadLetter(letter: DeadLetter, ttlSeconds: number | undefined): I
     shardId: S(letter.shardId),
     seq: S(letter.sequenceNumber),
     partitionKey: S(letter.partitionKey),
-    data: { B: letter.data },
+    data: { B: letter.data.byteLength > MAX_STORED_BYTES ? letter.data.subarray(0, MAX_STORED_BYTES) : letter.data },
+    size: N(letter.data.byteLength),
+    acceptedBy: { L: (letter.acceptedBy ?? []).map((p) => S(p)) },
     arrivedAt: N(letter.arrivedAt),
     recordedAt: N(letter.recordedAt),
   };
@@ -51,6 +60,8 @@ function decodeDeadLetter(item: Item): DeadLetter {
     data: item.data?.B ?? new Uint8Array(),
     arrivedAt: num(item, "arrivedAt") ?? 0,
     recordedAt: num(item, "recordedAt") ?? 0,
+    acceptedBy: (item.acceptedBy?.L ?? []).map((v) => v.S ?? ""),
+    size: num(item, "size"),
   };
 }
 
@@ -63,15 +74,7 @@ export async function putDeadLetters(
   // One item per (shard, sequence number, pipeline): a record refused twice in one batch is stored once.
   const unique = new Map(letters.map((l) => [`${l.kind}/${l.shardId}/${l.sequenceNumber}/${l.pipeline}`, l]));
   const requests: WriteRequest[] = [...unique.values()].map((l) => ({ PutRequest: { Item: encodeDeadLetter(l, ttlSeconds) } }));
-  for (let i = 0; i < requests.length; i += 25) {
-    let pending = requests.slice(i, i + 25);
-    for (let attempt = 0; pending.length > 0; attempt++) {
-      if (attempt > 8) throw new Error(`dead-letter store kept refusing ${pending.length} items`);
-      if (attempt > 0) await new Promise((r) => setTimeout(r, 25 * 2 ** attempt));
-      const answer = await client.send(new BatchWriteItemCommand({ RequestItems: { [tableName]: pending } }));
-      pending = answer.UnprocessedItems?.[tableName] ?? [];
-    }
-  }
+  await batchWriteAll(client, tableName, requests);
 }
 
 /** Every dead letter, oldest shard position first. An operator's tool: it scans. */
@@ -80,4 +83,12 @@ export async function listDeadLetters(client: DynamoDBClient, tableName: string,
   return letters
     .filter((l) => kind === undefined || l.kind === kind)
     .sort((a, b) => a.shardId.localeCompare(b.shardId) || (BigInt(a.sequenceNumber) < BigInt(b.sequenceNumber) ? -1 : 1));
+}
+
+/** Removes dead letters (after a redrive). */
+export async function deleteDeadLetters(client: DynamoDBClient, tableName: string, letters: readonly DeadLetter[]): Promise<void> {
+  const requests: WriteRequest[] = letters.map((l) => ({
+    DeleteRequest: { Key: { pk: S(`${l.kind}#${l.shardId}`), sk: S(`${padSequence(l.sequenceNumber)}#${l.pipeline}`) } },
+  }));
+  await batchWriteAll(client, tableName, requests);
 }

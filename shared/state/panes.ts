@@ -13,6 +13,8 @@ export interface Contribution {
   sequenceNumber: bigint;
   ts: number;
   values: Record<string, number>;
+  /** the producer's event id, for pipelines that dedupe */
+  id?: string;
 }
 
 export interface PaneDelta {

@@ -2,11 +2,13 @@
 // in chunks of 100 with the unprocessed keys retried.
 import {
   BatchGetItemCommand,
+  BatchWriteItemCommand,
   type DynamoDBClient,
   QueryCommand,
   type QueryCommandInput,
   ScanCommand,
   type ScanCommandInput,
+  type WriteRequest,
 } from "@aws-sdk/client-dynamodb";
 import { type Item, S } from "./attributes.ts";
 
@@ -46,4 +48,17 @@ export async function batchGetAll(client: DynamoDBClient, tableName: string, key
     }
   }
   return items;
+}
+
+/** BatchWriteItem in chunks of 25, retrying unprocessed items with backoff. */
+export async function batchWriteAll(client: DynamoDBClient, tableName: string, requests: readonly WriteRequest[]): Promise<void> {
+  for (let i = 0; i < requests.length; i += 25) {
+    let pending = requests.slice(i, i + 25);
+    for (let attempt = 0; pending.length > 0; attempt++) {
+      if (attempt > 8) throw new Error(`${tableName} kept refusing ${pending.length} writes`);
+      if (attempt > 0) await new Promise((r) => setTimeout(r, 25 * 2 ** attempt));
+      const answer = await client.send(new BatchWriteItemCommand({ RequestItems: { [tableName]: pending } }));
+      pending = answer.UnprocessedItems?.[tableName] ?? [];
+    }
+  }
 }
