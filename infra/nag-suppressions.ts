@@ -1,8 +1,9 @@
 // cdk-nag (AwsSolutions) findings that are expected for this stack, each acknowledged with its reason.
 import { type CfnResource, type Stack, Validations } from "aws-cdk-lib";
 import type * as dynamodb from "aws-cdk-lib/aws-dynamodb";
+import type * as lambda from "aws-cdk-lib/aws-lambda";
 
-export function suppressExpectedFindings(stack: Stack, tables: readonly dynamodb.Table[]): void {
+export function suppressExpectedFindings(stack: Stack, tables: readonly dynamodb.Table[], invoked: readonly lambda.IFunction[]): void {
   const acknowledge = (id: string, reason: string) => Validations.of(stack).acknowledge({ id, reason });
   acknowledge(
     "AwsSolutions-IAM4[Policy::arn:<AWS::Partition>:iam::aws:policy/service-role/AWSLambdaBasicExecutionRole]",
@@ -17,6 +18,13 @@ export function suppressExpectedFindings(stack: Stack, tables: readonly dynamodb
     acknowledge(
       `AwsSolutions-IAM5[Resource::<${logicalId}.Arn>/index/*]`,
       "CDK table grants cover the table's own global secondary indexes (the due-pane, results-by-end and outbox indexes), and only those.",
+    );
+  }
+  for (const fn of invoked) {
+    const logicalId = stack.getLogicalId(fn.node.defaultChild as CfnResource);
+    acknowledge(
+      `AwsSolutions-IAM5[Resource::<${logicalId}.Arn>:*]`,
+      "The ingest function may invoke the watermark function (low-latency closing); CDK's grantInvoke covers that one function's versions and aliases.",
     );
   }
   acknowledge("AwsSolutions-SQS3", "IngestOnFailureQueue is itself the dead-letter (on-failure) destination of the event source mapping.");

@@ -146,6 +146,11 @@ export class PanesStack extends Stack {
     source.grantRead(watermark);
     output?.grantWrite(watermark);
     bus?.grantPutEventsTo(watermark);
+    // Low-latency closing: a batch that may close a window starts the watermark function at once.
+    // Throttled nudges (reserved concurrency 1) are dropped, not queued: the next nudge or the schedule follows.
+    watermark.configureAsyncInvoke({ maxEventAge: Duration.minutes(1), retryAttempts: 0 });
+    watermark.grantInvoke(ingest);
+    ingest.addEnvironment("PANES_WATERMARK_FUNCTION_NAME", watermark.functionName);
     new events.Rule(this, "WatermarkSchedule", {
       description: "Panes: runs the watermark function (closes due windows, the backstop for idle streams)",
       schedule: events.Schedule.rate(Duration.millis(config.watermarkSchedule)),
@@ -172,6 +177,6 @@ export class PanesStack extends Stack {
     new CfnOutput(this, "AlarmTopicArn", { value: this.operations.topic.topicArn });
     new CfnOutput(this, "DashboardName", { value: this.operations.dashboard.dashboardName });
 
-    suppressExpectedFindings(this, [storage.state, storage.results, storage.deadLetters]);
+    suppressExpectedFindings(this, [storage.state, storage.results, storage.deadLetters], [watermark]);
   }
 }

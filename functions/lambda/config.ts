@@ -12,6 +12,7 @@ const configSchema = z.object({
   PANES_SOURCE_STREAM_ARN: z.string().startsWith("arn:"),
   PANES_OUTPUT_STREAM_ARN: z.string().startsWith("arn:").optional(),
   PANES_EVENT_BUS_NAME: z.string().min(1).optional(),
+  PANES_WATERMARK_FUNCTION_NAME: z.string().min(1).optional(),
   PANES_PIPELINES_FILE: z.string().optional(),
   PANES_WRITE_CONCURRENCY: z.coerce.number().int().min(1).max(256).default(16),
   /** TTLs in seconds; 0 keeps items forever */
@@ -38,6 +39,7 @@ export interface FunctionConfig {
   sourceStreamArn: string;
   outputStreamArn?: string;
   eventBusName?: string;
+  watermarkFunctionName?: string;
   pipelinesFile: string;
   writeConcurrency: number;
   resultRetentionSeconds?: number;
@@ -60,6 +62,7 @@ export function loadFunctionConfig(env: NodeJS.ProcessEnv): FunctionConfig {
     sourceStreamArn: c.PANES_SOURCE_STREAM_ARN,
     outputStreamArn: c.PANES_OUTPUT_STREAM_ARN,
     eventBusName: c.PANES_EVENT_BUS_NAME,
+    watermarkFunctionName: c.PANES_WATERMARK_FUNCTION_NAME,
     pipelinesFile: c.PANES_PIPELINES_FILE ?? join(c.LAMBDA_TASK_ROOT, "pipelines.json"),
     writeConcurrency: c.PANES_WRITE_CONCURRENCY,
     resultRetentionSeconds: c.PANES_RESULT_TTL_SECONDS || undefined,

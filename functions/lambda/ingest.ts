@@ -1,11 +1,27 @@
 // Lambda entry point of the ingest function: configuration and clients once per container.
+import { InvokeCommand, LambdaClient } from "@aws-sdk/client-lambda";
 import { createDynamoDbClient } from "#shared/aws/clients.ts";
 import { loadPipelinesFile } from "#shared/pipelines/load.ts";
 import { createIngestHandler } from "../ingest.ts";
+import { logger } from "../observability.ts";
 import { loadFunctionConfig } from "./config.ts";
 
 const config = loadFunctionConfig(process.env);
 const pipelines = await loadPipelinesFile(config.pipelinesFile);
+const lambda = new LambdaClient({});
+
+/** Starts the watermark function at once (asynchronously), at most once a second per container. */
+let lastNudge = 0;
+async function requestClosing(functionName: string): Promise<void> {
+  if (Date.now() - lastNudge < 1000) return;
+  lastNudge = Date.now();
+  try {
+    await lambda.send(new InvokeCommand({ FunctionName: functionName, InvocationType: "Event", Payload: JSON.stringify({ nudge: true }) }));
+  } catch (error) {
+    // The schedule is the backstop: a lost nudge only delays closing until the next run.
+    logger.warn("could not start the watermark function early", { error: String(error) });
+  }
+}
 
 export const handler = createIngestHandler({
   dynamodb: createDynamoDbClient(),
@@ -15,4 +31,5 @@ export const handler = createIngestHandler({
   writeConcurrency: config.writeConcurrency,
   deadLetterRetentionSeconds: config.deadLetterRetentionSeconds,
   maxRecordBytes: config.maxRecordBytes,
+  requestClosing: config.watermarkFunctionName ? () => requestClosing(config.watermarkFunctionName as string) : undefined,
 });

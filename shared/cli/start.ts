@@ -54,7 +54,8 @@ export function runStart(options: {
       shards: options.shards,
       stateFile: LOCAL_STATE_FILE,
       mapping: { batchSize: 500, maximumBatchingWindowMs: 200 },
-      watermarkIntervalMs: 500,
+      watermarkIntervalMs: 1000,
+      closeOnIngestMs: 200,
       // Lambda's on-failure destination: batches that exhausted their retries, as metadata.
       onFailure: (failure) => {
         process.stderr.write(`on-failure destination: ${JSON.stringify(failure.KinesisBatchInfo)} (also in ${ON_FAILURE_FILE})\n`);

@@ -8,6 +8,7 @@ import { readWatermarks, writeCheckpoint, writeShardProgress } from "../state/ch
 import { type DeadLetter, putDeadLetters } from "../state/dead-letters.ts";
 import { claimEventIds } from "../state/dedupe.ts";
 import { notYetApplied, writeFencedPane } from "../state/panes.ts";
+import { closesWindows } from "../windows/assigners.ts";
 import { planBatch, type StreamRecord } from "./plan.ts";
 
 export interface IngestDependencies {
@@ -21,6 +22,11 @@ export interface IngestDependencies {
   deadLetterRetentionSeconds?: number;
   /** records larger than this are dead-lettered unread */
   maxRecordBytes?: number;
+  /**
+   * Asks for the closing logic to run now (the watermark function, invoked asynchronously) when this
+   * batch may have moved a watermark past a window's end; the schedule stays the backstop.
+   */
+  requestClosing?: () => Promise<void>;
   now?: () => number;
 }
 
@@ -38,6 +44,7 @@ export interface BatchOutcome {
     failedPanes: number;
     conflicts: number;
     duplicates: number;
+    closingRequested: number;
   };
   errors: unknown[];
 }
@@ -56,6 +63,7 @@ export async function applyShardBatch(deps: IngestDependencies, records: readonl
     failedPanes: 0,
     conflicts: 0,
     duplicates: 0,
+    closingRequested: 0,
   };
   if (shardId === undefined) return { counts, errors: [] };
 
@@ -162,6 +170,16 @@ export async function applyShardBatch(deps: IngestDependencies, records: readonl
       }),
     );
     await writeShardProgress(deps.dynamodb, deps.stateTable, shardId, lastApplied.sequenceNumber, now);
+    const mayClose = deps.pipelines.some((pipeline) => {
+      const events = plan.progress.get(pipeline.name) ?? [];
+      if (events.length === 0) return false;
+      const maxEventTime = events.reduce((max, e) => Math.max(e.ts, max), Number.NEGATIVE_INFINITY);
+      return closesWindows(pipeline.window, watermarks.get(pipeline.name), maxEventTime - pipeline.outOfOrderness);
+    });
+    if (mayClose && deps.requestClosing) {
+      counts.closingRequested = 1;
+      await deps.requestClosing();
+    }
   }
   const resumeFrom = lowestFailed === undefined ? undefined : bySequence.get(lowestFailed)?.sequenceNumber;
   return { resumeFrom, counts, errors };

@@ -14,6 +14,7 @@ import { kinesisResultSink } from "../outputs/kinesis.ts";
 import type { Pipeline } from "../pipelines/schema.ts";
 import { kinesisSourceStream } from "../streams/probe.ts";
 import type { Chaos } from "./chaos.ts";
+import { coalesce } from "./coalesce.ts";
 import { type Emulator, type KinesisEmulator, startDynalite, startKinesis } from "./emulators.ts";
 import { DEFAULT_MAPPING, EventSourceMapping, type EventSourceMappingOptions, type OnFailureRecord } from "./event-source-mapping.ts";
 import { localLambdaContext } from "./lambda-context.ts";
@@ -30,6 +31,8 @@ export interface LocalStackOptions {
   mapping?: Partial<Omit<EventSourceMappingOptions, "streamName" | "streamArn">>;
   /** how often the watermark function runs; 0 never (call closeNow) */
   watermarkIntervalMs?: number;
+  /** run the watermark function as soon as a batch may close a window (at most once per this many ms); 0 never */
+  closeOnIngestMs?: number;
   /** use this endpoint for both services instead of starting emulators (e.g. LocalStack) */
   endpoint?: string;
   /** use already running emulators (tests start them once) */
@@ -108,6 +111,9 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
       concurrency: 32,
       tombstoneRetentionMs: 7 * 86_400_000,
     };
+    // Set below, once closeNow exists: batches that may close windows start the closing logic at once.
+    let nudges: { request: () => Promise<void>; cancel: () => void } | undefined;
+    if ((options.closeOnIngestMs ?? 0) > 0) ingest.requestClosing = () => nudges?.request() ?? Promise.resolve();
     const ingestHandler = createIngestHandler(ingest);
     let handler = options.wrapIngest ? options.wrapIngest(ingestHandler) : ingestHandler;
     if (options.chaos) {
@@ -145,6 +151,7 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
       });
       return closing$;
     };
+    if ((options.closeOnIngestMs ?? 0) > 0) nudges = coalesce(() => closeNow(), options.closeOnIngestMs ?? 0);
     let timer: NodeJS.Timeout | undefined;
     if ((options.watermarkIntervalMs ?? 1000) > 0) {
       timer = setInterval(() => {
@@ -177,6 +184,7 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
       closeNow,
       async stop() {
         if (timer) clearInterval(timer);
+        nudges?.cancel();
         await mapping.stop();
         await closing$.catch(() => undefined);
         dynamodb.destroy();

@@ -128,3 +128,16 @@ export function sessionsOfPanes<P>(
   if (current) sessions.push({ window: current.window, panes: current.panes });
   return sessions;
 }
+
+/**
+ * Whether a watermark moving from `from` to `to` closes any window: for fixed windows, an end lies in
+ * (from, to]; for sessions, any advance may close one. With no watermark yet, any first one may.
+ */
+export function closesWindows(spec: WindowSpec, from: number | undefined, to: number): boolean {
+  if (from === undefined) return true;
+  if (to <= from) return false;
+  if (spec.type === "session") return true;
+  const { size, slide } = sizeAndSlide(spec);
+  const nextEnd = alignUp(from - size + 1, slide) + size;
+  return nextEnd <= to;
+}

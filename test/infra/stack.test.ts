@@ -108,8 +108,16 @@ describe("Panes stack", () => {
     });
   });
 
-  it("runs the watermark function on the schedule", () => {
+  it("runs the watermark function on the schedule, and at once when the ingest function asks", () => {
     template.hasResourceProperties("AWS::Events::Rule", { ScheduleExpression: "rate(1 minute)", State: "ENABLED" });
+    template.hasResourceProperties("AWS::Lambda::Function", {
+      Description: Match.stringLikeRegexp("fenced"),
+      Environment: { Variables: Match.objectLike({ PANES_WATERMARK_FUNCTION_NAME: Match.anyValue() }) },
+    });
+    template.hasResourceProperties("AWS::Lambda::EventInvokeConfig", { MaximumEventAgeInSeconds: 60, MaximumRetryAttempts: 0 });
+    template.hasResourceProperties("AWS::IAM::Policy", {
+      PolicyDocument: { Statement: Match.arrayWith([Match.objectLike({ Action: "lambda:InvokeFunction", Effect: "Allow" })]) },
+    });
   });
 
   it("grants least privilege: no wildcard actions on data resources", () => {

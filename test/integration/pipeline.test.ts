@@ -20,7 +20,7 @@ afterEach(async () => {
 const T0 = Date.parse("2026-04-01T00:00:00Z");
 const at = (seconds: number) => new Date(T0 + seconds * 1000).toISOString();
 
-async function start(pipelines: ReturnType<typeof parsePipelines>): Promise<LocalStack> {
+async function start(pipelines: ReturnType<typeof parsePipelines>, closeOnIngestMs = 0): Promise<LocalStack> {
   stack = await startLocalStack({
     pipelines,
     endpoints: emulatorEndpoints(),
@@ -28,6 +28,7 @@ async function start(pipelines: ReturnType<typeof parsePipelines>): Promise<Loca
     prefix: uniquePrefix("pipe"),
     mapping: { pollIntervalMs: 20, batchSize: 100 },
     watermarkIntervalMs: 0,
+    closeOnIngestMs,
   });
   return stack;
 }
@@ -122,5 +123,38 @@ describe("local pipeline", () => {
       [`late/h/${T0}/1`, 1],
       [`late/h/${T0}/2`, 3],
     ]);
+  });
+});
+
+describe("low-latency closing", () => {
+  it("closes a window as soon as a batch moves the watermark past its end, without waiting for the schedule", async () => {
+    // Prepare: no scheduled runs at all; only the ingest function's request can close windows
+    const s = await start(
+      parsePipelines({
+        pipelines: [
+          { name: "fast", key: "host", eventTime: "ts", window: { type: "tumbling", size: "1m" }, aggregates: { total: { sum: "v" } } },
+        ],
+      }),
+      50,
+    );
+
+    // Act
+    await putRecordsWithRetry(
+      s.kinesis,
+      { streamName: s.connection.names.sourceStream },
+      [
+        { host: "h", ts: at(10), v: 1 },
+        { host: "h", ts: at(70), v: 2 },
+      ].map((e) => ({ PartitionKey: "h", Data: Buffer.from(JSON.stringify(e)) })),
+    );
+
+    // Assess: poll with a deadline
+    const deadline = Date.now() + 20_000;
+    let results = await queryResults(s.dynamodb, s.connection.names.resultsTable, { pipeline: "fast" });
+    while (results.length === 0 && Date.now() < deadline) {
+      await new Promise((r) => setTimeout(r, 50));
+      results = await queryResults(s.dynamodb, s.connection.names.resultsTable, { pipeline: "fast" });
+    }
+    expect(results.map((r) => [r.start, r.values.total])).toEqual([[T0, 1]]);
   });
 });
