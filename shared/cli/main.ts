@@ -1,6 +1,7 @@
 // The `panes` command line: each command is a small module calling shared/.
 import { Command, InvalidArgumentError, Option } from "commander";
 import { parseDuration } from "../windows/duration.ts";
+import { runBenchCommand } from "./bench.ts";
 import { runChaos } from "./chaos.ts";
 import { runDeadLetters } from "./dead-letters.ts";
 import { runGenerate } from "./generate.ts";
@@ -152,6 +153,12 @@ program
   .addOption(kinesisOption())
   .option("--json", "one JSON object on stdout")
   .action(runChaos);
+
+program
+  .command("bench")
+  .description("measure speed and cost on the local stack against baselines in the same run (see BENCHMARKS.md)")
+  .option("--json", "one JSON object on stdout")
+  .action(runBenchCommand);
 
 program
   .command("generate")

@@ -99,13 +99,17 @@ export async function createStream(client: KinesisClient, name: string, shards: 
   throw new Error(`stream ${name} did not become ACTIVE`);
 }
 
+export async function createTables(dynamodb: DynamoDBClient, names: LocalNames): Promise<void> {
+  await Promise.all(TABLES.map((table) => createTable(dynamodb, tableNameOf(names, table), table)));
+}
+
 export async function createResources(
   dynamodb: DynamoDBClient,
   kinesis: KinesisClient,
   names: LocalNames,
   shards: number,
 ): Promise<{ sourceStreamArn: string; outputStreamArn: string }> {
-  await Promise.all(TABLES.map((table) => createTable(dynamodb, tableNameOf(names, table), table)));
+  await createTables(dynamodb, names);
   const sourceStreamArn = await createStream(kinesis, names.sourceStream, shards);
   const outputStreamArn = await createStream(kinesis, names.outputStream, 1);
   return { sourceStreamArn, outputStreamArn };

@@ -41,6 +41,10 @@ export interface LocalStackOptions {
   stateFile?: string;
   /** wraps the ingest handler (fault injection in tests) */
   wrapIngest?: (handler: ReturnType<typeof createIngestHandler>) => ReturnType<typeof createIngestHandler>;
+  /** create the event source mapping without starting it (call mapping.start()) */
+  startPaused?: boolean;
+  /** lets a benchmark observe the DynamoDB client */
+  observeDynamoDb?: (client: DynamoDBClient) => void;
   /** publish results to the output stream (default true) */
   publishResults?: boolean;
   writeConcurrency?: number;
@@ -88,6 +92,7 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
     }
     const clientOptions = { region: LOCAL_REGION, credentials: LOCAL_CREDENTIALS };
     const dynamodb = createDynamoDbClient({ ...clientOptions, endpoint: dynamodbEndpoint });
+    options.observeDynamoDb?.(dynamodb);
     const kinesis = createKinesisClient({ ...clientOptions, endpoint: kinesisEndpoint });
     const names = localNames(options.prefix ?? "panes");
     const { sourceStreamArn, outputStreamArn } = await createResources(dynamodb, kinesis, names, options.shards ?? 2);
@@ -134,7 +139,7 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
       onInvocation: options.onInvocation,
       redelivery: options.chaos ? () => options.chaos?.redelivery() : undefined,
     });
-    mapping.start();
+    if (!options.startPaused) mapping.start();
 
     // The watermark function runs on a timer; runs never overlap here (they may in AWS, and that is safe).
     let closing$: Promise<void> = Promise.resolve();
