@@ -224,13 +224,19 @@ async function closeKey(ctx: KeyContext, key: string, dueStarts: number[]): Prom
       if (inside.length > 0) windows.push({ window: w, panes: inside });
     }
     const dueSet = new Set(dueStarts);
-    for (const pane of panes) {
-      if (!dueSet.has(pane.paneStart) || pane.tombstone) continue;
+    const duePanes = panes.filter((p) => dueSet.has(p.paneStart) && !p.tombstone);
+    // Every later window that contains an older pane also contains the newest due pane (it ends after
+    // it, within its reach), so only the newest keeps watching the next window end; the others wait
+    // for their purge. A sliding pane is then moved twice in its life, not once per slide.
+    const newest = duePanes.reduce<PaneAt | undefined>((a, p) => (a === undefined || p.paneStart > a.paneStart ? p : a), undefined);
+    const newestNext = newest ? windowsOfPane(spec, newest.paneStart).find((w) => w.end > watermark)?.end : undefined;
+    for (const pane of duePanes) {
       const its = windowsOfPane(spec, pane.paneStart);
       const next = its.find((w) => w.end > watermark);
       const lastEnd = its[its.length - 1]?.end ?? 0;
       const handled = its.filter((w) => w.end <= watermark);
-      if (next) fates.push({ pane, windows: handled, next: "due", due: next.end });
+      const watched = next !== undefined && (pane === newest || newestNext === undefined || next.end < newestNext);
+      if (next && watched) fates.push({ pane, windows: handled, next: "due", due: next.end });
       else if (lastEnd + pipeline.allowedLateness > watermark)
         fates.push({ pane, windows: handled, next: "due", due: lastEnd + pipeline.allowedLateness });
       else fates.push({ pane, windows: handled, next: "purge" });
