@@ -2,7 +2,7 @@
 // A pane item remembers, per shard, the highest sequence number it contains; a write merges only the
 // records above that fence and is conditional on the item version it read. Never a blind ADD.
 
-import { type DynamoDBClient, GetItemCommand, PutItemCommand, UpdateItemCommand } from "@aws-sdk/client-dynamodb";
+import { type AttributeValue, type DynamoDBClient, GetItemCommand, PutItemCommand, UpdateItemCommand } from "@aws-sdk/client-dynamodb";
 import { type AggregateState, addEvent, decodeState, emptyState, encodeState } from "../aggregates/state.ts";
 import { dueOfWrittenPane, type WindowSpec } from "../windows/assigners.ts";
 import { type Item, isConditionalFailure, N, num, S, str } from "./attributes.ts";
@@ -215,27 +215,23 @@ export async function queryPanes(
   return panes;
 }
 
-/**
- * Moves a pane's `due` after its windows were handled, unless the pane changed since it was read (then
- * the ingest function reset `due` and the pane is looked at again). Returns whether it was moved.
- */
-export async function moveDue(
+/** An update of a pane the closing logic read, applied only if the pane is still at that version. */
+async function updateIfUnchanged(
   client: DynamoDBClient,
   tableName: string,
-  pipeline: string,
-  key: string,
-  pane: PaneAt,
-  due: number,
+  where: { pipeline: string; key: string; pane: PaneAt },
+  update: { expression: string; names?: Record<string, string>; values: Record<string, AttributeValue> },
 ): Promise<boolean> {
-  const { pk, sk } = paneItemKey(pipeline, key, pane.paneStart);
+  const { pk, sk } = paneItemKey(where.pipeline, where.key, where.pane.paneStart);
   try {
     await client.send(
       new UpdateItemCommand({
         TableName: tableName,
         Key: { pk: S(pk), sk: S(sk) },
-        UpdateExpression: "SET due = :due",
+        UpdateExpression: update.expression,
         ConditionExpression: "v = :v",
-        ExpressionAttributeValues: { ":due": N(due), ":v": N(pane.version) },
+        ExpressionAttributeNames: update.names,
+        ExpressionAttributeValues: { ...update.values, ":v": N(where.pane.version) },
       }),
     );
     return true;
@@ -246,12 +242,27 @@ export async function moveDue(
 }
 
 /**
+ * Moves a pane's `due` after its windows were handled, unless the pane changed since it was read (then
+ * the ingest function reset `due` and the pane is looked at again). Returns whether it was moved.
+ */
+export function moveDue(
+  client: DynamoDBClient,
+  tableName: string,
+  pipeline: string,
+  key: string,
+  pane: PaneAt,
+  due: number,
+): Promise<boolean> {
+  return updateIfUnchanged(client, tableName, { pipeline, key, pane }, { expression: "SET due = :due", values: { ":due": N(due) } });
+}
+
+/**
  * Purges a pane whose windows are all past end + allowed lateness: it leaves the due index and becomes
  * a tombstone that keeps its fences (so a redelivered record is recognised and a too-late one refused)
  * and its state (so a closing run overlapping the purge still sees whole windows and sessions); TTL
  * removes it later. Conditional on the version read.
  */
-export async function purgePane(
+export function purgePane(
   client: DynamoDBClient,
   tableName: string,
   pipeline: string,
@@ -259,26 +270,14 @@ export async function purgePane(
   pane: PaneAt,
   expiresAt: number,
 ): Promise<boolean> {
-  const { pk, sk } = paneItemKey(pipeline, key, pane.paneStart);
-  try {
-    await client.send(
-      new UpdateItemCommand({
-        TableName: tableName,
-        Key: { pk: S(pk), sk: S(sk) },
-        UpdateExpression: "SET tomb = :true, v = :next, #ttl = :ttl REMOVE gpk, due",
-        ConditionExpression: "v = :v",
-        ExpressionAttributeNames: { "#ttl": "ttl" },
-        ExpressionAttributeValues: {
-          ":true": { BOOL: true },
-          ":next": N(pane.version + 1),
-          ":v": N(pane.version),
-          ":ttl": N(Math.floor(expiresAt / 1000)),
-        },
-      }),
-    );
-    return true;
-  } catch (error) {
-    if (isConditionalFailure(error)) return false;
-    throw error;
-  }
+  return updateIfUnchanged(
+    client,
+    tableName,
+    { pipeline, key, pane },
+    {
+      expression: "SET tomb = :true, v = :next, #ttl = :ttl REMOVE gpk, due",
+      names: { "#ttl": "ttl" },
+      values: { ":true": { BOOL: true }, ":next": N(pane.version + 1), ":ttl": N(Math.floor(expiresAt / 1000)) },
+    },
+  );
 }

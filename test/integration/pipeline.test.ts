@@ -3,45 +3,17 @@
 // with a higher version; later ones go to the late output; results reach the output stream with
 // their idempotency keys.
 import { GetRecordsCommand, GetShardIteratorCommand } from "@aws-sdk/client-kinesis";
-import { afterEach, describe, expect, it } from "vitest";
-import { type LocalStack, startLocalStack } from "../../shared/local/stack.ts";
+import { describe, expect, it } from "vitest";
 import { parsePipelines } from "../../shared/pipelines/load.ts";
 import { listDeadLetters } from "../../shared/state/dead-letters.ts";
 import { queryResults } from "../../shared/state/results.ts";
 import { putRecordsWithRetry } from "../../shared/streams/put-records.ts";
-import { emulatorEndpoints, uniquePrefix } from "../helpers/emulated.ts";
+import { sendAndClose, useLocalStack } from "../helpers/local-stack.ts";
 
-let stack: LocalStack | undefined;
-afterEach(async () => {
-  await stack?.stop();
-  stack = undefined;
-});
+const start = useLocalStack("pipe");
 
 const T0 = Date.parse("2026-04-01T00:00:00Z");
 const at = (seconds: number) => new Date(T0 + seconds * 1000).toISOString();
-
-async function start(pipelines: ReturnType<typeof parsePipelines>, closeOnIngestMs = 0): Promise<LocalStack> {
-  stack = await startLocalStack({
-    pipelines,
-    endpoints: emulatorEndpoints(),
-    shards: 1,
-    prefix: uniquePrefix("pipe"),
-    mapping: { pollIntervalMs: 20, batchSize: 100 },
-    watermarkIntervalMs: 0,
-    closeOnIngestMs,
-  });
-  return stack;
-}
-
-async function send(s: LocalStack, payloads: (object | string)[]): Promise<void> {
-  await putRecordsWithRetry(
-    s.kinesis,
-    { streamName: s.connection.names.sourceStream },
-    payloads.map((p) => ({ PartitionKey: "h", Data: Buffer.from(typeof p === "string" ? p : JSON.stringify(p)) })),
-  );
-  await s.mapping.waitUntilCaughtUp(60_000);
-  await s.closeNow();
-}
 
 describe("local pipeline", () => {
   it("dead-letters bad records with reason and bytes and applies the rest of the batch", async () => {
@@ -55,7 +27,7 @@ describe("local pipeline", () => {
     );
 
     // Act
-    await send(s, [
+    await sendAndClose(s, [
       { host: "h", ts: at(1), v: 1 },
       "{not json",
       { ts: at(2), v: 5 },
@@ -96,13 +68,13 @@ describe("local pipeline", () => {
     );
 
     // Act
-    await send(s, [
+    await sendAndClose(s, [
       { host: "h", ts: at(10), v: 1 },
       { host: "h", ts: at(120), v: 10 },
     ]); // watermark 2m: [0, 1m) fires
-    await send(s, [{ host: "h", ts: at(20), v: 2 }]); // late, within 2m of lateness: re-fired as version 2
-    await send(s, [{ host: "h", ts: at(600), v: 100 }]); // watermark 10m: [0, 1m) is final and purged
-    await send(s, [{ host: "h", ts: at(30), v: 4 }]); // too late
+    await sendAndClose(s, [{ host: "h", ts: at(20), v: 2 }]); // late, within 2m of lateness: re-fired as version 2
+    await sendAndClose(s, [{ host: "h", ts: at(600), v: 100 }]); // watermark 10m: [0, 1m) is final and purged
+    await sendAndClose(s, [{ host: "h", ts: at(30), v: 4 }]); // too late
 
     // Assess
     const results = await queryResults(s.dynamodb, s.connection.names.resultsTable, { pipeline: "late" });
@@ -135,7 +107,7 @@ describe("low-latency closing", () => {
           { name: "fast", key: "host", eventTime: "ts", window: { type: "tumbling", size: "1m" }, aggregates: { total: { sum: "v" } } },
         ],
       }),
-      50,
+      { closeOnIngestMs: 50 },
     );
 
     // Act

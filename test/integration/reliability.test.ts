@@ -1,22 +1,16 @@
 // Reliability beyond redelivery: poison pills dead-lettered with reasons and bytes (and redriven once
 // fixed), producer duplicates dropped by event id, and idle shards that stop holding the watermark.
 import { PutRecordsCommand } from "@aws-sdk/client-kinesis";
-import { afterEach, describe, expect, it } from "vitest";
-import { type LocalStack, startLocalStack } from "../../shared/local/stack.ts";
+import { describe, expect, it } from "vitest";
 import { parsePipelines } from "../../shared/pipelines/load.ts";
 import type { Pipeline } from "../../shared/pipelines/schema.ts";
 import { readWatermarks } from "../../shared/state/checkpoints.ts";
 import { listDeadLetters } from "../../shared/state/dead-letters.ts";
 import { queryResults } from "../../shared/state/results.ts";
-import { putRecordsWithRetry } from "../../shared/streams/put-records.ts";
-import { emulatorEndpoints, uniquePrefix } from "../helpers/emulated.ts";
+import { sendAndClose, useLocalStack } from "../helpers/local-stack.ts";
 import { runPanes } from "../helpers/processes.ts";
 
-let stack: LocalStack | undefined;
-afterEach(async () => {
-  await stack?.stop();
-  stack = undefined;
-});
+const start = useLocalStack("rel");
 
 const T0 = Date.parse("2026-07-01T00:00:00Z");
 const at = (seconds: number) => new Date(T0 + seconds * 1000).toISOString();
@@ -27,28 +21,6 @@ const base = {
   aggregates: { total: { sum: "v" }, n: { count: true } },
 };
 
-async function start(pipelines: Pipeline[], shards = 1): Promise<LocalStack> {
-  stack = await startLocalStack({
-    pipelines,
-    endpoints: emulatorEndpoints(),
-    shards,
-    prefix: uniquePrefix("rel"),
-    mapping: { pollIntervalMs: 20 },
-    watermarkIntervalMs: 0,
-  });
-  return stack;
-}
-
-async function send(s: LocalStack, payloads: (object | string | Buffer)[]): Promise<void> {
-  await putRecordsWithRetry(
-    s.kinesis,
-    { streamName: s.connection.names.sourceStream },
-    payloads.map((p) => ({ PartitionKey: "h", Data: Buffer.isBuffer(p) ? p : Buffer.from(typeof p === "string" ? p : JSON.stringify(p)) })),
-  );
-  await s.mapping.waitUntilCaughtUp(60_000);
-  await s.closeNow();
-}
-
 describe("poison pills", () => {
   it("go to the dead-letter store with reason and bytes, the rest of the batch is applied, and a redrive re-injects them", async () => {
     // Prepare: a pipeline that refuses events more than an hour ahead of the wall clock
@@ -57,7 +29,7 @@ describe("poison pills", () => {
     const oversized = Buffer.from(JSON.stringify({ host: "h", ts: at(1), v: 1, pad: "x".repeat(300 * 1024) }));
 
     // Act
-    await send(s, [
+    await sendAndClose(s, [
       { host: "h", ts: at(1), v: 1 },
       "[1, 2",
       oversized,
@@ -121,8 +93,8 @@ describe("producer duplicates", () => {
     const events = [1, 2, 2, 3, 3, 3].map((id, i) => ({ id: `e${id}`, host: "h", ts: at(10 + i), v: id }));
 
     // Act
-    await send(s, [...events, { id: "late-mover", host: "h", ts: at(300), v: 0 }]);
-    await send(s, events); // the producer retried everything
+    await sendAndClose(s, [...events, { id: "late-mover", host: "h", ts: at(300), v: 0 }]);
+    await sendAndClose(s, events); // the producer retried everything
 
     // Assess
     const [window] = await queryResults(s.dynamodb, s.connection.names.resultsTable, { pipeline: "once" });
@@ -133,7 +105,7 @@ describe("producer duplicates", () => {
 describe("idle shards", () => {
   it("stop holding the watermark back after idleTimeout, and their late records follow the lateness rules", async () => {
     // Prepare: two shards; shard 1 gets one early event, then only shard 0 moves on
-    const s = await start(parsePipelines({ pipelines: [{ name: "idle", ...base, idleTimeout: "1s" }] }), 2);
+    const s = await start(parsePipelines({ pipelines: [{ name: "idle", ...base, idleTimeout: "1s" }] }), { shards: 2 });
     const put = (hashKey: string, event: object) =>
       s.kinesis.send(
         new PutRecordsCommand({

@@ -1,0 +1,39 @@
+// A local stack per test on the shared emulators, stopped after each test, and a way to send events
+// and wait until they are applied and the closing logic has run.
+import { afterEach } from "vitest";
+import { type LocalStack, startLocalStack } from "../../shared/local/stack.ts";
+import type { Pipeline } from "../../shared/pipelines/schema.ts";
+import { putRecordsWithRetry } from "../../shared/streams/put-records.ts";
+import { emulatorEndpoints, uniquePrefix } from "./emulated.ts";
+
+/** Registers the after-each stop; returns a starter for the test's stack. */
+export function useLocalStack(label: string) {
+  let stack: LocalStack | undefined;
+  afterEach(async () => {
+    await stack?.stop();
+    stack = undefined;
+  });
+  return async (pipelines: readonly Pipeline[], options: { shards?: number; closeOnIngestMs?: number } = {}): Promise<LocalStack> => {
+    stack = await startLocalStack({
+      pipelines,
+      endpoints: emulatorEndpoints(),
+      shards: options.shards ?? 1,
+      prefix: uniquePrefix(label),
+      mapping: { pollIntervalMs: 20, batchSize: 100 },
+      watermarkIntervalMs: 0,
+      closeOnIngestMs: options.closeOnIngestMs ?? 0,
+    });
+    return stack;
+  };
+}
+
+/** Puts events (objects as JSON, strings and bytes as they are), waits until they are applied, runs the closing logic once. */
+export async function sendAndClose(stack: LocalStack, payloads: (object | string | Buffer)[]): Promise<void> {
+  await putRecordsWithRetry(
+    stack.kinesis,
+    { streamName: stack.connection.names.sourceStream },
+    payloads.map((p) => ({ PartitionKey: "h", Data: Buffer.isBuffer(p) ? p : Buffer.from(typeof p === "string" ? p : JSON.stringify(p)) })),
+  );
+  await stack.mapping.waitUntilCaughtUp(60_000);
+  await stack.closeNow();
+}
