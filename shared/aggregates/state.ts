@@ -1,16 +1,12 @@
 // Mergeable aggregate state: what a pane, a session fragment or a whole window knows about its events.
-// count, sum, min, max and avg (as sum + count) all merge, so panes combine when a window fires.
-// Pure: no I/O. Never imports an AWS SDK.
+// count, sum, min, max, avg (as sum + count) and quantiles (DDSketch, relative-error, mergeable) all
+// merge, so panes combine when a window fires. Pure: no I/O. Never imports an AWS SDK.
+import { DDSketch } from "@datadog/sketches-js";
 
-export type AggregateOp = "count" | "sum" | "min" | "max" | "avg";
-
-export interface AggregateSpec {
-  /** output name, e.g. "avg" */
-  name: string;
-  op: AggregateOp;
-  /** dot path of the numeric field; absent for count */
-  field?: string;
-}
+export type AggregateSpec =
+  | { name: string; op: "count" }
+  | { name: string; op: "sum" | "min" | "max" | "avg"; field: string }
+  | { name: string; op: "quantiles"; field: string; q: number[]; accuracy: number };
 
 export interface FieldState {
   sum: number;
@@ -26,14 +22,26 @@ export interface AggregateState {
   tmax: number;
   /** per aggregated field */
   fields: Record<string, FieldState>;
+  /** quantile sketches, by `field@accuracy` */
+  sketches: Record<string, DDSketch>;
 }
+
+/** A window's value for one aggregate: a number, or quantiles by name (`p50`, `p99.9`). */
+export type AggregateValue = number | Record<string, number>;
 
 export function emptyState(): AggregateState {
-  return { n: 0, tmin: Number.POSITIVE_INFINITY, tmax: Number.NEGATIVE_INFINITY, fields: {} };
+  return { n: 0, tmin: Number.POSITIVE_INFINITY, tmax: Number.NEGATIVE_INFINITY, fields: {}, sketches: {} };
 }
 
+const sketchKey = (field: string, accuracy: number) => `${field}@${accuracy}`;
+
 /** Adds one event to `state` in place. `values` holds a finite number for every aggregated field. */
-export function addEvent(state: AggregateState, ts: number, values: Readonly<Record<string, number>>): void {
+export function addEvent(
+  state: AggregateState,
+  ts: number,
+  values: Readonly<Record<string, number>>,
+  specs: readonly AggregateSpec[] = [],
+): void {
   state.n += 1;
   if (ts < state.tmin) state.tmin = ts;
   if (ts > state.tmax) state.tmax = ts;
@@ -46,6 +54,18 @@ export function addEvent(state: AggregateState, ts: number, values: Readonly<Rec
       if (value < current.min) current.min = value;
       if (value > current.max) current.max = value;
     }
+  }
+  for (const spec of specs) {
+    if (spec.op !== "quantiles") continue;
+    const value = values[spec.field];
+    if (value === undefined) continue;
+    const key = sketchKey(spec.field, spec.accuracy);
+    let sketch = state.sketches[key];
+    if (sketch === undefined) {
+      sketch = new DDSketch({ relativeAccuracy: spec.accuracy });
+      state.sketches[key] = sketch;
+    }
+    sketch.accept(value);
   }
 }
 
@@ -64,6 +84,11 @@ export function mergeInto(into: AggregateState, other: Readonly<AggregateState>)
       ours.max = Math.max(ours.max, theirs.max);
     }
   }
+  for (const [key, theirs] of Object.entries(other.sketches)) {
+    const ours = into.sketches[key];
+    if (ours === undefined) into.sketches[key] = DDSketch.fromProto(theirs.toProto());
+    else ours.merge(theirs);
+  }
   return into;
 }
 
@@ -73,27 +98,55 @@ export function mergeStates(states: Iterable<Readonly<AggregateState>>): Aggrega
   return merged;
 }
 
-/** The user-facing values of a window: one number per aggregate name. */
-export function finalValues(specs: readonly AggregateSpec[], state: Readonly<AggregateState>): Record<string, number> {
-  const values: Record<string, number> = {};
+export function cloneState(state: Readonly<AggregateState>): AggregateState {
+  return mergeInto(emptyState(), state);
+}
+
+/** The name of a quantile in results: 0.5 → "p50", 0.999 → "p99.9". */
+export function quantileName(q: number): string {
+  return `p${Number((q * 100).toFixed(6))}`;
+}
+
+/** The user-facing values of a window: one value per aggregate name. */
+export function finalValues(specs: readonly AggregateSpec[], state: Readonly<AggregateState>): Record<string, AggregateValue> {
+  const values: Record<string, AggregateValue> = {};
   for (const spec of specs) {
     if (spec.op === "count") {
       values[spec.name] = state.n;
       continue;
     }
-    const field = state.fields[spec.field ?? ""];
+    const field = state.fields[spec.field];
     if (field === undefined) throw new RangeError(`no values for field ${spec.field} in a non-empty state`);
+    if (spec.op === "quantiles") {
+      const sketch = state.sketches[sketchKey(spec.field, spec.accuracy)];
+      if (sketch === undefined) throw new RangeError(`no sketch for field ${spec.field} in a non-empty state`);
+      // The sketch is exact at the extremes only through the min and max it cannot keep when serialized.
+      values[spec.name] = Object.fromEntries(
+        spec.q.map((q) => [quantileName(q), Math.min(field.max, Math.max(field.min, sketch.getValueAtQuantile(q)))]),
+      );
+      continue;
+    }
     values[spec.name] = spec.op === "sum" ? field.sum : spec.op === "min" ? field.min : spec.op === "max" ? field.max : field.sum / state.n;
   }
   return values;
 }
 
-/** Compact, lossless JSON form stored in DynamoDB (one string attribute). */
+/** Compact, lossless JSON form stored in DynamoDB (one string attribute; sketches as base64 protobuf). */
 export function encodeState(state: Readonly<AggregateState>): string {
-  return JSON.stringify(state);
+  const sketches = Object.fromEntries(Object.entries(state.sketches).map(([k, s]) => [k, Buffer.from(s.toProto()).toString("base64")]));
+  return JSON.stringify({
+    n: state.n,
+    tmin: state.tmin,
+    tmax: state.tmax,
+    fields: state.fields,
+    ...(Object.keys(sketches).length > 0 ? { sketches } : {}),
+  });
 }
 
 export function decodeState(text: string): AggregateState {
-  const parsed = JSON.parse(text) as AggregateState;
-  return { n: parsed.n, tmin: parsed.tmin, tmax: parsed.tmax, fields: parsed.fields };
+  const parsed = JSON.parse(text) as Omit<AggregateState, "sketches"> & { sketches?: Record<string, string> };
+  const sketches = Object.fromEntries(
+    Object.entries(parsed.sketches ?? {}).map(([k, b64]) => [k, DDSketch.fromProto(Buffer.from(b64, "base64"))]),
+  );
+  return { n: parsed.n, tmin: parsed.tmin, tmax: parsed.tmax, fields: parsed.fields, sketches };
 }

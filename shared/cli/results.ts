@@ -1,3 +1,4 @@
+import type { AggregateValue } from "../aggregates/state.ts";
 import { queryResults } from "../state/results.ts";
 import { connect, required, resolveTarget, runCommand, type TargetFlags } from "./connection.ts";
 
@@ -20,7 +21,7 @@ export function runResults(options: { pipeline: string; key?: string; from?: num
       r.key,
       new Date(r.start).toISOString(),
       new Date(r.end).toISOString(),
-      ...names.map((n) => (r.values[n] === undefined ? "" : formatNumber(r.values[n] as number))),
+      ...names.map((n) => formatValue(r.values[n])),
       String(r.count),
       String(r.version),
     ]);
@@ -31,6 +32,15 @@ export function runResults(options: { pipeline: string; key?: string; from?: num
 
 export function formatNumber(n: number): string {
   return Number.isInteger(n) ? String(n) : String(Math.round(n * 100) / 100);
+}
+
+/** A number, or quantiles as `p50=… p99=…`. */
+export function formatValue(value: AggregateValue | undefined): string {
+  if (value === undefined) return "";
+  if (typeof value === "number") return formatNumber(value);
+  return Object.entries(value)
+    .map(([q, v]) => `${q}=${formatNumber(v)}`)
+    .join(" ");
 }
 
 export function printTable(header: string[], rows: string[][]): void {

@@ -13,7 +13,7 @@ import type { WindowResult } from "../state/results.ts";
 import { tailStream } from "../streams/tail.ts";
 import { formatDuration } from "../windows/duration.ts";
 import { LOCAL_STATE_FILE, runCommand } from "./connection.ts";
-import { formatNumber } from "./results.ts";
+import { formatNumber, formatValue } from "./results.ts";
 
 const ON_FAILURE_FILE = ".panes/on-failure.jsonl";
 
@@ -28,7 +28,7 @@ function describeWindow(pipeline: Pipeline): string {
 
 function windowLine(r: WindowResult): string {
   const values = Object.entries(r.values)
-    .map(([k, v]) => `${k}=${formatNumber(v)}`)
+    .map(([k, v]) => (typeof v === "number" ? `${k}=${formatNumber(v)}` : `${k}(${formatValue(v)})`))
     .join(" ");
   return `${r.pipeline}  ${r.key}  [${new Date(r.start).toISOString()}, ${new Date(r.end).toISOString()})  ${values}  events=${r.count}${r.version > 1 ? `  v${r.version}` : ""}`;
 }
@@ -140,7 +140,7 @@ export function runStart(options: {
         for (const key of keys) {
           const cells = ends.map((e) => {
             const r = results.find((x) => x.key === key && x.end === e);
-            return (r ? `${formatNumber(r.values[firstAggregate] ?? Number.NaN)} (${r.count})` : "").padStart(13);
+            return (r ? `${formatValue(r.values[firstAggregate])} (${r.count})` : "").padStart(13);
           });
           screen.push(`  ${key.padEnd(8)} ${cells.join(" ")}`);
         }

@@ -117,7 +117,14 @@ export function planBatch(
         let late = tooLate.get(id);
         if (late === undefined) {
           late = {
-            delta: { pipeline: pipeline.name, window: pipeline.window, key: event.key, paneStart, contributions: [] },
+            delta: {
+              pipeline: pipeline.name,
+              window: pipeline.window,
+              aggregates: pipeline.aggregates,
+              key: event.key,
+              paneStart,
+              contributions: [],
+            },
             letters: new Map(),
           };
           tooLate.set(id, late);
@@ -136,7 +143,14 @@ export function planBatch(
       if (watermark !== undefined && lastEnd <= watermark) counts.lateAccepted++;
       let pane = panes.get(id);
       if (pane === undefined) {
-        pane = { pipeline: pipeline.name, window: pipeline.window, key: event.key, paneStart, contributions: [] };
+        pane = {
+          pipeline: pipeline.name,
+          window: pipeline.window,
+          aggregates: pipeline.aggregates,
+          key: event.key,
+          paneStart,
+          contributions: [],
+        };
         panes.set(id, pane);
       }
       pane.contributions.push(contribution);

@@ -76,7 +76,7 @@ export function readPipelineEvent(pipeline: Pipeline, event: unknown, now = Date
   }
   const values: Record<string, number> = {};
   for (const aggregate of pipeline.aggregates) {
-    if (aggregate.field === undefined || aggregate.field in values) continue;
+    if (aggregate.op === "count" || aggregate.field in values) continue;
     const value = valueAt(event, aggregate.field);
     if (typeof value !== "number" || !Number.isFinite(value)) {
       return {

@@ -47,7 +47,14 @@ const windowSchema = z
     }
   });
 
-const AGGREGATE_OPS = ["count", "sum", "min", "max", "avg"] as const;
+const AGGREGATE_OPS = ["count", "sum", "min", "max", "avg", "quantiles"] as const;
+
+const quantilesSchema = z.strictObject({
+  field: fieldPath,
+  q: z.array(z.number().gt(0).lt(1)).min(1).max(20),
+  /** relative accuracy of the DDSketch (default 1%) */
+  accuracy: z.number().gt(0).lt(1).default(0.01),
+});
 
 const aggregateSchema = z
   .strictObject({
@@ -56,13 +63,14 @@ const aggregateSchema = z
     min: fieldPath.optional(),
     max: fieldPath.optional(),
     avg: fieldPath.optional(),
+    quantiles: quantilesSchema.optional(),
   })
   .superRefine((value, ctx) => {
     const ops = AGGREGATE_OPS.filter((op) => value[op] !== undefined);
     if (ops.length !== 1) {
       ctx.addIssue({
         code: "custom",
-        message: `must name exactly one of ${AGGREGATE_OPS.join(", ")} (found ${ops.length === 0 ? "none" : ops.join(", ")}), e.g. { "avg": "value" } or { "count": true }`,
+        message: `must name exactly one of ${AGGREGATE_OPS.join(", ")} (found ${ops.length === 0 ? "none" : ops.join(", ")}), e.g. { "avg": "value" }, { "count": true } or { "quantiles": { "field": "latency", "q": [0.5, 0.99] } }`,
       });
     }
   });
@@ -97,7 +105,12 @@ export const pipelineSchema = z
     window: p.window as WindowSpec,
     aggregates: Object.entries(p.aggregates).map(([name, a]): AggregateSpec => {
       const op = AGGREGATE_OPS.find((candidate) => a[candidate] !== undefined) ?? "count";
-      return op === "count" ? { name, op } : { name, op, field: a[op] as string };
+      if (op === "count") return { name, op };
+      if (op === "quantiles") {
+        const quantiles = a.quantiles as z.output<typeof quantilesSchema>;
+        return { name, op, field: quantiles.field, q: quantiles.q, accuracy: quantiles.accuracy };
+      }
+      return { name, op, field: a[op] as string };
     }),
     outOfOrderness: p.outOfOrderness,
     allowedLateness: p.allowedLateness,

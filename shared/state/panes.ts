@@ -3,7 +3,15 @@
 // records above that fence and is conditional on the item version it read. Never a blind ADD.
 
 import { type AttributeValue, type DynamoDBClient, GetItemCommand, PutItemCommand, UpdateItemCommand } from "@aws-sdk/client-dynamodb";
-import { type AggregateState, addEvent, decodeState, emptyState, encodeState } from "../aggregates/state.ts";
+import {
+  type AggregateSpec,
+  type AggregateState,
+  addEvent,
+  cloneState,
+  decodeState,
+  emptyState,
+  encodeState,
+} from "../aggregates/state.ts";
 import { dueOfWrittenPane, type WindowSpec } from "../windows/assigners.ts";
 import { type Item, isConditionalFailure, N, num, S, str } from "./attributes.ts";
 import { indexPartitionOf, indexPartitionsOf, padTime, paneItemKey, parsePanePartition } from "./keys.ts";
@@ -20,6 +28,8 @@ export interface Contribution {
 export interface PaneDelta {
   pipeline: string;
   window: WindowSpec;
+  /** the pipeline's aggregates (quantile sketches need their accuracy) */
+  aggregates: readonly AggregateSpec[];
   key: string;
   paneStart: number;
   /** in sequence order */
@@ -112,8 +122,8 @@ export async function writeFencedPane(
     if (pending.length === 0) return { applied: 0, alreadyApplied, purged: [], conflicts };
     if (known?.tombstone) return { applied: 0, alreadyApplied, purged: pending, conflicts };
 
-    const state = known ? structuredClone(known.state) : emptyState();
-    for (const c of pending) addEvent(state, c.ts, c.values);
+    const state = known ? cloneState(known.state) : emptyState();
+    for (const c of pending) addEvent(state, c.ts, c.values, delta.aggregates);
     const fences = new Map(known?.fences ?? []);
     fences.set(shardId, pending[pending.length - 1]?.sequenceNumber ?? 0n);
     const version = (known?.version ?? 0) + 1;

@@ -2,6 +2,7 @@
 // repeated, concurrent or retried closing run writes nothing new. Items carry a sparse `outbox`
 // attribute until they are published downstream.
 import { type DynamoDBClient, PutItemCommand, UpdateItemCommand } from "@aws-sdk/client-dynamodb";
+import type { AggregateValue } from "../aggregates/state.ts";
 import { type Item, isConditionalFailure, N, num, S, str } from "./attributes.ts";
 import { indexPartitionOf, indexPartitionsOf, resultItemKey } from "./keys.ts";
 import { batchGetAll, queryAll } from "./requests.ts";
@@ -11,7 +12,7 @@ export interface WindowResult {
   key: string;
   start: number;
   end: number;
-  values: Record<string, number>;
+  values: Record<string, AggregateValue>;
   /** number of events in the window; a new version is written only when it changes */
   count: number;
   version: number;
@@ -25,8 +26,10 @@ export function idempotencyKeyOf(result: Pick<WindowResult, "pipeline" | "key" |
 }
 
 export function decodeResult(item: Item): WindowResult {
-  const values: Record<string, number> = {};
-  for (const [name, value] of Object.entries(item.values?.M ?? {})) values[name] = Number(value.N);
+  const values: Record<string, AggregateValue> = {};
+  for (const [name, value] of Object.entries(item.values?.M ?? {})) {
+    values[name] = value.M ? Object.fromEntries(Object.entries(value.M).map(([q, v]) => [q, Number(v.N)])) : Number(value.N);
+  }
   return {
     pipeline: str(item, "pipeline") ?? "",
     key: str(item, "key") ?? "",
@@ -50,7 +53,14 @@ function encodeResult(result: WindowResult, withOutbox: boolean, ttlSeconds: num
     key: S(result.key),
     start: N(result.start),
     end: N(result.end),
-    values: { M: Object.fromEntries(Object.entries(result.values).map(([k, v]) => [k, N(v)])) },
+    values: {
+      M: Object.fromEntries(
+        Object.entries(result.values).map(([k, v]) => [
+          k,
+          typeof v === "number" ? N(v) : { M: Object.fromEntries(Object.entries(v).map(([q, x]) => [q, N(x)])) },
+        ]),
+      ),
+    },
     n: N(result.count),
     version: N(result.version),
     firedAt: N(result.firedAt),

@@ -75,3 +75,45 @@ describe("panes replay", () => {
     await replayAndCompare("kinesisLocal", 2500, 2);
   });
 });
+
+describe("panes replay with quantiles", () => {
+  it("gives every window's quantiles within the sketch's relative accuracy of the exact ones", async () => {
+    // Prepare
+    const quantilePipelines = parsePipelines({
+      pipelines: [
+        {
+          name: "latency",
+          key: "host",
+          eventTime: "ts",
+          window: { type: "tumbling", size: "5m" },
+          aggregates: { n: { count: true }, value: { quantiles: { field: "value", q: [0.5, 0.9, 0.99], accuracy: 0.01 } } },
+          outOfOrderness: "30s",
+        },
+      ],
+    });
+    const generated = [
+      ...generateMetrics({ hosts: 5, events: 3000, start: Date.parse("2026-05-02T00:00:00Z"), stepMs: 500, disorderMs: 20_000, seed: 11 }),
+    ];
+    const dir = await mkdtemp(join(tmpdir(), "panes-quantiles-"));
+    const input = join(dir, "events.jsonl");
+    await writeFile(input, generated.map((e) => JSON.stringify(e)).join("\n"));
+
+    // Act
+    const summary = await replay({ pipelines: quantilePipelines, input, shards: 2, endpoints: emulatorEndpoints(), batchSize: 250 });
+
+    // Assess: against exact lower quantiles of each window's values
+    expect(summary.results.length).toBeGreaterThan(20);
+    for (const result of summary.results) {
+      const values = generated
+        .filter((e) => e.host === result.key && e.ts >= result.start && e.ts < result.end)
+        .map((e) => e.value)
+        .sort((a, b) => a - b);
+      expect(result.count).toBe(values.length);
+      const quantiles = result.values.value as Record<string, number>;
+      for (const q of [0.5, 0.9, 0.99]) {
+        const exact = values[Math.floor(q * (values.length - 1))] as number;
+        expect(Math.abs((quantiles[`p${Math.round(q * 100)}`] as number) - exact)).toBeLessThanOrEqual(0.01 * exact + 1e-9);
+      }
+    }
+  });
+});
