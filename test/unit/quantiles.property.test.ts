@@ -27,7 +27,7 @@ describe("quantile sketches (property)", () => {
         (values, parts, accuracy) => {
           const spec: AggregateSpec = { name: "latency", op: "quantiles", field: "ms", q: [0.5, 0.9, 0.95, 0.99], accuracy };
           const states = Array.from({ length: parts }, () => emptyState());
-          values.forEach((v, i) => addEvent(states[i % parts] as (typeof states)[number], i, { ms: v }, [spec]));
+          for (const [i, v] of values.entries()) addEvent(states[i % parts] as (typeof states)[number], i, { ms: v }, [spec]);
           const merged = mergeStates(states.filter((s) => s.n > 0).map((s) => decodeState(encodeState(s))));
           const result = finalValues([spec], merged).latency as Record<string, number>;
           const sorted = [...values].sort((a, b) => a - b);
