@@ -1,12 +1,14 @@
 // Mergeable aggregate state: what a pane, a session fragment or a whole window knows about its events.
-// count, sum, min, max, avg (as sum + count) and quantiles (DDSketch, relative-error, mergeable) all
-// merge, so panes combine when a window fires. Pure: no I/O. Never imports an AWS SDK.
+// count, sum, min, max, avg (as sum + count), quantiles (DDSketch) and distinct counts (exact, then
+// HyperLogLog) all merge, so panes combine when a window fires. Pure: no I/O. Never imports an AWS SDK.
 import { DDSketch } from "@datadog/sketches-js";
+import { addDistinct, cardinality, type DistinctState, decodeDistinct, emptyDistinct, encodeDistinct, mergeDistinct } from "./distinct.ts";
 
 export type AggregateSpec =
   | { name: string; op: "count" }
   | { name: string; op: "sum" | "min" | "max" | "avg"; field: string }
-  | { name: string; op: "quantiles"; field: string; q: number[]; accuracy: number };
+  | { name: string; op: "quantiles"; field: string; q: number[]; accuracy: number }
+  | { name: string; op: "distinct"; field: string; precision: number };
 
 export interface FieldState {
   sum: number;
@@ -24,13 +26,15 @@ export interface AggregateState {
   fields: Record<string, FieldState>;
   /** quantile sketches, by `field@accuracy` */
   sketches: Record<string, DDSketch>;
+  /** distinct-count states, by `field@precision` */
+  distinct: Record<string, DistinctState>;
 }
 
 /** A window's value for one aggregate: a number, or quantiles by name (`p50`, `p99.9`). */
 export type AggregateValue = number | Record<string, number>;
 
 export function emptyState(): AggregateState {
-  return { n: 0, tmin: Number.POSITIVE_INFINITY, tmax: Number.NEGATIVE_INFINITY, fields: {}, sketches: {} };
+  return { n: 0, tmin: Number.POSITIVE_INFINITY, tmax: Number.NEGATIVE_INFINITY, fields: {}, sketches: {}, distinct: {} };
 }
 
 const sketchKey = (field: string, accuracy: number) => `${field}@${accuracy}`;
@@ -41,6 +45,8 @@ export function addEvent(
   ts: number,
   values: Readonly<Record<string, number>>,
   specs: readonly AggregateSpec[] = [],
+  /** the values of fields counted distinctly, as text */
+  keys: Readonly<Record<string, string>> = {},
 ): void {
   state.n += 1;
   if (ts < state.tmin) state.tmin = ts;
@@ -56,6 +62,18 @@ export function addEvent(
     }
   }
   for (const spec of specs) {
+    if (spec.op === "distinct") {
+      const key = keys[spec.field];
+      if (key === undefined) continue;
+      const id = `${spec.field}@${spec.precision}`;
+      let distinct = state.distinct[id];
+      if (distinct === undefined) {
+        distinct = emptyDistinct(spec.precision);
+        state.distinct[id] = distinct;
+      }
+      addDistinct(distinct, key);
+      continue;
+    }
     if (spec.op !== "quantiles") continue;
     const value = values[spec.field];
     if (value === undefined) continue;
@@ -83,6 +101,11 @@ export function mergeInto(into: AggregateState, other: Readonly<AggregateState>)
       ours.min = Math.min(ours.min, theirs.min);
       ours.max = Math.max(ours.max, theirs.max);
     }
+  }
+  for (const [id, theirs] of Object.entries(other.distinct)) {
+    const ours = into.distinct[id];
+    if (ours === undefined) into.distinct[id] = decodeDistinct(encodeDistinct(theirs));
+    else mergeDistinct(ours, theirs);
   }
   for (const [key, theirs] of Object.entries(other.sketches)) {
     const ours = into.sketches[key];
@@ -115,6 +138,11 @@ export function finalValues(specs: readonly AggregateSpec[], state: Readonly<Agg
       values[spec.name] = state.n;
       continue;
     }
+    if (spec.op === "distinct") {
+      const distinct = state.distinct[`${spec.field}@${spec.precision}`];
+      values[spec.name] = distinct === undefined ? 0 : cardinality(distinct);
+      continue;
+    }
     const field = state.fields[spec.field];
     if (field === undefined) throw new RangeError(`no values for field ${spec.field} in a non-empty state`);
     if (spec.op === "quantiles") {
@@ -140,13 +168,20 @@ export function encodeState(state: Readonly<AggregateState>): string {
     tmax: state.tmax,
     fields: state.fields,
     ...(Object.keys(sketches).length > 0 ? { sketches } : {}),
+    ...(Object.keys(state.distinct).length > 0
+      ? { distinct: Object.fromEntries(Object.entries(state.distinct).map(([k, d]) => [k, encodeDistinct(d)])) }
+      : {}),
   });
 }
 
 export function decodeState(text: string): AggregateState {
-  const parsed = JSON.parse(text) as Omit<AggregateState, "sketches"> & { sketches?: Record<string, string> };
+  const parsed = JSON.parse(text) as Omit<AggregateState, "sketches" | "distinct"> & {
+    sketches?: Record<string, string>;
+    distinct?: Record<string, ReturnType<typeof encodeDistinct>>;
+  };
   const sketches = Object.fromEntries(
     Object.entries(parsed.sketches ?? {}).map(([k, b64]) => [k, DDSketch.fromProto(Buffer.from(b64, "base64"))]),
   );
-  return { n: parsed.n, tmin: parsed.tmin, tmax: parsed.tmax, fields: parsed.fields, sketches };
+  const distinct = Object.fromEntries(Object.entries(parsed.distinct ?? {}).map(([k, d]) => [k, decodeDistinct(d)]));
+  return { n: parsed.n, tmin: parsed.tmin, tmax: parsed.tmax, fields: parsed.fields, sketches, distinct };
 }

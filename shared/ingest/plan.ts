@@ -111,7 +111,7 @@ export function planBatch(
       if (lastEnd === undefined) continue; // falls between sliding windows (slide > size): in no window
       const paneStart = paneOf(pipeline.window, event.ts);
       const id = `${pipeline.name}\u0000${event.key}\u0000${paneStart}`;
-      const contribution: Contribution = { sequenceNumber, ts: event.ts, values: event.values, id: event.id };
+      const contribution: Contribution = { sequenceNumber, ts: event.ts, values: event.values, keys: event.keys, id: event.id };
       const watermark = watermarks.get(pipeline.name);
       if (watermark !== undefined && lastEnd + pipeline.allowedLateness <= watermark) {
         let late = tooLate.get(id);

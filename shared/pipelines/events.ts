@@ -9,7 +9,7 @@ export const MAX_EVENT_TIME = 253_402_300_799_999;
 const ISO_8601 = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}(:\d{2}(\.\d{1,9})?)?(Z|[+-]\d{2}:?\d{2})$/;
 
 export type PipelineEvent =
-  | { kind: "event"; key: string; ts: number; values: Record<string, number>; id?: string }
+  | { kind: "event"; key: string; ts: number; values: Record<string, number>; keys: Record<string, string>; id?: string }
   | { kind: "skipped" }
   | { kind: "invalid"; reason: string };
 
@@ -75,7 +75,19 @@ export function readPipelineEvent(pipeline: Pipeline, event: unknown, now = Date
     id = String(raw);
   }
   const values: Record<string, number> = {};
+  const keys: Record<string, string> = {};
   for (const aggregate of pipeline.aggregates) {
+    if (aggregate.op === "distinct") {
+      const value = valueAt(event, aggregate.field);
+      if (!(typeof value === "string" && value.length > 0) && !(typeof value === "number" && Number.isFinite(value))) {
+        return {
+          kind: "invalid",
+          reason: `field "${aggregate.field}" (aggregate "${aggregate.name}") must be a non-empty string or a number, got ${describe(value)}`,
+        };
+      }
+      keys[aggregate.field] = String(value);
+      continue;
+    }
     if (aggregate.op === "count" || aggregate.field in values) continue;
     const value = valueAt(event, aggregate.field);
     if (typeof value !== "number" || !Number.isFinite(value)) {
@@ -86,5 +98,5 @@ export function readPipelineEvent(pipeline: Pipeline, event: unknown, now = Date
     }
     values[aggregate.field] = value;
   }
-  return { kind: "event", key: String(rawKey), ts, values, id };
+  return { kind: "event", key: String(rawKey), ts, values, keys, id };
 }

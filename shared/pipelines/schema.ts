@@ -47,7 +47,12 @@ const windowSchema = z
     }
   });
 
-const AGGREGATE_OPS = ["count", "sum", "min", "max", "avg", "quantiles"] as const;
+const AGGREGATE_OPS = ["count", "sum", "min", "max", "avg", "quantiles", "distinct"] as const;
+
+const distinctSchema = z.union([
+  fieldPath.transform((field) => ({ field, precision: 12 })),
+  z.strictObject({ field: fieldPath, precision: z.number().int().min(4).max(16).default(12) }),
+]);
 
 const quantilesSchema = z.strictObject({
   field: fieldPath,
@@ -64,6 +69,7 @@ const aggregateSchema = z
     max: fieldPath.optional(),
     avg: fieldPath.optional(),
     quantiles: quantilesSchema.optional(),
+    distinct: distinctSchema.optional(),
   })
   .superRefine((value, ctx) => {
     const ops = AGGREGATE_OPS.filter((op) => value[op] !== undefined);
@@ -106,6 +112,10 @@ export const pipelineSchema = z
     aggregates: Object.entries(p.aggregates).map(([name, a]): AggregateSpec => {
       const op = AGGREGATE_OPS.find((candidate) => a[candidate] !== undefined) ?? "count";
       if (op === "count") return { name, op };
+      if (op === "distinct") {
+        const distinct = a.distinct as z.output<typeof distinctSchema>;
+        return { name, op, field: distinct.field, precision: distinct.precision };
+      }
       if (op === "quantiles") {
         const quantiles = a.quantiles as z.output<typeof quantilesSchema>;
         return { name, op, field: quantiles.field, q: quantiles.q, accuracy: quantiles.accuracy };

@@ -23,6 +23,8 @@ export interface Contribution {
   values: Record<string, number>;
   /** the producer's event id, for pipelines that dedupe */
   id?: string;
+  /** values of distinctly counted fields, as text */
+  keys?: Record<string, string>;
 }
 
 export interface PaneDelta {
@@ -123,7 +125,7 @@ export async function writeFencedPane(
     if (known?.tombstone) return { applied: 0, alreadyApplied, purged: pending, conflicts };
 
     const state = known ? cloneState(known.state) : emptyState();
-    for (const c of pending) addEvent(state, c.ts, c.values, delta.aggregates);
+    for (const c of pending) addEvent(state, c.ts, c.values, delta.aggregates, c.keys);
     const fences = new Map(known?.fences ?? []);
     fences.set(shardId, pending[pending.length - 1]?.sequenceNumber ?? 0n);
     const version = (known?.version ?? 0) + 1;

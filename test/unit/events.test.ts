@@ -23,6 +23,7 @@ describe("reading an event for a pipeline", () => {
       key: "a",
       ts: Date.parse("2026-01-01T00:00:30.250Z"),
       values: { value: 3 },
+      keys: {},
     });
     expect(readPipelineEvent(pipeline, { metric: "cpu", tags: { host: 7 }, ts: 1000, value: 1 })).toMatchObject({
       kind: "event",
