@@ -7,7 +7,7 @@ import type { Pipeline } from "../pipelines/schema.ts";
 import { readWatermarks, writeCheckpoint, writeShardProgress } from "../state/checkpoints.ts";
 import { type DeadLetter, putDeadLetters } from "../state/dead-letters.ts";
 import { claimEventIds } from "../state/dedupe.ts";
-import { notYetApplied, writeFencedPane } from "../state/panes.ts";
+import { MAX_PANE_ITEM_BYTES, notYetApplied, writeFencedPane } from "../state/panes.ts";
 import { closesWindows } from "../windows/assigners.ts";
 import { planBatch, type StreamRecord } from "./plan.ts";
 
@@ -100,6 +100,7 @@ export async function applyShardBatch(deps: IngestDependencies, records: readonl
   const limit = pLimit(deps.writeConcurrency);
   const errors: unknown[] = [];
   const purged: DeadLetter[] = [];
+  const oversized: DeadLetter[] = [];
   // Too late, unless a fence shows the record is a redelivery of something already applied.
   await Promise.all(
     plan.tooLate.map(({ delta, letters }) =>
@@ -123,6 +124,21 @@ export async function applyShardBatch(deps: IngestDependencies, records: readonl
           if (outcome.applied > 0) counts.panesWritten++;
           counts.alreadyApplied += outcome.alreadyApplied;
           counts.conflicts += outcome.conflicts;
+          for (const c of outcome.oversized) {
+            const record = bySequence.get(c.sequenceNumber);
+            if (record === undefined) continue;
+            oversized.push({
+              kind: "invalid",
+              pipeline: delta.pipeline,
+              reason: `the state of pane ${delta.paneStart} of key "${delta.key}" would exceed DynamoDB's item size limit (${MAX_PANE_ITEM_BYTES} bytes kept for state); lower a sketch's precision or accuracy, or shorten the window`,
+              shardId,
+              sequenceNumber: record.sequenceNumber,
+              partitionKey: record.partitionKey,
+              data: record.data,
+              arrivedAt: record.arrivedAt,
+              recordedAt: now,
+            });
+          }
           for (const c of outcome.purged) {
             const record = bySequence.get(c.sequenceNumber);
             if (record === undefined) continue;
@@ -148,7 +164,8 @@ export async function applyShardBatch(deps: IngestDependencies, records: readonl
     ),
   );
   counts.late = purged.length;
-  await putDeadLetters(deps.dynamodb, deps.deadLetterTable, purged, deps.deadLetterRetentionSeconds);
+  counts.invalid += oversized.length;
+  await putDeadLetters(deps.dynamodb, deps.deadLetterTable, [...purged, ...oversized], deps.deadLetterRetentionSeconds);
 
   // Checkpoints cover only records before the first failure: the watermark must not run ahead of state.
   const applied = records.filter((r) => lowestFailed === undefined || BigInt(r.sequenceNumber) < lowestFailed);

@@ -54,11 +54,15 @@ export interface PaneWriteOutcome {
   applied: number;
   alreadyApplied: number;
   purged: Contribution[];
+  /** contributions refused because the pane's item would outgrow DynamoDB's item size limit */
+  oversized: Contribution[];
   /** conditional writes that failed and were retried after a read */
   conflicts: number;
 }
 
 const MAX_ATTEMPTS = 6;
+/** DynamoDB items are at most 400 KB; a pane stays well below, leaving room for names and fences. */
+export const MAX_PANE_ITEM_BYTES = 350_000;
 const CACHE_LIMIT = 50_000;
 
 /**
@@ -74,6 +78,21 @@ function remember(id: string, pane: StoredPane | null): void {
     const oldest = knownPanes.keys().next().value;
     if (oldest !== undefined) knownPanes.delete(oldest);
   }
+}
+
+/** DynamoDB's item size: attribute names plus values (strings and numbers by their text). */
+export function approximateItemBytes(item: Item): number {
+  let bytes = 0;
+  const size = (value: AttributeValue): number => {
+    if (value.S !== undefined) return Buffer.byteLength(value.S);
+    if (value.N !== undefined) return value.N.length;
+    if (value.B !== undefined) return value.B.byteLength;
+    if (value.M !== undefined) return Object.entries(value.M).reduce((n, [k, v]) => n + Buffer.byteLength(k) + size(v) + 1, 3);
+    if (value.L !== undefined) return value.L.reduce((n, v) => n + size(v) + 1, 3);
+    return 1;
+  };
+  for (const [name, value] of Object.entries(item)) bytes += Buffer.byteLength(name) + size(value);
+  return bytes;
 }
 
 export function forgetKnownPanes(): void {
@@ -121,8 +140,8 @@ export async function writeFencedPane(
     const fence = known?.fences.get(shardId);
     const pending = fence === undefined ? delta.contributions : delta.contributions.filter((c) => c.sequenceNumber > fence);
     const alreadyApplied = delta.contributions.length - pending.length;
-    if (pending.length === 0) return { applied: 0, alreadyApplied, purged: [], conflicts };
-    if (known?.tombstone) return { applied: 0, alreadyApplied, purged: pending, conflicts };
+    if (pending.length === 0) return { applied: 0, alreadyApplied, purged: [], oversized: [], conflicts };
+    if (known?.tombstone) return { applied: 0, alreadyApplied, purged: pending, oversized: [], conflicts };
 
     const state = known ? cloneState(known.state) : emptyState();
     for (const c of pending) addEvent(state, c.ts, c.values, delta.aggregates, c.keys);
@@ -138,6 +157,8 @@ export async function writeFencedPane(
       f: { M: Object.fromEntries([...fences].map(([shard, seq]) => [shard, S(seq.toString())])) },
       v: N(version),
     };
+    // A state that cannot be stored is refused with a reason (dead letters), never retried forever.
+    if (approximateItemBytes(item) > MAX_PANE_ITEM_BYTES) return { applied: 0, alreadyApplied, purged: [], oversized: pending, conflicts };
     try {
       await client.send(
         new PutItemCommand({
@@ -149,7 +170,7 @@ export async function writeFencedPane(
         }),
       );
       remember(id, { version, state, fences, tombstone: false });
-      return { applied: pending.length, alreadyApplied, purged: [], conflicts };
+      return { applied: pending.length, alreadyApplied, purged: [], oversized: [], conflicts };
     } catch (error) {
       if (!isConditionalFailure(error)) throw error;
       conflicts++;

@@ -145,3 +145,46 @@ describe("idle shards", () => {
     ]);
   });
 });
+
+describe("item-size safety", () => {
+  it("dead-letters events whose pane state would outgrow DynamoDB's item limit, and the batch still completes", async () => {
+    // Prepare: five 2^16-register HyperLogLogs per pane (about 87 KB each once dense) cannot fit one item
+    const fields = ["a", "b", "c", "d", "e"];
+    const big = parsePipelines({
+      pipelines: [
+        {
+          name: "big",
+          key: "host",
+          eventTime: "ts",
+          window: { type: "tumbling", size: "1m" },
+          aggregates: Object.fromEntries(fields.map((f) => [f, { distinct: { field: f, precision: 16 } }])),
+        },
+      ],
+    });
+    const s = await start(big);
+    const events = Array.from({ length: 300 }, (_, i) => ({
+      host: "h",
+      ts: at(1),
+      ...Object.fromEntries(fields.map((f) => [f, `${f}-${i}`])),
+    }));
+
+    // Act
+    await sendAndClose(s, [
+      ...events,
+      { host: "small", ts: at(2), a: "x", b: "x", c: "x", d: "x", e: "x" },
+      { host: "small", ts: at(200), a: "y", b: "y", c: "y", d: "y", e: "y" },
+    ]);
+
+    // Assess: batches of 100 — the first two fit (exact sets of 200 values), the third would switch to
+    // dense registers that cannot be stored: its events are dead-lettered with the reason, nothing loops
+    const letters = await listDeadLetters(s.dynamodb, s.connection.names.deadLetterTable, "invalid");
+    expect(letters).toHaveLength(100);
+    expect(letters.every((l) => /would exceed DynamoDB's item size limit/.test(l.reason))).toBe(true);
+    expect(s.failures).toEqual([]);
+    const windows = await queryResults(s.dynamodb, s.connection.names.resultsTable, { pipeline: "big" });
+    expect(windows.filter((w) => w.start === T0).map((w) => [w.key, w.values.a, w.count])).toEqual([
+      ["h", 200, 200],
+      ["small", 1, 1],
+    ]);
+  });
+});
