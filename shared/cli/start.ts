@@ -23,6 +23,7 @@ function describeWindow(pipeline: Pipeline): string {
   const w = pipeline.window;
   if (w.type === "tumbling") return `tumbling ${formatDuration(w.size)}`;
   if (w.type === "sliding") return `sliding ${formatDuration(w.size)} every ${formatDuration(w.slide)}`;
+  if (w.type === "cumulate") return `cumulating ${formatDuration(w.size)} by ${formatDuration(w.step)}`;
   return `session gap ${formatDuration(w.gap)}`;
 }
 

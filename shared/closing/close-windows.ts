@@ -213,9 +213,9 @@ async function closeKey(ctx: KeyContext, key: string, dueStarts: number[]): Prom
     }
   } else {
     const spec = pipeline.window;
-    const firing = new Map<number, TimeWindow>();
-    for (const start of dueStarts) for (const w of windowsOfPane(spec, start)) if (w.end <= watermark) firing.set(w.start, w);
-    const all = [...firing.values()].sort((a, b) => a.start - b.start);
+    const firing = new Map<string, TimeWindow>();
+    for (const start of dueStarts) for (const w of windowsOfPane(spec, start)) if (w.end <= watermark) firing.set(windowId(w), w);
+    const all = [...firing.values()].sort((a, b) => a.start - b.start || a.end - b.end);
     const from = Math.min(...all.map((w) => w.start), ...dueStarts);
     const to = Math.max(...all.map((w) => w.end), ...dueStarts.map((s) => s + 1));
     const panes = await queryPanes(ctx.deps.dynamodb, ctx.deps.stateTable, pipeline.name, key, from, to);
@@ -246,7 +246,7 @@ async function closeKey(ctx: KeyContext, key: string, dueStarts: number[]): Prom
   const unsettled = await fireWindows(ctx, key, windows);
   for (const fate of fates) {
     // A pane moves on only when every window it feeds was settled in the ledger.
-    if (fate.windows.some((w) => unsettled.has(w.start))) continue;
+    if (fate.windows.some((w) => unsettled.has(windowId(w)))) continue;
     if (fate.next === "purge") {
       if (await purgePane(ctx.deps.dynamodb, ctx.deps.stateTable, pipeline.name, key, fate.pane, ctx.now + ctx.deps.tombstoneRetentionMs))
         ctx.report.purged++;
@@ -288,17 +288,20 @@ async function readSessionChains(ctx: KeyContext, key: string, dueStarts: number
   return [...byStart.values()].sort((a, b) => a.paneStart - b.paneStart);
 }
 
-/** Writes the windows' results to the ledger (once per version) and publishes them; returns the starts of windows left unsettled. */
-async function fireWindows(ctx: KeyContext, key: string, windows: { window: TimeWindow; panes: PaneAt[] }[]): Promise<Set<number>> {
+const windowId = (w: TimeWindow) => `${w.start}/${w.end}`;
+
+/** Writes the windows' results to the ledger (once per version) and publishes them; returns the ids of windows left unsettled. */
+async function fireWindows(ctx: KeyContext, key: string, windows: { window: TimeWindow; panes: PaneAt[] }[]): Promise<Set<string>> {
   const { deps, pipeline, watermark } = ctx;
-  const unsettled = new Set<number>();
+  const unsettled = new Set<string>();
+  const cumulative = pipeline.window.type === "cumulate" ? { cumulative: true } : {};
   if (windows.length === 0) return unsettled;
   // Windows ending after the previous watermark fire for the first time; the rest may be re-firings.
   const maybeRefired = windows.filter((w) => pipeline.window.type === "session" || w.window.end <= ctx.previous);
   const ledger = await readResults(
     deps.dynamodb,
     deps.resultsTable,
-    maybeRefired.map((w) => ({ pipeline: pipeline.name, key, start: w.window.start })),
+    maybeRefired.map((w) => ({ pipeline: pipeline.name, key, start: w.window.start, end: w.window.end, ...cumulative })),
   );
   const written: WindowResult[] = [];
   for (const { window, panes } of windows) {
@@ -308,6 +311,7 @@ async function fireWindows(ctx: KeyContext, key: string, windows: { window: Time
       key,
       start: window.start,
       end: window.end,
+      ...cumulative,
       values: finalValues(pipeline.aggregates, state),
       count: state.n,
       version: 1,
@@ -329,7 +333,7 @@ async function fireWindows(ctx: KeyContext, key: string, windows: { window: Time
       }
       ctx.report.conflicts++;
       stored = (await readResults(deps.dynamodb, deps.resultsTable, [result])).get(resultId(result));
-      if (attempt === 2) unsettled.add(window.start);
+      if (attempt === 2) unsettled.add(windowId(window));
     }
   }
   if (deps.sink && written.length > 0) {

@@ -6,11 +6,16 @@ export interface ReferencePipeline {
   key: string;
   eventTime: string;
   filter: Record<string, unknown>;
-  window: { type: "tumbling"; size: number } | { type: "sliding"; size: number; slide: number } | { type: "session"; gap: number };
+  window:
+    | { type: "tumbling"; size: number }
+    | { type: "sliding"; size: number; slide: number }
+    | { type: "session"; gap: number }
+    | { type: "cumulate"; size: number; step: number };
   aggregates: readonly { name: string; op: string; field?: string }[];
 }
 
 export interface ReferenceWindow {
+  cumulative?: boolean;
   pipeline: string;
   key: string;
   start: number;
@@ -83,6 +88,34 @@ export function referenceWindows(pipelines: readonly ReferencePipeline[], events
         flush();
         continue;
       }
+      if (w.type === "cumulate") {
+        // [period start, period start + k·step) for every k whose window still contains the event
+        const windows = new Map<string, { start: number; end: number; members: Record<string, unknown>[] }>();
+        for (const e of keyed) {
+          const ts = timeOf(get(e, pipeline.eventTime));
+          const period = ts - (ts % w.size);
+          for (let k = 1; k * w.step <= w.size; k++) {
+            const end = period + k * w.step;
+            if (ts >= end) continue;
+            const id = `${period}/${end}`;
+            const window = windows.get(id) ?? { start: period, end, members: [] };
+            window.members.push(e);
+            windows.set(id, window);
+          }
+        }
+        for (const { start, end, members } of windows.values()) {
+          out.push({
+            pipeline: pipeline.name,
+            key,
+            start,
+            end,
+            values: valuesOf(pipeline, members),
+            count: members.length,
+            cumulative: true,
+          });
+        }
+        continue;
+      }
       const size = w.size;
       const slide = w.type === "sliding" ? w.slide : w.size;
       const windows = new Map<number, Record<string, unknown>[]>();
@@ -99,15 +132,25 @@ export function referenceWindows(pipelines: readonly ReferencePipeline[], events
       }
     }
   }
-  return out.sort((a, b) => a.pipeline.localeCompare(b.pipeline) || a.key.localeCompare(b.key) || a.start - b.start);
+  return out.sort((a, b) => a.pipeline.localeCompare(b.pipeline) || a.key.localeCompare(b.key) || a.start - b.start || a.end - b.end);
 }
 
 /** Differences between actual and reference windows (values compared to a relative 1e-9: sums are doubles). */
 export function compareWindows(
-  actual: readonly { pipeline: string; key: string; start: number; end: number; values: Record<string, unknown>; count: number }[],
+  actual: readonly {
+    pipeline: string;
+    key: string;
+    start: number;
+    end: number;
+    values: Record<string, unknown>;
+    count: number;
+    cumulative?: boolean;
+  }[],
   expected: readonly ReferenceWindow[],
 ): { missing: ReferenceWindow[]; unexpected: typeof actual; wrong: { expected: ReferenceWindow; actual: (typeof actual)[number] }[] } {
-  const id = (w: { pipeline: string; key: string; start: number }) => `${w.pipeline}/${w.key}/${w.start}`;
+  // Sessions are named by their start (a wrong end is a wrong value); cumulating windows share starts.
+  const id = (w: { pipeline: string; key: string; start: number; end: number; cumulative?: boolean }) =>
+    `${w.pipeline}/${w.key}/${w.start}${w.cumulative ? `/${w.end}` : ""}`;
   const byId = new Map(actual.map((w) => [id(w), w]));
   const missing: ReferenceWindow[] = [];
   const wrong: { expected: ReferenceWindow; actual: (typeof actual)[number] }[] = [];

@@ -17,6 +17,7 @@ export function outputRecordOf(result: WindowResult): Record<string, unknown> {
     count: result.count,
     version: result.version,
     firedAt: result.firedAt,
+    ...(result.cumulative ? { cumulative: true } : {}),
   };
 }
 

@@ -32,10 +32,27 @@ const windowSchema = z
       z.strictObject({ type: z.literal("tumbling"), size: positiveDuration }),
       z.strictObject({ type: z.literal("sliding"), size: positiveDuration, slide: positiveDuration }),
       z.strictObject({ type: z.literal("session"), gap: positiveDuration }),
+      z.strictObject({ type: z.literal("cumulate"), size: positiveDuration, step: positiveDuration }),
     ],
-    { error: 'type must be "tumbling", "sliding" or "session"' },
+    { error: 'type must be "tumbling", "sliding", "session" or "cumulate"' },
   )
   .superRefine((window, ctx) => {
+    if (window.type === "cumulate") {
+      if (window.size % window.step !== 0) {
+        ctx.addIssue({
+          code: "custom",
+          path: ["step"],
+          message: `must divide the size: ${formatDuration(window.size)} is not a whole number of ${formatDuration(window.step)} steps`,
+        });
+      } else if (window.size / window.step > MAX_PANES_PER_WINDOW) {
+        ctx.addIssue({
+          code: "custom",
+          path: ["step"],
+          message: `a ${formatDuration(window.size)} window by ${formatDuration(window.step)} combines ${window.size / window.step} panes; at most ${MAX_PANES_PER_WINDOW} are allowed`,
+        });
+      }
+      return;
+    }
     if (window.type !== "sliding") return;
     const panes = window.size / gcd(window.size, window.slide);
     if (panes > MAX_PANES_PER_WINDOW) {

@@ -58,7 +58,10 @@ export function watermarkItemKey(pipeline: string): { pk: string; sk: string } {
   return { pk: `W#${pipeline}`, sk: "watermark" };
 }
 
-/** Results table: one item per (pipeline, key, window start); the latest version wins. */
-export function resultItemKey(pipeline: string, key: string, start: number): { pk: string; sk: string } {
-  return { pk: `${pipeline}#${key}`, sk: padTime(start) };
+/**
+ * Results table: one item per (pipeline, key, window start) — and end, for cumulating windows, which
+ * share their start; the latest version wins.
+ */
+export function resultItemKey(pipeline: string, key: string, start: number, end?: number): { pk: string; sk: string } {
+  return { pk: `${pipeline}#${key}`, sk: end === undefined ? padTime(start) : `${padTime(start)}#${padTime(end)}` };
 }

@@ -18,11 +18,20 @@ export interface WindowResult {
   version: number;
   /** wall-clock ms when this version was written */
   firedAt: number;
+  /** a cumulating window: windows of one period share their start, so the end is part of its identity */
+  cumulative?: boolean;
+}
+
+/** How the ledger names a window. */
+export type WindowIdentity = Pick<WindowResult, "pipeline" | "key" | "start" | "end" | "cumulative">;
+
+function keyOf(w: WindowIdentity): { pk: string; sk: string } {
+  return resultItemKey(w.pipeline, w.key, w.start, w.cumulative ? w.end : undefined);
 }
 
 /** The idempotency key consumers use to drop repeats: pipeline/key/start/version. */
-export function idempotencyKeyOf(result: Pick<WindowResult, "pipeline" | "key" | "start" | "version">): string {
-  return `${result.pipeline}/${result.key}/${result.start}/${result.version}`;
+export function idempotencyKeyOf(result: WindowIdentity & Pick<WindowResult, "version">): string {
+  return `${result.pipeline}/${result.key}/${result.start}${result.cumulative ? `-${result.end}` : ""}/${result.version}`;
 }
 
 export function decodeResult(item: Item): WindowResult {
@@ -39,11 +48,12 @@ export function decodeResult(item: Item): WindowResult {
     count: num(item, "n") ?? 0,
     version: num(item, "version") ?? 0,
     firedAt: num(item, "firedAt") ?? 0,
+    ...((str(item, "sk") ?? "").includes("#") ? { cumulative: true } : {}),
   };
 }
 
 function encodeResult(result: WindowResult, withOutbox: boolean, ttlSeconds: number | undefined): Item {
-  const { pk, sk } = resultItemKey(result.pipeline, result.key, result.start);
+  const { pk, sk } = keyOf(result);
   const partition = indexPartitionOf(result.pipeline, result.key);
   const item: Item = {
     pk: S(pk),
@@ -84,8 +94,8 @@ export async function readResults(
   return new Map(items.map((item) => [`${str(item, "pk")}/${str(item, "sk")}`, decodeResult(item)]));
 }
 
-export function resultId(result: Pick<WindowResult, "pipeline" | "key" | "start">): string {
-  const { pk, sk } = resultItemKey(result.pipeline, result.key, result.start);
+export function resultId(result: WindowIdentity): string {
+  const { pk, sk } = keyOf(result);
   return `${pk}/${sk}`;
 }
 
@@ -119,7 +129,7 @@ export async function writeResultOnce(
 
 /** Clears the outbox mark once a version is published; a newer version keeps its own mark. */
 export async function markPublished(client: DynamoDBClient, tableName: string, result: WindowResult): Promise<void> {
-  const { pk, sk } = resultItemKey(result.pipeline, result.key, result.start);
+  const { pk, sk } = keyOf(result);
   try {
     await client.send(
       new UpdateItemCommand({

@@ -1,12 +1,14 @@
 // Window assignment with Flink's semantics, on panes: a window of a tumbling or sliding pipeline is a
-// run of panes of length gcd(size, slide), and a session is a run of adjacent panes of length `gap`.
+// run of panes of length gcd(size, slide), a cumulating window (Flink SQL CUMULATE) a run of panes of
+// length `step` from the start of its period, and a session a run of adjacent panes of length `gap`.
 // Pure: times are epoch milliseconds, windows are half-open [start, end).
 import { alignDown, alignUp, gcd } from "./arithmetic.ts";
 
 export type WindowSpec =
   | { type: "tumbling"; size: number }
   | { type: "sliding"; size: number; slide: number }
-  | { type: "session"; gap: number };
+  | { type: "session"; gap: number }
+  | { type: "cumulate"; size: number; step: number };
 
 export interface TimeWindow {
   start: number;
@@ -21,12 +23,22 @@ function sizeAndSlide(spec: WindowSpec): { size: number; slide: number } {
     case "sliding":
       return { size: spec.size, slide: spec.slide };
     case "session":
-      throw new TypeError("session windows have no fixed size");
+    case "cumulate":
+      throw new TypeError(`${spec.type} windows are not sliding windows`);
   }
+}
+
+/** Cumulating windows of the period holding `ts` that contain it: [period start, k·step) for each end after ts. */
+function cumulatingWindows(spec: { size: number; step: number }, ts: number): TimeWindow[] {
+  const start = alignDown(ts, spec.size);
+  const windows: TimeWindow[] = [];
+  for (let end = alignDown(ts, spec.step) + spec.step; end <= start + spec.size; end += spec.step) windows.push({ start, end });
+  return windows;
 }
 
 export function paneSizeOf(spec: WindowSpec): number {
   if (spec.type === "session") return spec.gap;
+  if (spec.type === "cumulate") return spec.step;
   const { size, slide } = sizeAndSlide(spec);
   return gcd(size, slide);
 }
@@ -36,8 +48,9 @@ export function paneOf(spec: WindowSpec, ts: number): number {
   return alignDown(ts, paneSizeOf(spec));
 }
 
-/** Every fixed window (tumbling or sliding) that contains `ts`, oldest first — Flink's assignment. */
+/** Every fixed window (tumbling, sliding or cumulating) that contains `ts`, earliest end first — Flink's assignment. */
 export function windowsOf(spec: WindowSpec, ts: number): TimeWindow[] {
+  if (spec.type === "cumulate") return cumulatingWindows(spec, ts);
   const { size, slide } = sizeAndSlide(spec);
   const windows: TimeWindow[] = [];
   for (let start = alignUp(ts - size + 1, slide); start <= ts; start += slide) {
@@ -48,6 +61,7 @@ export function windowsOf(spec: WindowSpec, ts: number): TimeWindow[] {
 
 /** Every fixed window that contains the whole pane starting at `paneStart`, oldest first. */
 export function windowsOfPane(spec: WindowSpec, paneStart: number): TimeWindow[] {
+  if (spec.type === "cumulate") return cumulatingWindows(spec, paneStart);
   const { size, slide } = sizeAndSlide(spec);
   const pane = gcd(size, slide);
   const windows: TimeWindow[] = [];
@@ -72,6 +86,7 @@ export function panesOfWindow(spec: WindowSpec, window: TimeWindow): number[] {
  */
 export function lastWindowEndOf(spec: WindowSpec, ts: number): number | undefined {
   if (spec.type === "session") return ts + spec.gap;
+  if (spec.type === "cumulate") return alignDown(ts, spec.size) + spec.size;
   const { size, slide } = sizeAndSlide(spec);
   const start = alignDown(ts, slide);
   return ts < start + size ? start + size : undefined;
@@ -137,6 +152,7 @@ export function closesWindows(spec: WindowSpec, from: number | undefined, to: nu
   if (from === undefined) return true;
   if (to <= from) return false;
   if (spec.type === "session") return true;
+  if (spec.type === "cumulate") return alignDown(from, spec.step) + spec.step <= to;
   const { size, slide } = sizeAndSlide(spec);
   const nextEnd = alignUp(from - size + 1, slide) + size;
   return nextEnd <= to;

@@ -31,6 +31,15 @@ const pipelines = parsePipelines({
       outOfOrderness: "30s",
     },
     {
+      name: "mem-cumulating-1h-10m",
+      key: "host",
+      eventTime: "ts",
+      filter: { metric: "mem" },
+      window: { type: "cumulate", size: "1h", step: "10m" },
+      aggregates: { max: { max: "value" }, n: { count: true } },
+      outOfOrderness: "30s",
+    },
+    {
       name: "sessions-45s",
       key: "host",
       eventTime: "ts",
@@ -57,7 +66,7 @@ async function replayAndCompare(kind: "kinesalite" | "kinesisLocal", events: num
   const expected = referenceWindows(pipelines as ReferencePipeline[], generated as unknown as Record<string, unknown>[]);
   const difference = compareWindows(summary.results, expected);
   expect(expected.length).toBeGreaterThan(events / 4);
-  for (const type of ["tumbling", "sliding", "session"]) {
+  for (const type of ["tumbling", "sliding", "session", "cumulate"]) {
     expect(summary.results.some((r) => pipelines.find((p) => p.name === r.pipeline)?.window.type === type)).toBe(true);
   }
   expect(difference.missing).toEqual([]);

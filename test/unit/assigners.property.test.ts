@@ -87,3 +87,22 @@ describe("sessions (property)", () => {
     );
   });
 });
+
+describe("cumulating windows (property)", () => {
+  const cumulate = fc
+    .tuple(fc.integer({ min: 1, max: 30 }), fc.integer({ min: 1, max: 12 }))
+    .map(([step, steps]) => ({ type: "cumulate" as const, size: step * steps, step }));
+
+  it("an event is in [period start, end) for every step end after it within its period", () => {
+    fc.assert(
+      fc.property(cumulate, fc.integer({ min: 0, max: 100_000 }), (spec, ts) => {
+        const period = ts - (ts % spec.size);
+        const expected: { start: number; end: number }[] = [];
+        for (let end = period + spec.step; end <= period + spec.size; end += spec.step) if (ts < end) expected.push({ start: period, end });
+        expect(windowsOf(spec, ts)).toEqual(expected);
+        expect(windowsOfPane(spec, paneOf(spec, ts))).toEqual(expected);
+      }),
+      { numRuns: 2000 },
+    );
+  });
+});
