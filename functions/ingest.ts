@@ -7,6 +7,7 @@ import { logMetrics } from "@aws-lambda-powertools/metrics/middleware";
 import middy from "@middy/core";
 import type { KinesisStreamBatchResponse, KinesisStreamEvent } from "aws-lambda";
 import { applyShardBatch, type IngestDependencies } from "#shared/ingest/apply.ts";
+import { deaggregateRecord } from "#shared/streams/kpl.ts";
 import { toStreamRecord } from "#shared/streams/records.ts";
 import { logger, metrics } from "./observability.ts";
 
@@ -15,7 +16,7 @@ export function createIngestHandler(deps: IngestDependencies) {
     .use(injectLambdaContext(logger))
     .use(logMetrics(metrics))
     .handler(async (event) => {
-      const records = event.Records.map(toStreamRecord);
+      const records = event.Records.flatMap((record) => deaggregateRecord(toStreamRecord(record)));
       metrics.addMetric("RecordsIn", MetricUnit.Count, records.length);
       const outcome = await applyShardBatch(deps, records);
       const { counts } = outcome;

@@ -93,6 +93,7 @@ program
   .requiredOption("--stream <name>", "stream name (or ARN)")
   .argument("[file]", "JSON lines file, or '-' for standard input", "-")
   .option("--partition-key <field>", "event field used as the partition key (default: a random key per record)")
+  .option("--aggregate", "pack records KPL-style (Kinesis Producer Library aggregation), as high-volume producers do")
   .action(runProduce);
 
 const results = program

@@ -2,10 +2,11 @@ import { randomUUID } from "node:crypto";
 import { createReadStream } from "node:fs";
 import { createInterface } from "node:readline";
 import { valueAt } from "../pipelines/events.ts";
+import { aggregateRecords } from "../streams/kpl.ts";
 import { putRecordsWithRetry } from "../streams/put-records.ts";
 import { CliError, connect, runCommand } from "./connection.ts";
 
-export function runProduce(file: string, options: { stream: string; partitionKey?: string }) {
+export function runProduce(file: string, options: { stream: string; partitionKey?: string; aggregate?: boolean }) {
   return runCommand(async () => {
     const connection = await connect();
     const target = options.stream.startsWith("arn:") ? { streamArn: options.stream } : { streamName: options.stream };
@@ -17,7 +18,13 @@ export function runProduce(file: string, options: { stream: string; partitionKey
     let lineNumber = 0;
     const flush = async () => {
       if (batch.length === 0) return;
-      await putRecordsWithRetry(connection.kinesis, target, batch);
+      const entries = options.aggregate
+        ? (await aggregateRecords(batch.map((b) => ({ partitionKey: b.PartitionKey, data: b.Data })))).map((p) => ({
+            PartitionKey: p.partitionKey,
+            Data: p.data,
+          }))
+        : batch;
+      await putRecordsWithRetry(connection.kinesis, target, entries);
       sent += batch.length;
       batch = [];
     };

@@ -9,7 +9,7 @@ import { type DeadLetter, putDeadLetters } from "../state/dead-letters.ts";
 import { claimEventIds } from "../state/dedupe.ts";
 import { MAX_PANE_ITEM_BYTES, notYetApplied, writeFencedPane } from "../state/panes.ts";
 import { closesWindows } from "../windows/assigners.ts";
-import { planBatch, type StreamRecord } from "./plan.ts";
+import { planBatch, positionOf, recordFloorOf, type StreamRecord } from "./plan.ts";
 
 export interface IngestDependencies {
   dynamodb: DynamoDBClient;
@@ -115,7 +115,7 @@ export async function applyShardBatch(deps: IngestDependencies, records: readonl
     ),
   );
   let lowestFailed: bigint | undefined;
-  const bySequence = new Map(records.map((r) => [BigInt(r.sequenceNumber), r]));
+  const bySequence = new Map(records.map((r) => [positionOf(r), r]));
   await Promise.all(
     plan.panes.map((delta) =>
       limit(async () => {
@@ -133,6 +133,7 @@ export async function applyShardBatch(deps: IngestDependencies, records: readonl
               reason: `the state of pane ${delta.paneStart} of key "${delta.key}" would exceed DynamoDB's item size limit (${MAX_PANE_ITEM_BYTES} bytes kept for state); lower a sketch's precision or accuracy, or shorten the window`,
               shardId,
               sequenceNumber: record.sequenceNumber,
+              subSequenceNumber: record.subSequenceNumber,
               partitionKey: record.partitionKey,
               data: record.data,
               arrivedAt: record.arrivedAt,
@@ -148,6 +149,7 @@ export async function applyShardBatch(deps: IngestDependencies, records: readonl
               reason: "its window's state was already purged (past the allowed lateness)",
               shardId,
               sequenceNumber: record.sequenceNumber,
+              subSequenceNumber: record.subSequenceNumber,
               partitionKey: record.partitionKey,
               data: record.data,
               arrivedAt: record.arrivedAt,
@@ -167,15 +169,14 @@ export async function applyShardBatch(deps: IngestDependencies, records: readonl
   counts.invalid += oversized.length;
   await putDeadLetters(deps.dynamodb, deps.deadLetterTable, [...purged, ...oversized], deps.deadLetterRetentionSeconds);
 
-  // Checkpoints cover only records before the first failure: the watermark must not run ahead of state.
-  const applied = records.filter((r) => lowestFailed === undefined || BigInt(r.sequenceNumber) < lowestFailed);
+  // Checkpoints cover only Kinesis records before the first failure: the watermark must not run ahead of state.
+  const failedFloor = lowestFailed === undefined ? undefined : recordFloorOf(lowestFailed);
+  const applied = records.filter((r) => failedFloor === undefined || positionOf(r) < failedFloor);
   const lastApplied = applied[applied.length - 1];
   if (lastApplied !== undefined) {
     await Promise.all(
       deps.pipelines.map(async (pipeline) => {
-        const events = (plan.progress.get(pipeline.name) ?? []).filter(
-          (e) => lowestFailed === undefined || e.sequenceNumber < lowestFailed,
-        );
+        const events = (plan.progress.get(pipeline.name) ?? []).filter((e) => failedFloor === undefined || e.sequenceNumber < failedFloor);
         if (events.length === 0) return;
         await writeCheckpoint(deps.dynamodb, deps.stateTable, {
           pipeline: pipeline.name,

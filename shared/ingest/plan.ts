@@ -11,6 +11,8 @@ import { lastWindowEndOf, paneOf } from "../windows/assigners.ts";
 export interface StreamRecord {
   shardId: string;
   sequenceNumber: string;
+  /** position inside a KPL-aggregated record */
+  subSequenceNumber?: number;
   partitionKey: string;
   data: Uint8Array;
   /** approximate arrival, epoch ms */
@@ -31,6 +33,19 @@ export interface BatchPlan {
 }
 
 const utf8 = new TextDecoder("utf-8", { fatal: true });
+
+/**
+ * A record's place in its shard: sequence number, then sub-sequence number (KPL). Fences compare
+ * positions, so every user record of an aggregated record is applied exactly once.
+ */
+export function positionOf(record: Pick<StreamRecord, "sequenceNumber" | "subSequenceNumber">): bigint {
+  return (BigInt(record.sequenceNumber) << 32n) + BigInt(record.subSequenceNumber ?? 0);
+}
+
+/** The first position of the Kinesis record holding `position`. */
+export function recordFloorOf(position: bigint): bigint {
+  return (position >> 32n) << 32n;
+}
 
 export function decodeRecord(data: Uint8Array): { ok: true; value: object } | { ok: false; reason: string } {
   let text: string;
@@ -72,6 +87,7 @@ export function planBatch(
     reason,
     shardId: record.shardId,
     sequenceNumber: record.sequenceNumber,
+    subSequenceNumber: record.subSequenceNumber,
     partitionKey: record.partitionKey,
     data: record.data,
     arrivedAt: record.arrivedAt,
@@ -92,7 +108,7 @@ export function planBatch(
       counts.invalid++;
       continue;
     }
-    const sequenceNumber = BigInt(record.sequenceNumber);
+    const sequenceNumber = positionOf(record);
     const lettersOfRecord: DeadLetter[] = [];
     const acceptedBy: string[] = [];
     for (const pipeline of pipelines) {

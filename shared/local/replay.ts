@@ -8,6 +8,7 @@ import type { Pipeline } from "../pipelines/schema.ts";
 import { readWatermarks } from "../state/checkpoints.ts";
 import { listDeadLetters } from "../state/dead-letters.ts";
 import { queryResults, type WindowResult } from "../state/results.ts";
+import { aggregateRecords } from "../streams/kpl.ts";
 import { putRecordsWithRetry } from "../streams/put-records.ts";
 import { mergeTwoShards, splitAllShards } from "../streams/reshard.ts";
 import { readAllRecordData } from "../streams/tail.ts";
@@ -38,6 +39,8 @@ export interface ReplayOptions {
   reshardAt?: number;
   /** publish results to the output stream and return what it carried, in order */
   collectOutput?: boolean;
+  /** write the events KPL-aggregated (as the Kinesis Producer Library does) */
+  aggregate?: boolean;
   progress?: (message: string) => void;
 }
 

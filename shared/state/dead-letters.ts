@@ -15,6 +15,8 @@ export interface DeadLetter {
   reason: string;
   shardId: string;
   sequenceNumber: string;
+  /** position inside a KPL-aggregated record */
+  subSequenceNumber?: number;
   partitionKey: string;
   /** the record's original bytes */
   data: Uint8Array;
@@ -29,15 +31,20 @@ export interface DeadLetter {
 /** DynamoDB items are at most 400 KB: larger records keep their first bytes (the stream keeps the rest for its retention). */
 export const MAX_STORED_BYTES = 300_000;
 
+function letterKey(letter: DeadLetter): { pk: Item[string]; sk: Item[string] } {
+  const sub = letter.subSequenceNumber === undefined ? "" : `.${String(letter.subSequenceNumber).padStart(10, "0")}`;
+  return { pk: S(`${letter.kind}#${letter.shardId}`), sk: S(`${padSequence(letter.sequenceNumber)}${sub}#${letter.pipeline}`) };
+}
+
 function encodeDeadLetter(letter: DeadLetter, ttlSeconds: number | undefined): Item {
   const item: Item = {
-    pk: S(`${letter.kind}#${letter.shardId}`),
-    sk: S(`${padSequence(letter.sequenceNumber)}#${letter.pipeline}`),
+    ...letterKey(letter),
     kind: S(letter.kind),
     pipeline: S(letter.pipeline),
     reason: S(letter.reason),
     shardId: S(letter.shardId),
     seq: S(letter.sequenceNumber),
+    ...(letter.subSequenceNumber === undefined ? {} : { subSeq: N(letter.subSequenceNumber) }),
     partitionKey: S(letter.partitionKey),
     data: { B: letter.data.byteLength > MAX_STORED_BYTES ? letter.data.subarray(0, MAX_STORED_BYTES) : letter.data },
     size: N(letter.data.byteLength),
@@ -56,6 +63,7 @@ function decodeDeadLetter(item: Item): DeadLetter {
     reason: str(item, "reason") ?? "",
     shardId: str(item, "shardId") ?? "",
     sequenceNumber: str(item, "seq") ?? "",
+    subSequenceNumber: num(item, "subSeq"),
     partitionKey: str(item, "partitionKey") ?? "",
     data: item.data?.B ?? new Uint8Array(),
     arrivedAt: num(item, "arrivedAt") ?? 0,
@@ -72,7 +80,7 @@ export async function putDeadLetters(
   ttlSeconds?: number,
 ): Promise<void> {
   // One item per (shard, sequence number, pipeline): a record refused twice in one batch is stored once.
-  const unique = new Map(letters.map((l) => [`${l.kind}/${l.shardId}/${l.sequenceNumber}/${l.pipeline}`, l]));
+  const unique = new Map(letters.map((l) => [`${l.kind}/${l.shardId}/${l.sequenceNumber}/${l.subSequenceNumber ?? ""}/${l.pipeline}`, l]));
   const requests: WriteRequest[] = [...unique.values()].map((l) => ({ PutRequest: { Item: encodeDeadLetter(l, ttlSeconds) } }));
   await batchWriteAll(client, tableName, requests);
 }
@@ -88,7 +96,7 @@ export async function listDeadLetters(client: DynamoDBClient, tableName: string,
 /** Removes dead letters (after a redrive). */
 export async function deleteDeadLetters(client: DynamoDBClient, tableName: string, letters: readonly DeadLetter[]): Promise<void> {
   const requests: WriteRequest[] = letters.map((l) => ({
-    DeleteRequest: { Key: { pk: S(`${l.kind}#${l.shardId}`), sk: S(`${padSequence(l.sequenceNumber)}#${l.pipeline}`) } },
+    DeleteRequest: { Key: letterKey(l) },
   }));
   await batchWriteAll(client, tableName, requests);
 }

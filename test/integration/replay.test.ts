@@ -4,6 +4,7 @@ import { mkdtemp, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
+import { Chaos } from "../../shared/local/chaos.ts";
 import { generateMetrics } from "../../shared/local/generate.ts";
 import { compareWindows, type ReferencePipeline, referenceWindows } from "../../shared/local/reference.ts";
 import { replay } from "../../shared/local/replay.ts";
@@ -124,5 +125,32 @@ describe("panes replay with quantiles", () => {
         expect(Math.abs((quantiles[`p${Math.round(q * 100)}`] as number) - exact)).toBeLessThanOrEqual(0.01 * exact + 1e-9);
       }
     }
+  });
+});
+
+describe("panes replay of KPL-aggregated records", () => {
+  it("gives the reference windows, with fences per sub-record under injected faults", async () => {
+    // Prepare
+    const generated = [
+      ...generateMetrics({ hosts: 8, events: 1500, start: Date.parse("2026-05-03T00:00:00Z"), stepMs: 1500, disorderMs: 20_000, seed: 5 }),
+    ];
+    const dir = await mkdtemp(join(tmpdir(), "panes-kpl-"));
+    const input = join(dir, "events.jsonl");
+    await writeFile(input, generated.map((e) => JSON.stringify(e)).join("\n"));
+    const chaos = new Chaos(0.3, 21);
+
+    // Act: the producer packs records the KPL way; the ingest function unpacks them
+    const summary = await replay({ pipelines, input, shards: 2, endpoints: emulatorEndpoints(), batchSize: 50, aggregate: true, chaos });
+
+    // Assess
+    const difference = compareWindows(
+      summary.results,
+      referenceWindows(pipelines as ReferencePipeline[], generated as unknown as Record<string, unknown>[]),
+    );
+    expect(chaos.total).toBeGreaterThan(5);
+    expect(difference.missing).toEqual([]);
+    expect(difference.unexpected).toEqual([]);
+    expect(difference.wrong).toEqual([]);
+    expect(summary.deadLettered + summary.late).toBe(0);
   });
 });
