@@ -1,4 +1,5 @@
 // The `panes` command line: each command is a small module calling shared/.
+import { fileURLToPath } from "node:url";
 import { Command, InvalidArgumentError, Option } from "commander";
 import { parseDuration } from "../windows/duration.ts";
 import { runBenchCommand } from "./bench.ts";
@@ -39,6 +40,9 @@ function duration(value: string): number {
   return ms;
 }
 
+/** Example files ship with the package: defaults resolve from it, not from the working directory. */
+const example = (name: string) => fileURLToPath(new URL(`../../examples/${name}`, import.meta.url));
+
 const kinesisOption = () =>
   new Option("--kinesis <emulator>", "Kinesis emulator to start").choices(["kinesalite", "kinesis-local"]).default("kinesalite");
 
@@ -59,7 +63,7 @@ const program = new Command("panes")
 program
   .command("start")
   .description("run the local pipeline: emulators, stream and tables, ingest and watermark functions, and a demo producer")
-  .option("--pipelines <file>", "pipelines file (JSON or TS module)", "examples/monitoring.pipelines.json")
+  .option("--pipelines <file>", "pipelines file (JSON or TS module); default: the demo's", example("demo.pipelines.json"))
   .addOption(kinesisOption())
   .option("--shards <n>", "shards of the source stream", integer(1, 64), 2)
   .option("--no-demo", "do not run the demo producer (produce your own events with `panes produce`)")
@@ -145,7 +149,7 @@ program
   .description(
     "reliability report: replays generated data with injected faults and resharding, checks every window against a brute-force reference",
   )
-  .option("--pipelines <file>", "pipelines file", "examples/all-windows.pipelines.json")
+  .option("--pipelines <file>", "pipelines file; default: tumbling, sliding and session examples", example("all-windows.pipelines.json"))
   .option("--runs <n>", "replays (every other one reshards)", integer(1, 1000), 4)
   .option("--events <n>", "events per replay", integer(100, 10_000_000), 8000)
   .option("--p <p>", "fault probability per invocation", probability, 0.3)

@@ -31,7 +31,7 @@ function windowLine(r: WindowResult): string {
   const values = Object.entries(r.values)
     .map(([k, v]) => (typeof v === "number" ? `${k}=${formatNumber(v)}` : `${k}(${formatValue(v)})`))
     .join(" ");
-  return `${r.pipeline}  ${r.key}  [${new Date(r.start).toISOString()}, ${new Date(r.end).toISOString()})  ${values}  events=${r.count}${r.version > 1 ? `  v${r.version}` : ""}`;
+  return `${r.pipeline}  ${r.key}  [${new Date(r.start).toISOString()}, ${new Date(r.end).toISOString()})  ${values}  events=${r.count}${r.version > 1 ? `  v${r.version}` : ""}${r.final === false ? "  (early)" : ""}`;
 }
 
 export function runStart(options: {

@@ -49,6 +49,8 @@ export interface PipelineClosing {
   purged: number;
   republished: number;
   conflicts: number;
+  /** early (non-final) results written */
+  early: number;
 }
 
 export interface ClosingOptions {
@@ -142,7 +144,7 @@ async function closePipeline(
   options: ClosingOptions,
 ): Promise<PipelineClosing> {
   const now = deps.now?.() ?? Date.now();
-  const report: PipelineClosing = { pipeline: pipeline.name, fired: 0, refired: 0, purged: 0, republished: 0, conflicts: 0 };
+  const report: PipelineClosing = { pipeline: pipeline.name, fired: 0, refired: 0, purged: 0, republished: 0, conflicts: 0, early: 0 };
 
   const previous = (await readWatermarks(deps.dynamodb, deps.stateTable, [pipeline.name])).get(pipeline.name);
   const candidate = options.drain ? END_OF_TIME : await candidateWatermark(deps, pipeline, shards, now);
@@ -163,7 +165,9 @@ async function closePipeline(
     }
   }
 
-  const due = await queryDuePanes(deps.dynamodb, deps.stateTable, pipeline.name, watermark + dueLookaheadOf(pipeline.window));
+  // Early results need every live pane (open windows too); otherwise only what is due.
+  const upTo = pipeline.early !== undefined ? END_OF_TIME : watermark + dueLookaheadOf(pipeline.window);
+  const due = await queryDuePanes(deps.dynamodb, deps.stateTable, pipeline.name, upTo);
   const byKey = new Map<string, number[]>();
   for (const pane of due) {
     const starts = byKey.get(pane.key) ?? [];
@@ -193,6 +197,8 @@ async function closeKey(ctx: KeyContext, key: string, dueStarts: number[]): Prom
   const { pipeline, watermark } = ctx;
   const fates: PaneFate[] = [];
   const windows: { window: TimeWindow; panes: PaneAt[] }[] = [];
+  /** open windows with data, for early results */
+  const open: { window: TimeWindow; panes: PaneAt[] }[] = [];
 
   if (pipeline.window.type === "session") {
     const gap = pipeline.window.gap;
@@ -203,6 +209,7 @@ async function closeKey(ctx: KeyContext, key: string, dueStarts: number[]): Prom
       if (!session.panes.some((p) => dueSet.has(p.paneStart))) continue;
       const complete = session.window.end <= watermark;
       if (complete) windows.push(session);
+      else if (pipeline.early !== undefined) open.push(session);
       for (const pane of session.panes) {
         if (pane.tombstone) continue;
         if (!complete) fates.push({ pane, windows: [], next: "due", due: session.window.end + gap });
@@ -214,14 +221,26 @@ async function closeKey(ctx: KeyContext, key: string, dueStarts: number[]): Prom
   } else {
     const spec = pipeline.window;
     const firing = new Map<string, TimeWindow>();
-    for (const start of dueStarts) for (const w of windowsOfPane(spec, start)) if (w.end <= watermark) firing.set(windowId(w), w);
+    const opening = new Map<string, TimeWindow>();
+    for (const start of dueStarts) {
+      for (const w of windowsOfPane(spec, start)) {
+        if (w.end <= watermark) firing.set(windowId(w), w);
+        else if (pipeline.early !== undefined) opening.set(windowId(w), w);
+      }
+    }
     const all = [...firing.values()].sort((a, b) => a.start - b.start || a.end - b.end);
-    const from = Math.min(...all.map((w) => w.start), ...dueStarts);
-    const to = Math.max(...all.map((w) => w.end), ...dueStarts.map((s) => s + 1));
+    const openWindows = [...opening.values()];
+    const from = Math.min(...all.map((w) => w.start), ...openWindows.map((w) => w.start), ...dueStarts);
+    const to = Math.max(...all.map((w) => w.end), ...openWindows.map((w) => w.end), ...dueStarts.map((s) => s + 1));
     const panes = await queryPanes(ctx.deps.dynamodb, ctx.deps.stateTable, pipeline.name, key, from, to);
-    for (const w of all) {
-      const inside = panes.filter((p) => p.paneStart >= w.start && p.paneStart < w.end);
-      if (inside.length > 0) windows.push({ window: w, panes: inside });
+    for (const [list, target] of [
+      [all, windows],
+      [openWindows, open],
+    ] as const) {
+      for (const w of list) {
+        const inside = panes.filter((p) => p.paneStart >= w.start && p.paneStart < w.end);
+        if (inside.length > 0) target.push({ window: w, panes: inside });
+      }
     }
     const dueSet = new Set(dueStarts);
     const duePanes = panes.filter((p) => dueSet.has(p.paneStart) && !p.tombstone);
@@ -244,6 +263,7 @@ async function closeKey(ctx: KeyContext, key: string, dueStarts: number[]): Prom
   }
 
   const unsettled = await fireWindows(ctx, key, windows);
+  if (open.length > 0) await emitEarly(ctx, key, open);
   for (const fate of fates) {
     // A pane moves on only when every window it feeds was settled in the ledger.
     if (fate.windows.some((w) => unsettled.has(windowId(w)))) continue;
@@ -290,14 +310,62 @@ async function readSessionChains(ctx: KeyContext, key: string, dueStarts: number
 
 const windowId = (w: TimeWindow) => `${w.start}/${w.end}`;
 
+/**
+ * Early results: the current result of each open window that changed, at most once per `early`
+ * interval of processing time, marked `final: false`. They settle nothing; the final result follows
+ * with a higher version when the watermark passes the window.
+ */
+async function emitEarly(ctx: KeyContext, key: string, open: { window: TimeWindow; panes: PaneAt[] }[]): Promise<void> {
+  const { deps, pipeline } = ctx;
+  const every = pipeline.early ?? Number.POSITIVE_INFINITY;
+  const cumulative = pipeline.window.type === "cumulate" ? { cumulative: true } : {};
+  const ledger = await readResults(
+    deps.dynamodb,
+    deps.resultsTable,
+    open.map((w) => ({ pipeline: pipeline.name, key, start: w.window.start, end: w.window.end, ...cumulative })),
+  );
+  const written: WindowResult[] = [];
+  for (const { window, panes } of open) {
+    const state = mergeStates(panes.map((p) => p.state));
+    const result: WindowResult = {
+      pipeline: pipeline.name,
+      key,
+      start: window.start,
+      end: window.end,
+      ...cumulative,
+      values: finalValues(pipeline.aggregates, state),
+      count: state.n,
+      version: 1,
+      firedAt: ctx.now,
+      final: false,
+    };
+    const stored = ledger.get(resultId(result));
+    if (stored !== undefined) {
+      if (stored.final || (stored.count === result.count && stored.end === result.end) || ctx.now - stored.firedAt < every) continue;
+      result.version = stored.version + 1;
+    }
+    // A lost race means another run wrote this window just now: nothing to retry for an early result.
+    if (await writeResultOnce(deps.dynamodb, deps.resultsTable, result, deps.sink !== undefined, deps.resultRetentionSeconds))
+      written.push(result);
+  }
+  if (deps.sink && written.length > 0) {
+    await deps.sink.publish(written);
+    for (const result of written) await markPublished(deps.dynamodb, deps.resultsTable, result);
+  }
+  ctx.report.early += written.length;
+}
+
 /** Writes the windows' results to the ledger (once per version) and publishes them; returns the ids of windows left unsettled. */
 async function fireWindows(ctx: KeyContext, key: string, windows: { window: TimeWindow; panes: PaneAt[] }[]): Promise<Set<string>> {
   const { deps, pipeline, watermark } = ctx;
   const unsettled = new Set<string>();
   const cumulative = pipeline.window.type === "cumulate" ? { cumulative: true } : {};
   if (windows.length === 0) return unsettled;
-  // Windows ending after the previous watermark fire for the first time; the rest may be re-firings.
-  const maybeRefired = windows.filter((w) => pipeline.window.type === "session" || w.window.end <= ctx.previous);
+  // Windows ending after the previous watermark fire for the first time; the rest may be re-firings
+  // (and with early results, any window may already hold a non-final version).
+  const maybeRefired = windows.filter(
+    (w) => pipeline.early !== undefined || pipeline.window.type === "session" || w.window.end <= ctx.previous,
+  );
   const ledger = await readResults(
     deps.dynamodb,
     deps.resultsTable,
@@ -316,12 +384,16 @@ async function fireWindows(ctx: KeyContext, key: string, windows: { window: Time
       count: state.n,
       version: 1,
       firedAt: ctx.now,
+      final: true,
     };
     let stored = ledger.get(resultId(result));
     for (let attempt = 0; attempt < 3; attempt++) {
       if (stored !== undefined) {
-        if (stored.count === result.count && stored.end === result.end) break;
-        if (window.end + pipeline.allowedLateness <= watermark) break; // final: past allowed lateness
+        // An early (non-final) result is always followed by the final one.
+        if (stored.final) {
+          if (stored.count === result.count && stored.end === result.end) break;
+          if (window.end + pipeline.allowedLateness <= watermark) break; // final: past allowed lateness
+        }
         result.version = stored.version + 1;
       }
       if (await writeResultOnce(deps.dynamodb, deps.resultsTable, result, deps.sink !== undefined, deps.resultRetentionSeconds)) {

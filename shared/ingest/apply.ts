@@ -192,7 +192,11 @@ export async function applyShardBatch(deps: IngestDependencies, records: readonl
       const events = plan.progress.get(pipeline.name) ?? [];
       if (events.length === 0) return false;
       const maxEventTime = events.reduce((max, e) => Math.max(e.ts, max), Number.NEGATIVE_INFINITY);
-      return closesWindows(pipeline.window, watermarks.get(pipeline.name), maxEventTime - pipeline.outOfOrderness);
+      // Pipelines with early results want a run whenever their open windows changed.
+      return (
+        pipeline.early !== undefined ||
+        closesWindows(pipeline.window, watermarks.get(pipeline.name), maxEventTime - pipeline.outOfOrderness)
+      );
     });
     if (mayClose && deps.requestClosing) {
       counts.closingRequested = 1;

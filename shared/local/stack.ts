@@ -146,15 +146,23 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
     const runWatermark = (closeOptions: { drain?: boolean }) => async () => {
       await watermarkHandler(closeOptions, localLambdaContext("panes-watermark", LOCAL_REGION, 300_000));
     };
+    // Runs are serialized; while one waits its turn, further requests join it rather than queue up.
+    let queued: Promise<void> | undefined;
+    let stopping = false;
     const closeNow = (closeOptions: { drain?: boolean } = {}) => {
-      closing$ = closing$.then(async () => {
+      if (!closeOptions.drain && queued) return queued;
+      const run = closing$.then(async () => {
+        if (!closeOptions.drain) queued = undefined;
+        if (stopping && !closeOptions.drain) return;
         const chaos = options.chaos;
         if (!chaos) return runWatermark(closeOptions)();
         await chaos.runWatermark(runWatermark(closeOptions));
         // A faulty run may have stopped part-way; the schedule would run again, so does the last close.
         if (closeOptions.drain) await runWatermark(closeOptions)();
       });
-      return closing$;
+      closing$ = run.catch(() => undefined);
+      if (!closeOptions.drain) queued = run;
+      return run;
     };
     if ((options.closeOnIngestMs ?? 0) > 0) nudges = coalesce(() => closeNow(), options.closeOnIngestMs ?? 0);
     let timer: NodeJS.Timeout | undefined;
@@ -190,6 +198,7 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
       async stop() {
         if (timer) clearInterval(timer);
         nudges?.cancel();
+        stopping = true;
         await mapping.stop();
         await closing$.catch(() => undefined);
         dynamodb.destroy();

@@ -16,6 +16,7 @@ export function outputRecordOf(result: WindowResult): Record<string, unknown> {
     values: result.values,
     count: result.count,
     version: result.version,
+    final: result.final,
     firedAt: result.firedAt,
     ...(result.cumulative ? { cumulative: true } : {}),
   };

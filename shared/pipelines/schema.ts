@@ -115,6 +115,8 @@ export const pipelineSchema = z
     outOfOrderness: duration.default(0),
     allowedLateness: duration.default(0),
     idleTimeout: positiveDuration.default(60_000),
+    /** emit the current result of open windows at most this often (processing time), before the final one */
+    early: positiveDuration.optional(),
     /** events whose time is further ahead of the wall clock than this are dead-lettered (off when absent) */
     maxFutureSkew: positiveDuration.optional(),
     /** count an event id once within this window (producers that retry write the same event twice) */
@@ -143,6 +145,7 @@ export const pipelineSchema = z
     allowedLateness: p.allowedLateness,
     idleTimeout: p.idleTimeout,
     maxFutureSkew: p.maxFutureSkew,
+    early: p.early,
     dedupe: p.dedupe,
   }));
 

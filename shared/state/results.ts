@@ -20,6 +20,8 @@ export interface WindowResult {
   firedAt: number;
   /** a cumulating window: windows of one period share their start, so the end is part of its identity */
   cumulative?: boolean;
+  /** false for an early result of a window still open; the final result follows with a higher version */
+  final: boolean;
 }
 
 /** How the ledger names a window. */
@@ -48,6 +50,7 @@ export function decodeResult(item: Item): WindowResult {
     count: num(item, "n") ?? 0,
     version: num(item, "version") ?? 0,
     firedAt: num(item, "firedAt") ?? 0,
+    final: item.final?.BOOL ?? true,
     ...((str(item, "sk") ?? "").includes("#") ? { cumulative: true } : {}),
   };
 }
@@ -74,6 +77,7 @@ function encodeResult(result: WindowResult, withOutbox: boolean, ttlSeconds: num
     n: N(result.count),
     version: N(result.version),
     firedAt: N(result.firedAt),
+    final: { BOOL: result.final },
   };
   if (withOutbox) item.outbox = S(partition);
   if (ttlSeconds !== undefined) item.ttl = N(Math.floor(result.firedAt / 1000) + ttlSeconds);

@@ -130,3 +130,43 @@ describe("low-latency closing", () => {
     expect(results.map((r) => [r.start, r.values.total])).toEqual([[T0, 1]]);
   });
 });
+
+describe("early results", () => {
+  it("emit an open window's current result (final: false) before the final one, with increasing versions", async () => {
+    // Prepare
+    const s = await start(
+      parsePipelines({
+        pipelines: [
+          {
+            name: "early",
+            key: "host",
+            eventTime: "ts",
+            window: { type: "tumbling", size: "1m" },
+            aggregates: { total: { sum: "v" } },
+            early: "10s",
+          },
+        ],
+      }),
+    );
+    let clock = Date.now(); // the closing logic's processing-time clock, moved by hand
+    s.closing.now = () => clock;
+
+    // Act
+    await sendAndClose(s, [{ host: "h", ts: at(10), v: 1 }]);
+    const first = (await queryResults(s.dynamodb, s.connection.names.resultsTable, { pipeline: "early" }))[0];
+    clock += 5_000;
+    await sendAndClose(s, [{ host: "h", ts: at(20), v: 2 }]); // within the interval: no new early result
+    const second = (await queryResults(s.dynamodb, s.connection.names.resultsTable, { pipeline: "early" }))[0];
+    clock += 5_000;
+    await sendAndClose(s, [{ host: "h", ts: at(30), v: 4 }]);
+    const third = (await queryResults(s.dynamodb, s.connection.names.resultsTable, { pipeline: "early" }))[0];
+    await sendAndClose(s, [{ host: "h", ts: at(90), v: 0 }]); // the watermark passes the window
+    const last = (await queryResults(s.dynamodb, s.connection.names.resultsTable, { pipeline: "early" })).find((r) => r.start === T0);
+
+    // Assess
+    expect(first).toMatchObject({ start: T0, final: false, version: 1, values: { total: 1 } });
+    expect(second).toMatchObject({ final: false, version: 1, values: { total: 1 } });
+    expect(third).toMatchObject({ final: false, version: 2, values: { total: 7 } });
+    expect(last).toMatchObject({ final: true, version: 3, values: { total: 7 }, count: 3 });
+  });
+});

@@ -33,7 +33,10 @@ describe("panes start", () => {
       await panes.waitFor(/^window mem-max-60m {2}web-\d+ {2}\[.*\) {2}max=\d+ n=\d+/m);
       const status = async () => JSON.parse((await runPanes(["status", "--json"], { cwd })).stdout);
       const first = await status();
-      const second = await status();
+      // live figures: poll until the watermark has moved on (with a deadline, no fixed sleep)
+      let second = await status();
+      const deadline = Date.now() + 30_000;
+      while (!(second.pipelines[0].watermark > first.pipelines[0].watermark) && Date.now() < deadline) second = await status();
       expect(first.pipelines.map((p: { pipeline: string }) => p.pipeline)).toEqual(["cpu-avg-5m", "mem-max-60m"]);
       expect(first.pipelines[0].shards).toHaveLength(2);
       expect(first.pipelines[0].shards[0]).toMatchObject({

@@ -51,11 +51,13 @@ describe("batch planning (fuzz)", () => {
           }));
           const watermarks = new Map(watermark === undefined ? [] : pipelines.map((p) => [p.name, watermark]));
           const plan = planBatch(pipelines, records, watermarks, 0);
-          const applied = plan.panes.flatMap((p) => p.contributions.map((c) => `${p.pipeline}/${c.sequenceNumber}`));
+          // Contributions are identified by position (sequence number, then KPL sub-sequence number).
+          const seqOf = (position: bigint) => (position >> 32n).toString();
+          const applied = plan.panes.flatMap((p) => p.contributions.map((c) => `${p.pipeline}/${seqOf(c.sequenceNumber)}`));
           const late = plan.tooLate.flatMap(({ delta, letters }) =>
             delta.contributions.map((c) => {
               expect(letters.get(c.sequenceNumber)?.reason).toMatch(/behind the watermark/);
-              return `${delta.pipeline}/${c.sequenceNumber}`;
+              return `${delta.pipeline}/${seqOf(c.sequenceNumber)}`;
             }),
           );
           for (const letter of plan.deadLetters) expect(letter.reason.length).toBeGreaterThan(0);
