@@ -25,12 +25,18 @@ describe("panes start", () => {
   it("shows windows of both seed queries and stops every process on SIGINT", async () => {
     // Prepare / Act
     const cwd = await mkdtemp(join(tmpdir(), "panes-start-"));
-    const panes = startPanes(["start", "--pipelines", pipelinesFile, "--speed", "600"], cwd);
+    const panes = startPanes(["start", "--speed", "600"], cwd); // the demo pipelines: early results on the 60-minute window
     try {
       const kinesisPort = Number((await panes.waitFor(/Kinesis http:\/\/127\.0\.0\.1:(\d+)/))[1]);
       const dynamodbPort = Number((await panes.waitFor(/DynamoDB http:\/\/127\.0\.0\.1:(\d+)/))[1]);
       await panes.waitFor(/^window cpu-avg-5m {2}web-\d+ {2}\[.*\) {2}avg=[\d.]+ max=[\d.]+ n=\d+/m);
       await panes.waitFor(/^window mem-max-60m {2}web-\d+ {2}\[.*\) {2}max=\d+ n=\d+/m);
+      // an early result of a window comes before its final one
+      const early = await panes.waitFor(/^window mem-max-60m {2}(web-\d+) {2}(\[[^)]*\)) .*\(early\)$/m);
+      const escape = (text: string) => text.replace(/[.*+?^${}()|[\]\\]/g, "\\$&");
+      const finalOfSame = new RegExp(`^window mem-max-60m {2}${early[1]} {2}${escape(early[2] ?? "")} .*v\\d+$`, "m");
+      await panes.waitFor(finalOfSame, 60_000);
+      expect(panes.output().search(finalOfSame)).toBeGreaterThan(panes.output().indexOf(early[0]));
       const status = async () => JSON.parse((await runPanes(["status", "--json"], { cwd })).stdout);
       const first = await status();
       // live figures: poll until the watermark has moved on (with a deadline, no fixed sleep)
