@@ -310,6 +310,23 @@ async function readSessionChains(ctx: KeyContext, key: string, dueStarts: number
 
 const windowId = (w: TimeWindow) => `${w.start}/${w.end}`;
 
+/** A window's result as version 1; the caller raises the version from what the ledger holds. */
+function resultOf(ctx: KeyContext, key: string, window: TimeWindow, panes: readonly PaneAt[], final: boolean): WindowResult {
+  const state = mergeStates(panes.map((p) => p.state));
+  return {
+    pipeline: ctx.pipeline.name,
+    key,
+    start: window.start,
+    end: window.end,
+    ...(ctx.pipeline.window.type === "cumulate" ? { cumulative: true } : {}),
+    values: finalValues(ctx.pipeline.aggregates, state),
+    count: state.n,
+    version: 1,
+    firedAt: ctx.now,
+    final,
+  };
+}
+
 /**
  * Early results: the current result of each open window that changed, at most once per `early`
  * interval of processing time, marked `final: false`. They settle nothing; the final result follows
@@ -326,19 +343,7 @@ async function emitEarly(ctx: KeyContext, key: string, open: { window: TimeWindo
   );
   const written: WindowResult[] = [];
   for (const { window, panes } of open) {
-    const state = mergeStates(panes.map((p) => p.state));
-    const result: WindowResult = {
-      pipeline: pipeline.name,
-      key,
-      start: window.start,
-      end: window.end,
-      ...cumulative,
-      values: finalValues(pipeline.aggregates, state),
-      count: state.n,
-      version: 1,
-      firedAt: ctx.now,
-      final: false,
-    };
+    const result = resultOf(ctx, key, window, panes, false);
     const stored = ledger.get(resultId(result));
     if (stored !== undefined) {
       if (stored.final || (stored.count === result.count && stored.end === result.end) || ctx.now - stored.firedAt < every) continue;
@@ -373,19 +378,7 @@ async function fireWindows(ctx: KeyContext, key: string, windows: { window: Time
   );
   const written: WindowResult[] = [];
   for (const { window, panes } of windows) {
-    const state = mergeStates(panes.map((p) => p.state));
-    const result: WindowResult = {
-      pipeline: pipeline.name,
-      key,
-      start: window.start,
-      end: window.end,
-      ...cumulative,
-      values: finalValues(pipeline.aggregates, state),
-      count: state.n,
-      version: 1,
-      firedAt: ctx.now,
-      final: true,
-    };
+    const result = resultOf(ctx, key, window, panes, true);
     let stored = ledger.get(resultId(result));
     for (let attempt = 0; attempt < 3; attempt++) {
       if (stored !== undefined) {

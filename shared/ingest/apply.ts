@@ -7,9 +7,9 @@ import type { Pipeline } from "../pipelines/schema.ts";
 import { readWatermarks, writeCheckpoint, writeShardProgress } from "../state/checkpoints.ts";
 import { type DeadLetter, putDeadLetters } from "../state/dead-letters.ts";
 import { claimEventIds } from "../state/dedupe.ts";
-import { MAX_PANE_ITEM_BYTES, notYetApplied, writeFencedPane } from "../state/panes.ts";
+import { type Contribution, MAX_PANE_ITEM_BYTES, notYetApplied, writeFencedPane } from "../state/panes.ts";
 import { closesWindows } from "../windows/assigners.ts";
-import { planBatch, positionOf, recordFloorOf, type StreamRecord } from "./plan.ts";
+import { deadLetterOf, planBatch, positionOf, recordFloorOf, type StreamRecord } from "./plan.ts";
 
 export interface IngestDependencies {
   dynamodb: DynamoDBClient;
@@ -124,38 +124,19 @@ export async function applyShardBatch(deps: IngestDependencies, records: readonl
           if (outcome.applied > 0) counts.panesWritten++;
           counts.alreadyApplied += outcome.alreadyApplied;
           counts.conflicts += outcome.conflicts;
-          for (const c of outcome.oversized) {
-            const record = bySequence.get(c.sequenceNumber);
-            if (record === undefined) continue;
-            oversized.push({
-              kind: "invalid",
-              pipeline: delta.pipeline,
-              reason: `the state of pane ${delta.paneStart} of key "${delta.key}" would exceed DynamoDB's item size limit (${MAX_PANE_ITEM_BYTES} bytes kept for state); lower a sketch's precision or accuracy, or shorten the window`,
-              shardId,
-              sequenceNumber: record.sequenceNumber,
-              subSequenceNumber: record.subSequenceNumber,
-              partitionKey: record.partitionKey,
-              data: record.data,
-              arrivedAt: record.arrivedAt,
-              recordedAt: now,
-            });
-          }
-          for (const c of outcome.purged) {
-            const record = bySequence.get(c.sequenceNumber);
-            if (record === undefined) continue;
-            purged.push({
-              kind: "late",
-              pipeline: delta.pipeline,
-              reason: "its window's state was already purged (past the allowed lateness)",
-              shardId,
-              sequenceNumber: record.sequenceNumber,
-              subSequenceNumber: record.subSequenceNumber,
-              partitionKey: record.partitionKey,
-              data: record.data,
-              arrivedAt: record.arrivedAt,
-              recordedAt: now,
-            });
-          }
+          const refuse = (contributions: Contribution[], into: DeadLetter[], kind: DeadLetter["kind"], reason: string) => {
+            for (const c of contributions) {
+              const record = bySequence.get(c.sequenceNumber);
+              if (record) into.push(deadLetterOf(record, kind, delta.pipeline, reason, now));
+            }
+          };
+          refuse(
+            outcome.oversized,
+            oversized,
+            "invalid",
+            `the state of pane ${delta.paneStart} of key "${delta.key}" would exceed DynamoDB's item size limit (${MAX_PANE_ITEM_BYTES} bytes kept for state); lower a sketch's precision or accuracy, or shorten the window`,
+          );
+          refuse(outcome.purged, purged, "late", "its window's state was already purged (past the allowed lateness)");
         } catch (error) {
           errors.push(error);
           counts.failedPanes++;

@@ -66,6 +66,22 @@ export function decodeRecord(data: Uint8Array): { ok: true; value: object } | { 
   return { ok: true, value };
 }
 
+/** A dead letter for a record: the reason, and the record's own bytes and place in its shard. */
+export function deadLetterOf(record: StreamRecord, kind: DeadLetter["kind"], pipeline: string, reason: string, now: number): DeadLetter {
+  return {
+    kind,
+    pipeline,
+    reason,
+    shardId: record.shardId,
+    sequenceNumber: record.sequenceNumber,
+    subSequenceNumber: record.subSequenceNumber,
+    partitionKey: record.partitionKey,
+    data: record.data,
+    arrivedAt: record.arrivedAt,
+    recordedAt: now,
+  };
+}
+
 /** Records larger than this are dead-lettered unread (Kinesis accepts up to 10 MiB; windows need small events). */
 export const DEFAULT_MAX_RECORD_BYTES = 256 * 1024;
 
@@ -81,18 +97,8 @@ export function planBatch(
   const progress = new Map<string, { sequenceNumber: bigint; ts: number }[]>(pipelines.map((p) => [p.name, []]));
   const counts = { records: records.length, events: 0, invalid: 0, lateAccepted: 0 };
   const tooLate = new Map<string, { delta: PaneDelta; letters: Map<bigint, DeadLetter> }>();
-  const letter = (record: StreamRecord, kind: DeadLetter["kind"], pipeline: string, reason: string): DeadLetter => ({
-    kind,
-    pipeline,
-    reason,
-    shardId: record.shardId,
-    sequenceNumber: record.sequenceNumber,
-    subSequenceNumber: record.subSequenceNumber,
-    partitionKey: record.partitionKey,
-    data: record.data,
-    arrivedAt: record.arrivedAt,
-    recordedAt: now,
-  });
+  const letter = (record: StreamRecord, kind: DeadLetter["kind"], pipeline: string, reason: string) =>
+    deadLetterOf(record, kind, pipeline, reason, now);
 
   for (const record of records) {
     if (record.data.byteLength > maxRecordBytes) {

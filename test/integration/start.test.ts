@@ -33,8 +33,8 @@ describe("panes start", () => {
       await panes.waitFor(/^window mem-max-60m {2}web-\d+ {2}\[.*\) {2}max=\d+ n=\d+/m);
       // an early result of a window comes before its final one
       const early = await panes.waitFor(/^window mem-max-60m {2}(web-\d+) {2}(\[[^)]*\)) .*\(early\)$/m);
-      const escape = (text: string) => text.replace(/[.*+?^${}()|[\]\\]/g, "\\$&");
-      const finalOfSame = new RegExp(`^window mem-max-60m {2}${early[1]} {2}${escape(early[2] ?? "")} .*v\\d+$`, "m");
+      const escapeRegExp = (text: string) => text.replace(/[.*+?^${}()|[\]\\]/g, "\\$&");
+      const finalOfSame = new RegExp(`^window mem-max-60m {2}${early[1]} {2}${escapeRegExp(early[2] ?? "")} .*v\\d+$`, "m");
       await panes.waitFor(finalOfSame, 60_000);
       expect(panes.output().search(finalOfSame)).toBeGreaterThan(panes.output().indexOf(early[0]));
       const status = async () => JSON.parse((await runPanes(["status", "--json"], { cwd })).stdout);
