@@ -123,7 +123,8 @@ export function runStart(options: {
       ];
       for (const pipeline of pipelines) {
         const wm = watermarks.get(pipeline.name);
-        const results = [...(latest.get(pipeline.name)?.values() ?? [])];
+        // Closed windows only: early results of open windows are on the output stream (and in non-terminal output).
+        const results = [...(latest.get(pipeline.name)?.values() ?? [])].filter((r) => r.final !== false);
         const ends = [...new Set(results.map((r) => r.end))].sort((a, b) => a - b).slice(-4);
         const keys = [...new Set(results.map((r) => r.key))].sort((a, b) => a.localeCompare(b, undefined, { numeric: true })).slice(0, 20);
         const firstAggregate = pipeline.aggregates[0]?.name ?? "";

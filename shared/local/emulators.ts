@@ -5,6 +5,7 @@ import { type ChildProcess, spawn } from "node:child_process";
 import { createRequire } from "node:module";
 import { connect } from "node:net";
 import { dirname, join } from "node:path";
+import { fileURLToPath } from "node:url";
 import getPort from "get-port";
 
 const require = createRequire(import.meta.url);
@@ -50,7 +51,9 @@ async function waitForPort(port: number, child: ChildProcess, name: string, outp
 
 async function startChild(name: string, args: string[], env: NodeJS.ProcessEnv, port: number): Promise<Emulator> {
   installExitHook();
-  const child = spawn(process.execPath, args, { env: { ...process.env, ...env }, stdio: ["ignore", "pipe", "pipe"] });
+  // Through a small launcher that exits with its parent (see emulator-process.cjs).
+  const launcher = fileURLToPath(new URL("./emulator-process.cjs", import.meta.url));
+  const child = spawn(process.execPath, [launcher, ...args], { env: { ...process.env, ...env }, stdio: ["ignore", "pipe", "pipe"] });
   running.add(child);
   let log = "";
   const keep = (chunk: Buffer) => {
