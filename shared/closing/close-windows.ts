@@ -158,11 +158,8 @@ async function closePipeline(
   // Results a crashed run wrote but did not publish go first.
   if (deps.sink) {
     const unpublished = await readOutbox(deps.dynamodb, deps.resultsTable, pipeline.name);
-    if (unpublished.length > 0) {
-      await deps.sink.publish(unpublished);
-      for (const result of unpublished) await markPublished(deps.dynamodb, deps.resultsTable, result);
-      report.republished = unpublished.length;
-    }
+    await publish(deps, unpublished);
+    report.republished = unpublished.length;
   }
 
   // Early results need every live pane (open windows too); otherwise only what is due.
@@ -310,6 +307,23 @@ async function readSessionChains(ctx: KeyContext, key: string, dueStarts: number
 
 const windowId = (w: TimeWindow) => `${w.start}/${w.end}`;
 
+/** Publishes results downstream (at least once) and clears their outbox marks. */
+async function publish(deps: ClosingDependencies, results: readonly WindowResult[]): Promise<void> {
+  if (!deps.sink || results.length === 0) return;
+  await deps.sink.publish(results);
+  for (const result of results) await markPublished(deps.dynamodb, deps.resultsTable, result);
+}
+
+/** What the ledger holds for these windows of a key, by result id. */
+function readLedger(ctx: KeyContext, key: string, windows: readonly { window: TimeWindow }[]): Promise<Map<string, WindowResult>> {
+  const cumulative = ctx.pipeline.window.type === "cumulate";
+  return readResults(
+    ctx.deps.dynamodb,
+    ctx.deps.resultsTable,
+    windows.map((w) => ({ pipeline: ctx.pipeline.name, key, start: w.window.start, end: w.window.end, cumulative })),
+  );
+}
+
 /** A window's result as version 1; the caller raises the version from what the ledger holds. */
 function resultOf(ctx: KeyContext, key: string, window: TimeWindow, panes: readonly PaneAt[], final: boolean): WindowResult {
   const state = mergeStates(panes.map((p) => p.state));
@@ -335,12 +349,7 @@ function resultOf(ctx: KeyContext, key: string, window: TimeWindow, panes: reado
 async function emitEarly(ctx: KeyContext, key: string, open: { window: TimeWindow; panes: PaneAt[] }[]): Promise<void> {
   const { deps, pipeline } = ctx;
   const every = pipeline.early ?? Number.POSITIVE_INFINITY;
-  const cumulative = pipeline.window.type === "cumulate" ? { cumulative: true } : {};
-  const ledger = await readResults(
-    deps.dynamodb,
-    deps.resultsTable,
-    open.map((w) => ({ pipeline: pipeline.name, key, start: w.window.start, end: w.window.end, ...cumulative })),
-  );
+  const ledger = await readLedger(ctx, key, open);
   const written: WindowResult[] = [];
   for (const { window, panes } of open) {
     const result = resultOf(ctx, key, window, panes, false);
@@ -353,10 +362,7 @@ async function emitEarly(ctx: KeyContext, key: string, open: { window: TimeWindo
     if (await writeResultOnce(deps.dynamodb, deps.resultsTable, result, deps.sink !== undefined, deps.resultRetentionSeconds))
       written.push(result);
   }
-  if (deps.sink && written.length > 0) {
-    await deps.sink.publish(written);
-    for (const result of written) await markPublished(deps.dynamodb, deps.resultsTable, result);
-  }
+  await publish(deps, written);
   ctx.report.early += written.length;
 }
 
@@ -364,18 +370,13 @@ async function emitEarly(ctx: KeyContext, key: string, open: { window: TimeWindo
 async function fireWindows(ctx: KeyContext, key: string, windows: { window: TimeWindow; panes: PaneAt[] }[]): Promise<Set<string>> {
   const { deps, pipeline, watermark } = ctx;
   const unsettled = new Set<string>();
-  const cumulative = pipeline.window.type === "cumulate" ? { cumulative: true } : {};
   if (windows.length === 0) return unsettled;
   // Windows ending after the previous watermark fire for the first time; the rest may be re-firings
   // (and with early results, any window may already hold a non-final version).
   const maybeRefired = windows.filter(
     (w) => pipeline.early !== undefined || pipeline.window.type === "session" || w.window.end <= ctx.previous,
   );
-  const ledger = await readResults(
-    deps.dynamodb,
-    deps.resultsTable,
-    maybeRefired.map((w) => ({ pipeline: pipeline.name, key, start: w.window.start, end: w.window.end, ...cumulative })),
-  );
+  const ledger = await readLedger(ctx, key, maybeRefired);
   const written: WindowResult[] = [];
   for (const { window, panes } of windows) {
     const result = resultOf(ctx, key, window, panes, true);
@@ -401,9 +402,6 @@ async function fireWindows(ctx: KeyContext, key: string, windows: { window: Time
       if (attempt === 2) unsettled.add(windowId(window));
     }
   }
-  if (deps.sink && written.length > 0) {
-    await deps.sink.publish(written);
-    for (const result of written) await markPublished(deps.dynamodb, deps.resultsTable, result);
-  }
+  await publish(deps, written);
   return unsettled;
 }

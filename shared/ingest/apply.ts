@@ -155,24 +155,29 @@ export async function applyShardBatch(deps: IngestDependencies, records: readonl
   const applied = records.filter((r) => failedFloor === undefined || positionOf(r) < failedFloor);
   const lastApplied = applied[applied.length - 1];
   if (lastApplied !== undefined) {
+    // Per pipeline, the greatest event time among the applied records (none: no checkpoint to write).
+    const maxEventTimes = new Map<string, number>();
+    for (const pipeline of deps.pipelines) {
+      for (const e of plan.progress.get(pipeline.name) ?? []) {
+        if (failedFloor !== undefined && e.sequenceNumber >= failedFloor) continue;
+        maxEventTimes.set(pipeline.name, Math.max(e.ts, maxEventTimes.get(pipeline.name) ?? Number.NEGATIVE_INFINITY));
+      }
+    }
     await Promise.all(
-      deps.pipelines.map(async (pipeline) => {
-        const events = (plan.progress.get(pipeline.name) ?? []).filter((e) => failedFloor === undefined || e.sequenceNumber < failedFloor);
-        if (events.length === 0) return;
-        await writeCheckpoint(deps.dynamodb, deps.stateTable, {
-          pipeline: pipeline.name,
+      [...maxEventTimes].map(([pipeline, maxEventTime]) =>
+        writeCheckpoint(deps.dynamodb, deps.stateTable, {
+          pipeline,
           shardId,
           sequenceNumber: lastApplied.sequenceNumber,
-          maxEventTime: events.reduce((max, e) => Math.max(e.ts, max), Number.NEGATIVE_INFINITY),
+          maxEventTime,
           updatedAt: now,
-        });
-      }),
+        }),
+      ),
     );
     await writeShardProgress(deps.dynamodb, deps.stateTable, shardId, lastApplied.sequenceNumber, now);
     const mayClose = deps.pipelines.some((pipeline) => {
-      const events = plan.progress.get(pipeline.name) ?? [];
-      if (events.length === 0) return false;
-      const maxEventTime = events.reduce((max, e) => Math.max(e.ts, max), Number.NEGATIVE_INFINITY);
+      const maxEventTime = maxEventTimes.get(pipeline.name);
+      if (maxEventTime === undefined) return false;
       // Pipelines with early results want a run whenever their open windows changed.
       return (
         pipeline.early !== undefined ||

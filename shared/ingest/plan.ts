@@ -82,6 +82,10 @@ export function deadLetterOf(record: StreamRecord, kind: DeadLetter["kind"], pip
   };
 }
 
+function deltaOf(pipeline: Pipeline, key: string, paneStart: number): PaneDelta {
+  return { pipeline: pipeline.name, window: pipeline.window, aggregates: pipeline.aggregates, key, paneStart, contributions: [] };
+}
+
 /** Records larger than this are dead-lettered unread (Kinesis accepts up to 10 MiB; windows need small events). */
 export const DEFAULT_MAX_RECORD_BYTES = 256 * 1024;
 
@@ -138,17 +142,7 @@ export function planBatch(
       if (watermark !== undefined && lastEnd + pipeline.allowedLateness <= watermark) {
         let late = tooLate.get(id);
         if (late === undefined) {
-          late = {
-            delta: {
-              pipeline: pipeline.name,
-              window: pipeline.window,
-              aggregates: pipeline.aggregates,
-              key: event.key,
-              paneStart,
-              contributions: [],
-            },
-            letters: new Map(),
-          };
+          late = { delta: deltaOf(pipeline, event.key, paneStart), letters: new Map() };
           tooLate.set(id, late);
         }
         late.delta.contributions.push(contribution);
@@ -165,14 +159,7 @@ export function planBatch(
       if (watermark !== undefined && lastEnd <= watermark) counts.lateAccepted++;
       let pane = panes.get(id);
       if (pane === undefined) {
-        pane = {
-          pipeline: pipeline.name,
-          window: pipeline.window,
-          aggregates: pipeline.aggregates,
-          key: event.key,
-          paneStart,
-          contributions: [],
-        };
+        pane = deltaOf(pipeline, event.key, paneStart);
         panes.set(id, pane);
       }
       pane.contributions.push(contribution);
