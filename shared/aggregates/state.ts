@@ -4,11 +4,15 @@
 import { DDSketch } from "@datadog/sketches-js";
 import { addDistinct, cardinality, type DistinctState, decodeDistinct, emptyDistinct, encodeDistinct, mergeDistinct } from "./distinct.ts";
 
-export type AggregateSpec =
+export type AggregateSpec = (
   | { name: string; op: "count" }
   | { name: string; op: "sum" | "min" | "max" | "avg"; field: string }
   | { name: string; op: "quantiles"; field: string; q: number[]; accuracy: number }
-  | { name: string; op: "distinct"; field: string; precision: number };
+  | { name: string; op: "distinct"; field: string; precision: number }
+) & {
+  /** the unit of the values, for people (dashboard axes); no effect on the computation */
+  unit?: string;
+};
 
 export interface FieldState {
   sum: number;

@@ -4,6 +4,7 @@ import { Command, InvalidArgumentError, Option } from "commander";
 import { parseDuration } from "../windows/duration.ts";
 import { runBenchCommand } from "./bench.ts";
 import { runChaos } from "./chaos.ts";
+import { runDashboard } from "./dashboard.ts";
 import { runDeadLetters } from "./dead-letters.ts";
 import { runGenerate } from "./generate.ts";
 import { runProduce } from "./produce.ts";
@@ -69,6 +70,8 @@ program
   .option("--no-demo", "do not run the demo producer (produce your own events with `panes produce`)")
   .option("--speed <x>", "demo event clock speed-up over wall time", integer(1, 100_000), 300)
   .option("--hosts <n>", "demo hosts", integer(1, 1000), 6)
+  .option("--dashboard-port <port>", "port of the web dashboard on 127.0.0.1 (0: a free port)", integer(0, 65_535), 0)
+  .option("--no-dashboard", "do not serve the web dashboard")
   .action(runStart);
 
 program
@@ -121,6 +124,23 @@ awsOptions(
     .option("--json", "one JSON object")
     .option("--watch", "refresh every 2 seconds until Ctrl-C"),
 ).action(runStatus);
+
+awsOptions(
+  program
+    .command("dashboard")
+    .description("serve the live web dashboard (results per key, watermarks, shards, dead letters) on 127.0.0.1")
+    .option("--pipelines <file>", "the deployment's pipelines file (default: the local stack's, else cdk.json's panes.pipelinesFile)")
+    .option("--port <port>", "port on 127.0.0.1 (0: a free port)", integer(0, 65_535), 0)
+    .option("--refresh <duration>", "how often to read the tables (default 5s against AWS, 1s otherwise)", duration)
+    .option(
+      "--dead-letters-every <duration>",
+      "how often to count dead letters, a table scan (default 1m against AWS, 5s otherwise)",
+      duration,
+    )
+    .option("--state-table <name>", "state table (default: the stack's or the local stack's)")
+    .option("--table <name>", "results table (default: the stack's or the local stack's)")
+    .option("--dead-letter-table <name>", "dead-letter table (default: the stack's or the local stack's)"),
+).action(runDashboard);
 
 const dlq = program
   .command("dlq")

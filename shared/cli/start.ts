@@ -1,12 +1,13 @@
 // `panes start` (npm start): the local pipeline with a demo producer and a live view of closed windows.
 
 import { appendFile } from "node:fs/promises";
+import { startDashboardServer } from "../dashboard/server.ts";
+import { DashboardSource, describeWindow } from "../dashboard/source.ts";
 import { Chaos } from "../local/chaos.ts";
 import { startDemoProducer } from "../local/demo.ts";
 import type { KinesisEmulator } from "../local/emulators.ts";
 import { startLocalStack } from "../local/stack.ts";
 import { loadPipelinesFile } from "../pipelines/load.ts";
-import type { Pipeline } from "../pipelines/schema.ts";
 import { readWatermarks } from "../state/checkpoints.ts";
 import { listDeadLetters } from "../state/dead-letters.ts";
 import type { WindowResult } from "../state/results.ts";
@@ -18,14 +19,6 @@ import { formatNumber, formatValue } from "./results.ts";
 const ON_FAILURE_FILE = ".panes/on-failure.jsonl";
 
 const hhmm = (ms: number) => new Date(ms).toISOString().slice(11, 16);
-
-function describeWindow(pipeline: Pipeline): string {
-  const w = pipeline.window;
-  if (w.type === "tumbling") return `tumbling ${formatDuration(w.size)}`;
-  if (w.type === "sliding") return `sliding ${formatDuration(w.size)} every ${formatDuration(w.slide)}`;
-  if (w.type === "cumulate") return `cumulating ${formatDuration(w.size)} by ${formatDuration(w.step)}`;
-  return `session gap ${formatDuration(w.gap)}`;
-}
 
 function windowLine(r: WindowResult): string {
   const values = Object.entries(r.values)
@@ -41,6 +34,8 @@ export function runStart(options: {
   demo: boolean;
   speed: number;
   hosts: number;
+  dashboard: boolean;
+  dashboardPort: number;
 }) {
   return runCommand(async () => {
     const pipelines = await loadPipelinesFile(options.pipelines);
@@ -54,6 +49,7 @@ export function runStart(options: {
       endpoint: process.env.AWS_ENDPOINT_URL,
       shards: options.shards,
       stateFile: LOCAL_STATE_FILE,
+      pipelinesFile: options.pipelines,
       mapping: { batchSize: 500, maximumBatchingWindowMs: 200 },
       watermarkIntervalMs: 1000,
       closeOnIngestMs: 200,
@@ -70,6 +66,21 @@ export function runStart(options: {
     out.write(`DynamoDB ${c.dynamodbEndpoint}  tables ${c.names.stateTable}, ${c.names.resultsTable}, ${c.names.deadLetterTable}\n`);
     for (const p of pipelines)
       out.write(`Pipeline ${p.name}: ${describeWindow(p)} by ${p.key}, outOfOrderness ${formatDuration(p.outOfOrderness)}\n`);
+    const dashboard = options.dashboard
+      ? await startDashboardServer({
+          port: options.dashboardPort,
+          source: new DashboardSource({
+            dynamodb: stack.dynamodb,
+            tables: { stateTable: c.names.stateTable, resultsTable: c.names.resultsTable, deadLetterTable: c.names.deadLetterTable },
+            pipelines,
+            describe: `the local stack (${options.kinesis} + dynalite)`,
+            refreshMs: 1000,
+            deadLettersEveryMs: 5000,
+            fullReadEveryMs: 30_000,
+          }),
+        })
+      : undefined;
+    if (dashboard) out.write(`Dashboard: ${dashboard.url}\n`);
 
     const start = Math.floor(Date.now() / 3_600_000) * 3_600_000;
     const demo = options.demo
@@ -119,6 +130,7 @@ export function runStart(options: {
       }
       const screen: string[] = [
         `\x1b[1mPanes\x1b[0m local pipeline — Kinesis ${c.kinesisEndpoint} (${options.kinesis}), DynamoDB ${c.dynamodbEndpoint} (dynalite), stream ${c.names.sourceStream} (${options.shards} shards)`,
+        ...(dashboard ? [`Dashboard: ${dashboard.url}`] : []),
         "",
       ];
       for (const pipeline of pipelines) {
@@ -163,6 +175,7 @@ export function runStart(options: {
       clearInterval(timer);
       out.write(`\n${signal}: stopping the demo producer, the functions and the emulators…\n`);
       await demo?.stop();
+      await dashboard?.close();
       await tail.stop();
       await stack.stop();
       if (chaos) out.write(`${chaos.summary()}\n`);

@@ -8,7 +8,6 @@ import type { Pipeline } from "../pipelines/schema.ts";
 import { readWatermarks } from "../state/checkpoints.ts";
 import { listDeadLetters } from "../state/dead-letters.ts";
 import { queryResults, type WindowResult } from "../state/results.ts";
-import { aggregateRecords } from "../streams/kpl.ts";
 import { putRecordsWithRetry } from "../streams/put-records.ts";
 import { mergeTwoShards, splitAllShards } from "../streams/reshard.ts";
 import { readAllRecordData } from "../streams/tail.ts";

@@ -2,7 +2,7 @@
 // from the CDK stack's definitions, the real ingest handler behind a local event source mapping, and
 // the real watermark handler on a timer. Everything it starts, stop() stops. Dev-only.
 import { mkdir, rm, writeFile } from "node:fs/promises";
-import { dirname } from "node:path";
+import { dirname, resolve } from "node:path";
 import type { DynamoDBClient } from "@aws-sdk/client-dynamodb";
 import type { KinesisClient } from "@aws-sdk/client-kinesis";
 import { createIngestHandler } from "../../functions/ingest.ts";
@@ -39,6 +39,8 @@ export interface LocalStackOptions {
   endpoints?: { kinesis: string; dynamodb: string };
   /** write connection details here so other commands (panes results, produce, status) can find the stack */
   stateFile?: string;
+  /** the file the pipelines came from, recorded for other commands (panes dashboard) */
+  pipelinesFile?: string;
   /** wraps the ingest handler (fault injection in tests) */
   wrapIngest?: (handler: ReturnType<typeof createIngestHandler>) => ReturnType<typeof createIngestHandler>;
   /** create the event source mapping without starting it (call mapping.start()) */
@@ -62,6 +64,8 @@ export interface LocalConnection {
   sourceStreamArn: string;
   outputStreamArn: string;
   pipelines: string[];
+  /** absolute path of the pipelines file, when the stack was started from one */
+  pipelinesFile?: string;
   pid: number;
 }
 
@@ -180,6 +184,7 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
       sourceStreamArn,
       outputStreamArn,
       pipelines: options.pipelines.map((p) => p.name),
+      ...(options.pipelinesFile === undefined ? {} : { pipelinesFile: resolve(options.pipelinesFile) }),
       pid: process.pid,
     };
     if (options.stateFile) {

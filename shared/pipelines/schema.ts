@@ -87,6 +87,8 @@ const aggregateSchema = z
     avg: fieldPath.optional(),
     quantiles: quantilesSchema.optional(),
     distinct: distinctSchema.optional(),
+    /** the unit of the values ("%", "MB", "ms"), shown on the dashboard's axes */
+    unit: z.string().min(1).max(16).optional(),
   })
   .superRefine((value, ctx) => {
     const ops = AGGREGATE_OPS.filter((op) => value[op] !== undefined);
@@ -130,16 +132,17 @@ export const pipelineSchema = z
     window: p.window as WindowSpec,
     aggregates: Object.entries(p.aggregates).map(([name, a]): AggregateSpec => {
       const op = AGGREGATE_OPS.find((candidate) => a[candidate] !== undefined) ?? "count";
-      if (op === "count") return { name, op };
+      const unit = a.unit === undefined ? {} : { unit: a.unit };
+      if (op === "count") return { name, op, ...unit };
       if (op === "distinct") {
         const distinct = a.distinct as z.output<typeof distinctSchema>;
-        return { name, op, field: distinct.field, precision: distinct.precision };
+        return { name, op, field: distinct.field, precision: distinct.precision, ...unit };
       }
       if (op === "quantiles") {
         const quantiles = a.quantiles as z.output<typeof quantilesSchema>;
-        return { name, op, field: quantiles.field, q: quantiles.q, accuracy: quantiles.accuracy };
+        return { name, op, field: quantiles.field, q: quantiles.q, accuracy: quantiles.accuracy, ...unit };
       }
-      return { name, op, field: a[op] as string };
+      return { name, op, field: a[op] as string, ...unit };
     }),
     outOfOrderness: p.outOfOrderness,
     allowedLateness: p.allowedLateness,

@@ -30,6 +30,29 @@ export interface DeploymentStatus {
   unreadable: number;
 }
 
+export interface DeadLetterCount {
+  invalid: number;
+  late: number;
+}
+
+/** Dead letters by pipeline ("*" for records no pipeline could read). An operator's tool: it scans the table, two attributes per item. */
+export async function countDeadLetters(client: DynamoDBClient, deadLetterTable: string): Promise<Map<string, DeadLetterCount>> {
+  const counts = new Map<string, DeadLetterCount>();
+  const items = await scanAll(client, {
+    TableName: deadLetterTable,
+    ProjectionExpression: "#kind, pipeline",
+    ExpressionAttributeNames: { "#kind": "kind" },
+  });
+  for (const item of items) {
+    const pipeline = str(item, "pipeline") ?? "*";
+    const count = counts.get(pipeline) ?? { invalid: 0, late: 0 };
+    if (str(item, "kind") === "late") count.late++;
+    else count.invalid++;
+    counts.set(pipeline, count);
+  }
+  return counts;
+}
+
 export async function readStatus(
   client: DynamoDBClient,
   tables: { stateTable: string; deadLetterTable?: string },
@@ -41,22 +64,7 @@ export async function readStatus(
     tables.stateTable,
     pipelines.map((p) => p.name),
   );
-  const counts = new Map<string, { invalid: number; late: number }>();
-  if (tables.deadLetterTable) {
-    // An operator's tool: it scans the dead-letter table, reading two attributes per item.
-    const items = await scanAll(client, {
-      TableName: tables.deadLetterTable,
-      ProjectionExpression: "#kind, pipeline",
-      ExpressionAttributeNames: { "#kind": "kind" },
-    });
-    for (const item of items) {
-      const pipeline = str(item, "pipeline") ?? "*";
-      const count = counts.get(pipeline) ?? { invalid: 0, late: 0 };
-      if (str(item, "kind") === "late") count.late++;
-      else count.invalid++;
-      counts.set(pipeline, count);
-    }
-  }
+  const counts = tables.deadLetterTable ? await countDeadLetters(client, tables.deadLetterTable) : new Map<string, DeadLetterCount>();
   const statuses = await Promise.all(
     pipelines.map(async (pipeline): Promise<PipelineStatus> => {
       const checkpoints = await readCheckpoints(client, tables.stateTable, pipeline.name);

@@ -1,0 +1,158 @@
+// The dashboard's HTTP server: the page, its script (bundled from client/ with esbuild at start), uPlot's
+// stylesheet, one JSON snapshot at /api/snapshot and a live feed of snapshots at /api/events
+// (server-sent events). Bound to loopback; requests naming another host are refused (DNS rebinding).
+import { readFile } from "node:fs/promises";
+import { createServer, type IncomingMessage, type ServerResponse } from "node:http";
+import { createRequire } from "node:module";
+import type { AddressInfo } from "node:net";
+import { build } from "esbuild";
+import { z } from "zod";
+import type { Selection } from "./model.ts";
+import type { DashboardSource } from "./source.ts";
+
+const clientDir = new URL("./client/", import.meta.url);
+
+interface Asset {
+  type: string;
+  body: Buffer;
+}
+
+async function loadAssets(): Promise<Map<string, Asset>> {
+  const bundle = await build({
+    entryPoints: [new URL("app.ts", clientDir).pathname],
+    bundle: true,
+    write: false,
+    format: "esm",
+    target: "es2022",
+    minify: true,
+    legalComments: "none",
+    logLevel: "silent",
+  });
+  const script = bundle.outputFiles[0];
+  if (!script) throw new Error("the dashboard script did not build");
+  const uplotCss = createRequire(import.meta.url).resolve("uplot/dist/uPlot.min.css");
+  return new Map<string, Asset>([
+    ["/", { type: "text/html; charset=utf-8", body: await readFile(new URL("index.html", clientDir)) }],
+    ["/app.js", { type: "text/javascript; charset=utf-8", body: Buffer.from(script.contents) }],
+    ["/app.css", { type: "text/css; charset=utf-8", body: await readFile(new URL("style.css", clientDir)) }],
+    ["/uplot.css", { type: "text/css; charset=utf-8", body: await readFile(uplotCss) }],
+  ]);
+}
+
+const selectionSchema = z.strictObject({
+  top: z.number().int().min(1).max(50).default(5),
+  pipelines: z
+    .record(z.string(), z.strictObject({ metric: z.string().max(200).optional(), keys: z.array(z.string().max(1024)).max(50).optional() }))
+    .default({}),
+});
+
+/** The page's selection from `?sel=<JSON>`; absent means the defaults. */
+export function parseSelection(text: string | null): Selection {
+  if (text === null || text === "") return { top: 5, pipelines: {} };
+  let json: unknown;
+  try {
+    json = JSON.parse(text);
+  } catch {
+    throw new RequestError("sel must be JSON");
+  }
+  const parsed = selectionSchema.safeParse(json);
+  if (!parsed.success)
+    throw new RequestError(`sel: ${parsed.error.issues.map((i) => `${i.path.join(".") || "(root)"} ${i.message}`).join("; ")}`);
+  return parsed.data;
+}
+
+class RequestError extends Error {}
+
+const SECURITY_HEADERS = {
+  "content-security-policy": "default-src 'self'; style-src 'self' 'unsafe-inline'; img-src 'self' data:; frame-ancestors 'none'",
+  "x-content-type-options": "nosniff",
+  "referrer-policy": "no-referrer",
+};
+
+export interface DashboardServer {
+  url: string;
+  close(): Promise<void>;
+}
+
+export async function startDashboardServer(options: { source: DashboardSource; port?: number; host?: string }): Promise<DashboardServer> {
+  const assets = await loadAssets();
+  const host = options.host ?? "127.0.0.1";
+  const streams = new Set<ServerResponse>();
+  let port = 0;
+
+  const allowedHost = (request: IncomingMessage) => {
+    const name = request.headers.host ?? "";
+    return [`127.0.0.1:${port}`, `localhost:${port}`, `[::1]:${port}`, `${host}:${port}`].includes(name);
+  };
+
+  const events = (request: IncomingMessage, response: ServerResponse, selection: Selection) => {
+    response.writeHead(200, {
+      ...SECURITY_HEADERS,
+      "content-type": "text/event-stream; charset=utf-8",
+      "cache-control": "no-store",
+      connection: "keep-alive",
+    });
+    // A slow reader is sent only the newest snapshot once it has drained, never a queue of old ones.
+    let congested = false;
+    let pending = false;
+    const send = () => {
+      if (congested) {
+        pending = true;
+        return;
+      }
+      congested = !response.write(`event: snapshot\ndata: ${JSON.stringify(options.source.snapshot(selection))}\n\n`);
+    };
+    response.on("drain", () => {
+      congested = false;
+      if (pending) {
+        pending = false;
+        send();
+      }
+    });
+    const unsubscribe = options.source.onRefresh(send);
+    const heartbeat = setInterval(() => response.write(": keep-alive\n\n"), 15_000);
+    streams.add(response);
+    request.on("close", () => {
+      unsubscribe();
+      clearInterval(heartbeat);
+      streams.delete(response);
+    });
+    send();
+  };
+
+  const server = createServer((request, response) => {
+    const url = new URL(request.url ?? "/", "http://localhost");
+    const reply = (status: number, type: string, body: string | Buffer) => {
+      response.writeHead(status, { ...SECURITY_HEADERS, "content-type": type, "cache-control": "no-store" });
+      response.end(body);
+    };
+    try {
+      if (!allowedHost(request)) return reply(421, "text/plain; charset=utf-8", "This dashboard answers only to its own address.\n");
+      if (request.method !== "GET" && request.method !== "HEAD") return reply(405, "text/plain; charset=utf-8", "GET only\n");
+      if (url.pathname === "/api/events") return events(request, response, parseSelection(url.searchParams.get("sel")));
+      if (url.pathname === "/api/snapshot")
+        return reply(200, "application/json", JSON.stringify(options.source.snapshot(parseSelection(url.searchParams.get("sel")))));
+      const asset = assets.get(url.pathname);
+      if (asset) return reply(200, asset.type, asset.body);
+      return reply(404, "text/plain; charset=utf-8", "Not found\n");
+    } catch (error) {
+      if (error instanceof RequestError) return reply(400, "text/plain; charset=utf-8", `${error.message}\n`);
+      return reply(500, "text/plain; charset=utf-8", `${(error as Error).message}\n`);
+    }
+  });
+  await new Promise<void>((resolve, reject) => {
+    server.once("error", reject);
+    server.listen(options.port ?? 0, host, () => resolve());
+  });
+  port = (server.address() as AddressInfo).port;
+  options.source.start();
+  return {
+    url: `http://${host.includes(":") ? `[${host}]` : host}:${port}/`,
+    close: async () => {
+      for (const response of streams) response.end();
+      await options.source.stop();
+      await new Promise<void>((resolve) => server.close(() => resolve()));
+      server.closeAllConnections();
+    },
+  };
+}

@@ -1,0 +1,203 @@
+// The dashboard's server on a real local stack: what it holds and serves after full and incremental
+// reads equals a brute-force computation of the closed windows, dead letters are counted, and the
+// HTTP surface (page, script, snapshot, live events) answers only on its own address.
+import { request } from "node:http";
+import { afterEach, describe, expect, it } from "vitest";
+import type { DashboardSnapshot } from "../../shared/dashboard/model.ts";
+import { type DashboardServer, startDashboardServer } from "../../shared/dashboard/server.ts";
+import { DashboardSource } from "../../shared/dashboard/source.ts";
+import { referenceWindows } from "../../shared/local/reference.ts";
+import { parsePipelines } from "../../shared/pipelines/load.ts";
+import { sendAndClose, useLocalStack } from "../helpers/local-stack.ts";
+
+const start = useLocalStack("dash");
+const T0 = Date.parse("2026-06-01T00:00:00Z");
+
+const pipelines = parsePipelines({
+  pipelines: [
+    {
+      name: "cpu",
+      key: "host",
+      eventTime: "ts",
+      filter: { metric: "cpu" },
+      window: { type: "tumbling", size: "1m" },
+      aggregates: { avg: { avg: "value", unit: "%" }, peak: { max: "value", unit: "%" }, n: { count: true } },
+    },
+  ],
+});
+
+/** Deterministic events: 8 hosts, one sample every 2 s of event time, a little disorder. */
+function events(fromSecond: number, toSecond: number, seed: number): Record<string, unknown>[] {
+  let state = seed;
+  const random = () => {
+    state = (state * 1_103_515_245 + 12_345) % 2 ** 31;
+    return state / 2 ** 31;
+  };
+  const out: Record<string, unknown>[] = [];
+  for (let s = fromSecond; s < toSecond; s += 2)
+    for (let h = 1; h <= 8; h++)
+      out.push({ host: `h${h}`, metric: "cpu", ts: T0 + (s - Math.floor(random() * 5)) * 1000, value: Math.round(random() * 1000) / 10 });
+  return out;
+}
+
+function get(server: DashboardServer, path: string, headers: Record<string, string> = {}) {
+  return new Promise<{ status: number; type: string; body: string }>((resolve, reject) => {
+    const url = new URL(path, server.url);
+    const req = request(url, { headers }, (res) => {
+      let body = "";
+      res.setEncoding("utf8");
+      res.on("data", (chunk) => {
+        body += chunk;
+      });
+      res.on("end", () => resolve({ status: res.statusCode ?? 0, type: res.headers["content-type"] ?? "", body }));
+    });
+    req.on("error", reject);
+    req.end();
+  });
+}
+
+/** The first server-sent snapshot of /api/events that shows a closed window (the feed is live: the first ones may not). */
+function firstWindows(server: DashboardServer, sel: string): Promise<{ snapshot: DashboardSnapshot; events: number }> {
+  return new Promise((resolve, reject) => {
+    const req = request(new URL(`/api/events?sel=${encodeURIComponent(sel)}`, server.url), (res) => {
+      let text = "";
+      let events = 0;
+      res.setEncoding("utf8");
+      res.on("data", (chunk) => {
+        text += chunk;
+        for (let end = text.indexOf("\n\n"); end >= 0; end = text.indexOf("\n\n")) {
+          const message = text.slice(0, end);
+          text = text.slice(end + 2);
+          const data = message.match(/^event: snapshot\ndata: (.*)$/m)?.[1];
+          if (data === undefined) continue;
+          events++;
+          const snapshot = JSON.parse(data) as DashboardSnapshot;
+          if ((snapshot.pipelines[0]?.latest.length ?? 0) > 0) {
+            req.destroy();
+            resolve({ snapshot, events });
+          }
+        }
+      });
+    });
+    req.on("error", reject);
+    req.end();
+  });
+}
+
+describe("dashboard server", () => {
+  let server: DashboardServer | undefined;
+  afterEach(async () => {
+    await server?.close();
+    server = undefined;
+  });
+
+  it("holds the newest closed windows exactly as a brute-force computation has them, after full and incremental reads", async () => {
+    // Prepare
+    const stack = await start(pipelines);
+    const names = stack.connection.names;
+    const source = new DashboardSource({
+      dynamodb: stack.dynamodb,
+      tables: { stateTable: names.stateTable, resultsTable: names.resultsTable, deadLetterTable: names.deadLetterTable },
+      pipelines,
+      describe: "test",
+      refreshMs: 60_000,
+      deadLettersEveryMs: 0,
+      fullReadEveryMs: 3_600_000, // the second read is incremental
+      limits: { ends: 10, windows: 60 },
+    });
+    const first = events(0, 600, 7);
+    const second = events(600, 900, 8);
+    const everything = [...first, ...second];
+    const all = { top: 50, pipelines: {} };
+
+    // Act
+    await sendAndClose(stack, [...first, { metric: "cpu", ts: T0, value: 1 }]); // the last one has no host: dead-lettered
+    expect(await source.refresh()).toBeUndefined();
+    const afterFirst = source.snapshot(all);
+    await sendAndClose(stack, [...second, { host: "h1", metric: "cpu", ts: T0 + 30_000, value: 99 }]); // far too late
+    expect(await source.refresh()).toBeUndefined();
+    const view = source.snapshot(all).pipelines[0];
+
+    // Assess
+    if (!view || view.watermark === undefined) throw new Error("no watermark");
+    const closed = referenceWindows(pipelines, everything).filter((w) => w.end <= (view.watermark as number));
+    const newestEnds = [...new Set(closed.map((w) => w.end))].sort((a, b) => b - a).slice(0, 10);
+    // 8 hosts × 10 ends would be 80 windows: the 60-window bound keeps the 7 newest ends whole
+    const kept = closed.filter((w) => w.end >= (newestEnds[6] as number));
+    expect(source.snapshot(all).held.windows).toBe(kept.length);
+    expect(view.chart.ends).toEqual([...new Set(kept.map((w) => w.end))].sort((a, b) => a - b));
+    expect(view.chart.keys.toSorted()).toEqual([...new Set(kept.map((w) => w.key))].sort());
+    for (const w of kept) {
+      const k = view.chart.keys.indexOf(w.key);
+      const i = view.chart.ends.indexOf(w.end);
+      expect(view.chart.values[k]?.[i], `${w.key} ${w.end}`).toBeCloseTo(w.values.avg as number, 9);
+    }
+    // top keys: ranked by the latest window's value
+    const newest = kept.filter((w) => w.end === newestEnds[0]);
+    expect(view.keys.slice(0, 3)).toEqual(
+      newest
+        .toSorted((a, b) => (b.values.avg as number) - (a.values.avg as number))
+        .slice(0, 3)
+        .map((w) => w.key),
+    );
+    expect(view.latest.map((r) => [r.key, r.end, r.values.peak, r.count])).toEqual(
+      kept
+        .toSorted((a, b) => b.end - a.end || a.key.localeCompare(b.key, undefined, { numeric: true }))
+        .map((w) => [w.key, w.end, w.values.peak, w.count])
+        .slice(0, 12),
+    );
+    expect(view.metrics).toEqual([
+      { id: "avg", label: "avg of value", unit: "%" },
+      { id: "peak", label: "max of value", unit: "%" },
+      { id: "n", label: "count", unit: "events" },
+    ]);
+    expect([view.deadLettered, view.late]).toEqual([1, 1]);
+    expect(afterFirst.pipelines[0]?.deadLettered).toBe(1);
+    expect(view.shards.map((s) => s.maxEventTime)).toEqual([Math.max(...everything.map((e) => e.ts as number))]);
+    expect(view.progress.watermark).toHaveLength(2);
+  });
+
+  it("serves the page, its script, snapshots and live events on its own address only", async () => {
+    // Prepare
+    const stack = await start(pipelines);
+    const names = stack.connection.names;
+    await sendAndClose(stack, events(0, 300, 3));
+    const source = new DashboardSource({
+      dynamodb: stack.dynamodb,
+      tables: { stateTable: names.stateTable, resultsTable: names.resultsTable, deadLetterTable: names.deadLetterTable },
+      pipelines,
+      describe: "test",
+      refreshMs: 200,
+      deadLettersEveryMs: 1000,
+      fullReadEveryMs: 1000,
+    });
+
+    // Act
+    server = await startDashboardServer({ source, port: 0 });
+    const sel = JSON.stringify({ top: 2, pipelines: { cpu: { metric: "peak" } } });
+    const { snapshot: live } = await firstWindows(server, sel);
+    const page = await get(server, "/");
+    const script = await get(server, "/app.js");
+    const snapshot = await get(server, `/api/snapshot?sel=${encodeURIComponent(sel)}`);
+    const badSelection = await get(server, `/api/snapshot?sel=${encodeURIComponent('{"top":0}')}`);
+    const otherHost = await get(server, "/", { host: "attacker.example:80" });
+    const missing = await get(server, "/nope");
+
+    // Assess
+    expect(server.url).toMatch(/^http:\/\/127\.0\.0\.1:\d+\/$/);
+    expect(page.status).toBe(200);
+    expect(page.body).toContain('<script type="module" src="/app.js">');
+    expect([script.status, script.type]).toEqual([200, "text/javascript; charset=utf-8"]);
+    expect(script.body.length).toBeGreaterThan(20_000); // uPlot is bundled in
+    expect(snapshot.status).toBe(200);
+    const body = JSON.parse(snapshot.body) as DashboardSnapshot;
+    for (const s of [body, live]) {
+      expect(s.pipelines[0]?.chart.metric).toBe("peak");
+      expect(s.pipelines[0]?.chart.keys).toHaveLength(2);
+      expect(s.pipelines[0]?.chart.chosen).toBe("top");
+    }
+    expect(badSelection).toMatchObject({ status: 400, body: expect.stringContaining("sel: top") });
+    expect(otherHost.status).toBe(421);
+    expect(missing.status).toBe(404);
+  });
+});

@@ -1,0 +1,120 @@
+// The dashboard's window store against a brute-force model: whatever results arrive, in whatever order
+// and versions, it holds the highest final version of each window of the newest ends, within its bounds.
+import fc from "fast-check";
+import { describe, expect, it } from "vitest";
+import { metricsOf, ProgressRecorder, WindowStore } from "../../shared/dashboard/store.ts";
+import type { WindowResult } from "../../shared/state/results.ts";
+
+const resultArb = fc.record({
+  key: fc.constantFrom("a", "b", "c", "d", "e"),
+  slot: fc.integer({ min: 0, max: 30 }),
+  version: fc.integer({ min: 1, max: 4 }),
+  final: fc.boolean(),
+  value: fc.integer({ min: -1000, max: 1000 }),
+});
+
+const toResult = (r: { key: string; slot: number; version: number; final: boolean; value: number }): WindowResult => ({
+  pipeline: "p",
+  key: r.key,
+  start: r.slot * 60_000,
+  end: (r.slot + 1) * 60_000,
+  values: { v: r.value, q: { p50: r.value / 2, p99: r.value } },
+  count: r.version,
+  version: r.version,
+  firedAt: 0,
+  final: r.final,
+});
+
+describe("dashboard window store", () => {
+  it("keeps the highest final version of each window of the newest ends, and no more than its bounds", () => {
+    fc.assert(
+      fc.property(
+        fc.array(fc.array(resultArb, { maxLength: 40 }), { minLength: 1, maxLength: 5 }),
+        fc.integer({ min: 1, max: 12 }),
+        fc.integer({ min: 1, max: 40 }),
+        (batches, ends, windows) => {
+          // Act
+          const store = new WindowStore({ ends, windows });
+          for (const batch of batches) store.add(batch.map(toResult));
+
+          // Assess against the model: best final version per window, then newest ends while they fit whole
+          const best = new Map<string, WindowResult>();
+          for (const r of batches.flat().map(toResult)) {
+            if (!r.final) continue;
+            const id = `${r.key}/${r.end}`;
+            const held = best.get(id);
+            if (!held || r.version > held.version) best.set(id, r);
+          }
+          // eviction happens per batch, so a window evicted earlier is not brought back by an older end later:
+          // compare with the model only when everything came in one batch
+          if (batches.length === 1) {
+            const byEnd = [...new Set([...best.values()].map((r) => r.end))].sort((a, b) => b - a).slice(0, ends);
+            let total = 0;
+            const keptEnds = new Set<number>();
+            for (const end of byEnd) {
+              const n = [...best.values()].filter((r) => r.end === end).length;
+              if (total + n > windows && total > 0) break;
+              total += n;
+              keptEnds.add(end);
+            }
+            const expected = [...best.values()].filter((r) => keptEnds.has(r.end));
+            expect(store.size).toBe(expected.length);
+            const chart = store.chart("v", ["a", "b", "c", "d", "e"], "viewer");
+            for (const r of expected) expect(chart.values["abcde".indexOf(r.key)]?.[chart.ends.indexOf(r.end)]).toBe(r.values.v);
+            expect(store.chart("q.p99", ["a"], "viewer").values[0]?.filter((v) => v !== null)).toEqual(
+              expected
+                .filter((r) => r.key === "a")
+                .sort((x, y) => x.end - y.end)
+                .map((r) => r.values.v),
+            );
+          }
+          // the bounds hold after any sequence: at most `ends` ends, and `windows` windows unless one end alone has more
+          const heldEnds = store.chart("v", [], "viewer").ends;
+          expect(heldEnds.length).toBeLessThanOrEqual(ends);
+          expect(store.size).toBeLessThanOrEqual(Math.max(windows, 5));
+          // every held window is a final version of it (the best one when nothing was evicted in between)
+          const latest = store.latest(1000);
+          for (const row of latest) expect(best.has(`${row.key}/${row.end}`)).toBe(true);
+          if (batches.length === 1) for (const row of latest) expect(row.version).toBe(best.get(`${row.key}/${row.end}`)?.version);
+          // ranking: by the latest window's value, largest first
+          const ranked = store.rankKeys("v");
+          const lastValue = (key: string) => latest.filter((r) => r.key === key).sort((x, y) => y.end - x.end)[0]?.values.v ?? 0;
+          for (let i = 1; i < ranked.length; i++)
+            expect(lastValue(ranked[i - 1] as string)).toBeGreaterThanOrEqual(lastValue(ranked[i] as string));
+        },
+      ),
+      { numRuns: 300 },
+    );
+  });
+
+  it("names metrics with their units, one per quantile", () => {
+    expect(
+      metricsOf([
+        { name: "n", op: "count" },
+        { name: "lat", op: "quantiles", field: "ms", q: [0.5, 0.999], accuracy: 0.01, unit: "ms" },
+        { name: "users", op: "distinct", field: "user", precision: 12 },
+        { name: "cpu", op: "avg", field: "value", unit: "%" },
+      ]),
+    ).toEqual([
+      { id: "n", label: "count", unit: "events" },
+      { id: "lat.p50", label: "p50 of ms", unit: "ms" },
+      { id: "lat.p99.9", label: "p99.9 of ms", unit: "ms" },
+      { id: "users", label: "distinct of user", unit: "distinct values" },
+      { id: "cpu", label: "avg of value", unit: "%" },
+    ]);
+  });
+
+  it("keeps a bounded ring of progress samples", () => {
+    const ring = new ProgressRecorder(3);
+    for (let i = 0; i < 5; i++)
+      ring.record(i, i * 10, i === 4 ? [{ shardId: "s2", maxEventTime: 45 }] : [{ shardId: "s1", maxEventTime: i * 11 }]);
+    expect(ring.history()).toEqual({
+      at: [2, 3, 4],
+      watermark: [20, 30, 40],
+      shards: [
+        { shardId: "s1", maxEventTime: [22, 33, null] },
+        { shardId: "s2", maxEventTime: [null, null, 45] },
+      ],
+    });
+  });
+});
