@@ -13,7 +13,7 @@ import { listDeadLetters } from "../state/dead-letters.ts";
 import type { WindowResult } from "../state/results.ts";
 import { tailStream } from "../streams/tail.ts";
 import { formatDuration } from "../windows/duration.ts";
-import { LOCAL_STATE_FILE, runCommand } from "./connection.ts";
+import { CliError, LOCAL_STATE_FILE, runCommand } from "./connection.ts";
 import { formatNumber, formatValue } from "./results.ts";
 
 const ON_FAILURE_FILE = ".panes/on-failure.jsonl";
@@ -78,6 +78,9 @@ export function runStart(options: {
             deadLettersEveryMs: 5000,
             fullReadEveryMs: 30_000,
           }),
+        }).catch(async (error: Error) => {
+          await stack.stop();
+          throw new CliError(`the dashboard could not listen on 127.0.0.1:${options.dashboardPort}: ${error.message}`);
         })
       : undefined;
     if (dashboard) out.write(`Dashboard: ${dashboard.url}\n`);

@@ -86,6 +86,8 @@ export interface DashboardSnapshot {
   pipelines: PipelineView[];
   /** what the server holds in memory: closed windows and progress samples (both bounded) */
   held: { windows: number; samples: number };
+  /** the server process's memory, bytes */
+  memory: { rss: number; heapUsed: number };
 }
 
 /** What the page asks for, per pipeline: the metric to chart and its keys (absent: top N by value). */

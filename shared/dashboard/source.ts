@@ -193,6 +193,7 @@ export class DashboardSource {
         windows: this.states.reduce((n, s) => n + s.windows.size, 0),
         samples: this.states.reduce((n, s) => n + s.progress.size, 0),
       },
+      memory: { rss: process.memoryUsage.rss(), heapUsed: process.memoryUsage().heapUsed },
     };
   }
 }

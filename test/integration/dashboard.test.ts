@@ -1,7 +1,11 @@
 // The dashboard's server on a real local stack: what it holds and serves after full and incremental
 // reads equals a brute-force computation of the closed windows, dead letters are counted, and the
 // HTTP surface (page, script, snapshot, live events) answers only on its own address.
+import { mkdtemp } from "node:fs/promises";
 import { request } from "node:http";
+import { createServer } from "node:net";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import { afterEach, describe, expect, it } from "vitest";
 import type { DashboardSnapshot } from "../../shared/dashboard/model.ts";
 import { type DashboardServer, startDashboardServer } from "../../shared/dashboard/server.ts";
@@ -9,6 +13,7 @@ import { DashboardSource } from "../../shared/dashboard/source.ts";
 import { referenceWindows } from "../../shared/local/reference.ts";
 import { parsePipelines } from "../../shared/pipelines/load.ts";
 import { sendAndClose, useLocalStack } from "../helpers/local-stack.ts";
+import { runPanes, startPanes } from "../helpers/processes.ts";
 
 const start = useLocalStack("dash");
 const T0 = Date.parse("2026-06-01T00:00:00Z");
@@ -199,5 +204,42 @@ describe("dashboard server", () => {
     expect(badSelection).toMatchObject({ status: 400, body: expect.stringContaining("sel: top") });
     expect(otherHost.status).toBe(421);
     expect(missing.status).toBe(404);
+  });
+
+  it("panes dashboard finds the running local stack and its pipelines file; a busy port stops panes start with the reason", async () => {
+    // Prepare
+    const cwd = await mkdtemp(join(tmpdir(), "panes-dashboard-cli-"));
+    const panes = startPanes(["start", "--no-demo", "--no-dashboard"], cwd);
+    const busy = createServer();
+    await new Promise<void>((resolve) => busy.listen(0, "127.0.0.1", resolve));
+    const busyPort = (busy.address() as { port: number }).port;
+    try {
+      await panes.waitFor(/Ctrl-C stops everything/);
+      expect(panes.output()).not.toMatch(/Dashboard:/);
+
+      // Act
+      const dashboard = startPanes(["dashboard"], cwd);
+      const url = (await dashboard.waitFor(/^Dashboard: (http:\/\/127\.0\.0\.1:\d+\/)$/m))[1] as string;
+      const snapshot = (await (await fetch(new URL("/api/snapshot", url))).json()) as DashboardSnapshot;
+      dashboard.child.kill("SIGINT");
+      const dashboardExit = await dashboard.exited;
+      const second = await runPanes(["start", "--no-demo", "--dashboard-port", String(busyPort)], {
+        cwd: await mkdtemp(join(tmpdir(), "panes-busy-")),
+      });
+
+      // Assess
+      expect(snapshot.source).toMatch(/^local stack \(pid \d+\)$/);
+      expect(snapshot.pipelines.map((p) => [p.name, p.window])).toEqual([
+        ["cpu-avg-5m", "tumbling 5m"],
+        ["mem-max-60m", "sliding 1h every 1m"],
+      ]);
+      expect(dashboardExit.code).toBe(0);
+      expect(second.code).toBe(1);
+      expect(second.stderr).toMatch(new RegExp(`panes: the dashboard could not listen on 127\\.0\\.0\\.1:${busyPort}: .*EADDRINUSE`));
+    } finally {
+      busy.close();
+      panes.child.kill("SIGINT");
+      await panes.exited;
+    }
   });
 });

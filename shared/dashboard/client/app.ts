@@ -97,6 +97,11 @@ function render(snapshot: DashboardSnapshot): void {
     const counted = snapshot.deadLettersCountedAt === undefined ? "" : `; dead letters counted ${localTime(snapshot.deadLettersCountedAt)}`;
     sourceLine.textContent = `Reading ${snapshot.source} every ${duration(snapshot.refreshMs)}${counted}. Unreadable records (not JSON): ${snapshot.unreadable}.`;
   }
+  const memory = document.getElementById("memory");
+  if (memory) {
+    const mb = (bytes: number) => `${numberFormat.format(bytes / 1024 / 1024)} MB`;
+    memory.textContent = `Server: ${snapshot.held.windows} windows and ${snapshot.held.samples} progress samples held; memory ${mb(snapshot.memory.rss)} resident, ${mb(snapshot.memory.heapUsed)} heap.`;
+  }
   const error = document.getElementById("error");
   if (error) {
     error.hidden = snapshot.error === undefined;
@@ -205,8 +210,8 @@ function createPanel(view: PipelineView): PipelinePanel {
   };
 }
 
-function stat(term: string, ...value: (Node | string)[]): HTMLElement[] {
-  return [el("dt", {}, term), el("dd", {}, ...value)];
+function stat(term: string, ...value: (Node | string)[]): HTMLElement {
+  return el("div", {}, el("dt", {}, term), el("dd", {}, ...value));
 }
 
 function updatePanel(panel: PipelinePanel, view: PipelineView, now: number): void {
@@ -218,11 +223,11 @@ function updatePanel(panel: PipelinePanel, view: PipelineView, now: number): voi
         : `${duration(-view.lagMs)} ahead of wall clock`;
   const idle = view.shards.filter((s) => s.idle).length;
   panel.stats.replaceChildren(
-    ...stat("Watermark", timeEl(view.watermark)),
-    ...stat("Watermark vs wall clock", lag),
-    ...stat("Shards", `${view.shards.length} (${idle} idle)`),
-    ...stat("Late records (dropped)", el("span", { class: view.late > 0 ? "warn" : "" }, String(view.late))),
-    ...stat("Dead-lettered records", el("span", { class: view.deadLettered > 0 ? "warn" : "" }, String(view.deadLettered))),
+    stat("Watermark", timeEl(view.watermark)),
+    stat("Watermark vs wall clock", lag),
+    stat("Shards", `${view.shards.length} (${idle} idle)`),
+    stat("Late records (dropped)", el("span", { class: view.late > 0 ? "warn" : "" }, String(view.late))),
+    stat("Dead-lettered records", el("span", { class: view.deadLettered > 0 ? "warn" : "" }, String(view.deadLettered))),
   );
 
   const metric = view.metrics.find((m) => m.id === view.chart.metric);
@@ -345,6 +350,22 @@ class Plot {
   }
 }
 
+const dayFormat = new Intl.DateTimeFormat(undefined, { month: "short", day: "numeric" });
+const clockFormats = {
+  minutes: new Intl.DateTimeFormat(undefined, { hour: "2-digit", minute: "2-digit", hourCycle: "h23" }),
+  seconds: new Intl.DateTimeFormat(undefined, { hour: "2-digit", minute: "2-digit", second: "2-digit", hourCycle: "h23" }),
+};
+
+/** Tick labels in the viewer's locale and zone: the clock, with the day under the first tick and where it changes. */
+function timeTicks(precision: keyof typeof clockFormats): uPlot.Axis.Values {
+  return (_u, splits) =>
+    splits.map((v, i) => {
+      const day = dayFormat.format(v);
+      const clock = clockFormats[precision].format(v);
+      return i === 0 || dayFormat.format(splits[i - 1] ?? v) !== day ? `${clock}\n${day}` : clock;
+    });
+}
+
 const hoverTime = (_u: uPlot, v: number | null) => (v == null ? "—" : `${localTime(v)} (${utcTime(v)})`);
 
 function resultsChart(chart: ChartData, metric: MetricInfo | undefined, keyField: string): ChartSpec {
@@ -359,7 +380,7 @@ function resultsChart(chart: ChartData, metric: MetricInfo | undefined, keyField
       legend: { live: true },
       cursor: { focus: { prox: 16 } },
       axes: [
-        { label: `Window end (event time, ${ZONE})`, labelSize: 20 },
+        { label: `Window end (event time, ${ZONE})`, labelSize: 20, values: timeTicks("minutes") },
         { label: withUnit(metric), labelSize: 20, size: 64, values: (_u, splits) => splits.map((v) => numberFormat.format(v)) },
       ],
       series: [
@@ -388,8 +409,8 @@ function progressChart(progress: ProgressHistory): ChartSpec {
       scales: { x: { time: true }, y: { time: true } },
       legend: { live: true },
       axes: [
-        { label: `Wall clock (${ZONE})`, labelSize: 20 },
-        { label: "Event time", labelSize: 20, size: 90 },
+        { label: `Wall clock (${ZONE})`, labelSize: 20, values: timeTicks("seconds") },
+        { label: "Event time", labelSize: 20, size: 70, values: timeTicks("minutes") },
       ],
       series: [
         { label: "Wall clock", value: hoverTime },
