@@ -253,7 +253,8 @@ function updatePanel(panel: PipelinePanel, view: PipelineView, now: number): voi
 function updateKeys(panel: PipelinePanel, view: PipelineView): void {
   panel.keysSummary.textContent = `Keys (${view.chart.chosen === "top" ? `top ${view.chart.keys.length}` : `${view.chart.keys.length} chosen`})`;
   const charted = new Set(view.chart.keys);
-  const shown = view.keys.slice(0, 100);
+  // By name, so the list stands still while values change (the server ranks them by value)
+  const shown = view.keys.slice(0, 100).sort((a, b) => a.localeCompare(b, undefined, { numeric: true }));
   const boxes = shown.map((key) => {
     const box = el("input", { type: "checkbox", value: key }) as HTMLInputElement;
     box.checked = charted.has(key);
