@@ -3,6 +3,7 @@
 // HyperLogLog) all merge, so panes combine when a window fires. Pure: no I/O. Never imports an AWS SDK.
 import { DDSketch } from "@datadog/sketches-js";
 import { addDistinct, cardinality, type DistinctState, decodeDistinct, emptyDistinct, encodeDistinct, mergeDistinct } from "./distinct.ts";
+import { copySketch, decodeLegacySketch, decodeSketch, encodeSketch, mergeSketch, type SketchCounts } from "./sketch.ts";
 
 export type AggregateSpec = (
   | { name: string; op: "count" }
@@ -42,6 +43,7 @@ export function emptyState(): AggregateState {
 }
 
 const sketchKey = (field: string, accuracy: number) => `${field}@${accuracy}`;
+const accuracyOf = (key: string) => Number(key.slice(key.lastIndexOf("@") + 1));
 
 /** Adds one event to `state` in place. `values` holds a finite number for every aggregated field. */
 export function addEvent(
@@ -113,8 +115,8 @@ export function mergeInto(into: AggregateState, other: Readonly<AggregateState>)
   }
   for (const [key, theirs] of Object.entries(other.sketches)) {
     const ours = into.sketches[key];
-    if (ours === undefined) into.sketches[key] = DDSketch.fromProto(theirs.toProto());
-    else ours.merge(theirs);
+    if (ours === undefined) into.sketches[key] = copySketch(theirs, accuracyOf(key));
+    else mergeSketch(ours, theirs);
   }
   return into;
 }
@@ -163,9 +165,9 @@ export function finalValues(specs: readonly AggregateSpec[], state: Readonly<Agg
   return values;
 }
 
-/** Compact, lossless JSON form stored in DynamoDB (one string attribute; sketches as base64 protobuf). */
+/** Compact, lossless JSON form stored in DynamoDB (one string attribute; sketches as their counts, see sketch.ts). */
 export function encodeState(state: Readonly<AggregateState>): string {
-  const sketches = Object.fromEntries(Object.entries(state.sketches).map(([k, s]) => [k, Buffer.from(s.toProto()).toString("base64")]));
+  const sketches = Object.fromEntries(Object.entries(state.sketches).map(([k, s]) => [k, encodeSketch(s, accuracyOf(k))]));
   return JSON.stringify({
     n: state.n,
     tmin: state.tmin,
@@ -180,11 +182,14 @@ export function encodeState(state: Readonly<AggregateState>): string {
 
 export function decodeState(text: string): AggregateState {
   const parsed = JSON.parse(text) as Omit<AggregateState, "sketches" | "distinct"> & {
-    sketches?: Record<string, string>;
+    sketches?: Record<string, SketchCounts | string>;
     distinct?: Record<string, ReturnType<typeof encodeDistinct>>;
   };
   const sketches = Object.fromEntries(
-    Object.entries(parsed.sketches ?? {}).map(([k, b64]) => [k, DDSketch.fromProto(Buffer.from(b64, "base64"))]),
+    Object.entries(parsed.sketches ?? {}).map(([k, stored]) => [
+      k,
+      typeof stored === "string" ? decodeLegacySketch(stored, accuracyOf(k)) : decodeSketch(stored),
+    ]),
   );
   const distinct = Object.fromEntries(Object.entries(parsed.distinct ?? {}).map(([k, d]) => [k, decodeDistinct(d)]));
   return { n: parsed.n, tmin: parsed.tmin, tmax: parsed.tmax, fields: parsed.fields, sketches, distinct };

@@ -90,8 +90,8 @@ export interface DashboardSnapshot {
   memory: { rss: number; heapUsed: number };
 }
 
-/** What the page asks for, per pipeline: the metric to chart and its keys (absent: top N by value). */
+/** What the page asks for, per pipeline: the metric to chart and its keys (absent: the top N by value; N defaults to `top`). */
 export interface Selection {
   top: number;
-  pipelines: Record<string, { metric?: string; keys?: string[] }>;
+  pipelines: Record<string, { metric?: string; keys?: string[]; top?: number }>;
 }

@@ -42,7 +42,14 @@ async function loadAssets(): Promise<Map<string, Asset>> {
 const selectionSchema = z.strictObject({
   top: z.number().int().min(1).max(50).default(5),
   pipelines: z
-    .record(z.string(), z.strictObject({ metric: z.string().max(200).optional(), keys: z.array(z.string().max(1024)).max(50).optional() }))
+    .record(
+      z.string(),
+      z.strictObject({
+        metric: z.string().max(200).optional(),
+        keys: z.array(z.string().max(1024)).max(50).optional(),
+        top: z.number().int().min(1).max(50).optional(),
+      }),
+    )
     .default({}),
 });
 

@@ -154,11 +154,11 @@ export class DashboardSource {
   }
 
   snapshot(selection: Selection): DashboardSnapshot {
-    const top = Math.max(1, Math.min(50, Math.floor(selection.top) || 5));
     const pipelines = this.states.map((state): PipelineView => {
       const { pipeline, windows, status } = state;
       const metrics = metricsOf(pipeline.aggregates);
       const asked = selection.pipelines[pipeline.name];
+      const top = Math.max(1, Math.min(50, Math.floor(asked?.top ?? selection.top) || 5));
       const metric = metrics.find((m) => m.id === asked?.metric)?.id ?? metrics[0]?.id ?? "";
       const ranked = windows.rankKeys(metric);
       const own = asked?.keys?.filter((k) => ranked.includes(k));

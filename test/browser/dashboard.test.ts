@@ -219,6 +219,16 @@ describe.runIf(existsSync(CHROMIUM) || process.env.CI === "true")("the dashboard
       { timeout: 30_000 },
     );
     expect(await page.locator(`${section} .results-chart figcaption`).textContent()).toMatch(/keys you chose$/);
+
+    // Act: back to the top keys by value, two of them
+    await page.locator(`${section} .keys-body input[type="number"]`).fill("2");
+    await page.locator(`${section} .keys-body button`).click();
+
+    // Assess
+    await page.waitForFunction((s) => document.querySelectorAll(`${s} .results-chart .u-legend .u-series`).length === 3, section, {
+      timeout: 30_000,
+    });
+    expect(await page.locator(`${section} .results-chart figcaption`).textContent()).toMatch(/top 2 of 6 keys by latest value$/);
     await context.close();
   });
 

@@ -206,6 +206,36 @@ describe("dashboard server", () => {
     expect(missing.status).toBe(404);
   });
 
+  it("keeps the last good data and says why when a refresh fails", async () => {
+    // Prepare: a table that does not exist stands for a deployment that cannot be read
+    const stack = await start(pipelines);
+    const names = stack.connection.names;
+    const options = {
+      dynamodb: stack.dynamodb,
+      tables: { stateTable: names.stateTable, resultsTable: names.resultsTable, deadLetterTable: names.deadLetterTable },
+      pipelines,
+      describe: "test",
+      refreshMs: 60_000,
+      deadLettersEveryMs: 0,
+      fullReadEveryMs: 0,
+    };
+    await sendAndClose(stack, events(0, 300, 5));
+    const source = new DashboardSource(options);
+    expect(await source.refresh()).toBeUndefined();
+    const good = source.snapshot({ top: 5, pipelines: {} });
+    (options.tables as { resultsTable: string }).resultsTable = "no-such-table";
+
+    // Act
+    const error = await source.refresh();
+    const bad = source.snapshot({ top: 5, pipelines: {} });
+
+    // Assess
+    expect(error?.name).toBe("ResourceNotFoundException");
+    expect(bad.error).toBe(error?.message);
+    expect(bad.pipelines[0]?.latest).toEqual(good.pipelines[0]?.latest);
+    expect(good.error).toBeUndefined();
+  });
+
   it("panes dashboard finds the running local stack and its pipelines file; a busy port stops panes start with the reason", async () => {
     // Prepare
     const cwd = await mkdtemp(join(tmpdir(), "panes-dashboard-cli-"));

@@ -131,12 +131,21 @@ function createPanel(view: PipelineView): PipelinePanel {
   });
   const keysSummary = el("summary");
   const keysList = el("div", { class: "keys-list", role: "group", "aria-label": `Keys of ${view.name} to chart` });
-  const topButton = el("button", { type: "button" }, "Top keys by value");
-  topButton.addEventListener("click", () => {
-    selection.pipelines[view.name] = { ...selection.pipelines[view.name], keys: undefined };
+  const topCount = el("input", { type: "number", min: "1", max: "20", value: String(selection.top), id: `${id}-top` }) as HTMLInputElement;
+  const topButton = el("button", { type: "button" }, "Chart the top keys by value");
+  const chartTop = () => {
+    const n = Math.max(1, Math.min(20, Math.round(Number(topCount.value)) || selection.top));
+    selection.pipelines[view.name] = { ...selection.pipelines[view.name], keys: undefined, top: n };
     connect();
-  });
-  const keys = el("details", { class: "keys" }, keysSummary, el("div", { class: "keys-body" }, topButton, keysList));
+  };
+  topButton.addEventListener("click", chartTop);
+  topCount.addEventListener("change", chartTop);
+  const keys = el(
+    "details",
+    { class: "keys" },
+    keysSummary,
+    el("div", { class: "keys-body" }, el("label", { for: topCount.id }, "How many "), topCount, " ", topButton, keysList),
+  );
   const resultsCaption = el("figcaption");
   const resultsPlot = el("div", { class: "plot", role: "img" });
   const progressPlot = el("div", { class: "plot", role: "img" });
