@@ -21,6 +21,8 @@ export interface DashboardSourceOptions {
   deadLettersEveryMs: number;
   /** the whole chart range of results is re-read at most this often */
   fullReadEveryMs: number;
+  /** a refresh that takes longer is reported failed and the next one starts (default: 5 refreshes, at least 10 s) */
+  refreshTimeoutMs?: number;
   limits?: WindowStoreLimits;
   progressSamples?: number;
   now?: () => number;
@@ -79,17 +81,32 @@ export class DashboardSource {
 
   /** Reads everything once; errors are kept for the page (and returned), the data of the last good refresh stays. */
   async refresh(): Promise<Error | undefined> {
-    this.running ??= this.read().finally(() => {
-      this.running = undefined;
+    if (!this.running) {
+      const read: Promise<void> = this.read().finally(() => {
+        if (this.running === read) this.running = undefined;
+      });
+      this.running = read;
+    }
+    const running = this.running;
+    // A request that never answers (no SDK timeout by default) must not freeze the page: past the
+    // limit the refresh is reported failed and the next one starts afresh.
+    const limitMs = this.options.refreshTimeoutMs ?? Math.max(10_000, 5 * this.options.refreshMs);
+    let timer: NodeJS.Timeout | undefined;
+    const timeout = new Promise<never>((_, reject) => {
+      timer = setTimeout(() => {
+        if (this.running === running) this.running = undefined;
+        reject(new Error(`a refresh took longer than ${limitMs / 1000} s`));
+      }, limitMs);
     });
     try {
-      await this.running;
+      await Promise.race([running, timeout]);
       this.lastError = undefined;
       return undefined;
     } catch (error) {
       this.lastError = (error as Error).message;
       return error as Error;
     } finally {
+      clearTimeout(timer);
       for (const listener of this.listeners) listener();
     }
   }

@@ -162,15 +162,25 @@ describe.runIf(existsSync(CHROMIUM) || process.env.CI === "true")("the dashboard
     expect(await page.locator(`${section} table.shards tbody th`).allTextContents()).toEqual(shardIds);
     expect(await page.locator(`${section} table.shards tbody .badge`).allTextContents()).toEqual(shardIds.map(() => "Active"));
 
-    // Counters: the demo writes invalid and too-late events; the page counts them without a reload
+    // Counters: the demo writes invalid and too-late events; once `panes status` counts some, the page
+    // shows at least as many, without a reload (counts only grow; the page counts every 5 s)
+    let counted = { deadLettered: 0, late: 0 };
+    for (const deadline = Date.now() + 150_000; Date.now() < deadline; ) {
+      const now = JSON.parse((await runPanes(["status", "--json"], { cwd })).stdout).pipelines[0];
+      counted = { deadLettered: now.deadLettered, late: now.late };
+      if (counted.deadLettered > 0 && counted.late > 0) break;
+      await new Promise((r) => setTimeout(r, 2000));
+    }
+    expect(counted.deadLettered, "dead letters counted by panes status").toBeGreaterThan(0);
+    expect(counted.late, "late records counted by panes status").toBeGreaterThan(0);
     await page.waitForFunction(
-      (s) => {
+      ({ s, counted }) => {
         const values = [...document.querySelectorAll(`${s} .stats dt`)].map((dt) => [dt.textContent, dt.nextElementSibling?.textContent]);
         const count = (name: string) => Number(values.find(([t]) => t === name)?.[1]);
-        return count("Late records (dropped)") > 0 && count("Dead-lettered records") > 0;
+        return count("Late records (dropped)") >= counted.late && count("Dead-lettered records") >= counted.deadLettered;
       },
-      section,
-      { timeout: 60_000 },
+      { s: section, counted },
+      { timeout: 30_000 },
     );
     const watermark = await page.locator(`${section} .stats dd time`).first().getAttribute("datetime");
     await page.waitForFunction(
@@ -190,7 +200,7 @@ describe.runIf(existsSync(CHROMIUM) || process.env.CI === "true")("the dashboard
     await page.screenshot({ path: join(ARTIFACTS, "dashboard.png") });
     expect(errors).toEqual([]);
     await context.close();
-  });
+  }, 360_000);
 
   it("charts the keys the viewer chooses", async () => {
     const context = await browser.newContext({ viewport: { width: 1280, height: 800 } });

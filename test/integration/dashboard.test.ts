@@ -7,6 +7,7 @@ import { createServer } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterEach, describe, expect, it } from "vitest";
+import { createDynamoDbClient } from "../../shared/aws/clients.ts";
 import type { DashboardSnapshot } from "../../shared/dashboard/model.ts";
 import { type DashboardServer, startDashboardServer } from "../../shared/dashboard/server.ts";
 import { DashboardSource } from "../../shared/dashboard/source.ts";
@@ -234,6 +235,36 @@ describe("dashboard server", () => {
     expect(bad.error).toBe(error?.message);
     expect(bad.pipelines[0]?.latest).toEqual(good.pipelines[0]?.latest);
     expect(good.error).toBeUndefined();
+  });
+
+  it("reports a refresh that never answers as failed, and starts the next one afresh", async () => {
+    // Prepare: a DynamoDB endpoint that accepts connections and never answers
+    const silent = createServer(() => undefined);
+    await new Promise<void>((resolve) => silent.listen(0, "127.0.0.1", resolve));
+    const endpoint = `http://127.0.0.1:${(silent.address() as { port: number }).port}`;
+    const source = new DashboardSource({
+      dynamodb: createDynamoDbClient({ endpoint, region: "us-east-1", credentials: { accessKeyId: "x", secretAccessKey: "x" } }),
+      tables: { stateTable: "s", resultsTable: "r" },
+      pipelines,
+      describe: "test",
+      refreshMs: 100,
+      refreshTimeoutMs: 300,
+      deadLettersEveryMs: 0,
+      fullReadEveryMs: 0,
+    });
+    try {
+      // Act
+      const first = await source.refresh();
+      const second = await source.refresh();
+
+      // Assess
+      expect(first?.message).toBe("a refresh took longer than 0.3 s");
+      expect(second?.message).toBe("a refresh took longer than 0.3 s");
+      expect(source.snapshot({ top: 5, pipelines: {} }).error).toBe("a refresh took longer than 0.3 s");
+    } finally {
+      silent.close();
+      silent.unref();
+    }
   });
 
   it("panes dashboard finds the running local stack and its pipelines file; a busy port stops panes start with the reason", async () => {
