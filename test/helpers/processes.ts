@@ -27,8 +27,8 @@ export interface Watched {
   exited: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
 }
 
-export function startPanes(args: string[], cwd: string): Watched {
-  const child = spawn(process.execPath, [PANES, ...args], { cwd, env: process.env, stdio: ["ignore", "pipe", "pipe"] });
+export function startPanes(args: string[], cwd: string, env: NodeJS.ProcessEnv = {}): Watched {
+  const child = spawn(process.execPath, [PANES, ...args], { cwd, env: { ...process.env, ...env }, stdio: ["ignore", "pipe", "pipe"] });
   let output = "";
   child.stdout?.on("data", (d) => {
     output += d.toString();

@@ -14,7 +14,7 @@ import { DashboardSource } from "../../shared/dashboard/source.ts";
 import { referenceWindows } from "../../shared/local/reference.ts";
 import { parsePipelines } from "../../shared/pipelines/load.ts";
 import { sendAndClose, useLocalStack } from "../helpers/local-stack.ts";
-import { runPanes, startPanes } from "../helpers/processes.ts";
+import { REPO, runPanes, startPanes } from "../helpers/processes.ts";
 
 const start = useLocalStack("dash");
 const T0 = Date.parse("2026-06-01T00:00:00Z");
@@ -284,6 +284,24 @@ describe("dashboard server", () => {
       const snapshot = (await (await fetch(new URL("/api/snapshot", url))).json()) as DashboardSnapshot;
       dashboard.child.kill("SIGINT");
       const dashboardExit = await dashboard.exited;
+      // the same against an endpoint (LocalStack-style), from elsewhere: tables and pipelines as flags
+      const dynamodb = (panes.output().match(/DynamoDB (http:\/\/127\.0\.0\.1:\d+)/) ?? [])[1] as string;
+      const viaEndpoint = startPanes(
+        [
+          "dashboard",
+          ...["--pipelines", join(REPO, "examples/demo.pipelines.json")],
+          ...["--state-table", "panes-state", "--table", "panes-results", "--dead-letter-table", "panes-dead-letters"],
+        ],
+        await mkdtemp(join(tmpdir(), "panes-endpoint-")),
+        { AWS_ENDPOINT_URL: dynamodb, AWS_REGION: "us-east-1", AWS_ACCESS_KEY_ID: "000000000000", AWS_SECRET_ACCESS_KEY: "x" },
+      );
+      const endpointUrl = (await viaEndpoint.waitFor(/^Dashboard: (http:\/\/127\.0\.0\.1:\d+\/)$/m))[1] as string;
+      let viaEndpointSnapshot = (await (await fetch(new URL("/api/snapshot", endpointUrl))).json()) as DashboardSnapshot;
+      // until its first refresh is done (it counts dead letters first)
+      for (const deadline = Date.now() + 20_000; viaEndpointSnapshot.deadLettersCountedAt === undefined && Date.now() < deadline; )
+        viaEndpointSnapshot = (await (await fetch(new URL("/api/snapshot", endpointUrl))).json()) as DashboardSnapshot;
+      viaEndpoint.child.kill("SIGINT");
+      await viaEndpoint.exited;
       const second = await runPanes(["start", "--no-demo", "--dashboard-port", String(busyPort)], {
         cwd: await mkdtemp(join(tmpdir(), "panes-busy-")),
       });
@@ -295,6 +313,10 @@ describe("dashboard server", () => {
         ["mem-max-60m", "sliding 1h every 1m"],
       ]);
       expect(dashboardExit.code).toBe(0);
+      expect(viaEndpointSnapshot.source).toBe(`endpoint ${dynamodb}`);
+      expect(viaEndpointSnapshot.error).toBeUndefined();
+      expect(viaEndpointSnapshot.deadLettersCountedAt).toBeGreaterThan(0);
+      expect(viaEndpointSnapshot.pipelines.map((p) => p.name)).toEqual(["cpu-avg-5m", "mem-max-60m"]);
       expect(second.code).toBe(1);
       expect(second.stderr).toMatch(new RegExp(`panes: the dashboard could not listen on 127\\.0\\.0\\.1:${busyPort}: .*EADDRINUSE`));
     } finally {
