@@ -62,15 +62,19 @@ function connect(): void {
   source?.close();
   const url = `/api/events?sel=${encodeURIComponent(JSON.stringify(selection))}`;
   source = new EventSource(url);
+  // The status is announced to screen readers: it changes only when the connection does
   const status = document.getElementById("connection");
+  const say = (text: string) => {
+    if (status && status.textContent !== text) status.textContent = text;
+  };
+  const refreshed = document.getElementById("refreshed");
   source.addEventListener("snapshot", (event) => {
     const snapshot = JSON.parse((event as MessageEvent<string>).data) as DashboardSnapshot;
-    if (status) status.textContent = `Live — refreshed ${localTime(snapshot.at)}`;
+    say("Live");
+    if (refreshed) refreshed.textContent = `· refreshed ${localTime(snapshot.at)}`;
     render(snapshot);
   });
-  source.addEventListener("error", () => {
-    if (status) status.textContent = "Connection lost — reconnecting…";
-  });
+  source.addEventListener("error", () => say("Connection lost — reconnecting…"));
 }
 
 // ---- the page -----------------------------------------------------------------------------------
