@@ -10,8 +10,9 @@ import { afterEach, describe, expect, it } from "vitest";
 import { createDynamoDbClient } from "../../shared/aws/clients.ts";
 import type { DashboardSnapshot } from "../../shared/dashboard/model.ts";
 import { type DashboardServer, startDashboardServer } from "../../shared/dashboard/server.ts";
-import { DashboardSource } from "../../shared/dashboard/source.ts";
+import { DashboardSource, type DashboardSourceOptions } from "../../shared/dashboard/source.ts";
 import { referenceWindows } from "../../shared/local/reference.ts";
+import type { LocalStack } from "../../shared/local/stack.ts";
 import { parsePipelines } from "../../shared/pipelines/load.ts";
 import { sendAndClose, useLocalStack } from "../helpers/local-stack.ts";
 import { REPO, runPanes, startPanes } from "../helpers/processes.ts";
@@ -44,6 +45,20 @@ function events(fromSecond: number, toSecond: number, seed: number): Record<stri
     for (let h = 1; h <= 8; h++)
       out.push({ host: `h${h}`, metric: "cpu", ts: T0 + (s - Math.floor(random() * 5)) * 1000, value: Math.round(random() * 1000) / 10 });
   return out;
+}
+
+/** A source over the stack's tables that refreshes only when a test asks it to. */
+function sourceOptions(stack: LocalStack): DashboardSourceOptions {
+  const names = stack.connection.names;
+  return {
+    dynamodb: stack.dynamodb,
+    tables: { stateTable: names.stateTable, resultsTable: names.resultsTable, deadLetterTable: names.deadLetterTable },
+    pipelines,
+    describe: "test",
+    refreshMs: 60_000,
+    deadLettersEveryMs: 0,
+    fullReadEveryMs: 0,
+  };
 }
 
 function get(server: DashboardServer, path: string, headers: Record<string, string> = {}) {
@@ -100,14 +115,8 @@ describe("dashboard server", () => {
   it("holds the newest closed windows exactly as a brute-force computation has them, after full and incremental reads", async () => {
     // Prepare
     const stack = await start(pipelines);
-    const names = stack.connection.names;
     const source = new DashboardSource({
-      dynamodb: stack.dynamodb,
-      tables: { stateTable: names.stateTable, resultsTable: names.resultsTable, deadLetterTable: names.deadLetterTable },
-      pipelines,
-      describe: "test",
-      refreshMs: 60_000,
-      deadLettersEveryMs: 0,
+      ...sourceOptions(stack),
       fullReadEveryMs: 3_600_000, // the second read is incremental
       limits: { ends: 10, windows: 60 },
     });
@@ -166,17 +175,8 @@ describe("dashboard server", () => {
   it("serves the page, its script, snapshots and live events on its own address only", async () => {
     // Prepare
     const stack = await start(pipelines);
-    const names = stack.connection.names;
     await sendAndClose(stack, events(0, 300, 3));
-    const source = new DashboardSource({
-      dynamodb: stack.dynamodb,
-      tables: { stateTable: names.stateTable, resultsTable: names.resultsTable, deadLetterTable: names.deadLetterTable },
-      pipelines,
-      describe: "test",
-      refreshMs: 200,
-      deadLettersEveryMs: 1000,
-      fullReadEveryMs: 1000,
-    });
+    const source = new DashboardSource({ ...sourceOptions(stack), refreshMs: 200, deadLettersEveryMs: 1000, fullReadEveryMs: 1000 });
 
     // Act
     server = await startDashboardServer({ source, port: 0 });
@@ -210,16 +210,7 @@ describe("dashboard server", () => {
   it("keeps the last good data and says why when a refresh fails", async () => {
     // Prepare: a table that does not exist stands for a deployment that cannot be read
     const stack = await start(pipelines);
-    const names = stack.connection.names;
-    const options = {
-      dynamodb: stack.dynamodb,
-      tables: { stateTable: names.stateTable, resultsTable: names.resultsTable, deadLetterTable: names.deadLetterTable },
-      pipelines,
-      describe: "test",
-      refreshMs: 60_000,
-      deadLettersEveryMs: 0,
-      fullReadEveryMs: 0,
-    };
+    const options = sourceOptions(stack);
     await sendAndClose(stack, events(0, 300, 5));
     const source = new DashboardSource(options);
     expect(await source.refresh()).toBeUndefined();
