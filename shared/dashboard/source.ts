@@ -135,9 +135,9 @@ export class DashboardSource {
         // A closing run stores the watermark, then writes the windows it closes; the run that stored the
         // watermark seen at the last read may have been writing then, the one before had a refresh to finish.
         // A late firing rewrites a window up to allowedLateness after it closed. Runs delayed longer (a crash,
-        // a retry) are caught by the full reads.
+        // a retry) are caught by the full reads, which start where the store's bounds let results in.
         const from = full
-          ? current.watermark - chartRange - pipeline.allowedLateness
+          ? Math.max(current.watermark - chartRange, windows.cutAt ?? Number.NEGATIVE_INFINITY) - pipeline.allowedLateness
           : (state.readBefore ?? state.readUpTo ?? current.watermark) - pipeline.allowedLateness;
         windows.add(await queryResults(dynamodb, tables.resultsTable, { pipeline: pipeline.name, from }));
         state.readBefore = state.readUpTo;

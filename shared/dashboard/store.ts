@@ -25,7 +25,8 @@ export function flattenValues(values: Readonly<Record<string, AggregateValue>>):
   return flat;
 }
 
-const naturally = (a: string, b: string) => a.localeCompare(b, undefined, { numeric: true });
+/** Names with numbers in numeric order ("web-2" before "web-10"); one collator, as localeCompare with options builds one per call. */
+const naturally = new Intl.Collator(undefined, { numeric: true }).compare;
 
 export interface WindowStoreLimits {
   /** distinct window ends kept (the chart's width in windows) */
@@ -38,6 +39,7 @@ export interface WindowStoreLimits {
 export class WindowStore {
   private readonly rows = new Map<string, WindowRow>();
   private newestEnd: number | undefined;
+  private windowsCutAt: number | undefined;
 
   constructor(readonly limits: WindowStoreLimits = { ends: 120, windows: 20_000 }) {}
 
@@ -48,6 +50,14 @@ export class WindowStore {
   /** The greatest window end held. */
   get maxEnd(): number | undefined {
     return this.newestEnd;
+  }
+
+  /**
+   * The oldest window end held when the windows bound, not the ends bound, decided it (many keys): results
+   * that ended before it do not fit, so a re-read need not fetch them.
+   */
+  get cutAt(): number | undefined {
+    return this.windowsCutAt;
   }
 
   /** Takes closed (final) results; a window's higher version replaces its lower one. Early results are not windows yet. */
@@ -78,14 +88,18 @@ export class WindowStore {
     for (const row of this.rows.values()) countByEnd.set(row.end, (countByEnd.get(row.end) ?? 0) + 1);
     // Whole window ends go, oldest first, until the total fits (the newest end always stays).
     let total = 0;
+    let lastKept: number | undefined;
+    this.windowsCutAt = undefined;
     for (const end of ends) {
       if (end < oldestKept) break;
       const n = countByEnd.get(end) ?? 0;
       if (total + n > this.limits.windows && total > 0) {
         oldestKept = end + 1;
+        this.windowsCutAt = lastKept;
         break;
       }
       total += n;
+      lastKept = end;
     }
     for (const [id, row] of this.rows) if (row.end < oldestKept) this.rows.delete(id);
   }
@@ -125,7 +139,19 @@ export class WindowStore {
 
   /** The newest closed windows: by end, then key. */
   latest(n: number): WindowRow[] {
-    return [...this.rows.values()].sort((a, b) => b.end - a.end || naturally(a.key, b.key) || b.start - a.start).slice(0, n);
+    // Only the rows of the newest ends that can fill n places are sorted, not every row held.
+    const byEnd = new Map<number, WindowRow[]>();
+    for (const row of this.rows.values()) {
+      const rows = byEnd.get(row.end);
+      if (rows) rows.push(row);
+      else byEnd.set(row.end, [row]);
+    }
+    const newest: WindowRow[] = [];
+    for (const end of [...byEnd.keys()].sort((a, b) => b - a)) {
+      if (newest.length >= n) break;
+      newest.push(...(byEnd.get(end) ?? []));
+    }
+    return newest.sort((a, b) => b.end - a.end || naturally(a.key, b.key) || b.start - a.start).slice(0, n);
   }
 }
 

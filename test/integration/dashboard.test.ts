@@ -6,6 +6,7 @@ import { request } from "node:http";
 import { createServer } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import type { QueryCommandOutput } from "@aws-sdk/client-dynamodb";
 import { afterEach, describe, expect, it } from "vitest";
 import { createDynamoDbClient } from "../../shared/aws/clients.ts";
 import type { DashboardSnapshot } from "../../shared/dashboard/model.ts";
@@ -115,10 +116,12 @@ describe("dashboard server", () => {
   it("holds the newest closed windows exactly as a brute-force computation has them, after full and incremental reads", async () => {
     // Prepare
     const stack = await start(pipelines);
+    let hoursLater = 0;
     const source = new DashboardSource({
       ...sourceOptions(stack),
-      fullReadEveryMs: 3_600_000, // the second read is incremental
+      fullReadEveryMs: 3_600_000, // the second read is incremental, the third (an hour later) full again
       limits: { ends: 10, windows: 60 },
+      now: () => Date.now() + hoursLater * 3_600_000,
     });
     const first = events(0, 600, 7);
     const second = events(600, 900, 8);
@@ -132,6 +135,20 @@ describe("dashboard server", () => {
     await sendAndClose(stack, [...second, { host: "h1", metric: "cpu", ts: T0 + 30_000, value: 99 }]); // far too late
     expect(await source.refresh()).toBeUndefined();
     const view = source.snapshot(all).pipelines[0];
+    const queried: number[] = []; // the window ends the full re-read fetches
+    stack.dynamodb.middlewareStack.add(
+      (next, context) => async (args) => {
+        const out = await next(args);
+        if (context.commandName === "QueryCommand" && (args.input as { IndexName?: string }).IndexName === "byEnd")
+          for (const item of (out.output as QueryCommandOutput).Items ?? []) queried.push(Number(item.end?.N));
+        return out;
+      },
+      { step: "initialize", name: "recordQueriedEnds" },
+    );
+    hoursLater = 1;
+    expect(await source.refresh()).toBeUndefined();
+    stack.dynamodb.middlewareStack.remove("recordQueriedEnds");
+    const afterFullRead = source.snapshot(all).pipelines[0];
 
     // Assess
     if (!view || view.watermark === undefined) throw new Error("no watermark");
@@ -140,6 +157,10 @@ describe("dashboard server", () => {
     // 8 hosts × 10 ends would be 80 windows: the 60-window bound keeps the 7 newest ends whole
     const kept = closed.filter((w) => w.end >= (newestEnds[6] as number));
     expect(source.snapshot(all).held.windows).toBe(kept.length);
+    // the full re-read fetches only the ends the bound lets in, and changes nothing
+    expect(queried.length).toBe(kept.length);
+    expect(Math.min(...queried)).toBe(newestEnds[6]);
+    expect(afterFullRead?.chart).toEqual(view.chart);
     expect(view.chart.ends).toEqual([...new Set(kept.map((w) => w.end))].sort((a, b) => a - b));
     expect(view.chart.keys.toSorted()).toEqual([...new Set(kept.map((w) => w.key))].sort());
     for (const w of kept) {

@@ -51,14 +51,23 @@ describe("dashboard window store", () => {
             const byEnd = [...new Set([...best.values()].map((r) => r.end))].sort((a, b) => b - a).slice(0, ends);
             let total = 0;
             const keptEnds = new Set<number>();
+            let cutAt: number | undefined;
             for (const end of byEnd) {
               const n = [...best.values()].filter((r) => r.end === end).length;
-              if (total + n > windows && total > 0) break;
+              if (total + n > windows && total > 0) {
+                cutAt = Math.min(...keptEnds);
+                break;
+              }
               total += n;
               keptEnds.add(end);
             }
             const expected = [...best.values()].filter((r) => keptEnds.has(r.end));
             expect(store.size).toBe(expected.length);
+            expect(store.cutAt).toBe(cutAt);
+            // the table's newest windows: by end, newest first, then key
+            const sorted = expected.sort((x, y) => y.end - x.end || (x.key < y.key ? -1 : x.key > y.key ? 1 : 0));
+            for (const n of [1, 3, 7])
+              expect(store.latest(n).map((r) => `${r.key}/${r.end}`)).toEqual(sorted.slice(0, n).map((r) => `${r.key}/${r.end}`));
             const chart = store.chart("v", ["a", "b", "c", "d", "e"], "viewer");
             for (const r of expected) expect(chart.values["abcde".indexOf(r.key)]?.[chart.ends.indexOf(r.end)]).toBe(r.values.v);
             expect(store.chart("q.p99", ["a"], "viewer").values[0]?.filter((v) => v !== null)).toEqual(
