@@ -158,8 +158,10 @@ export async function startDashboardServer(options: { source: DashboardSource; p
     close: async () => {
       for (const response of streams) response.end();
       await options.source.stop();
-      await new Promise<void>((resolve) => server.close(() => resolve()));
+      // A browser's idle keep-alive connection would hold close() back for seconds: end them all now.
+      const closed = new Promise<void>((resolve) => server.close(() => resolve()));
       server.closeAllConnections();
+      await closed;
     },
   };
 }
