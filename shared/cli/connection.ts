@@ -13,6 +13,8 @@ export interface CliConnection {
   dynamodb: DynamoDBClient;
   kinesis: KinesisClient;
   local?: LocalConnection;
+  /** requests go to AWS itself (billed), not to an emulator or another endpoint */
+  aws: boolean;
   describe: string;
 }
 
@@ -45,7 +47,7 @@ export async function connect(flags: AwsFlags = {}): Promise<CliConnection> {
   const endpoint = process.env.AWS_ENDPOINT_URL ?? process.env.AWS_ENDPOINT_URL_DYNAMODB ?? process.env.AWS_ENDPOINT_URL_KINESIS;
   if (endpoint) {
     // The SDK reads AWS_ENDPOINT_URL and the per-service AWS_ENDPOINT_URL_<SERVICE> itself.
-    return { dynamodb: createDynamoDbClient(flags), kinesis: createKinesisClient(flags), describe: `endpoint ${endpoint}` };
+    return { dynamodb: createDynamoDbClient(flags), kinesis: createKinesisClient(flags), aws: false, describe: `endpoint ${endpoint}` };
   }
   const local = await readLocalConnection();
   if (local) {
@@ -54,12 +56,14 @@ export async function connect(flags: AwsFlags = {}): Promise<CliConnection> {
       dynamodb: createDynamoDbClient({ ...common, endpoint: local.dynamodbEndpoint }),
       kinesis: createKinesisClient({ ...common, endpoint: local.kinesisEndpoint }),
       local,
+      aws: false,
       describe: `local stack (pid ${local.pid})`,
     };
   }
   return {
     dynamodb: createDynamoDbClient(flags),
     kinesis: createKinesisClient(flags),
+    aws: true,
     describe: `AWS${flags.region ? ` ${flags.region}` : ""}${flags.profile ? ` (profile ${flags.profile})` : ""}`,
   };
 }

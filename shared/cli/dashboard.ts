@@ -2,7 +2,7 @@
 // local stack. `panes start` serves the same page itself.
 import { readFile } from "node:fs/promises";
 import { startDashboardServer } from "../dashboard/server.ts";
-import { DashboardSource } from "../dashboard/source.ts";
+import { CADENCE, DashboardSource } from "../dashboard/source.ts";
 import { loadPipelinesFile } from "../pipelines/load.ts";
 import type { Pipeline } from "../pipelines/schema.ts";
 import { type CliConnection, CliError, connect, required, resolveTarget, runCommand, type TargetFlags } from "./connection.ts";
@@ -41,7 +41,7 @@ export function runDashboard(flags: DashboardFlags) {
       if (pipelines.length === 0) throw new CliError(`none of the file's pipelines is deployed (deployed: ${target.pipelines.join(", ")})`);
     }
     // Against AWS every refresh is billed: slower defaults there than on an emulator.
-    const remote = connection.local === undefined && !connection.describe.startsWith("endpoint");
+    const cadence = connection.aws ? CADENCE.aws : CADENCE.local;
     const source = new DashboardSource({
       dynamodb: connection.dynamodb,
       tables: {
@@ -51,9 +51,9 @@ export function runDashboard(flags: DashboardFlags) {
       },
       pipelines,
       describe: connection.describe,
-      refreshMs: flags.refresh ?? (remote ? 5000 : 1000),
-      deadLettersEveryMs: flags.deadLettersEvery ?? (remote ? 60_000 : 5000),
-      fullReadEveryMs: remote ? 300_000 : 30_000,
+      refreshMs: flags.refresh ?? cadence.refreshMs,
+      deadLettersEveryMs: flags.deadLettersEvery ?? cadence.deadLettersEveryMs,
+      fullReadEveryMs: cadence.fullReadEveryMs,
     });
     const server = await startDashboardServer({ source, port: flags.port });
     process.stdout.write(`Dashboard: ${server.url}\n`);

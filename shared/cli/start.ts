@@ -2,7 +2,7 @@
 
 import { appendFile } from "node:fs/promises";
 import { startDashboardServer } from "../dashboard/server.ts";
-import { DashboardSource, describeWindow } from "../dashboard/source.ts";
+import { CADENCE, DashboardSource, describeWindow } from "../dashboard/source.ts";
 import { Chaos } from "../local/chaos.ts";
 import { startDemoProducer } from "../local/demo.ts";
 import type { KinesisEmulator } from "../local/emulators.ts";
@@ -74,9 +74,7 @@ export function runStart(options: {
             tables: { stateTable: c.names.stateTable, resultsTable: c.names.resultsTable, deadLetterTable: c.names.deadLetterTable },
             pipelines,
             describe: `the local stack (${options.kinesis} + dynalite)`,
-            refreshMs: 1000,
-            deadLettersEveryMs: 5000,
-            fullReadEveryMs: 30_000,
+            ...CADENCE.local,
           }),
         }).catch(async (error: Error) => {
           await stack.stop();

@@ -28,6 +28,12 @@ export interface DashboardSourceOptions {
   now?: () => number;
 }
 
+/** How often the dashboard reads: on an emulator, and against AWS, where every request is billed (costed in the README). */
+export const CADENCE = {
+  local: { refreshMs: 1000, deadLettersEveryMs: 5000, fullReadEveryMs: 30_000 },
+  aws: { refreshMs: 5000, deadLettersEveryMs: 60_000, fullReadEveryMs: 300_000 },
+} as const;
+
 /** Event time between two consecutive window ends, roughly: the spacing of a pipeline's chart. */
 export function windowStepOf(pipeline: Pick<Pipeline, "window">): number {
   const w = pipeline.window;
