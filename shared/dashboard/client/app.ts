@@ -15,6 +15,8 @@ const timeFormat = new Intl.DateTimeFormat(undefined, {
   hourCycle: "h23",
 });
 const numberFormat = new Intl.NumberFormat(undefined, { maximumFractionDigits: 2 });
+/** Names with numbers in numeric order ("web-2" before "web-10"). */
+const byName = new Intl.Collator(undefined, { numeric: true }).compare;
 
 const localTime = (ms: number) => timeFormat.format(ms);
 const utcTime = (ms: number) => `${new Date(ms).toISOString().replace("T", " ").replace(".000Z", "")} UTC`;
@@ -267,7 +269,11 @@ function updateKeys(panel: PipelinePanel, view: PipelineView): void {
   panel.keysSummary.textContent = `Keys (${view.chart.chosen === "top" ? `top ${view.chart.keys.length}` : `${view.chart.keys.length} chosen`})`;
   const charted = new Set(view.chart.keys);
   // By name, so the list stands still while values change (the server ranks them by value)
-  const shown = view.keys.slice(0, 100).sort((a, b) => a.localeCompare(b, undefined, { numeric: true }));
+  const shown = view.keys.slice(0, 100).sort(byName);
+  // Rebuilding the list while the viewer has it open would steal focus: only when the keys changed.
+  const signature = `${shown.join("\u0000")}|${view.chart.keys.join("\u0000")}`;
+  if (panel.keysList.dataset.signature === signature) return;
+  panel.keysList.dataset.signature = signature;
   const boxes = shown.map((key) => {
     const box = el("input", { type: "checkbox", value: key }) as HTMLInputElement;
     box.checked = charted.has(key);
@@ -279,12 +285,7 @@ function updateKeys(panel: PipelinePanel, view: PipelineView): void {
     });
     return el("label", {}, box, ` ${key}`);
   });
-  // Rebuilding the list while the viewer has it open would steal focus: only when the keys changed.
-  const signature = `${shown.join("\u0000")}|${view.chart.keys.join("\u0000")}`;
-  if (panel.keysList.dataset.signature !== signature) {
-    panel.keysList.dataset.signature = signature;
-    panel.keysList.replaceChildren(...boxes);
-  }
+  panel.keysList.replaceChildren(...boxes);
 }
 
 function shardRow(s: ShardView, watermark: number | undefined, now: number): HTMLElement {
@@ -413,7 +414,6 @@ function resultsChart(chart: ChartData, metric: MetricInfo | undefined, keyField
 
 function progressChart(progress: ProgressHistory): ChartSpec {
   const points = progress.watermark.filter((v) => v !== null).length;
-  const eventTime = (_u: uPlot, v: number | null) => (v == null ? "—" : hoverTime(_u, v));
   return {
     signature: progress.shards.map((s) => s.shardId).join("\u0000"),
     points,
@@ -428,15 +428,15 @@ function progressChart(progress: ProgressHistory): ChartSpec {
       ],
       series: [
         { label: "Wall clock", value: hoverTime },
-        { label: "Watermark", stroke: "#111", width: 3, value: eventTime },
+        { label: "Watermark", stroke: "#111", width: 3, value: hoverTime },
         ...progress.shards.map((s, i) => ({
           label: `Shard …${s.shardId.slice(-4)}`,
           stroke: PALETTE[i % PALETTE.length],
           width: 1.5,
           dash: [6, 3],
-          value: eventTime,
+          value: hoverTime,
         })),
-        { label: "Wall clock (for reference)", stroke: "#999", width: 1, dash: [2, 4], value: eventTime },
+        { label: "Wall clock (for reference)", stroke: "#999", width: 1, dash: [2, 4], value: hoverTime },
       ],
     },
   };
