@@ -165,10 +165,19 @@ export function finalValues(specs: readonly AggregateSpec[], state: Readonly<Agg
   return values;
 }
 
-/** Compact, lossless JSON form stored in DynamoDB (one string attribute; sketches as their counts, see sketch.ts). */
-export function encodeState(state: Readonly<AggregateState>): string {
+/** The stored form of a state, as plain JSON (sketches as their counts, see sketch.ts). */
+export interface StoredState {
+  n: number;
+  tmin: number;
+  tmax: number;
+  fields: Record<string, FieldState>;
+  sketches?: Record<string, SketchCounts | string>;
+  distinct?: Record<string, ReturnType<typeof encodeDistinct>>;
+}
+
+export function stateToJson(state: Readonly<AggregateState>): StoredState {
   const sketches = Object.fromEntries(Object.entries(state.sketches).map(([k, s]) => [k, encodeSketch(s, accuracyOf(k))]));
-  return JSON.stringify({
+  return {
     n: state.n,
     tmin: state.tmin,
     tmax: state.tmax,
@@ -177,20 +186,25 @@ export function encodeState(state: Readonly<AggregateState>): string {
     ...(Object.keys(state.distinct).length > 0
       ? { distinct: Object.fromEntries(Object.entries(state.distinct).map(([k, d]) => [k, encodeDistinct(d)])) }
       : {}),
-  });
+  };
+}
+
+export function stateFromJson(stored: StoredState): AggregateState {
+  const sketches = Object.fromEntries(
+    Object.entries(stored.sketches ?? {}).map(([k, value]) => [
+      k,
+      typeof value === "string" ? decodeLegacySketch(value, accuracyOf(k)) : decodeSketch(value),
+    ]),
+  );
+  const distinct = Object.fromEntries(Object.entries(stored.distinct ?? {}).map(([k, d]) => [k, decodeDistinct(d)]));
+  return { n: stored.n, tmin: stored.tmin, tmax: stored.tmax, fields: stored.fields, sketches, distinct };
+}
+
+/** Compact, lossless JSON text stored in DynamoDB (one string attribute). */
+export function encodeState(state: Readonly<AggregateState>): string {
+  return JSON.stringify(stateToJson(state));
 }
 
 export function decodeState(text: string): AggregateState {
-  const parsed = JSON.parse(text) as Omit<AggregateState, "sketches" | "distinct"> & {
-    sketches?: Record<string, SketchCounts | string>;
-    distinct?: Record<string, ReturnType<typeof encodeDistinct>>;
-  };
-  const sketches = Object.fromEntries(
-    Object.entries(parsed.sketches ?? {}).map(([k, stored]) => [
-      k,
-      typeof stored === "string" ? decodeLegacySketch(stored, accuracyOf(k)) : decodeSketch(stored),
-    ]),
-  );
-  const distinct = Object.fromEntries(Object.entries(parsed.distinct ?? {}).map(([k, d]) => [k, decodeDistinct(d)]));
-  return { n: parsed.n, tmin: parsed.tmin, tmax: parsed.tmax, fields: parsed.fields, sketches, distinct };
+  return stateFromJson(JSON.parse(text) as StoredState);
 }

@@ -1,9 +1,11 @@
 // The closing logic of the watermark function: derive each pipeline's watermark from the checkpoints,
-// find due panes through the due index (never a scan), merge panes into windows (or sessions), write
-// each window's result once to the ledger, publish it, and move or purge the panes.
+// find due state through the due index (never a scan), combine panes into windows (or take a key's
+// sessions), write each window's result once per version to the ledger, publish it, and move or purge
+// the state. Which windows fire, fire again or go is decided by windows/fates.ts and windows/sessions.ts.
 import type { DynamoDBClient } from "@aws-sdk/client-dynamodb";
 import pLimit from "p-limit";
-import { finalValues, mergeStates } from "../aggregates/state.ts";
+import { type AggregateState, finalValues } from "../aggregates/state.ts";
+import { windowStateOf } from "../ingest/deltas.ts";
 import type { Pipeline } from "../pipelines/schema.ts";
 import {
   advanceWatermark,
@@ -14,10 +16,21 @@ import {
   registerShard,
   type ShardProgressRecord,
 } from "../state/checkpoints.ts";
-import { moveDue, type PaneAt, purgePane, queryDuePanes, queryPanes } from "../state/panes.ts";
-import { markPublished, readOutbox, readResults, resultId, type WindowResult, writeResultOnce } from "../state/results.ts";
+import { moveDue, purgePane, queryDue, queryPanes, readSessionsNow, sessionsItemOf, writeSessions } from "../state/panes.ts";
+import {
+  markPublished,
+  markSuperseded,
+  readOutbox,
+  readResults,
+  resultId,
+  type WindowIdentity,
+  type WindowResult,
+  writeResultOnce,
+} from "../state/results.ts";
 import type { ShardProbe, SourceStream } from "../streams/probe.ts";
-import { dueLookaheadOf, sessionsOfPanes, type TimeWindow, windowsOfPane } from "../windows/assigners.ts";
+import { paneSizeOf, type TimeWindow } from "../windows/assigners.ts";
+import { earlyDueOf, ledgerDecisionOf, paneFatesOf, windowsToEvaluate } from "../windows/fates.ts";
+import { type SessionEntry, sessionsDueOf, sessionsToFire, settleSessions } from "../windows/sessions.ts";
 import { END_OF_TIME, isIdle, type ShardProgress, watermarkOf } from "../windows/watermark.ts";
 
 export interface ResultSink {
@@ -162,18 +175,22 @@ async function closePipeline(
     report.republished = unpublished.length;
   }
 
-  // Early results need every live pane (open windows too); otherwise only what is due.
-  const upTo = pipeline.early !== undefined ? END_OF_TIME : watermark + dueLookaheadOf(pipeline.window);
-  const due = await queryDuePanes(deps.dynamodb, deps.stateTable, pipeline.name, upTo);
+  // Early results need every live item (open windows too); otherwise only what is due.
+  const upTo = pipeline.early !== undefined ? END_OF_TIME : watermark;
+  const due = await queryDue(deps.dynamodb, deps.stateTable, pipeline.name, upTo);
   const byKey = new Map<string, number[]>();
-  for (const pane of due) {
-    const starts = byKey.get(pane.key) ?? [];
-    starts.push(pane.paneStart);
-    byKey.set(pane.key, starts);
+  for (const item of due) {
+    const starts = byKey.get(item.key) ?? [];
+    if (item.paneStart !== undefined) starts.push(item.paneStart);
+    byKey.set(item.key, starts);
   }
   const limit = pLimit(deps.concurrency);
   const context: KeyContext = { deps, pipeline, watermark, previous: previous ?? Number.NEGATIVE_INFINITY, now, report };
-  await Promise.all([...byKey].map(([key, starts]) => limit(() => closeKey(context, key, starts))));
+  await Promise.all(
+    [...byKey].map(([key, starts]) =>
+      limit(() => (pipeline.window.type === "session" ? closeSessions(context, key) : closePanes(context, key, starts))),
+    ),
+  );
   return report;
 }
 
@@ -181,227 +198,182 @@ interface KeyContext {
   deps: ClosingDependencies;
   pipeline: Pipeline;
   watermark: number;
-  /** the watermark before this run: windows ending after it are firing for the first time */
+  /** the watermark before this run: windows ending after it are due for the first time */
   previous: number;
   now: number;
   report: PipelineClosing;
 }
 
-/** What to do with one due pane once its windows are handled. */
-type PaneFate = { pane: PaneAt; windows: TimeWindow[] } & ({ next: "due"; due: number } | { next: "purge" });
+const windowId = (w: TimeWindow) => `${w.start}/${w.end}`;
 
-async function closeKey(ctx: KeyContext, key: string, dueStarts: number[]): Promise<void> {
-  const { pipeline, watermark } = ctx;
-  const fates: PaneFate[] = [];
-  const windows: { window: TimeWindow; panes: PaneAt[] }[] = [];
-  /** open windows with data, for early results */
-  const open: { window: TimeWindow; panes: PaneAt[] }[] = [];
+/** The identity a window of this pipeline has in the ledger. */
+function identityOf(ctx: KeyContext, key: string, window: TimeWindow): WindowIdentity {
+  const endInKey = ctx.pipeline.window.type === "cumulate" || ctx.pipeline.window.type === "session";
+  return { pipeline: ctx.pipeline.name, key, start: window.start, end: window.end, ...(endInKey ? { endInKey: true } : {}) };
+}
 
-  if (pipeline.window.type === "session") {
-    const gap = pipeline.window.gap;
-    const panes = await readSessionChains(ctx, key, dueStarts);
-    const dueSet = new Set(dueStarts);
-    // Purged panes (tombstones) keep their state, so a run overlapping a purge still sees whole sessions.
-    for (const session of sessionsOfPanes(panes, gap, (p) => ({ start: p.paneStart, tmin: p.state.tmin, tmax: p.state.tmax }))) {
-      if (!session.panes.some((p) => dueSet.has(p.paneStart))) continue;
-      const complete = session.window.end <= watermark;
-      if (complete) windows.push(session);
-      else if (pipeline.early !== undefined) open.push(session);
-      for (const pane of session.panes) {
-        if (pane.tombstone) continue;
-        if (!complete) fates.push({ pane, windows: [], next: "due", due: session.window.end + gap });
-        else if (session.window.end + pipeline.allowedLateness > watermark)
-          fates.push({ pane, windows: [session.window], next: "due", due: session.window.end + pipeline.allowedLateness + gap });
-        else fates.push({ pane, windows: [session.window], next: "purge" });
-      }
-    }
-  } else {
-    const spec = pipeline.window;
-    const firing = new Map<string, TimeWindow>();
-    const opening = new Map<string, TimeWindow>();
-    for (const start of dueStarts) {
-      for (const w of windowsOfPane(spec, start)) {
-        if (w.end <= watermark) firing.set(windowId(w), w);
-        else if (pipeline.early !== undefined) opening.set(windowId(w), w);
-      }
-    }
-    const all = [...firing.values()].sort((a, b) => a.start - b.start || a.end - b.end);
-    const openWindows = [...opening.values()];
-    const from = Math.min(...all.map((w) => w.start), ...openWindows.map((w) => w.start), ...dueStarts);
-    const to = Math.max(...all.map((w) => w.end), ...openWindows.map((w) => w.end), ...dueStarts.map((s) => s + 1));
-    const panes = await queryPanes(ctx.deps.dynamodb, ctx.deps.stateTable, pipeline.name, key, from, to);
-    for (const [list, target] of [
-      [all, windows],
-      [openWindows, open],
-    ] as const) {
-      for (const w of list) {
-        const inside = panes.filter((p) => p.paneStart >= w.start && p.paneStart < w.end);
-        if (inside.length > 0) target.push({ window: w, panes: inside });
-      }
-    }
-    const dueSet = new Set(dueStarts);
-    const duePanes = panes.filter((p) => dueSet.has(p.paneStart) && !p.tombstone);
-    // Every later window that contains an older pane also contains the newest due pane (it ends after
-    // it, within its reach), so only the newest keeps watching the next window end; the others wait
-    // for their purge. A sliding pane is then moved twice in its life, not once per slide.
-    const newest = duePanes.reduce<PaneAt | undefined>((a, p) => (a === undefined || p.paneStart > a.paneStart ? p : a), undefined);
-    const newestNext = newest ? windowsOfPane(spec, newest.paneStart).find((w) => w.end > watermark)?.end : undefined;
-    for (const pane of duePanes) {
-      const its = windowsOfPane(spec, pane.paneStart);
-      const next = its.find((w) => w.end > watermark);
-      const lastEnd = its[its.length - 1]?.end ?? 0;
-      const handled = its.filter((w) => w.end <= watermark);
-      const watched = next !== undefined && (pane === newest || newestNext === undefined || next.end < newestNext);
-      if (next && watched) fates.push({ pane, windows: handled, next: "due", due: next.end });
-      else if (lastEnd + pipeline.allowedLateness > watermark)
-        fates.push({ pane, windows: handled, next: "due", due: lastEnd + pipeline.allowedLateness });
-      else fates.push({ pane, windows: handled, next: "purge" });
-    }
-  }
+/** A window's result; the version comes from the ledger decision. */
+function resultOf(ctx: KeyContext, key: string, window: TimeWindow, state: AggregateState, version: number, final: boolean): WindowResult {
+  return {
+    ...identityOf(ctx, key, window),
+    values: finalValues(ctx.pipeline.aggregates, state),
+    count: state.n,
+    version,
+    firedAt: ctx.now,
+    final,
+  };
+}
 
-  const unsettled = await fireWindows(ctx, key, windows);
-  if (open.length > 0) await emitEarly(ctx, key, open);
-  for (const fate of fates) {
-    // A pane moves on only when every window it feeds was settled in the ledger.
-    if (fate.windows.some((w) => unsettled.has(windowId(w)))) continue;
-    if (fate.next === "purge") {
-      if (await purgePane(ctx.deps.dynamodb, ctx.deps.stateTable, pipeline.name, key, fate.pane, ctx.now + ctx.deps.tombstoneRetentionMs))
-        ctx.report.purged++;
-    } else if (fate.pane.due !== fate.due) {
-      await moveDue(ctx.deps.dynamodb, ctx.deps.stateTable, pipeline.name, key, fate.pane, fate.due);
-    }
-  }
+interface Evaluated {
+  window: TimeWindow;
+  state: AggregateState;
+  final: boolean;
+  supersedes?: { start: number; end: number }[];
 }
 
 /**
- * Reads the panes of one key around the due ones, widening the range while a session chain reaches
- * its edge (panes of one session are adjacent, so a chain ends at the first missing pane).
+ * Writes the results the ledger lacks (a first firing, grown contents, the final result after early
+ * ones), each version once under a condition, then publishes them. Returns, per window id, whether the
+ * ledger now holds its contents ("settled") or a concurrent run holds more than this run read ("stale").
  */
-async function readSessionChains(ctx: KeyContext, key: string, dueStarts: number[]): Promise<PaneAt[]> {
-  if (ctx.pipeline.window.type !== "session") return [];
-  const gap = ctx.pipeline.window.gap;
-  const span = 32 * gap;
-  let from = Math.min(...dueStarts) - span;
-  let to = Math.max(...dueStarts) + gap + span;
-  const byStart = new Map<number, PaneAt>();
-  const load = async (a: number, b: number) => {
-    for (const pane of await queryPanes(ctx.deps.dynamodb, ctx.deps.stateTable, ctx.pipeline.name, key, a, b))
-      byStart.set(pane.paneStart, pane);
-  };
-  await load(from, to);
-  for (;;) {
-    const extendLeft = from > 0 && byStart.has(from);
-    const extendRight = byStart.has(to - gap);
-    if (!extendLeft && !extendRight) break;
-    if (extendLeft) {
-      await load(from - span, from);
-      from -= span;
-    }
-    if (extendRight) {
-      await load(to, to + span);
-      to += span;
+async function writeResults(ctx: KeyContext, key: string, evaluated: readonly Evaluated[]): Promise<Map<string, "settled" | "stale">> {
+  const { deps } = ctx;
+  const outcome = new Map<string, "settled" | "stale">();
+  if (evaluated.length === 0) return outcome;
+  // Windows due for the first time (no early results) are written optimistically as version 1; a
+  // failed condition reads the ledger. The rest are compared with what the ledger holds.
+  const known = evaluated.filter(
+    (e) => !e.final || ctx.pipeline.early !== undefined || ctx.pipeline.window.type === "session" || e.window.end <= ctx.previous,
+  );
+  const ledger = await readResults(
+    deps.dynamodb,
+    deps.resultsTable,
+    known.map((e) => identityOf(ctx, key, e.window)),
+  );
+  const isKnown = new Set(known);
+  const written: WindowResult[] = [];
+  for (const e of evaluated) {
+    const id = resultId(identityOf(ctx, key, e.window));
+    let stored = ledger.get(id);
+    let read = isKnown.has(e);
+    for (let attempt = 0; attempt < 3; attempt++) {
+      const decision = read ? ledgerDecisionOf({ count: e.state.n, final: e.final }, stored) : { write: 1 };
+      if ("settled" in decision || "stale" in decision) {
+        outcome.set(windowId(e.window), "settled" in decision ? "settled" : "stale");
+        break;
+      }
+      const result = resultOf(ctx, key, e.window, e.state, decision.write, e.final);
+      if (e.supersedes && e.supersedes.length > 0) result.supersedes = e.supersedes;
+      if (await writeResultOnce(deps.dynamodb, deps.resultsTable, result, deps.sink !== undefined, deps.resultRetentionSeconds)) {
+        written.push(result);
+        outcome.set(windowId(e.window), "settled");
+        if (!e.final) ctx.report.early++;
+        else if (result.version === 1 || (stored !== undefined && !stored.final)) ctx.report.fired++;
+        else ctx.report.refired++;
+        break;
+      }
+      ctx.report.conflicts++;
+      stored = (await readResults(deps.dynamodb, deps.resultsTable, [result])).get(id);
+      read = true;
     }
   }
-  return [...byStart.values()].sort((a, b) => a.paneStart - b.paneStart);
+  await publish(deps, written);
+  return outcome;
 }
 
-const windowId = (w: TimeWindow) => `${w.start}/${w.end}`;
+/** Early results: the current contents of open windows that grew, at most once per `early` interval of processing time. */
+async function earlyToWrite(ctx: KeyContext, key: string, open: readonly Evaluated[]): Promise<Evaluated[]> {
+  const every = ctx.pipeline.early;
+  if (every === undefined || open.length === 0) return [];
+  const ledger = await readResults(
+    ctx.deps.dynamodb,
+    ctx.deps.resultsTable,
+    open.map((e) => identityOf(ctx, key, e.window)),
+  );
+  return open.filter((e) => earlyDueOf(ledger.get(resultId(identityOf(ctx, key, e.window))), e.state.n, ctx.now, every));
+}
+
+/** Fixed windows of one key: fire what the watermark passed, then move each due pane on or purge it. */
+async function closePanes(ctx: KeyContext, key: string, dueStarts: number[]): Promise<void> {
+  const { pipeline, watermark, deps } = ctx;
+  const spec = pipeline.window;
+  const { due, open } = windowsToEvaluate(spec, dueStarts, watermark, pipeline.early !== undefined);
+  const paneSize = paneSizeOf(spec);
+  let from = Number.POSITIVE_INFINITY;
+  let to = Number.NEGATIVE_INFINITY;
+  for (const w of [...due, ...open]) [from, to] = [Math.min(from, w.start), Math.max(to, w.end)];
+  for (const start of dueStarts) [from, to] = [Math.min(from, start), Math.max(to, start + paneSize)];
+  const panes = await queryPanes(deps.dynamodb, deps.stateTable, pipeline.name, key, from, to);
+  const evaluate = (windows: readonly TimeWindow[], final: boolean) =>
+    windows.flatMap((window): Evaluated[] => {
+      const state = windowStateOf(window, panes);
+      return state === undefined ? [] : [{ window, state, final }];
+    });
+  const outcome = await writeResults(ctx, key, [...evaluate(due, true), ...(await earlyToWrite(ctx, key, evaluate(open, false)))]);
+
+  const dueSet = new Set(dueStarts);
+  const duePanes = panes.filter((p) => dueSet.has(p.paneStart) && !p.tombstone);
+  const fates = paneFatesOf(
+    spec,
+    pipeline.allowedLateness,
+    watermark,
+    duePanes.map((p) => p.paneStart),
+  );
+  for (const pane of duePanes) {
+    const fate = fates.get(pane.paneStart);
+    // A pane moves on only when every due window it feeds is settled in the ledger.
+    const feeds = due.filter((w) => pane.paneStart >= w.start && pane.paneStart < w.end);
+    if (fate === undefined || feeds.some((w) => windowStateOf(w, panes) !== undefined && outcome.get(windowId(w)) !== "settled")) continue;
+    if (fate.next === "purge") {
+      if (await purgePane(deps.dynamodb, deps.stateTable, pipeline.name, key, pane, ctx.now + deps.tombstoneRetentionMs))
+        ctx.report.purged++;
+    } else if (pane.due !== fate.due) {
+      await moveDue(deps.dynamodb, deps.stateTable, pipeline.name, key, pane, fate.due);
+    }
+  }
+}
+
+/** A key's sessions: emit what is due (or early), mark what grown or merged sessions supersede, drop sessions past their lateness. */
+async function closeSessions(ctx: KeyContext, key: string): Promise<void> {
+  const { pipeline, watermark, deps } = ctx;
+  if (pipeline.window.type !== "session") return;
+  const gap = pipeline.window.gap;
+  const stored = await readSessionsNow(deps.dynamodb, deps.stateTable, pipeline.name, key);
+  if (stored === null) return;
+  const firings = sessionsToFire(stored.entries, gap, watermark, pipeline.early !== undefined);
+  const asEvaluated = (f: (typeof firings)[number]): Evaluated => ({
+    window: f.window,
+    state: f.entry.state,
+    final: f.final,
+    ...(f.supersedes.length > 0 ? { supersedes: f.supersedes } : {}),
+  });
+  const early = await earlyToWrite(ctx, key, firings.filter((f) => !f.final).map(asEvaluated));
+  const earlyIds = new Set(early.map((e) => windowId(e.window)));
+  const chosen = firings.filter((f) => f.final || earlyIds.has(windowId(f.window)));
+  const outcome = await writeResults(ctx, key, chosen.map(asEvaluated));
+  const written = new Map<SessionEntry, { final: boolean }>();
+  for (const f of chosen) {
+    if (outcome.get(windowId(f.window)) !== "settled") continue;
+    written.set(f.entry, { final: f.final });
+    for (const old of f.supersedes) await markSuperseded(deps.dynamodb, deps.resultsTable, identityOf(ctx, key, old), f.window);
+  }
+  const entries = settleSessions(stored.entries, written, { gap, allowedLateness: pipeline.allowedLateness, watermark });
+  if (written.size === 0 && entries.length === stored.entries.length) return;
+  ctx.report.purged += stored.entries.length - entries.length;
+  const next = { ...stored, entries, version: stored.version + 1, watermark: Math.max(stored.watermark ?? watermark, watermark) };
+  const item = sessionsItemOf(
+    { pipeline: pipeline.name, key },
+    next,
+    sessionsDueOf(entries, gap, pipeline.allowedLateness),
+    ctx.now + deps.tombstoneRetentionMs,
+  );
+  // A failed condition means a batch changed the sessions since they were read: the next run looks again.
+  if (!(await writeSessions(deps.dynamodb, deps.stateTable, item, stored.version, next))) ctx.report.conflicts++;
+}
 
 /** Publishes results downstream (at least once) and clears their outbox marks. */
 async function publish(deps: ClosingDependencies, results: readonly WindowResult[]): Promise<void> {
   if (!deps.sink || results.length === 0) return;
   await deps.sink.publish(results);
   for (const result of results) await markPublished(deps.dynamodb, deps.resultsTable, result);
-}
-
-/** What the ledger holds for these windows of a key, by result id. */
-function readLedger(ctx: KeyContext, key: string, windows: readonly { window: TimeWindow }[]): Promise<Map<string, WindowResult>> {
-  const cumulative = ctx.pipeline.window.type === "cumulate";
-  return readResults(
-    ctx.deps.dynamodb,
-    ctx.deps.resultsTable,
-    windows.map((w) => ({ pipeline: ctx.pipeline.name, key, start: w.window.start, end: w.window.end, cumulative })),
-  );
-}
-
-/** A window's result as version 1; the caller raises the version from what the ledger holds. */
-function resultOf(ctx: KeyContext, key: string, window: TimeWindow, panes: readonly PaneAt[], final: boolean): WindowResult {
-  const state = mergeStates(panes.map((p) => p.state));
-  return {
-    pipeline: ctx.pipeline.name,
-    key,
-    start: window.start,
-    end: window.end,
-    ...(ctx.pipeline.window.type === "cumulate" ? { cumulative: true } : {}),
-    values: finalValues(ctx.pipeline.aggregates, state),
-    count: state.n,
-    version: 1,
-    firedAt: ctx.now,
-    final,
-  };
-}
-
-/**
- * Early results: the current result of each open window that changed, at most once per `early`
- * interval of processing time, marked `final: false`. They settle nothing; the final result follows
- * with a higher version when the watermark passes the window.
- */
-async function emitEarly(ctx: KeyContext, key: string, open: { window: TimeWindow; panes: PaneAt[] }[]): Promise<void> {
-  const { deps, pipeline } = ctx;
-  const every = pipeline.early ?? Number.POSITIVE_INFINITY;
-  const ledger = await readLedger(ctx, key, open);
-  const written: WindowResult[] = [];
-  for (const { window, panes } of open) {
-    const result = resultOf(ctx, key, window, panes, false);
-    const stored = ledger.get(resultId(result));
-    if (stored !== undefined) {
-      if (stored.final || (stored.count === result.count && stored.end === result.end) || ctx.now - stored.firedAt < every) continue;
-      result.version = stored.version + 1;
-    }
-    // A lost race means another run wrote this window just now: nothing to retry for an early result.
-    if (await writeResultOnce(deps.dynamodb, deps.resultsTable, result, deps.sink !== undefined, deps.resultRetentionSeconds))
-      written.push(result);
-  }
-  await publish(deps, written);
-  ctx.report.early += written.length;
-}
-
-/** Writes the windows' results to the ledger (once per version) and publishes them; returns the ids of windows left unsettled. */
-async function fireWindows(ctx: KeyContext, key: string, windows: { window: TimeWindow; panes: PaneAt[] }[]): Promise<Set<string>> {
-  const { deps, pipeline, watermark } = ctx;
-  const unsettled = new Set<string>();
-  if (windows.length === 0) return unsettled;
-  // Windows ending after the previous watermark fire for the first time; the rest may be re-firings
-  // (and with early results, any window may already hold a non-final version).
-  const maybeRefired = windows.filter(
-    (w) => pipeline.early !== undefined || pipeline.window.type === "session" || w.window.end <= ctx.previous,
-  );
-  const ledger = await readLedger(ctx, key, maybeRefired);
-  const written: WindowResult[] = [];
-  for (const { window, panes } of windows) {
-    const result = resultOf(ctx, key, window, panes, true);
-    let stored = ledger.get(resultId(result));
-    for (let attempt = 0; attempt < 3; attempt++) {
-      if (stored !== undefined) {
-        // An early (non-final) result is always followed by the final one.
-        if (stored.final) {
-          if (stored.count === result.count && stored.end === result.end) break;
-          if (window.end + pipeline.allowedLateness <= watermark) break; // final: past allowed lateness
-        }
-        result.version = stored.version + 1;
-      }
-      if (await writeResultOnce(deps.dynamodb, deps.resultsTable, result, deps.sink !== undefined, deps.resultRetentionSeconds)) {
-        written.push(result);
-        if (result.version === 1) ctx.report.fired++;
-        else ctx.report.refired++;
-        stored = undefined;
-        break;
-      }
-      ctx.report.conflicts++;
-      stored = (await readResults(deps.dynamodb, deps.resultsTable, [result])).get(resultId(result));
-      if (attempt === 2) unsettled.add(windowId(window));
-    }
-  }
-  await publish(deps, written);
-  return unsettled;
 }

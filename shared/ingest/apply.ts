@@ -1,22 +1,35 @@
-// Applies one shard batch exactly once: dead letters, then fenced pane writes (bounded concurrency),
-// then the per-pipeline checkpoints covering only what was fully applied. Returns where the shard
-// must resume when some pane writes failed, so the caller can answer with batchItemFailures.
+// Applies one shard batch exactly once: dead letters, then fenced state writes (bounded concurrency) —
+// fixed-window panes and session sets — then the per-pipeline checkpoints covering only what was fully
+// applied. Returns where the shard must resume when some writes failed, so the caller can answer with
+// batchItemFailures. Every decision comes from ingest/plan.ts, ingest/deltas.ts and windows/fates.ts.
 import type { DynamoDBClient } from "@aws-sdk/client-dynamodb";
 import pLimit from "p-limit";
 import type { Pipeline } from "../pipelines/schema.ts";
 import { readWatermarks, writeCheckpoint, writeShardProgress } from "../state/checkpoints.ts";
 import { type DeadLetter, putDeadLetters } from "../state/dead-letters.ts";
 import { claimEventIds } from "../state/dedupe.ts";
-import { type Contribution, MAX_PANE_ITEM_BYTES, notYetApplied, writeFencedPane } from "../state/panes.ts";
+import {
+  approximateItemBytes,
+  MAX_PANE_ITEM_BYTES,
+  paneItemOf,
+  readPane,
+  readSessions,
+  sessionsItemOf,
+  writePane,
+  writeSessions,
+} from "../state/panes.ts";
 import { closesWindows } from "../windows/assigners.ts";
-import { deadLetterOf, planBatch, positionOf, recordFloorOf, type StreamRecord } from "./plan.ts";
+import { firstEndOfPane, isWindowDue } from "../windows/fates.ts";
+import { sessionsDueOf, sessionWindowOf } from "../windows/sessions.ts";
+import { type Contribution, type PaneDelta, type SessionDelta, updatePane, updateSessions } from "./deltas.ts";
+import { deadLetterOf, lateReason, planBatch, positionOf, recordFloorOf, type StreamRecord } from "./plan.ts";
 
 export interface IngestDependencies {
   dynamodb: DynamoDBClient;
   stateTable: string;
   deadLetterTable: string;
   pipelines: readonly Pipeline[];
-  /** concurrent pane writes per batch */
+  /** concurrent state writes per batch */
   writeConcurrency: number;
   /** how long dead letters are kept (TTL), seconds; undefined keeps them */
   deadLetterRetentionSeconds?: number;
@@ -37,7 +50,10 @@ export interface BatchOutcome {
     records: number;
     events: number;
     invalid: number;
+    /** events every window refused (Flink's late side output) */
     late: number;
+    /** events some (not all) of their windows refused */
+    partlyLate: number;
     lateAccepted: number;
     panesWritten: number;
     alreadyApplied: number;
@@ -49,14 +65,198 @@ export interface BatchOutcome {
   errors: unknown[];
 }
 
+const MAX_ATTEMPTS = 6;
+
+export class StateWriteConflictError extends Error {
+  override name = "StateWriteConflictError";
+}
+
+/** What one batch is doing; the steps below share it. */
+interface BatchContext {
+  deps: IngestDependencies;
+  shardId: string;
+  now: number;
+  watermarks: ReadonlyMap<string, number>;
+  bySequence: Map<bigint, StreamRecord>;
+  acceptedBy: ReadonlyMap<bigint, string[]>;
+  counts: BatchOutcome["counts"];
+}
+
+function lettersFor(
+  ctx: BatchContext,
+  contributions: readonly Contribution[],
+  pipeline: string,
+  kind: DeadLetter["kind"],
+  reason: (c: Contribution) => string,
+) {
+  const letters: DeadLetter[] = [];
+  for (const c of contributions) {
+    const record = ctx.bySequence.get(c.sequenceNumber);
+    if (record === undefined) continue;
+    const others = (ctx.acceptedBy.get(c.sequenceNumber) ?? []).filter((p) => p !== pipeline || kind === "invalid");
+    letters.push({ ...deadLetterOf(record, kind, pipeline, reason(c), ctx.now), acceptedBy: others });
+  }
+  return letters;
+}
+
+const putLetters = (ctx: BatchContext, letters: readonly DeadLetter[]) =>
+  putDeadLetters(ctx.deps.dynamodb, ctx.deps.deadLetterTable, letters, ctx.deps.deadLetterRetentionSeconds);
+
+const OVERSIZED = (what: string) =>
+  `the state of ${what} would exceed DynamoDB's item size limit (${MAX_PANE_ITEM_BYTES} bytes kept for state); lower a sketch's precision or accuracy, or shorten the window`;
+
+/**
+ * One pane's share of the batch, exactly once. Late letters for contributions some windows refused are
+ * written before the pane, and only for contributions the pane does not hold yet, so a redelivery never
+ * changes a decision already applied.
+ */
+async function applyPaneDelta(ctx: BatchContext, delta: PaneDelta, partial: ReadonlyMap<bigint, DeadLetter>): Promise<void> {
+  const { dynamodb, stateTable } = ctx.deps;
+  for (let attempt = 0; attempt < MAX_ATTEMPTS; attempt++) {
+    const known = await readPane(dynamodb, stateTable, delta.pipeline, delta.key, delta.paneStart);
+    const update = updatePane(known, delta, ctx.shardId);
+    ctx.counts.alreadyApplied += update.alreadyApplied;
+    if (update.kind === "applied-before") return;
+    if (update.kind === "purged") {
+      ctx.counts.late += update.pending.length;
+      await putLetters(
+        ctx,
+        lettersFor(ctx, update.pending, delta.pipeline, "late", () => "its window's state was already purged (past the allowed lateness)"),
+      );
+      return;
+    }
+    const item = paneItemOf(delta, update.next, firstEndOfPane(delta.window, delta.paneStart));
+    // A state that cannot be stored is refused with a reason (dead letters), never retried forever.
+    if (approximateItemBytes(item) > MAX_PANE_ITEM_BYTES) {
+      ctx.counts.invalid += update.pending.length;
+      await putLetters(
+        ctx,
+        lettersFor(ctx, update.pending, delta.pipeline, "invalid", () => OVERSIZED(`pane ${delta.paneStart} of key "${delta.key}"`)),
+      );
+      return;
+    }
+    const refused = update.pending.flatMap((c) => partial.get(c.sequenceNumber) ?? []);
+    ctx.counts.partlyLate += refused.length;
+    await putLetters(ctx, refused);
+    if (await writePane(dynamodb, stateTable, item, known?.version, update.next)) {
+      ctx.counts.panesWritten++;
+      return;
+    }
+    ctx.counts.partlyLate -= refused.length;
+    ctx.counts.conflicts++;
+  }
+  throw new StateWriteConflictError(`pane ${delta.pipeline}/${delta.key}/${delta.paneStart} kept changing under ${MAX_ATTEMPTS} attempts`);
+}
+
+/** One key's session elements of the batch, merged into its stored sessions exactly once. */
+async function applySessionDelta(ctx: BatchContext, delta: SessionDelta): Promise<void> {
+  const { dynamodb, stateTable } = ctx.deps;
+  const watermark = ctx.watermarks.get(delta.pipeline);
+  for (let attempt = 0; attempt < MAX_ATTEMPTS; attempt++) {
+    const known = await readSessions(dynamodb, stateTable, delta.pipeline, delta.key);
+    const update = updateSessions(known, delta, ctx.shardId, watermark);
+    ctx.counts.alreadyApplied += update.alreadyApplied;
+    if (update.kind === "applied-before") return;
+    const effective = update.kind === "write" ? update.next.watermark : Math.max(watermark ?? 0, known?.watermark ?? 0);
+    const late = lettersFor(ctx, update.late, delta.pipeline, "late", (c) =>
+      lateReason(c.ts, effective ?? 0, delta.allowedLateness, [{ start: c.ts, end: c.ts + delta.gap }], true),
+    );
+    if (update.kind === "late") {
+      ctx.counts.late += late.length;
+      await putLetters(ctx, late);
+      return;
+    }
+    const due = sessionsDueOf(update.next.entries, delta.gap, delta.allowedLateness);
+    const item = sessionsItemOf(delta, update.next, due);
+    if (approximateItemBytes(item) > MAX_PANE_ITEM_BYTES) {
+      ctx.counts.invalid += update.accepted.length;
+      await putLetters(ctx, [
+        ...late,
+        ...lettersFor(ctx, update.accepted, delta.pipeline, "invalid", () => OVERSIZED(`the sessions of key "${delta.key}"`)),
+      ]);
+      ctx.counts.late += late.length;
+      return;
+    }
+    await putLetters(ctx, late);
+    if (await writeSessions(dynamodb, stateTable, item, known?.version, update.next)) {
+      ctx.counts.late += late.length;
+      ctx.counts.panesWritten++;
+      // Accepted into a session the watermark already passed: it fires again at the next closing run.
+      const fired = update.next.entries.map((e) => sessionWindowOf(e, delta.gap)).filter((w) => isWindowDue(w.end, effective));
+      ctx.counts.lateAccepted += update.accepted.filter((c) => fired.some((w) => c.ts >= w.start && c.ts < w.end)).length;
+      return;
+    }
+    ctx.counts.conflicts++;
+  }
+  throw new StateWriteConflictError(`sessions ${delta.pipeline}/${delta.key} kept changing under ${MAX_ATTEMPTS} attempts`);
+}
+
+/** Producer duplicates (same event id, another record) are dropped before any state write. */
+async function dropDuplicates(ctx: BatchContext, deltas: readonly (PaneDelta | SessionDelta)[]): Promise<void> {
+  const { deps } = ctx;
+  for (const pipeline of deps.pipelines) {
+    if (!pipeline.dedupe) continue;
+    const mine = deltas.filter((d) => d.pipeline === pipeline.name);
+    const claims = mine.flatMap((d) => d.contributions.map((c) => ({ id: c.id ?? "", sequenceNumber: c.sequenceNumber })));
+    if (claims.length === 0) continue;
+    const duplicates = await claimEventIds(
+      deps.dynamodb,
+      deps.stateTable,
+      pipeline.name,
+      ctx.shardId,
+      claims,
+      pipeline.dedupe.within,
+      ctx.now,
+      deps.writeConcurrency,
+    );
+    ctx.counts.duplicates += duplicates.size;
+    for (const delta of mine) delta.contributions = delta.contributions.filter((c) => !duplicates.has(c.sequenceNumber));
+  }
+}
+
+/** Checkpoints cover only Kinesis records before the first failure: the watermark must not run ahead of state. */
+async function writeCheckpoints(
+  ctx: BatchContext,
+  records: readonly StreamRecord[],
+  progress: ReadonlyMap<string, readonly { sequenceNumber: bigint; ts: number }[]>,
+  lowestFailed: bigint | undefined,
+): Promise<Map<string, number>> {
+  const { deps } = ctx;
+  const failedFloor = lowestFailed === undefined ? undefined : recordFloorOf(lowestFailed);
+  const applied = records.filter((r) => failedFloor === undefined || positionOf(r) < failedFloor);
+  const lastApplied = applied[applied.length - 1];
+  const maxEventTimes = new Map<string, number>();
+  if (lastApplied === undefined) return maxEventTimes;
+  for (const pipeline of deps.pipelines) {
+    for (const e of progress.get(pipeline.name) ?? []) {
+      if (failedFloor !== undefined && e.sequenceNumber >= failedFloor) continue;
+      maxEventTimes.set(pipeline.name, Math.max(e.ts, maxEventTimes.get(pipeline.name) ?? Number.NEGATIVE_INFINITY));
+    }
+  }
+  await Promise.all(
+    [...maxEventTimes].map(([pipeline, maxEventTime]) =>
+      writeCheckpoint(deps.dynamodb, deps.stateTable, {
+        pipeline,
+        shardId: ctx.shardId,
+        sequenceNumber: lastApplied.sequenceNumber,
+        maxEventTime,
+        updatedAt: ctx.now,
+      }),
+    ),
+  );
+  await writeShardProgress(deps.dynamodb, deps.stateTable, ctx.shardId, lastApplied.sequenceNumber, ctx.now);
+  return maxEventTimes;
+}
+
 export async function applyShardBatch(deps: IngestDependencies, records: readonly StreamRecord[]): Promise<BatchOutcome> {
   const now = deps.now?.() ?? Date.now();
   const shardId = records[0]?.shardId;
-  const counts = {
+  const counts: BatchOutcome["counts"] = {
     records: records.length,
     events: 0,
     invalid: 0,
     late: 0,
+    partlyLate: 0,
     lateAccepted: 0,
     panesWritten: 0,
     alreadyApplied: 0,
@@ -74,121 +274,73 @@ export async function applyShardBatch(deps: IngestDependencies, records: readonl
   );
   const plan = planBatch(deps.pipelines, records, watermarks, now, deps.maxRecordBytes);
   Object.assign(counts, plan.counts);
-  await putDeadLetters(deps.dynamodb, deps.deadLetterTable, plan.deadLetters, deps.deadLetterRetentionSeconds);
-
-  // Producer duplicates (same event id, another record) are dropped before any pane write.
-  for (const pipeline of deps.pipelines) {
-    if (!pipeline.dedupe) continue;
-    const deltas = plan.panes.filter((d) => d.pipeline === pipeline.name);
-    const claims = deltas.flatMap((d) => d.contributions.map((c) => ({ id: c.id ?? "", sequenceNumber: c.sequenceNumber })));
-    if (claims.length === 0) continue;
-    const duplicates = await claimEventIds(
-      deps.dynamodb,
-      deps.stateTable,
-      pipeline.name,
-      shardId,
-      claims,
-      pipeline.dedupe.within,
-      now,
-      deps.writeConcurrency,
-    );
-    counts.duplicates += duplicates.size;
-    for (const delta of deltas) delta.contributions = delta.contributions.filter((c) => !duplicates.has(c.sequenceNumber));
-  }
-  plan.panes = plan.panes.filter((d) => d.contributions.length > 0);
+  const ctx: BatchContext = {
+    deps,
+    shardId,
+    now,
+    watermarks,
+    bySequence: new Map(records.map((r) => [positionOf(r), r])),
+    acceptedBy: plan.acceptedBy,
+    counts,
+  };
+  await putLetters(ctx, plan.deadLetters);
+  counts.late += plan.deadLetters.filter((l) => l.kind === "late").length;
+  await dropDuplicates(ctx, [...plan.panes.map((p) => p.delta), ...plan.sessions]);
 
   const limit = pLimit(deps.writeConcurrency);
-  const errors: unknown[] = [];
-  const purged: DeadLetter[] = [];
-  const oversized: DeadLetter[] = [];
-  // Too late, unless a fence shows the record is a redelivery of something already applied.
+  // Too late for every window, unless a fence shows the record is a redelivery of something already applied.
   await Promise.all(
     plan.tooLate.map(({ delta, letters }) =>
       limit(async () => {
-        const unapplied = await notYetApplied(deps.dynamodb, deps.stateTable, shardId, delta);
+        const known = await readPane(deps.dynamodb, deps.stateTable, delta.pipeline, delta.key, delta.paneStart);
+        const fence = known?.fences.get(shardId);
+        const unapplied = fence === undefined ? delta.contributions : delta.contributions.filter((c) => c.sequenceNumber > fence);
         counts.alreadyApplied += delta.contributions.length - unapplied.length;
-        for (const c of unapplied) {
-          const late = letters.get(c.sequenceNumber);
-          if (late) purged.push(late);
-        }
+        counts.late += unapplied.length;
+        await putLetters(
+          ctx,
+          unapplied.flatMap((c) => letters.get(c.sequenceNumber) ?? []),
+        );
       }),
     ),
   );
-  let lowestFailed: bigint | undefined;
-  const bySequence = new Map(records.map((r) => [positionOf(r), r]));
-  await Promise.all(
-    plan.panes.map((delta) =>
-      limit(async () => {
-        try {
-          const outcome = await writeFencedPane(deps.dynamodb, deps.stateTable, shardId, delta);
-          if (outcome.applied > 0) counts.panesWritten++;
-          counts.alreadyApplied += outcome.alreadyApplied;
-          counts.conflicts += outcome.conflicts;
-          const refuse = (contributions: Contribution[], into: DeadLetter[], kind: DeadLetter["kind"], reason: string) => {
-            for (const c of contributions) {
-              const record = bySequence.get(c.sequenceNumber);
-              if (record) into.push(deadLetterOf(record, kind, delta.pipeline, reason, now));
-            }
-          };
-          refuse(
-            outcome.oversized,
-            oversized,
-            "invalid",
-            `the state of pane ${delta.paneStart} of key "${delta.key}" would exceed DynamoDB's item size limit (${MAX_PANE_ITEM_BYTES} bytes kept for state); lower a sketch's precision or accuracy, or shorten the window`,
-          );
-          refuse(outcome.purged, purged, "late", "its window's state was already purged (past the allowed lateness)");
-        } catch (error) {
-          errors.push(error);
-          counts.failedPanes++;
-          const first = delta.contributions[0]?.sequenceNumber;
-          if (first !== undefined && (lowestFailed === undefined || first < lowestFailed)) lowestFailed = first;
-        }
-      }),
-    ),
-  );
-  counts.late = purged.length;
-  counts.invalid += oversized.length;
-  await putDeadLetters(deps.dynamodb, deps.deadLetterTable, [...purged, ...oversized], deps.deadLetterRetentionSeconds);
 
-  // Checkpoints cover only Kinesis records before the first failure: the watermark must not run ahead of state.
-  const failedFloor = lowestFailed === undefined ? undefined : recordFloorOf(lowestFailed);
-  const applied = records.filter((r) => failedFloor === undefined || positionOf(r) < failedFloor);
-  const lastApplied = applied[applied.length - 1];
-  if (lastApplied !== undefined) {
-    // Per pipeline, the greatest event time among the applied records (none: no checkpoint to write).
-    const maxEventTimes = new Map<string, number>();
-    for (const pipeline of deps.pipelines) {
-      for (const e of plan.progress.get(pipeline.name) ?? []) {
-        if (failedFloor !== undefined && e.sequenceNumber >= failedFloor) continue;
-        maxEventTimes.set(pipeline.name, Math.max(e.ts, maxEventTimes.get(pipeline.name) ?? Number.NEGATIVE_INFINITY));
+  const errors: unknown[] = [];
+  let lowestFailed: bigint | undefined;
+  const attempt = (first: bigint | undefined, write: () => Promise<void>) =>
+    limit(async () => {
+      try {
+        await write();
+      } catch (error) {
+        errors.push(error);
+        counts.failedPanes++;
+        if (first !== undefined && (lowestFailed === undefined || first < lowestFailed)) lowestFailed = first;
       }
-    }
-    await Promise.all(
-      [...maxEventTimes].map(([pipeline, maxEventTime]) =>
-        writeCheckpoint(deps.dynamodb, deps.stateTable, {
-          pipeline,
-          shardId,
-          sequenceNumber: lastApplied.sequenceNumber,
-          maxEventTime,
-          updatedAt: now,
-        }),
-      ),
-    );
-    await writeShardProgress(deps.dynamodb, deps.stateTable, shardId, lastApplied.sequenceNumber, now);
-    const mayClose = deps.pipelines.some((pipeline) => {
-      const maxEventTime = maxEventTimes.get(pipeline.name);
-      if (maxEventTime === undefined) return false;
-      // Pipelines with early results want a run whenever their open windows changed.
-      return (
-        pipeline.early !== undefined ||
-        closesWindows(pipeline.window, watermarks.get(pipeline.name), maxEventTime - pipeline.outOfOrderness)
-      );
     });
-    if (mayClose && deps.requestClosing) {
-      counts.closingRequested = 1;
-      await deps.requestClosing();
-    }
+  await Promise.all([
+    ...plan.panes
+      .filter(({ delta }) => delta.contributions.length > 0)
+      .map(({ delta, letters }) => attempt(delta.contributions[0]?.sequenceNumber, () => applyPaneDelta(ctx, delta, letters))),
+    ...plan.sessions
+      .filter((delta) => delta.contributions.length > 0)
+      .map((delta) => attempt(delta.contributions[0]?.sequenceNumber, () => applySessionDelta(ctx, delta))),
+  ]);
+
+  const maxEventTimes = await writeCheckpoints(ctx, records, plan.progress, lowestFailed);
+  const mayClose = deps.pipelines.some((pipeline) => {
+    const maxEventTime = maxEventTimes.get(pipeline.name);
+    if (maxEventTime === undefined) return false;
+    // Pipelines with early results, and batches with late events, want a run whenever windows changed.
+    return (
+      pipeline.early !== undefined ||
+      counts.lateAccepted > 0 ||
+      closesWindows(pipeline.window, watermarks.get(pipeline.name), maxEventTime - pipeline.outOfOrderness)
+    );
+  });
+  if (mayClose && deps.requestClosing) {
+    counts.closingRequested = 1;
+    await deps.requestClosing();
   }
-  const resumeFrom = lowestFailed === undefined ? undefined : bySequence.get(lowestFailed)?.sequenceNumber;
+  const resumeFrom = lowestFailed === undefined ? undefined : ctx.bySequence.get(lowestFailed)?.sequenceNumber;
   return { resumeFrom, counts, errors };
 }

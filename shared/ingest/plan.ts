@@ -1,12 +1,14 @@
-// Plans one shard batch, purely: decode each record, let each pipeline read it, assign it to a pane,
-// and pre-aggregate per (pipeline, key, pane). Bad records become dead letters with the reason, too-late
-// events become late letters; nothing is dropped silently. No I/O here.
+// Plans one shard batch, purely: decode each record, let each pipeline read it, decide at the batch's
+// watermark which windows take it (fates.ts), and pre-aggregate per (pipeline, key, pane) — or, for
+// sessions, collect per (pipeline, key) in sequence order (merging needs the stored sessions). Bad
+// records become dead letters with the reason, refused events late letters; nothing is dropped silently.
 
 import { readPipelineEvent } from "../pipelines/events.ts";
 import type { Pipeline } from "../pipelines/schema.ts";
 import type { DeadLetter } from "../state/dead-letters.ts";
-import type { Contribution, PaneDelta } from "../state/panes.ts";
-import { lastWindowEndOf, paneOf } from "../windows/assigners.ts";
+import type { TimeWindow } from "../windows/assigners.ts";
+import { fixedFateOf, isWindowDue } from "../windows/fates.ts";
+import type { Contribution, PaneDelta, SessionDelta } from "./deltas.ts";
 
 export interface StreamRecord {
   shardId: string;
@@ -20,15 +22,20 @@ export interface StreamRecord {
 }
 
 export interface BatchPlan {
-  panes: PaneDelta[];
+  /** per (pipeline, key, pane); `letters` are late letters for contributions some windows refused */
+  panes: { delta: PaneDelta; letters: Map<bigint, DeadLetter> }[];
+  /** per (pipeline, key), for session pipelines; lateness is decided against the stored sessions */
+  sessions: SessionDelta[];
   /**
-   * Events behind the watermark by more than the allowed lateness, by pane. They go to the late
-   * output unless the pane's fence shows a redelivery of what was already applied.
+   * Events every window refused, by pane. They go to the late output unless the pane's fence shows a
+   * redelivery of what was already applied.
    */
   tooLate: { delta: PaneDelta; letters: Map<bigint, DeadLetter> }[];
   deadLetters: DeadLetter[];
-  /** per pipeline, the (sequence number, event time) of every event it accepted, in sequence order */
+  /** per pipeline, the (sequence number, event time) of every event it read, in sequence order */
   progress: Map<string, { sequenceNumber: bigint; ts: number }[]>;
+  /** per record position, the pipelines that took it (a redrive must not count it there again) */
+  acceptedBy: Map<bigint, string[]>;
   counts: { records: number; events: number; invalid: number; lateAccepted: number };
 }
 
@@ -86,6 +93,21 @@ function deltaOf(pipeline: Pipeline, key: string, paneStart: number): PaneDelta 
   return { pipeline: pipeline.name, window: pipeline.window, aggregates: pipeline.aggregates, key, paneStart, contributions: [] };
 }
 
+const iso = (ms: number) => new Date(ms).toISOString();
+const describeWindows = (windows: readonly TimeWindow[]) =>
+  windows.length > 3
+    ? `${windows.length} windows from [${iso((windows[0] as TimeWindow).start)}, ${iso((windows[0] as TimeWindow).end)})`
+    : windows.map((w) => `[${iso(w.start)}, ${iso(w.end)})`).join(", ");
+
+/** Why a too-late event was refused, in one line. */
+export function lateReason(ts: number, watermark: number, allowedLateness: number, refused: readonly TimeWindow[], all: boolean): string {
+  const what = all
+    ? "too late for every window it belongs to"
+    : `too late for ${refused.length === 1 ? "one" : refused.length} of its windows`;
+  const which = refused.length > 0 ? ` (${describeWindows(refused)})` : "";
+  return `event time ${iso(ts)} is ${what}${which}: the watermark ${iso(watermark)} is past their end + allowed lateness (${allowedLateness} ms)${all ? "" : "; the later windows took it"}`;
+}
+
 /** Records larger than this are dead-lettered unread (Kinesis accepts up to 10 MiB; windows need small events). */
 export const DEFAULT_MAX_RECORD_BYTES = 256 * 1024;
 
@@ -96,11 +118,13 @@ export function planBatch(
   now: number,
   maxRecordBytes = DEFAULT_MAX_RECORD_BYTES,
 ): BatchPlan {
-  const panes = new Map<string, PaneDelta>();
+  const panes = new Map<string, { delta: PaneDelta; letters: Map<bigint, DeadLetter> }>();
+  const sessions = new Map<string, SessionDelta>();
+  const tooLate = new Map<string, { delta: PaneDelta; letters: Map<bigint, DeadLetter> }>();
   const deadLetters: DeadLetter[] = [];
   const progress = new Map<string, { sequenceNumber: bigint; ts: number }[]>(pipelines.map((p) => [p.name, []]));
+  const acceptedBy = new Map<bigint, string[]>();
   const counts = { records: records.length, events: 0, invalid: 0, lateAccepted: 0 };
-  const tooLate = new Map<string, { delta: PaneDelta; letters: Map<bigint, DeadLetter> }>();
   const letter = (record: StreamRecord, kind: DeadLetter["kind"], pipeline: string, reason: string) =>
     deadLetterOf(record, kind, pipeline, reason, now);
 
@@ -120,7 +144,7 @@ export function planBatch(
     }
     const sequenceNumber = positionOf(record);
     const lettersOfRecord: DeadLetter[] = [];
-    const acceptedBy: string[] = [];
+    const takenBy: string[] = [];
     for (const pipeline of pipelines) {
       const event = readPipelineEvent(pipeline, decoded.value, now);
       if (event.kind === "skipped") continue;
@@ -133,40 +157,82 @@ export function planBatch(
       }
       counts.events++;
       progress.get(pipeline.name)?.push({ sequenceNumber, ts: event.ts });
-      const lastEnd = lastWindowEndOf(pipeline.window, event.ts);
-      if (lastEnd === undefined) continue; // falls between sliding windows (slide > size): in no window
-      const paneStart = paneOf(pipeline.window, event.ts);
-      const id = `${pipeline.name}\u0000${event.key}\u0000${paneStart}`;
       const contribution: Contribution = { sequenceNumber, ts: event.ts, values: event.values, keys: event.keys, id: event.id };
       const watermark = watermarks.get(pipeline.name);
-      if (watermark !== undefined && lastEnd + pipeline.allowedLateness <= watermark) {
+      const spec = pipeline.window;
+      if (spec.type === "session") {
+        const id = `${pipeline.name}\u0000${event.key}`;
+        let delta = sessions.get(id);
+        if (delta === undefined) {
+          delta = {
+            pipeline: pipeline.name,
+            gap: spec.gap,
+            allowedLateness: pipeline.allowedLateness,
+            aggregates: pipeline.aggregates,
+            key: event.key,
+            contributions: [],
+          };
+          sessions.set(id, delta);
+        }
+        delta.contributions.push(contribution);
+        takenBy.push(pipeline.name);
+        continue;
+      }
+      const fate = fixedFateOf(spec, pipeline.allowedLateness, event.ts, watermark);
+      if (fate.kind === "none") {
+        // In no window (a gap between sliding windows): late only as Flink's side output counts it.
+        if (fate.late && watermark !== undefined) {
+          const late = letter(record, "late", pipeline.name, lateReason(event.ts, watermark, pipeline.allowedLateness, [], true));
+          deadLetters.push(late);
+          lettersOfRecord.push(late);
+        }
+        continue;
+      }
+      const id = `${pipeline.name}\u0000${event.key}\u0000${fate.pane}`;
+      if (fate.kind === "late") {
         let late = tooLate.get(id);
         if (late === undefined) {
-          late = { delta: deltaOf(pipeline, event.key, paneStart), letters: new Map() };
+          late = { delta: deltaOf(pipeline, event.key, fate.pane), letters: new Map() };
           tooLate.set(id, late);
         }
         late.delta.contributions.push(contribution);
-        const lateLetter = letter(
-          record,
-          "late",
-          pipeline.name,
-          `event time ${new Date(event.ts).toISOString()} is behind the watermark ${new Date(watermark).toISOString()} by more than the allowed lateness`,
-        );
+        const lateLetter = {
+          ...letter(record, "late", pipeline.name, lateReason(event.ts, watermark ?? 0, pipeline.allowedLateness, fate.refused, true)),
+          windows: fate.refused,
+        };
         late.letters.set(sequenceNumber, lateLetter);
         lettersOfRecord.push(lateLetter);
         continue;
       }
-      if (watermark !== undefined && lastEnd <= watermark) counts.lateAccepted++;
+      contribution.from = fate.from;
+      if (isWindowDue(fate.from, watermark)) counts.lateAccepted++;
       let pane = panes.get(id);
       if (pane === undefined) {
-        pane = deltaOf(pipeline, event.key, paneStart);
+        pane = { delta: deltaOf(pipeline, event.key, fate.pane), letters: new Map() };
         panes.set(id, pane);
       }
-      pane.contributions.push(contribution);
-      acceptedBy.push(pipeline.name);
+      pane.delta.contributions.push(contribution);
+      if (fate.refused.length > 0 && watermark !== undefined) {
+        const partial = {
+          ...letter(record, "late", pipeline.name, lateReason(event.ts, watermark, pipeline.allowedLateness, fate.refused, false)),
+          windows: fate.refused,
+        };
+        pane.letters.set(sequenceNumber, partial);
+        lettersOfRecord.push(partial);
+      }
+      takenBy.push(pipeline.name);
     }
-    // A redrive must know whether other pipelines already counted this record.
-    for (const l of lettersOfRecord) l.acceptedBy = acceptedBy;
+    // A redrive must know whether pipelines already counted this record.
+    for (const l of lettersOfRecord) l.acceptedBy = takenBy;
+    if (takenBy.length > 0) acceptedBy.set(sequenceNumber, takenBy);
   }
-  return { panes: [...panes.values()], tooLate: [...tooLate.values()], deadLetters, progress, counts };
+  return {
+    panes: [...panes.values()],
+    sessions: [...sessions.values()],
+    tooLate: [...tooLate.values()],
+    deadLetters,
+    progress,
+    acceptedBy,
+    counts,
+  };
 }

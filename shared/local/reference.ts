@@ -15,7 +15,6 @@ export interface ReferencePipeline {
 }
 
 export interface ReferenceWindow {
-  cumulative?: boolean;
   pipeline: string;
   key: string;
   start: number;
@@ -111,7 +110,6 @@ export function referenceWindows(pipelines: readonly ReferencePipeline[], events
             end,
             values: valuesOf(pipeline, members),
             count: members.length,
-            cumulative: true,
           });
         }
         continue;
@@ -144,13 +142,11 @@ export function compareWindows(
     end: number;
     values: Record<string, unknown>;
     count: number;
-    cumulative?: boolean;
   }[],
   expected: readonly ReferenceWindow[],
 ): { missing: ReferenceWindow[]; unexpected: typeof actual; wrong: { expected: ReferenceWindow; actual: (typeof actual)[number] }[] } {
-  // Sessions are named by their start (a wrong end is a wrong value); cumulating windows share starts.
-  const id = (w: { pipeline: string; key: string; start: number; end: number; cumulative?: boolean }) =>
-    `${w.pipeline}/${w.key}/${w.start}${w.cumulative ? `/${w.end}` : ""}`;
+  // A window is named by its start and end (cumulating windows share starts; sessions are their span).
+  const id = (w: { pipeline: string; key: string; start: number; end: number }) => `${w.pipeline}/${w.key}/${w.start}/${w.end}`;
   const byId = new Map(actual.map((w) => [id(w), w]));
   const missing: ReferenceWindow[] = [];
   const wrong: { expected: ReferenceWindow; actual: (typeof actual)[number] }[] = [];
@@ -163,7 +159,7 @@ export function compareWindows(
     }
     const close = (x: number, y: number) => x === y || Math.abs(x - y) <= 1e-9 * Math.max(Math.abs(x), Math.abs(y));
     const sameValues = Object.keys(e.values).every((k) => close(e.values[k] as number, a.values[k] as number));
-    if (a.end !== e.end || a.count !== e.count || !sameValues) wrong.push({ expected: e, actual: a });
+    if (a.count !== e.count || !sameValues) wrong.push({ expected: e, actual: a });
   }
   return { missing, unexpected: [...byId.values()], wrong };
 }

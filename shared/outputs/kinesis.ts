@@ -1,5 +1,5 @@
 // Publishes window results to the output Kinesis stream, at least once, each carrying its idempotency
-// key (pipeline/key/start/version) so consumers can drop repeats.
+// key (pipeline/key/start/version; start-end for cumulating windows and sessions) so consumers can drop repeats.
 import type { KinesisClient } from "@aws-sdk/client-kinesis";
 import type { ResultSink } from "../closing/close-windows.ts";
 import { idempotencyKeyOf, type WindowResult } from "../state/results.ts";
@@ -18,7 +18,7 @@ export function outputRecordOf(result: WindowResult): Record<string, unknown> {
     version: result.version,
     final: result.final,
     firedAt: result.firedAt,
-    ...(result.cumulative ? { cumulative: true } : {}),
+    ...(result.supersedes && result.supersedes.length > 0 ? { supersedes: result.supersedes } : {}),
   };
 }
 

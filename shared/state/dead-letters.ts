@@ -26,6 +26,8 @@ export interface DeadLetter {
   acceptedBy?: string[];
   /** the record's size in bytes; `data` holds at most MAX_STORED_BYTES of it */
   size?: number;
+  /** late letters of fixed windows: the windows that refused the event (the others, if any, took it) */
+  windows?: { start: number; end: number }[];
 }
 
 /** DynamoDB items are at most 400 KB: larger records keep their first bytes (the stream keeps the rest for its retention). */
@@ -51,6 +53,7 @@ function encodeDeadLetter(letter: DeadLetter, ttlSeconds: number | undefined): I
     acceptedBy: { L: (letter.acceptedBy ?? []).map((p) => S(p)) },
     arrivedAt: N(letter.arrivedAt),
     recordedAt: N(letter.recordedAt),
+    ...(letter.windows === undefined ? {} : { windows: { L: letter.windows.map((w) => ({ M: { start: N(w.start), end: N(w.end) } })) } }),
   };
   if (ttlSeconds !== undefined) item.ttl = N(Math.floor(letter.recordedAt / 1000) + ttlSeconds);
   return item;
@@ -70,6 +73,9 @@ function decodeDeadLetter(item: Item): DeadLetter {
     recordedAt: num(item, "recordedAt") ?? 0,
     acceptedBy: (item.acceptedBy?.L ?? []).map((v) => v.S ?? ""),
     size: num(item, "size"),
+    ...(item.windows?.L === undefined
+      ? {}
+      : { windows: item.windows.L.map((w) => ({ start: Number(w.M?.start?.N ?? 0), end: Number(w.M?.end?.N ?? 0) })) }),
   };
 }
 

@@ -37,6 +37,11 @@ export function paneItemKey(pipeline: string, key: string, paneStart: number): {
   return { pk: `P#${pipeline}#${key}`, sk: padTime(paneStart) };
 }
 
+/** State table: the session set of a (pipeline, key); sorts after the key's panes. */
+export function sessionsItemKey(pipeline: string, key: string): { pk: string; sk: string } {
+  return { pk: `P#${pipeline}#${key}`, sk: "sessions" };
+}
+
 export function parsePanePartition(pk: string): { pipeline: string; key: string } {
   const rest = pk.slice(2);
   const at = rest.indexOf("#");
@@ -59,8 +64,8 @@ export function watermarkItemKey(pipeline: string): { pk: string; sk: string } {
 }
 
 /**
- * Results table: one item per (pipeline, key, window start) — and end, for cumulating windows, which
- * share their start; the latest version wins.
+ * Results table: one item per (pipeline, key, window start) — and end, for cumulating windows (they
+ * share their start) and sessions (a session that grows or merges is a new result); the latest version wins.
  */
 export function resultItemKey(pipeline: string, key: string, start: number, end?: number): { pk: string; sk: string } {
   return { pk: `${pipeline}#${key}`, sk: end === undefined ? padTime(start) : `${padTime(start)}#${padTime(end)}` };

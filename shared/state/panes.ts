@@ -1,67 +1,15 @@
-// Fenced pane updates: the exactly-once write path of the ingest function (DESIGN.md §Exactly-once).
-// A pane item remembers, per shard, the highest sequence number it contains; a write merges only the
-// records above that fence and is conditional on the item version it read. Never a blind ADD.
-
+// State items in DynamoDB: fixed-window panes (one per pipeline, key and pane, state in lateness
+// layers) and session sets (one per pipeline and key). Reads, and writes conditional on the version
+// read — what to write is decided in ingest/deltas.ts and the closing logic; never a blind ADD.
 import { type AttributeValue, type DynamoDBClient, GetItemCommand, PutItemCommand, UpdateItemCommand } from "@aws-sdk/client-dynamodb";
-import {
-  type AggregateSpec,
-  type AggregateState,
-  addEvent,
-  cloneState,
-  decodeState,
-  emptyState,
-  encodeState,
-} from "../aggregates/state.ts";
-import { dueOfWrittenPane, type WindowSpec } from "../windows/assigners.ts";
+import { decodeState, type StoredState, stateFromJson, stateToJson } from "../aggregates/state.ts";
+import type { PaneLayer, StoredPane, StoredSessions } from "../ingest/deltas.ts";
+import type { SessionEntry } from "../windows/sessions.ts";
 import { type Item, isConditionalFailure, N, num, S, str } from "./attributes.ts";
-import { indexPartitionOf, indexPartitionsOf, padTime, paneItemKey, parsePanePartition } from "./keys.ts";
+import { indexPartitionOf, indexPartitionsOf, padTime, paneItemKey, parsePanePartition, sessionsItemKey } from "./keys.ts";
 import { queryAll } from "./requests.ts";
 
-export interface Contribution {
-  sequenceNumber: bigint;
-  ts: number;
-  values: Record<string, number>;
-  /** the producer's event id, for pipelines that dedupe */
-  id?: string;
-  /** values of distinctly counted fields, as text */
-  keys?: Record<string, string>;
-}
-
-export interface PaneDelta {
-  pipeline: string;
-  window: WindowSpec;
-  /** the pipeline's aggregates (quantile sketches need their accuracy) */
-  aggregates: readonly AggregateSpec[];
-  key: string;
-  paneStart: number;
-  /** in sequence order */
-  contributions: Contribution[];
-}
-
-export interface StoredPane {
-  version: number;
-  state: AggregateState;
-  fences: Map<string, bigint>;
-  tombstone: boolean;
-}
-
-export class PaneWriteConflictError extends Error {
-  override name = "PaneWriteConflictError";
-}
-
-/** Outcome of one fenced write: contributions applied now, found already applied, or refused as too late. */
-export interface PaneWriteOutcome {
-  applied: number;
-  alreadyApplied: number;
-  purged: Contribution[];
-  /** contributions refused because the pane's item would outgrow DynamoDB's item size limit */
-  oversized: Contribution[];
-  /** conditional writes that failed and were retried after a read */
-  conflicts: number;
-}
-
-const MAX_ATTEMPTS = 6;
-/** DynamoDB items are at most 400 KB; a pane stays well below, leaving room for names and fences. */
+/** DynamoDB items are at most 400 KB; state stays well below, leaving room for names and fences. */
 export const MAX_PANE_ITEM_BYTES = 350_000;
 const CACHE_LIMIT = 50_000;
 
@@ -69,14 +17,14 @@ const CACHE_LIMIT = 50_000;
  * What this container last wrote or read, by item. A hit saves the read before a write; a stale entry
  * only costs a failed condition and a read, never correctness.
  */
-const knownPanes = new Map<string, StoredPane | null>();
+const known = new Map<string, { version: number; value: unknown } | null>();
 
-function remember(id: string, pane: StoredPane | null): void {
-  knownPanes.delete(id);
-  knownPanes.set(id, pane);
-  if (knownPanes.size > CACHE_LIMIT) {
-    const oldest = knownPanes.keys().next().value;
-    if (oldest !== undefined) knownPanes.delete(oldest);
+function remember(id: string, value: { version: number; value: unknown } | null): void {
+  known.delete(id);
+  known.set(id, value);
+  if (known.size > CACHE_LIMIT) {
+    const oldest = known.keys().next().value;
+    if (oldest !== undefined) known.delete(oldest);
   }
 }
 
@@ -95,111 +43,177 @@ export function approximateItemBytes(item: Item): number {
   return bytes;
 }
 
-export function forgetKnownPanes(): void {
-  knownPanes.clear();
+function decodeFences(item: Item): Map<string, bigint> {
+  const fences = new Map<string, bigint>();
+  for (const [shard, value] of Object.entries(item.f?.M ?? {})) if (value.S !== undefined) fences.set(shard, BigInt(value.S));
+  return fences;
 }
 
+const encodeFences = (fences: ReadonlyMap<string, bigint>): AttributeValue => ({
+  M: Object.fromEntries([...fences].map(([shard, seq]) => [shard, S(seq.toString())])),
+});
+
+/** Pane state: a list of [from, state] layers (a single state, the format before layers, is one layer taken by every window). */
 export function decodePane(item: Item | undefined): StoredPane | null {
   if (item === undefined) return null;
-  const fences = new Map<string, bigint>();
-  for (const [shard, value] of Object.entries(item.f?.M ?? {})) {
-    if (value.S !== undefined) fences.set(shard, BigInt(value.S));
-  }
   const text = str(item, "st");
+  let layers: PaneLayer[] = [];
+  if (text !== undefined) {
+    const parsed = JSON.parse(text) as [number, StoredState][] | StoredState;
+    layers = Array.isArray(parsed)
+      ? parsed.map(([from, state]) => ({ from, state: stateFromJson(state) }))
+      : [{ from: 0, state: decodeState(text) }];
+  }
+  return { version: num(item, "v") ?? 0, layers, fences: decodeFences(item), tombstone: item.tomb?.BOOL === true };
+}
+
+function encodePaneState(layers: readonly PaneLayer[]): string {
+  return JSON.stringify(layers.map((l) => [l.from, stateToJson(l.state)]));
+}
+
+function decodeSessions(item: Item | undefined): StoredSessions | null {
+  if (item === undefined) return null;
+  const entries = JSON.parse(str(item, "ss") ?? "[]") as {
+    st: StoredState;
+    emitted?: SessionEntry["emitted"];
+    absorbed?: SessionEntry["absorbed"];
+  }[];
   return {
     version: num(item, "v") ?? 0,
-    state: text === undefined ? emptyState() : decodeState(text),
-    fences,
-    tombstone: item.tomb?.BOOL === true,
+    entries: entries.map((e) => ({
+      state: stateFromJson(e.st),
+      ...(e.emitted === undefined ? {} : { emitted: e.emitted }),
+      absorbed: e.absorbed ?? [],
+    })),
+    fences: decodeFences(item),
+    watermark: num(item, "wm"),
   };
 }
 
-export async function readPane(client: DynamoDBClient, tableName: string, pk: string, sk: string): Promise<StoredPane | null> {
-  const { Item } = await client.send(new GetItemCommand({ TableName: tableName, Key: { pk: S(pk), sk: S(sk) }, ConsistentRead: true }));
-  return decodePane(Item);
+function encodeSessions(entries: readonly SessionEntry[]): string {
+  return JSON.stringify(
+    entries.map((e) => ({
+      st: stateToJson(e.state),
+      ...(e.emitted === undefined ? {} : { emitted: e.emitted }),
+      ...(e.absorbed.length === 0 ? {} : { absorbed: e.absorbed }),
+    })),
+  );
 }
 
-/**
- * Applies the contributions of one shard's batch to one pane, exactly once: records at or below the
- * pane's fence for `shardId` are skipped, the rest are merged and written under a version condition.
- * A purged pane (its windows are past allowed lateness) refuses the records; the caller routes them
- * to the late output.
- */
-export async function writeFencedPane(
+async function getItem(client: DynamoDBClient, tableName: string, key: { pk: string; sk: string }): Promise<Item | undefined> {
+  const { Item } = await client.send(
+    new GetItemCommand({ TableName: tableName, Key: { pk: S(key.pk), sk: S(key.sk) }, ConsistentRead: true }),
+  );
+  return Item;
+}
+
+/** The item as this container last saw it, or read (strongly consistent). */
+async function readCached<T>(
   client: DynamoDBClient,
   tableName: string,
-  shardId: string,
-  delta: PaneDelta,
-): Promise<PaneWriteOutcome> {
-  const { pk, sk } = paneItemKey(delta.pipeline, delta.key, delta.paneStart);
-  const id = `${tableName}/${pk}/${sk}`;
-  let known = knownPanes.has(id) ? knownPanes.get(id) : undefined;
-  let conflicts = 0;
-  for (let attempt = 0; attempt < MAX_ATTEMPTS; attempt++) {
-    if (known === undefined) known = await readPane(client, tableName, pk, sk);
-    const fence = known?.fences.get(shardId);
-    const pending = fence === undefined ? delta.contributions : delta.contributions.filter((c) => c.sequenceNumber > fence);
-    const alreadyApplied = delta.contributions.length - pending.length;
-    if (pending.length === 0) return { applied: 0, alreadyApplied, purged: [], oversized: [], conflicts };
-    if (known?.tombstone) return { applied: 0, alreadyApplied, purged: pending, oversized: [], conflicts };
+  key: { pk: string; sk: string },
+  decode: (item: Item | undefined) => (T & { version: number }) | null,
+): Promise<T | null> {
+  const id = `${tableName}/${key.pk}/${key.sk}`;
+  const hit = known.get(id);
+  if (hit !== undefined) return hit === null ? null : (hit.value as T);
+  const value = decode(await getItem(client, tableName, key));
+  remember(id, value === null ? null : { version: value.version, value });
+  return value;
+}
 
-    const state = known ? cloneState(known.state) : emptyState();
-    for (const c of pending) addEvent(state, c.ts, c.values, delta.aggregates, c.keys);
-    const fences = new Map(known?.fences ?? []);
-    fences.set(shardId, pending[pending.length - 1]?.sequenceNumber ?? 0n);
-    const version = (known?.version ?? 0) + 1;
-    const item: Item = {
-      pk: S(pk),
-      sk: S(sk),
-      gpk: S(indexPartitionOf(delta.pipeline, delta.key)),
-      due: N(dueOfWrittenPane(delta.window, delta.paneStart)),
-      st: S(encodeState(state)),
-      f: { M: Object.fromEntries([...fences].map(([shard, seq]) => [shard, S(seq.toString())])) },
-      v: N(version),
-    };
-    // A state that cannot be stored is refused with a reason (dead letters), never retried forever.
-    if (approximateItemBytes(item) > MAX_PANE_ITEM_BYTES) return { applied: 0, alreadyApplied, purged: [], oversized: pending, conflicts };
-    try {
-      await client.send(
-        new PutItemCommand({
-          TableName: tableName,
-          Item: item,
-          ConditionExpression: known ? "v = :v" : "attribute_not_exists(pk)",
-          ExpressionAttributeValues: known ? { ":v": N(known.version) } : undefined,
-          ReturnValuesOnConditionCheckFailure: "ALL_OLD",
-        }),
-      );
-      remember(id, { version, state, fences, tombstone: false });
-      return { applied: pending.length, alreadyApplied, purged: [], oversized: [], conflicts };
-    } catch (error) {
-      if (!isConditionalFailure(error)) throw error;
-      conflicts++;
-      // Someone else wrote the pane (a redelivery, a concurrent run, the closing logic): re-read and
-      // merge only what is still above the fence. AWS returns the item with the failure; dynalite does not.
-      known = error.Item ? decodePane(error.Item) : undefined;
-      knownPanes.delete(id);
-    }
+/** Writes an item if it is still at `version` (absent for undefined). False when someone else wrote it first. */
+async function putIfVersion(
+  client: DynamoDBClient,
+  tableName: string,
+  item: Item,
+  version: number | undefined,
+  remembered: { version: number; value: unknown },
+): Promise<boolean> {
+  const id = `${tableName}/${item.pk?.S}/${item.sk?.S}`;
+  try {
+    await client.send(
+      new PutItemCommand({
+        TableName: tableName,
+        Item: item,
+        ConditionExpression: version === undefined ? "attribute_not_exists(pk)" : "v = :v",
+        ExpressionAttributeValues: version === undefined ? undefined : { ":v": N(version) },
+      }),
+    );
+    remember(id, remembered);
+    return true;
+  } catch (error) {
+    if (!isConditionalFailure(error)) throw error;
+    known.delete(id);
+    return false;
   }
-  throw new PaneWriteConflictError(`pane ${pk}/${sk} kept changing under ${MAX_ATTEMPTS} attempts`);
 }
 
-/** The contributions a pane does not contain yet (above its fence for the shard); a read at most. */
-export async function notYetApplied(client: DynamoDBClient, tableName: string, shardId: string, delta: PaneDelta): Promise<Contribution[]> {
-  const { pk, sk } = paneItemKey(delta.pipeline, delta.key, delta.paneStart);
-  const id = `${tableName}/${pk}/${sk}`;
-  const known = knownPanes.has(id) ? knownPanes.get(id) : await readPane(client, tableName, pk, sk);
-  const fence = known?.fences.get(shardId);
-  return fence === undefined ? delta.contributions : delta.contributions.filter((c) => c.sequenceNumber > fence);
+export function readPane(client: DynamoDBClient, tableName: string, pipeline: string, key: string, paneStart: number) {
+  return readCached(client, tableName, paneItemKey(pipeline, key, paneStart), decodePane);
 }
 
-export interface DuePane {
+export function readSessions(client: DynamoDBClient, tableName: string, pipeline: string, key: string) {
+  return readCached(client, tableName, sessionsItemKey(pipeline, key), decodeSessions);
+}
+
+/** The pane item as written by ingest, live (in the due index at `due`). */
+export function paneItemOf(where: { pipeline: string; key: string; paneStart: number }, pane: StoredPane, due: number): Item {
+  const { pk, sk } = paneItemKey(where.pipeline, where.key, where.paneStart);
+  return {
+    pk: S(pk),
+    sk: S(sk),
+    gpk: S(indexPartitionOf(where.pipeline, where.key)),
+    due: N(due),
+    st: S(encodePaneState(pane.layers)),
+    f: encodeFences(pane.fences),
+    v: N(pane.version),
+  };
+}
+
+/** The session-set item; in the due index while it holds sessions, kept (fences) until TTL when it holds none. */
+export function sessionsItemOf(
+  where: { pipeline: string; key: string },
+  sessions: StoredSessions,
+  due: number | undefined,
+  expiresAt?: number,
+): Item {
+  const { pk, sk } = sessionsItemKey(where.pipeline, where.key);
+  return {
+    pk: S(pk),
+    sk: S(sk),
+    ...(due === undefined ? {} : { gpk: S(indexPartitionOf(where.pipeline, where.key)), due: N(due) }),
+    ss: S(encodeSessions(sessions.entries)),
+    f: encodeFences(sessions.fences),
+    v: N(sessions.version),
+    ...(sessions.watermark === undefined ? {} : { wm: N(sessions.watermark) }),
+    ...(due === undefined && expiresAt !== undefined ? { ttl: N(Math.floor(expiresAt / 1000)) } : {}),
+  };
+}
+
+export function writePane(client: DynamoDBClient, tableName: string, item: Item, previous: number | undefined, pane: StoredPane) {
+  return putIfVersion(client, tableName, item, previous, { version: pane.version, value: pane });
+}
+
+export function writeSessions(
+  client: DynamoDBClient,
+  tableName: string,
+  item: Item,
+  previous: number | undefined,
+  sessions: StoredSessions,
+) {
+  return putIfVersion(client, tableName, item, previous, { version: sessions.version, value: sessions });
+}
+
+export interface DueItem {
   key: string;
-  paneStart: number;
+  /** the pane start, for fixed windows; undefined for a key's session set */
+  paneStart?: number;
   due: number;
 }
 
-/** Live panes of a pipeline whose `due` is at or before `upTo`, read from the sparse due index (no scan). */
-export async function queryDuePanes(client: DynamoDBClient, tableName: string, pipeline: string, upTo: number): Promise<DuePane[]> {
+/** Live state items of a pipeline whose `due` is at or before `upTo`, read from the sparse due index (no scan). */
+export async function queryDue(client: DynamoDBClient, tableName: string, pipeline: string, upTo: number): Promise<DueItem[]> {
   const pages = await Promise.all(
     indexPartitionsOf(pipeline).map((partition) =>
       queryAll(client, {
@@ -210,11 +224,11 @@ export async function queryDuePanes(client: DynamoDBClient, tableName: string, p
       }),
     ),
   );
-  const due = pages.flat().map((item): DuePane => {
+  return pages.flat().map((item): DueItem => {
     const { key } = parsePanePartition(str(item, "pk") ?? "");
-    return { key, paneStart: Number(str(item, "sk")), due: num(item, "due") ?? 0 };
+    const sk = str(item, "sk") ?? "";
+    return { key, ...(/^\d+$/.test(sk) ? { paneStart: Number(sk) } : {}), due: num(item, "due") ?? 0 };
   });
-  return due;
 }
 
 export interface PaneAt extends StoredPane {
@@ -246,6 +260,16 @@ export async function queryPanes(
     if (pane) panes.push({ ...pane, paneStart: Number(str(item, "sk")), due: num(item, "due") });
   }
   return panes;
+}
+
+/** A session set read by the closing logic, as it is now (strongly consistent). */
+export async function readSessionsNow(
+  client: DynamoDBClient,
+  tableName: string,
+  pipeline: string,
+  key: string,
+): Promise<StoredSessions | null> {
+  return decodeSessions(await getItem(client, tableName, sessionsItemKey(pipeline, key)));
 }
 
 /** An update of a pane the closing logic read, applied only if the pane is still at that version. */
@@ -292,8 +316,8 @@ export function moveDue(
 /**
  * Purges a pane whose windows are all past end + allowed lateness: it leaves the due index and becomes
  * a tombstone that keeps its fences (so a redelivered record is recognised and a too-late one refused)
- * and its state (so a closing run overlapping the purge still sees whole windows and sessions); TTL
- * removes it later. Conditional on the version read.
+ * and its state (so a closing run overlapping the purge still sees whole windows); TTL removes it
+ * later. Conditional on the version read.
  */
 export function purgePane(
   client: DynamoDBClient,

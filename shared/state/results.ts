@@ -18,23 +18,34 @@ export interface WindowResult {
   version: number;
   /** wall-clock ms when this version was written */
   firedAt: number;
-  /** a cumulating window: windows of one period share their start, so the end is part of its identity */
-  cumulative?: boolean;
+  /**
+   * The end is part of the window's identity: cumulating windows (windows of one period share their
+   * start) and sessions (a session that grows or merges is a new result that supersedes the old ones)
+   */
+  endInKey?: boolean;
   /** false for an early result of a window still open; the final result follows with a higher version */
   final: boolean;
+  /** sessions: results of this key whose events this one now holds (it grew, or merged them) */
+  supersedes?: { start: number; end: number }[];
+  /** set on a session's result once a later result holds all its events */
+  supersededBy?: { start: number; end: number };
 }
 
 /** How the ledger names a window. */
-export type WindowIdentity = Pick<WindowResult, "pipeline" | "key" | "start" | "end" | "cumulative">;
+export type WindowIdentity = Pick<WindowResult, "pipeline" | "key" | "start" | "end" | "endInKey">;
 
 function keyOf(w: WindowIdentity): { pk: string; sk: string } {
-  return resultItemKey(w.pipeline, w.key, w.start, w.cumulative ? w.end : undefined);
+  return resultItemKey(w.pipeline, w.key, w.start, w.endInKey ? w.end : undefined);
 }
 
-/** The idempotency key consumers use to drop repeats: pipeline/key/start/version. */
+/** The idempotency key consumers use to drop repeats: pipeline/key/start/version (start-end for cumulating windows and sessions). */
 export function idempotencyKeyOf(result: WindowIdentity & Pick<WindowResult, "version">): string {
-  return `${result.pipeline}/${result.key}/${result.start}${result.cumulative ? `-${result.end}` : ""}/${result.version}`;
+  return `${result.pipeline}/${result.key}/${result.start}${result.endInKey ? `-${result.end}` : ""}/${result.version}`;
 }
+
+const spanOf = (value: Item[string] | undefined) =>
+  value?.M === undefined ? undefined : { start: Number(value.M.start?.N ?? 0), end: Number(value.M.end?.N ?? 0) };
+const spanAttribute = (span: { start: number; end: number }) => ({ M: { start: N(span.start), end: N(span.end) } });
 
 export function decodeResult(item: Item): WindowResult {
   const values: Record<string, AggregateValue> = {};
@@ -51,7 +62,9 @@ export function decodeResult(item: Item): WindowResult {
     version: num(item, "version") ?? 0,
     firedAt: num(item, "firedAt") ?? 0,
     final: item.final?.BOOL ?? true,
-    ...((str(item, "sk") ?? "").includes("#") ? { cumulative: true } : {}),
+    ...((str(item, "sk") ?? "").includes("#") ? { endInKey: true } : {}),
+    ...(item.supersedes?.L === undefined ? {} : { supersedes: item.supersedes.L.flatMap((v) => spanOf(v) ?? []) }),
+    ...(item.supersededBy === undefined ? {} : { supersededBy: spanOf(item.supersededBy) }),
   };
 }
 
@@ -78,6 +91,7 @@ function encodeResult(result: WindowResult, withOutbox: boolean, ttlSeconds: num
     version: N(result.version),
     firedAt: N(result.firedAt),
     final: { BOOL: result.final },
+    ...(result.supersedes && result.supersedes.length > 0 ? { supersedes: { L: result.supersedes.map(spanAttribute) } } : {}),
   };
   if (withOutbox) item.outbox = S(partition);
   if (ttlSeconds !== undefined) item.ttl = N(Math.floor(result.firedAt / 1000) + ttlSeconds);
@@ -88,13 +102,9 @@ function encodeResult(result: WindowResult, withOutbox: boolean, ttlSeconds: num
 export async function readResults(
   client: DynamoDBClient,
   tableName: string,
-  windows: readonly { pipeline: string; key: string; start: number }[],
+  windows: readonly WindowIdentity[],
 ): Promise<Map<string, WindowResult>> {
-  const items = await batchGetAll(
-    client,
-    tableName,
-    windows.map((w) => resultItemKey(w.pipeline, w.key, w.start)),
-  );
+  const items = await batchGetAll(client, tableName, windows.map(keyOf));
   return new Map(items.map((item) => [`${str(item, "pk")}/${str(item, "sk")}`, decodeResult(item)]));
 }
 
@@ -128,6 +138,32 @@ export async function writeResultOnce(
   } catch (error) {
     if (isConditionalFailure(error)) return false;
     throw error;
+  }
+}
+
+/**
+ * Marks a session's earlier result as superseded by a later one that holds its events (idempotent; a
+ * result that is not there is left alone).
+ */
+export async function markSuperseded(
+  client: DynamoDBClient,
+  tableName: string,
+  old: WindowIdentity,
+  by: { start: number; end: number },
+): Promise<void> {
+  const { pk, sk } = keyOf(old);
+  try {
+    await client.send(
+      new UpdateItemCommand({
+        TableName: tableName,
+        Key: { pk: S(pk), sk: S(sk) },
+        UpdateExpression: "SET supersededBy = :by",
+        ConditionExpression: "attribute_exists(pk)",
+        ExpressionAttributeValues: { ":by": spanAttribute(by) },
+      }),
+    );
+  } catch (error) {
+    if (!isConditionalFailure(error)) throw error;
   }
 }
 
@@ -172,6 +208,8 @@ export interface ResultQuery {
   from?: number;
   /** window end ≤ to (epoch ms) */
   to?: number;
+  /** include session results a later result superseded (default: only the current ones) */
+  superseded?: boolean;
 }
 
 /** Results of a pipeline, ordered by window end then key. */
@@ -196,6 +234,9 @@ export async function queryResults(client: DynamoDBClient, tableName: string, qu
       }),
     ),
   );
-  const results = pages.flat().map(decodeResult);
+  const results = pages
+    .flat()
+    .map(decodeResult)
+    .filter((r) => query.superseded || r.supersededBy === undefined);
   return results.sort((a, b) => a.end - b.end || a.key.localeCompare(b.key) || a.start - b.start);
 }

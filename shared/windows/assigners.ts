@@ -1,6 +1,6 @@
 // Window assignment with Flink's semantics, on panes: a window of a tumbling or sliding pipeline is a
 // run of panes of length gcd(size, slide), a cumulating window (Flink SQL CUMULATE) a run of panes of
-// length `step` from the start of its period, and a session a run of adjacent panes of length `gap`.
+// length `step` from the start of its period. Sessions are kept per key (sessions.ts), not in panes.
 // Pure: times are epoch milliseconds, windows are half-open [start, end).
 import { alignDown, alignUp, gcd } from "./arithmetic.ts";
 
@@ -90,58 +90,6 @@ export function lastWindowEndOf(spec: WindowSpec, ts: number): number | undefine
   const { size, slide } = sizeAndSlide(spec);
   const start = alignDown(ts, slide);
   return ts < start + size ? start + size : undefined;
-}
-
-/**
- * When the closing logic must first look at a pane that has just been written. Fixed windows: the end
- * of the first window containing the pane. Sessions: the latest end the pane's session can have if
- * this is its last pane (`start + 2·gap`); the closing logic queries `due ≤ watermark + lookahead`,
- * so with a lookahead of one gap it looks as soon as the pane is wholly behind the watermark.
- */
-export function dueOfWrittenPane(spec: WindowSpec, paneStart: number): number {
-  if (spec.type === "session") return paneStart + 2 * spec.gap;
-  const first = windowsOfPane(spec, paneStart)[0];
-  if (first === undefined) throw new RangeError(`pane ${paneStart} belongs to no window`);
-  return first.end;
-}
-
-export function dueLookaheadOf(spec: WindowSpec): number {
-  return spec.type === "session" ? spec.gap : 0;
-}
-
-export interface SessionPane {
-  start: number;
-  /** earliest and latest event time in the pane */
-  tmin: number;
-  tmax: number;
-}
-
-/**
- * Groups panes of one key (each `gap` long) into sessions. Two events share a session when they are
- * at most `gap` apart, so events in one pane always do, and only adjacent panes can join: a pane joins
- * the previous one when its first event is at most `gap` after the previous pane's last event.
- * A session is [first event, last event + gap).
- */
-export function sessionsOfPanes<P>(
-  panes: readonly P[],
-  gap: number,
-  bounds: (pane: P) => SessionPane,
-): { window: TimeWindow; panes: P[] }[] {
-  const sorted = panes.map((pane) => ({ pane, b: bounds(pane) })).sort((x, y) => x.b.start - y.b.start);
-  const sessions: { window: TimeWindow; panes: P[] }[] = [];
-  let current: { window: TimeWindow; panes: P[]; tmax: number } | undefined;
-  for (const { pane, b } of sorted) {
-    if (current && b.tmin - current.tmax <= gap) {
-      current.panes.push(pane);
-      current.tmax = Math.max(current.tmax, b.tmax);
-      current.window.end = current.tmax + gap;
-      continue;
-    }
-    if (current) sessions.push({ window: current.window, panes: current.panes });
-    current = { window: { start: b.tmin, end: b.tmax + gap }, panes: [pane], tmax: b.tmax };
-  }
-  if (current) sessions.push({ window: current.window, panes: current.panes });
-  return sessions;
 }
 
 /**

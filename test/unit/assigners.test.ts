@@ -1,14 +1,7 @@
 import { describe, expect, it } from "vitest";
-import {
-  dueOfWrittenPane,
-  lastWindowEndOf,
-  paneOf,
-  paneSizeOf,
-  panesOfWindow,
-  sessionsOfPanes,
-  windowsOf,
-  windowsOfPane,
-} from "../../shared/windows/assigners.ts";
+import { lastWindowEndOf, paneOf, paneSizeOf, panesOfWindow, windowsOf, windowsOfPane } from "../../shared/windows/assigners.ts";
+import { firstEndOfPane } from "../../shared/windows/fates.ts";
+import { applySessionElements, sessionWindowOf } from "../../shared/windows/sessions.ts";
 
 const MIN = 60_000;
 
@@ -54,31 +47,32 @@ describe("sliding windows", () => {
   });
 
   it("make a written pane due at the end of its first window", () => {
-    expect(dueOfWrittenPane(spec, 90 * MIN)).toBe(91 * MIN);
+    expect(firstEndOfPane(spec, 90 * MIN)).toBe(91 * MIN);
     expect(paneOf(spec, 90 * MIN + 59_999)).toBe(90 * MIN);
   });
 });
 
 describe("sessions", () => {
   const gap = 30_000;
-  const pane = (start: number, tmin: number, tmax: number) => ({ start, tmin, tmax });
-  const bounds = (p: { start: number; tmin: number; tmax: number }) => p;
+  const sessionsOf = (times: number[]) =>
+    applySessionElements(
+      [],
+      times.map((ts) => ({ ts, values: {} })),
+      { gap, allowedLateness: 0, watermark: undefined, aggregates: [] },
+    ).entries.map((e) => sessionWindowOf(e, gap));
 
-  it("merge panes whose events are at most a gap apart (touching windows merge)", () => {
-    const sessions = sessionsOfPanes([pane(0, 10_000, 20_000), pane(30_000, 50_000, 55_000)], gap, bounds);
-    expect(sessions).toHaveLength(1);
-    expect(sessions[0]?.window).toEqual({ start: 10_000, end: 85_000 });
+  it("merge events at most a gap apart (touching windows merge)", () => {
+    expect(sessionsOf([10_000, 20_000, 50_000, 55_000])).toEqual([{ start: 10_000, end: 85_000 }]);
   });
 
   it("split where events are more than a gap apart", () => {
-    const sessions = sessionsOfPanes([pane(0, 10_000, 20_000), pane(30_000, 50_001, 55_000)], gap, bounds);
-    expect(sessions.map((s) => s.window)).toEqual([
+    expect(sessionsOf([10_000, 20_000, 50_001, 55_000])).toEqual([
       { start: 10_000, end: 50_000 },
       { start: 50_001, end: 85_000 },
     ]);
   });
 
-  it("are due, once written, when the pane could be the session's last", () => {
-    expect(dueOfWrittenPane({ type: "session", gap }, 60_000)).toBe(120_000);
+  it("bridge two sessions when an event touches both", () => {
+    expect(sessionsOf([0, 60_000, 30_000])).toEqual([{ start: 0, end: 90_000 }]);
   });
 });

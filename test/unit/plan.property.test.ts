@@ -53,10 +53,12 @@ describe("batch planning (fuzz)", () => {
           const plan = planBatch(pipelines, records, watermarks, 0);
           // Contributions are identified by position (sequence number, then KPL sub-sequence number).
           const seqOf = (position: bigint) => (position >> 32n).toString();
-          const applied = plan.panes.flatMap((p) => p.contributions.map((c) => `${p.pipeline}/${seqOf(c.sequenceNumber)}`));
+          const applied = [...plan.panes.map((p) => p.delta), ...plan.sessions].flatMap((d) =>
+            d.contributions.map((c) => `${d.pipeline}/${seqOf(c.sequenceNumber)}`),
+          );
           const late = plan.tooLate.flatMap(({ delta, letters }) =>
             delta.contributions.map((c) => {
-              expect(letters.get(c.sequenceNumber)?.reason).toMatch(/behind the watermark/);
+              expect(letters.get(c.sequenceNumber)?.reason).toMatch(/too late for every window/);
               return `${delta.pipeline}/${seqOf(c.sequenceNumber)}`;
             }),
           );

@@ -1,0 +1,152 @@
+// The window-fate rules, in one place, as Flink's WindowOperator has them: for an element and the
+// watermark it is applied at, which windows take it and which refuse it as late; when a window fires
+// (again); when its state may go. Ingest and closing both ask here; neither decides on its own.
+// Pure. Panes' watermark W is Flink's + 1: a window [start, end) fires at W ≥ end, is late (takes
+// nothing more, its state may go) at W ≥ end + allowedLateness.
+import { paneOf, type TimeWindow, type WindowSpec, windowsOfPane } from "./assigners.ts";
+
+/** Flink's isWindowLate: past its cleanup time, the window takes nothing and its state may be purged. */
+export function isWindowLate(end: number, watermark: number | undefined, allowedLateness: number): boolean {
+  return watermark !== undefined && end + allowedLateness <= watermark;
+}
+
+/** The watermark has passed the window's end: it fires (or, with new contents, fires again). */
+export function isWindowDue(end: number, watermark: number | undefined): boolean {
+  return watermark !== undefined && end <= watermark;
+}
+
+/** Flink's isElementLate (for an element in no window, or refused by all of its windows). */
+export function isElementLate(ts: number, watermark: number | undefined, allowedLateness: number): boolean {
+  return watermark !== undefined && ts + allowedLateness < watermark;
+}
+
+/**
+ * Where an element of a fixed-window pipeline (tumbling, sliding, cumulate) goes at watermark W: its
+ * pane, and `from`, the smallest end among its windows that still take it. The windows of a pane,
+ * ordered by end, are refused from the oldest, so the ones that take it are exactly those ending at or
+ * after `from`: the pane keeps the element in a layer tagged `from`, and a window reads only the layers
+ * with `from ≤ its end`. Windows that can never see it are listed in `refused`.
+ */
+export type FixedFate =
+  | { kind: "taken"; pane: number; from: number; refused: TimeWindow[] }
+  /** every window of the element refused it */
+  | { kind: "late"; pane: number; refused: TimeWindow[] }
+  /** the element lies in no window (sliding windows whose slide exceeds their size leave gaps) */
+  | { kind: "none"; late: boolean };
+
+export function fixedFateOf(spec: WindowSpec, allowedLateness: number, ts: number, watermark: number | undefined): FixedFate {
+  const pane = paneOf(spec, ts);
+  const windows = windowsOfPane(spec, pane);
+  if (windows.length === 0) return { kind: "none", late: isElementLate(ts, watermark, allowedLateness) };
+  const refused = windows.filter((w) => isWindowLate(w.end, watermark, allowedLateness));
+  const taking = windows[refused.length];
+  if (taking === undefined) return { kind: "late", pane, refused };
+  return { kind: "taken", pane, from: taking.end, refused };
+}
+
+/** The `from` of an element every window of its pane takes (on time). */
+export function firstEndOfPane(spec: WindowSpec, paneStart: number): number {
+  const first = windowsOfPane(spec, paneStart)[0];
+  if (first === undefined) throw new RangeError(`pane ${paneStart} belongs to no window`);
+  return first.end;
+}
+
+/** A layer of a pane's state belongs to a window when the window ends at or after the layer's `from`. */
+export function layerInWindow(from: number, window: TimeWindow): boolean {
+  return from <= window.end;
+}
+
+/**
+ * The windows of a key the closing logic evaluates at watermark W, given the panes found due: every
+ * window of those panes the watermark has passed (they fire, or fire again when their contents grew),
+ * and with early results the open ones.
+ */
+export function windowsToEvaluate(
+  spec: WindowSpec,
+  duePanes: readonly number[],
+  watermark: number,
+  withOpen: boolean,
+): { due: TimeWindow[]; open: TimeWindow[] } {
+  const due = new Map<string, TimeWindow>();
+  const open = new Map<string, TimeWindow>();
+  for (const pane of duePanes) {
+    for (const w of windowsOfPane(spec, pane)) {
+      if (isWindowDue(w.end, watermark)) due.set(`${w.start}/${w.end}`, w);
+      else if (withOpen) open.set(`${w.start}/${w.end}`, w);
+    }
+  }
+  const order = (a: TimeWindow, b: TimeWindow) => a.start - b.start || a.end - b.end;
+  return { due: [...due.values()].sort(order), open: [...open.values()].sort(order) };
+}
+
+/** What the closing logic does next with a pane it looked at. */
+export type PaneNext = { next: "due"; due: number } | { next: "purge" };
+
+/**
+ * After the pane's due windows are settled: look again at its next window end, or (when a newer pane of
+ * the key watches that end, or none is left) at its purge time; purge once every window is late.
+ * `watched` is false for a pane whose next window end a newer due pane of the key already watches.
+ */
+export function paneNextOf(spec: WindowSpec, allowedLateness: number, paneStart: number, watermark: number, watched: boolean): PaneNext {
+  const windows = windowsOfPane(spec, paneStart);
+  const last = windows[windows.length - 1];
+  if (last === undefined) return { next: "purge" };
+  const next = windows.find((w) => !isWindowDue(w.end, watermark));
+  if (next !== undefined && watched) return { next: "due", due: next.end };
+  if (!isWindowLate(last.end, watermark, allowedLateness)) return { next: "due", due: last.end + allowedLateness };
+  return { next: "purge" };
+}
+
+/**
+ * What happens to each of a key's due panes once their due windows are settled. Every later window
+ * that contains an older pane also contains the newest due pane, so only the newest keeps watching the
+ * next window end; the others wait for their purge. A sliding pane is then moved twice in its life,
+ * not once per slide.
+ */
+export function paneFatesOf(spec: WindowSpec, allowedLateness: number, watermark: number, panes: readonly number[]): Map<number, PaneNext> {
+  const newest = panes.length === 0 ? undefined : Math.max(...panes);
+  const newestNext = newest === undefined ? undefined : nextEndOfPane(spec, newest, watermark);
+  const fates = new Map<number, PaneNext>();
+  for (const pane of panes) {
+    const next = nextEndOfPane(spec, pane, watermark);
+    const watched = next !== undefined && (pane === newest || newestNext === undefined || next < newestNext);
+    fates.set(pane, paneNextOf(spec, allowedLateness, pane, watermark, watched));
+  }
+  return fates;
+}
+
+/** The next window end after `watermark` among a pane's windows, if any. */
+export function nextEndOfPane(spec: WindowSpec, paneStart: number, watermark: number): number | undefined {
+  return windowsOfPane(spec, paneStart).find((w) => !isWindowDue(w.end, watermark))?.end;
+}
+
+/**
+ * When a result needs writing: never written → version 1; contents grew (window contents only ever
+ * grow) → a new version; an early result followed by the final one with the same contents → a new
+ * version marked final. Same contents already final → settled. Fewer contents than stored: this run
+ * read older state than a concurrent run that already wrote more → stale (look again later).
+ */
+export type LedgerDecision = { write: number } | { settled: true } | { stale: true };
+
+export function ledgerDecisionOf(
+  computed: { count: number; final: boolean },
+  stored: { version: number; count: number; final: boolean } | undefined,
+): LedgerDecision {
+  if (stored === undefined) return { write: 1 };
+  if (computed.count < stored.count) return { stale: true };
+  if (computed.count > stored.count) return { write: stored.version + 1 };
+  if (computed.final && !stored.final) return { write: stored.version + 1 };
+  return { settled: true };
+}
+
+/** Early results: at most every `every` ms of processing time per window, and only when the contents grew. */
+export function earlyDueOf(
+  stored: { count: number; final: boolean; firedAt: number } | undefined,
+  count: number,
+  now: number,
+  every: number,
+): boolean {
+  if (stored === undefined) return true;
+  if (stored.final || stored.count >= count) return false;
+  return now - stored.firedAt >= every;
+}

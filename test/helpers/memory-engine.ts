@@ -1,0 +1,219 @@
+// The pure window core driven in memory, for property tests with thousands of runs: the same planner,
+// state updates and fate rules the ingest and watermark functions use, with Maps where they have
+// DynamoDB. The storage glue here is deliberately minimal; the real glue is held to the same cases end
+// to end on the emulators (test/integration/conformance.test.ts).
+import { finalValues } from "../../shared/aggregates/state.ts";
+import {
+  type Contribution,
+  type StoredPane,
+  type StoredSessions,
+  updatePane,
+  updateSessions,
+  windowStateOf,
+} from "../../shared/ingest/deltas.ts";
+import { planBatch, type StreamRecord } from "../../shared/ingest/plan.ts";
+import type { Pipeline } from "../../shared/pipelines/schema.ts";
+import type { DeadLetter } from "../../shared/state/dead-letters.ts";
+import type { TimeWindow } from "../../shared/windows/assigners.ts";
+import { earlyDueOf, firstEndOfPane, ledgerDecisionOf, paneFatesOf, windowsToEvaluate } from "../../shared/windows/fates.ts";
+import { type SessionEntry, sessionsDueOf, sessionsToFire, settleSessions } from "../../shared/windows/sessions.ts";
+
+export interface EngineResult {
+  key: string;
+  start: number;
+  end: number;
+  count: number;
+  values: Record<string, unknown>;
+  version: number;
+  final: boolean;
+  supersedes: { start: number; end: number }[];
+  supersededBy?: { start: number; end: number };
+  firedAt: number;
+}
+
+const SHARD = "shardId-000000000000";
+
+export class MemoryEngine {
+  /** Panes' watermark (Flink's + 1) */
+  watermark: number | undefined;
+  /** processing time, for early results */
+  now = 0;
+  readonly emitted: EngineResult[] = [];
+  readonly letters: DeadLetter[] = [];
+  private readonly panes = new Map<string, { key: string; paneStart: number; pane: StoredPane; due?: number }>();
+  private readonly sessions = new Map<string, { sessions: StoredSessions; due?: number }>();
+  private readonly ledger = new Map<string, EngineResult>();
+  private sequence = 0n;
+
+  constructor(readonly pipeline: Pipeline) {}
+
+  /** One shard batch: the records' JSON in arrival order. */
+  ingest(events: readonly object[]): void {
+    const records: StreamRecord[] = events.map((event) => {
+      this.sequence += 1n;
+      return {
+        shardId: SHARD,
+        sequenceNumber: (49_000_000_000_000_000_000n + this.sequence).toString(),
+        partitionKey: "k",
+        data: new TextEncoder().encode(JSON.stringify(event)),
+        arrivedAt: 0,
+      };
+    });
+    const watermarks = new Map(this.watermark === undefined ? [] : [[this.pipeline.name, this.watermark]]);
+    const plan = planBatch([this.pipeline], records, watermarks, this.now);
+    this.letters.push(...plan.deadLetters);
+    const record = new Map(records.map((r, i) => [(BigInt(r.sequenceNumber) << 32n) + 0n, { r, i }]));
+    const letter = (c: Contribution, kind: DeadLetter["kind"], reason: string): DeadLetter => {
+      const r = record.get(c.sequenceNumber)?.r as StreamRecord;
+      return {
+        kind,
+        pipeline: this.pipeline.name,
+        reason,
+        shardId: SHARD,
+        sequenceNumber: r.sequenceNumber,
+        partitionKey: "k",
+        data: r.data,
+        arrivedAt: 0,
+        recordedAt: 0,
+      };
+    };
+    for (const { delta, letters } of plan.tooLate) {
+      const fence = this.panes.get(`${delta.key}\u0000${delta.paneStart}`)?.pane.fences.get(SHARD);
+      for (const c of delta.contributions)
+        if (fence === undefined || c.sequenceNumber > fence) this.letters.push(letters.get(c.sequenceNumber) as DeadLetter);
+    }
+    for (const { delta, letters } of plan.panes) {
+      const id = `${delta.key}\u0000${delta.paneStart}`;
+      const update = updatePane(this.panes.get(id)?.pane ?? null, delta, SHARD);
+      if (update.kind === "purged") this.letters.push(...update.pending.map((c) => letter(c, "late", "purged")));
+      if (update.kind !== "write") continue;
+      for (const c of update.pending) {
+        const partial = letters.get(c.sequenceNumber);
+        if (partial) this.letters.push(partial);
+      }
+      this.panes.set(id, {
+        key: delta.key,
+        paneStart: delta.paneStart,
+        pane: update.next,
+        due: firstEndOfPane(delta.window, delta.paneStart),
+      });
+    }
+    for (const delta of plan.sessions) {
+      const known = this.sessions.get(delta.key)?.sessions ?? null;
+      const update = updateSessions(known, delta, SHARD, this.watermark);
+      if (update.kind === "applied-before") continue;
+      this.letters.push(
+        ...update.late.map((c) => ({ ...letter(c, "late", "late session"), windows: [{ start: c.ts, end: c.ts + delta.gap }] })),
+      );
+      if (update.kind === "write")
+        this.sessions.set(delta.key, { sessions: update.next, due: sessionsDueOf(update.next.entries, delta.gap, delta.allowedLateness) });
+    }
+  }
+
+  advanceWatermark(to: number): void {
+    if (this.watermark === undefined || to > this.watermark) this.watermark = to;
+  }
+
+  /** One closing run at the current watermark. */
+  close(): void {
+    const watermark = this.watermark;
+    if (watermark === undefined) return;
+    const upTo = this.pipeline.early !== undefined ? Number.POSITIVE_INFINITY : watermark;
+    if (this.pipeline.window.type === "session") {
+      for (const [key, item] of [...this.sessions]) if (item.due !== undefined && item.due <= upTo) this.closeSessions(key, watermark);
+      return;
+    }
+    const byKey = new Map<string, number[]>();
+    for (const item of this.panes.values()) {
+      if (item.due === undefined || item.due > upTo) continue;
+      byKey.set(item.key, [...(byKey.get(item.key) ?? []), item.paneStart]);
+    }
+    for (const [key, starts] of byKey) this.closePanes(key, starts, watermark);
+  }
+
+  private write(
+    key: string,
+    window: TimeWindow,
+    state: Parameters<typeof finalValues>[1] & { n: number },
+    final: boolean,
+    supersedes: EngineResult["supersedes"] = [],
+  ): "settled" | "stale" {
+    const id = `${key}\u0000${window.start}/${window.end}`;
+    const stored = this.ledger.get(id);
+    const decision = ledgerDecisionOf({ count: state.n, final }, stored);
+    if ("settled" in decision) return "settled";
+    if ("stale" in decision) return "stale";
+    const result: EngineResult = {
+      key,
+      start: window.start,
+      end: window.end,
+      count: state.n,
+      values: finalValues(this.pipeline.aggregates, state),
+      version: decision.write,
+      final,
+      supersedes,
+      firedAt: this.now,
+    };
+    this.ledger.set(id, result);
+    this.emitted.push(result);
+    for (const old of supersedes) {
+      const superseded = this.ledger.get(`${key}\u0000${old.start}/${old.end}`);
+      if (superseded) superseded.supersededBy = { start: window.start, end: window.end };
+    }
+    return "settled";
+  }
+
+  private closePanes(key: string, dueStarts: number[], watermark: number): void {
+    const spec = this.pipeline.window;
+    const { due, open } = windowsToEvaluate(spec, dueStarts, watermark, this.pipeline.early !== undefined);
+    const panes = [...this.panes.values()].filter((p) => p.key === key).map((p) => ({ paneStart: p.paneStart, layers: p.pane.layers }));
+    const outcome = new Map<string, string>();
+    for (const window of due) {
+      const state = windowStateOf(window, panes);
+      if (state) outcome.set(`${window.start}/${window.end}`, this.write(key, window, state, true));
+    }
+    for (const window of open) {
+      const state = windowStateOf(window, panes);
+      const stored = this.ledger.get(`${key}\u0000${window.start}/${window.end}`);
+      if (state && earlyDueOf(stored, state.n, this.now, this.pipeline.early ?? 0)) this.write(key, window, state, false);
+    }
+    const live = dueStarts.filter((start) => !this.panes.get(`${key}\u0000${start}`)?.pane.tombstone);
+    const fates = paneFatesOf(spec, this.pipeline.allowedLateness, watermark, live);
+    for (const start of live) {
+      const item = this.panes.get(`${key}\u0000${start}`);
+      const fate = fates.get(start);
+      if (item === undefined || fate === undefined) continue;
+      const feeds = due.filter((w) => start >= w.start && start < w.end);
+      if (feeds.some((w) => windowStateOf(w, panes) !== undefined && outcome.get(`${w.start}/${w.end}`) !== "settled")) continue;
+      if (fate.next === "purge")
+        this.panes.set(`${key}\u0000${start}`, { ...item, pane: { ...item.pane, tombstone: true }, due: undefined });
+      else item.due = fate.due;
+    }
+  }
+
+  private closeSessions(key: string, watermark: number): void {
+    const spec = this.pipeline.window;
+    const item = this.sessions.get(key);
+    if (spec.type !== "session" || item === undefined) return;
+    const written = new Map<SessionEntry, { final: boolean }>();
+    for (const f of sessionsToFire(item.sessions.entries, spec.gap, watermark, this.pipeline.early !== undefined)) {
+      if (!f.final) {
+        const stored = this.ledger.get(`${key}\u0000${f.window.start}/${f.window.end}`);
+        if (!earlyDueOf(stored, f.entry.state.n, this.now, this.pipeline.early ?? 0)) continue;
+      }
+      if (this.write(key, f.window, f.entry.state, f.final, f.supersedes) === "settled") written.set(f.entry, { final: f.final });
+    }
+    const entries = settleSessions(item.sessions.entries, written, {
+      gap: spec.gap,
+      allowedLateness: this.pipeline.allowedLateness,
+      watermark,
+    });
+    const sessions = { ...item.sessions, entries, watermark: Math.max(item.sessions.watermark ?? watermark, watermark) };
+    this.sessions.set(key, { sessions, due: sessionsDueOf(entries, spec.gap, this.pipeline.allowedLateness) });
+  }
+
+  /** The current result of every window: the latest version, superseded sessions left out. */
+  finalResults(): EngineResult[] {
+    return [...this.ledger.values()].filter((r) => r.supersededBy === undefined);
+  }
+}
