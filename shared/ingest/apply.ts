@@ -18,7 +18,7 @@ import {
   writePane,
   writeSessions,
 } from "../state/panes.ts";
-import { closesWindows } from "../windows/assigners.ts";
+import { closesWindows, type TimeWindow, windowsOfPane } from "../windows/assigners.ts";
 import { firstEndOfPane, isWindowDue } from "../windows/fates.ts";
 import { sessionsDueOf, sessionWindowOf } from "../windows/sessions.ts";
 import { type Contribution, type PaneDelta, type SessionDelta, updatePane, updateSessions } from "./deltas.ts";
@@ -88,13 +88,19 @@ function lettersFor(
   pipeline: string,
   kind: DeadLetter["kind"],
   reason: (c: Contribution) => string,
+  windows?: (c: Contribution) => TimeWindow[],
 ) {
   const letters: DeadLetter[] = [];
   for (const c of contributions) {
     const record = ctx.bySequence.get(c.sequenceNumber);
     if (record === undefined) continue;
-    const others = (ctx.acceptedBy.get(c.sequenceNumber) ?? []).filter((p) => p !== pipeline || kind === "invalid");
-    letters.push({ ...deadLetterOf(record, kind, pipeline, reason(c), ctx.now), acceptedBy: others });
+    // The pipelines that did take the record: a redrive must not count it there again.
+    const others = (ctx.acceptedBy.get(c.sequenceNumber) ?? []).filter((p) => p !== pipeline);
+    letters.push({
+      ...deadLetterOf(record, kind, pipeline, reason(c), ctx.now),
+      acceptedBy: others,
+      ...(windows === undefined ? {} : { windows: windows(c) }),
+    });
   }
   return letters;
 }
@@ -119,9 +125,18 @@ async function applyPaneDelta(ctx: BatchContext, delta: PaneDelta, partial: Read
     if (update.kind === "applied-before") return;
     if (update.kind === "purged") {
       ctx.counts.late += update.pending.length;
+      const windows = windowsOfPane(delta.window, delta.paneStart);
+      const reason = "its windows' state was already purged (the watermark passed their end + allowed lateness)";
       await putLetters(
         ctx,
-        lettersFor(ctx, update.pending, delta.pipeline, "late", () => "its window's state was already purged (past the allowed lateness)"),
+        lettersFor(
+          ctx,
+          update.pending,
+          delta.pipeline,
+          "late",
+          () => reason,
+          () => windows,
+        ),
       );
       return;
     }
@@ -158,8 +173,14 @@ async function applySessionDelta(ctx: BatchContext, delta: SessionDelta): Promis
     ctx.counts.alreadyApplied += update.alreadyApplied;
     if (update.kind === "applied-before") return;
     const effective = update.kind === "write" ? update.next.watermark : Math.max(watermark ?? 0, known?.watermark ?? 0);
-    const late = lettersFor(ctx, update.late, delta.pipeline, "late", (c) =>
-      lateReason(c.ts, effective ?? 0, delta.allowedLateness, [{ start: c.ts, end: c.ts + delta.gap }], true),
+    const own = (c: Contribution) => [{ start: c.ts, end: c.ts + delta.gap }];
+    const late = lettersFor(
+      ctx,
+      update.late,
+      delta.pipeline,
+      "late",
+      (c) => lateReason(c.ts, effective ?? 0, delta.allowedLateness, own(c), true),
+      own,
     );
     if (update.kind === "late") {
       ctx.counts.late += late.length;

@@ -243,6 +243,16 @@ export class WindowOperatorModel {
     }
   }
 
+  /** Emitted session windows whose contents now belong to a larger live session (as `key\u0000start/end`). */
+  absorbed(): Set<string> {
+    const out = new Set<string>();
+    for (const [current, lineage] of this.lineage) {
+      const key = current.slice(0, current.indexOf("\u0000"));
+      for (const w of lineage) if (`${key}\u0000${id(w)}` !== current) out.add(`${key}\u0000${id(w)}`);
+    }
+    return out;
+  }
+
   /** The last emission of every window that no later firing superseded. */
   finalFirings(): ModelFiring[] {
     const superseded = new Set<string>();

@@ -1,0 +1,85 @@
+// The real ingest and watermark handlers on the emulators, driven step by step: events put on the
+// stream and delivered as one batch, the watermark set explicitly (stored as the closing logic stores
+// it), closing runs on demand at a chosen processing time. What the watermark handler publishes is kept.
+import { PutRecordsCommand } from "@aws-sdk/client-kinesis";
+import { expect } from "vitest";
+import { createIngestHandler } from "../../functions/ingest.ts";
+import { createWatermarkHandler } from "../../functions/watermark.ts";
+import type { Pipeline } from "../../shared/pipelines/schema.ts";
+import { advanceWatermark } from "../../shared/state/checkpoints.ts";
+import { type DeadLetter, listDeadLetters } from "../../shared/state/dead-letters.ts";
+import { queryResults, type WindowResult } from "../../shared/state/results.ts";
+import type { emulatedDeployment } from "./emulated.ts";
+import { kinesisEvent, testContext } from "./kinesis-events.ts";
+
+type Deployment = Awaited<ReturnType<typeof emulatedDeployment>>;
+
+export class HandlerHarness {
+  /** processing time seen by both handlers (early results) */
+  now = 0;
+  readonly published: WindowResult[] = [];
+  private readonly ingestHandler;
+  private readonly watermarkHandler;
+
+  constructor(
+    private readonly deployment: Deployment,
+    readonly pipeline: Pipeline,
+  ) {
+    const { dynamodb, names } = deployment;
+    const clock = () => this.now;
+    this.ingestHandler = createIngestHandler({
+      dynamodb,
+      stateTable: names.stateTable,
+      deadLetterTable: names.deadLetterTable,
+      pipelines: [pipeline],
+      writeConcurrency: 4,
+      now: clock,
+    });
+    this.watermarkHandler = createWatermarkHandler({
+      dynamodb,
+      stateTable: names.stateTable,
+      resultsTable: names.resultsTable,
+      pipelines: [pipeline],
+      sink: { publish: async (results) => void this.published.push(...results) },
+      concurrency: 4,
+      tombstoneRetentionMs: 86_400_000,
+      now: clock,
+    });
+  }
+
+  /** Puts the events on the stream (one shard keeps their order) and delivers them as one batch. */
+  async ingest(events: readonly object[]): Promise<void> {
+    if (events.length === 0) return;
+    const { kinesis, names, sourceStreamArn } = this.deployment;
+    const datas = events.map((e) => Buffer.from(JSON.stringify(e)));
+    const put = await kinesis.send(
+      new PutRecordsCommand({ StreamName: names.sourceStream, Records: datas.map((Data) => ({ PartitionKey: "k", Data })) }),
+    );
+    const records = (put.Records ?? []).map((r, i) => ({
+      shardId: r.ShardId ?? "",
+      record: { SequenceNumber: r.SequenceNumber, PartitionKey: "k", Data: datas[i], ApproximateArrivalTimestamp: new Date() },
+    }));
+    const answer = await this.ingestHandler(kinesisEvent(records, sourceStreamArn), testContext());
+    expect(answer?.batchItemFailures ?? []).toEqual([]);
+  }
+
+  /** Stores Panes' watermark (Flink's + 1), as a closing run would. */
+  async advanceWatermark(to: number): Promise<void> {
+    await advanceWatermark(this.deployment.dynamodb, this.deployment.names.stateTable, this.pipeline.name, to, this.now);
+  }
+
+  async close(): Promise<void> {
+    await this.watermarkHandler(undefined, testContext());
+  }
+
+  async letters(): Promise<DeadLetter[]> {
+    return (await listDeadLetters(this.deployment.dynamodb, this.deployment.names.deadLetterTable)).filter(
+      (l) => l.pipeline === this.pipeline.name,
+    );
+  }
+
+  /** The current result of every window (superseded sessions left out). */
+  finalResults(): Promise<WindowResult[]> {
+    return queryResults(this.deployment.dynamodb, this.deployment.names.resultsTable, { pipeline: this.pipeline.name });
+  }
+}

@@ -1,0 +1,204 @@
+// Random window scripts and their check against the reference model of Flink's WindowOperator, shared
+// by the property test of the pure core (in memory, thousands of runs) and the one through the real
+// handlers on the emulators (fewer runs). A system under test ingests batches, takes an explicit
+// watermark (Panes' = Flink's + 1), runs closing at a processing time, and reports what it emitted.
+import fc from "fast-check";
+import { expect } from "vitest";
+import { type ModelFiring, type ModelWindowSpec, WindowOperatorModel } from "../../shared/local/flink-model.ts";
+import { parsePipelines } from "../../shared/pipelines/load.ts";
+import type { Pipeline } from "../../shared/pipelines/schema.ts";
+import type { DeadLetter } from "../../shared/state/dead-letters.ts";
+import { END_OF_TIME } from "../../shared/windows/watermark.ts";
+import { valuesOfElements } from "./conformance.ts";
+
+export const SCRIPT_AGGREGATES = { n: { count: true }, sum: { sum: "value" }, max: { max: "value" } };
+
+export const windowSpec: fc.Arbitrary<ModelWindowSpec> = fc.oneof(
+  fc.integer({ min: 1, max: 8 }).map((k) => ({ type: "tumbling" as const, size: k * 10 })),
+  fc
+    .tuple(fc.integer({ min: 1, max: 6 }), fc.integer({ min: 1, max: 6 }))
+    .map(([size, slide]) => ({ type: "sliding" as const, size: size * 10, slide: slide * 10 })),
+  fc
+    .tuple(fc.integer({ min: 1, max: 4 }), fc.integer({ min: 1, max: 4 }))
+    .map(([step, n]) => ({ type: "cumulate" as const, size: step * n * 10, step: step * 10 })),
+  fc.integer({ min: 1, max: 40 }).map((gap) => ({ type: "session" as const, gap })),
+);
+
+export interface ScriptElement {
+  [field: string]: string | number;
+  key: string;
+  ts: number;
+  value: number;
+}
+
+/** A batch of elements (one shard batch), a watermark advance (Flink's, by `watermark`), or processing time passing. */
+export type ScriptStep = { batch: ScriptElement[] } | { watermark: number } | { tick: number };
+
+export interface Script {
+  window: ModelWindowSpec;
+  allowedLateness: number;
+  early: number | undefined;
+  steps: ScriptStep[];
+}
+
+const element = fc.record({
+  key: fc.constantFrom("a", "b"),
+  ts: fc.integer({ min: 0, max: 200 }),
+  value: fc.integer({ min: -5, max: 9 }),
+});
+
+export function scripts(options: { maxSteps: number; maxBatch: number }): fc.Arbitrary<Script> {
+  const step: fc.Arbitrary<ScriptStep> = fc.oneof(
+    { weight: 6, arbitrary: fc.record({ batch: fc.array(element, { minLength: 1, maxLength: options.maxBatch }) }) },
+    { weight: 2, arbitrary: fc.record({ watermark: fc.integer({ min: 0, max: 40 }) }) },
+    { weight: 1, arbitrary: fc.record({ tick: fc.integer({ min: 1, max: 30 }) }) },
+  );
+  return fc.record({
+    window: windowSpec,
+    allowedLateness: fc.constantFrom(0, 0, 1, 7, 25, 500),
+    early: fc.option(fc.constantFrom(5, 20), { nil: undefined }),
+    steps: fc.array(step, { minLength: 1, maxLength: options.maxSteps }),
+  });
+}
+
+export function pipelineOfScript(script: Script, name = "p"): Pipeline {
+  const [pipeline] = parsePipelines({
+    pipelines: [
+      {
+        name,
+        key: "key",
+        eventTime: "ts",
+        window: script.window,
+        aggregates: SCRIPT_AGGREGATES,
+        allowedLateness: script.allowedLateness,
+        outOfOrderness: 1_000_000_000_000_000,
+        ...(script.early === undefined ? {} : { early: script.early }),
+      },
+    ],
+  });
+  if (pipeline === undefined) throw new Error("no pipeline");
+  return pipeline;
+}
+
+export interface Emission {
+  key: string;
+  start: number;
+  end: number;
+  version: number;
+  final: boolean;
+  values: Record<string, number>;
+}
+
+/** What the check needs of Panes: the memory engine or the real handlers. */
+export interface SystemUnderTest {
+  ingest(events: readonly ScriptElement[]): Promise<void>;
+  advanceWatermark(to: number): Promise<void>;
+  close(now: number): Promise<void>;
+  emitted(): Emission[];
+  letters(): Promise<DeadLetter[]>;
+  finalResults(): Promise<Emission[]>;
+}
+
+export function emissionOf(r: {
+  key: string;
+  start: number;
+  end: number;
+  version: number;
+  final: boolean;
+  values: Record<string, unknown>;
+}): Emission {
+  return {
+    key: r.key,
+    start: r.start,
+    end: r.end,
+    version: r.version,
+    final: r.final,
+    values: Object.fromEntries(Object.keys(SCRIPT_AGGREGATES).map((n) => [n, r.values[n] as number])),
+  };
+}
+
+const canonical = (emissions: readonly Emission[]) => emissions.map((e) => JSON.stringify(e)).sort();
+const lateId = (e: ScriptElement, windows: readonly { start: number; end: number }[]) =>
+  JSON.stringify([e.key, e.ts, e.value, [...windows].sort((a, b) => a.start - b.start || a.end - b.end).map((w) => [w.start, w.end])]);
+
+/**
+ * What Panes emits for one step of the model: Flink fires a late window once per late element, Panes
+ * once per batch, with the same contents; so per step, the last firing of each window, leaving out
+ * session windows that a later element of the same batch merged into another session.
+ */
+function coalesced(firings: readonly ModelFiring[], absorbed: ReadonlySet<string>): ModelFiring[] {
+  const id = (key: string, w: { start: number; end: number }) => `${key}\u0000${w.start}/${w.end}`;
+  const superseded = new Set(firings.flatMap((f) => f.supersedes.map((w) => id(f.key, w))));
+  const last = new Map(firings.map((f) => [id(f.key, f.window), f]));
+  return [...last.entries()].filter(([k]) => !superseded.has(k) && !absorbed.has(k)).map(([, f]) => f);
+}
+
+/**
+ * Plays the script on the model and on the system: after every step the firings emitted (window,
+ * contents, early or final) are the model's — with the same versions when every batch holds one
+ * element, else coalesced per batch with versions counting up by one; every refusal is reported late
+ * for exactly the windows that refused; at the end of input the current result of every window agrees.
+ */
+export async function checkAgainstModel(script: Script, system: SystemUnderTest): Promise<void> {
+  const model = new WindowOperatorModel(script.window, script.allowedLateness);
+  const fromModel = (f: ModelFiring): Emission => ({
+    key: f.key,
+    start: f.window.start,
+    end: f.window.end,
+    version: f.version,
+    final: f.final,
+    values: valuesOfElements(
+      SCRIPT_AGGREGATES,
+      f.elements.map((e) => e.data as ScriptElement),
+    ),
+  });
+  // Both start at a watermark no window of these scripts is behind (Panes has none before a checkpoint).
+  let flinkWatermark = -1;
+  model.processWatermark(flinkWatermark);
+  await system.advanceWatermark(flinkWatermark + 1);
+  let now = 0;
+  let seenModel = 0;
+  let seenSystem = 0;
+  const exact = script.steps.every((s) => !("batch" in s) || s.batch.length === 1);
+  const withoutVersion = (xs: Emission[]) => (exact ? xs : xs.map((x) => ({ ...x, version: 0 })));
+  const settle = async (label: string) => {
+    if (script.early !== undefined) model.earlyFire(now, script.early);
+    await system.close(now);
+    const step = model.firings.slice(seenModel);
+    const expected = (exact ? step : coalesced(step, model.absorbed())).map(fromModel);
+    const actual = system.emitted().slice(seenSystem);
+    expect(canonical(withoutVersion(actual)), label).toEqual(canonical(withoutVersion(expected)));
+    seenModel = model.firings.length;
+    seenSystem = system.emitted().length;
+  };
+  for (const [i, step] of script.steps.entries()) {
+    if ("batch" in step) {
+      for (const e of step.batch) model.processElement({ key: e.key, ts: e.ts, data: e });
+      await system.ingest(step.batch);
+    } else if ("watermark" in step) {
+      flinkWatermark += step.watermark;
+      model.processWatermark(flinkWatermark);
+      await system.advanceWatermark(flinkWatermark + 1);
+    } else {
+      now += step.tick;
+    }
+    await settle(`after step ${i}: ${JSON.stringify(step)}`);
+  }
+  const modelLate = model.late.map((l) => lateId(l.element.data as ScriptElement, l.windows));
+  const systemLate = (await system.letters())
+    .filter((l) => l.kind === "late")
+    .map((l) => lateId(JSON.parse(new TextDecoder().decode(l.data)) as ScriptElement, l.windows ?? []));
+  expect(systemLate.sort(), "late events and the windows that refused them").toEqual(modelLate.sort());
+  model.processWatermark(Number.MAX_SAFE_INTEGER);
+  await system.advanceWatermark(END_OF_TIME);
+  await settle("end of input");
+  const current = (xs: Emission[]) => canonical(xs.map((x) => ({ ...x, version: 0 })));
+  expect(current(await system.finalResults()), "current results").toEqual(current(model.finalFirings().map(fromModel)));
+  // Versions of a window count up by one, in the order they were emitted.
+  const versions = new Map<string, number>();
+  for (const e of system.emitted()) {
+    const id = `${e.key}/${e.start}/${e.end}`;
+    expect(e.version, `version of ${id}`).toBe((versions.get(id) ?? 0) + 1);
+    versions.set(id, e.version);
+  }
+}

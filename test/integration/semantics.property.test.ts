@@ -1,0 +1,53 @@
+// The random window scripts of the core's property test, end to end through the real ingest and
+// watermark handlers on the emulators (each run its own pipeline): the DynamoDB glue — conditional
+// writes, the due index, tombstones, the ledger — must emit exactly what the reference model of
+// Flink's WindowOperator emits. Fewer runs than in memory: each is a few hundred requests.
+import fc from "fast-check";
+import { afterAll, beforeAll, describe, it } from "vitest";
+import { emulatedDeployment } from "../helpers/emulated.ts";
+import { HandlerHarness } from "../helpers/handler-harness.ts";
+import {
+  checkAgainstModel,
+  emissionOf,
+  pipelineOfScript,
+  type Script,
+  type SystemUnderTest,
+  scripts,
+} from "../helpers/semantics-scripts.ts";
+
+let deployment: Awaited<ReturnType<typeof emulatedDeployment>>;
+let runs = 0;
+
+beforeAll(async () => {
+  deployment = await emulatedDeployment("semantics", 1);
+});
+
+afterAll(() => {
+  deployment.dynamodb.destroy();
+  deployment.kinesis.destroy();
+});
+
+function throughHandlers(script: Script): SystemUnderTest {
+  runs++;
+  const harness = new HandlerHarness(deployment, pipelineOfScript(script, `run-${runs}`));
+  return {
+    ingest: (events) => harness.ingest(events),
+    advanceWatermark: (to) => harness.advanceWatermark(to),
+    close: async (now) => {
+      harness.now = now;
+      await harness.close();
+    },
+    emitted: () => harness.published.map(emissionOf),
+    letters: () => harness.letters(),
+    finalResults: async () => (await harness.finalResults()).map(emissionOf),
+  };
+}
+
+describe("window semantics through the real handlers against the reference model (property)", () => {
+  it("emits what Flink's WindowOperator emits, step by step, and reports every refused event", async () => {
+    await fc.assert(
+      fc.asyncProperty(scripts({ maxSteps: 25, maxBatch: 4 }), (script) => checkAgainstModel(script, throughHandlers(script))),
+      { numRuns: 30 },
+    );
+  });
+});
