@@ -84,6 +84,7 @@ program
   .option("--batch-size <n>", "event source mapping BatchSize", integer(1, 10_000), 1000)
   .option("--partition-key <field>", "event field used as the Kinesis partition key (default: the first pipeline's key)")
   .addOption(kinesisOption())
+  .option("--dead-letters <file>", "write what was dead-lettered or late, with the reasons, as JSON lines ('-' for stdout)")
   .option("--strict", "exit with status 3 when any record was dead-lettered or late")
   .option(
     "--chaos <p>",

@@ -3,6 +3,7 @@ import { Chaos } from "../local/chaos.ts";
 import type { KinesisEmulator } from "../local/emulators.ts";
 import { replay } from "../local/replay.ts";
 import { loadPipelinesFile } from "../pipelines/load.ts";
+import type { DeadLetter } from "../state/dead-letters.ts";
 import type { WindowResult } from "../state/results.ts";
 import { CliError, runCommand } from "./connection.ts";
 
@@ -18,6 +19,30 @@ export function resultLine(r: WindowResult): string {
   });
 }
 
+/**
+ * A dead letter as a JSON line: what was refused, by which pipeline and why, and the record (as text
+ * when it is UTF-8). Nothing that varies from run to run (sequence numbers, times) is in it.
+ */
+export function deadLetterLine(l: DeadLetter): string {
+  const text = new TextDecoder("utf-8", { fatal: false }).decode(l.data);
+  const utf8 = Buffer.from(text).equals(Buffer.from(l.data));
+  return JSON.stringify({
+    kind: l.kind,
+    pipeline: l.pipeline,
+    reason: l.reason,
+    ...(l.windows === undefined ? {} : { windows: l.windows }),
+    ...(l.acceptedBy && l.acceptedBy.length > 0 ? { acceptedBy: l.acceptedBy } : {}),
+    ...(utf8 ? { data: text } : { dataBase64: Buffer.from(l.data).toString("base64") }),
+    ...((l.size ?? l.data.byteLength) > l.data.byteLength ? { size: l.size } : {}),
+  });
+}
+
+async function writeLines(target: string, lines: readonly string[]): Promise<void> {
+  const text = lines.map((line) => `${line}\n`).join("");
+  if (target === "-") process.stdout.write(text);
+  else await writeFile(target, text);
+}
+
 export function runReplay(options: {
   pipelines: string;
   input: string;
@@ -27,6 +52,7 @@ export function runReplay(options: {
   partitionKey?: string;
   kinesis: KinesisEmulator;
   strict?: boolean;
+  deadLetters?: string;
   chaos?: number;
   chaosSeed: number;
   reshardAt?: number;
@@ -49,9 +75,8 @@ export function runReplay(options: {
     const sorted = [...summary.results].sort(
       (a, b) => a.pipeline.localeCompare(b.pipeline) || a.key.localeCompare(b.key) || a.start - b.start,
     );
-    const text = sorted.map((r) => `${resultLine(r)}\n`).join("");
-    if (options.output === "-") process.stdout.write(text);
-    else await writeFile(options.output, text);
+    await writeLines(options.output, sorted.map(resultLine));
+    if (options.deadLetters !== undefined) await writeLines(options.deadLetters, summary.letters.map(deadLetterLine).sort());
     const rate = Math.round(summary.events / (summary.elapsedMs / 1000));
     process.stderr.write(
       `replay: ${summary.events} events → ${sorted.length} windows in ${(summary.elapsedMs / 1000).toFixed(1)} s (${rate} events/s); ${summary.deadLettered} dead-lettered, ${summary.late} late, ${summary.onFailure} batches to the on-failure destination\n`,

@@ -14,6 +14,7 @@ import {
 } from "@aws-sdk/client-kinesis";
 import type { Context, KinesisStreamBatchResponse, KinesisStreamEvent, KinesisStreamRecord } from "aws-lambda";
 import { listShards } from "../streams/shards.ts";
+import { readShardRecords } from "../streams/tail.ts";
 import { localLambdaContext } from "./lambda-context.ts";
 
 export type KinesisHandler = (
@@ -80,94 +81,24 @@ export interface OnFailureRecord {
 
 type Outcome = { kind: "ok" } | { kind: "error"; error: unknown } | { kind: "partial"; from: number };
 
-class ShardPoller {
-  caughtUp = false;
+/**
+ * Lambda's delivery rules for one shard's batches: invoke, resume from the lowest failed record of a
+ * partial batch response, bisect on a function error, retry up to MaximumRetryAttempts, then hand the
+ * batch's metadata to the on-failure destination and move on.
+ */
+class ShardDelivery {
   /** highest sequence number delivered in an invocation that succeeded */
   lastDelivered = -1n;
   /** highest sequence number passed over to the on-failure destination */
   skippedTo = -1n;
-  finished = false;
-  private iterator: string | undefined;
-  private buffer: _Record[] = [];
-  private emptyPollsSince = 0;
 
   constructor(
     readonly shardId: string,
     private readonly mapping: EventSourceMapping,
   ) {}
 
-  async run(): Promise<void> {
-    const { options, kinesis } = this.mapping;
-    const start = await kinesis.send(
-      new GetShardIteratorCommand({ StreamName: options.streamName, ShardId: this.shardId, ShardIteratorType: options.startingPosition }),
-    );
-    this.iterator = start.ShardIterator;
-    let lastSequence: string | undefined;
-    while (!this.mapping.stopped) {
-      const windowEnds = Date.now() + options.maximumBatchingWindowMs;
-      let pollStarted = Date.now();
-      while (this.iterator && this.buffer.length < options.batchSize && !this.mapping.stopped) {
-        pollStarted = Date.now();
-        let answer: GetRecordsCommandOutput;
-        try {
-          answer = await kinesis.send(new GetRecordsCommand({ ShardIterator: this.iterator, Limit: Math.min(10_000, options.batchSize) }));
-        } catch (error) {
-          if (!(error instanceof ExpiredIteratorException)) throw error;
-          const again = await kinesis.send(
-            new GetShardIteratorCommand(
-              lastSequence
-                ? {
-                    StreamName: options.streamName,
-                    ShardId: this.shardId,
-                    ShardIteratorType: "AFTER_SEQUENCE_NUMBER",
-                    StartingSequenceNumber: lastSequence,
-                  }
-                : { StreamName: options.streamName, ShardId: this.shardId, ShardIteratorType: options.startingPosition },
-            ),
-          );
-          this.iterator = again.ShardIterator;
-          continue;
-        }
-        const records = answer.Records ?? [];
-        this.iterator = answer.NextShardIterator;
-        if (records.length > 0) {
-          this.buffer.push(...records);
-          lastSequence = records[records.length - 1]?.SequenceNumber;
-          this.caughtUp = false;
-          continue;
-        }
-        if (this.buffer.length > 0 && Date.now() >= windowEnds) break;
-        if (this.buffer.length === 0) {
-          this.caughtUp = true;
-          this.emptyPollsSince = pollStarted;
-        }
-        if (!this.iterator) break;
-        await this.mapping.sleep(
-          this.buffer.length > 0 ? Math.min(options.pollIntervalMs, Math.max(0, windowEnds - Date.now())) : options.pollIntervalMs,
-        );
-        if (this.buffer.length > 0 && Date.now() >= windowEnds) break;
-      }
-      if (this.buffer.length > 0) {
-        const batch = this.buffer.splice(0, options.batchSize);
-        this.caughtUp = false;
-        await this.deliver(batch);
-        continue;
-      }
-      if (!this.iterator) {
-        // A closed shard, fully read: its children may start now.
-        this.finished = true;
-        this.caughtUp = true;
-        return;
-      }
-    }
-  }
-
-  /** True when this shard had nothing left to deliver in a poll that started at or after `since`. */
-  caughtUpSince(since: number): boolean {
-    return this.finished || (this.caughtUp && this.buffer.length === 0 && this.emptyPollsSince >= since);
-  }
-
-  private async deliver(batch: _Record[]): Promise<void> {
+  /** Delivers a batch; `requeue` puts records back at the head of the shard (a redelivery merged with the next batch). */
+  async deliver(batch: _Record[], requeue: (records: _Record[]) => void): Promise<void> {
     const { options } = this.mapping;
     // Parts still to deliver, in order; bisection replaces a part with its two halves.
     const parts: { records: _Record[]; retries: number }[] = [{ records: batch, retries: 0 }];
@@ -185,7 +116,7 @@ class ShardPoller {
           const half = Math.ceil(part.records.length / 2);
           parts.unshift({ records: part.records.slice(0, half), retries: 0 }, { records: part.records.slice(half), retries: 0 });
         }
-        if (again === "merged") this.buffer.unshift(...part.records);
+        if (again === "merged") requeue(part.records);
         continue;
       }
       if (outcome.kind === "error" && options.bisectBatchOnFunctionError && part.records.length > 1) {
@@ -288,6 +219,93 @@ class ShardPoller {
   }
 }
 
+class ShardPoller {
+  caughtUp = false;
+  finished = false;
+  readonly delivery: ShardDelivery;
+  private iterator: string | undefined;
+  private buffer: _Record[] = [];
+  private emptyPollsSince = 0;
+
+  constructor(
+    readonly shardId: string,
+    private readonly mapping: EventSourceMapping,
+  ) {
+    this.delivery = new ShardDelivery(shardId, mapping);
+  }
+
+  async run(): Promise<void> {
+    const { options, kinesis } = this.mapping;
+    const start = await kinesis.send(
+      new GetShardIteratorCommand({ StreamName: options.streamName, ShardId: this.shardId, ShardIteratorType: options.startingPosition }),
+    );
+    this.iterator = start.ShardIterator;
+    let lastSequence: string | undefined;
+    while (!this.mapping.stopped) {
+      const windowEnds = Date.now() + options.maximumBatchingWindowMs;
+      let pollStarted = Date.now();
+      while (this.iterator && this.buffer.length < options.batchSize && !this.mapping.stopped) {
+        pollStarted = Date.now();
+        let answer: GetRecordsCommandOutput;
+        try {
+          answer = await kinesis.send(new GetRecordsCommand({ ShardIterator: this.iterator, Limit: Math.min(10_000, options.batchSize) }));
+        } catch (error) {
+          if (!(error instanceof ExpiredIteratorException)) throw error;
+          const again = await kinesis.send(
+            new GetShardIteratorCommand(
+              lastSequence
+                ? {
+                    StreamName: options.streamName,
+                    ShardId: this.shardId,
+                    ShardIteratorType: "AFTER_SEQUENCE_NUMBER",
+                    StartingSequenceNumber: lastSequence,
+                  }
+                : { StreamName: options.streamName, ShardId: this.shardId, ShardIteratorType: options.startingPosition },
+            ),
+          );
+          this.iterator = again.ShardIterator;
+          continue;
+        }
+        const records = answer.Records ?? [];
+        this.iterator = answer.NextShardIterator;
+        if (records.length > 0) {
+          this.buffer.push(...records);
+          lastSequence = records[records.length - 1]?.SequenceNumber;
+          this.caughtUp = false;
+          continue;
+        }
+        if (this.buffer.length > 0 && Date.now() >= windowEnds) break;
+        if (this.buffer.length === 0) {
+          this.caughtUp = true;
+          this.emptyPollsSince = pollStarted;
+        }
+        if (!this.iterator) break;
+        await this.mapping.sleep(
+          this.buffer.length > 0 ? Math.min(options.pollIntervalMs, Math.max(0, windowEnds - Date.now())) : options.pollIntervalMs,
+        );
+        if (this.buffer.length > 0 && Date.now() >= windowEnds) break;
+      }
+      if (this.buffer.length > 0) {
+        const batch = this.buffer.splice(0, options.batchSize);
+        this.caughtUp = false;
+        await this.delivery.deliver(batch, (records) => this.buffer.unshift(...records));
+        continue;
+      }
+      if (!this.iterator) {
+        // A closed shard, fully read: its children may start now.
+        this.finished = true;
+        this.caughtUp = true;
+        return;
+      }
+    }
+  }
+
+  /** True when this shard had nothing left to deliver in a poll that started at or after `since`. */
+  caughtUpSince(since: number): boolean {
+    return this.finished || (this.caughtUp && this.buffer.length === 0 && this.emptyPollsSince >= since);
+  }
+}
+
 export class EventSourceMapping {
   stopped = false;
   private readonly pollers = new Map<string, ShardPoller>();
@@ -342,6 +360,42 @@ export class EventSourceMapping {
     }
   }
 
+  /**
+   * Lockstep delivery of everything the stream holds now, for a bounded input that must give the same
+   * result every time: each shard's records in batches of BatchSize, one batch per shard per round in
+   * shard order (a parent before its children), `afterRound` between rounds, `drained` once a shard's
+   * last batch was delivered. Lambda's delivery rules (retries, bisection, partial batch responses,
+   * on-failure destination) apply as in free-running mode; start() must not have been called.
+   */
+  async deliverInLockstep(afterRound: () => Promise<void>, drained: (shardId: string) => Promise<void>): Promise<void> {
+    const { streamName, batchSize } = this.options;
+    const shards = await listShards(this.kinesis, { streamName });
+    const queues = new Map<string, { delivery: ShardDelivery; records: _Record[]; parents: string[]; done: boolean }>();
+    const present = new Set(shards.map((s) => s.ShardId));
+    for (const shard of [...shards].sort((a, b) => (a.ShardId ?? "").localeCompare(b.ShardId ?? ""))) {
+      const id = shard.ShardId ?? "";
+      const parents = [shard.ParentShardId, shard.AdjacentParentShardId].filter((p): p is string => p !== undefined && present.has(p));
+      queues.set(id, {
+        delivery: new ShardDelivery(id, this),
+        records: await readShardRecords(this.kinesis, streamName, id),
+        parents,
+        done: false,
+      });
+    }
+    while (!this.stopped && [...queues.values()].some((q) => !q.done)) {
+      for (const [id, queue] of queues) {
+        if (queue.done || !queue.parents.every((p) => queues.get(p)?.done)) continue;
+        const batch = queue.records.splice(0, batchSize);
+        if (batch.length > 0) await queue.delivery.deliver(batch, (records) => queue.records.unshift(...records));
+        if (queue.records.length === 0) {
+          queue.done = true;
+          await drained(id);
+        }
+      }
+      await afterRound();
+    }
+  }
+
   /** Resolves once every shard has been read to its end, as of a poll that started after the call. */
   async waitUntilCaughtUp(timeoutMs = 600_000): Promise<void> {
     const since = Date.now();
@@ -362,7 +416,7 @@ export class EventSourceMapping {
       if (this.failure) throw this.failure;
       const done = [...lastSequenceByShard].every(([shardId, last]) => {
         const poller = this.pollers.get(shardId);
-        return poller !== undefined && (poller.lastDelivered >= last || poller.skippedTo >= last);
+        return poller !== undefined && (poller.delivery.lastDelivered >= last || poller.delivery.skippedTo >= last);
       });
       if (done) return;
       await new Promise((r) => setTimeout(r, 20));

@@ -2,11 +2,17 @@
 // stream, consumed through the event source mapping by the real ingest handler, state in the
 // emulated DynamoDB, windows closed by the real watermark handler — then drains (watermark → +∞) and
 // returns every final window from the results ledger.
+//
+// The same input gives the same output every time: once every event is on the stream, each shard is
+// delivered in batches of --batch-size, one batch per shard per round in shard order, with a closing
+// run after every round, so the watermark lateness is judged against moves at round boundaries only.
+// A shard whose input is used up stops holding the watermark back (as a finished source split does in
+// Flink); the functions' clock stands still, so no shard ever turns idle by wall-clock time.
 import { readFile } from "node:fs/promises";
 import { valueAt } from "../pipelines/events.ts";
 import type { Pipeline } from "../pipelines/schema.ts";
-import { readWatermarks } from "../state/checkpoints.ts";
-import { listDeadLetters } from "../state/dead-letters.ts";
+import { markShardFinished, readWatermarks } from "../state/checkpoints.ts";
+import { type DeadLetter, listDeadLetters } from "../state/dead-letters.ts";
 import { queryResults, type WindowResult } from "../state/results.ts";
 import { putRecordsWithRetry } from "../streams/put-records.ts";
 import { mergeTwoShards, splitAllShards } from "../streams/reshard.ts";
@@ -48,6 +54,8 @@ export interface ReplaySummary {
   results: WindowResult[];
   deadLettered: number;
   late: number;
+  /** every dead letter (invalid and late), in no particular order */
+  letters: DeadLetter[];
   onFailure: number;
   elapsedMs: number;
   /** each pipeline's watermark once every record was applied, before the end-of-input drain */
@@ -84,6 +92,7 @@ export async function readEventLines(path: string): Promise<{ line: number; text
 
 export async function replay(options: ReplayOptions): Promise<ReplaySummary> {
   const started = Date.now();
+  const clock = () => started;
   const say = options.progress ?? (() => undefined);
   const events = await readEventLines(options.input);
   say(`read ${events.length} events from ${options.input}`);
@@ -104,7 +113,9 @@ export async function replay(options: ReplayOptions): Promise<ReplaySummary> {
       retryDelayMs: 20,
       ...options.mapping,
     },
-    watermarkIntervalMs: 500,
+    watermarkIntervalMs: 0,
+    startPaused: true,
+    now: clock,
     publishResults: options.collectOutput === true,
     wrapIngest: options.wrapIngest,
     chaos: options.chaos,
@@ -114,13 +125,12 @@ export async function replay(options: ReplayOptions): Promise<ReplaySummary> {
   });
   try {
     const partitionField = options.partitionKeyField ?? options.pipelines[0]?.key ?? "";
-    const lastSequenceByShard = new Map<string, bigint>();
     const streamName = stack.connection.names.sourceStream;
     // Put in chunks that end exactly where the stream is resharded.
     const cuts = options.reshardAt ? [options.reshardAt, 2 * options.reshardAt] : [];
     for (let i = 0; i < events.length; ) {
       const next = Math.min(events.length, i + 5000, ...cuts.filter((c) => c > i));
-      const { lastSequenceByShard: put } = await putRecordsWithRetry(
+      await putRecordsWithRetry(
         stack.kinesis,
         { streamName },
         events.slice(i, next).map(({ line, text, event }) => {
@@ -131,20 +141,21 @@ export async function replay(options: ReplayOptions): Promise<ReplaySummary> {
           };
         }),
       );
-      for (const [shard, seq] of put) if (seq > (lastSequenceByShard.get(shard) ?? -1n)) lastSequenceByShard.set(shard, seq);
-      say(`put ${next}/${events.length} events; ~${processed} ingested`);
+      say(`put ${next}/${events.length} events on the stream`);
       if (next === cuts[0]) say(`reshard: split into ${(await splitAllShards(stack.kinesis, streamName)).join(", ")}`);
       if (next === cuts[1])
         say(`reshard: merged into ${(await mergeTwoShards(stack.kinesis, streamName)) ?? "nothing (no adjacent shards)"}`);
       i = next;
     }
-    const ticker = setInterval(() => say(`ingested ~${processed}/${events.length} records`), 2000);
+    const ticker = setInterval(() => say(`ingested ${processed}/${events.length} records`), 2000);
     try {
-      await stack.mapping.waitUntilDelivered(lastSequenceByShard);
+      await stack.mapping.deliverInLockstep(
+        () => stack.closeNow(),
+        (shardId) => markShardFinished(stack.dynamodb, stack.connection.names.stateTable, shardId),
+      );
     } finally {
       clearInterval(ticker);
     }
-    await stack.closeNow();
     const watermarksBeforeDrain = await readWatermarks(
       stack.dynamodb,
       stack.connection.names.stateTable,
@@ -167,6 +178,7 @@ export async function replay(options: ReplayOptions): Promise<ReplaySummary> {
       results,
       deadLettered: letters.filter((l) => l.kind === "invalid").length,
       late: letters.filter((l) => l.kind === "late").length,
+      letters,
       onFailure: stack.failures.length,
       elapsedMs: Date.now() - started,
       watermarksBeforeDrain,

@@ -54,6 +54,8 @@ export interface LocalStackOptions {
   /** fault injection in the real code path (panes replay --chaos, PANES_CHAOS for npm start) */
   chaos?: Chaos;
   onInvocation?: EventSourceMappingOptions["onInvocation"];
+  /** the functions' clock (replay fixes it, so nothing depends on how fast the machine is) */
+  now?: () => number;
 }
 
 export interface LocalConnection {
@@ -107,6 +109,7 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
       deadLetterTable: names.deadLetterTable,
       pipelines: options.pipelines,
       writeConcurrency: options.writeConcurrency ?? 16,
+      ...(options.now ? { now: options.now } : {}),
     };
     const sink: ResultSink | undefined =
       options.publishResults === false ? undefined : kinesisResultSink(kinesis, { streamName: names.outputStream });
@@ -119,6 +122,7 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
       sink,
       concurrency: 32,
       tombstoneRetentionMs: 7 * 86_400_000,
+      ...(options.now ? { now: options.now } : {}),
     };
     // Set below, once closeNow exists: batches that may close windows start the closing logic at once.
     let nudges: { request: () => Promise<void>; cancel: () => void } | undefined;

@@ -1,25 +1,32 @@
 // Follows a Kinesis stream from its beginning (every shard, polled), handing each record's bytes to a
 // callback: how the local demo watches the output stream, as a downstream consumer would.
-import { GetRecordsCommand, GetShardIteratorCommand, type KinesisClient } from "@aws-sdk/client-kinesis";
+import { type _Record, GetRecordsCommand, GetShardIteratorCommand, type KinesisClient } from "@aws-sdk/client-kinesis";
 import { listShards } from "./shards.ts";
 
 export interface StreamTail {
   stop(): Promise<void>;
 }
 
+/** Every record a shard holds now, in order: read until a closed shard ends or an open one is caught up. */
+export async function readShardRecords(client: KinesisClient, streamName: string, shardId: string): Promise<_Record[]> {
+  const records: _Record[] = [];
+  let { ShardIterator: iterator } = await client.send(
+    new GetShardIteratorCommand({ StreamName: streamName, ShardId: shardId, ShardIteratorType: "TRIM_HORIZON" }),
+  );
+  while (iterator) {
+    const page = await client.send(new GetRecordsCommand({ ShardIterator: iterator, Limit: 10_000 }));
+    records.push(...(page.Records ?? []));
+    if ((page.Records?.length ?? 0) === 0 && (page.MillisBehindLatest ?? 0) === 0) break;
+    iterator = page.NextShardIterator;
+  }
+  return records;
+}
+
 /** Every record's data in a stream, shard by shard in order (a bounded read for tests and reports). */
 export async function readAllRecordData(client: KinesisClient, streamName: string): Promise<Uint8Array[]> {
   const out: Uint8Array[] = [];
   for (const shard of await listShards(client, { streamName })) {
-    let { ShardIterator: iterator } = await client.send(
-      new GetShardIteratorCommand({ StreamName: streamName, ShardId: shard.ShardId, ShardIteratorType: "TRIM_HORIZON" }),
-    );
-    while (iterator) {
-      const page = await client.send(new GetRecordsCommand({ ShardIterator: iterator, Limit: 10_000 }));
-      for (const record of page.Records ?? []) out.push(record.Data ?? new Uint8Array());
-      if ((page.Records?.length ?? 0) === 0) break;
-      iterator = page.NextShardIterator;
-    }
+    for (const record of await readShardRecords(client, streamName, shard.ShardId ?? "")) out.push(record.Data ?? new Uint8Array());
   }
   return out;
 }
