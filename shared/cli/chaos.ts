@@ -38,12 +38,27 @@ export function runChaos(options: {
       duplicated: sum((r) => r.duplicated),
       wrongValue: sum((r) => r.wrongValue),
       nonmonotonic: sum((r) => r.nonmonotonic),
+      acceptedButAbsent: sum((r) => r.acceptedButAbsent),
+      late: sum((r) => r.late),
     };
     if (options.json) {
       process.stdout.write(`${JSON.stringify({ runs, totals })}\n`);
     } else {
       printTable(
-        ["run", "events", "reshard", "faults", "windows", "lost", "duplicated", "wrong", "nonmonotonic", "seconds"],
+        [
+          "run",
+          "events",
+          "reshard",
+          "faults",
+          "windows",
+          "late",
+          "lost",
+          "duplicated",
+          "wrong",
+          "nonmonotonic",
+          "accepted but absent",
+          "seconds",
+        ],
         [
           ...runs.map((r) => [
             String(r.run),
@@ -51,10 +66,12 @@ export function runChaos(options: {
             r.reshardAt ? `at ${r.reshardAt}` : "—",
             String(r.faultsInjected),
             String(r.windowsChecked),
+            String(r.late),
             String(r.lost),
             String(r.duplicated),
             String(r.wrongValue),
             String(r.nonmonotonic),
+            String(r.acceptedButAbsent),
             String(r.seconds),
           ]),
           [
@@ -63,10 +80,12 @@ export function runChaos(options: {
             "",
             String(totals.faultsInjected),
             String(totals.windowsChecked),
+            String(totals.late),
             String(totals.lost),
             String(totals.duplicated),
             String(totals.wrongValue),
             String(totals.nonmonotonic),
+            String(totals.acceptedButAbsent),
             "",
           ],
         ],
@@ -77,6 +96,7 @@ export function runChaos(options: {
           .join(", ")}\n`,
       );
     }
-    if (totals.lost + totals.duplicated + totals.wrongValue + totals.nonmonotonic > 0) throw new CliError("anomalies found", 1);
+    if (totals.lost + totals.duplicated + totals.wrongValue + totals.nonmonotonic + totals.acceptedButAbsent > 0)
+      throw new CliError("anomalies found", 1);
   });
 }

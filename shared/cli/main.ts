@@ -112,6 +112,7 @@ const results = program
   .option("--from <time>", "windows ending at or after this time (epoch ms or ISO-8601)", parseTime)
   .option("--to <time>", "windows ending at or before this time (epoch ms or ISO-8601)", parseTime)
   .option("--json", "one JSON object per line instead of a table")
+  .option("--superseded", "also session results that a later result of a grown or merged session replaced")
   .option("--table <name>", "results table (default: the stack's or the local stack's)");
 awsOptions(results).action(runResults);
 
@@ -168,9 +169,13 @@ awsOptions(
 program
   .command("chaos")
   .description(
-    "reliability report: replays generated data with injected faults and resharding, checks every window against a brute-force reference",
+    "reliability report: replays generated data with injected faults and resharding, checks every window against a brute-force reference and the late output",
   )
-  .option("--pipelines <file>", "pipelines file; default: tumbling, sliding and session examples", example("all-windows.pipelines.json"))
+  .option(
+    "--pipelines <file>",
+    "pipelines file; default: tumbling, sliding, cumulating and session examples with lateness and early results",
+    example("all-windows.pipelines.json"),
+  )
   .option("--runs <n>", "replays (every other one reshards)", integer(1, 1000), 4)
   .option("--events <n>", "events per replay", integer(100, 10_000_000), 8000)
   .option("--p <p>", "fault probability per invocation", probability, 0.3)

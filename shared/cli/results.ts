@@ -2,7 +2,9 @@ import type { AggregateValue } from "../aggregates/state.ts";
 import { queryResults } from "../state/results.ts";
 import { connect, required, resolveTarget, runCommand, type TargetFlags } from "./connection.ts";
 
-export function runResults(options: { pipeline: string; key?: string; from?: number; to?: number; json?: boolean } & TargetFlags) {
+export function runResults(
+  options: { pipeline: string; key?: string; from?: number; to?: number; json?: boolean; superseded?: boolean } & TargetFlags,
+) {
   return runCommand(async () => {
     const connection = await connect(options);
     const table = required((await resolveTarget(connection, options)).resultsTable, "the results table (--table)");
@@ -11,6 +13,7 @@ export function runResults(options: { pipeline: string; key?: string; from?: num
       key: options.key,
       from: options.from,
       to: options.to,
+      superseded: options.superseded,
     });
     if (options.json) {
       for (const r of results) process.stdout.write(`${JSON.stringify(r)}\n`);
@@ -24,8 +27,11 @@ export function runResults(options: { pipeline: string; key?: string; from?: num
       ...names.map((n) => formatValue(r.values[n])),
       String(r.count),
       String(r.version),
+      ...(options.superseded
+        ? [r.supersededBy ? `by ${new Date(r.supersededBy.start).toISOString()}–${new Date(r.supersededBy.end).toISOString()}` : ""]
+        : []),
     ]);
-    printTable(["key", "start", "end", ...names, "events", "version"], rows);
+    printTable(["key", "start", "end", ...names, "events", "version", ...(options.superseded ? ["superseded"] : [])], rows);
     process.stderr.write(`${results.length} windows of ${options.pipeline} (${connection.describe})\n`);
   });
 }

@@ -5,7 +5,7 @@
 import type { DynamoDBClient } from "@aws-sdk/client-dynamodb";
 import pLimit from "p-limit";
 import { type AggregateState, finalValues } from "../aggregates/state.ts";
-import { windowStateOf } from "../ingest/deltas.ts";
+import { type StoredSessions, windowStateOf } from "../ingest/deltas.ts";
 import type { Pipeline } from "../pipelines/schema.ts";
 import {
   advanceWatermark,
@@ -30,7 +30,14 @@ import {
 import type { ShardProbe, SourceStream } from "../streams/probe.ts";
 import { paneSizeOf, type TimeWindow } from "../windows/assigners.ts";
 import { earlyDueOf, ledgerDecisionOf, paneFatesOf, windowsToEvaluate } from "../windows/fates.ts";
-import { type SessionEntry, sessionsDueOf, sessionsToFire, settleSessions } from "../windows/sessions.ts";
+import {
+  recordEmitting,
+  type SessionEntry,
+  type SessionFiring,
+  sessionsDueOf,
+  sessionsToFire,
+  settleSessions,
+} from "../windows/sessions.ts";
 import { END_OF_TIME, isIdle, type ShardProgress, watermarkOf } from "../windows/watermark.ts";
 
 export interface ResultSink {
@@ -333,42 +340,66 @@ async function closePanes(ctx: KeyContext, key: string, dueStarts: number[]): Pr
   }
 }
 
-/** A key's sessions: emit what is due (or early), mark what grown or merged sessions supersede, drop sessions past their lateness. */
+/**
+ * A key's sessions: emit what is due (or early), mark what grown or merged sessions supersede, drop
+ * sessions past their lateness. Each result is first recorded on its session (a conditional write of
+ * the session set), then written to the ledger, then confirmed: a batch that grows a session in
+ * between finds the identity recorded and supersedes it later; a result is never orphaned.
+ */
 async function closeSessions(ctx: KeyContext, key: string): Promise<void> {
   const { pipeline, watermark, deps } = ctx;
   if (pipeline.window.type !== "session") return;
   const gap = pipeline.window.gap;
-  const stored = await readSessionsNow(deps.dynamodb, deps.stateTable, pipeline.name, key);
+  const options = { gap, allowedLateness: pipeline.allowedLateness, watermark };
+  let stored = await readSessionsNow(deps.dynamodb, deps.stateTable, pipeline.name, key);
   if (stored === null) return;
+  const write = async (entries: SessionEntry[]) => {
+    const next: StoredSessions = {
+      ...(stored as StoredSessions),
+      entries,
+      version: (stored as StoredSessions).version + 1,
+      watermark: Math.max(stored?.watermark ?? watermark, watermark),
+    };
+    const item = sessionsItemOf(
+      { pipeline: pipeline.name, key },
+      next,
+      sessionsDueOf(entries, gap, pipeline.allowedLateness),
+      ctx.now + deps.tombstoneRetentionMs,
+    );
+    // A failed condition means a batch changed the sessions since they were read: the next run looks again.
+    if (!(await writeSessions(deps.dynamodb, deps.stateTable, item, (stored as StoredSessions).version, next))) {
+      ctx.report.conflicts++;
+      return false;
+    }
+    stored = next;
+    return true;
+  };
+
   const firings = sessionsToFire(stored.entries, gap, watermark, pipeline.early !== undefined);
-  const asEvaluated = (f: (typeof firings)[number]): Evaluated => ({
+  const asEvaluated = (f: SessionFiring): Evaluated => ({
     window: f.window,
     state: f.entry.state,
     final: f.final,
     ...(f.supersedes.length > 0 ? { supersedes: f.supersedes } : {}),
   });
-  const early = await earlyToWrite(ctx, key, firings.filter((f) => !f.final).map(asEvaluated));
-  const earlyIds = new Set(early.map((e) => windowId(e.window)));
-  const chosen = firings.filter((f) => f.final || earlyIds.has(windowId(f.window)));
-  const outcome = await writeResults(ctx, key, chosen.map(asEvaluated));
-  const written = new Map<SessionEntry, { final: boolean }>();
-  for (const f of chosen) {
-    if (outcome.get(windowId(f.window)) !== "settled") continue;
-    written.set(f.entry, { final: f.final });
-    for (const old of f.supersedes) await markSuperseded(deps.dynamodb, deps.resultsTable, identityOf(ctx, key, old), f.window);
+  const early = new Set((await earlyToWrite(ctx, key, firings.filter((f) => !f.final).map(asEvaluated))).map((e) => windowId(e.window)));
+  const chosen = firings.filter((f) => f.final || early.has(windowId(f.window)));
+  const written = new Set<SessionEntry>();
+  if (chosen.length > 0) {
+    const { entries, emitting } = recordEmitting(stored.entries, chosen);
+    if (!(await write(entries))) return;
+    const outcome = await writeResults(ctx, key, chosen.map(asEvaluated));
+    for (const f of chosen) {
+      if (outcome.get(windowId(f.window)) !== "settled") continue;
+      for (const old of f.supersedes) await markSuperseded(deps.dynamodb, deps.resultsTable, identityOf(ctx, key, old), f.window);
+      const entry = emitting.get(f);
+      if (entry) written.add(entry);
+    }
   }
-  const entries = settleSessions(stored.entries, written, { gap, allowedLateness: pipeline.allowedLateness, watermark });
+  const entries = settleSessions(stored.entries, written, options);
   if (written.size === 0 && entries.length === stored.entries.length) return;
-  ctx.report.purged += stored.entries.length - entries.length;
-  const next = { ...stored, entries, version: stored.version + 1, watermark: Math.max(stored.watermark ?? watermark, watermark) };
-  const item = sessionsItemOf(
-    { pipeline: pipeline.name, key },
-    next,
-    sessionsDueOf(entries, gap, pipeline.allowedLateness),
-    ctx.now + deps.tombstoneRetentionMs,
-  );
-  // A failed condition means a batch changed the sessions since they were read: the next run looks again.
-  if (!(await writeSessions(deps.dynamodb, deps.stateTable, item, stored.version, next))) ctx.report.conflicts++;
+  const before = stored.entries.length;
+  if (await write(entries)) ctx.report.purged += before - entries.length;
 }
 
 /** Publishes results downstream (at least once) and clears their outbox marks. */

@@ -47,11 +47,27 @@ function valuesOf(pipeline: ReferencePipeline, events: Record<string, unknown>[]
   return out;
 }
 
-/** Every non-empty window of every pipeline over all events (no lateness: a bounded batch). */
-export function referenceWindows(pipelines: readonly ReferencePipeline[], events: readonly Record<string, unknown>[]): ReferenceWindow[] {
+/** The events a pipeline reads (its filter), in input order. */
+export function eventsOf(pipeline: ReferencePipeline, events: readonly Record<string, unknown>[]): Record<string, unknown>[] {
+  return events.filter((e) => Object.entries(pipeline.filter).every(([path, v]) => get(e, path) === v));
+}
+
+export const keyOf = (pipeline: ReferencePipeline, event: Record<string, unknown>) => String(get(event, pipeline.key));
+export const timeOfEvent = (pipeline: ReferencePipeline, event: Record<string, unknown>) => timeOf(get(event, pipeline.eventTime));
+export const fieldOf = (event: Record<string, unknown>, path: string) => get(event, path);
+
+/**
+ * Every non-empty window of every pipeline over all events — a bounded batch, where nothing is late —
+ * or, given `refused`, without the events that a fixed window refused as late (sessions ignore it).
+ */
+export function referenceWindows(
+  pipelines: readonly ReferencePipeline[],
+  events: readonly Record<string, unknown>[],
+  refused: (pipeline: string, event: Record<string, unknown>, window: { start: number; end: number }) => boolean = () => false,
+): ReferenceWindow[] {
   const out: ReferenceWindow[] = [];
   for (const pipeline of pipelines) {
-    const mine = events.filter((e) => Object.entries(pipeline.filter).every(([path, v]) => get(e, path) === v));
+    const mine = eventsOf(pipeline, events);
     const byKey = new Map<string, Record<string, unknown>[]>();
     for (const e of mine) {
       const key = String(get(e, pipeline.key));
@@ -95,7 +111,7 @@ export function referenceWindows(pipelines: readonly ReferencePipeline[], events
           const period = ts - (ts % w.size);
           for (let k = 1; k * w.step <= w.size; k++) {
             const end = period + k * w.step;
-            if (ts >= end) continue;
+            if (ts >= end || refused(pipeline.name, e, { start: period, end })) continue;
             const id = `${period}/${end}`;
             const window = windows.get(id) ?? { start: period, end, members: [] };
             window.members.push(e);
@@ -122,7 +138,8 @@ export function referenceWindows(pipelines: readonly ReferencePipeline[], events
         // every start that is a multiple of slide with start ≤ ts < start + size
         for (let k = Math.floor((ts - size) / slide); k * slide <= ts; k++) {
           const start = k * slide;
-          if (start <= ts && ts < start + size) windows.set(start, [...(windows.get(start) ?? []), e]);
+          if (start <= ts && ts < start + size && !refused(pipeline.name, e, { start, end: start + size }))
+            windows.set(start, [...(windows.get(start) ?? []), e]);
         }
       }
       for (const [start, members] of windows) {

@@ -61,7 +61,7 @@ export interface ReplaySummary {
   /** each pipeline's watermark once every record was applied, before the end-of-input drain */
   watermarksBeforeDrain: Map<string, number>;
   /** what the output stream carried, in order (with collectOutput) */
-  published: { idempotencyKey: string; pipeline: string; key: string; start: number; version: number }[];
+  published: { idempotencyKey: string; pipeline: string; key: string; start: number; end: number; version: number; final: boolean }[];
 }
 
 /** Reads a JSON-lines file; a line that is not a JSON object is an error naming the line. Blank lines are skipped. */

@@ -16,9 +16,14 @@ export interface SessionIdentity {
 
 export interface SessionEntry {
   state: AggregateState;
-  /** the latest result written for this session: its identity, event count and whether it was final */
-  emitted?: SessionIdentity & { count: number; final: boolean };
-  /** results written under identities this session no longer has (it grew, or merged with others) */
+  /**
+   * The latest result of this session: its identity, event count and whether it was final. It is
+   * recorded here before the result is written (`confirmed: false`), so that a batch that grows the
+   * session meanwhile moves it to `absorbed` and the next result supersedes it; `confirmed` once the
+   * ledger holds it.
+   */
+  emitted?: SessionIdentity & { count: number; final: boolean; confirmed?: boolean };
+  /** results (maybe) written under identities this session no longer has (it grew, or merged with others) */
   absorbed: SessionIdentity[];
 }
 
@@ -98,10 +103,16 @@ export interface SessionFiring {
   supersedes: SessionIdentity[];
 }
 
-/** Whether what the ledger holds for the entry is its current contents, as final as they are. */
+/** Whether the ledger is known to hold the entry's current contents, as final as they are. */
 function upToDate(entry: SessionEntry, window: TimeWindow, final: boolean): boolean {
   const emitted = entry.emitted;
-  return emitted !== undefined && same(emitted, window) && emitted.count === entry.state.n && (emitted.final || !final);
+  return (
+    emitted !== undefined &&
+    emitted.confirmed !== false &&
+    same(emitted, window) &&
+    emitted.count === entry.state.n &&
+    (emitted.final || !final)
+  );
 }
 
 /**
@@ -125,21 +136,46 @@ export function sessionsToFire(entries: readonly SessionEntry[], gap: number, wa
 }
 
 /**
- * After results were written: records them on their entries (and forgets what they superseded), then
- * drops the sessions that are late and whose final result is written (Flink's cleanup). Entries keep
- * their order; the input is not changed.
+ * Records the results about to be written on their entries (unconfirmed), before they are written:
+ * returns the new entries and, for each firing, its entry among them. An identity the entry had
+ * before moves to `absorbed`, so it is superseded whatever happens next.
+ */
+export function recordEmitting(
+  entries: readonly SessionEntry[],
+  firings: readonly SessionFiring[],
+): { entries: SessionEntry[]; emitting: Map<SessionFiring, SessionEntry> } {
+  const emitting = new Map<SessionFiring, SessionEntry>();
+  const next = entries.map((entry) => {
+    const firing = firings.find((f) => f.entry === entry);
+    if (firing === undefined) return entry;
+    const recorded: SessionEntry = {
+      ...entry,
+      emitted: { ...firing.window, count: entry.state.n, final: firing.final, confirmed: false },
+      absorbed: firing.supersedes,
+    };
+    emitting.set(firing, recorded);
+    return recorded;
+  });
+  return { entries: next, emitting };
+}
+
+/**
+ * After results were written: confirms them on their entries (recorded by recordEmitting) and forgets
+ * what they superseded, then drops the sessions that are late and whose final result is written
+ * (Flink's cleanup). Entries keep their order; the input is not changed.
  */
 export function settleSessions(
   entries: readonly SessionEntry[],
-  written: ReadonlyMap<SessionEntry, { final: boolean }>,
+  written: ReadonlySet<SessionEntry>,
   options: { gap: number; allowedLateness: number; watermark: number },
 ): SessionEntry[] {
   const next: SessionEntry[] = [];
   for (const entry of entries) {
     const window = sessionWindowOf(entry, options.gap);
-    const w = written.get(entry);
     const settled: SessionEntry =
-      w === undefined ? entry : { ...entry, emitted: { ...window, count: entry.state.n, final: w.final }, absorbed: [] };
+      written.has(entry) && entry.emitted !== undefined
+        ? { ...entry, emitted: { ...entry.emitted, confirmed: true }, absorbed: [] }
+        : entry;
     const done = upToDate(settled, window, true);
     if (done && isWindowLate(window.end, options.watermark, options.allowedLateness)) continue;
     next.push(settled);

@@ -16,7 +16,7 @@ import type { Pipeline } from "../../shared/pipelines/schema.ts";
 import type { DeadLetter } from "../../shared/state/dead-letters.ts";
 import type { TimeWindow } from "../../shared/windows/assigners.ts";
 import { earlyDueOf, firstEndOfPane, ledgerDecisionOf, paneFatesOf, windowsToEvaluate } from "../../shared/windows/fates.ts";
-import { type SessionEntry, sessionsDueOf, sessionsToFire, settleSessions } from "../../shared/windows/sessions.ts";
+import { recordEmitting, type SessionEntry, sessionsDueOf, sessionsToFire, settleSessions } from "../../shared/windows/sessions.ts";
 
 export interface EngineResult {
   key: string;
@@ -195,21 +195,19 @@ export class MemoryEngine {
     const spec = this.pipeline.window;
     const item = this.sessions.get(key);
     if (spec.type !== "session" || item === undefined) return;
-    const written = new Map<SessionEntry, { final: boolean }>();
-    for (const f of sessionsToFire(item.sessions.entries, spec.gap, watermark, this.pipeline.early !== undefined)) {
-      if (!f.final) {
-        const stored = this.ledger.get(`${key}\u0000${f.window.start}/${f.window.end}`);
-        if (!earlyDueOf(stored, f.entry.state.n, this.now, this.pipeline.early ?? 0)) continue;
-      }
-      if (this.write(key, f.window, f.entry.state, f.final, f.supersedes) === "settled") written.set(f.entry, { final: f.final });
+    const chosen = sessionsToFire(item.sessions.entries, spec.gap, watermark, this.pipeline.early !== undefined).filter(
+      (f) =>
+        f.final ||
+        earlyDueOf(this.ledger.get(`${key}\u0000${f.window.start}/${f.window.end}`), f.entry.state.n, this.now, this.pipeline.early ?? 0),
+    );
+    const { entries, emitting } = recordEmitting(item.sessions.entries, chosen);
+    const written = new Set<SessionEntry>();
+    for (const f of chosen) {
+      if (this.write(key, f.window, f.entry.state, f.final, f.supersedes) === "settled") written.add(emitting.get(f) as SessionEntry);
     }
-    const entries = settleSessions(item.sessions.entries, written, {
-      gap: spec.gap,
-      allowedLateness: this.pipeline.allowedLateness,
-      watermark,
-    });
-    const sessions = { ...item.sessions, entries, watermark: Math.max(item.sessions.watermark ?? watermark, watermark) };
-    this.sessions.set(key, { sessions, due: sessionsDueOf(entries, spec.gap, this.pipeline.allowedLateness) });
+    const settled = settleSessions(entries, written, { gap: spec.gap, allowedLateness: this.pipeline.allowedLateness, watermark });
+    const sessions = { ...item.sessions, entries: settled, watermark: Math.max(item.sessions.watermark ?? watermark, watermark) };
+    this.sessions.set(key, { sessions, due: sessionsDueOf(settled, spec.gap, this.pipeline.allowedLateness) });
   }
 
   /** The current result of every window: the latest version, superseded sessions left out. */

@@ -1,13 +1,14 @@
 // A bounded `npm run chaos`: replays with injected faults (crashes between writes, crashes after all
 // writes, timeouts, throttling, redelivery whole / bisected / merged, crashing and overlapping
-// watermark runs) and, in the second run, resharding — every window checked against the reference.
+// watermark runs) and, in the second run, resharding — every window checked against the reference,
+// with late events, allowed lateness, early results and cumulating windows in the mix.
 import { describe, expect, it } from "vitest";
 import { runChaosReport } from "../../shared/local/chaos-report.ts";
 import { loadPipelinesFile } from "../../shared/pipelines/load.ts";
 import { emulatorEndpoints } from "../helpers/emulated.ts";
 
 describe("reliability under injected faults", () => {
-  it("loses, duplicates and changes nothing, and versions never go back", async () => {
+  it("loses, duplicates and changes nothing, every accepted event is in its windows, and versions never go back", async () => {
     // Prepare
     const pipelines = await loadPipelinesFile("examples/all-windows.pipelines.json");
 
@@ -34,13 +35,19 @@ describe("reliability under injected faults", () => {
     expect(faults).toBeGreaterThan(40);
     expect(kinds.size).toBeGreaterThanOrEqual(5);
     expect(runs[1]?.reshardAt).toBeDefined();
+    for (const pipeline of ["tumbling", "sliding", "session", "cumulate"])
+      expect(pipelines.some((p) => p.window.type === pipeline)).toBe(true);
+    expect(pipelines.some((p) => p.allowedLateness > 0 && p.early !== undefined)).toBe(true);
     for (const run of runs) {
       expect(run.windowsChecked).toBeGreaterThan(300);
-      expect({ lost: run.lost, duplicated: run.duplicated, wrongValue: run.wrongValue, nonmonotonic: run.nonmonotonic }).toEqual({
+      expect(run.late).toBeGreaterThan(0);
+      const anomalies = { lost: run.lost, duplicated: run.duplicated, wrongValue: run.wrongValue, nonmonotonic: run.nonmonotonic };
+      expect({ ...anomalies, acceptedButAbsent: run.acceptedButAbsent }).toEqual({
         lost: 0,
         duplicated: 0,
         wrongValue: 0,
         nonmonotonic: 0,
+        acceptedButAbsent: 0,
       });
     }
   });
