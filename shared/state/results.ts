@@ -1,7 +1,7 @@
 // The results ledger: one item per fired window, written once per version under a condition, so a
 // repeated, concurrent or retried closing run writes nothing new. Items carry a sparse `outbox`
 // attribute until they are published downstream.
-import { type DynamoDBClient, PutItemCommand, UpdateItemCommand } from "@aws-sdk/client-dynamodb";
+import { type AttributeValue, type DynamoDBClient, PutItemCommand, UpdateItemCommand } from "@aws-sdk/client-dynamodb";
 import type { AggregateValue } from "../aggregates/state.ts";
 import { type Item, isConditionalFailure, N, num, S, str } from "./attributes.ts";
 import { indexPartitionOf, indexPartitionsOf, resultItemKey } from "./keys.ts";
@@ -141,25 +141,22 @@ export async function writeResultOnce(
   }
 }
 
-/**
- * Marks a session's earlier result as superseded by a later one that holds its events (idempotent; a
- * result that is not there is left alone).
- */
-export async function markSuperseded(
+/** An update of one result that applies only under `condition`; a false condition changes nothing. */
+async function updateResultIf(
   client: DynamoDBClient,
   tableName: string,
-  old: WindowIdentity,
-  by: { start: number; end: number },
+  window: WindowIdentity,
+  update: { expression: string; condition: string; values: Record<string, AttributeValue> },
 ): Promise<void> {
-  const { pk, sk } = keyOf(old);
+  const { pk, sk } = keyOf(window);
   try {
     await client.send(
       new UpdateItemCommand({
         TableName: tableName,
         Key: { pk: S(pk), sk: S(sk) },
-        UpdateExpression: "SET supersededBy = :by",
-        ConditionExpression: "attribute_exists(pk)",
-        ExpressionAttributeValues: { ":by": spanAttribute(by) },
+        UpdateExpression: update.expression,
+        ConditionExpression: update.condition,
+        ExpressionAttributeValues: update.values,
       }),
     );
   } catch (error) {
@@ -167,22 +164,25 @@ export async function markSuperseded(
   }
 }
 
+/**
+ * Marks a session's earlier result as superseded by a later one that holds its events (idempotent; a
+ * result that is not there is left alone).
+ */
+export function markSuperseded(client: DynamoDBClient, tableName: string, old: WindowIdentity, by: { start: number; end: number }) {
+  return updateResultIf(client, tableName, old, {
+    expression: "SET supersededBy = :by",
+    condition: "attribute_exists(pk)",
+    values: { ":by": spanAttribute(by) },
+  });
+}
+
 /** Clears the outbox mark once a version is published; a newer version keeps its own mark. */
-export async function markPublished(client: DynamoDBClient, tableName: string, result: WindowResult): Promise<void> {
-  const { pk, sk } = keyOf(result);
-  try {
-    await client.send(
-      new UpdateItemCommand({
-        TableName: tableName,
-        Key: { pk: S(pk), sk: S(sk) },
-        UpdateExpression: "REMOVE outbox",
-        ConditionExpression: "version = :v",
-        ExpressionAttributeValues: { ":v": N(result.version) },
-      }),
-    );
-  } catch (error) {
-    if (!isConditionalFailure(error)) throw error;
-  }
+export function markPublished(client: DynamoDBClient, tableName: string, result: WindowResult) {
+  return updateResultIf(client, tableName, result, {
+    expression: "REMOVE outbox",
+    condition: "version = :v",
+    values: { ":v": N(result.version) },
+  });
 }
 
 /** Results written to the ledger but not yet published (found through the sparse outbox index). */

@@ -12,11 +12,10 @@
 // - A firing names its window by start and end (Flink's outputs carry maxTimestamp = end − 1, or
 //   start/end fields for sessions); `values` holds one number per aggregate of the case.
 
-export type ConformanceWindow =
-  | { type: "tumbling"; size: number }
-  | { type: "sliding"; size: number; slide: number }
-  | { type: "session"; gap: number }
-  | { type: "cumulate"; size: number; step: number };
+import type { WindowSpec } from "../../shared/windows/assigners.ts";
+
+/** Window parameters in milliseconds, as Panes' pipelines have them after parsing. */
+export type ConformanceWindow = WindowSpec;
 
 /** An input element: a key, an event time, and the fields the aggregates read. */
 export interface ConformanceElement {
