@@ -25,5 +25,6 @@ export const handler = createWatermarkHandler({
   sink: allSinks(sinks),
   concurrency: 16,
   resultRetentionSeconds: config.resultRetentionSeconds,
+  deadLetterTable: config.deadLetterTable,
   tombstoneRetentionMs: config.tombstoneRetentionMs,
 });

@@ -33,10 +33,41 @@ export interface AggregateState {
   sketches: Record<string, DDSketch>;
   /** distinct-count states, by `field@precision` */
   distinct: Record<string, DistinctState>;
+  /**
+   * How many of the `n` events each part (field, sketch, distinct state; see partIdsOf) has seen, where
+   * that is fewer than `n`: an aggregate added to a deployed pipeline has not seen the events applied
+   * before. Absent: every part has seen all `n`.
+   */
+  seen?: Record<string, number>;
 }
 
-/** A window's value for one aggregate: a number, or quantiles by name (`p50`, `p99.9`). */
-export type AggregateValue = number | Record<string, number>;
+/**
+ * A window's value for one aggregate: a number, quantiles by name (`p50`, `p99.9`), or null when some
+ * of the window's events were applied before the aggregate was added to the pipeline.
+ */
+export type AggregateValue = number | Record<string, number> | null;
+
+/** The parts of a state, each named by what it holds: `f:field`, `q:field@accuracy`, `d:field@precision`. */
+function partIdsOf(state: Readonly<AggregateState>): string[] {
+  return [
+    ...Object.keys(state.fields).map((f) => `f:${f}`),
+    ...Object.keys(state.sketches).map((k) => `q:${k}`),
+    ...Object.keys(state.distinct).map((k) => `d:${k}`),
+  ];
+}
+
+/** How many events a part of the state has seen (0 for a part it does not have). */
+function seenBy(state: Readonly<AggregateState>, part: string, present: boolean): number {
+  return present ? (state.seen?.[part] ?? state.n) : 0;
+}
+
+/** Keeps only the counts that differ from n (the common case stores nothing). */
+function setSeen(state: AggregateState, counts: ReadonlyMap<string, number>): void {
+  const seen: Record<string, number> = {};
+  for (const [part, count] of counts) if (count !== state.n) seen[part] = count;
+  if (Object.keys(seen).length > 0) state.seen = seen;
+  else delete state.seen;
+}
 
 export function emptyState(): AggregateState {
   return { n: 0, tmin: Number.POSITIVE_INFINITY, tmax: Number.NEGATIVE_INFINITY, fields: {}, sketches: {}, distinct: {} };
@@ -54,10 +85,13 @@ export function addEvent(
   /** the values of fields counted distinctly, as text */
   keys: Readonly<Record<string, string>> = {},
 ): void {
+  const before = new Map(partIdsOf(state).map((part) => [part, seenBy(state, part, true)]));
+  const touched = new Set<string>();
   state.n += 1;
   if (ts < state.tmin) state.tmin = ts;
   if (ts > state.tmax) state.tmax = ts;
   for (const [field, value] of Object.entries(values)) {
+    touched.add(`f:${field}`);
     const current = state.fields[field];
     if (current === undefined) {
       state.fields[field] = { sum: value, min: value, max: value };
@@ -78,6 +112,7 @@ export function addEvent(
         state.distinct[id] = distinct;
       }
       addDistinct(distinct, key);
+      touched.add(`d:${id}`);
       continue;
     }
     if (spec.op !== "quantiles") continue;
@@ -90,11 +125,20 @@ export function addEvent(
       state.sketches[key] = sketch;
     }
     sketch.accept(value);
+    touched.add(`q:${key}`);
   }
+  const counts = new Map<string, number>();
+  for (const part of partIdsOf(state)) counts.set(part, (before.get(part) ?? 0) + (touched.has(part) ? 1 : 0));
+  setSeen(state, counts);
 }
 
 /** Merges `other` into `into` in place and returns it. */
 export function mergeInto(into: AggregateState, other: Readonly<AggregateState>): AggregateState {
+  const ours = new Set(partIdsOf(into));
+  const theirs = new Set(partIdsOf(other));
+  const counts = new Map<string, number>();
+  for (const part of new Set([...ours, ...theirs]))
+    counts.set(part, seenBy(into, part, ours.has(part)) + seenBy(other, part, theirs.has(part)));
   into.n += other.n;
   into.tmin = Math.min(into.tmin, other.tmin);
   into.tmax = Math.max(into.tmax, other.tmax);
@@ -118,6 +162,7 @@ export function mergeInto(into: AggregateState, other: Readonly<AggregateState>)
     if (ours === undefined) into.sketches[key] = copySketch(theirs, accuracyOf(key));
     else mergeSketch(ours, theirs);
   }
+  setSeen(into, counts);
   return into;
 }
 
@@ -139,21 +184,31 @@ export function quantileName(q: number): string {
 /** The user-facing values of a window: one value per aggregate name. */
 export function finalValues(specs: readonly AggregateSpec[], state: Readonly<AggregateState>): Record<string, AggregateValue> {
   const values: Record<string, AggregateValue> = {};
+  // A part that has not seen every event (the aggregate was added later) gives no value rather than a wrong one.
+  const complete = (part: string, present: boolean) => present && seenBy(state, part, true) === state.n;
   for (const spec of specs) {
     if (spec.op === "count") {
       values[spec.name] = state.n;
       continue;
     }
     if (spec.op === "distinct") {
-      const distinct = state.distinct[`${spec.field}@${spec.precision}`];
-      values[spec.name] = distinct === undefined ? 0 : cardinality(distinct);
+      const id = `${spec.field}@${spec.precision}`;
+      const distinct = state.distinct[id];
+      values[spec.name] = distinct !== undefined && complete(`d:${id}`, true) ? cardinality(distinct) : null;
       continue;
     }
     const field = state.fields[spec.field];
-    if (field === undefined) throw new RangeError(`no values for field ${spec.field} in a non-empty state`);
+    if (field === undefined || !complete(`f:${spec.field}`, true)) {
+      values[spec.name] = null;
+      continue;
+    }
     if (spec.op === "quantiles") {
-      const sketch = state.sketches[sketchKey(spec.field, spec.accuracy)];
-      if (sketch === undefined) throw new RangeError(`no sketch for field ${spec.field} in a non-empty state`);
+      const key = sketchKey(spec.field, spec.accuracy);
+      const sketch = state.sketches[key];
+      if (sketch === undefined || !complete(`q:${key}`, true)) {
+        values[spec.name] = null;
+        continue;
+      }
       // The sketch is exact at the extremes only through the min and max it cannot keep when serialized.
       values[spec.name] = Object.fromEntries(
         spec.q.map((q) => [quantileName(q), Math.min(field.max, Math.max(field.min, sketch.getValueAtQuantile(q)))]),
@@ -173,6 +228,7 @@ export interface StoredState {
   fields: Record<string, FieldState>;
   sketches?: Record<string, SketchCounts | string>;
   distinct?: Record<string, ReturnType<typeof encodeDistinct>>;
+  seen?: Record<string, number>;
 }
 
 export function stateToJson(state: Readonly<AggregateState>): StoredState {
@@ -186,6 +242,7 @@ export function stateToJson(state: Readonly<AggregateState>): StoredState {
     ...(Object.keys(state.distinct).length > 0
       ? { distinct: Object.fromEntries(Object.entries(state.distinct).map(([k, d]) => [k, encodeDistinct(d)])) }
       : {}),
+    ...(state.seen === undefined ? {} : { seen: state.seen }),
   };
 }
 
@@ -197,7 +254,15 @@ export function stateFromJson(stored: StoredState): AggregateState {
     ]),
   );
   const distinct = Object.fromEntries(Object.entries(stored.distinct ?? {}).map(([k, d]) => [k, decodeDistinct(d)]));
-  return { n: stored.n, tmin: stored.tmin, tmax: stored.tmax, fields: stored.fields, sketches, distinct };
+  return {
+    n: stored.n,
+    tmin: stored.tmin,
+    tmax: stored.tmax,
+    fields: stored.fields,
+    sketches,
+    distinct,
+    ...(stored.seen ? { seen: stored.seen } : {}),
+  };
 }
 
 /** Compact, lossless JSON text stored in DynamoDB (one string attribute). */

@@ -40,9 +40,10 @@ export function formatNumber(n: number): string {
   return Number.isInteger(n) ? String(n) : String(Math.round(n * 100) / 100);
 }
 
-/** A number, or quantiles as `p50=… p99=…`. */
+/** A number, or quantiles as `p50=… p99=…`; "n/a" for a value the window cannot give (see AggregateValue). */
 export function formatValue(value: AggregateValue | undefined): string {
   if (value === undefined) return "";
+  if (value === null) return "n/a";
   if (typeof value === "number") return formatNumber(value);
   return Object.entries(value)
     .map(([q, v]) => `${q}=${formatNumber(v)}`)

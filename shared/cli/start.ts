@@ -27,6 +27,9 @@ function windowLine(r: WindowResult): string {
   return `${r.pipeline}  ${r.key}  [${new Date(r.start).toISOString()}, ${new Date(r.end).toISOString()})  ${values}  events=${r.count}${r.version > 1 ? `  v${r.version}` : ""}${r.final === false ? "  (early)" : ""}`;
 }
 
+/** How far back the demo's event clock starts. */
+const DEMO_HISTORY_MS = 7 * 86_400_000;
+
 export function runStart(options: {
   pipelines: string;
   kinesis: KinesisEmulator;
@@ -83,7 +86,8 @@ export function runStart(options: {
       : undefined;
     if (dashboard) out.write(`Dashboard: ${dashboard.url}\n`);
 
-    const start = Math.floor(Date.now() / 3_600_000) * 3_600_000;
+    // A week back, at the speed-up: the clock reaches wall time after 7 d / speed (34 minutes at 300×).
+    const start = Math.floor((Date.now() - DEMO_HISTORY_MS) / 3_600_000) * 3_600_000;
     const demo = options.demo
       ? startDemoProducer(stack.kinesis, {
           streamName: c.names.sourceStream,
@@ -97,7 +101,7 @@ export function runStart(options: {
       : undefined;
     out.write(
       demo
-        ? `Demo producer: ${options.hosts} hosts, cpu and mem every 10 s of event time, clock ${options.speed}× (a 5-minute window every ${(300_000 / options.speed / 1000).toFixed(1)} s). Ctrl-C stops everything.\n`
+        ? `Demo producer: ${options.hosts} hosts, cpu and mem every 10 s of event time, clock ${options.speed}× from a week ago until it reaches wall time (a 5-minute window every ${(300_000 / options.speed / 1000).toFixed(1)} s until then). Ctrl-C stops everything.\n`
         : `No demo producer: write events with  AWS_ENDPOINT_URL=${c.kinesisEndpoint} npx panes produce --stream ${c.names.sourceStream} FILE. Ctrl-C stops everything.\n`,
     );
 

@@ -27,6 +27,7 @@ import {
   type WindowResult,
   writeResultOnce,
 } from "../state/results.ts";
+import { clearStuckKey, parkStuckKey, readStuckKeys } from "../state/stuck.ts";
 import type { ShardProbe, SourceStream } from "../streams/probe.ts";
 import { paneSizeOf, type TimeWindow } from "../windows/assigners.ts";
 import { earlyDueOf, ledgerDecisionOf, paneFatesOf, windowsToEvaluate } from "../windows/fates.ts";
@@ -58,6 +59,8 @@ export interface ClosingDependencies {
   resultRetentionSeconds?: number;
   /** how long purged-pane tombstones are kept, ms */
   tombstoneRetentionMs: number;
+  /** where keys whose closing failed are parked with the reason (the dead-letter table); without it they are only reported */
+  deadLetterTable?: string;
   now?: () => number;
 }
 
@@ -71,6 +74,12 @@ export interface PipelineClosing {
   conflicts: number;
   /** early (non-final) results written */
   early: number;
+  /** keys whose closing failed this run: parked with the reason, retried next run */
+  stuck: { key: string; reason: string }[];
+  /** results written to the ledger whose publishing failed (they stay in the outbox for the next run) */
+  unpublished: number;
+  /** why the pipeline could not be closed at all this run (the others were) */
+  error?: string;
 }
 
 export interface ClosingOptions {
@@ -125,12 +134,35 @@ class ShardView {
   }
 }
 
+const emptyReport = (pipeline: string): PipelineClosing => ({
+  pipeline,
+  fired: 0,
+  refired: 0,
+  purged: 0,
+  republished: 0,
+  conflicts: 0,
+  early: 0,
+  stuck: [],
+  unpublished: 0,
+});
+
+/** Closes every pipeline; one that fails is reported (with the reason) and the others still close. */
 export async function closeWindows(deps: ClosingDependencies, options: ClosingOptions = {}): Promise<PipelineClosing[]> {
   const shards = await ShardView.read(deps);
   const reports: PipelineClosing[] = [];
-  for (const pipeline of deps.pipelines) reports.push(await closePipeline(deps, pipeline, shards, options));
+  for (const pipeline of deps.pipelines) {
+    const report = emptyReport(pipeline.name);
+    try {
+      await closePipeline(deps, pipeline, shards, options, report);
+    } catch (error) {
+      report.error = reasonOf(error);
+    }
+    reports.push(report);
+  }
   return reports;
 }
+
+const reasonOf = (error: unknown) => (error instanceof Error ? `${error.name}: ${error.message}` : String(error));
 
 /** The watermark the checkpoints allow: idle shards (nothing new, nothing pending) and finished shards do not count. */
 async function candidateWatermark(
@@ -162,13 +194,12 @@ async function closePipeline(
   pipeline: Pipeline,
   shards: ShardView,
   options: ClosingOptions,
-): Promise<PipelineClosing> {
+  report: PipelineClosing,
+): Promise<void> {
   const now = deps.now?.() ?? Date.now();
-  const report: PipelineClosing = { pipeline: pipeline.name, fired: 0, refired: 0, purged: 0, republished: 0, conflicts: 0, early: 0 };
-
   const previous = (await readWatermarks(deps.dynamodb, deps.stateTable, [pipeline.name])).get(pipeline.name);
   const candidate = options.drain ? END_OF_TIME : await candidateWatermark(deps, pipeline, shards, now);
-  if (candidate === undefined && previous === undefined) return report;
+  if (candidate === undefined && previous === undefined) return;
   const watermark =
     candidate !== undefined && (previous === undefined || candidate > previous)
       ? await advanceWatermark(deps.dynamodb, deps.stateTable, pipeline.name, candidate, now)
@@ -178,8 +209,8 @@ async function closePipeline(
   // Results a crashed run wrote but did not publish go first.
   if (deps.sink) {
     const unpublished = await readOutbox(deps.dynamodb, deps.resultsTable, pipeline.name);
-    await publish(deps, unpublished);
-    report.republished = unpublished.length;
+    report.republished = unpublished.length - (await publish(deps, unpublished));
+    report.unpublished += unpublished.length - report.republished;
   }
 
   // Early results need every live item (open windows too); otherwise only what is due.
@@ -193,12 +224,22 @@ async function closePipeline(
   }
   const limit = pLimit(deps.concurrency);
   const context: KeyContext = { deps, pipeline, watermark, previous: previous ?? Number.NEGATIVE_INFINITY, now, report };
+  const parked = deps.deadLetterTable ? await readStuckKeys(deps.dynamodb, deps.deadLetterTable, pipeline.name) : new Map();
+  // One key that cannot be closed is parked with its reason; every other key goes on.
   await Promise.all(
     [...byKey].map(([key, starts]) =>
-      limit(() => (pipeline.window.type === "session" ? closeSessions(context, key) : closePanes(context, key, starts))),
+      limit(async () => {
+        try {
+          await (pipeline.window.type === "session" ? closeSessions(context, key) : closePanes(context, key, starts));
+        } catch (error) {
+          report.stuck.push({ key, reason: reasonOf(error) });
+          if (deps.deadLetterTable) await parkStuckKey(deps.dynamodb, deps.deadLetterTable, pipeline.name, key, reasonOf(error), now);
+          return;
+        }
+        if (parked.has(key) && deps.deadLetterTable) await clearStuckKey(deps.dynamodb, deps.deadLetterTable, pipeline.name, key);
+      }),
     ),
   );
-  return report;
 }
 
 interface KeyContext {
@@ -284,7 +325,7 @@ async function writeResults(ctx: KeyContext, key: string, evaluated: readonly Ev
       read = true;
     }
   }
-  await publish(deps, written);
+  ctx.report.unpublished += await publish(deps, written);
   return outcome;
 }
 
@@ -402,9 +443,17 @@ async function closeSessions(ctx: KeyContext, key: string): Promise<void> {
   if (await write(entries)) ctx.report.purged += before - entries.length;
 }
 
-/** Publishes results downstream (at least once) and clears their outbox marks. */
-async function publish(deps: ClosingDependencies, results: readonly WindowResult[]): Promise<void> {
-  if (!deps.sink || results.length === 0) return;
-  await deps.sink.publish(results);
+/**
+ * Publishes results downstream (at least once) and clears their outbox marks. Returns how many could
+ * not be published: they keep their outbox mark, and the next run publishes them; closing goes on.
+ */
+async function publish(deps: ClosingDependencies, results: readonly WindowResult[]): Promise<number> {
+  if (!deps.sink || results.length === 0) return 0;
+  try {
+    await deps.sink.publish(results);
+  } catch {
+    return results.length;
+  }
   for (const result of results) await markPublished(deps.dynamodb, deps.resultsTable, result);
+  return 0;
 }

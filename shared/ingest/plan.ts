@@ -54,6 +54,27 @@ export function recordFloorOf(position: bigint): bigint {
   return (position >> 32n) << 32n;
 }
 
+/** How deep a record's JSON may nest: pipelines read fields by short dot paths, and deeper input only costs. */
+export const MAX_JSON_DEPTH = 64;
+
+/** Whether JSON text nests arrays and objects deeper than `max` (a linear scan, before parsing). */
+export function nestsDeeperThan(text: string, max: number): boolean {
+  let depth = 0;
+  let inString = false;
+  for (let i = 0; i < text.length; i++) {
+    const c = text.charCodeAt(i);
+    if (inString) {
+      if (c === 0x5c)
+        i++; // backslash: skip the escaped character
+      else if (c === 0x22) inString = false;
+    } else if (c === 0x22) inString = true;
+    else if (c === 0x7b || c === 0x5b) {
+      if (++depth > max) return true;
+    } else if (c === 0x7d || c === 0x5d) depth--;
+  }
+  return false;
+}
+
 export function decodeRecord(data: Uint8Array): { ok: true; value: object } | { ok: false; reason: string } {
   let text: string;
   try {
@@ -61,6 +82,7 @@ export function decodeRecord(data: Uint8Array): { ok: true; value: object } | { 
   } catch {
     return { ok: false, reason: "record data is not valid UTF-8" };
   }
+  if (nestsDeeperThan(text, MAX_JSON_DEPTH)) return { ok: false, reason: `record data nests deeper than ${MAX_JSON_DEPTH} levels` };
   let value: unknown;
   try {
     value = JSON.parse(text);

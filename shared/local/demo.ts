@@ -1,6 +1,8 @@
 // The `npm start` demo: a producer of per-host cpu and memory samples on an accelerated event clock,
 // with out-of-order samples (within the pipelines' outOfOrderness), a few too-late ones and a few
-// invalid records, so closed windows, late data and dead letters all show up within seconds.
+// invalid records, so closed windows, late data and dead letters all show up within seconds. The clock
+// starts in the past and never runs ahead of the wall clock: once it catches up it keeps wall time,
+// so events a user produces with wall-clock times are on time, and none is ever "from the future".
 import type { KinesisClient } from "@aws-sdk/client-kinesis";
 import { putRecordsWithRetry } from "../streams/put-records.ts";
 import { seededRandom } from "./generate.ts";
@@ -29,7 +31,7 @@ export function startDemoProducer(kinesis: KinesisClient, options: DemoOptions):
   const random = seededRandom(Date.now() & 0x7fffffff);
   const stats = { produced: 0, invalid: 0, tooLate: 0 };
   const wallStart = Date.now();
-  const eventClock = () => options.start + (Date.now() - wallStart) * options.speed;
+  const eventClock = () => Math.min(options.start + (Date.now() - wallStart) * options.speed, Date.now());
   const hosts = Array.from({ length: options.hosts }, (_, i) => ({
     name: `web-${i + 1}`,
     cpuBase: 20 + 50 * random(),

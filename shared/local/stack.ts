@@ -122,6 +122,7 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
       sink,
       concurrency: 32,
       tombstoneRetentionMs: 7 * 86_400_000,
+      deadLetterTable: names.deadLetterTable,
       ...(options.now ? { now: options.now } : {}),
     };
     // Set below, once closeNow exists: batches that may close windows start the closing logic at once.
@@ -133,7 +134,8 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
       options.chaos.instrument(dynamodb);
       handler = options.chaos.wrapHandler(handler) as typeof handler;
     }
-    const watermarkHandler = createWatermarkHandler(closing);
+    // The local stack ends bounded inputs (replay) by draining: watermark → +∞.
+    const watermarkHandler = createWatermarkHandler(closing, { allowDrain: true });
     const failures: OnFailureRecord[] = [];
     const mapping = new EventSourceMapping(kinesis, (event, context) => handler(event, context), {
       ...DEFAULT_MAPPING,

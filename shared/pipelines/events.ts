@@ -1,33 +1,68 @@
 // Reads one pipeline's view of a decoded event: does the filter match, and what are its key, event time
-// and aggregated values. A record that matches the filter but lacks what the pipeline needs is invalid
-// (it goes to the dead-letter store with the reason); a record that does not match is simply not ours.
+// and aggregated values. A record that matches the filter but lacks what the pipeline needs — or holds
+// something DynamoDB or Kinesis cannot carry (DESIGN.md §Limits) — is invalid: it goes to the
+// dead-letter store with the reason. A record that does not match is simply not ours. Pure.
 import type { Pipeline } from "./schema.ts";
 
 /** Event times are epoch ms between 1970 and the end of year 9999. */
 export const MAX_EVENT_TIME = 253_402_300_799_999;
 
-const ISO_8601 = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}(:\d{2}(\.\d{1,9})?)?(Z|[+-]\d{2}:?\d{2})$/;
+/** DynamoDB partition keys hold at most 2,048 bytes; state items prefix a key with `P#<pipeline>#`. */
+const PARTITION_KEY_BYTES = 2048;
+
+/** DynamoDB numbers: at most 38 significant digits (a double has 17), magnitude within 1E-130 … 9.99…E+125. */
+const MAX_NUMBER = 9.999999999999999e125;
+const MIN_NUMBER = 1e-130;
+
+const ISO_8601 = /^(\d{4})-(\d{2})-(\d{2})T(\d{2}):(\d{2})(?::(\d{2})(\.\d{1,9})?)?(Z|[+-]\d{2}:?\d{2})$/;
 
 export type PipelineEvent =
   | { kind: "event"; key: string; ts: number; values: Record<string, number>; keys: Record<string, string>; id?: string }
   | { kind: "skipped" }
   | { kind: "invalid"; reason: string };
 
+/** A field by dot path, own properties only (a field named `constructor` is not Object's). */
 export function valueAt(event: unknown, path: string): unknown {
   let node = event;
   for (const part of path.split(".")) {
-    if (node === null || typeof node !== "object" || Array.isArray(node)) return undefined;
+    if (node === null || typeof node !== "object" || Array.isArray(node) || !Object.hasOwn(node, part)) return undefined;
     node = (node as Record<string, unknown>)[part];
   }
   return node;
 }
 
-/** Parses an event time: epoch milliseconds (number) or an ISO-8601 string with a zone. */
+/** The most bytes a key (or a dedupe id) of this pipeline may have, so that every item key stays within DynamoDB's limit. */
+export function maxKeyBytesOf(pipeline: Pick<Pipeline, "name">): number {
+  return PARTITION_KEY_BYTES - utf8Length(`P#${pipeline.name}#`);
+}
+
+/** A number DynamoDB can store exactly as a number. */
+export function isStorableNumber(value: number): boolean {
+  const magnitude = Math.abs(value);
+  return Number.isFinite(value) && magnitude <= MAX_NUMBER && (magnitude === 0 || magnitude >= MIN_NUMBER);
+}
+
+const utf8 = new TextEncoder();
+const utf8Length = (text: string) => utf8.encode(text).byteLength;
+
+const daysInMonth = (year: number, month: number) => new Date(Date.UTC(year, month, 0)).getUTCDate();
+
+/** Parses an event time: epoch milliseconds (number) or an ISO-8601 string with a zone and a real calendar date. */
 export function parseEventTime(value: unknown): number | string {
   let ms: number;
   if (typeof value === "number") {
     ms = Math.floor(value);
   } else if (typeof value === "string" && ISO_8601.test(value)) {
+    const [, year, month, day, hour, minute, second] = (value.match(ISO_8601) ?? []).map(Number);
+    const valid =
+      (month as number) >= 1 &&
+      (month as number) <= 12 &&
+      (day as number) >= 1 &&
+      (day as number) <= daysInMonth(year as number, month as number) &&
+      (hour as number) <= 23 &&
+      (minute as number) <= 59 &&
+      (Number.isNaN(second) || (second as number) <= 59);
+    if (!valid) return `is not a calendar date and time (${describe(value)})`;
     ms = Date.parse(value);
   } else {
     return `must be epoch milliseconds or an ISO-8601 time with a zone, got ${describe(value)}`;
@@ -36,10 +71,31 @@ export function parseEventTime(value: unknown): number | string {
   return ms;
 }
 
-function describe(value: unknown): string {
+/** A short, safe description of any value for a reason text: never walks a deep structure. */
+export function describe(value: unknown): string {
   if (value === undefined) return "nothing (the field is missing)";
-  const text = JSON.stringify(value);
-  return text.length > 60 ? `${text.slice(0, 57)}...` : text;
+  if (value === null) return "null";
+  if (Array.isArray(value)) return "an array";
+  if (typeof value === "object") return "an object";
+  if (typeof value === "string") {
+    const text = JSON.stringify(value.length > 60 ? value.slice(0, 57) : value);
+    return value.length > 60 ? `${text.slice(0, -1)}..." (${value.length} characters)` : text;
+  }
+  return String(value);
+}
+
+/** A key, event id or distinct value as text: non-empty, well-formed Unicode, within the item key limit. */
+function textOf(value: unknown, what: string, maxBytes: number): { text: string } | { reason: string } {
+  if (!(typeof value === "string" && value.length > 0) && !(typeof value === "number" && Number.isFinite(value))) {
+    return { reason: `${what} must be a non-empty string or a number, got ${describe(value)}` };
+  }
+  const text = String(value);
+  // Lone surrogates do not survive UTF-8: two different keys would become one item.
+  if (!text.isWellFormed()) return { reason: `${what} is not well-formed Unicode (it holds a lone surrogate), got ${describe(value)}` };
+  const bytes = utf8Length(text);
+  if (bytes > maxBytes)
+    return { reason: `${what} is ${bytes} bytes in UTF-8; at most ${maxBytes} fit in a DynamoDB key (got ${describe(value)})` };
+  return { text };
 }
 
 export function matchesFilter(pipeline: Pipeline, event: unknown): boolean {
@@ -51,10 +107,9 @@ export function matchesFilter(pipeline: Pipeline, event: unknown): boolean {
 
 export function readPipelineEvent(pipeline: Pipeline, event: unknown, now = Date.now()): PipelineEvent {
   if (!matchesFilter(pipeline, event)) return { kind: "skipped" };
-  const rawKey = valueAt(event, pipeline.key);
-  if (!(typeof rawKey === "string" && rawKey.length > 0) && !(typeof rawKey === "number" && Number.isFinite(rawKey))) {
-    return { kind: "invalid", reason: `key field "${pipeline.key}" must be a non-empty string or a number, got ${describe(rawKey)}` };
-  }
+  const maxKeyBytes = maxKeyBytesOf(pipeline);
+  const key = textOf(valueAt(event, pipeline.key), `key field "${pipeline.key}"`, maxKeyBytes);
+  if ("reason" in key) return { kind: "invalid", reason: key.reason };
   const ts = parseEventTime(valueAt(event, pipeline.eventTime));
   if (typeof ts === "string") return { kind: "invalid", reason: `event time field "${pipeline.eventTime}" ${ts}` };
   if (pipeline.maxFutureSkew !== undefined && ts > now + pipeline.maxFutureSkew) {
@@ -65,30 +120,20 @@ export function readPipelineEvent(pipeline: Pipeline, event: unknown, now = Date
   }
   let id: string | undefined;
   if (pipeline.dedupe) {
-    const raw = valueAt(event, pipeline.dedupe.field);
-    if (!(typeof raw === "string" && raw.length > 0) && !(typeof raw === "number" && Number.isFinite(raw))) {
-      return {
-        kind: "invalid",
-        reason: `dedupe field "${pipeline.dedupe.field}" must be a non-empty string or a number, got ${describe(raw)}`,
-      };
-    }
-    id = String(raw);
+    const dedupe = textOf(valueAt(event, pipeline.dedupe.field), `dedupe field "${pipeline.dedupe.field}"`, maxKeyBytes);
+    if ("reason" in dedupe) return { kind: "invalid", reason: dedupe.reason };
+    id = dedupe.text;
   }
   const values: Record<string, number> = {};
   const keys: Record<string, string> = {};
   for (const aggregate of pipeline.aggregates) {
     if (aggregate.op === "distinct") {
-      const value = valueAt(event, aggregate.field);
-      if (!(typeof value === "string" && value.length > 0) && !(typeof value === "number" && Number.isFinite(value))) {
-        return {
-          kind: "invalid",
-          reason: `field "${aggregate.field}" (aggregate "${aggregate.name}") must be a non-empty string or a number, got ${describe(value)}`,
-        };
-      }
-      keys[aggregate.field] = String(value);
+      const distinct = textOf(valueAt(event, aggregate.field), `field "${aggregate.field}" (aggregate "${aggregate.name}")`, 64 * 1024);
+      if ("reason" in distinct) return { kind: "invalid", reason: distinct.reason };
+      keys[aggregate.field] = distinct.text;
       continue;
     }
-    if (aggregate.op === "count" || aggregate.field in values) continue;
+    if (aggregate.op === "count" || Object.hasOwn(values, aggregate.field)) continue;
     const value = valueAt(event, aggregate.field);
     if (typeof value !== "number" || !Number.isFinite(value)) {
       return {
@@ -96,7 +141,13 @@ export function readPipelineEvent(pipeline: Pipeline, event: unknown, now = Date
         reason: `field "${aggregate.field}" (aggregate "${aggregate.name}") must be a finite number, got ${describe(value)}`,
       };
     }
+    if (!isStorableNumber(value)) {
+      return {
+        kind: "invalid",
+        reason: `field "${aggregate.field}" (aggregate "${aggregate.name}") is ${value}: DynamoDB stores numbers from 1e-130 to 9.99e125 in magnitude (and 0)`,
+      };
+    }
     values[aggregate.field] = value;
   }
-  return { kind: "event", key: String(rawKey), ts, values, keys, id };
+  return { kind: "event", key: key.text, ts, values, keys, id };
 }

@@ -23,7 +23,13 @@ const duration = z.union([z.string(), z.number()]).transform((value, ctx): numbe
 
 const positiveDuration = duration.refine((ms) => ms > 0, { message: "must be longer than 0" });
 
-const fieldPath = z.string().regex(/^[^.\s]+(\.[^.\s]+)*$/, { message: 'must be a field name or a dot path such as "tags.host"' });
+const fieldPath = z
+  .string()
+  .regex(/^[^.\s]+(\.[^.\s]+)*$/, { message: 'must be a field name or a dot path such as "tags.host"' })
+  .refine((path) => !path.split(".").includes("__proto__"), { message: '"__proto__" cannot name a field' });
+
+/** Events further ahead of the wall clock than this are dead-lettered unless a pipeline says otherwise. */
+export const DEFAULT_MAX_FUTURE_SKEW = 3_600_000;
 
 const windowSchema = z
   .discriminatedUnion(
@@ -102,6 +108,20 @@ const aggregateSchema = z
 
 const scalar = z.union([z.string(), z.number(), z.boolean(), z.null()]);
 
+/**
+ * An object whose keys name things: a key "__proto__" (JSON.parse makes it an own key) would be lost
+ * when copied into an object, so it is refused by name before the record is read.
+ */
+function namedRecord<K extends z.ZodType<string>, V extends z.ZodType>(key: K, value: V, what: string) {
+  return z
+    .unknown()
+    .superRefine((input, ctx) => {
+      if (input !== null && typeof input === "object" && Object.hasOwn(input, "__proto__"))
+        ctx.addIssue({ code: "custom", message: `"__proto__" cannot name ${what}` });
+    })
+    .pipe(z.record(key, value));
+}
+
 export const pipelineSchema = z
   .strictObject({
     name: z.string().regex(/^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/, {
@@ -109,18 +129,20 @@ export const pipelineSchema = z
     }),
     key: fieldPath,
     eventTime: fieldPath,
-    filter: z.record(z.string(), scalar).default({}),
+    filter: namedRecord(fieldPath, scalar, "a field").default({}),
     window: windowSchema,
-    aggregates: z
-      .record(z.string().regex(/^[A-Za-z_][A-Za-z0-9_]{0,63}$/, { message: "aggregate names must be identifiers" }), aggregateSchema)
-      .refine((aggregates) => Object.keys(aggregates).length > 0, { message: "needs at least one aggregate" }),
+    aggregates: namedRecord(
+      z.string().regex(/^[A-Za-z_][A-Za-z0-9_]{0,63}$/, { message: "aggregate names must be identifiers" }),
+      aggregateSchema,
+      "an aggregate",
+    ).refine((aggregates) => Object.keys(aggregates).length > 0, { message: "needs at least one aggregate" }),
     outOfOrderness: duration.default(0),
     allowedLateness: duration.default(0),
     idleTimeout: positiveDuration.default(60_000),
     /** emit the current result of open windows at most this often (processing time), before the final one */
     early: positiveDuration.optional(),
-    /** events whose time is further ahead of the wall clock than this are dead-lettered (off when absent) */
-    maxFutureSkew: positiveDuration.optional(),
+    /** events whose time is further ahead of the wall clock than this are dead-lettered (default 1 h) */
+    maxFutureSkew: positiveDuration.default(DEFAULT_MAX_FUTURE_SKEW),
     /** count an event id once within this window (producers that retry write the same event twice) */
     dedupe: z.strictObject({ field: fieldPath, within: positiveDuration }).optional(),
   })

@@ -5,6 +5,7 @@ import type { DynamoDBClient, WriteRequest } from "@aws-sdk/client-dynamodb";
 import { type Item, N, num, S, str } from "./attributes.ts";
 import { padSequence } from "./keys.ts";
 import { batchWriteAll, scanAll } from "./requests.ts";
+import { STUCK_PREFIX } from "./stuck.ts";
 
 export type DeadLetterKind = "invalid" | "late";
 
@@ -91,9 +92,11 @@ export async function putDeadLetters(
   await batchWriteAll(client, tableName, requests);
 }
 
-/** Every dead letter, oldest shard position first. An operator's tool: it scans. */
+/** Every dead letter, oldest shard position first (parked keys, see stuck.ts, are not letters). An operator's tool: it scans. */
 export async function listDeadLetters(client: DynamoDBClient, tableName: string, kind?: DeadLetterKind): Promise<DeadLetter[]> {
-  const letters = (await scanAll(client, { TableName: tableName, ConsistentRead: true })).map(decodeDeadLetter);
+  const letters = (await scanAll(client, { TableName: tableName, ConsistentRead: true }))
+    .filter((item) => !(str(item, "pk") ?? "").startsWith(STUCK_PREFIX))
+    .map(decodeDeadLetter);
   return letters
     .filter((l) => kind === undefined || l.kind === kind)
     .sort((a, b) => a.shardId.localeCompare(b.shardId) || (BigInt(a.sequenceNumber) < BigInt(b.sequenceNumber) ? -1 : 1));

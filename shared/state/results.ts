@@ -47,11 +47,22 @@ const spanOf = (value: Item[string] | undefined) =>
   value?.M === undefined ? undefined : { start: Number(value.M.start?.N ?? 0), end: Number(value.M.end?.N ?? 0) };
 const spanAttribute = (span: { start: number; end: number }) => ({ M: { start: N(span.start), end: N(span.end) } });
 
-export function decodeResult(item: Item): WindowResult {
+/**
+ * A result's values are stored as JSON text: any finite double fits (DynamoDB numbers stop at 1e126,
+ * which a sum of storable values can pass), and `null` marks a value that cannot be given.
+ */
+function decodeValues(value: Item[string] | undefined): Record<string, AggregateValue> {
+  if (value?.S !== undefined) return JSON.parse(value.S) as Record<string, AggregateValue>;
+  // Results written before values were JSON: a map of numbers (quantiles a map of maps).
   const values: Record<string, AggregateValue> = {};
-  for (const [name, value] of Object.entries(item.values?.M ?? {})) {
-    values[name] = value.M ? Object.fromEntries(Object.entries(value.M).map(([q, v]) => [q, Number(v.N)])) : Number(value.N);
+  for (const [name, v] of Object.entries(value?.M ?? {})) {
+    values[name] = v.M ? Object.fromEntries(Object.entries(v.M).map(([q, x]) => [q, Number(x.N)])) : Number(v.N);
   }
+  return values;
+}
+
+export function decodeResult(item: Item): WindowResult {
+  const values = decodeValues(item.values);
   return {
     pipeline: str(item, "pipeline") ?? "",
     key: str(item, "key") ?? "",
@@ -79,14 +90,7 @@ function encodeResult(result: WindowResult, withOutbox: boolean, ttlSeconds: num
     key: S(result.key),
     start: N(result.start),
     end: N(result.end),
-    values: {
-      M: Object.fromEntries(
-        Object.entries(result.values).map(([k, v]) => [
-          k,
-          typeof v === "number" ? N(v) : { M: Object.fromEntries(Object.entries(v).map(([q, x]) => [q, N(x)])) },
-        ]),
-      ),
-    },
+    values: S(JSON.stringify(result.values)),
     n: N(result.count),
     version: N(result.version),
     firedAt: N(result.firedAt),

@@ -43,6 +43,7 @@ export class HandlerHarness {
       sink: { publish: async (results) => void this.published.push(...results) },
       concurrency: 4,
       tombstoneRetentionMs: 86_400_000,
+      deadLetterTable: names.deadLetterTable,
       now: clock,
     });
   }

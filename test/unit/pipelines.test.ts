@@ -42,6 +42,7 @@ describe("pipelines file", () => {
       outOfOrderness: 30_000,
       allowedLateness: 0,
       idleTimeout: 60_000,
+      maxFutureSkew: 3_600_000,
     });
   });
 

@@ -1,0 +1,175 @@
+// Inputs and operator changes that used to halt window closing for every pipeline: each now closes
+// what can be closed, parks what cannot with its reason, and goes on (real handlers, emulators).
+import { PutItemCommand } from "@aws-sdk/client-dynamodb";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { createWatermarkHandler } from "../../functions/watermark.ts";
+import { kinesisResultSink, outputPartitionKeyOf } from "../../shared/outputs/kinesis.ts";
+import { parsePipelines } from "../../shared/pipelines/load.ts";
+import type { Pipeline } from "../../shared/pipelines/schema.ts";
+import { paneItemKey } from "../../shared/state/keys.ts";
+import { readStuckKeys } from "../../shared/state/stuck.ts";
+import { readShardRecords } from "../../shared/streams/tail.ts";
+import { emulatedDeployment } from "../helpers/emulated.ts";
+import { HandlerHarness } from "../helpers/handler-harness.ts";
+import { testContext } from "../helpers/kinesis-events.ts";
+
+let deployment: Awaited<ReturnType<typeof emulatedDeployment>>;
+let count = 0;
+
+beforeAll(async () => {
+  deployment = await emulatedDeployment("isolation", 1);
+});
+
+afterAll(() => {
+  deployment.dynamodb.destroy();
+  deployment.kinesis.destroy();
+});
+
+function pipelineOf(definition: Record<string, unknown>, name = `iso${++count}`): Pipeline {
+  const [pipeline] = parsePipelines({
+    pipelines: [{ name, key: "k", eventTime: "ts", window: { type: "tumbling", size: "1m" }, maxFutureSkew: "100000d", ...definition }],
+  });
+  return pipeline as Pipeline;
+}
+
+describe("closing goes on", () => {
+  it("writes a window whose sum passes DynamoDB's number range (two storable values)", async () => {
+    // Prepare: each value is storable, their sum (1.8e126) is not a DynamoDB number
+    const h = new HandlerHarness(deployment, pipelineOf({ aggregates: { s: { sum: "v" }, m: { max: "v" } } }));
+    await h.ingest([
+      { k: "a", ts: 1000, v: 9e125 },
+      { k: "a", ts: 2000, v: 9e125 },
+    ]);
+
+    // Act
+    await h.advanceWatermark(60_000);
+    await h.close();
+
+    // Assess
+    expect((await h.finalResults()).map((r) => r.values)).toEqual([{ s: 1.8e126, m: 9e125 }]);
+  });
+
+  it("parks a key whose state cannot be read, closes the others, and clears the key once it closes", async () => {
+    // Prepare: two keys; one pane corrupted behind Panes' back
+    const h = new HandlerHarness(deployment, pipelineOf({ aggregates: { n: { count: true } } }));
+    await h.ingest([
+      { k: "good", ts: 1000 },
+      { k: "bad", ts: 1000 },
+    ]);
+    const { pk, sk } = paneItemKey(h.pipeline.name, "bad", 0);
+    const corrupt = {
+      pk: { S: pk },
+      sk: { S: sk },
+      gpk: { S: `${h.pipeline.name}#0` },
+      due: { N: "60000" },
+      st: { S: "{not json" },
+      v: { N: "9" },
+    };
+    await deployment.dynamodb.send(new PutItemCommand({ TableName: deployment.names.stateTable, Item: corrupt }));
+
+    // Act
+    await h.advanceWatermark(60_000);
+    await h.close();
+
+    // Assess: "good" closed, "bad" parked with the reason
+    expect((await h.finalResults()).map((r) => r.key)).toEqual(["good"]);
+    const parked = await readStuckKeys(deployment.dynamodb, deployment.names.deadLetterTable, h.pipeline.name);
+    expect([...parked.keys()]).toEqual(["bad"]);
+    expect(parked.get("bad")?.reason).toMatch(/SyntaxError/);
+
+    // Act: the item is repaired; the next run closes the key and clears the record
+    await deployment.dynamodb.send(
+      new PutItemCommand({
+        TableName: deployment.names.stateTable,
+        Item: { ...corrupt, st: { S: '[[60000,{"n":1,"tmin":1000,"tmax":1000,"fields":{}}]]' } },
+      }),
+    );
+    await h.close();
+    expect((await h.finalResults()).map((r) => r.key).sort()).toEqual(["bad", "good"]);
+    expect((await readStuckKeys(deployment.dynamodb, deployment.names.deadLetterTable, h.pipeline.name)).size).toBe(0);
+  });
+
+  it("publishes a key too long for a Kinesis partition key, with the full key in the result", async () => {
+    // Prepare: a 300-character key, publishing to the real output stream
+    const pipeline = pipelineOf({ aggregates: { n: { count: true } } });
+    const key = "k".repeat(300);
+    const h = new HandlerHarness(deployment, pipeline);
+    await h.ingest([{ k: key, ts: 1000 }]);
+    await h.advanceWatermark(60_000);
+    const close = createWatermarkHandler({
+      dynamodb: deployment.dynamodb,
+      stateTable: deployment.names.stateTable,
+      resultsTable: deployment.names.resultsTable,
+      pipelines: [pipeline],
+      sink: kinesisResultSink(deployment.kinesis, { streamName: deployment.names.outputStream }),
+      concurrency: 2,
+      tombstoneRetentionMs: 86_400_000,
+    });
+
+    // Act
+    await close(undefined, testContext());
+
+    // Assess
+    const records = await readShardRecords(deployment.kinesis, deployment.names.outputStream, "shardId-000000000000");
+    const mine = records.filter((r) => JSON.parse(Buffer.from(r.Data ?? []).toString()).pipeline === pipeline.name);
+    expect(mine.map((r) => [r.PartitionKey, JSON.parse(Buffer.from(r.Data ?? []).toString()).key])).toEqual([
+      [outputPartitionKeyOf({ pipeline: pipeline.name, key }), key],
+    ]);
+    expect(mine[0]?.PartitionKey?.length).toBeLessThanOrEqual(256);
+  });
+
+  it("reads panes written before an aggregate was added: the new aggregate is null where it did not see every event", async () => {
+    // Prepare: events applied under the first definition
+    const name = `iso${++count}`;
+    const before = new HandlerHarness(deployment, pipelineOf({ aggregates: { n: { count: true } } }, name));
+    await before.ingest([{ k: "a", ts: 1000, v: 5 }]);
+
+    // Act: the operator adds an aggregate; more events arrive in the same window and the next one
+    const after = new HandlerHarness(deployment, pipelineOf({ aggregates: { n: { count: true }, s: { sum: "v" } } }, name));
+    await after.ingest([
+      { k: "a", ts: 2000, v: 7 },
+      { k: "a", ts: 61_000, v: 3 },
+    ]);
+    await after.advanceWatermark(120_000);
+    await after.close();
+
+    // Assess
+    expect((await after.finalResults()).map((r) => [r.start, r.values])).toEqual([
+      [0, { n: 2, s: null }],
+      [60_000, { n: 1, s: 3 }],
+    ]);
+  });
+});
+
+describe("the watermark function's payload", () => {
+  const handler = (allowDrain: boolean) =>
+    createWatermarkHandler(
+      {
+        dynamodb: deployment.dynamodb,
+        stateTable: deployment.names.stateTable,
+        resultsTable: deployment.names.resultsTable,
+        pipelines: [pipelineOf({ aggregates: { n: { count: true } } })],
+        concurrency: 2,
+        tombstoneRetentionMs: 86_400_000,
+      },
+      { allowDrain },
+    );
+
+  it("refuses drain in a deployment and anything but the schedule's event or a nudge", async () => {
+    const deployed = handler(false);
+    await expect(deployed({ drain: true }, testContext())).rejects.toThrow(/only for the local stack and replay/);
+    await expect(deployed({ nudge: true, extra: 1 }, testContext())).rejects.toThrow(/takes the schedule's event/);
+    await expect(deployed("drain", testContext())).rejects.toThrow(/takes the schedule's event/);
+    const scheduled = {
+      version: "0",
+      id: "x",
+      "detail-type": "Scheduled Event",
+      source: "aws.events",
+      time: "2026-11-25T00:00:00Z",
+      detail: {},
+    };
+    await expect(deployed(scheduled, testContext())).resolves.toBeInstanceOf(Array);
+    await expect(deployed({ nudge: true }, testContext())).resolves.toBeInstanceOf(Array);
+    await expect(handler(true)({ drain: true }, testContext())).resolves.toBeInstanceOf(Array);
+  });
+});

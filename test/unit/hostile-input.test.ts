@@ -1,0 +1,123 @@
+// Inputs an attacker or a careless producer sends: each is refused with a reason a person can act on
+// (and so dead-lettered), never thrown, never silently merged into another key, never stored in a form
+// DynamoDB would refuse later, when a closing run could no longer refuse it.
+import { describe, expect, it } from "vitest";
+import { decodeRecord, planBatch, type StreamRecord } from "../../shared/ingest/plan.ts";
+import { maxKeyBytesOf, parseEventTime, readPipelineEvent } from "../../shared/pipelines/events.ts";
+import { PipelinesConfigError, parsePipelines } from "../../shared/pipelines/load.ts";
+import type { Pipeline } from "../../shared/pipelines/schema.ts";
+
+function pipelineOf(definition: Record<string, unknown> = {}): Pipeline {
+  const [pipeline] = parsePipelines({
+    pipelines: [
+      { name: "p", key: "host", eventTime: "ts", window: { type: "tumbling", size: "1m" }, aggregates: { s: { sum: "v" } }, ...definition },
+    ],
+  });
+  if (!pipeline) throw new Error("no pipeline");
+  return pipeline;
+}
+
+const NOW = Date.parse("2026-06-01T00:00:00Z");
+const event = (fields: Record<string, unknown>) => ({ host: "a", ts: NOW - 1000, v: 1, ...fields });
+const reasonOf = (result: ReturnType<typeof readPipelineEvent>) =>
+  result.kind === "invalid" ? result.reason : `not refused: ${result.kind}`;
+
+describe("keys", () => {
+  it("refuses a key with a lone surrogate instead of merging it with another key", () => {
+    // Prepare: two keys that differ only in their lone surrogate encode to the same UTF-8 bytes
+    const p = pipelineOf();
+
+    // Act
+    const first = readPipelineEvent(p, event({ host: "a\ud800" }), NOW);
+    const second = readPipelineEvent(p, event({ host: "a\udbff" }), NOW);
+
+    // Assess
+    expect(reasonOf(first)).toMatch(/not well-formed Unicode/);
+    expect(reasonOf(second)).toMatch(/not well-formed Unicode/);
+    expect(readPipelineEvent(p, event({ host: "a\ud83d\ude00" }), NOW).kind).toBe("event");
+  });
+
+  it("refuses a key DynamoDB's key limit cannot hold, and takes a long one that fits", () => {
+    const p = pipelineOf();
+    const limit = maxKeyBytesOf(p);
+    expect(limit).toBe(2048 - "P#p#".length);
+    expect(readPipelineEvent(p, event({ host: "k".repeat(300) }), NOW).kind).toBe("event");
+    expect(readPipelineEvent(p, event({ host: "é".repeat(limit / 2) }), NOW).kind).toBe("event");
+    expect(reasonOf(readPipelineEvent(p, event({ host: "é".repeat(limit / 2 + 1) }), NOW))).toMatch(
+      new RegExp(`is ${limit + 2} bytes in UTF-8; at most ${limit} fit`),
+    );
+  });
+
+  it("refuses a dedupe id DynamoDB's key limit cannot hold", () => {
+    const p = pipelineOf({ dedupe: { field: "id", within: "1h" } });
+    expect(readPipelineEvent(p, event({ id: "x".repeat(2000) }), NOW).kind).toBe("event");
+    expect(reasonOf(readPipelineEvent(p, event({ id: "x".repeat(2100) }), NOW))).toMatch(/dedupe field "id" is 2100 bytes/);
+  });
+
+  it("reads own fields only: a field named after an Object member is an ordinary field", () => {
+    const p = pipelineOf({ key: "constructor", aggregates: { s: { sum: "toString" } } });
+    expect(reasonOf(readPipelineEvent(p, { ts: NOW, toString: 1 }, NOW))).toMatch(/key field "constructor" must be .* got nothing/);
+    expect(readPipelineEvent(p, { constructor: "k", ts: NOW, toString: 2 }, NOW)).toMatchObject({
+      kind: "event",
+      key: "k",
+      values: { toString: 2 },
+    });
+  });
+});
+
+describe("numbers", () => {
+  it("refuses values DynamoDB cannot store, which would otherwise stop the closing of every pipeline", () => {
+    const p = pipelineOf();
+    for (const v of [1e200, -1e127, 1e-320, 5e-131])
+      expect(reasonOf(readPipelineEvent(p, event({ v }), NOW))).toMatch(/DynamoDB stores numbers/);
+    for (const v of [9.9e125, -1e125, 1e-130, 0, -0, 123.456]) expect(readPipelineEvent(p, event({ v }), NOW).kind).toBe("event");
+  });
+});
+
+describe("event times", () => {
+  it("refuses ISO-8601 times that are not calendar dates", () => {
+    expect(parseEventTime("2026-02-30T00:00:00Z")).toMatch(/not a calendar date/);
+    expect(parseEventTime("2023-02-29T12:00:00Z")).toMatch(/not a calendar date/);
+    expect(parseEventTime("2026-01-01T24:00:00Z")).toMatch(/not a calendar date/);
+    expect(parseEventTime("2024-02-29T12:00:00+01:00")).toBe(Date.parse("2024-02-29T11:00:00Z"));
+  });
+
+  it("refuses by default an event more than an hour ahead of the wall clock", () => {
+    const p = pipelineOf();
+    expect(readPipelineEvent(p, event({ ts: NOW + 59 * 60_000 }), NOW).kind).toBe("event");
+    expect(reasonOf(readPipelineEvent(p, event({ ts: Date.parse("2099-01-01T00:00:00Z") }), NOW))).toMatch(/more than maxFutureSkew/);
+  });
+});
+
+describe("structure", () => {
+  it("refuses JSON nested deeper than 64 levels without walking it, and describes any value briefly", () => {
+    // Prepare: 5,000 levels in the key field
+    const deep = `{"host":${"[".repeat(5000)}${"]".repeat(5000)},"ts":1,"v":1}`;
+    const record: StreamRecord = {
+      shardId: "s",
+      sequenceNumber: "1",
+      partitionKey: "k",
+      data: new TextEncoder().encode(deep),
+      arrivedAt: 0,
+    };
+
+    // Act
+    const plan = planBatch([pipelineOf()], [record], new Map(), NOW);
+
+    // Assess
+    expect(plan.deadLetters.map((l) => l.reason)).toEqual(["record data nests deeper than 64 levels"]);
+    expect(decodeRecord(new TextEncoder().encode(`{"a":${"[".repeat(64)}${"]".repeat(64)}}`)).ok).toBe(false);
+    expect(decodeRecord(new TextEncoder().encode(`{"a":${"[".repeat(63)}${"]".repeat(63)}}`)).ok).toBe(true);
+    expect(decodeRecord(new TextEncoder().encode(`{"a":"${"[".repeat(100)}"}`)).ok).toBe(true);
+    const nested = readPipelineEvent(pipelineOf(), event({ host: { a: [[[{ b: 1 }]]] } }), NOW);
+    expect(reasonOf(nested)).toBe('key field "host" must be a non-empty string or a number, got an object');
+  });
+
+  it("refuses __proto__ as an aggregate, field or filter name at load, naming it", () => {
+    const load = (definition: Record<string, unknown>) => () => pipelineOf(definition);
+    expect(load(JSON.parse('{"aggregates":{"__proto__":{"sum":"v"}}}'))).toThrow(PipelinesConfigError);
+    expect(load(JSON.parse('{"aggregates":{"__proto__":{"sum":"v"}}}'))).toThrow(/"__proto__" cannot name an aggregate/);
+    expect(load({ key: "a.__proto__" })).toThrow(/field key: "__proto__" cannot name a field/);
+    expect(load(JSON.parse('{"filter":{"__proto__":"x"}}'))).toThrow(/"__proto__" cannot name a field/);
+  });
+});
