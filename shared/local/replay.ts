@@ -13,7 +13,7 @@ import { valueAt } from "../pipelines/events.ts";
 import type { Pipeline } from "../pipelines/schema.ts";
 import { markShardFinished, readWatermarks } from "../state/checkpoints.ts";
 import { type DeadLetter, listDeadLetters } from "../state/dead-letters.ts";
-import { queryResults, type WindowResult } from "../state/results.ts";
+import { countCurrentResults, queryResults, type WindowResult } from "../state/results.ts";
 import { putRecordsWithRetry } from "../streams/put-records.ts";
 import { mergeTwoShards, splitAllShards } from "../streams/reshard.ts";
 import { readAllRecordData } from "../streams/tail.ts";
@@ -24,6 +24,11 @@ import { startLocalStack } from "./stack.ts";
 
 export class InputFileError extends Error {
   override name = "InputFileError";
+}
+
+/** The results read through the index do not add up to what the table holds: refuse to report them. */
+export class ReplayReconcileError extends Error {
+  override name = "ReplayReconcileError";
 }
 
 export interface ReplayOptions {
@@ -164,8 +169,14 @@ export async function replay(options: ReplayOptions): Promise<ReplaySummary> {
     say("end of input: moving the watermark to +∞");
     await stack.closeNow({ drain: true });
     const results: WindowResult[] = [];
+    const held = await countCurrentResults(stack.dynamodb, stack.connection.names.resultsTable);
     for (const pipeline of options.pipelines) {
-      results.push(...(await queryResults(stack.dynamodb, stack.connection.names.resultsTable, { pipeline: pipeline.name })));
+      const mine = await queryResults(stack.dynamodb, stack.connection.names.resultsTable, { pipeline: pipeline.name });
+      if (mine.length !== (held.get(pipeline.name) ?? 0))
+        throw new ReplayReconcileError(
+          `pipeline ${pipeline.name}: the results index returned ${mine.length} windows but the table holds ${held.get(pipeline.name) ?? 0}`,
+        );
+      results.push(...mine);
     }
     const letters = await listDeadLetters(stack.dynamodb, stack.connection.names.deadLetterTable);
     const published: ReplaySummary["published"] = [];

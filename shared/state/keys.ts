@@ -6,6 +6,27 @@ export function padTime(ms: number): string {
   return String(ms).padStart(16, "0");
 }
 
+/** The largest time a padded sort key holds (16 digits, and exact as a double). */
+const MAX_PADDED_TIME = Number.MAX_SAFE_INTEGER;
+
+/**
+ * An index sort key that is unique per item: a time (clamped to the 16-digit range, so it sorts as
+ * text), then the item's own key. Equal times still give distinct sort keys: dynalite loses an item at
+ * a page boundary when an index holds many equal sort keys, and ties need no order anyway.
+ */
+export function uniqueTimeKey(ms: number, item: { pk: string; sk: string }): string {
+  return `${padTime(Math.min(MAX_PADDED_TIME, Math.max(0, Math.floor(ms))))}#${item.pk}#${item.sk}`;
+}
+
+/** The bounds of a BETWEEN over uniqueTimeKey values for times in [from, to]. */
+export function uniqueTimeRange(from: number, to: number): { from: string; to: string } {
+  const clamp = (ms: number) => padTime(Math.min(MAX_PADDED_TIME, Math.max(0, Math.floor(ms))));
+  return { from: `${clamp(from)}#`, to: `${clamp(to)}~` };
+}
+
+/** The time of a uniqueTimeKey value. */
+export const timeOfUniqueKey = (value: string) => Number(value.slice(0, 16));
+
 /** Kinesis sequence numbers are decimal strings of up to 129 digits; padded they compare as strings. */
 export function padSequence(sequenceNumber: string | bigint): string {
   return String(sequenceNumber).padStart(130, "0");

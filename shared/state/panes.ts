@@ -6,7 +6,17 @@ import { decodeState, type StoredState, stateFromJson, stateToJson } from "../ag
 import type { PaneLayer, StoredPane, StoredSessions } from "../ingest/deltas.ts";
 import type { SessionEntry } from "../windows/sessions.ts";
 import { type Item, isConditionalFailure, N, num, S, str } from "./attributes.ts";
-import { indexPartitionOf, indexPartitionsOf, padTime, paneItemKey, parsePanePartition, sessionsItemKey } from "./keys.ts";
+import {
+  indexPartitionOf,
+  indexPartitionsOf,
+  padTime,
+  paneItemKey,
+  parsePanePartition,
+  sessionsItemKey,
+  timeOfUniqueKey,
+  uniqueTimeKey,
+  uniqueTimeRange,
+} from "./keys.ts";
 import { queryAll } from "./requests.ts";
 
 /** DynamoDB items are at most 400 KB; state stays well below, leaving room for names and fences. */
@@ -165,6 +175,7 @@ export function paneItemOf(where: { pipeline: string; key: string; paneStart: nu
     sk: S(sk),
     gpk: S(indexPartitionOf(where.pipeline, where.key)),
     due: N(due),
+    dk: S(uniqueTimeKey(due, { pk, sk })),
     st: S(encodePaneState(pane.layers)),
     f: encodeFences(pane.fences),
     v: N(pane.version),
@@ -182,7 +193,9 @@ export function sessionsItemOf(
   return {
     pk: S(pk),
     sk: S(sk),
-    ...(due === undefined ? {} : { gpk: S(indexPartitionOf(where.pipeline, where.key)), due: N(due) }),
+    ...(due === undefined
+      ? {}
+      : { gpk: S(indexPartitionOf(where.pipeline, where.key)), due: N(due), dk: S(uniqueTimeKey(due, { pk, sk })) }),
     ss: S(encodeSessions(sessions.entries)),
     f: encodeFences(sessions.fences),
     v: N(sessions.version),
@@ -219,15 +232,15 @@ export async function queryDue(client: DynamoDBClient, tableName: string, pipeli
       queryAll(client, {
         TableName: tableName,
         IndexName: "due",
-        KeyConditionExpression: "gpk = :p AND due <= :upTo",
-        ExpressionAttributeValues: { ":p": S(partition), ":upTo": N(upTo) },
+        KeyConditionExpression: "gpk = :p AND dk <= :upTo",
+        ExpressionAttributeValues: { ":p": S(partition), ":upTo": S(uniqueTimeRange(0, upTo).to) },
       }),
     ),
   );
   return pages.flat().map((item): DueItem => {
     const { key } = parsePanePartition(str(item, "pk") ?? "");
     const sk = str(item, "sk") ?? "";
-    return { key, ...(/^\d+$/.test(sk) ? { paneStart: Number(sk) } : {}), due: num(item, "due") ?? 0 };
+    return { key, ...(/^\d+$/.test(sk) ? { paneStart: Number(sk) } : {}), due: timeOfUniqueKey(str(item, "dk") ?? "") };
   });
 }
 
@@ -310,7 +323,15 @@ export function moveDue(
   pane: PaneAt,
   due: number,
 ): Promise<boolean> {
-  return updateIfUnchanged(client, tableName, { pipeline, key, pane }, { expression: "SET due = :due", values: { ":due": N(due) } });
+  return updateIfUnchanged(
+    client,
+    tableName,
+    { pipeline, key, pane },
+    {
+      expression: "SET due = :due, dk = :dk",
+      values: { ":due": N(due), ":dk": S(uniqueTimeKey(due, paneItemKey(pipeline, key, pane.paneStart))) },
+    },
+  );
 }
 
 /**
@@ -332,7 +353,7 @@ export function purgePane(
     tableName,
     { pipeline, key, pane },
     {
-      expression: "SET tomb = :true, v = :next, #ttl = :ttl REMOVE gpk, due",
+      expression: "SET tomb = :true, v = :next, #ttl = :ttl REMOVE gpk, due, dk",
       names: { "#ttl": "ttl" },
       values: { ":true": { BOOL: true }, ":next": N(pane.version + 1), ":ttl": N(Math.floor(expiresAt / 1000)) },
     },

@@ -4,8 +4,8 @@
 import { type AttributeValue, type DynamoDBClient, PutItemCommand, UpdateItemCommand } from "@aws-sdk/client-dynamodb";
 import type { AggregateValue } from "../aggregates/state.ts";
 import { type Item, isConditionalFailure, N, num, S, str } from "./attributes.ts";
-import { indexPartitionOf, indexPartitionsOf, resultItemKey } from "./keys.ts";
-import { batchGetAll, queryAll } from "./requests.ts";
+import { indexPartitionOf, indexPartitionsOf, resultItemKey, uniqueTimeKey, uniqueTimeRange } from "./keys.ts";
+import { batchGetAll, queryAll, scanAll } from "./requests.ts";
 
 export interface WindowResult {
   pipeline: string;
@@ -90,6 +90,7 @@ function encodeResult(result: WindowResult, withOutbox: boolean, ttlSeconds: num
     key: S(result.key),
     start: N(result.start),
     end: N(result.end),
+    ek: S(uniqueTimeKey(result.end, { pk, sk })),
     values: S(JSON.stringify(result.values)),
     n: N(result.count),
     version: N(result.version),
@@ -97,7 +98,10 @@ function encodeResult(result: WindowResult, withOutbox: boolean, ttlSeconds: num
     final: { BOOL: result.final },
     ...(result.supersedes && result.supersedes.length > 0 ? { supersedes: { L: result.supersedes.map(spanAttribute) } } : {}),
   };
-  if (withOutbox) item.outbox = S(partition);
+  if (withOutbox) {
+    item.outbox = S(partition);
+    item.ob = S(`${pk}#${sk}`);
+  }
   if (ttlSeconds !== undefined) item.ttl = N(Math.floor(result.firedAt / 1000) + ttlSeconds);
   return item;
 }
@@ -183,7 +187,7 @@ export function markSuperseded(client: DynamoDBClient, tableName: string, old: W
 /** Clears the outbox mark once a version is published; a newer version keeps its own mark. */
 export function markPublished(client: DynamoDBClient, tableName: string, result: WindowResult) {
   return updateResultIf(client, tableName, result, {
-    expression: "REMOVE outbox",
+    expression: "REMOVE outbox, ob",
     condition: "version = :v",
     values: { ":v": N(result.version) },
   });
@@ -203,6 +207,21 @@ export async function readOutbox(client: DynamoDBClient, tableName: string, pipe
   );
   const keys = pages.flat().map((item) => ({ pk: str(item, "pk") ?? "", sk: str(item, "sk") ?? "" }));
   return (await batchGetAll(client, tableName, keys)).filter((item) => item.outbox !== undefined).map(decodeResult);
+}
+
+/**
+ * Current (not superseded) results per pipeline, counted by a Scan of the table rather than the byEnd
+ * index: an independent count to reconcile a query's answer with (replay does). It scans: tools only.
+ */
+export async function countCurrentResults(client: DynamoDBClient, tableName: string): Promise<Map<string, number>> {
+  const items = await scanAll(client, { TableName: tableName, ProjectionExpression: "pipeline, supersededBy", ConsistentRead: true });
+  const counts = new Map<string, number>();
+  for (const item of items) {
+    if (item.supersededBy !== undefined) continue;
+    const pipeline = str(item, "pipeline") ?? "";
+    counts.set(pipeline, (counts.get(pipeline) ?? 0) + 1);
+  }
+  return counts;
 }
 
 export interface ResultQuery {
@@ -226,13 +245,13 @@ export async function queryResults(client: DynamoDBClient, tableName: string, qu
       queryAll(client, {
         TableName: tableName,
         IndexName: "byEnd",
-        KeyConditionExpression: "gpk = :p AND #end BETWEEN :from AND :to",
+        KeyConditionExpression: "gpk = :p AND ek BETWEEN :from AND :to",
         FilterExpression: query.key === undefined ? undefined : "#key = :key",
-        ExpressionAttributeNames: { "#end": "end", ...(query.key === undefined ? {} : { "#key": "key" }) },
+        ExpressionAttributeNames: query.key === undefined ? undefined : { "#key": "key" },
         ExpressionAttributeValues: {
           ":p": S(partition),
-          ":from": N(from),
-          ":to": N(to),
+          ":from": S(uniqueTimeRange(from, to).from),
+          ":to": S(uniqueTimeRange(from, to).to),
           ...(query.key === undefined ? {} : { ":key": S(query.key) }),
         },
       }),

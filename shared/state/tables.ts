@@ -15,8 +15,9 @@ export const STATE_TABLE: TableDefinition = {
   partitionKey: "pk",
   sortKey: "sk",
   ttlAttribute: "ttl",
-  // Sparse: only live panes carry gpk/due. The closing logic queries due ≤ watermark, never scans.
-  indexes: [{ name: "due", partitionKey: "gpk", sortKey: "due", sortKeyType: "N", projection: "KEYS_ONLY" }],
+  // Sparse: only live state carries gpk/dk. The closing logic queries due ≤ watermark, never scans.
+  // Sort keys are unique per item (keys.ts uniqueTimeKey: the due time, then the item's key).
+  indexes: [{ name: "due", partitionKey: "gpk", sortKey: "dk", sortKeyType: "S", projection: "KEYS_ONLY" }],
 };
 
 export const RESULTS_TABLE: TableDefinition = {
@@ -25,10 +26,10 @@ export const RESULTS_TABLE: TableDefinition = {
   sortKey: "sk",
   ttlAttribute: "ttl",
   indexes: [
-    // results of a pipeline by window end, spread over INDEX_PARTITIONS partitions
-    { name: "byEnd", partitionKey: "gpk", sortKey: "end", sortKeyType: "N", projection: "ALL" },
-    // sparse outbox: results written to the ledger but not yet published downstream
-    { name: "outbox", partitionKey: "outbox", sortKey: "sk", sortKeyType: "S", projection: "KEYS_ONLY" },
+    // results of a pipeline by window end, spread over INDEX_PARTITIONS partitions (ek: the end, then the item's key)
+    { name: "byEnd", partitionKey: "gpk", sortKey: "ek", sortKeyType: "S", projection: "ALL" },
+    // sparse outbox: results written to the ledger but not yet published downstream (ob: the item's key)
+    { name: "outbox", partitionKey: "outbox", sortKey: "ob", sortKeyType: "S", projection: "KEYS_ONLY" },
   ],
 };
 

@@ -6,7 +6,7 @@ import { createWatermarkHandler } from "../../functions/watermark.ts";
 import { kinesisResultSink, outputPartitionKeyOf } from "../../shared/outputs/kinesis.ts";
 import { parsePipelines } from "../../shared/pipelines/load.ts";
 import type { Pipeline } from "../../shared/pipelines/schema.ts";
-import { paneItemKey } from "../../shared/state/keys.ts";
+import { paneItemOf } from "../../shared/state/panes.ts";
 import { readStuckKeys } from "../../shared/state/stuck.ts";
 import { readShardRecords } from "../../shared/streams/tail.ts";
 import { emulatedDeployment } from "../helpers/emulated.ts";
@@ -56,15 +56,8 @@ describe("closing goes on", () => {
       { k: "good", ts: 1000 },
       { k: "bad", ts: 1000 },
     ]);
-    const { pk, sk } = paneItemKey(h.pipeline.name, "bad", 0);
-    const corrupt = {
-      pk: { S: pk },
-      sk: { S: sk },
-      gpk: { S: `${h.pipeline.name}#0` },
-      due: { N: "60000" },
-      st: { S: "{not json" },
-      v: { N: "9" },
-    };
+    const pane = { version: 9, layers: [], fences: new Map(), tombstone: false };
+    const corrupt = { ...paneItemOf({ pipeline: h.pipeline.name, key: "bad", paneStart: 0 }, pane, 60_000), st: { S: "{not json" } };
     await deployment.dynamodb.send(new PutItemCommand({ TableName: deployment.names.stateTable, Item: corrupt }));
 
     // Act

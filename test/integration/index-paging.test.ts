@@ -1,0 +1,68 @@
+// Every index query pages, and dynalite drops an item at a page boundary when an index holds many
+// equal sort keys (8,000 written, 7,999 read). Panes' index sort keys are unique per item, so every
+// due item and every result is found however many share a time.
+import { BatchWriteItemCommand } from "@aws-sdk/client-dynamodb";
+import pLimit from "p-limit";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { emptyState } from "../../shared/aggregates/state.ts";
+import { paneItemOf, queryDue } from "../../shared/state/panes.ts";
+import { queryResults, writeResultOnce } from "../../shared/state/results.ts";
+import { emulatedDeployment } from "../helpers/emulated.ts";
+
+let deployment: Awaited<ReturnType<typeof emulatedDeployment>>;
+
+beforeAll(async () => {
+  deployment = await emulatedDeployment("paging", 1);
+});
+
+afterAll(() => {
+  deployment.dynamodb.destroy();
+  deployment.kinesis.destroy();
+});
+
+describe("index queries across many pages of equal times", () => {
+  it("find all 8,000 panes due at the same time", async () => {
+    // Prepare: 8,000 keys, one pane each, all due at 60000 (one index partition's worth and more)
+    const pane = {
+      version: 1,
+      layers: [{ from: 60_000, state: { ...emptyState(), n: 1, tmin: 1, tmax: 1 } }],
+      fences: new Map(),
+      tombstone: false,
+    };
+    const keys = Array.from({ length: 8000 }, (_, i) => `k${i}`);
+    for (let i = 0; i < keys.length; i += 25) {
+      const items = keys
+        .slice(i, i + 25)
+        .map((key) => ({ PutRequest: { Item: paneItemOf({ pipeline: "p", key, paneStart: 0 }, pane, 60_000) } }));
+      await deployment.dynamodb.send(new BatchWriteItemCommand({ RequestItems: { [deployment.names.stateTable]: items } }));
+    }
+
+    // Act
+    const due = await queryDue(deployment.dynamodb, deployment.names.stateTable, "p", 60_000);
+
+    // Assess
+    expect(due).toHaveLength(8000);
+    expect(new Set(due.map((d) => d.key)).size).toBe(8000);
+    expect(due.every((d) => d.due === 60_000 && d.paneStart === 0)).toBe(true);
+    expect(await queryDue(deployment.dynamodb, deployment.names.stateTable, "p", 59_999)).toEqual([]);
+  });
+
+  it("find all 3,000 results that end at the same time", async () => {
+    const limit = pLimit(32);
+    await Promise.all(
+      Array.from({ length: 3000 }, (_, i) =>
+        limit(() =>
+          writeResultOnce(
+            deployment.dynamodb,
+            deployment.names.resultsTable,
+            { pipeline: "r", key: `k${i}`, start: 0, end: 60_000, values: { n: 1 }, count: 1, version: 1, firedAt: 0, final: true },
+            true,
+          ),
+        ),
+      ),
+    );
+    const results = await queryResults(deployment.dynamodb, deployment.names.resultsTable, { pipeline: "r", from: 60_000, to: 60_000 });
+    expect(results).toHaveLength(3000);
+    expect(await queryResults(deployment.dynamodb, deployment.names.resultsTable, { pipeline: "r", from: 60_001 })).toEqual([]);
+  });
+});
