@@ -14,8 +14,10 @@ import * as logs from "aws-cdk-lib/aws-logs";
 import * as sqs from "aws-cdk-lib/aws-sqs";
 import type { Construct } from "constructs";
 import type { Pipeline } from "#shared/pipelines/schema.ts";
+import { STUCK_PREFIX } from "#shared/state/stuck.ts";
 import type { DeploymentConfig } from "./config.ts";
 import { bundlingWithPipelines, LAMBDA_RUNTIME, PROJECT_ROOT } from "./constructs/bundling.ts";
+import { ExecutionRole } from "./constructs/execution-role.ts";
 import { METRICS_NAMESPACE, Operations, SERVICE_NAME } from "./constructs/operations.ts";
 import { Storage } from "./constructs/storage.ts";
 import { suppressExpectedFindings } from "./nag-suppressions.ts";
@@ -30,8 +32,29 @@ export interface PanesStackProps extends StackProps {
 
 const seconds = (ms: number) => String(Math.floor(ms / 1000));
 
+/**
+ * What Lambda's event source mapping reads a Kinesis stream with (standard iterator, shared throughput): the
+ * Kinesis actions of AWSLambdaKinesisExecutionRole without SubscribeToShard, which only enhanced fan-out uses.
+ */
+const KINESIS_EVENT_SOURCE_ACTIONS = [
+  "kinesis:DescribeStream",
+  "kinesis:DescribeStreamSummary",
+  "kinesis:GetRecords",
+  "kinesis:GetShardIterator",
+  "kinesis:ListShards",
+  "kinesis:ListStreams",
+] as const;
+
 export class PanesStack extends Stack {
   readonly operations: Operations;
+  readonly storage: Storage;
+  readonly sourceStream: kinesis.IStream;
+  readonly outputStream?: kinesis.Stream;
+  readonly onFailureQueue: sqs.Queue;
+  readonly ingest: nodejs.NodejsFunction;
+  readonly watermark: nodejs.NodejsFunction;
+  /** each function's execution role, every permission written out (see constructs/execution-role.ts) */
+  readonly roles: { readonly ingest: ExecutionRole; readonly watermark: ExecutionRole };
 
   constructor(scope: Construct, id: string, props: PanesStackProps) {
     super(scope, id, props);
@@ -45,14 +68,11 @@ export class PanesStack extends Stack {
       removalPolicy: RemovalPolicy.RETAIN,
     });
 
+    // An imported stream may be encrypted with a customer managed key: then reading it needs kms:Decrypt on that key.
+    const sourceKeyArn = "import" in config.stream ? config.stream.import.encryptionKeyArn : undefined;
     const source =
       "import" in config.stream
-        ? kinesis.Stream.fromStreamAttributes(this, "SourceStream", {
-            streamArn: config.stream.import.arn,
-            encryptionKey: config.stream.import.encryptionKeyArn
-              ? kms.Key.fromKeyArn(this, "SourceStreamKey", config.stream.import.encryptionKeyArn)
-              : undefined,
-          })
+        ? kinesis.Stream.fromStreamArn(this, "SourceStream", config.stream.import.arn)
         : new kinesis.Stream(this, "SourceStream", {
             streamMode: config.stream.create.mode === "on-demand" ? kinesis.StreamMode.ON_DEMAND : kinesis.StreamMode.PROVISIONED,
             shardCount: config.stream.create.mode === "provisioned" ? config.stream.create.shards : undefined,
@@ -70,11 +90,15 @@ export class PanesStack extends Stack {
     const bus = config.outputs.eventBus ? events.EventBus.fromEventBusName(this, "ResultBus", config.outputs.eventBus) : undefined;
 
     const storage = new Storage(this, "Tables");
+    this.storage = storage;
+    this.sourceStream = source;
+    this.outputStream = output;
     const onFailureQueue = new sqs.Queue(this, "IngestOnFailureQueue", {
       encryption: sqs.QueueEncryption.SQS_MANAGED,
       enforceSSL: true,
       retentionPeriod: Duration.days(14),
     });
+    this.onFailureQueue = onFailureQueue;
 
     const bundling = bundlingWithPipelines(props.pipelinesJson);
     const environment: Record<string, string> = {
@@ -104,6 +128,20 @@ export class PanesStack extends Stack {
       tracing: lambda.Tracing.ACTIVE,
     };
 
+    // Each function gets only what its code sends (and what Lambda itself does for it), statement by statement
+    // below; CDK grants to the functions add nothing (the roles are given without policy updates).
+    const ingestLogs = new logs.LogGroup(this, "IngestLogs", {
+      retention: logs.RetentionDays.ONE_MONTH,
+      removalPolicy: RemovalPolicy.DESTROY,
+    });
+    const watermarkLogs = new logs.LogGroup(this, "WatermarkLogs", {
+      retention: logs.RetentionDays.ONE_MONTH,
+      removalPolicy: RemovalPolicy.DESTROY,
+    });
+    const ingestRole = new ExecutionRole(this, "IngestRole", { logGroup: ingestLogs, description: "Panes ingest function" });
+    const watermarkRole = new ExecutionRole(this, "WatermarkRole", { logGroup: watermarkLogs, description: "Panes watermark function" });
+    this.roles = { ingest: ingestRole, watermark: watermarkRole };
+
     // Ingest: one invocation per shard at a time (ParallelizationFactor 1), so no reserved concurrency:
     // reserving fewer than the shard count would throttle and iterator age would grow.
     const ingest = new nodejs.NodejsFunction(this, "IngestFunction", {
@@ -112,10 +150,10 @@ export class PanesStack extends Stack {
       entry: join(PROJECT_ROOT, "functions/lambda/ingest.ts"),
       // A batch is one write per (key, pane) with bounded concurrency; two minutes leave room for throttling backoff.
       timeout: Duration.minutes(2),
-      logGroup: new logs.LogGroup(this, "IngestLogs", { retention: logs.RetentionDays.ONE_MONTH, removalPolicy: RemovalPolicy.DESTROY }),
+      logGroup: ingestLogs,
+      role: ingestRole.forFunction(),
     });
-    storage.state.grantReadWriteData(ingest);
-    storage.deadLetters.grantWriteData(ingest);
+    this.ingest = ingest;
     ingest.addEventSource(
       new KinesisEventSource(source, {
         startingPosition: lambda.StartingPosition[config.eventSource.startingPosition],
@@ -126,6 +164,7 @@ export class PanesStack extends Stack {
         retryAttempts: config.eventSource.retryAttempts,
         maxRecordAge: Duration.millis(config.eventSource.maxRecordAge),
         parallelizationFactor: config.eventSource.parallelizationFactor,
+        // SqsDlq's own grant (SendMessage, GetQueueAttributes, GetQueueUrl) is dropped: see OnFailureQueue below.
         onFailure: new SqsDlq(onFailureQueue),
       }),
     );
@@ -138,19 +177,56 @@ export class PanesStack extends Stack {
       entry: join(PROJECT_ROOT, "functions/lambda/watermark.ts"),
       timeout: Duration.minutes(5),
       reservedConcurrentExecutions: 1,
-      logGroup: new logs.LogGroup(this, "WatermarkLogs", { retention: logs.RetentionDays.ONE_MONTH, removalPolicy: RemovalPolicy.DESTROY }),
+      logGroup: watermarkLogs,
+      role: watermarkRole.forFunction(),
     });
-    storage.state.grantReadWriteData(watermark);
-    storage.results.grantReadWriteData(watermark);
-    // Shard listing, and probes of shards that look idle (are their records all applied?).
-    source.grantRead(watermark);
-    output?.grantWrite(watermark);
-    bus?.grantPutEventsTo(watermark);
+    this.watermark = watermark;
     // Low-latency closing: a batch that may close a window starts the watermark function at once.
     // Throttled nudges (reserved concurrency 1) are dropped, not queued: the next nudge or the schedule follows.
     watermark.configureAsyncInvoke({ maxEventAge: Duration.minutes(1), retryAttempts: 0 });
-    watermark.grantInvoke(ingest);
     ingest.addEnvironment("PANES_WATERMARK_FUNCTION_NAME", watermark.functionName);
+
+    // Ingest (shared/ingest/apply.ts, functions/lambda/ingest.ts): panes, session sets, event-id claims,
+    // checkpoints and watermarks in the state table; dead letters in batches; the nudge; and what its event
+    // source mapping does: read the stream, send a failed batch's metadata to the on-failure queue (SSE-SQS: no key).
+    ingestRole.allow(
+      "State",
+      ["dynamodb:GetItem", "dynamodb:BatchGetItem", "dynamodb:PutItem", "dynamodb:UpdateItem"],
+      [storage.state.tableArn],
+    );
+    ingestRole.allow("DeadLetters", ["dynamodb:BatchWriteItem"], [storage.deadLetters.tableArn]);
+    // Invoked by name, unqualified: no version or alias.
+    ingestRole.allow("StartClosing", ["lambda:InvokeFunction"], [watermark.functionArn]);
+    ingestRole.allow("EventSource", KINESIS_EVENT_SOURCE_ACTIONS, [source.streamArn]);
+    ingestRole.allow("OnFailureQueue", ["sqs:SendMessage"], [onFailureQueue.queueArn]);
+
+    // Watermark (shared/closing/close-windows.ts): checkpoints, watermarks and state in the state table (due
+    // state found through the due index, never a scan); the results ledger written once per version, never
+    // deleted (the outbox index finds what is not yet published); the source stream's shards and idle probes;
+    // the outputs.
+    watermarkRole.allow(
+      "State",
+      ["dynamodb:GetItem", "dynamodb:BatchGetItem", "dynamodb:Query", "dynamodb:PutItem", "dynamodb:UpdateItem"],
+      [storage.state.tableArn],
+    );
+    watermarkRole.allow("DueIndex", ["dynamodb:Query"], [storage.indexArn(storage.state, "due")]);
+    watermarkRole.allow("Results", ["dynamodb:BatchGetItem", "dynamodb:PutItem", "dynamodb:UpdateItem"], [storage.results.tableArn]);
+    watermarkRole.allow("OutboxIndex", ["dynamodb:Query"], [storage.indexArn(storage.results, "outbox")]);
+    // Keys it cannot close are parked in the dead-letter table under partition keys of their own
+    // (shared/state/stuck.ts): the condition keeps it away from the records' dead letters, which are kept.
+    watermarkRole.allow("StuckKeys", ["dynamodb:Query", "dynamodb:UpdateItem", "dynamodb:DeleteItem"], [storage.deadLetters.tableArn], {
+      "ForAllValues:StringLike": { "dynamodb:LeadingKeys": [`${STUCK_PREFIX}*`] },
+    });
+    watermarkRole.allow("SourceShards", ["kinesis:ListShards", "kinesis:GetShardIterator", "kinesis:GetRecords"], [source.streamArn]);
+    if (output) watermarkRole.allow("OutputStream", ["kinesis:PutRecords"], [output.streamArn]);
+    if (bus) watermarkRole.allow("ResultBus", ["events:PutEvents"], [bus.eventBusArn]);
+
+    // Records of a stream under a customer managed key are decrypted with it (the output stream uses aws/kinesis).
+    if (sourceKeyArn) {
+      ingestRole.allow("SourceStreamKey", ["kms:Decrypt"], [sourceKeyArn]);
+      watermarkRole.allow("SourceStreamKey", ["kms:Decrypt"], [sourceKeyArn]);
+    }
+
     new events.Rule(this, "WatermarkSchedule", {
       description: "Panes: runs the watermark function (closes due windows, the backstop for idle streams)",
       schedule: events.Schedule.rate(Duration.millis(config.watermarkSchedule)),
@@ -177,6 +253,6 @@ export class PanesStack extends Stack {
     new CfnOutput(this, "AlarmTopicArn", { value: this.operations.topic.topicArn });
     new CfnOutput(this, "DashboardName", { value: this.operations.dashboard.dashboardName });
 
-    suppressExpectedFindings(this, [storage.state, storage.results, storage.deadLetters], [watermark]);
+    suppressExpectedFindings({ tracingPolicies: [ingestRole.tracing, watermarkRole.tracing], onFailureQueue });
   }
 }

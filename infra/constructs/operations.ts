@@ -1,7 +1,7 @@
 // What operators watch: alarms on the ingest function's iterator age, dead letters, function errors,
 // batches sent to the on-failure queue and each pipeline's watermark lag, sent to an encrypted SNS
 // topic; and a dashboard with the same figures.
-import { Duration } from "aws-cdk-lib";
+import { ArnFormat, Duration, Stack } from "aws-cdk-lib";
 import * as cloudwatch from "aws-cdk-lib/aws-cloudwatch";
 import * as actions from "aws-cdk-lib/aws-cloudwatch-actions";
 import * as iam from "aws-cdk-lib/aws-iam";
@@ -34,8 +34,41 @@ export class Operations extends Construct {
   constructor(scope: Construct, id: string, props: OperationsProps) {
     super(scope, id);
     this.topic = new sns.Topic(this, "AlarmTopic", { displayName: "Panes alarms", masterKey: props.key, enforceSSL: true });
-    // CloudWatch alarms publish to an encrypted topic only if the key lets them.
-    props.key.grant(new iam.ServicePrincipal("cloudwatch.amazonaws.com"), "kms:Decrypt", "kms:GenerateDataKey*");
+    // CloudWatch alarms publish to this topic only if its policy and its key let them (the topic policy that
+    // enforces TLS replaces SNS's default one). Both allow CloudWatch acting for alarms of this account and
+    // region only; not the alarms' own ARNs, which name the topic that names the key (a cycle).
+    const stack = Stack.of(this);
+    const fromThisAccountsAlarms = {
+      StringEquals: { "aws:SourceAccount": stack.account },
+      ArnLike: {
+        "aws:SourceArn": stack.formatArn({
+          service: "cloudwatch",
+          resource: "alarm",
+          resourceName: "*",
+          arnFormat: ArnFormat.COLON_RESOURCE_NAME,
+        }),
+      },
+    };
+    const cloudwatchAlarms = new iam.ServicePrincipal("cloudwatch.amazonaws.com");
+    this.topic.addToResourcePolicy(
+      new iam.PolicyStatement({
+        sid: "CloudWatchAlarmsPublish",
+        principals: [cloudwatchAlarms],
+        actions: ["sns:Publish"],
+        resources: [this.topic.topicArn],
+        conditions: fromThisAccountsAlarms,
+      }),
+    );
+    // The actions AWS documents for a service that publishes to an encrypted topic.
+    props.key.addToResourcePolicy(
+      new iam.PolicyStatement({
+        sid: "CloudWatchAlarmsPublishToAlarmTopic",
+        principals: [cloudwatchAlarms],
+        actions: ["kms:Decrypt", "kms:GenerateDataKey*"],
+        resources: ["*"],
+        conditions: fromThisAccountsAlarms,
+      }),
+    );
     if (props.email) this.topic.addSubscription(new subscriptions.EmailSubscription(props.email));
 
     const panesMetric = (metricName: string, statistic: string, dimensions: Record<string, string> = {}) =>

@@ -35,10 +35,22 @@ export class Storage extends Construct {
   /** invalid and too-late records with their bytes: retained and deletion-protected */
   readonly deadLetters: dynamodb.Table;
 
+  private readonly definitions = new Map<dynamodb.Table, TableDefinition>();
+
   constructor(scope: Construct, id: string) {
     super(scope, id);
     this.state = tableFrom(this, STATE_TABLE, RemovalPolicy.DESTROY);
     this.results = tableFrom(this, RESULTS_TABLE, RemovalPolicy.RETAIN);
     this.deadLetters = tableFrom(this, DEAD_LETTER_TABLE, RemovalPolicy.RETAIN);
+    this.definitions.set(this.state, STATE_TABLE).set(this.results, RESULTS_TABLE).set(this.deadLetters, DEAD_LETTER_TABLE);
+  }
+
+  /** The ARN of one index of one of these tables, for a statement that queries that index and no other. */
+  indexArn(table: dynamodb.Table, indexName: string): string {
+    const definition = this.definitions.get(table);
+    if (!definition?.indexes.some((index) => index.name === indexName)) {
+      throw new Error(`table ${definition?.id ?? table.node.path} has no index "${indexName}"`);
+    }
+    return `${table.tableArn}/index/${indexName}`;
   }
 }

@@ -1,36 +1,13 @@
 // The synthesized CloudFormation template, checked with aws-cdk-lib/assertions, and cdk-nag's
 // AwsSolutions checks with every acknowledgement carrying its reason.
-import { mkdtempSync, readFileSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { readFileSync } from "node:fs";
 import { join } from "node:path";
-import { App, Validations } from "aws-cdk-lib";
-import { Match, Template } from "aws-cdk-lib/assertions";
+import { Match, type Template } from "aws-cdk-lib/assertions";
 import * as sqs from "aws-cdk-lib/aws-sqs";
-import { AwsSolutionsChecks } from "cdk-nag";
 import { beforeAll, describe, expect, it } from "vitest";
-import { DeploymentConfigError, type DeploymentConfigInput, parseDeploymentConfig } from "../../infra/config.ts";
-import { PanesStack } from "../../infra/panes-stack.ts";
-import { readPipelinesInput } from "../../infra/pipelines-input.ts";
-import { loadPipelinesFile } from "../../shared/pipelines/load.ts";
+import { DeploymentConfigError, parseDeploymentConfig } from "../../infra/config.ts";
 import { TABLES } from "../../shared/state/tables.ts";
-
-const PIPELINES = "examples/monitoring.pipelines.json";
-
-async function synth(
-  input: DeploymentConfigInput = {},
-  { nag = false, extra }: { nag?: boolean; extra?: (stack: PanesStack) => void } = {},
-) {
-  const app = new App({ outdir: mkdtempSync(join(tmpdir(), "panes-cdk-")) });
-  const config = parseDeploymentConfig({ pipelinesFile: PIPELINES, ...input });
-  const stack = new PanesStack(app, "PanesTest", {
-    config,
-    pipelines: await loadPipelinesFile(PIPELINES),
-    pipelinesJson: await readPipelinesInput(PIPELINES),
-  });
-  extra?.(stack);
-  if (nag) Validations.of(app).addPlugins(new AwsSolutionsChecks(app));
-  return { app, stack, template: () => Template.fromStack(stack) };
-}
+import { synth } from "./synth.ts";
 
 let template: Template;
 beforeAll(async () => {
