@@ -138,6 +138,13 @@ export class Operations extends Construct {
         `The watermark of pipeline ${pipeline} lags wall clock by more than ${props.watermarkLagThreshold.toHumanString()} (or is not reported).`,
         cloudwatch.TreatMissingData.BREACHING,
       );
+      // Keys parked by closing runs (shared/state/stuck.ts): windows that cannot be closed, retried every run.
+      alarm(
+        `StuckKeysAlarm${index}`,
+        panesMetric("StuckKeys", "Maximum", { pipeline }),
+        1,
+        `Pipeline ${pipeline} has keys whose windows cannot be closed: the closing logs and the dead-letter table (stuck#${pipeline}) say why; every other key closes.`,
+      );
     }
 
     const graph = (title: string, left: cloudwatch.IMetric[], width = 8) => new cloudwatch.GraphWidget({ title, left, width, height: 6 });

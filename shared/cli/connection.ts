@@ -74,6 +74,9 @@ export interface DeploymentTarget {
   resultsTable?: string;
   deadLetterTable?: string;
   pipelines?: string[];
+  /** the stream producers write to (ARN from the stack, name on the local stack) */
+  sourceStream?: string;
+  outputStream?: string;
 }
 
 export interface TargetFlags extends AwsFlags {
@@ -94,6 +97,8 @@ export async function resolveTarget(connection: CliConnection, flags: TargetFlag
       resultsTable: outputs.get("ResultsTableName"),
       deadLetterTable: outputs.get("DeadLetterTableName"),
       pipelines: outputs.get("PipelineNames")?.split(",").filter(Boolean),
+      sourceStream: outputs.get("SourceStreamArn"),
+      outputStream: outputs.get("OutputStreamArn"),
     };
   }
   const local = connection.local;
@@ -102,8 +107,13 @@ export async function resolveTarget(connection: CliConnection, flags: TargetFlag
     resultsTable: flags.table ?? fromStack.resultsTable ?? local?.names.resultsTable,
     deadLetterTable: flags.deadLetterTable ?? fromStack.deadLetterTable ?? local?.names.deadLetterTable,
     pipelines: fromStack.pipelines ?? local?.pipelines,
+    sourceStream: fromStack.sourceStream ?? local?.names.sourceStream,
+    outputStream: fromStack.outputStream ?? local?.names.outputStream,
   };
 }
+
+/** A stream's name, from a name or an ARN (`arn:aws:kinesis:…:stream/NAME`). */
+export const streamNameOf = (stream: string) => (stream.startsWith("arn:") ? stream.slice(stream.lastIndexOf("/") + 1) : stream);
 
 export function required<T>(value: T | undefined, what: string): T {
   if (value === undefined)

@@ -160,7 +160,7 @@ awsOptions(
     .description("put dead-lettered records back on the source stream (after fixing the cause) and remove their dead letters")
     .addOption(new Option("--kind <kind>", "only this kind").choices(["invalid", "late"]))
     .option("--pipeline <name>", "only records this pipeline refused")
-    .option("--stream <name>", "source stream name or ARN (default: the local stack's)")
+    .option("--stream <name>", "source stream name or ARN (default: the stack's or the local stack's; refused if it is another stream)")
     .option("--table <name>", "dead-letter table (default: the stack's or the local stack's)")
     .option("--force", "also redrive records that other pipelines already applied (they would count twice there)")
     .option("--dry-run", "say what would be redriven, change nothing"),

@@ -123,13 +123,14 @@ describe("Panes stack", () => {
     }
   });
 
-  it("alarms on iterator age, dead letters, function errors, the on-failure queue and each pipeline's watermark lag, with a dashboard", () => {
+  it("alarms on iterator age, dead letters, function errors, the on-failure queue and each pipeline's watermark lag and parked keys, with a dashboard", () => {
     const alarms = Object.values(template.findResources("AWS::CloudWatch::Alarm"));
     const metricNames = alarms.map((a) => a.Properties.MetricName);
     expect(metricNames).toEqual(
       expect.arrayContaining(["IteratorAge", "RecordsDeadLettered", "Errors", "ApproximateNumberOfMessagesVisible", "WatermarkLag"]),
     );
     expect(metricNames.filter((m) => m === "WatermarkLag")).toHaveLength(2);
+    expect(metricNames.filter((m) => m === "StuckKeys")).toHaveLength(2);
     template.hasResourceProperties("AWS::CloudWatch::Alarm", {
       MetricName: "WatermarkLag",
       Namespace: "Panes",

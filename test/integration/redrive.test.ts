@@ -1,0 +1,74 @@
+// `panes dlq redrive` against a running local stack: it never makes a pipeline count a record twice,
+// removes every dead letter of a record it puts back (every pipeline reads it again), and only ever
+// writes to the deployment's source stream.
+import { mkdir, mkdtemp } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { afterEach, describe, expect, it } from "vitest";
+import { LOCAL_STATE_FILE } from "../../shared/cli/connection.ts";
+import { type LocalStack, startLocalStack } from "../../shared/local/stack.ts";
+import { parsePipelines } from "../../shared/pipelines/load.ts";
+import { listDeadLetters } from "../../shared/state/dead-letters.ts";
+import { queryResults } from "../../shared/state/results.ts";
+import { emulatorEndpoints, uniquePrefix } from "../helpers/emulated.ts";
+import { sendAndClose } from "../helpers/local-stack.ts";
+import { runPanes } from "../helpers/processes.ts";
+
+let stack: LocalStack | undefined;
+afterEach(async () => {
+  await stack?.stop();
+  stack = undefined;
+});
+
+const T0 = Date.parse("2026-03-01T00:00:00Z");
+const common = { eventTime: "ts", window: { type: "tumbling", size: "1m" }, maxFutureSkew: "100000d" };
+
+describe("panes dlq redrive", () => {
+  it("puts back only records no pipeline counted, removes all their letters, and writes only to the source stream", async () => {
+    // Prepare: "counts" needs a key; "sums" also needs a numeric v — and a local stack the CLI can find
+    const cwd = await mkdtemp(join(tmpdir(), "panes-redrive-"));
+    await mkdir(join(cwd, ".panes"));
+    stack = await startLocalStack({
+      pipelines: parsePipelines({
+        pipelines: [
+          { name: "counts", key: "k", ...common, aggregates: { n: { count: true } } },
+          { name: "sums", key: "k", ...common, aggregates: { s: { sum: "v" } } },
+        ],
+      }),
+      endpoints: emulatorEndpoints(),
+      prefix: uniquePrefix("redrive"),
+      shards: 1,
+      mapping: { pollIntervalMs: 20, batchSize: 100 },
+      watermarkIntervalMs: 0,
+      stateFile: join(cwd, LOCAL_STATE_FILE),
+    });
+    await sendAndClose(stack, [
+      { k: "a", ts: T0 + 1000 }, // counted by "counts", refused by "sums" (no v)
+      { ts: T0 + 2000, v: 1 }, // refused by both (no key)
+      { k: "a", ts: T0 + 3000, v: 5 },
+    ]);
+    const letters = await listDeadLetters(stack.dynamodb, stack.connection.names.deadLetterTable);
+    expect(letters.map((l) => [l.pipeline, l.acceptedBy])).toEqual([
+      ["sums", ["counts"]],
+      ["counts", []],
+      ["sums", []],
+    ]);
+
+    // Act: another stream is refused; then redrive what "sums" refused
+    const other = await runPanes(["dlq", "redrive", "--stream", stack.connection.names.outputStream], { cwd });
+    const redriven = await runPanes(["dlq", "redrive", "--pipeline", "sums"], { cwd });
+    await stack.mapping.waitUntilCaughtUp(60_000);
+    await sendAndClose(stack, [{ k: "z", ts: T0 + 120_000, v: 0 }]); // the watermark passes the window
+
+    // Assess
+    expect(other.code).toBe(1);
+    expect(other.stderr).toMatch(/is not this deployment's source stream/);
+    expect(redriven.stderr).toMatch(/1 records left alone: pipelines already counted them/);
+    expect(redriven.stderr).toMatch(/put 1 records back on .* and removed their 2 dead letters/);
+    // The keyless record was read again by both pipelines: two letters, not four; nothing counted twice.
+    const after = await listDeadLetters(stack.dynamodb, stack.connection.names.deadLetterTable);
+    expect(after.map((l) => l.pipeline).sort()).toEqual(["counts", "sums", "sums"]);
+    const [window] = await queryResults(stack.dynamodb, stack.connection.names.resultsTable, { pipeline: "counts", key: "a" });
+    expect(window?.count).toBe(2);
+  });
+});
