@@ -2,6 +2,8 @@
 import { FAULT_KINDS } from "../local/chaos.ts";
 import { runChaosReport } from "../local/chaos-report.ts";
 import type { KinesisEmulator } from "../local/emulators.ts";
+import { fuzzIngestAndClosing } from "../local/fuzz.ts";
+import { startLocalStack } from "../local/stack.ts";
 import { loadPipelinesFile } from "../pipelines/load.ts";
 import { CliError, runCommand } from "./connection.ts";
 import { printTable } from "./results.ts";
@@ -15,6 +17,7 @@ export function runChaos(options: {
   seed: number;
   kinesis: KinesisEmulator;
   json?: boolean;
+  fuzzRuns: number;
 }) {
   return runCommand(async () => {
     const pipelines = await loadPipelinesFile(options.pipelines);
@@ -98,5 +101,31 @@ export function runChaos(options: {
     }
     if (totals.lost + totals.duplicated + totals.wrongValue + totals.nonmonotonic + totals.acceptedButAbsent > 0)
       throw new CliError("anomalies found", 1);
+    if (options.fuzzRuns > 0) await fuzz(options.fuzzRuns, pipelines);
   });
+}
+
+/** The fuzz of the whole ingest and closing path (shared/local/fuzz.ts), on emulators of its own. */
+async function fuzz(runs: number, pipelines: Awaited<ReturnType<typeof loadPipelinesFile>>): Promise<void> {
+  process.stderr.write(`chaos: fuzzing ingest and closing with ${runs} random inputs\n`);
+  const stack = await startLocalStack({ pipelines, startPaused: true, watermarkIntervalMs: 0, prefix: "fuzz" });
+  try {
+    const { names } = stack.connection;
+    await fuzzIngestAndClosing({
+      tables: {
+        dynamodb: stack.dynamodb,
+        stateTable: names.stateTable,
+        resultsTable: names.resultsTable,
+        deadLetterTable: names.deadLetterTable,
+      },
+      runs,
+    });
+  } catch (error) {
+    throw new CliError(`fuzz: ${(error as Error).message.split("\n").slice(0, 3).join(" ")}`, 1);
+  } finally {
+    await stack.stop();
+  }
+  process.stderr.write(
+    `chaos: fuzz: ${runs} random inputs, every batch completed and every record was counted or dead-lettered exactly once\n`,
+  );
 }

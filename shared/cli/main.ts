@@ -181,6 +181,7 @@ program
   .option("--p <p>", "fault probability per invocation", probability, 0.3)
   .option("--shards <n>", "shards of the emulated stream", integer(1, 64), 2)
   .option("--seed <n>", "first seed", integer(0, 2 ** 31), 100)
+  .option("--fuzz-runs <n>", "then fuzz ingest and closing with this many random inputs (0: none)", integer(0, 1_000_000), 200)
   .addOption(kinesisOption())
   .option("--json", "one JSON object on stdout")
   .action(runChaos);
