@@ -13,6 +13,7 @@ import { runReplay } from "./replay.ts";
 import { runResults } from "./results.ts";
 import { runStart } from "./start.ts";
 import { runStatus } from "./status.ts";
+import { runWatermark } from "./watermark.ts";
 
 function integer(min: number, max: number) {
   return (value: string) => {
@@ -126,6 +127,20 @@ awsOptions(
     .option("--json", "one JSON object")
     .option("--watch", "refresh every 2 seconds until Ctrl-C"),
 ).action(runStatus);
+
+awsOptions(
+  program
+    .command("watermark")
+    .description("a pipeline's watermark and shard checkpoints; --reset-to T --yes sets it back after something moved it too far")
+    .requiredOption("--pipeline <name>", "pipeline name")
+    .option(
+      "--reset-to <time>",
+      "set the watermark back to this time (epoch ms or ISO-8601), clamping the shards' max event times",
+      parseTime,
+    )
+    .option("--yes", "confirm the reset")
+    .option("--state-table <name>", "state table (default: the stack's or the local stack's)"),
+).action(runWatermark);
 
 awsOptions(
   program

@@ -3,6 +3,7 @@ import { createReadStream } from "node:fs";
 import { createInterface } from "node:readline";
 import { valueAt } from "../pipelines/events.ts";
 import { aggregateRecords } from "../streams/kpl.ts";
+import { partitionKeyFrom } from "../streams/partition-keys.ts";
 import { putRecordsWithRetry } from "../streams/put-records.ts";
 import { CliError, connect, runCommand } from "./connection.ts";
 
@@ -41,8 +42,7 @@ export function runProduce(file: string, options: { stream: string; partitionKey
           } catch {
             event = undefined;
           }
-          const value = valueAt(event, options.partitionKey);
-          if (value !== undefined && value !== null && String(value) !== "") key = String(value).slice(0, 256);
+          key = partitionKeyFrom(valueAt(event, options.partitionKey)) ?? key;
         }
         batch.push({ PartitionKey: key, Data: Buffer.from(text) });
         if (batch.length === 500) await flush();

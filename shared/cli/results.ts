@@ -50,7 +50,27 @@ export function formatValue(value: AggregateValue | undefined): string {
     .join(" ");
 }
 
+/**
+ * Text from events (keys, reasons, record data) made safe for a terminal: control characters (ESC,
+ * BEL, newlines, C1 controls) and lone surrogates are shown as escapes instead of being obeyed.
+ */
+export function printable(text: string): string {
+  let out = "";
+  for (let i = 0; i < text.length; i++) {
+    const c = text.charCodeAt(i);
+    const next = text.charCodeAt(i + 1);
+    if (c >= 0xd800 && c <= 0xdbff && next >= 0xdc00 && next <= 0xdfff) {
+      out += text.slice(i, i + 2); // a surrogate pair: one character
+      i++;
+    } else if (c < 0x20 || (c >= 0x7f && c <= 0x9f) || (c >= 0xd800 && c <= 0xdfff)) {
+      out += `\\u${c.toString(16).padStart(4, "0")}`;
+    } else out += text[i];
+  }
+  return out;
+}
+
 export function printTable(header: string[], rows: string[][]): void {
+  rows = rows.map((row) => row.map(printable));
   const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => (r[i] ?? "").length)));
   const line = (cells: string[]) => cells.map((c, i) => c.padEnd(widths[i] ?? 0)).join("  ");
   process.stdout.write(`${line(header)}\n`);

@@ -14,7 +14,7 @@ import type { WindowResult } from "../state/results.ts";
 import { tailStream } from "../streams/tail.ts";
 import { formatDuration } from "../windows/duration.ts";
 import { CliError, LOCAL_STATE_FILE, runCommand } from "./connection.ts";
-import { formatNumber, formatValue } from "./results.ts";
+import { formatNumber, formatValue, printable } from "./results.ts";
 
 const ON_FAILURE_FILE = ".panes/on-failure.jsonl";
 
@@ -24,7 +24,7 @@ function windowLine(r: WindowResult): string {
   const values = Object.entries(r.values)
     .map(([k, v]) => (typeof v === "number" ? `${k}=${formatNumber(v)}` : `${k}(${formatValue(v)})`))
     .join(" ");
-  return `${r.pipeline}  ${r.key}  [${new Date(r.start).toISOString()}, ${new Date(r.end).toISOString()})  ${values}  events=${r.count}${r.version > 1 ? `  v${r.version}` : ""}${r.final === false ? "  (early)" : ""}`;
+  return `${r.pipeline}  ${printable(r.key)}  [${new Date(r.start).toISOString()}, ${new Date(r.end).toISOString()})  ${values}  events=${r.count}${r.version > 1 ? `  v${r.version}` : ""}${r.final === false ? "  (early)" : ""}`;
 }
 
 /** How far back the demo's event clock starts. */
@@ -161,7 +161,7 @@ export function runStart(options: {
             const r = results.find((x) => x.key === key && x.end === e);
             return (r ? `${formatValue(r.values[firstAggregate])} (${r.count})` : "").padStart(13);
           });
-          screen.push(`  ${key.padEnd(8)} ${cells.join(" ")}`);
+          screen.push(`  ${printable(key).padEnd(8)} ${cells.join(" ")}`);
         }
         screen.push("");
       }

@@ -81,11 +81,33 @@ export interface DashboardServer {
   close(): Promise<void>;
 }
 
-export async function startDashboardServer(options: { source: DashboardSource; port?: number; host?: string }): Promise<DashboardServer> {
+/** Live connections served at once: each costs a snapshot per refresh; more are refused (503). */
+export const MAX_LIVE_CONNECTIONS = 32;
+
+export async function startDashboardServer(options: {
+  source: DashboardSource;
+  port?: number;
+  host?: string;
+  maxLiveConnections?: number;
+}): Promise<DashboardServer> {
   const assets = await loadAssets();
   const host = options.host ?? "127.0.0.1";
   const streams = new Set<ServerResponse>();
+  const maxStreams = options.maxLiveConnections ?? MAX_LIVE_CONNECTIONS;
   let port = 0;
+  // One snapshot per refresh and selection, however many pages show it (registered first: cleared
+  // before any connection's listener sends).
+  const built = new Map<string, string>();
+  options.source.onRefresh(() => built.clear());
+  const snapshotText = (selection: Selection) => {
+    const key = JSON.stringify(selection);
+    let text = built.get(key);
+    if (text === undefined) {
+      text = JSON.stringify(options.source.snapshot(selection));
+      built.set(key, text);
+    }
+    return text;
+  };
 
   const allowedHost = (request: IncomingMessage) => {
     const name = request.headers.host ?? "";
@@ -93,6 +115,11 @@ export async function startDashboardServer(options: { source: DashboardSource; p
   };
 
   const events = (request: IncomingMessage, response: ServerResponse, selection: Selection) => {
+    if (streams.size >= maxStreams) {
+      response.writeHead(503, { ...SECURITY_HEADERS, "content-type": "text/plain; charset=utf-8", "retry-after": "10" });
+      response.end(`At most ${maxStreams} live connections; close a dashboard tab.\n`);
+      return;
+    }
     response.writeHead(200, {
       ...SECURITY_HEADERS,
       "content-type": "text/event-stream; charset=utf-8",
@@ -107,7 +134,7 @@ export async function startDashboardServer(options: { source: DashboardSource; p
         pending = true;
         return;
       }
-      congested = !response.write(`event: snapshot\ndata: ${JSON.stringify(options.source.snapshot(selection))}\n\n`);
+      congested = !response.write(`event: snapshot\ndata: ${snapshotText(selection)}\n\n`);
     };
     response.on("drain", () => {
       congested = false;
@@ -138,7 +165,7 @@ export async function startDashboardServer(options: { source: DashboardSource; p
       if (request.method !== "GET" && request.method !== "HEAD") return reply(405, "text/plain; charset=utf-8", "GET only\n");
       if (url.pathname === "/api/events") return events(request, response, parseSelection(url.searchParams.get("sel")));
       if (url.pathname === "/api/snapshot")
-        return reply(200, "application/json", JSON.stringify(options.source.snapshot(parseSelection(url.searchParams.get("sel")))));
+        return reply(200, "application/json", snapshotText(parseSelection(url.searchParams.get("sel"))));
       const asset = assets.get(url.pathname);
       if (asset) return reply(200, asset.type, asset.body);
       return reply(404, "text/plain; charset=utf-8", "Not found\n");

@@ -14,6 +14,7 @@ import type { Pipeline } from "../pipelines/schema.ts";
 import { markShardFinished, readWatermarks } from "../state/checkpoints.ts";
 import { type DeadLetter, listDeadLetters } from "../state/dead-letters.ts";
 import { countCurrentResults, queryResults, type WindowResult } from "../state/results.ts";
+import { partitionKeyFrom } from "../streams/partition-keys.ts";
 import { putRecordsWithRetry } from "../streams/put-records.ts";
 import { mergeTwoShards, splitAllShards } from "../streams/reshard.ts";
 import { readAllRecordData } from "../streams/tail.ts";
@@ -138,13 +139,10 @@ export async function replay(options: ReplayOptions): Promise<ReplaySummary> {
       await putRecordsWithRetry(
         stack.kinesis,
         { streamName },
-        events.slice(i, next).map(({ line, text, event }) => {
-          const value = valueAt(event, partitionField);
-          return {
-            PartitionKey: value === undefined || value === null ? `line-${line}` : String(value).slice(0, 256) || `line-${line}`,
-            Data: Buffer.from(text),
-          };
-        }),
+        events.slice(i, next).map(({ line, text, event }) => ({
+          PartitionKey: partitionKeyFrom(valueAt(event, partitionField)) ?? `line-${line}`,
+          Data: Buffer.from(text),
+        })),
       );
       say(`put ${next}/${events.length} events on the stream`);
       if (next === cuts[0]) say(`reshard: split into ${(await splitAllShards(stack.kinesis, streamName)).join(", ")}`);

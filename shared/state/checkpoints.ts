@@ -196,3 +196,42 @@ export async function readShardProgress(
     }),
   );
 }
+
+/**
+ * An operator's repair after something moved a pipeline's watermark too far (a far-future event before
+ * maxFutureSkew refused it): sets the watermark to `to` — backwards, unlike every other write — and
+ * clamps each shard checkpoint's max event time to `to`, so the next closing run does not move it
+ * straight back. Windows already fired stay fired; events now within lateness are taken again.
+ */
+export async function resetWatermark(
+  client: DynamoDBClient,
+  tableName: string,
+  pipeline: string,
+  to: number,
+  now: number,
+): Promise<number> {
+  const key = watermarkItemKey(pipeline);
+  await client.send(
+    new UpdateItemCommand({
+      TableName: tableName,
+      Key: { pk: S(key.pk), sk: S(key.sk) },
+      UpdateExpression: "SET wm = :wm, updatedAt = :now",
+      ExpressionAttributeValues: { ":wm": N(to), ":now": N(now) },
+    }),
+  );
+  let clamped = 0;
+  for (const checkpoint of await readCheckpoints(client, tableName, pipeline)) {
+    if (checkpoint.maxEventTime === undefined || checkpoint.maxEventTime <= to) continue;
+    const at = checkpointItemKey(pipeline, checkpoint.shardId);
+    await client.send(
+      new UpdateItemCommand({
+        TableName: tableName,
+        Key: { pk: S(at.pk), sk: S(at.sk) },
+        UpdateExpression: "SET maxTs = :to",
+        ExpressionAttributeValues: { ":to": N(to) },
+      }),
+    );
+    clamped++;
+  }
+  return clamped;
+}

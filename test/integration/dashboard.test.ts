@@ -228,6 +228,53 @@ describe("dashboard server", () => {
     expect(missing.status).toBe(404);
   });
 
+  it("refuses live connections beyond its limit and builds one snapshot per refresh for all pages showing the same view", async () => {
+    // Prepare: a server for at most 3 live pages; count the snapshots it builds
+    const stack = await start(pipelines);
+    await sendAndClose(stack, events(0, 300, 3));
+    const source = new DashboardSource({ ...sourceOptions(stack), refreshMs: 100, deadLettersEveryMs: 1000, fullReadEveryMs: 1000 });
+    const build = source.snapshot.bind(source);
+    let built = 0;
+    source.snapshot = (selection) => {
+      built++;
+      return build(selection);
+    };
+    server = await startDashboardServer({ source, port: 0, maxLiveConnections: 3 });
+    const sel = encodeURIComponent(JSON.stringify({ top: 2, pipelines: {} }));
+    const open: ReturnType<typeof request>[] = [];
+    const statuses: number[] = [];
+    const live = server;
+
+    // Act: four pages open the live feed; then one refresh
+    for (let i = 0; i < 4; i++) {
+      await new Promise<void>((resolve) => {
+        const req = request(new URL(`/api/events?sel=${sel}`, live.url), (res) => {
+          statuses.push(res.statusCode ?? 0);
+          res.resume();
+          resolve();
+        });
+        req.end();
+        open.push(req);
+      });
+    }
+    // Listeners run in the order they came: this one runs after every page's, so two calls bracket a refresh.
+    const counts: number[] = [];
+    await new Promise<void>((resolve) => {
+      const stop = source.onRefresh(() => {
+        counts.push(built);
+        if (counts.length < 2) return;
+        stop();
+        resolve();
+      });
+    });
+    const perRefresh = (counts[1] ?? 0) - (counts[0] ?? 0);
+    for (const req of open) req.destroy();
+
+    // Assess
+    expect(statuses).toEqual([200, 200, 200, 503]);
+    expect(perRefresh).toBe(1);
+  });
+
   it("keeps the last good data and says why when a refresh fails", async () => {
     // Prepare: a table that does not exist stands for a deployment that cannot be read
     const stack = await start(pipelines);

@@ -2,10 +2,12 @@
 // (and so dead-lettered), never thrown, never silently merged into another key, never stored in a form
 // DynamoDB would refuse later, when a closing run could no longer refuse it.
 import { describe, expect, it } from "vitest";
+import { printable } from "../../shared/cli/results.ts";
 import { decodeRecord, planBatch, type StreamRecord } from "../../shared/ingest/plan.ts";
 import { maxKeyBytesOf, parseEventTime, readPipelineEvent } from "../../shared/pipelines/events.ts";
 import { PipelinesConfigError, parsePipelines } from "../../shared/pipelines/load.ts";
 import type { Pipeline } from "../../shared/pipelines/schema.ts";
+import { partitionKeyFrom } from "../../shared/streams/partition-keys.ts";
 
 function pipelineOf(definition: Record<string, unknown> = {}): Pipeline {
   const [pipeline] = parsePipelines({
@@ -119,5 +121,22 @@ describe("structure", () => {
     expect(load(JSON.parse('{"aggregates":{"__proto__":{"sum":"v"}}}'))).toThrow(/"__proto__" cannot name an aggregate/);
     expect(load({ key: "a.__proto__" })).toThrow(/field key: "__proto__" cannot name a field/);
     expect(load(JSON.parse('{"filter":{"__proto__":"x"}}'))).toThrow(/"__proto__" cannot name a field/);
+  });
+});
+
+describe("what tools print and send", () => {
+  it("shows control characters and lone surrogates from events as escapes, never sends them to the terminal", () => {
+    expect(printable("web-1\u001b[2J\u0007\n")).toBe("web-1\\u001b[2J\\u0007\\u000a");
+    expect(printable("\u009b31m\ud800")).toBe("\\u009b31m\\ud800");
+    expect(printable("café 😀 ok")).toBe("café 😀 ok");
+  });
+
+  it("derives Kinesis partition keys from any field without walking it, within 256 characters", () => {
+    const deep = JSON.parse(`${"[".repeat(5000)}${"]".repeat(5000)}`);
+    expect(partitionKeyFrom(deep)).toBeUndefined();
+    expect(partitionKeyFrom({ host: "a" })).toBeUndefined();
+    expect(partitionKeyFrom("a\ud800")).toBeUndefined();
+    expect(partitionKeyFrom(42)).toBe("42");
+    expect(partitionKeyFrom("😀".repeat(300))).toBe("😀".repeat(256));
   });
 });
