@@ -48,7 +48,7 @@ export interface ReplayOptions {
   chaos?: Chaos;
   /** split every shard after this many records, and merge two back after twice as many */
   reshardAt?: number;
-  /** publish results to the output stream and return what it carried, in order */
+  /** return what the output stream carried, in order (results are always published to it, as in a deployment) */
   collectOutput?: boolean;
   /** write the events KPL-aggregated (as the Kinesis Producer Library does) */
   aggregate?: boolean;
@@ -122,7 +122,8 @@ export async function replay(options: ReplayOptions): Promise<ReplaySummary> {
     watermarkIntervalMs: 0,
     startPaused: true,
     now: clock,
-    publishResults: options.collectOutput === true,
+    // The whole deployment path, publishing included: what would halt a deployment fails a replay too.
+    publishResults: true,
     wrapIngest: options.wrapIngest,
     chaos: options.chaos,
     onInvocation: ({ records, outcome }) => {
