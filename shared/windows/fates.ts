@@ -104,7 +104,8 @@ export function paneNextOf(spec: WindowSpec, allowedLateness: number, paneStart:
  * not once per slide.
  */
 export function paneFatesOf(spec: WindowSpec, allowedLateness: number, watermark: number, panes: readonly number[]): Map<number, PaneNext> {
-  const newest = panes.length === 0 ? undefined : Math.max(...panes);
+  let newest: number | undefined;
+  for (const pane of panes) if (newest === undefined || pane > newest) newest = pane; // no spread: a key may have very many
   const newestNext = newest === undefined ? undefined : nextEndOfPane(spec, newest, watermark);
   const fates = new Map<number, PaneNext>();
   for (const pane of panes) {

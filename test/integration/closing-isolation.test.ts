@@ -3,6 +3,8 @@
 import { PutItemCommand } from "@aws-sdk/client-dynamodb";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { createWatermarkHandler } from "../../functions/watermark.ts";
+import { createDynamoDbClient } from "../../shared/aws/clients.ts";
+import { LOCAL_CREDENTIALS, LOCAL_REGION } from "../../shared/local/stack.ts";
 import { kinesisResultSink, outputPartitionKeyOf } from "../../shared/outputs/kinesis.ts";
 import { parsePipelines } from "../../shared/pipelines/load.ts";
 import type { Pipeline } from "../../shared/pipelines/schema.ts";
@@ -131,6 +133,45 @@ describe("closing goes on", () => {
       [0, { n: 2, s: null }],
       [60_000, { n: 1, s: 3 }],
     ]);
+  });
+});
+
+describe("one pipeline that cannot be closed", () => {
+  it("does not keep the others from closing, and fails the run naming it", async () => {
+    // Prepare: two pipelines; every read of the first one's due index fails (a fault in the real code path)
+    const broken = pipelineOf({ aggregates: { n: { count: true } } });
+    const healthy = pipelineOf({ aggregates: { n: { count: true } } });
+    for (const p of [broken, healthy]) {
+      const h = new HandlerHarness(deployment, p);
+      await h.ingest([{ k: "a", ts: 1000 }]);
+      await h.advanceWatermark(60_000);
+    }
+    const client = createDynamoDbClient({ region: LOCAL_REGION, credentials: LOCAL_CREDENTIALS, endpoint: deployment.endpoints.dynamodb });
+    client.middlewareStack.add(
+      (next) => async (args) => {
+        const values = (args.input as { ExpressionAttributeValues?: Record<string, { S?: string }> }).ExpressionAttributeValues;
+        if (values?.[":p"]?.S?.startsWith(`${broken.name}#`)) throw new Error("injected: the due index cannot be read");
+        return next(args);
+      },
+      { step: "initialize", name: "breakOnePipeline" },
+    );
+    const close = createWatermarkHandler({
+      dynamodb: client,
+      stateTable: deployment.names.stateTable,
+      resultsTable: deployment.names.resultsTable,
+      pipelines: [broken, healthy],
+      concurrency: 2,
+      tombstoneRetentionMs: 86_400_000,
+    });
+
+    // Act
+    const run = close(undefined, testContext());
+
+    // Assess: the run fails naming the broken pipeline; the healthy one closed its window
+    await expect(run).rejects.toThrow(new RegExp(`${broken.name}: Error: injected: the due index cannot be read`));
+    const healthyResults = new HandlerHarness(deployment, healthy);
+    expect((await healthyResults.finalResults()).map((r) => [r.key, r.count])).toEqual([["a", 1]]);
+    client.destroy();
   });
 });
 

@@ -8,6 +8,7 @@ import { maxKeyBytesOf, parseEventTime, readPipelineEvent } from "../../shared/p
 import { PipelinesConfigError, parsePipelines } from "../../shared/pipelines/load.ts";
 import type { Pipeline } from "../../shared/pipelines/schema.ts";
 import { partitionKeyFrom } from "../../shared/streams/partition-keys.ts";
+import { paneFatesOf } from "../../shared/windows/fates.ts";
 
 function pipelineOf(definition: Record<string, unknown> = {}): Pipeline {
   const [pipeline] = parsePipelines({
@@ -138,5 +139,14 @@ describe("what tools print and send", () => {
     expect(partitionKeyFrom("a\ud800")).toBeUndefined();
     expect(partitionKeyFrom(42)).toBe("42");
     expect(partitionKeyFrom("😀".repeat(300))).toBe("😀".repeat(256));
+  });
+});
+
+describe("a key with very many due panes", () => {
+  it("is closed without spreading its panes into one call (200,000 panes)", () => {
+    const panes = Array.from({ length: 200_000 }, (_, i) => i * 1000);
+    const fates = paneFatesOf({ type: "tumbling", size: 1000 }, 0, 250_000_000, panes);
+    expect(fates.size).toBe(200_000);
+    expect(fates.get(0)).toEqual({ next: "purge" });
   });
 });
