@@ -6,4 +6,4 @@ process.env.POWERTOOLS_METRICS_DISABLED ??= "true";
 process.env.POWERTOOLS_LOG_LEVEL ??= "WARN";
 process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= "true";
 register();
-await import("../shared/cli/main.ts");
+await import("../tools/cli/main.ts");

@@ -1,39 +1,35 @@
-// The Kinesis-triggered ingest handler: decode → assign → pre-aggregate → fenced writes → checkpoint.
-// A bad record is data (dead letter), a failing dependency is an exception (Lambda retries, fences make
-// the retry safe); a partial failure answers with the sequence number to resume from.
-import { injectLambdaContext } from "@aws-lambda-powertools/logger/middleware";
-import { MetricUnit } from "@aws-lambda-powertools/metrics";
-import { logMetrics } from "@aws-lambda-powertools/metrics/middleware";
-import middy from "@middy/core";
-import type { KinesisStreamBatchResponse, KinesisStreamEvent } from "aws-lambda";
-import { applyShardBatch, type IngestDependencies } from "#shared/ingest/apply.ts";
-import { deaggregateRecord } from "#shared/streams/kpl.ts";
-import { toStreamRecord } from "#shared/streams/records.ts";
-import { logger, metrics } from "./observability.ts";
+// Lambda entry point of the ingest function: configuration and clients once per container.
+import { InvokeCommand, LambdaClient } from "@aws-sdk/client-lambda";
+import { createDynamoDbClient } from "#shared/aws/clients.ts";
+import { loadPipelinesFile } from "#shared/core/pipelines/load.ts";
+import { loadFunctionConfig } from "./commons/config.ts";
+import { createIngestHandler } from "./commons/ingest-handler.ts";
+import { logger } from "./commons/observability.ts";
 
-export function createIngestHandler(deps: IngestDependencies) {
-  return middy<KinesisStreamEvent, KinesisStreamBatchResponse>()
-    .use(injectLambdaContext(logger))
-    .use(logMetrics(metrics))
-    .handler(async (event) => {
-      const records = event.Records.flatMap((record) => deaggregateRecord(toStreamRecord(record)));
-      metrics.addMetric("RecordsIn", MetricUnit.Count, records.length);
-      const outcome = await applyShardBatch(deps, records);
-      const { counts } = outcome;
-      metrics.addMetric("EventsAccepted", MetricUnit.Count, counts.events);
-      metrics.addMetric("RecordsDeadLettered", MetricUnit.Count, counts.invalid);
-      metrics.addMetric("LateEventsDropped", MetricUnit.Count, counts.late);
-      metrics.addMetric("LateEventsAccepted", MetricUnit.Count, counts.lateAccepted);
-      metrics.addMetric("PaneWrites", MetricUnit.Count, counts.panesWritten);
-      metrics.addMetric("WriteConflictsRetried", MetricUnit.Count, counts.conflicts);
-      metrics.addMetric("DuplicateEventsDropped", MetricUnit.Count, counts.duplicates);
-      metrics.addMetric("RedeliveredRecordsSkipped", MetricUnit.Count, counts.alreadyApplied);
-      if (outcome.resumeFrom === undefined) return { batchItemFailures: [] };
-      logger.error("pane writes failed; asking Lambda to resume the shard", {
-        resumeFrom: outcome.resumeFrom,
-        failedPanes: counts.failedPanes,
-        errors: outcome.errors.slice(0, 3).map(String),
-      });
-      return { batchItemFailures: [{ itemIdentifier: outcome.resumeFrom }] };
-    });
+const config = loadFunctionConfig(process.env);
+const pipelines = await loadPipelinesFile(config.pipelinesFile);
+const lambda = new LambdaClient({});
+
+/** Starts the watermark function at once (asynchronously), at most once a second per container. */
+let lastNudge = 0;
+async function requestClosing(functionName: string): Promise<void> {
+  if (Date.now() - lastNudge < 1000) return;
+  lastNudge = Date.now();
+  try {
+    await lambda.send(new InvokeCommand({ FunctionName: functionName, InvocationType: "Event", Payload: JSON.stringify({ nudge: true }) }));
+  } catch (error) {
+    // The schedule is the backstop: a lost nudge only delays closing until the next run.
+    logger.warn("could not start the watermark function early", { error: String(error) });
+  }
 }
+
+export const handler = createIngestHandler({
+  dynamodb: createDynamoDbClient(),
+  stateTable: config.stateTable,
+  deadLetterTable: config.deadLetterTable,
+  pipelines,
+  writeConcurrency: config.writeConcurrency,
+  deadLetterRetentionSeconds: config.deadLetterRetentionSeconds,
+  maxRecordBytes: config.maxRecordBytes,
+  requestClosing: config.watermarkFunctionName ? () => requestClosing(config.watermarkFunctionName as string) : undefined,
+});

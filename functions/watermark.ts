@@ -1,75 +1,30 @@
-// The scheduled watermark handler: read checkpoints → due windows → merge → ledger → publish → purge.
-// Its payload is validated: the schedule's event, the ingest function's nudge, or nothing. `{"drain":
-// true}` (watermark → +∞: the end of a bounded input) is honoured only where the local stack or replay
-// turns it on, never in AWS, where it would end a deployment.
-import { injectLambdaContext } from "@aws-lambda-powertools/logger/middleware";
-import { MetricUnit } from "@aws-lambda-powertools/metrics";
-import { logMetrics } from "@aws-lambda-powertools/metrics/middleware";
-import middy from "@middy/core";
-import { z } from "zod";
-import { type ClosingDependencies, closeWindows, type PipelineClosing } from "#shared/closing/close-windows.ts";
-import { logger, metrics } from "./observability.ts";
+// Lambda entry point of the watermark function: configuration and clients once per container.
+import { EventBridgeClient } from "@aws-sdk/client-eventbridge";
+import type { ResultSink } from "#shared/app/closing.ts";
+import { createDynamoDbClient, createKinesisClient } from "#shared/aws/clients.ts";
+import { kinesisSourceStream } from "#shared/aws/kinesis/probe.ts";
+import { allSinks, eventBusResultSink } from "#shared/aws/outputs/event-bus.ts";
+import { kinesisResultSink } from "#shared/aws/outputs/kinesis.ts";
+import { loadPipelinesFile } from "#shared/core/pipelines/load.ts";
+import { loadFunctionConfig } from "./commons/config.ts";
+import { createWatermarkHandler } from "./commons/watermark-handler.ts";
 
-const watermarkEventSchema = z.union([
-  z.null(),
-  z.undefined(),
-  // EventBridge's scheduled event
-  z.looseObject({ source: z.literal("aws.events"), "detail-type": z.literal("Scheduled Event") }),
-  z.strictObject({ nudge: z.literal(true).optional(), drain: z.literal(true).optional() }),
-]);
+const config = loadFunctionConfig(process.env);
+const pipelines = await loadPipelinesFile(config.pipelinesFile);
+const kinesis = createKinesisClient();
+const sinks: ResultSink[] = [];
+if (config.outputStreamArn) sinks.push(kinesisResultSink(kinesis, { streamArn: config.outputStreamArn }));
+if (config.eventBusName) sinks.push(eventBusResultSink(new EventBridgeClient({}), config.eventBusName));
 
-export type WatermarkEvent = z.infer<typeof watermarkEventSchema>;
-
-export class WatermarkEventError extends Error {
-  override name = "WatermarkEventError";
-}
-
-export class ClosingFailedError extends Error {
-  override name = "ClosingFailedError";
-}
-
-export interface WatermarkHandlerOptions {
-  /** honour {"drain": true}: only the local stack and replay, never a deployment */
-  allowDrain?: boolean;
-}
-
-export function createWatermarkHandler(deps: ClosingDependencies, options: WatermarkHandlerOptions = {}) {
-  return middy<unknown, PipelineClosing[]>()
-    .use(injectLambdaContext(logger))
-    .use(logMetrics(metrics))
-    .handler(async (input) => {
-      const parsed = watermarkEventSchema.safeParse(input);
-      if (!parsed.success) throw new WatermarkEventError('the watermark function takes the schedule\'s event, {"nudge": true}, or nothing');
-      const drain = parsed.data !== null && parsed.data !== undefined && "drain" in parsed.data && parsed.data.drain === true;
-      if (drain && !options.allowDrain)
-        throw new WatermarkEventError('"drain" is only for the local stack and replay: it would move every watermark to the end of time');
-      metrics.addMetric("ClosingRuns", MetricUnit.Count, 1);
-      const reports = await closeWindows(deps, { drain });
-      const now = deps.now?.() ?? Date.now();
-      metrics.addMetric("PipelinesClosed", MetricUnit.Count, reports.length);
-      for (const report of reports) {
-        const perPipeline = (name: string, unit: (typeof MetricUnit)[keyof typeof MetricUnit], value: number) => {
-          const single = metrics.singleMetric();
-          single.addDimension("pipeline", report.pipeline);
-          single.addMetric(name, unit, value);
-        };
-        perPipeline("WindowsFired", MetricUnit.Count, report.fired + report.refired);
-        perPipeline("LedgerConflicts", MetricUnit.Count, report.conflicts);
-        perPipeline("StatePurged", MetricUnit.Count, report.purged);
-        perPipeline("StuckKeys", MetricUnit.Count, report.stuck.length);
-        perPipeline("UnpublishedResults", MetricUnit.Count, report.unpublished);
-        if (report.watermark !== undefined) perPipeline("WatermarkLag", MetricUnit.Milliseconds, Math.max(0, now - report.watermark));
-        // Conflicts mean another run (overlapping, or retried) got there first: expected, and harmless.
-        if (report.conflicts > 0)
-          logger.info("ledger conflicts (a concurrent or repeated run)", { pipeline: report.pipeline, conflicts: report.conflicts });
-        if (report.stuck.length > 0)
-          logger.error("keys parked: their windows could not be closed", { pipeline: report.pipeline, stuck: report.stuck.slice(0, 10) });
-        if (report.unpublished > 0)
-          logger.warn("results left in the outbox for the next run", { pipeline: report.pipeline, unpublished: report.unpublished });
-      }
-      // Every pipeline had its turn; one that could not close at all fails the invocation (alarmed).
-      const failed = reports.filter((r) => r.error !== undefined);
-      if (failed.length > 0) throw new ClosingFailedError(failed.map((r) => `${r.pipeline}: ${r.error}`).join("; "));
-      return reports;
-    });
-}
+export const handler = createWatermarkHandler({
+  dynamodb: createDynamoDbClient(),
+  stateTable: config.stateTable,
+  resultsTable: config.resultsTable,
+  pipelines,
+  stream: kinesisSourceStream(kinesis, { streamArn: config.sourceStreamArn }),
+  sink: allSinks(sinks),
+  concurrency: 16,
+  resultRetentionSeconds: config.resultRetentionSeconds,
+  deadLetterTable: config.deadLetterTable,
+  tombstoneRetentionMs: config.tombstoneRetentionMs,
+});

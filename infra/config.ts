@@ -1,7 +1,7 @@
 // What a deployment is configured with — the "panes" key of the CDK context (cdk.json, or
 // `-c panes='{...}'`), validated at synth so a bad value fails `cdk synth` naming the field.
 import { z } from "zod";
-import { parseDuration } from "#shared/windows/duration.ts";
+import { parseDuration } from "#shared/core/windows/duration.ts";
 
 const duration = (example: string) =>
   z.string().transform((text, ctx) => {

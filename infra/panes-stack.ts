@@ -13,8 +13,8 @@ import * as nodejs from "aws-cdk-lib/aws-lambda-nodejs";
 import * as logs from "aws-cdk-lib/aws-logs";
 import * as sqs from "aws-cdk-lib/aws-sqs";
 import type { Construct } from "constructs";
-import type { Pipeline } from "#shared/pipelines/schema.ts";
-import { STUCK_PREFIX } from "#shared/state/stuck.ts";
+import { STUCK_PREFIX } from "#shared/aws/dynamodb/stuck.ts";
+import type { Pipeline } from "#shared/core/pipelines/schema.ts";
 import type { DeploymentConfig } from "./config.ts";
 import { bundlingWithPipelines, LAMBDA_RUNTIME, PROJECT_ROOT } from "./constructs/bundling.ts";
 import { ExecutionRole } from "./constructs/execution-role.ts";
@@ -147,7 +147,7 @@ export class PanesStack extends Stack {
     const ingest = new nodejs.NodejsFunction(this, "IngestFunction", {
       ...functionDefaults,
       description: "Panes: assigns events to panes and applies fenced, exactly-once state updates",
-      entry: join(PROJECT_ROOT, "functions/lambda/ingest.ts"),
+      entry: join(PROJECT_ROOT, "functions/ingest.ts"),
       // A batch is one write per (key, pane) with bounded concurrency; two minutes leave room for throttling backoff.
       timeout: Duration.minutes(2),
       logGroup: ingestLogs,
@@ -174,7 +174,7 @@ export class PanesStack extends Stack {
     const watermark = new nodejs.NodejsFunction(this, "WatermarkFunction", {
       ...functionDefaults,
       description: "Panes: advances watermarks, fires due windows once into the results ledger, publishes them",
-      entry: join(PROJECT_ROOT, "functions/lambda/watermark.ts"),
+      entry: join(PROJECT_ROOT, "functions/watermark.ts"),
       timeout: Duration.minutes(5),
       reservedConcurrentExecutions: 1,
       logGroup: watermarkLogs,
@@ -186,7 +186,7 @@ export class PanesStack extends Stack {
     watermark.configureAsyncInvoke({ maxEventAge: Duration.minutes(1), retryAttempts: 0 });
     ingest.addEnvironment("PANES_WATERMARK_FUNCTION_NAME", watermark.functionName);
 
-    // Ingest (shared/ingest/apply.ts, functions/lambda/ingest.ts): panes, session sets, event-id claims,
+    // Ingest (shared/app/ingest.ts, functions/ingest.ts): panes, session sets, event-id claims,
     // checkpoints and watermarks in the state table; dead letters in batches; the nudge; and what its event
     // source mapping does: read the stream, send a failed batch's metadata to the on-failure queue (SSE-SQS: no key).
     ingestRole.allow(
@@ -200,7 +200,7 @@ export class PanesStack extends Stack {
     ingestRole.allow("EventSource", KINESIS_EVENT_SOURCE_ACTIONS, [source.streamArn]);
     ingestRole.allow("OnFailureQueue", ["sqs:SendMessage"], [onFailureQueue.queueArn]);
 
-    // Watermark (shared/closing/close-windows.ts): checkpoints, watermarks and state in the state table (due
+    // Watermark (shared/app/closing.ts): checkpoints, watermarks and state in the state table (due
     // state found through the due index, never a scan); the results ledger written once per version, never
     // deleted (the outbox index finds what is not yet published); the source stream's shards and idle probes;
     // the outputs.
@@ -213,7 +213,7 @@ export class PanesStack extends Stack {
     watermarkRole.allow("Results", ["dynamodb:BatchGetItem", "dynamodb:PutItem", "dynamodb:UpdateItem"], [storage.results.tableArn]);
     watermarkRole.allow("OutboxIndex", ["dynamodb:Query"], [storage.indexArn(storage.results, "outbox")]);
     // Keys it cannot close are parked in the dead-letter table under partition keys of their own
-    // (shared/state/stuck.ts): the condition keeps it away from the records' dead letters, which are kept.
+    // (shared/aws/dynamodb/stuck.ts): the condition keeps it away from the records' dead letters, which are kept.
     watermarkRole.allow("StuckKeys", ["dynamodb:Query", "dynamodb:UpdateItem", "dynamodb:DeleteItem"], [storage.deadLetters.tableArn], {
       "ForAllValues:StringLike": { "dynamodb:LeadingKeys": [`${STUCK_PREFIX}*`] },
     });

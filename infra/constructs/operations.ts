@@ -138,7 +138,7 @@ export class Operations extends Construct {
         `The watermark of pipeline ${pipeline} lags wall clock by more than ${props.watermarkLagThreshold.toHumanString()} (or is not reported).`,
         cloudwatch.TreatMissingData.BREACHING,
       );
-      // Keys parked by closing runs (shared/state/stuck.ts): windows that cannot be closed, retried every run.
+      // Keys parked by closing runs (shared/aws/dynamodb/stuck.ts): windows that cannot be closed, retried every run.
       alarm(
         `StuckKeysAlarm${index}`,
         panesMetric("StuckKeys", "Maximum", { pipeline }),

@@ -1,9 +1,9 @@
-// The three tables, built from shared/state/tables.ts (as the local stack builds them): encrypted,
+// The three tables, built from shared/aws/dynamodb/tables.ts (as the local stack builds them): encrypted,
 // on demand, with TTL and point-in-time recovery. Results and dead letters survive stack deletion.
 import { RemovalPolicy } from "aws-cdk-lib";
 import * as dynamodb from "aws-cdk-lib/aws-dynamodb";
 import { Construct } from "constructs";
-import { DEAD_LETTER_TABLE, RESULTS_TABLE, STATE_TABLE, type TableDefinition } from "#shared/state/tables.ts";
+import { DEAD_LETTER_TABLE, RESULTS_TABLE, STATE_TABLE, type TableDefinition } from "#shared/aws/dynamodb/tables.ts";
 
 function tableFrom(scope: Construct, definition: TableDefinition, removalPolicy: RemovalPolicy): dynamodb.Table {
   const table = new dynamodb.Table(scope, definition.id, {

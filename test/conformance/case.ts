@@ -12,7 +12,7 @@
 // - A firing names its window by start and end (Flink's outputs carry maxTimestamp = end − 1, or
 //   start/end fields for sessions); `values` holds one number per aggregate of the case.
 
-import type { WindowSpec } from "../../shared/windows/assigners.ts";
+import type { WindowSpec } from "../../shared/core/windows/assigners.ts";
 
 /** Window parameters in milliseconds, as Panes' pipelines have them after parsing. */
 export type ConformanceWindow = WindowSpec;

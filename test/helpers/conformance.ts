@@ -4,8 +4,8 @@
 import { readdirSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
-import { parsePipelines } from "../../shared/pipelines/load.ts";
-import type { Pipeline } from "../../shared/pipelines/schema.ts";
+import { parsePipelines } from "../../shared/core/pipelines/load.ts";
+import type { Pipeline } from "../../shared/core/pipelines/schema.ts";
 import type { ConformanceCase, ConformanceElement, ConformanceFile, ConformanceFiring } from "../conformance/case.ts";
 
 const DIR = fileURLToPath(new URL("../conformance/flink/", import.meta.url));

@@ -2,9 +2,9 @@
 import { type _Record, GetRecordsCommand, GetShardIteratorCommand, type KinesisClient } from "@aws-sdk/client-kinesis";
 import { inject } from "vitest";
 import { createDynamoDbClient, createKinesisClient } from "../../shared/aws/clients.ts";
-import { createResources, type LocalNames, localNames } from "../../shared/local/resources.ts";
-import { LOCAL_CREDENTIALS, LOCAL_REGION } from "../../shared/local/stack.ts";
-import { listShards } from "../../shared/streams/shards.ts";
+import { listShards } from "../../shared/aws/kinesis/shards.ts";
+import { createResources, type LocalNames, localNames } from "../../tools/local/resources.ts";
+import { LOCAL_CREDENTIALS, LOCAL_REGION } from "../../tools/local/stack.ts";
 import type { ShardRecord } from "./kinesis-events.ts";
 
 let counter = 0;

@@ -2,7 +2,7 @@
 // makes its own streams and tables with unique names.
 import type {} from "vitest";
 import type { TestProject } from "vitest/node";
-import { type Emulator, startDynalite, startKinesis } from "../../shared/local/emulators.ts";
+import { type Emulator, startDynalite, startKinesis } from "../../tools/local/emulators.ts";
 
 declare module "vitest" {
   export interface ProvidedContext {

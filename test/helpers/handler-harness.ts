@@ -3,12 +3,12 @@
 // it), closing runs on demand at a chosen processing time. What the watermark handler publishes is kept.
 import { PutRecordsCommand } from "@aws-sdk/client-kinesis";
 import { expect } from "vitest";
-import { createIngestHandler } from "../../functions/ingest.ts";
-import { createWatermarkHandler } from "../../functions/watermark.ts";
-import type { Pipeline } from "../../shared/pipelines/schema.ts";
-import { advanceWatermark } from "../../shared/state/checkpoints.ts";
-import { type DeadLetter, listDeadLetters } from "../../shared/state/dead-letters.ts";
-import { queryResults, type WindowResult } from "../../shared/state/results.ts";
+import { createIngestHandler } from "../../functions/commons/ingest-handler.ts";
+import { createWatermarkHandler } from "../../functions/commons/watermark-handler.ts";
+import { advanceWatermark } from "../../shared/aws/dynamodb/checkpoints.ts";
+import { type DeadLetter, listDeadLetters } from "../../shared/aws/dynamodb/dead-letters.ts";
+import { queryResults, type WindowResult } from "../../shared/aws/dynamodb/results.ts";
+import type { Pipeline } from "../../shared/core/pipelines/schema.ts";
 import type { emulatedDeployment } from "./emulated.ts";
 import { kinesisEvent, testContext } from "./kinesis-events.ts";
 

@@ -1,7 +1,7 @@
 // Builders for real-shaped Lambda Kinesis events from records read off an emulated stream.
 import type { _Record } from "@aws-sdk/client-kinesis";
 import type { Context, KinesisStreamEvent } from "aws-lambda";
-import { localLambdaContext } from "../../shared/local/lambda-context.ts";
+import { localLambdaContext } from "../../tools/local/lambda-context.ts";
 
 export interface ShardRecord {
   shardId: string;

@@ -1,9 +1,9 @@
 // A local stack per test on the shared emulators, stopped after each test, and a way to send events
 // and wait until they are applied and the closing logic has run.
 import { afterEach } from "vitest";
-import { type LocalStack, startLocalStack } from "../../shared/local/stack.ts";
-import type { Pipeline } from "../../shared/pipelines/schema.ts";
-import { putRecordsWithRetry } from "../../shared/streams/put-records.ts";
+import { putRecordsWithRetry } from "../../shared/aws/kinesis/put-records.ts";
+import type { Pipeline } from "../../shared/core/pipelines/schema.ts";
+import { type LocalStack, startLocalStack } from "../../tools/local/stack.ts";
 import { emulatorEndpoints, uniquePrefix } from "./emulated.ts";
 
 /** Registers the after-each stop; returns a starter for the test's stack. */

@@ -2,7 +2,9 @@
 // state updates and fate rules the ingest and watermark functions use, with Maps where they have
 // DynamoDB. The storage glue here is deliberately minimal; the real glue is held to the same cases end
 // to end on the emulators (test/integration/conformance.test.ts).
-import { finalValues } from "../../shared/aggregates/state.ts";
+
+import type { DeadLetter } from "../../shared/aws/dynamodb/dead-letters.ts";
+import { finalValues } from "../../shared/core/aggregates/state.ts";
 import {
   type Contribution,
   type StoredPane,
@@ -10,13 +12,12 @@ import {
   updatePane,
   updateSessions,
   windowStateOf,
-} from "../../shared/ingest/deltas.ts";
-import { planBatch, type StreamRecord } from "../../shared/ingest/plan.ts";
-import type { Pipeline } from "../../shared/pipelines/schema.ts";
-import type { DeadLetter } from "../../shared/state/dead-letters.ts";
-import type { TimeWindow } from "../../shared/windows/assigners.ts";
-import { earlyDueOf, firstEndOfPane, ledgerDecisionOf, paneFatesOf, windowsToEvaluate } from "../../shared/windows/fates.ts";
-import { recordEmitting, type SessionEntry, sessionsDueOf, sessionsToFire, settleSessions } from "../../shared/windows/sessions.ts";
+} from "../../shared/core/ingest/deltas.ts";
+import { planBatch, type StreamRecord } from "../../shared/core/ingest/plan.ts";
+import type { Pipeline } from "../../shared/core/pipelines/schema.ts";
+import type { TimeWindow } from "../../shared/core/windows/assigners.ts";
+import { earlyDueOf, firstEndOfPane, ledgerDecisionOf, paneFatesOf, windowsToEvaluate } from "../../shared/core/windows/fates.ts";
+import { recordEmitting, type SessionEntry, sessionsDueOf, sessionsToFire, settleSessions } from "../../shared/core/windows/sessions.ts";
 
 export interface EngineResult {
   key: string;

@@ -4,11 +4,11 @@
 // watermark (Panes' = Flink's + 1), runs closing at a processing time, and reports what it emitted.
 import fc from "fast-check";
 import { expect } from "vitest";
-import { type ModelFiring, type ModelWindowSpec, WindowOperatorModel } from "../../shared/local/flink-model.ts";
-import { parsePipelines } from "../../shared/pipelines/load.ts";
-import type { Pipeline } from "../../shared/pipelines/schema.ts";
-import type { DeadLetter } from "../../shared/state/dead-letters.ts";
-import { END_OF_TIME } from "../../shared/windows/watermark.ts";
+import type { DeadLetter } from "../../shared/aws/dynamodb/dead-letters.ts";
+import { parsePipelines } from "../../shared/core/pipelines/load.ts";
+import type { Pipeline } from "../../shared/core/pipelines/schema.ts";
+import { END_OF_TIME } from "../../shared/core/windows/watermark.ts";
+import { type ModelFiring, type ModelWindowSpec, WindowOperatorModel } from "../../tools/local/flink-model.ts";
 import { valuesOfElements } from "./conformance.ts";
 
 export const SCRIPT_AGGREGATES = { n: { count: true }, sum: { sum: "value" }, max: { max: "value" } };

@@ -42,8 +42,8 @@ const INGEST_EVENT_SOURCE = [
 const READS_ENCRYPTED_STREAM = ["kms:Decrypt"];
 
 const ENTRIES = {
-  ingest: { file: join(PROJECT_ROOT, "functions/lambda/ingest.ts") },
-  watermark: { file: join(PROJECT_ROOT, "functions/lambda/watermark.ts") },
+  ingest: { file: join(PROJECT_ROOT, "functions/ingest.ts") },
+  watermark: { file: join(PROJECT_ROOT, "functions/watermark.ts") },
 } satisfies Record<string, Entry>;
 
 const logicalId = (stack: PanesStack, construct: { node: { defaultChild?: unknown } }) =>
@@ -220,7 +220,7 @@ describe("granted actions against the code", () => {
     const withNewCommand: Entry = {
       source: [
         'import { DeleteTableCommand, type DynamoDBClient } from "@aws-sdk/client-dynamodb";',
-        'export { handler } from "./functions/lambda/watermark.ts";',
+        'export { handler } from "./functions/watermark.ts";',
         'export const dropState = (client: DynamoDBClient) => client.send(new DeleteTableCommand({ TableName: "state" }));',
       ].join("\n"),
     };
@@ -234,7 +234,7 @@ describe("granted actions against the code", () => {
 
   it("count only the commands the bundle keeps: a command imported by shared code but never called is not an action", async () => {
     // Prepare
-    const requests = readFileSync(join(PROJECT_ROOT, "shared/state/requests.ts"), "utf8");
+    const requests = readFileSync(join(PROJECT_ROOT, "shared/aws/dynamodb/requests.ts"), "utf8");
 
     // Act
     const [ingest, watermark] = await Promise.all([sdkActionsOf(ENTRIES.ingest), sdkActionsOf(ENTRIES.watermark)]);

@@ -6,7 +6,7 @@ import { Match, type Template } from "aws-cdk-lib/assertions";
 import * as sqs from "aws-cdk-lib/aws-sqs";
 import { beforeAll, describe, expect, it } from "vitest";
 import { DeploymentConfigError, parseDeploymentConfig } from "../../infra/config.ts";
-import { TABLES } from "../../shared/state/tables.ts";
+import { TABLES } from "../../shared/aws/dynamodb/tables.ts";
 import { synth } from "./synth.ts";
 
 let template: Template;

@@ -3,8 +3,8 @@
 // watermark runs) and, in the second run, resharding — every window checked against the reference,
 // with late events, allowed lateness, early results and cumulating windows in the mix.
 import { describe, expect, it } from "vitest";
-import { runChaosReport } from "../../shared/local/chaos-report.ts";
-import { loadPipelinesFile } from "../../shared/pipelines/load.ts";
+import { loadPipelinesFile } from "../../shared/core/pipelines/load.ts";
+import { runChaosReport } from "../../tools/local/chaos-report.ts";
 import { emulatorEndpoints } from "../helpers/emulated.ts";
 
 describe("reliability under injected faults", () => {

@@ -2,15 +2,15 @@
 // what can be closed, parks what cannot with its reason, and goes on (real handlers, emulators).
 import { PutItemCommand } from "@aws-sdk/client-dynamodb";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { createWatermarkHandler } from "../../functions/watermark.ts";
+import { createWatermarkHandler } from "../../functions/commons/watermark-handler.ts";
 import { createDynamoDbClient } from "../../shared/aws/clients.ts";
-import { LOCAL_CREDENTIALS, LOCAL_REGION } from "../../shared/local/stack.ts";
-import { kinesisResultSink, outputPartitionKeyOf } from "../../shared/outputs/kinesis.ts";
-import { parsePipelines } from "../../shared/pipelines/load.ts";
-import type { Pipeline } from "../../shared/pipelines/schema.ts";
-import { paneItemOf } from "../../shared/state/panes.ts";
-import { readStuckKeys } from "../../shared/state/stuck.ts";
-import { readShardRecords } from "../../shared/streams/tail.ts";
+import { paneItemOf } from "../../shared/aws/dynamodb/panes.ts";
+import { readStuckKeys } from "../../shared/aws/dynamodb/stuck.ts";
+import { kinesisResultSink, outputPartitionKeyOf } from "../../shared/aws/outputs/kinesis.ts";
+import { parsePipelines } from "../../shared/core/pipelines/load.ts";
+import type { Pipeline } from "../../shared/core/pipelines/schema.ts";
+import { LOCAL_CREDENTIALS, LOCAL_REGION } from "../../tools/local/stack.ts";
+import { readShardRecords } from "../../tools/local/tail.ts";
 import { emulatedDeployment } from "../helpers/emulated.ts";
 import { HandlerHarness } from "../helpers/handler-harness.ts";
 import { testContext } from "../helpers/kinesis-events.ts";

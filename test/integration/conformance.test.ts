@@ -4,8 +4,8 @@
 // handler runs after every step, as Flink fires late windows on arrival. State, ledger and dead letters
 // live in dynalite; what the handler publishes is what the case's firings are checked against.
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import type { WindowResult } from "../../shared/state/results.ts";
-import { END_OF_TIME } from "../../shared/windows/watermark.ts";
+import type { WindowResult } from "../../shared/aws/dynamodb/results.ts";
+import { END_OF_TIME } from "../../shared/core/windows/watermark.ts";
 import type { ConformanceCase, ConformanceElement, ConformanceFiring } from "../conformance/case.ts";
 import { canonicalFirings, conformanceCases, elementId, eventOf, pipelineOf } from "../helpers/conformance.ts";
 import { emulatedDeployment } from "../helpers/emulated.ts";

@@ -9,12 +9,12 @@ import { join } from "node:path";
 import type { QueryCommandOutput } from "@aws-sdk/client-dynamodb";
 import { afterEach, describe, expect, it } from "vitest";
 import { createDynamoDbClient } from "../../shared/aws/clients.ts";
-import type { DashboardSnapshot } from "../../shared/dashboard/model.ts";
-import { type DashboardServer, startDashboardServer } from "../../shared/dashboard/server.ts";
-import { DashboardSource, type DashboardSourceOptions } from "../../shared/dashboard/source.ts";
-import { referenceWindows } from "../../shared/local/reference.ts";
-import type { LocalStack } from "../../shared/local/stack.ts";
-import { parsePipelines } from "../../shared/pipelines/load.ts";
+import { parsePipelines } from "../../shared/core/pipelines/load.ts";
+import type { DashboardSnapshot } from "../../tools/dashboard/model.ts";
+import { type DashboardServer, startDashboardServer } from "../../tools/dashboard/server.ts";
+import { DashboardSource, type DashboardSourceOptions } from "../../tools/dashboard/source.ts";
+import { referenceWindows } from "../../tools/local/reference.ts";
+import type { LocalStack } from "../../tools/local/stack.ts";
 import { sendAndClose, useLocalStack } from "../helpers/local-stack.ts";
 import { REPO, runPanes, startPanes } from "../helpers/processes.ts";
 

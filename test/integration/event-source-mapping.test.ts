@@ -3,8 +3,8 @@
 // batch), bisection on function errors, bounded retries and the on-failure destination.
 import type { KinesisStreamEvent } from "aws-lambda";
 import { afterEach, describe, expect, it } from "vitest";
-import { DEFAULT_MAPPING, EventSourceMapping, type KinesisHandler, type OnFailureRecord } from "../../shared/local/event-source-mapping.ts";
-import { putRecordsWithRetry } from "../../shared/streams/put-records.ts";
+import { putRecordsWithRetry } from "../../shared/aws/kinesis/put-records.ts";
+import { DEFAULT_MAPPING, EventSourceMapping, type KinesisHandler, type OnFailureRecord } from "../../tools/local/event-source-mapping.ts";
 import { emulatedDeployment, type KinesisKind } from "../helpers/emulated.ts";
 
 const numbers = (event: KinesisStreamEvent) => event.Records.map((r) => Number(Buffer.from(r.kinesis.data, "base64").toString()));

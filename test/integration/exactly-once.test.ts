@@ -2,17 +2,17 @@
 // the next batch, and crashes between writes — with the closing logic running in between — must give
 // exactly the windows of a brute-force batch computation over the distinct events.
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { createIngestHandler } from "../../functions/ingest.ts";
+import { createIngestHandler } from "../../functions/commons/ingest-handler.ts";
+import { type ClosingDependencies, closeWindows } from "../../shared/app/closing.ts";
+import type { IngestDependencies } from "../../shared/app/ingest.ts";
 import { createDynamoDbClient } from "../../shared/aws/clients.ts";
-import { type ClosingDependencies, closeWindows } from "../../shared/closing/close-windows.ts";
-import type { IngestDependencies } from "../../shared/ingest/apply.ts";
-import { generateMetrics, seededRandom } from "../../shared/local/generate.ts";
-import { compareWindows, type ReferencePipeline, referenceWindows } from "../../shared/local/reference.ts";
-import { LOCAL_CREDENTIALS, LOCAL_REGION } from "../../shared/local/stack.ts";
-import { parsePipelines } from "../../shared/pipelines/load.ts";
-import { readCheckpoints } from "../../shared/state/checkpoints.ts";
-import { queryResults } from "../../shared/state/results.ts";
-import { putRecordsWithRetry } from "../../shared/streams/put-records.ts";
+import { readCheckpoints } from "../../shared/aws/dynamodb/checkpoints.ts";
+import { queryResults } from "../../shared/aws/dynamodb/results.ts";
+import { putRecordsWithRetry } from "../../shared/aws/kinesis/put-records.ts";
+import { parsePipelines } from "../../shared/core/pipelines/load.ts";
+import { generateMetrics, seededRandom } from "../../tools/local/generate.ts";
+import { compareWindows, type ReferencePipeline, referenceWindows } from "../../tools/local/reference.ts";
+import { LOCAL_CREDENTIALS, LOCAL_REGION } from "../../tools/local/stack.ts";
 import { emulatedDeployment, type KinesisKind, readAllRecords } from "../helpers/emulated.ts";
 import { installCrashSwitch } from "../helpers/faults.ts";
 import { kinesisEvent, type ShardRecord, testContext } from "../helpers/kinesis-events.ts";

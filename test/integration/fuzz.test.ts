@@ -1,7 +1,7 @@
-// The whole ingest and closing path fuzzed on the emulators (shared/local/fuzz.ts says what is
+// The whole ingest and closing path fuzzed on the emulators (tools/local/fuzz.ts says what is
 // asserted); `npm run chaos` runs the same property longer.
 import { describe, it } from "vitest";
-import { fuzzIngestAndClosing } from "../../shared/local/fuzz.ts";
+import { fuzzIngestAndClosing } from "../../tools/local/fuzz.ts";
 import { emulatedDeployment } from "../helpers/emulated.ts";
 
 describe("whatever a producer sends", () => {

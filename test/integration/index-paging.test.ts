@@ -4,9 +4,9 @@
 import { BatchWriteItemCommand } from "@aws-sdk/client-dynamodb";
 import pLimit from "p-limit";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { emptyState } from "../../shared/aggregates/state.ts";
-import { paneItemOf, queryDue } from "../../shared/state/panes.ts";
-import { queryResults, writeResultOnce } from "../../shared/state/results.ts";
+import { paneItemOf, queryDue } from "../../shared/aws/dynamodb/panes.ts";
+import { queryResults, writeResultOnce } from "../../shared/aws/dynamodb/results.ts";
+import { emptyState } from "../../shared/core/aggregates/state.ts";
 import { emulatedDeployment } from "../helpers/emulated.ts";
 
 let deployment: Awaited<ReturnType<typeof emulatedDeployment>>;

@@ -4,10 +4,10 @@
 // their idempotency keys.
 import { GetRecordsCommand, GetShardIteratorCommand } from "@aws-sdk/client-kinesis";
 import { describe, expect, it } from "vitest";
-import { parsePipelines } from "../../shared/pipelines/load.ts";
-import { listDeadLetters } from "../../shared/state/dead-letters.ts";
-import { queryResults } from "../../shared/state/results.ts";
-import { putRecordsWithRetry } from "../../shared/streams/put-records.ts";
+import { listDeadLetters } from "../../shared/aws/dynamodb/dead-letters.ts";
+import { queryResults } from "../../shared/aws/dynamodb/results.ts";
+import { putRecordsWithRetry } from "../../shared/aws/kinesis/put-records.ts";
+import { parsePipelines } from "../../shared/core/pipelines/load.ts";
 import { sendAndClose, useLocalStack } from "../helpers/local-stack.ts";
 
 const start = useLocalStack("pipe");

@@ -2,11 +2,11 @@
 // fixed), producer duplicates dropped by event id, and idle shards that stop holding the watermark.
 import { PutRecordsCommand } from "@aws-sdk/client-kinesis";
 import { describe, expect, it } from "vitest";
-import { parsePipelines } from "../../shared/pipelines/load.ts";
-import type { Pipeline } from "../../shared/pipelines/schema.ts";
-import { readWatermarks } from "../../shared/state/checkpoints.ts";
-import { listDeadLetters } from "../../shared/state/dead-letters.ts";
-import { queryResults } from "../../shared/state/results.ts";
+import { readWatermarks } from "../../shared/aws/dynamodb/checkpoints.ts";
+import { listDeadLetters } from "../../shared/aws/dynamodb/dead-letters.ts";
+import { queryResults } from "../../shared/aws/dynamodb/results.ts";
+import { parsePipelines } from "../../shared/core/pipelines/load.ts";
+import type { Pipeline } from "../../shared/core/pipelines/schema.ts";
 import { sendAndClose, useLocalStack } from "../helpers/local-stack.ts";
 import { runPanes } from "../helpers/processes.ts";
 

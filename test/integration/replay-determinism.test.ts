@@ -7,8 +7,8 @@ import { mkdtemp, readFile, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
-import { WindowOperatorModel } from "../../shared/local/flink-model.ts";
-import { generateMetrics } from "../../shared/local/generate.ts";
+import { WindowOperatorModel } from "../../tools/local/flink-model.ts";
+import { generateMetrics } from "../../tools/local/generate.ts";
 import { canonicalFirings, valuesOfElements } from "../helpers/conformance.ts";
 import { runPanes } from "../helpers/processes.ts";
 

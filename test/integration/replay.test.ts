@@ -4,11 +4,11 @@ import { mkdtemp, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
-import { Chaos } from "../../shared/local/chaos.ts";
-import { generateMetrics } from "../../shared/local/generate.ts";
-import { compareWindows, type ReferencePipeline, referenceWindows } from "../../shared/local/reference.ts";
-import { replay } from "../../shared/local/replay.ts";
-import { parsePipelines } from "../../shared/pipelines/load.ts";
+import { parsePipelines } from "../../shared/core/pipelines/load.ts";
+import { Chaos } from "../../tools/local/chaos.ts";
+import { generateMetrics } from "../../tools/local/generate.ts";
+import { compareWindows, type ReferencePipeline, referenceWindows } from "../../tools/local/reference.ts";
+import { replay } from "../../tools/local/replay.ts";
 import { emulatorEndpoints } from "../helpers/emulated.ts";
 
 const pipelines = parsePipelines({

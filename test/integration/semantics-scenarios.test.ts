@@ -2,8 +2,8 @@
 // emulators with the watermark derived from event times as in production (one shard, no
 // out-of-orderness): each asserts what Flink's WindowOperator gives for the same input.
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { parsePipelines } from "../../shared/pipelines/load.ts";
-import type { Pipeline } from "../../shared/pipelines/schema.ts";
+import { parsePipelines } from "../../shared/core/pipelines/load.ts";
+import type { Pipeline } from "../../shared/core/pipelines/schema.ts";
 import { emulatedDeployment } from "../helpers/emulated.ts";
 import { HandlerHarness } from "../helpers/handler-harness.ts";
 

@@ -2,12 +2,12 @@
 // a key's sessions are one item, looked at only when one of them is due, so the requests of a closing
 // run do not grow with the length of a live session.
 import { describe, expect, it } from "vitest";
-import { createIngestHandler } from "../../functions/ingest.ts";
-import { createWatermarkHandler } from "../../functions/watermark.ts";
+import { createIngestHandler } from "../../functions/commons/ingest-handler.ts";
+import { createWatermarkHandler } from "../../functions/commons/watermark-handler.ts";
 import { createDynamoDbClient } from "../../shared/aws/clients.ts";
-import { LOCAL_CREDENTIALS, LOCAL_REGION } from "../../shared/local/stack.ts";
-import { parsePipelines } from "../../shared/pipelines/load.ts";
-import type { Pipeline } from "../../shared/pipelines/schema.ts";
+import { parsePipelines } from "../../shared/core/pipelines/load.ts";
+import type { Pipeline } from "../../shared/core/pipelines/schema.ts";
+import { LOCAL_CREDENTIALS, LOCAL_REGION } from "../../tools/local/stack.ts";
 import { emulatedDeployment } from "../helpers/emulated.ts";
 import { kinesisEvent, testContext } from "../helpers/kinesis-events.ts";
 

@@ -10,7 +10,7 @@ import {
   encodeState,
   finalValues,
   mergeStates,
-} from "../../shared/aggregates/state.ts";
+} from "../../shared/core/aggregates/state.ts";
 
 const specs: AggregateSpec[] = [
   { name: "n", op: "count" },

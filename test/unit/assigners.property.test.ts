@@ -2,8 +2,8 @@
 // and a window is exactly the union of its panes.
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
-import { paneOf, panesOfWindow, windowsOf, windowsOfPane } from "../../shared/windows/assigners.ts";
-import { applySessionElements, sessionWindowOf } from "../../shared/windows/sessions.ts";
+import { paneOf, panesOfWindow, windowsOf, windowsOfPane } from "../../shared/core/windows/assigners.ts";
+import { applySessionElements, sessionWindowOf } from "../../shared/core/windows/sessions.ts";
 
 const fixedSpec = fc.oneof(
   fc.integer({ min: 1, max: 500 }).map((size) => ({ type: "tumbling" as const, size })),

@@ -1,7 +1,7 @@
 import { describe, expect, it } from "vitest";
-import { lastWindowEndOf, paneOf, paneSizeOf, panesOfWindow, windowsOf, windowsOfPane } from "../../shared/windows/assigners.ts";
-import { firstEndOfPane } from "../../shared/windows/fates.ts";
-import { applySessionElements, sessionWindowOf } from "../../shared/windows/sessions.ts";
+import { lastWindowEndOf, paneOf, paneSizeOf, panesOfWindow, windowsOf, windowsOfPane } from "../../shared/core/windows/assigners.ts";
+import { firstEndOfPane } from "../../shared/core/windows/fates.ts";
+import { applySessionElements, sessionWindowOf } from "../../shared/core/windows/sessions.ts";
 
 const MIN = 60_000;
 

@@ -3,8 +3,8 @@
 // window core (planner, state updates, fate rules) driven in memory, one batch and one closing run per
 // step, as Flink fires late windows on arrival. Every expected firing and late element must match.
 import { describe, expect, it } from "vitest";
-import { type ModelFiring, WindowOperatorModel } from "../../shared/local/flink-model.ts";
-import { END_OF_TIME } from "../../shared/windows/watermark.ts";
+import { END_OF_TIME } from "../../shared/core/windows/watermark.ts";
+import { type ModelFiring, WindowOperatorModel } from "../../tools/local/flink-model.ts";
 import type { ConformanceCase, ConformanceElement, ConformanceFiring } from "../conformance/case.ts";
 import { canonicalFirings, conformanceCases, elementId, eventOf, pipelineOf, valuesOfElements } from "../helpers/conformance.ts";
 import { type EngineResult, MemoryEngine } from "../helpers/memory-engine.ts";

@@ -2,8 +2,8 @@
 // and versions, it holds the highest final version of each window of the newest ends, within its bounds.
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
-import { metricsOf, ProgressRecorder, WindowStore } from "../../shared/dashboard/store.ts";
-import type { WindowResult } from "../../shared/state/results.ts";
+import type { WindowResult } from "../../shared/aws/dynamodb/results.ts";
+import { metricsOf, ProgressRecorder, WindowStore } from "../../tools/dashboard/store.ts";
 
 const resultArb = fc.record({
   key: fc.constantFrom("a", "b", "c", "d", "e"),

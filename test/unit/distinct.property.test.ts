@@ -2,7 +2,7 @@
 // were split over panes, stored, read back and merged.
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
-import { EXACT_LIMIT } from "../../shared/aggregates/distinct.ts";
+import { EXACT_LIMIT } from "../../shared/core/aggregates/distinct.ts";
 import {
   type AggregateSpec,
   addEvent,
@@ -11,7 +11,7 @@ import {
   encodeState,
   finalValues,
   mergeStates,
-} from "../../shared/aggregates/state.ts";
+} from "../../shared/core/aggregates/state.ts";
 
 function distinctOf(ids: string[], parts: number, precision: number): number {
   const spec: AggregateSpec = { name: "users", op: "distinct", field: "user", precision };

@@ -1,6 +1,6 @@
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
-import { formatDuration, parseDuration } from "../../shared/windows/duration.ts";
+import { formatDuration, parseDuration } from "../../shared/core/windows/duration.ts";
 
 describe("durations", () => {
   it("reads every unit and combinations of them", () => {

@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
-import { parseEventTime, readPipelineEvent } from "../../shared/pipelines/events.ts";
-import { parsePipelines } from "../../shared/pipelines/load.ts";
+import { parseEventTime, readPipelineEvent } from "../../shared/core/pipelines/events.ts";
+import { parsePipelines } from "../../shared/core/pipelines/load.ts";
 
 const [pipeline] = parsePipelines({
   pipelines: [

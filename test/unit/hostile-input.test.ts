@@ -2,13 +2,13 @@
 // (and so dead-lettered), never thrown, never silently merged into another key, never stored in a form
 // DynamoDB would refuse later, when a closing run could no longer refuse it.
 import { describe, expect, it } from "vitest";
-import { printable } from "../../shared/cli/results.ts";
-import { decodeRecord, planBatch, type StreamRecord } from "../../shared/ingest/plan.ts";
-import { maxKeyBytesOf, parseEventTime, readPipelineEvent } from "../../shared/pipelines/events.ts";
-import { PipelinesConfigError, parsePipelines } from "../../shared/pipelines/load.ts";
-import type { Pipeline } from "../../shared/pipelines/schema.ts";
-import { partitionKeyFrom } from "../../shared/streams/partition-keys.ts";
-import { paneFatesOf } from "../../shared/windows/fates.ts";
+import { partitionKeyFrom } from "../../shared/aws/kinesis/partition-keys.ts";
+import { decodeRecord, planBatch, type StreamRecord } from "../../shared/core/ingest/plan.ts";
+import { maxKeyBytesOf, parseEventTime, readPipelineEvent } from "../../shared/core/pipelines/events.ts";
+import { PipelinesConfigError, parsePipelines } from "../../shared/core/pipelines/load.ts";
+import type { Pipeline } from "../../shared/core/pipelines/schema.ts";
+import { paneFatesOf } from "../../shared/core/windows/fates.ts";
+import { printable } from "../../tools/cli/results.ts";
 
 function pipelineOf(definition: Record<string, unknown> = {}): Pipeline {
   const [pipeline] = parsePipelines({

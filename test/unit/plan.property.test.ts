@@ -2,8 +2,8 @@
 // accounted for — applied to a pane, dead-lettered with a reason, or not matched by any pipeline.
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
-import { planBatch, type StreamRecord } from "../../shared/ingest/plan.ts";
-import { parsePipelines } from "../../shared/pipelines/load.ts";
+import { planBatch, type StreamRecord } from "../../shared/core/ingest/plan.ts";
+import { parsePipelines } from "../../shared/core/pipelines/load.ts";
 
 const pipelines = parsePipelines({
   pipelines: [

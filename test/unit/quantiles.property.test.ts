@@ -11,7 +11,7 @@ import {
   encodeState,
   finalValues,
   mergeStates,
-} from "../../shared/aggregates/state.ts";
+} from "../../shared/core/aggregates/state.ts";
 
 /** The exact lower quantile: the value of rank ⌊q·(n−1)⌋ in sorted order. */
 function exactQuantile(sorted: number[], q: number): number {

@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { watermarkOf } from "../../shared/windows/watermark.ts";
+import { watermarkOf } from "../../shared/core/windows/watermark.ts";
 
 const now = 1_000_000;
 const idle = 60_000;

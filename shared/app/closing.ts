@@ -1,0 +1,459 @@
+// The closing logic of the watermark function: derive each pipeline's watermark from the checkpoints,
+// find due state through the due index (never a scan), combine panes into windows (or take a key's
+// sessions), write each window's result once per version to the ledger, publish it, and move or purge
+// the state. Which windows fire, fire again or go is decided by windows/fates.ts and windows/sessions.ts.
+import type { DynamoDBClient } from "@aws-sdk/client-dynamodb";
+import pLimit from "p-limit";
+import {
+  advanceWatermark,
+  markShardFinished,
+  readCheckpoints,
+  readShardProgress,
+  readWatermarks,
+  registerShard,
+  type ShardProgressRecord,
+} from "../aws/dynamodb/checkpoints.ts";
+import { moveDue, purgePane, queryDue, queryPanes, readSessionsNow, sessionsItemOf, writeSessions } from "../aws/dynamodb/panes.ts";
+import {
+  markPublished,
+  markSuperseded,
+  readOutbox,
+  readResults,
+  resultId,
+  type WindowIdentity,
+  type WindowResult,
+  writeResultOnce,
+} from "../aws/dynamodb/results.ts";
+import { clearStuckKey, parkStuckKey, readStuckKeys } from "../aws/dynamodb/stuck.ts";
+import type { ShardProbe, SourceStream } from "../aws/kinesis/probe.ts";
+import { type AggregateState, finalValues } from "../core/aggregates/state.ts";
+import { type StoredSessions, windowStateOf } from "../core/ingest/deltas.ts";
+import type { Pipeline } from "../core/pipelines/schema.ts";
+import { paneSizeOf, type TimeWindow } from "../core/windows/assigners.ts";
+import { earlyDueOf, ledgerDecisionOf, paneFatesOf, windowsToEvaluate } from "../core/windows/fates.ts";
+import {
+  recordEmitting,
+  type SessionEntry,
+  type SessionFiring,
+  sessionsDueOf,
+  sessionsToFire,
+  settleSessions,
+} from "../core/windows/sessions.ts";
+import { END_OF_TIME, isIdle, type ShardProgress, watermarkOf } from "../core/windows/watermark.ts";
+
+export interface ResultSink {
+  publish(results: readonly WindowResult[]): Promise<void>;
+}
+
+export interface ClosingDependencies {
+  dynamodb: DynamoDBClient;
+  stateTable: string;
+  resultsTable: string;
+  pipelines: readonly Pipeline[];
+  /** the source stream: its shards, and whether a shard still holds unapplied records */
+  stream?: SourceStream;
+  /** where results go after the ledger (output stream); results stay in the ledger either way */
+  sink?: ResultSink;
+  concurrency: number;
+  /** how long results are kept (TTL), seconds; undefined keeps them */
+  resultRetentionSeconds?: number;
+  /** how long purged-pane tombstones are kept, ms */
+  tombstoneRetentionMs: number;
+  /** where keys whose closing failed are parked with the reason (the dead-letter table); without it they are only reported */
+  deadLetterTable?: string;
+  now?: () => number;
+}
+
+export interface PipelineClosing {
+  pipeline: string;
+  watermark?: number;
+  fired: number;
+  refired: number;
+  purged: number;
+  republished: number;
+  conflicts: number;
+  /** early (non-final) results written */
+  early: number;
+  /** keys whose closing failed this run: parked with the reason, retried next run */
+  stuck: { key: string; reason: string }[];
+  /** results written to the ledger whose publishing failed (they stay in the outbox for the next run) */
+  unpublished: number;
+  /** why the pipeline could not be closed at all this run (the others were) */
+  error?: string;
+}
+
+export interface ClosingOptions {
+  /** move every watermark to +∞ and fire everything (end of a bounded input) */
+  drain?: boolean;
+}
+
+/** What this run knows of the source stream's shards; probes are made at most once per shard per run. */
+class ShardView {
+  private readonly probes = new Map<string, Promise<ShardProbe>>();
+
+  constructor(
+    private readonly deps: ClosingDependencies,
+    /** undefined without a stream to ask */
+    readonly listed: Map<string, { closed: boolean }> | undefined,
+    readonly progress: Map<string, ShardProgressRecord>,
+  ) {}
+
+  static async read(deps: ClosingDependencies): Promise<ShardView> {
+    const listed = deps.stream ? new Map((await deps.stream.listShards()).map((s) => [s.shardId, { closed: s.closed }])) : undefined;
+    const progress = await readShardProgress(deps.dynamodb, deps.stateTable, [...(listed?.keys() ?? [])]);
+    return new ShardView(deps, listed, progress);
+  }
+
+  /** Shards a pipeline must wait for although no batch of theirs reached it yet. */
+  unfinished(): string[] {
+    return [...(this.listed ?? [])].filter(([id]) => !this.progress.get(id)?.finished).map(([id]) => id);
+  }
+
+  /** Gone from the stream (past retention) or closed and read to the end: no longer counted. */
+  async finished(shardId: string): Promise<boolean> {
+    if (!this.listed) return false;
+    if (!this.listed.has(shardId) || this.progress.get(shardId)?.finished) return true;
+    if (!this.listed.get(shardId)?.closed) return false;
+    return (await this.probe(shardId)) === "finished";
+  }
+
+  probe(shardId: string): Promise<ShardProbe> {
+    const stream = this.deps.stream;
+    if (!stream) return Promise.resolve("caught-up");
+    let probe = this.probes.get(shardId);
+    if (probe === undefined) {
+      probe = stream
+        .probe(shardId, this.progress.get(shardId)?.sequenceNumber, this.listed?.get(shardId)?.closed === true)
+        .then(async (answer) => {
+          if (answer === "finished") await markShardFinished(this.deps.dynamodb, this.deps.stateTable, shardId);
+          return answer;
+        });
+      this.probes.set(shardId, probe);
+    }
+    return probe;
+  }
+}
+
+const emptyReport = (pipeline: string): PipelineClosing => ({
+  pipeline,
+  fired: 0,
+  refired: 0,
+  purged: 0,
+  republished: 0,
+  conflicts: 0,
+  early: 0,
+  stuck: [],
+  unpublished: 0,
+});
+
+/** Closes every pipeline; one that fails is reported (with the reason) and the others still close. */
+export async function closeWindows(deps: ClosingDependencies, options: ClosingOptions = {}): Promise<PipelineClosing[]> {
+  const shards = await ShardView.read(deps);
+  const reports: PipelineClosing[] = [];
+  for (const pipeline of deps.pipelines) {
+    const report = emptyReport(pipeline.name);
+    try {
+      await closePipeline(deps, pipeline, shards, options, report);
+    } catch (error) {
+      report.error = reasonOf(error);
+    }
+    reports.push(report);
+  }
+  return reports;
+}
+
+const reasonOf = (error: unknown) => (error instanceof Error ? `${error.name}: ${error.message}` : String(error));
+
+/** The watermark the checkpoints allow: idle shards (nothing new, nothing pending) and finished shards do not count. */
+async function candidateWatermark(
+  deps: ClosingDependencies,
+  pipeline: Pipeline,
+  shards: ShardView,
+  now: number,
+): Promise<number | undefined> {
+  const checkpoints = await readCheckpoints(deps.dynamodb, deps.stateTable, pipeline.name);
+  const known = new Set(checkpoints.map((c) => c.shardId));
+  for (const shardId of shards.unfinished()) {
+    if (known.has(shardId)) continue;
+    await registerShard(deps.dynamodb, deps.stateTable, pipeline.name, shardId, now);
+    checkpoints.push({ pipeline: pipeline.name, shardId, updatedAt: now });
+  }
+  const counted: ShardProgress[] = [];
+  for (const checkpoint of checkpoints) {
+    if (await shards.finished(checkpoint.shardId)) continue;
+    const quiet = isIdle(checkpoint, pipeline.idleTimeout, now);
+    // Quiet for the idle timeout: idle only if its consumer has applied everything the shard holds.
+    const pending = quiet && (await shards.probe(checkpoint.shardId)) === "pending";
+    counted.push({ ...checkpoint, pending });
+  }
+  return watermarkOf(counted, pipeline.outOfOrderness, pipeline.idleTimeout, now);
+}
+
+async function closePipeline(
+  deps: ClosingDependencies,
+  pipeline: Pipeline,
+  shards: ShardView,
+  options: ClosingOptions,
+  report: PipelineClosing,
+): Promise<void> {
+  const now = deps.now?.() ?? Date.now();
+  const previous = (await readWatermarks(deps.dynamodb, deps.stateTable, [pipeline.name])).get(pipeline.name);
+  const candidate = options.drain ? END_OF_TIME : await candidateWatermark(deps, pipeline, shards, now);
+  if (candidate === undefined && previous === undefined) return;
+  const watermark =
+    candidate !== undefined && (previous === undefined || candidate > previous)
+      ? await advanceWatermark(deps.dynamodb, deps.stateTable, pipeline.name, candidate, now)
+      : (previous as number);
+  report.watermark = watermark;
+
+  // Results a crashed run wrote but did not publish go first.
+  if (deps.sink) {
+    const unpublished = await readOutbox(deps.dynamodb, deps.resultsTable, pipeline.name);
+    report.republished = unpublished.length - (await publish(deps, unpublished));
+    report.unpublished += unpublished.length - report.republished;
+  }
+
+  // Early results need every live item (open windows too); otherwise only what is due.
+  const upTo = pipeline.early !== undefined ? END_OF_TIME : watermark;
+  const due = await queryDue(deps.dynamodb, deps.stateTable, pipeline.name, upTo);
+  const byKey = new Map<string, number[]>();
+  for (const item of due) {
+    const starts = byKey.get(item.key) ?? [];
+    if (item.paneStart !== undefined) starts.push(item.paneStart);
+    byKey.set(item.key, starts);
+  }
+  const limit = pLimit(deps.concurrency);
+  const context: KeyContext = { deps, pipeline, watermark, previous: previous ?? Number.NEGATIVE_INFINITY, now, report };
+  const parked = deps.deadLetterTable ? await readStuckKeys(deps.dynamodb, deps.deadLetterTable, pipeline.name) : new Map();
+  // One key that cannot be closed is parked with its reason; every other key goes on.
+  await Promise.all(
+    [...byKey].map(([key, starts]) =>
+      limit(async () => {
+        try {
+          await (pipeline.window.type === "session" ? closeSessions(context, key) : closePanes(context, key, starts));
+        } catch (error) {
+          report.stuck.push({ key, reason: reasonOf(error) });
+          if (deps.deadLetterTable) await parkStuckKey(deps.dynamodb, deps.deadLetterTable, pipeline.name, key, reasonOf(error), now);
+          return;
+        }
+        if (parked.has(key) && deps.deadLetterTable) await clearStuckKey(deps.dynamodb, deps.deadLetterTable, pipeline.name, key);
+      }),
+    ),
+  );
+}
+
+interface KeyContext {
+  deps: ClosingDependencies;
+  pipeline: Pipeline;
+  watermark: number;
+  /** the watermark before this run: windows ending after it are due for the first time */
+  previous: number;
+  now: number;
+  report: PipelineClosing;
+}
+
+const windowId = (w: TimeWindow) => `${w.start}/${w.end}`;
+
+/** The identity a window of this pipeline has in the ledger. */
+function identityOf(ctx: KeyContext, key: string, window: TimeWindow): WindowIdentity {
+  const endInKey = ctx.pipeline.window.type === "cumulate" || ctx.pipeline.window.type === "session";
+  return { pipeline: ctx.pipeline.name, key, start: window.start, end: window.end, ...(endInKey ? { endInKey: true } : {}) };
+}
+
+/** A window's result; the version comes from the ledger decision. */
+function resultOf(ctx: KeyContext, key: string, window: TimeWindow, state: AggregateState, version: number, final: boolean): WindowResult {
+  return {
+    ...identityOf(ctx, key, window),
+    values: finalValues(ctx.pipeline.aggregates, state),
+    count: state.n,
+    version,
+    firedAt: ctx.now,
+    final,
+  };
+}
+
+interface Evaluated {
+  window: TimeWindow;
+  state: AggregateState;
+  final: boolean;
+  supersedes?: { start: number; end: number }[];
+}
+
+/**
+ * Writes the results the ledger lacks (a first firing, grown contents, the final result after early
+ * ones), each version once under a condition, then publishes them. Returns, per window id, whether the
+ * ledger now holds its contents ("settled") or a concurrent run holds more than this run read ("stale").
+ */
+async function writeResults(ctx: KeyContext, key: string, evaluated: readonly Evaluated[]): Promise<Map<string, "settled" | "stale">> {
+  const { deps } = ctx;
+  const outcome = new Map<string, "settled" | "stale">();
+  if (evaluated.length === 0) return outcome;
+  // Windows due for the first time (no early results) are written optimistically as version 1; a
+  // failed condition reads the ledger. The rest are compared with what the ledger holds.
+  const known = evaluated.filter(
+    (e) => !e.final || ctx.pipeline.early !== undefined || ctx.pipeline.window.type === "session" || e.window.end <= ctx.previous,
+  );
+  const ledger = await readResults(
+    deps.dynamodb,
+    deps.resultsTable,
+    known.map((e) => identityOf(ctx, key, e.window)),
+  );
+  const isKnown = new Set(known);
+  const written: WindowResult[] = [];
+  for (const e of evaluated) {
+    const id = resultId(identityOf(ctx, key, e.window));
+    let stored = ledger.get(id);
+    let read = isKnown.has(e);
+    for (let attempt = 0; attempt < 3; attempt++) {
+      const decision = read ? ledgerDecisionOf({ count: e.state.n, final: e.final }, stored) : { write: 1 };
+      if ("settled" in decision || "stale" in decision) {
+        outcome.set(windowId(e.window), "settled" in decision ? "settled" : "stale");
+        break;
+      }
+      const result = resultOf(ctx, key, e.window, e.state, decision.write, e.final);
+      if (e.supersedes && e.supersedes.length > 0) result.supersedes = e.supersedes;
+      if (await writeResultOnce(deps.dynamodb, deps.resultsTable, result, deps.sink !== undefined, deps.resultRetentionSeconds)) {
+        written.push(result);
+        outcome.set(windowId(e.window), "settled");
+        if (!e.final) ctx.report.early++;
+        else if (result.version === 1 || (stored !== undefined && !stored.final)) ctx.report.fired++;
+        else ctx.report.refired++;
+        break;
+      }
+      ctx.report.conflicts++;
+      stored = (await readResults(deps.dynamodb, deps.resultsTable, [result])).get(id);
+      read = true;
+    }
+  }
+  ctx.report.unpublished += await publish(deps, written);
+  return outcome;
+}
+
+/** Early results: the current contents of open windows that grew, at most once per `early` interval of processing time. */
+async function earlyToWrite(ctx: KeyContext, key: string, open: readonly Evaluated[]): Promise<Evaluated[]> {
+  const every = ctx.pipeline.early;
+  if (every === undefined || open.length === 0) return [];
+  const ledger = await readResults(
+    ctx.deps.dynamodb,
+    ctx.deps.resultsTable,
+    open.map((e) => identityOf(ctx, key, e.window)),
+  );
+  return open.filter((e) => earlyDueOf(ledger.get(resultId(identityOf(ctx, key, e.window))), e.state.n, ctx.now, every));
+}
+
+/** Fixed windows of one key: fire what the watermark passed, then move each due pane on or purge it. */
+async function closePanes(ctx: KeyContext, key: string, dueStarts: number[]): Promise<void> {
+  const { pipeline, watermark, deps } = ctx;
+  const spec = pipeline.window;
+  const { due, open } = windowsToEvaluate(spec, dueStarts, watermark, pipeline.early !== undefined);
+  const paneSize = paneSizeOf(spec);
+  let from = Number.POSITIVE_INFINITY;
+  let to = Number.NEGATIVE_INFINITY;
+  for (const w of [...due, ...open]) [from, to] = [Math.min(from, w.start), Math.max(to, w.end)];
+  for (const start of dueStarts) [from, to] = [Math.min(from, start), Math.max(to, start + paneSize)];
+  const panes = await queryPanes(deps.dynamodb, deps.stateTable, pipeline.name, key, from, to);
+  const evaluate = (windows: readonly TimeWindow[], final: boolean) =>
+    windows.flatMap((window): Evaluated[] => {
+      const state = windowStateOf(window, panes);
+      return state === undefined ? [] : [{ window, state, final }];
+    });
+  const outcome = await writeResults(ctx, key, [...evaluate(due, true), ...(await earlyToWrite(ctx, key, evaluate(open, false)))]);
+
+  const dueSet = new Set(dueStarts);
+  const duePanes = panes.filter((p) => dueSet.has(p.paneStart) && !p.tombstone);
+  const fates = paneFatesOf(
+    spec,
+    pipeline.allowedLateness,
+    watermark,
+    duePanes.map((p) => p.paneStart),
+  );
+  for (const pane of duePanes) {
+    const fate = fates.get(pane.paneStart);
+    // A pane moves on only when every due window it feeds is settled in the ledger.
+    const feeds = due.filter((w) => pane.paneStart >= w.start && pane.paneStart < w.end);
+    if (fate === undefined || feeds.some((w) => windowStateOf(w, panes) !== undefined && outcome.get(windowId(w)) !== "settled")) continue;
+    if (fate.next === "purge") {
+      if (await purgePane(deps.dynamodb, deps.stateTable, pipeline.name, key, pane, ctx.now + deps.tombstoneRetentionMs))
+        ctx.report.purged++;
+    } else if (pane.due !== fate.due) {
+      await moveDue(deps.dynamodb, deps.stateTable, pipeline.name, key, pane, fate.due);
+    }
+  }
+}
+
+/**
+ * A key's sessions: emit what is due (or early), mark what grown or merged sessions supersede, drop
+ * sessions past their lateness. Each result is first recorded on its session (a conditional write of
+ * the session set), then written to the ledger, then confirmed: a batch that grows a session in
+ * between finds the identity recorded and supersedes it later; a result is never orphaned.
+ */
+async function closeSessions(ctx: KeyContext, key: string): Promise<void> {
+  const { pipeline, watermark, deps } = ctx;
+  if (pipeline.window.type !== "session") return;
+  const gap = pipeline.window.gap;
+  const options = { gap, allowedLateness: pipeline.allowedLateness, watermark };
+  let stored = await readSessionsNow(deps.dynamodb, deps.stateTable, pipeline.name, key);
+  if (stored === null) return;
+  const write = async (entries: SessionEntry[]) => {
+    const next: StoredSessions = {
+      ...(stored as StoredSessions),
+      entries,
+      version: (stored as StoredSessions).version + 1,
+      watermark: Math.max(stored?.watermark ?? watermark, watermark),
+    };
+    const item = sessionsItemOf(
+      { pipeline: pipeline.name, key },
+      next,
+      sessionsDueOf(entries, gap, pipeline.allowedLateness),
+      ctx.now + deps.tombstoneRetentionMs,
+    );
+    // A failed condition means a batch changed the sessions since they were read: the next run looks again.
+    if (!(await writeSessions(deps.dynamodb, deps.stateTable, item, (stored as StoredSessions).version, next))) {
+      ctx.report.conflicts++;
+      return false;
+    }
+    stored = next;
+    return true;
+  };
+
+  const firings = sessionsToFire(stored.entries, gap, watermark, pipeline.early !== undefined);
+  const asEvaluated = (f: SessionFiring): Evaluated => ({
+    window: f.window,
+    state: f.entry.state,
+    final: f.final,
+    ...(f.supersedes.length > 0 ? { supersedes: f.supersedes } : {}),
+  });
+  const early = new Set((await earlyToWrite(ctx, key, firings.filter((f) => !f.final).map(asEvaluated))).map((e) => windowId(e.window)));
+  const chosen = firings.filter((f) => f.final || early.has(windowId(f.window)));
+  const written = new Set<SessionEntry>();
+  if (chosen.length > 0) {
+    const { entries, emitting } = recordEmitting(stored.entries, chosen);
+    if (!(await write(entries))) return;
+    const outcome = await writeResults(ctx, key, chosen.map(asEvaluated));
+    for (const f of chosen) {
+      if (outcome.get(windowId(f.window)) !== "settled") continue;
+      for (const old of f.supersedes) await markSuperseded(deps.dynamodb, deps.resultsTable, identityOf(ctx, key, old), f.window);
+      const entry = emitting.get(f);
+      if (entry) written.add(entry);
+    }
+  }
+  const entries = settleSessions(stored.entries, written, options);
+  if (written.size === 0 && entries.length === stored.entries.length) return;
+  const before = stored.entries.length;
+  if (await write(entries)) ctx.report.purged += before - entries.length;
+}
+
+/**
+ * Publishes results downstream (at least once) and clears their outbox marks. Returns how many could
+ * not be published: they keep their outbox mark, and the next run publishes them; closing goes on.
+ */
+async function publish(deps: ClosingDependencies, results: readonly WindowResult[]): Promise<number> {
+  if (!deps.sink || results.length === 0) return 0;
+  try {
+    await deps.sink.publish(results);
+  } catch {
+    return results.length;
+  }
+  for (const result of results) await markPublished(deps.dynamodb, deps.resultsTable, result);
+  return 0;
+}

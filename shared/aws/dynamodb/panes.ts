@@ -1,0 +1,361 @@
+// State items in DynamoDB: fixed-window panes (one per pipeline, key and pane, state in lateness
+// layers) and session sets (one per pipeline and key). Reads, and writes conditional on the version
+// read — what to write is decided in ingest/deltas.ts and the closing logic; never a blind ADD.
+import { type AttributeValue, type DynamoDBClient, GetItemCommand, PutItemCommand, UpdateItemCommand } from "@aws-sdk/client-dynamodb";
+import { decodeState, type StoredState, stateFromJson, stateToJson } from "../../core/aggregates/state.ts";
+import type { PaneLayer, StoredPane, StoredSessions } from "../../core/ingest/deltas.ts";
+import type { SessionEntry } from "../../core/windows/sessions.ts";
+import { type Item, isConditionalFailure, N, num, S, str } from "./attributes.ts";
+import {
+  indexPartitionOf,
+  indexPartitionsOf,
+  padTime,
+  paneItemKey,
+  parsePanePartition,
+  sessionsItemKey,
+  timeOfUniqueKey,
+  uniqueTimeKey,
+  uniqueTimeRange,
+} from "./keys.ts";
+import { queryAll } from "./requests.ts";
+
+/** DynamoDB items are at most 400 KB; state stays well below, leaving room for names and fences. */
+export const MAX_PANE_ITEM_BYTES = 350_000;
+const CACHE_LIMIT = 50_000;
+
+/**
+ * What this container last wrote or read, by item. A hit saves the read before a write; a stale entry
+ * only costs a failed condition and a read, never correctness.
+ */
+const known = new Map<string, { version: number; value: unknown } | null>();
+
+function remember(id: string, value: { version: number; value: unknown } | null): void {
+  known.delete(id);
+  known.set(id, value);
+  if (known.size > CACHE_LIMIT) {
+    const oldest = known.keys().next().value;
+    if (oldest !== undefined) known.delete(oldest);
+  }
+}
+
+/** DynamoDB's item size: attribute names plus values (strings and numbers by their text). */
+export function approximateItemBytes(item: Item): number {
+  let bytes = 0;
+  const size = (value: AttributeValue): number => {
+    if (value.S !== undefined) return Buffer.byteLength(value.S);
+    if (value.N !== undefined) return value.N.length;
+    if (value.B !== undefined) return value.B.byteLength;
+    if (value.M !== undefined) return Object.entries(value.M).reduce((n, [k, v]) => n + Buffer.byteLength(k) + size(v) + 1, 3);
+    if (value.L !== undefined) return value.L.reduce((n, v) => n + size(v) + 1, 3);
+    return 1;
+  };
+  for (const [name, value] of Object.entries(item)) bytes += Buffer.byteLength(name) + size(value);
+  return bytes;
+}
+
+function decodeFences(item: Item): Map<string, bigint> {
+  const fences = new Map<string, bigint>();
+  for (const [shard, value] of Object.entries(item.f?.M ?? {})) if (value.S !== undefined) fences.set(shard, BigInt(value.S));
+  return fences;
+}
+
+const encodeFences = (fences: ReadonlyMap<string, bigint>): AttributeValue => ({
+  M: Object.fromEntries([...fences].map(([shard, seq]) => [shard, S(seq.toString())])),
+});
+
+/** Pane state: a list of [from, state] layers (a single state, the format before layers, is one layer taken by every window). */
+export function decodePane(item: Item | undefined): StoredPane | null {
+  if (item === undefined) return null;
+  const text = str(item, "st");
+  let layers: PaneLayer[] = [];
+  if (text !== undefined) {
+    const parsed = JSON.parse(text) as [number, StoredState][] | StoredState;
+    layers = Array.isArray(parsed)
+      ? parsed.map(([from, state]) => ({ from, state: stateFromJson(state) }))
+      : [{ from: 0, state: decodeState(text) }];
+  }
+  return { version: num(item, "v") ?? 0, layers, fences: decodeFences(item), tombstone: item.tomb?.BOOL === true };
+}
+
+function encodePaneState(layers: readonly PaneLayer[]): string {
+  return JSON.stringify(layers.map((l) => [l.from, stateToJson(l.state)]));
+}
+
+function decodeSessions(item: Item | undefined): StoredSessions | null {
+  if (item === undefined) return null;
+  const entries = JSON.parse(str(item, "ss") ?? "[]") as {
+    st: StoredState;
+    emitted?: SessionEntry["emitted"];
+    absorbed?: SessionEntry["absorbed"];
+  }[];
+  return {
+    version: num(item, "v") ?? 0,
+    entries: entries.map((e) => ({
+      state: stateFromJson(e.st),
+      ...(e.emitted === undefined ? {} : { emitted: e.emitted }),
+      absorbed: e.absorbed ?? [],
+    })),
+    fences: decodeFences(item),
+    watermark: num(item, "wm"),
+  };
+}
+
+function encodeSessions(entries: readonly SessionEntry[]): string {
+  return JSON.stringify(
+    entries.map((e) => ({
+      st: stateToJson(e.state),
+      ...(e.emitted === undefined ? {} : { emitted: e.emitted }),
+      ...(e.absorbed.length === 0 ? {} : { absorbed: e.absorbed }),
+    })),
+  );
+}
+
+async function getItem(client: DynamoDBClient, tableName: string, key: { pk: string; sk: string }): Promise<Item | undefined> {
+  const { Item } = await client.send(
+    new GetItemCommand({ TableName: tableName, Key: { pk: S(key.pk), sk: S(key.sk) }, ConsistentRead: true }),
+  );
+  return Item;
+}
+
+/** The item as this container last saw it, or read (strongly consistent). */
+async function readCached<T>(
+  client: DynamoDBClient,
+  tableName: string,
+  key: { pk: string; sk: string },
+  decode: (item: Item | undefined) => (T & { version: number }) | null,
+): Promise<T | null> {
+  const id = `${tableName}/${key.pk}/${key.sk}`;
+  const hit = known.get(id);
+  if (hit !== undefined) return hit === null ? null : (hit.value as T);
+  const value = decode(await getItem(client, tableName, key));
+  remember(id, value === null ? null : { version: value.version, value });
+  return value;
+}
+
+/** Writes an item if it is still at `version` (absent for undefined). False when someone else wrote it first. */
+async function putIfVersion(
+  client: DynamoDBClient,
+  tableName: string,
+  item: Item,
+  version: number | undefined,
+  remembered: { version: number; value: unknown },
+): Promise<boolean> {
+  const id = `${tableName}/${item.pk?.S}/${item.sk?.S}`;
+  try {
+    await client.send(
+      new PutItemCommand({
+        TableName: tableName,
+        Item: item,
+        ConditionExpression: version === undefined ? "attribute_not_exists(pk)" : "v = :v",
+        ExpressionAttributeValues: version === undefined ? undefined : { ":v": N(version) },
+      }),
+    );
+    remember(id, remembered);
+    return true;
+  } catch (error) {
+    if (!isConditionalFailure(error)) throw error;
+    known.delete(id);
+    return false;
+  }
+}
+
+export function readPane(client: DynamoDBClient, tableName: string, pipeline: string, key: string, paneStart: number) {
+  return readCached(client, tableName, paneItemKey(pipeline, key, paneStart), decodePane);
+}
+
+export function readSessions(client: DynamoDBClient, tableName: string, pipeline: string, key: string) {
+  return readCached(client, tableName, sessionsItemKey(pipeline, key), decodeSessions);
+}
+
+/** The pane item as written by ingest, live (in the due index at `due`). */
+export function paneItemOf(where: { pipeline: string; key: string; paneStart: number }, pane: StoredPane, due: number): Item {
+  const { pk, sk } = paneItemKey(where.pipeline, where.key, where.paneStart);
+  return {
+    pk: S(pk),
+    sk: S(sk),
+    gpk: S(indexPartitionOf(where.pipeline, where.key)),
+    due: N(due),
+    dk: S(uniqueTimeKey(due, { pk, sk })),
+    st: S(encodePaneState(pane.layers)),
+    f: encodeFences(pane.fences),
+    v: N(pane.version),
+  };
+}
+
+/** The session-set item; in the due index while it holds sessions, kept (fences) until TTL when it holds none. */
+export function sessionsItemOf(
+  where: { pipeline: string; key: string },
+  sessions: StoredSessions,
+  due: number | undefined,
+  expiresAt?: number,
+): Item {
+  const { pk, sk } = sessionsItemKey(where.pipeline, where.key);
+  return {
+    pk: S(pk),
+    sk: S(sk),
+    ...(due === undefined
+      ? {}
+      : { gpk: S(indexPartitionOf(where.pipeline, where.key)), due: N(due), dk: S(uniqueTimeKey(due, { pk, sk })) }),
+    ss: S(encodeSessions(sessions.entries)),
+    f: encodeFences(sessions.fences),
+    v: N(sessions.version),
+    ...(sessions.watermark === undefined ? {} : { wm: N(sessions.watermark) }),
+    ...(due === undefined && expiresAt !== undefined ? { ttl: N(Math.floor(expiresAt / 1000)) } : {}),
+  };
+}
+
+export function writePane(client: DynamoDBClient, tableName: string, item: Item, previous: number | undefined, pane: StoredPane) {
+  return putIfVersion(client, tableName, item, previous, { version: pane.version, value: pane });
+}
+
+export function writeSessions(
+  client: DynamoDBClient,
+  tableName: string,
+  item: Item,
+  previous: number | undefined,
+  sessions: StoredSessions,
+) {
+  return putIfVersion(client, tableName, item, previous, { version: sessions.version, value: sessions });
+}
+
+export interface DueItem {
+  key: string;
+  /** the pane start, for fixed windows; undefined for a key's session set */
+  paneStart?: number;
+  due: number;
+}
+
+/** Live state items of a pipeline whose `due` is at or before `upTo`, read from the sparse due index (no scan). */
+export async function queryDue(client: DynamoDBClient, tableName: string, pipeline: string, upTo: number): Promise<DueItem[]> {
+  const pages = await Promise.all(
+    indexPartitionsOf(pipeline).map((partition) =>
+      queryAll(client, {
+        TableName: tableName,
+        IndexName: "due",
+        KeyConditionExpression: "gpk = :p AND dk <= :upTo",
+        ExpressionAttributeValues: { ":p": S(partition), ":upTo": S(uniqueTimeRange(0, upTo).to) },
+      }),
+    ),
+  );
+  return pages.flat().map((item): DueItem => {
+    const { key } = parsePanePartition(str(item, "pk") ?? "");
+    const sk = str(item, "sk") ?? "";
+    return { key, ...(/^\d+$/.test(sk) ? { paneStart: Number(sk) } : {}), due: timeOfUniqueKey(str(item, "dk") ?? "") };
+  });
+}
+
+export interface PaneAt extends StoredPane {
+  paneStart: number;
+  /** the closing logic's current `due` for this pane (undefined for tombstones) */
+  due?: number;
+}
+
+/** Panes (live and purged) of one key whose start is in [from, to), in start order; strongly consistent. */
+export async function queryPanes(
+  client: DynamoDBClient,
+  tableName: string,
+  pipeline: string,
+  key: string,
+  from: number,
+  to: number,
+): Promise<PaneAt[]> {
+  const { pk } = paneItemKey(pipeline, key, 0);
+  if (to <= from) return [];
+  const items = await queryAll(client, {
+    TableName: tableName,
+    KeyConditionExpression: "pk = :pk AND sk BETWEEN :from AND :to",
+    ExpressionAttributeValues: { ":pk": S(pk), ":from": S(padTime(Math.max(0, from))), ":to": S(padTime(Math.max(0, to - 1))) },
+    ConsistentRead: true,
+  });
+  const panes: PaneAt[] = [];
+  for (const item of items) {
+    const pane = decodePane(item);
+    if (pane) panes.push({ ...pane, paneStart: Number(str(item, "sk")), due: num(item, "due") });
+  }
+  return panes;
+}
+
+/** A session set read by the closing logic, as it is now (strongly consistent). */
+export async function readSessionsNow(
+  client: DynamoDBClient,
+  tableName: string,
+  pipeline: string,
+  key: string,
+): Promise<StoredSessions | null> {
+  return decodeSessions(await getItem(client, tableName, sessionsItemKey(pipeline, key)));
+}
+
+/** An update of a pane the closing logic read, applied only if the pane is still at that version. */
+async function updateIfUnchanged(
+  client: DynamoDBClient,
+  tableName: string,
+  where: { pipeline: string; key: string; pane: PaneAt },
+  update: { expression: string; names?: Record<string, string>; values: Record<string, AttributeValue> },
+): Promise<boolean> {
+  const { pk, sk } = paneItemKey(where.pipeline, where.key, where.pane.paneStart);
+  try {
+    await client.send(
+      new UpdateItemCommand({
+        TableName: tableName,
+        Key: { pk: S(pk), sk: S(sk) },
+        UpdateExpression: update.expression,
+        ConditionExpression: "v = :v",
+        ExpressionAttributeNames: update.names,
+        ExpressionAttributeValues: { ...update.values, ":v": N(where.pane.version) },
+      }),
+    );
+    return true;
+  } catch (error) {
+    if (isConditionalFailure(error)) return false;
+    throw error;
+  }
+}
+
+/**
+ * Moves a pane's `due` after its windows were handled, unless the pane changed since it was read (then
+ * the ingest function reset `due` and the pane is looked at again). Returns whether it was moved.
+ */
+export function moveDue(
+  client: DynamoDBClient,
+  tableName: string,
+  pipeline: string,
+  key: string,
+  pane: PaneAt,
+  due: number,
+): Promise<boolean> {
+  return updateIfUnchanged(
+    client,
+    tableName,
+    { pipeline, key, pane },
+    {
+      expression: "SET due = :due, dk = :dk",
+      values: { ":due": N(due), ":dk": S(uniqueTimeKey(due, paneItemKey(pipeline, key, pane.paneStart))) },
+    },
+  );
+}
+
+/**
+ * Purges a pane whose windows are all past end + allowed lateness: it leaves the due index and becomes
+ * a tombstone that keeps its fences (so a redelivered record is recognised and a too-late one refused)
+ * and its state (so a closing run overlapping the purge still sees whole windows); TTL removes it
+ * later. Conditional on the version read.
+ */
+export function purgePane(
+  client: DynamoDBClient,
+  tableName: string,
+  pipeline: string,
+  key: string,
+  pane: PaneAt,
+  expiresAt: number,
+): Promise<boolean> {
+  return updateIfUnchanged(
+    client,
+    tableName,
+    { pipeline, key, pane },
+    {
+      expression: "SET tomb = :true, v = :next, #ttl = :ttl REMOVE gpk, due, dk",
+      names: { "#ttl": "ttl" },
+      values: { ":true": { BOOL: true }, ":next": N(pane.version + 1), ":ttl": N(Math.floor(expiresAt / 1000)) },
+    },
+  );
+}

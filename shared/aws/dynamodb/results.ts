@@ -1,0 +1,265 @@
+// The results ledger: one item per fired window, written once per version under a condition, so a
+// repeated, concurrent or retried closing run writes nothing new. Items carry a sparse `outbox`
+// attribute until they are published downstream.
+import { type AttributeValue, type DynamoDBClient, PutItemCommand, UpdateItemCommand } from "@aws-sdk/client-dynamodb";
+import type { AggregateValue } from "../../core/aggregates/state.ts";
+import { type Item, isConditionalFailure, N, num, S, str } from "./attributes.ts";
+import { indexPartitionOf, indexPartitionsOf, resultItemKey, uniqueTimeKey, uniqueTimeRange } from "./keys.ts";
+import { batchGetAll, queryAll, scanAll } from "./requests.ts";
+
+export interface WindowResult {
+  pipeline: string;
+  key: string;
+  start: number;
+  end: number;
+  values: Record<string, AggregateValue>;
+  /** number of events in the window; a new version is written only when it changes */
+  count: number;
+  version: number;
+  /** wall-clock ms when this version was written */
+  firedAt: number;
+  /**
+   * The end is part of the window's identity: cumulating windows (windows of one period share their
+   * start) and sessions (a session that grows or merges is a new result that supersedes the old ones)
+   */
+  endInKey?: boolean;
+  /** false for an early result of a window still open; the final result follows with a higher version */
+  final: boolean;
+  /** sessions: results of this key whose events this one now holds (it grew, or merged them) */
+  supersedes?: { start: number; end: number }[];
+  /** set on a session's result once a later result holds all its events */
+  supersededBy?: { start: number; end: number };
+}
+
+/** How the ledger names a window. */
+export type WindowIdentity = Pick<WindowResult, "pipeline" | "key" | "start" | "end" | "endInKey">;
+
+function keyOf(w: WindowIdentity): { pk: string; sk: string } {
+  return resultItemKey(w.pipeline, w.key, w.start, w.endInKey ? w.end : undefined);
+}
+
+/** The idempotency key consumers use to drop repeats: pipeline/key/start/version (start-end for cumulating windows and sessions). */
+export function idempotencyKeyOf(result: WindowIdentity & Pick<WindowResult, "version">): string {
+  return `${result.pipeline}/${result.key}/${result.start}${result.endInKey ? `-${result.end}` : ""}/${result.version}`;
+}
+
+const spanOf = (value: Item[string] | undefined) =>
+  value?.M === undefined ? undefined : { start: Number(value.M.start?.N ?? 0), end: Number(value.M.end?.N ?? 0) };
+const spanAttribute = (span: { start: number; end: number }) => ({ M: { start: N(span.start), end: N(span.end) } });
+
+/**
+ * A result's values are stored as JSON text: any finite double fits (DynamoDB numbers stop at 1e126,
+ * which a sum of storable values can pass), and `null` marks a value that cannot be given.
+ */
+function decodeValues(value: Item[string] | undefined): Record<string, AggregateValue> {
+  if (value?.S !== undefined) return JSON.parse(value.S) as Record<string, AggregateValue>;
+  // Results written before values were JSON: a map of numbers (quantiles a map of maps).
+  const values: Record<string, AggregateValue> = {};
+  for (const [name, v] of Object.entries(value?.M ?? {})) {
+    values[name] = v.M ? Object.fromEntries(Object.entries(v.M).map(([q, x]) => [q, Number(x.N)])) : Number(v.N);
+  }
+  return values;
+}
+
+export function decodeResult(item: Item): WindowResult {
+  const values = decodeValues(item.values);
+  return {
+    pipeline: str(item, "pipeline") ?? "",
+    key: str(item, "key") ?? "",
+    start: num(item, "start") ?? 0,
+    end: num(item, "end") ?? 0,
+    values,
+    count: num(item, "n") ?? 0,
+    version: num(item, "version") ?? 0,
+    firedAt: num(item, "firedAt") ?? 0,
+    final: item.final?.BOOL ?? true,
+    ...((str(item, "sk") ?? "").includes("#") ? { endInKey: true } : {}),
+    ...(item.supersedes?.L === undefined ? {} : { supersedes: item.supersedes.L.flatMap((v) => spanOf(v) ?? []) }),
+    ...(item.supersededBy === undefined ? {} : { supersededBy: spanOf(item.supersededBy) }),
+  };
+}
+
+function encodeResult(result: WindowResult, withOutbox: boolean, ttlSeconds: number | undefined): Item {
+  const { pk, sk } = keyOf(result);
+  const partition = indexPartitionOf(result.pipeline, result.key);
+  const item: Item = {
+    pk: S(pk),
+    sk: S(sk),
+    gpk: S(partition),
+    pipeline: S(result.pipeline),
+    key: S(result.key),
+    start: N(result.start),
+    end: N(result.end),
+    ek: S(uniqueTimeKey(result.end, { pk, sk })),
+    values: S(JSON.stringify(result.values)),
+    n: N(result.count),
+    version: N(result.version),
+    firedAt: N(result.firedAt),
+    final: { BOOL: result.final },
+    ...(result.supersedes && result.supersedes.length > 0 ? { supersedes: { L: result.supersedes.map(spanAttribute) } } : {}),
+  };
+  if (withOutbox) {
+    item.outbox = S(partition);
+    item.ob = S(`${pk}#${sk}`);
+  }
+  if (ttlSeconds !== undefined) item.ttl = N(Math.floor(result.firedAt / 1000) + ttlSeconds);
+  return item;
+}
+
+/** Latest stored versions of the given windows, by resultId. */
+export async function readResults(
+  client: DynamoDBClient,
+  tableName: string,
+  windows: readonly WindowIdentity[],
+): Promise<Map<string, WindowResult>> {
+  const items = await batchGetAll(client, tableName, windows.map(keyOf));
+  return new Map(items.map((item) => [`${str(item, "pk")}/${str(item, "sk")}`, decodeResult(item)]));
+}
+
+export function resultId(result: WindowIdentity): string {
+  const { pk, sk } = keyOf(result);
+  return `${pk}/${sk}`;
+}
+
+/**
+ * Writes a version of a window's result if the ledger still holds `previousVersion` (or nothing, for
+ * version 1), marked for the outbox when something downstream must receive it. Returns false when another run got there first: nothing is written twice.
+ */
+export async function writeResultOnce(
+  client: DynamoDBClient,
+  tableName: string,
+  result: WindowResult,
+  withOutbox: boolean,
+  ttlSeconds?: number,
+): Promise<boolean> {
+  const previous = result.version - 1;
+  try {
+    await client.send(
+      new PutItemCommand({
+        TableName: tableName,
+        Item: encodeResult(result, withOutbox, ttlSeconds),
+        ConditionExpression: previous === 0 ? "attribute_not_exists(pk)" : "version = :previous",
+        ExpressionAttributeValues: previous === 0 ? undefined : { ":previous": N(previous) },
+      }),
+    );
+    return true;
+  } catch (error) {
+    if (isConditionalFailure(error)) return false;
+    throw error;
+  }
+}
+
+/** An update of one result that applies only under `condition`; a false condition changes nothing. */
+async function updateResultIf(
+  client: DynamoDBClient,
+  tableName: string,
+  window: WindowIdentity,
+  update: { expression: string; condition: string; values: Record<string, AttributeValue> },
+): Promise<void> {
+  const { pk, sk } = keyOf(window);
+  try {
+    await client.send(
+      new UpdateItemCommand({
+        TableName: tableName,
+        Key: { pk: S(pk), sk: S(sk) },
+        UpdateExpression: update.expression,
+        ConditionExpression: update.condition,
+        ExpressionAttributeValues: update.values,
+      }),
+    );
+  } catch (error) {
+    if (!isConditionalFailure(error)) throw error;
+  }
+}
+
+/**
+ * Marks a session's earlier result as superseded by a later one that holds its events (idempotent; a
+ * result that is not there is left alone).
+ */
+export function markSuperseded(client: DynamoDBClient, tableName: string, old: WindowIdentity, by: { start: number; end: number }) {
+  return updateResultIf(client, tableName, old, {
+    expression: "SET supersededBy = :by",
+    condition: "attribute_exists(pk)",
+    values: { ":by": spanAttribute(by) },
+  });
+}
+
+/** Clears the outbox mark once a version is published; a newer version keeps its own mark. */
+export function markPublished(client: DynamoDBClient, tableName: string, result: WindowResult) {
+  return updateResultIf(client, tableName, result, {
+    expression: "REMOVE outbox, ob",
+    condition: "version = :v",
+    values: { ":v": N(result.version) },
+  });
+}
+
+/** Results written to the ledger but not yet published (found through the sparse outbox index). */
+export async function readOutbox(client: DynamoDBClient, tableName: string, pipeline: string): Promise<WindowResult[]> {
+  const pages = await Promise.all(
+    indexPartitionsOf(pipeline).map((partition) =>
+      queryAll(client, {
+        TableName: tableName,
+        IndexName: "outbox",
+        KeyConditionExpression: "outbox = :p",
+        ExpressionAttributeValues: { ":p": S(partition) },
+      }),
+    ),
+  );
+  const keys = pages.flat().map((item) => ({ pk: str(item, "pk") ?? "", sk: str(item, "sk") ?? "" }));
+  return (await batchGetAll(client, tableName, keys)).filter((item) => item.outbox !== undefined).map(decodeResult);
+}
+
+/**
+ * Current (not superseded) results per pipeline, counted by a Scan of the table rather than the byEnd
+ * index: an independent count to reconcile a query's answer with (replay does). It scans: tools only.
+ */
+export async function countCurrentResults(client: DynamoDBClient, tableName: string): Promise<Map<string, number>> {
+  const items = await scanAll(client, { TableName: tableName, ProjectionExpression: "pipeline, supersededBy", ConsistentRead: true });
+  const counts = new Map<string, number>();
+  for (const item of items) {
+    if (item.supersededBy !== undefined) continue;
+    const pipeline = str(item, "pipeline") ?? "";
+    counts.set(pipeline, (counts.get(pipeline) ?? 0) + 1);
+  }
+  return counts;
+}
+
+export interface ResultQuery {
+  pipeline: string;
+  key?: string;
+  /** window end ≥ from (epoch ms) */
+  from?: number;
+  /** window end ≤ to (epoch ms) */
+  to?: number;
+  /** include session results a later result superseded (default: only the current ones) */
+  superseded?: boolean;
+}
+
+/** Results of a pipeline, ordered by window end then key. */
+export async function queryResults(client: DynamoDBClient, tableName: string, query: ResultQuery): Promise<WindowResult[]> {
+  const from = query.from ?? 0;
+  const to = query.to ?? Number.MAX_SAFE_INTEGER;
+  const partitions = query.key === undefined ? indexPartitionsOf(query.pipeline) : [indexPartitionOf(query.pipeline, query.key)];
+  const pages = await Promise.all(
+    partitions.map((partition) =>
+      queryAll(client, {
+        TableName: tableName,
+        IndexName: "byEnd",
+        KeyConditionExpression: "gpk = :p AND ek BETWEEN :from AND :to",
+        FilterExpression: query.key === undefined ? undefined : "#key = :key",
+        ExpressionAttributeNames: query.key === undefined ? undefined : { "#key": "key" },
+        ExpressionAttributeValues: {
+          ":p": S(partition),
+          ":from": S(uniqueTimeRange(from, to).from),
+          ":to": S(uniqueTimeRange(from, to).to),
+          ...(query.key === undefined ? {} : { ":key": S(query.key) }),
+        },
+      }),
+    ),
+  );
+  const results = pages
+    .flat()
+    .map(decodeResult)
+    .filter((r) => query.superseded || r.supersededBy === undefined);
+  return results.sort((a, b) => a.end - b.end || a.key.localeCompare(b.key) || a.start - b.start);
+}

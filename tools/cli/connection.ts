@@ -1,0 +1,134 @@
+// Where CLI commands connect: AWS_ENDPOINT_URL (LocalStack-compatible) when set, else the local stack
+// that `panes start` is running (it leaves its details in .panes/local.json), else AWS itself.
+import { readFile } from "node:fs/promises";
+import { CloudFormationClient, DescribeStacksCommand } from "@aws-sdk/client-cloudformation";
+import type { DynamoDBClient } from "@aws-sdk/client-dynamodb";
+import type { KinesisClient } from "@aws-sdk/client-kinesis";
+import { createDynamoDbClient, createKinesisClient } from "../../shared/aws/clients.ts";
+import { LOCAL_CREDENTIALS, type LocalConnection } from "../local/stack.ts";
+
+export const LOCAL_STATE_FILE = ".panes/local.json";
+
+export interface CliConnection {
+  dynamodb: DynamoDBClient;
+  kinesis: KinesisClient;
+  local?: LocalConnection;
+  /** requests go to AWS itself (billed), not to an emulator or another endpoint */
+  aws: boolean;
+  describe: string;
+}
+
+export class CliError extends Error {
+  override name = "CliError";
+  constructor(
+    message: string,
+    readonly exitCode = 1,
+  ) {
+    super(message);
+  }
+}
+
+async function readLocalConnection(): Promise<LocalConnection | undefined> {
+  try {
+    const connection = JSON.parse(await readFile(LOCAL_STATE_FILE, "utf8")) as LocalConnection;
+    process.kill(connection.pid, 0); // still running?
+    return connection;
+  } catch {
+    return undefined;
+  }
+}
+
+export interface AwsFlags {
+  region?: string;
+  profile?: string;
+}
+
+export async function connect(flags: AwsFlags = {}): Promise<CliConnection> {
+  const endpoint = process.env.AWS_ENDPOINT_URL ?? process.env.AWS_ENDPOINT_URL_DYNAMODB ?? process.env.AWS_ENDPOINT_URL_KINESIS;
+  if (endpoint) {
+    // The SDK reads AWS_ENDPOINT_URL and the per-service AWS_ENDPOINT_URL_<SERVICE> itself.
+    return { dynamodb: createDynamoDbClient(flags), kinesis: createKinesisClient(flags), aws: false, describe: `endpoint ${endpoint}` };
+  }
+  const local = await readLocalConnection();
+  if (local) {
+    const common = { region: local.region, credentials: LOCAL_CREDENTIALS };
+    return {
+      dynamodb: createDynamoDbClient({ ...common, endpoint: local.dynamodbEndpoint }),
+      kinesis: createKinesisClient({ ...common, endpoint: local.kinesisEndpoint }),
+      local,
+      aws: false,
+      describe: `local stack (pid ${local.pid})`,
+    };
+  }
+  return {
+    dynamodb: createDynamoDbClient(flags),
+    kinesis: createKinesisClient(flags),
+    aws: true,
+    describe: `AWS${flags.region ? ` ${flags.region}` : ""}${flags.profile ? ` (profile ${flags.profile})` : ""}`,
+  };
+}
+
+/** The tables and pipelines of a deployment: given as flags, read from a CloudFormation stack's outputs, or the local stack's. */
+export interface DeploymentTarget {
+  stateTable?: string;
+  resultsTable?: string;
+  deadLetterTable?: string;
+  pipelines?: string[];
+  /** the stream producers write to (ARN from the stack, name on the local stack) */
+  sourceStream?: string;
+  outputStream?: string;
+}
+
+export interface TargetFlags extends AwsFlags {
+  stack?: string;
+  stateTable?: string;
+  table?: string;
+  deadLetterTable?: string;
+}
+
+export async function resolveTarget(connection: CliConnection, flags: TargetFlags): Promise<DeploymentTarget> {
+  let fromStack: DeploymentTarget = {};
+  if (flags.stack) {
+    const client = new CloudFormationClient({ region: flags.region, profile: flags.profile });
+    const { Stacks } = await client.send(new DescribeStacksCommand({ StackName: flags.stack }));
+    const outputs = new Map((Stacks?.[0]?.Outputs ?? []).map((o) => [o.OutputKey, o.OutputValue]));
+    fromStack = {
+      stateTable: outputs.get("StateTableName"),
+      resultsTable: outputs.get("ResultsTableName"),
+      deadLetterTable: outputs.get("DeadLetterTableName"),
+      pipelines: outputs.get("PipelineNames")?.split(",").filter(Boolean),
+      sourceStream: outputs.get("SourceStreamArn"),
+      outputStream: outputs.get("OutputStreamArn"),
+    };
+  }
+  const local = connection.local;
+  return {
+    stateTable: flags.stateTable ?? fromStack.stateTable ?? local?.names.stateTable,
+    resultsTable: flags.table ?? fromStack.resultsTable ?? local?.names.resultsTable,
+    deadLetterTable: flags.deadLetterTable ?? fromStack.deadLetterTable ?? local?.names.deadLetterTable,
+    pipelines: fromStack.pipelines ?? local?.pipelines,
+    sourceStream: fromStack.sourceStream ?? local?.names.sourceStream,
+    outputStream: fromStack.outputStream ?? local?.names.outputStream,
+  };
+}
+
+/** A stream's name, from a name or an ARN (`arn:aws:kinesis:…:stream/NAME`). */
+export const streamNameOf = (stream: string) => (stream.startsWith("arn:") ? stream.slice(stream.lastIndexOf("/") + 1) : stream);
+
+export function required<T>(value: T | undefined, what: string): T {
+  if (value === undefined)
+    throw new CliError(`${what} is not known: pass it, or --stack NAME (the deployed stack), or run this beside \`panes start\``);
+  return value;
+}
+
+/** Runs a command body, turning known errors into a message and an exit code. */
+export async function runCommand(body: () => Promise<void>): Promise<void> {
+  try {
+    await body();
+  } catch (error) {
+    const e = error as Error & { exitCode?: number };
+    const known = ["CliError", "PipelinesConfigError", "InputFileError", "InvalidArgumentError"].includes(e.name);
+    process.stderr.write(`panes: ${known ? e.message : (e.stack ?? String(e))}\n`);
+    process.exitCode = e.exitCode ?? (known ? 2 : 1);
+  }
+}

@@ -1,0 +1,56 @@
+import { randomUUID } from "node:crypto";
+import { createReadStream } from "node:fs";
+import { createInterface } from "node:readline";
+import { aggregateRecords } from "../../shared/aws/kinesis/kpl.ts";
+import { partitionKeyFrom } from "../../shared/aws/kinesis/partition-keys.ts";
+import { putRecordsWithRetry } from "../../shared/aws/kinesis/put-records.ts";
+import { valueAt } from "../../shared/core/pipelines/events.ts";
+import { CliError, connect, runCommand } from "./connection.ts";
+
+export function runProduce(file: string, options: { stream: string; partitionKey?: string; aggregate?: boolean }) {
+  return runCommand(async () => {
+    const connection = await connect();
+    const target = options.stream.startsWith("arn:") ? { streamArn: options.stream } : { streamName: options.stream };
+    const input = file === "-" ? process.stdin : createReadStream(file);
+    input.on("error", () => undefined);
+    const lines = createInterface({ input, crlfDelay: Number.POSITIVE_INFINITY });
+    let batch: { PartitionKey: string; Data: Uint8Array }[] = [];
+    let sent = 0;
+    let lineNumber = 0;
+    const flush = async () => {
+      if (batch.length === 0) return;
+      const entries = options.aggregate
+        ? (await aggregateRecords(batch.map((b) => ({ partitionKey: b.PartitionKey, data: b.Data })))).map((p) => ({
+            PartitionKey: p.partitionKey,
+            Data: p.data,
+          }))
+        : batch;
+      await putRecordsWithRetry(connection.kinesis, target, entries);
+      sent += batch.length;
+      batch = [];
+    };
+    try {
+      for await (const line of lines) {
+        lineNumber++;
+        const text = line.trim();
+        if (text === "") continue;
+        let key: string = randomUUID();
+        if (options.partitionKey) {
+          let event: unknown;
+          try {
+            event = JSON.parse(text);
+          } catch {
+            event = undefined;
+          }
+          key = partitionKeyFrom(valueAt(event, options.partitionKey)) ?? key;
+        }
+        batch.push({ PartitionKey: key, Data: Buffer.from(text) });
+        if (batch.length === 500) await flush();
+      }
+    } catch (error) {
+      throw new CliError(`cannot read ${file === "-" ? "standard input" : file}: ${(error as Error).message}`);
+    }
+    await flush();
+    process.stderr.write(`produce: ${sent} records to ${options.stream} (${connection.describe}), ${lineNumber} lines read\n`);
+  });
+}

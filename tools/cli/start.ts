@@ -1,0 +1,200 @@
+// `panes start` (npm start): the local pipeline with a demo producer and a live view of closed windows.
+
+import { appendFile } from "node:fs/promises";
+import { readWatermarks } from "../../shared/aws/dynamodb/checkpoints.ts";
+import { listDeadLetters } from "../../shared/aws/dynamodb/dead-letters.ts";
+import type { WindowResult } from "../../shared/aws/dynamodb/results.ts";
+import { loadPipelinesFile } from "../../shared/core/pipelines/load.ts";
+import { formatDuration } from "../../shared/core/windows/duration.ts";
+import { startDashboardServer } from "../dashboard/server.ts";
+import { CADENCE, DashboardSource, describeWindow } from "../dashboard/source.ts";
+import { Chaos } from "../local/chaos.ts";
+import { startDemoProducer } from "../local/demo.ts";
+import type { KinesisEmulator } from "../local/emulators.ts";
+import { startLocalStack } from "../local/stack.ts";
+import { tailStream } from "../local/tail.ts";
+import { CliError, LOCAL_STATE_FILE, runCommand } from "./connection.ts";
+import { formatNumber, formatValue, printable } from "./results.ts";
+
+const ON_FAILURE_FILE = ".panes/on-failure.jsonl";
+
+const hhmm = (ms: number) => new Date(ms).toISOString().slice(11, 16);
+
+function windowLine(r: WindowResult): string {
+  const values = Object.entries(r.values)
+    .map(([k, v]) => (typeof v === "number" ? `${k}=${formatNumber(v)}` : `${k}(${formatValue(v)})`))
+    .join(" ");
+  return `${r.pipeline}  ${printable(r.key)}  [${new Date(r.start).toISOString()}, ${new Date(r.end).toISOString()})  ${values}  events=${r.count}${r.version > 1 ? `  v${r.version}` : ""}${r.final === false ? "  (early)" : ""}`;
+}
+
+/** How far back the demo's event clock starts. */
+const DEMO_HISTORY_MS = 7 * 86_400_000;
+
+export function runStart(options: {
+  pipelines: string;
+  kinesis: KinesisEmulator;
+  shards: number;
+  demo: boolean;
+  speed: number;
+  hosts: number;
+  dashboard: boolean;
+  dashboardPort: number;
+}) {
+  return runCommand(async () => {
+    const pipelines = await loadPipelinesFile(options.pipelines);
+    const out = process.stdout;
+    out.write(`Starting the local stack (${options.kinesis} + dynalite)…\n`);
+    const chaos = process.env.PANES_CHAOS ? new Chaos(Number(process.env.PANES_CHAOS), Date.now() & 0x7fffffff) : undefined;
+    const stack = await startLocalStack({
+      chaos,
+      pipelines,
+      kinesisEmulator: options.kinesis,
+      endpoint: process.env.AWS_ENDPOINT_URL,
+      shards: options.shards,
+      stateFile: LOCAL_STATE_FILE,
+      pipelinesFile: options.pipelines,
+      mapping: { batchSize: 500, maximumBatchingWindowMs: 200 },
+      watermarkIntervalMs: 1000,
+      closeOnIngestMs: 200,
+      // Lambda's on-failure destination: batches that exhausted their retries, as metadata.
+      onFailure: (failure) => {
+        process.stderr.write(`on-failure destination: ${JSON.stringify(failure.KinesisBatchInfo)} (also in ${ON_FAILURE_FILE})\n`);
+        void appendFile(ON_FAILURE_FILE, `${JSON.stringify(failure)}\n`).catch(() => undefined);
+      },
+    });
+    const c = stack.connection;
+    out.write(
+      `Kinesis ${c.kinesisEndpoint}  stream ${c.names.sourceStream} (${options.shards} shards), output stream ${c.names.outputStream}\n`,
+    );
+    out.write(`DynamoDB ${c.dynamodbEndpoint}  tables ${c.names.stateTable}, ${c.names.resultsTable}, ${c.names.deadLetterTable}\n`);
+    for (const p of pipelines)
+      out.write(`Pipeline ${p.name}: ${describeWindow(p)} by ${p.key}, outOfOrderness ${formatDuration(p.outOfOrderness)}\n`);
+    const dashboard = options.dashboard
+      ? await startDashboardServer({
+          port: options.dashboardPort,
+          source: new DashboardSource({
+            dynamodb: stack.dynamodb,
+            tables: { stateTable: c.names.stateTable, resultsTable: c.names.resultsTable, deadLetterTable: c.names.deadLetterTable },
+            pipelines,
+            describe: `the local stack (${options.kinesis} + dynalite)`,
+            ...CADENCE.local,
+          }),
+        }).catch(async (error: Error) => {
+          await stack.stop();
+          throw new CliError(`the dashboard could not listen on 127.0.0.1:${options.dashboardPort}: ${error.message}`);
+        })
+      : undefined;
+    if (dashboard) out.write(`Dashboard: ${dashboard.url}\n`);
+
+    // A week back, at the speed-up: the clock reaches wall time after 7 d / speed (34 minutes at 300×).
+    const start = Math.floor((Date.now() - DEMO_HISTORY_MS) / 3_600_000) * 3_600_000;
+    const demo = options.demo
+      ? startDemoProducer(stack.kinesis, {
+          streamName: c.names.sourceStream,
+          hosts: options.hosts,
+          speed: options.speed,
+          start,
+          sampleEveryMs: 10_000,
+          disorderMs: 20_000,
+          tickMs: 100,
+        })
+      : undefined;
+    out.write(
+      demo
+        ? `Demo producer: ${options.hosts} hosts, cpu and mem every 10 s of event time, clock ${options.speed}× from a week ago until it reaches wall time (a 5-minute window every ${(300_000 / options.speed / 1000).toFixed(1)} s until then). Ctrl-C stops everything.\n`
+        : `No demo producer: write events with  AWS_ENDPOINT_URL=${c.kinesisEndpoint} npx panes produce --stream ${c.names.sourceStream} FILE. Ctrl-C stops everything.\n`,
+    );
+
+    // The view follows the output stream, as a downstream consumer would: every result version arrives there.
+    const latest = new Map<string, Map<string, WindowResult>>(pipelines.map((p) => [p.name, new Map()]));
+    const tty = out.isTTY === true;
+    const tail = tailStream(stack.kinesis, c.names.outputStream, (data) => {
+      const result = JSON.parse(Buffer.from(data).toString()) as WindowResult;
+      const windows = latest.get(result.pipeline);
+      if (!windows) return;
+      windows.set(`${result.key}/${result.start}`, result);
+      if (windows.size > 2000) windows.delete(windows.keys().next().value ?? "");
+      if (!tty) out.write(`window ${windowLine(result)}\n`);
+    });
+    let deadLetters = { invalid: 0, late: 0 };
+    let refreshes = 0;
+    const refresh = async () => {
+      if (!tty) return;
+      refreshes++;
+      const watermarks = await readWatermarks(
+        stack.dynamodb,
+        c.names.stateTable,
+        pipelines.map((p) => p.name),
+      );
+      if (refreshes % 4 === 1) {
+        const letters = await listDeadLetters(stack.dynamodb, c.names.deadLetterTable);
+        deadLetters = {
+          invalid: letters.filter((l) => l.kind === "invalid").length,
+          late: letters.filter((l) => l.kind === "late").length,
+        };
+      }
+      const screen: string[] = [
+        `\x1b[1mPanes\x1b[0m local pipeline — Kinesis ${c.kinesisEndpoint} (${options.kinesis}), DynamoDB ${c.dynamodbEndpoint} (dynalite), stream ${c.names.sourceStream} (${options.shards} shards)`,
+        ...(dashboard ? [`Dashboard: ${dashboard.url}`] : []),
+        "",
+      ];
+      for (const pipeline of pipelines) {
+        const wm = watermarks.get(pipeline.name);
+        // Closed windows only: early results of open windows are on the output stream (and in non-terminal output).
+        const results = [...(latest.get(pipeline.name)?.values() ?? [])].filter((r) => r.final !== false);
+        const ends = [...new Set(results.map((r) => r.end))].sort((a, b) => a - b).slice(-4);
+        const keys = [...new Set(results.map((r) => r.key))].sort((a, b) => a.localeCompare(b, undefined, { numeric: true })).slice(0, 20);
+        const firstAggregate = pipeline.aggregates[0]?.name ?? "";
+        screen.push(
+          `\x1b[1m${pipeline.name}\x1b[0m  ${describeWindow(pipeline)}, ${firstAggregate} per ${pipeline.key}   watermark ${wm === undefined ? "—" : new Date(wm).toISOString().slice(11, 19)}`,
+        );
+        const header = [
+          "key".padEnd(8),
+          ...ends.map((e) => {
+            const r = results.find((x) => x.end === e);
+            return `${hhmm(r?.start ?? e)}–${hhmm(e)}`.padStart(13);
+          }),
+        ];
+        screen.push(`  ${header.join(" ")}`);
+        for (const key of keys) {
+          const cells = ends.map((e) => {
+            const r = results.find((x) => x.key === key && x.end === e);
+            return (r ? `${formatValue(r.values[firstAggregate])} (${r.count})` : "").padStart(13);
+          });
+          screen.push(`  ${printable(key).padEnd(8)} ${cells.join(" ")}`);
+        }
+        screen.push("");
+      }
+      const stats = demo?.stats;
+      screen.push(
+        `events produced ${stats?.produced ?? 0}   dead-lettered ${deadLetters.invalid}   late (dropped) ${deadLetters.late}   event clock ${demo ? new Date(demo.eventClock()).toISOString().slice(0, 19) : "—"}`,
+      );
+      screen.push("Ctrl-C stops everything.  `npx panes results --pipeline NAME` and `npx panes dlq list` work while this runs.");
+      out.write(`\x1b[H\x1b[2J${screen.join("\n")}\n`);
+    };
+
+    let stopping = false;
+    const stop = async (signal: string) => {
+      if (stopping) return;
+      stopping = true;
+      clearInterval(timer);
+      out.write(`\n${signal}: stopping the demo producer, the functions and the emulators…\n`);
+      await demo?.stop();
+      await dashboard?.close();
+      await tail.stop();
+      await stack.stop();
+      if (chaos) out.write(`${chaos.summary()}\n`);
+      out.write("Stopped.\n");
+    };
+    const timer = setInterval(() => {
+      void refresh().catch((error) => process.stderr.write(`refresh failed: ${(error as Error).message}\n`));
+    }, 1000);
+    await new Promise<void>((resolve) => {
+      const onSignal = (signal: NodeJS.Signals) => {
+        void stop(signal).then(resolve, resolve);
+      };
+      process.once("SIGINT", onSignal);
+      process.once("SIGTERM", onSignal);
+    });
+  });
+}

@@ -1,0 +1,30 @@
+// `panes watermark`: shows a pipeline's watermark and shard checkpoints, and — with --reset-to T and
+// --yes — sets it back (an operator's repair; see resetWatermark for what it does and does not undo).
+import { readCheckpoints, readWatermarks, resetWatermark } from "../../shared/aws/dynamodb/checkpoints.ts";
+import { CliError, connect, required, resolveTarget, runCommand, type TargetFlags } from "./connection.ts";
+
+const iso = (ms: number | undefined) => (ms === undefined ? "—" : new Date(ms).toISOString());
+
+export function runWatermark(options: TargetFlags & { pipeline: string; resetTo?: number; yes?: boolean }) {
+  return runCommand(async () => {
+    const connection = await connect(options);
+    const stateTable = required((await resolveTarget(connection, options)).stateTable, "the state table (--state-table)");
+    const out = (line: string) => process.stdout.write(`${line}\n`);
+    const show = async () => {
+      const watermark = (await readWatermarks(connection.dynamodb, stateTable, [options.pipeline])).get(options.pipeline);
+      out(`${options.pipeline}: watermark ${iso(watermark)} (${connection.describe})`);
+      for (const c of await readCheckpoints(connection.dynamodb, stateTable, options.pipeline))
+        out(`  ${c.shardId}: max event time ${iso(c.maxEventTime)}, last applied ${c.sequenceNumber ?? "—"}`);
+    };
+    await show();
+    if (options.resetTo === undefined) return;
+    if (!options.yes)
+      throw new CliError(
+        `this would set the watermark of ${options.pipeline} back to ${iso(options.resetTo)} and clamp its shards' max event times to it; windows already fired stay fired. Add --yes to do it.`,
+        2,
+      );
+    const clamped = await resetWatermark(connection.dynamodb, stateTable, options.pipeline, options.resetTo, Date.now());
+    out(`reset: watermark set to ${iso(options.resetTo)}; ${clamped} shard checkpoints clamped`);
+    await show();
+  });
+}

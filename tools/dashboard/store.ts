@@ -1,0 +1,182 @@
+// What the dashboard server remembers between refreshes, bounded: per pipeline the closed windows of the
+// newest window ends, and a ring of event-time progress samples. Pure: no I/O.
+
+import type { WindowResult } from "../../shared/aws/dynamodb/results.ts";
+import { type AggregateSpec, type AggregateValue, quantileName } from "../../shared/core/aggregates/state.ts";
+import type { ChartData, MetricInfo, ProgressHistory, WindowRow } from "./model.ts";
+
+/** The plottable numbers of a pipeline's results: one per aggregate, one per quantile of a quantiles aggregate. */
+export function metricsOf(aggregates: readonly AggregateSpec[]): MetricInfo[] {
+  return aggregates.flatMap((a): MetricInfo[] => {
+    const unit = a.unit ?? (a.op === "count" ? "events" : a.op === "distinct" ? "distinct values" : undefined);
+    const info = (id: string, label: string): MetricInfo => (unit === undefined ? { id, label } : { id, label, unit });
+    if (a.op === "count") return [info(a.name, "count")];
+    if (a.op === "quantiles") return a.q.map((q) => info(`${a.name}.${quantileName(q)}`, `${quantileName(q)} of ${a.field}`));
+    return [info(a.name, `${a.op === "distinct" ? "distinct" : a.op} of ${a.field}`)];
+  });
+}
+
+/** A result's values as metric id → number (quantiles flattened to "name.p99"). */
+export function flattenValues(values: Readonly<Record<string, AggregateValue>>): Record<string, number> {
+  const flat: Record<string, number> = {};
+  for (const [name, value] of Object.entries(values)) {
+    if (typeof value === "number") flat[name] = value;
+    else if (value !== null && typeof value === "object") for (const [q, v] of Object.entries(value)) flat[`${name}.${q}`] = v;
+  }
+  return flat;
+}
+
+/** Names with numbers in numeric order ("web-2" before "web-10"); one collator, as localeCompare with options builds one per call. */
+const naturally = new Intl.Collator(undefined, { numeric: true }).compare;
+
+export interface WindowStoreLimits {
+  /** distinct window ends kept (the chart's width in windows) */
+  ends: number;
+  /** windows kept in all (bounds memory whatever the number of keys) */
+  windows: number;
+}
+
+/** The closed windows of one pipeline, newest ends first to stay. */
+export class WindowStore {
+  private readonly rows = new Map<string, WindowRow>();
+  private newestEnd: number | undefined;
+  private windowsCutAt: number | undefined;
+
+  constructor(readonly limits: WindowStoreLimits = { ends: 120, windows: 20_000 }) {}
+
+  get size(): number {
+    return this.rows.size;
+  }
+
+  /** The greatest window end held. */
+  get maxEnd(): number | undefined {
+    return this.newestEnd;
+  }
+
+  /**
+   * The oldest window end held when the windows bound, not the ends bound, decided it (many keys): results
+   * that ended before it do not fit, so a re-read need not fetch them.
+   */
+  get cutAt(): number | undefined {
+    return this.windowsCutAt;
+  }
+
+  /** Takes closed (final) results; a window's higher version replaces its lower one. Early results are not windows yet. */
+  add(results: Iterable<WindowResult>): void {
+    for (const r of results) {
+      if (r.final === false) continue;
+      const id = `${r.key}\u0000${r.start}\u0000${r.end}`;
+      const held = this.rows.get(id);
+      if (held && held.version >= r.version) continue;
+      this.rows.set(id, {
+        key: r.key,
+        start: r.start,
+        end: r.end,
+        values: flattenValues(r.values),
+        count: r.count,
+        version: r.version,
+        firedAt: r.firedAt,
+      });
+      if (this.newestEnd === undefined || r.end > this.newestEnd) this.newestEnd = r.end;
+    }
+    this.evict();
+  }
+
+  private evict(): void {
+    const ends = [...new Set([...this.rows.values()].map((r) => r.end))].sort((a, b) => b - a);
+    let oldestKept = ends[Math.min(ends.length, this.limits.ends) - 1] ?? Number.NEGATIVE_INFINITY;
+    const countByEnd = new Map<number, number>();
+    for (const row of this.rows.values()) countByEnd.set(row.end, (countByEnd.get(row.end) ?? 0) + 1);
+    // Whole window ends go, oldest first, until the total fits (the newest end always stays).
+    let total = 0;
+    let lastKept: number | undefined;
+    this.windowsCutAt = undefined;
+    for (const end of ends) {
+      if (end < oldestKept) break;
+      const n = countByEnd.get(end) ?? 0;
+      if (total + n > this.limits.windows && total > 0) {
+        oldestKept = end + 1;
+        this.windowsCutAt = lastKept;
+        break;
+      }
+      total += n;
+      lastKept = end;
+    }
+    for (const [id, row] of this.rows) if (row.end < oldestKept) this.rows.delete(id);
+  }
+
+  /** Keys by their latest window's value of the metric, largest first; keys without one last, by name. */
+  rankKeys(metric: string): string[] {
+    const latest = new Map<string, WindowRow>();
+    for (const row of this.rows.values()) {
+      const held = latest.get(row.key);
+      if (!held || row.end > held.end) latest.set(row.key, row);
+    }
+    const latestValue = (key: string) => latest.get(key)?.values[metric];
+    return [...latest.keys()].sort((a, b) => {
+      const va = latestValue(a);
+      const vb = latestValue(b);
+      if (va === undefined || vb === undefined) return va === vb ? naturally(a, b) : va === undefined ? 1 : -1;
+      return vb - va || naturally(a, b);
+    });
+  }
+
+  /** The series of the given keys for one metric, over every window end held. */
+  chart(metric: string, keys: readonly string[], chosen: ChartData["chosen"]): ChartData {
+    const ends = [...new Set([...this.rows.values()].map((r) => r.end))].sort((a, b) => a - b);
+    const column = new Map(ends.map((end, i) => [end, i]));
+    const row = new Map(keys.map((key, k) => [key, k]));
+    const values = keys.map(() => ends.map((): number | null => null));
+    for (const r of this.rows.values()) {
+      const k = row.get(r.key);
+      const v = r.values[metric];
+      if (k === undefined || v === undefined) continue;
+      const series = values[k];
+      const i = column.get(r.end);
+      if (series && i !== undefined) series[i] = v;
+    }
+    return { metric, keys: [...keys], chosen, ends, values };
+  }
+
+  /** The newest closed windows: by end, then key. */
+  latest(n: number): WindowRow[] {
+    // Only the rows of the newest ends that can fill n places are sorted, not every row held.
+    const byEnd = new Map<number, WindowRow[]>();
+    for (const row of this.rows.values()) {
+      const rows = byEnd.get(row.end);
+      if (rows) rows.push(row);
+      else byEnd.set(row.end, [row]);
+    }
+    const newest: WindowRow[] = [];
+    for (const end of [...byEnd.keys()].sort((a, b) => b - a)) {
+      if (newest.length >= n) break;
+      newest.push(...(byEnd.get(end) ?? []));
+    }
+    return newest.sort((a, b) => b.end - a.end || naturally(a.key, b.key) || b.start - a.start).slice(0, n);
+  }
+}
+
+/** A ring of event-time progress samples for one pipeline. */
+export class ProgressRecorder {
+  private readonly samples: { at: number; watermark?: number; shards: Map<string, number | undefined> }[] = [];
+
+  constructor(readonly capacity = 300) {}
+
+  get size(): number {
+    return this.samples.length;
+  }
+
+  record(at: number, watermark: number | undefined, shards: readonly { shardId: string; maxEventTime?: number }[]): void {
+    this.samples.push({ at, watermark, shards: new Map(shards.map((s) => [s.shardId, s.maxEventTime])) });
+    if (this.samples.length > this.capacity) this.samples.splice(0, this.samples.length - this.capacity);
+  }
+
+  history(): ProgressHistory {
+    const shardIds = [...new Set(this.samples.flatMap((s) => [...s.shards.keys()]))].sort(naturally);
+    return {
+      at: this.samples.map((s) => s.at),
+      watermark: this.samples.map((s) => s.watermark ?? null),
+      shards: shardIds.map((shardId) => ({ shardId, maxEventTime: this.samples.map((s) => s.shards.get(shardId) ?? null) })),
+    };
+  }
+}
