@@ -1,7 +1,7 @@
 // Lambda entry point of the ingest function: configuration and clients once per container.
 import { InvokeCommand, LambdaClient } from "@aws-sdk/client-lambda";
+import { loadPipelinesFile } from "#shared/app/pipelines-file.ts";
 import { createDynamoDbClient } from "#shared/aws/clients.ts";
-import { loadPipelinesFile } from "#shared/core/pipelines/load.ts";
 import { loadFunctionConfig } from "./commons/config.ts";
 import { createIngestHandler } from "./commons/ingest-handler.ts";
 import { logger } from "./commons/observability.ts";

@@ -1,11 +1,11 @@
 // Lambda entry point of the watermark function: configuration and clients once per container.
 import { EventBridgeClient } from "@aws-sdk/client-eventbridge";
-import type { ResultSink } from "#shared/app/closing.ts";
+import { loadPipelinesFile } from "#shared/app/pipelines-file.ts";
 import { createDynamoDbClient, createKinesisClient } from "#shared/aws/clients.ts";
 import { kinesisSourceStream } from "#shared/aws/kinesis/probe.ts";
 import { allSinks, eventBusResultSink } from "#shared/aws/outputs/event-bus.ts";
 import { kinesisResultSink } from "#shared/aws/outputs/kinesis.ts";
-import { loadPipelinesFile } from "#shared/core/pipelines/load.ts";
+import type { ResultSink } from "#shared/core/types.ts";
 import { loadFunctionConfig } from "./commons/config.ts";
 import { createWatermarkHandler } from "./commons/watermark-handler.ts";
 

@@ -2,7 +2,7 @@
 // pipelines file is validated here, so a bad one fails the synth naming the pipeline and field.
 import { App, Validations } from "aws-cdk-lib";
 import { AwsSolutionsChecks } from "cdk-nag";
-import { loadPipelinesFile } from "#shared/core/pipelines/load.ts";
+import { loadPipelinesFile } from "../shared/app/pipelines-file.ts";
 import { parseDeploymentConfig } from "./config.ts";
 import { PanesStack } from "./panes-stack.ts";
 import { readPipelinesInput } from "./pipelines-input.ts";

@@ -14,21 +14,13 @@ import {
   type ShardProgressRecord,
 } from "../aws/dynamodb/checkpoints.ts";
 import { moveDue, purgePane, queryDue, queryPanes, readSessionsNow, sessionsItemOf, writeSessions } from "../aws/dynamodb/panes.ts";
-import {
-  markPublished,
-  markSuperseded,
-  readOutbox,
-  readResults,
-  resultId,
-  type WindowIdentity,
-  type WindowResult,
-  writeResultOnce,
-} from "../aws/dynamodb/results.ts";
+import { markPublished, markSuperseded, readOutbox, readResults, resultId, writeResultOnce } from "../aws/dynamodb/results.ts";
 import { clearStuckKey, parkStuckKey, readStuckKeys } from "../aws/dynamodb/stuck.ts";
 import type { ShardProbe, SourceStream } from "../aws/kinesis/probe.ts";
 import { type AggregateState, finalValues } from "../core/aggregates/state.ts";
 import { type StoredSessions, windowStateOf } from "../core/ingest/deltas.ts";
 import type { Pipeline } from "../core/pipelines/schema.ts";
+import type { ResultSink, WindowIdentity, WindowResult } from "../core/types.ts";
 import { paneSizeOf, type TimeWindow } from "../core/windows/assigners.ts";
 import { earlyDueOf, ledgerDecisionOf, paneFatesOf, windowsToEvaluate } from "../core/windows/fates.ts";
 import {
@@ -40,10 +32,6 @@ import {
   settleSessions,
 } from "../core/windows/sessions.ts";
 import { END_OF_TIME, isIdle, type ShardProgress, watermarkOf } from "../core/windows/watermark.ts";
-
-export interface ResultSink {
-  publish(results: readonly WindowResult[]): Promise<void>;
-}
 
 export interface ClosingDependencies {
   dynamodb: DynamoDBClient;

@@ -5,7 +5,7 @@
 import type { DynamoDBClient } from "@aws-sdk/client-dynamodb";
 import pLimit from "p-limit";
 import { readWatermarks, writeCheckpoint, writeShardProgress } from "../aws/dynamodb/checkpoints.ts";
-import { type DeadLetter, putDeadLetters } from "../aws/dynamodb/dead-letters.ts";
+import { putDeadLetters } from "../aws/dynamodb/dead-letters.ts";
 import { claimEventIds } from "../aws/dynamodb/dedupe.ts";
 import {
   approximateItemBytes,
@@ -18,8 +18,9 @@ import {
   writeSessions,
 } from "../aws/dynamodb/panes.ts";
 import { type Contribution, type PaneDelta, type SessionDelta, updatePane, updateSessions } from "../core/ingest/deltas.ts";
-import { deadLetterOf, lateReason, planBatch, positionOf, recordFloorOf, type StreamRecord } from "../core/ingest/plan.ts";
+import { deadLetterOf, lateReason, planBatch, positionOf, recordFloorOf } from "../core/ingest/plan.ts";
 import type { Pipeline } from "../core/pipelines/schema.ts";
+import type { DeadLetter, StreamRecord } from "../core/types.ts";
 import { closesWindows, type TimeWindow, windowsOfPane } from "../core/windows/assigners.ts";
 import { firstEndOfPane, isWindowDue } from "../core/windows/fates.ts";
 import { sessionsDueOf, sessionWindowOf } from "../core/windows/sessions.ts";

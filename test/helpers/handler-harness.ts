@@ -6,9 +6,10 @@ import { expect } from "vitest";
 import { createIngestHandler } from "../../functions/commons/ingest-handler.ts";
 import { createWatermarkHandler } from "../../functions/commons/watermark-handler.ts";
 import { advanceWatermark } from "../../shared/aws/dynamodb/checkpoints.ts";
-import { type DeadLetter, listDeadLetters } from "../../shared/aws/dynamodb/dead-letters.ts";
-import { queryResults, type WindowResult } from "../../shared/aws/dynamodb/results.ts";
+import { listDeadLetters } from "../../shared/aws/dynamodb/dead-letters.ts";
+import { queryResults } from "../../shared/aws/dynamodb/results.ts";
 import type { Pipeline } from "../../shared/core/pipelines/schema.ts";
+import type { DeadLetter, WindowResult } from "../../shared/core/types.ts";
 import type { emulatedDeployment } from "./emulated.ts";
 import { kinesisEvent, testContext } from "./kinesis-events.ts";
 

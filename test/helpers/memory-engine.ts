@@ -3,7 +3,6 @@
 // DynamoDB. The storage glue here is deliberately minimal; the real glue is held to the same cases end
 // to end on the emulators (test/integration/conformance.test.ts).
 
-import type { DeadLetter } from "../../shared/aws/dynamodb/dead-letters.ts";
 import { finalValues } from "../../shared/core/aggregates/state.ts";
 import {
   type Contribution,
@@ -13,8 +12,9 @@ import {
   updateSessions,
   windowStateOf,
 } from "../../shared/core/ingest/deltas.ts";
-import { planBatch, type StreamRecord } from "../../shared/core/ingest/plan.ts";
+import { planBatch } from "../../shared/core/ingest/plan.ts";
 import type { Pipeline } from "../../shared/core/pipelines/schema.ts";
+import type { DeadLetter, StreamRecord } from "../../shared/core/types.ts";
 import type { TimeWindow } from "../../shared/core/windows/assigners.ts";
 import { earlyDueOf, firstEndOfPane, ledgerDecisionOf, paneFatesOf, windowsToEvaluate } from "../../shared/core/windows/fates.ts";
 import { recordEmitting, type SessionEntry, sessionsDueOf, sessionsToFire, settleSessions } from "../../shared/core/windows/sessions.ts";

@@ -4,9 +4,9 @@
 // watermark (Panes' = Flink's + 1), runs closing at a processing time, and reports what it emitted.
 import fc from "fast-check";
 import { expect } from "vitest";
-import type { DeadLetter } from "../../shared/aws/dynamodb/dead-letters.ts";
-import { parsePipelines } from "../../shared/core/pipelines/load.ts";
+import { parsePipelines } from "../../shared/core/pipelines/parse.ts";
 import type { Pipeline } from "../../shared/core/pipelines/schema.ts";
+import type { DeadLetter } from "../../shared/core/types.ts";
 import { END_OF_TIME } from "../../shared/core/windows/watermark.ts";
 import { type ModelFiring, type ModelWindowSpec, WindowOperatorModel } from "../../tools/local/flink-model.ts";
 import { valuesOfElements } from "./conformance.ts";

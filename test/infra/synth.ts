@@ -9,7 +9,7 @@ import { AwsSolutionsChecks } from "cdk-nag";
 import { type DeploymentConfigInput, parseDeploymentConfig } from "../../infra/config.ts";
 import { PanesStack } from "../../infra/panes-stack.ts";
 import { readPipelinesInput } from "../../infra/pipelines-input.ts";
-import { loadPipelinesFile } from "../../shared/core/pipelines/load.ts";
+import { loadPipelinesFile } from "../../shared/app/pipelines-file.ts";
 
 export const PIPELINES = "examples/monitoring.pipelines.json";
 

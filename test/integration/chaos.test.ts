@@ -3,7 +3,7 @@
 // watermark runs) and, in the second run, resharding — every window checked against the reference,
 // with late events, allowed lateness, early results and cumulating windows in the mix.
 import { describe, expect, it } from "vitest";
-import { loadPipelinesFile } from "../../shared/core/pipelines/load.ts";
+import { loadPipelinesFile } from "../../shared/app/pipelines-file.ts";
 import { runChaosReport } from "../../tools/local/chaos-report.ts";
 import { emulatorEndpoints } from "../helpers/emulated.ts";
 

@@ -7,7 +7,7 @@ import { createDynamoDbClient } from "../../shared/aws/clients.ts";
 import { paneItemOf } from "../../shared/aws/dynamodb/panes.ts";
 import { readStuckKeys } from "../../shared/aws/dynamodb/stuck.ts";
 import { kinesisResultSink, outputPartitionKeyOf } from "../../shared/aws/outputs/kinesis.ts";
-import { parsePipelines } from "../../shared/core/pipelines/load.ts";
+import { parsePipelines } from "../../shared/core/pipelines/parse.ts";
 import type { Pipeline } from "../../shared/core/pipelines/schema.ts";
 import { LOCAL_CREDENTIALS, LOCAL_REGION } from "../../tools/local/stack.ts";
 import { readShardRecords } from "../../tools/local/tail.ts";

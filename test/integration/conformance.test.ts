@@ -4,7 +4,7 @@
 // handler runs after every step, as Flink fires late windows on arrival. State, ledger and dead letters
 // live in dynalite; what the handler publishes is what the case's firings are checked against.
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import type { WindowResult } from "../../shared/aws/dynamodb/results.ts";
+import type { WindowResult } from "../../shared/core/types.ts";
 import { END_OF_TIME } from "../../shared/core/windows/watermark.ts";
 import type { ConformanceCase, ConformanceElement, ConformanceFiring } from "../conformance/case.ts";
 import { canonicalFirings, conformanceCases, elementId, eventOf, pipelineOf } from "../helpers/conformance.ts";

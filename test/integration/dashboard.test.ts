@@ -9,7 +9,7 @@ import { join } from "node:path";
 import type { QueryCommandOutput } from "@aws-sdk/client-dynamodb";
 import { afterEach, describe, expect, it } from "vitest";
 import { createDynamoDbClient } from "../../shared/aws/clients.ts";
-import { parsePipelines } from "../../shared/core/pipelines/load.ts";
+import { parsePipelines } from "../../shared/core/pipelines/parse.ts";
 import type { DashboardSnapshot } from "../../tools/dashboard/model.ts";
 import { type DashboardServer, startDashboardServer } from "../../tools/dashboard/server.ts";
 import { DashboardSource, type DashboardSourceOptions } from "../../tools/dashboard/source.ts";

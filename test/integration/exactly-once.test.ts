@@ -9,7 +9,7 @@ import { createDynamoDbClient } from "../../shared/aws/clients.ts";
 import { readCheckpoints } from "../../shared/aws/dynamodb/checkpoints.ts";
 import { queryResults } from "../../shared/aws/dynamodb/results.ts";
 import { putRecordsWithRetry } from "../../shared/aws/kinesis/put-records.ts";
-import { parsePipelines } from "../../shared/core/pipelines/load.ts";
+import { parsePipelines } from "../../shared/core/pipelines/parse.ts";
 import { generateMetrics, seededRandom } from "../../tools/local/generate.ts";
 import { compareWindows, type ReferencePipeline, referenceWindows } from "../../tools/local/reference.ts";
 import { LOCAL_CREDENTIALS, LOCAL_REGION } from "../../tools/local/stack.ts";

@@ -7,7 +7,7 @@ import { describe, expect, it } from "vitest";
 import { listDeadLetters } from "../../shared/aws/dynamodb/dead-letters.ts";
 import { queryResults } from "../../shared/aws/dynamodb/results.ts";
 import { putRecordsWithRetry } from "../../shared/aws/kinesis/put-records.ts";
-import { parsePipelines } from "../../shared/core/pipelines/load.ts";
+import { parsePipelines } from "../../shared/core/pipelines/parse.ts";
 import { sendAndClose, useLocalStack } from "../helpers/local-stack.ts";
 
 const start = useLocalStack("pipe");

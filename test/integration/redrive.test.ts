@@ -7,7 +7,7 @@ import { join } from "node:path";
 import { afterEach, describe, expect, it } from "vitest";
 import { listDeadLetters } from "../../shared/aws/dynamodb/dead-letters.ts";
 import { queryResults } from "../../shared/aws/dynamodb/results.ts";
-import { parsePipelines } from "../../shared/core/pipelines/load.ts";
+import { parsePipelines } from "../../shared/core/pipelines/parse.ts";
 import { LOCAL_STATE_FILE } from "../../tools/cli/connection.ts";
 import { type LocalStack, startLocalStack } from "../../tools/local/stack.ts";
 import { emulatorEndpoints, uniquePrefix } from "../helpers/emulated.ts";

@@ -5,7 +5,7 @@ import { describe, expect, it } from "vitest";
 import { readWatermarks } from "../../shared/aws/dynamodb/checkpoints.ts";
 import { listDeadLetters } from "../../shared/aws/dynamodb/dead-letters.ts";
 import { queryResults } from "../../shared/aws/dynamodb/results.ts";
-import { parsePipelines } from "../../shared/core/pipelines/load.ts";
+import { parsePipelines } from "../../shared/core/pipelines/parse.ts";
 import type { Pipeline } from "../../shared/core/pipelines/schema.ts";
 import { sendAndClose, useLocalStack } from "../helpers/local-stack.ts";
 import { runPanes } from "../helpers/processes.ts";

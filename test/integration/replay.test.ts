@@ -4,7 +4,7 @@ import { mkdtemp, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
-import { parsePipelines } from "../../shared/core/pipelines/load.ts";
+import { parsePipelines } from "../../shared/core/pipelines/parse.ts";
 import { Chaos } from "../../tools/local/chaos.ts";
 import { generateMetrics } from "../../tools/local/generate.ts";
 import { compareWindows, type ReferencePipeline, referenceWindows } from "../../tools/local/reference.ts";

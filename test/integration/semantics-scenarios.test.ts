@@ -2,7 +2,7 @@
 // emulators with the watermark derived from event times as in production (one shard, no
 // out-of-orderness): each asserts what Flink's WindowOperator gives for the same input.
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { parsePipelines } from "../../shared/core/pipelines/load.ts";
+import { parsePipelines } from "../../shared/core/pipelines/parse.ts";
 import type { Pipeline } from "../../shared/core/pipelines/schema.ts";
 import { emulatedDeployment } from "../helpers/emulated.ts";
 import { HandlerHarness } from "../helpers/handler-harness.ts";

@@ -5,7 +5,7 @@ import { describe, expect, it } from "vitest";
 import { createIngestHandler } from "../../functions/commons/ingest-handler.ts";
 import { createWatermarkHandler } from "../../functions/commons/watermark-handler.ts";
 import { createDynamoDbClient } from "../../shared/aws/clients.ts";
-import { parsePipelines } from "../../shared/core/pipelines/load.ts";
+import { parsePipelines } from "../../shared/core/pipelines/parse.ts";
 import type { Pipeline } from "../../shared/core/pipelines/schema.ts";
 import { LOCAL_CREDENTIALS, LOCAL_REGION } from "../../tools/local/stack.ts";
 import { emulatedDeployment } from "../helpers/emulated.ts";

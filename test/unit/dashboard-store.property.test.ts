@@ -2,7 +2,7 @@
 // and versions, it holds the highest final version of each window of the newest ends, within its bounds.
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
-import type { WindowResult } from "../../shared/aws/dynamodb/results.ts";
+import type { WindowResult } from "../../shared/core/types.ts";
 import { metricsOf, ProgressRecorder, WindowStore } from "../../tools/dashboard/store.ts";
 
 const resultArb = fc.record({

@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
 import { parseEventTime, readPipelineEvent } from "../../shared/core/pipelines/events.ts";
-import { parsePipelines } from "../../shared/core/pipelines/load.ts";
+import { parsePipelines } from "../../shared/core/pipelines/parse.ts";
 
 const [pipeline] = parsePipelines({
   pipelines: [

@@ -3,10 +3,11 @@
 // DynamoDB would refuse later, when a closing run could no longer refuse it.
 import { describe, expect, it } from "vitest";
 import { partitionKeyFrom } from "../../shared/aws/kinesis/partition-keys.ts";
-import { decodeRecord, planBatch, type StreamRecord } from "../../shared/core/ingest/plan.ts";
+import { decodeRecord, planBatch } from "../../shared/core/ingest/plan.ts";
 import { maxKeyBytesOf, parseEventTime, readPipelineEvent } from "../../shared/core/pipelines/events.ts";
-import { PipelinesConfigError, parsePipelines } from "../../shared/core/pipelines/load.ts";
+import { PipelinesConfigError, parsePipelines } from "../../shared/core/pipelines/parse.ts";
 import type { Pipeline } from "../../shared/core/pipelines/schema.ts";
+import type { StreamRecord } from "../../shared/core/types.ts";
 import { paneFatesOf } from "../../shared/core/windows/fates.ts";
 import { printable } from "../../tools/cli/results.ts";
 

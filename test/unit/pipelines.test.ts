@@ -2,7 +2,8 @@ import { mkdtemp, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
-import { loadPipelinesFile, PipelinesConfigError, parsePipelines } from "../../shared/core/pipelines/load.ts";
+import { loadPipelinesFile } from "../../shared/app/pipelines-file.ts";
+import { PipelinesConfigError, parsePipelines } from "../../shared/core/pipelines/parse.ts";
 
 const seedPipeline = {
   name: "cpu-avg-5m",

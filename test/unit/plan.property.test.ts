@@ -2,8 +2,9 @@
 // accounted for — applied to a pane, dead-lettered with a reason, or not matched by any pipeline.
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
-import { planBatch, type StreamRecord } from "../../shared/core/ingest/plan.ts";
-import { parsePipelines } from "../../shared/core/pipelines/load.ts";
+import { planBatch } from "../../shared/core/ingest/plan.ts";
+import { parsePipelines } from "../../shared/core/pipelines/parse.ts";
+import type { StreamRecord } from "../../shared/core/types.ts";
 
 const pipelines = parsePipelines({
   pipelines: [

@@ -12,7 +12,7 @@ import { createDynamoDbClient, createKinesisClient } from "../../shared/aws/clie
 import { N, S } from "../../shared/aws/dynamodb/attributes.ts";
 import { putRecordsWithRetry } from "../../shared/aws/kinesis/put-records.ts";
 import { listShards } from "../../shared/aws/kinesis/shards.ts";
-import { parsePipelines } from "../../shared/core/pipelines/load.ts";
+import { parsePipelines } from "../../shared/core/pipelines/parse.ts";
 import type { Pipeline } from "../../shared/core/pipelines/schema.ts";
 import { windowsOf } from "../../shared/core/windows/assigners.ts";
 import { type Emulator, startDynalite, startKinesis } from "../local/emulators.ts";

@@ -1,6 +1,6 @@
 // `panes chaos` (npm run chaos): the reliability report, as a table or one JSON object.
 
-import { loadPipelinesFile } from "../../shared/core/pipelines/load.ts";
+import { loadPipelinesFile } from "../../shared/app/pipelines-file.ts";
 import { FAULT_KINDS } from "../local/chaos.ts";
 import { runChaosReport } from "../local/chaos-report.ts";
 import type { KinesisEmulator } from "../local/emulators.ts";

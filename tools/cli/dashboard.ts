@@ -1,7 +1,7 @@
 // `panes dashboard`: the live web dashboard against a deployment (AWS, AWS_ENDPOINT_URL) or the running
 // local stack. `panes start` serves the same page itself.
 import { readFile } from "node:fs/promises";
-import { loadPipelinesFile } from "../../shared/core/pipelines/load.ts";
+import { loadPipelinesFile } from "../../shared/app/pipelines-file.ts";
 import type { Pipeline } from "../../shared/core/pipelines/schema.ts";
 import { startDashboardServer } from "../dashboard/server.ts";
 import { CADENCE, DashboardSource } from "../dashboard/source.ts";

@@ -1,4 +1,5 @@
-import { type DeadLetterKind, listDeadLetters } from "../../shared/aws/dynamodb/dead-letters.ts";
+import { listDeadLetters } from "../../shared/aws/dynamodb/dead-letters.ts";
+import type { DeadLetterKind } from "../../shared/core/types.ts";
 import { connect, required, resolveTarget, runCommand, type TargetFlags } from "./connection.ts";
 import { printTable } from "./results.ts";
 

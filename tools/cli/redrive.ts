@@ -3,9 +3,9 @@
 // those records — every pipeline reads a redriven record again. A record some pipeline already counted
 // is left alone unless --force: it would count twice there. It only ever writes to the deployment's
 // source stream.
-import type { DeadLetter, DeadLetterKind } from "../../shared/aws/dynamodb/dead-letters.ts";
 import { deleteDeadLetters, listDeadLetters } from "../../shared/aws/dynamodb/dead-letters.ts";
 import { putRecordsWithRetry } from "../../shared/aws/kinesis/put-records.ts";
+import type { DeadLetter, DeadLetterKind } from "../../shared/core/types.ts";
 import {
   CliError,
   connect,

@@ -1,7 +1,6 @@
 import { writeFile } from "node:fs/promises";
-import type { DeadLetter } from "../../shared/aws/dynamodb/dead-letters.ts";
-import type { WindowResult } from "../../shared/aws/dynamodb/results.ts";
-import { loadPipelinesFile } from "../../shared/core/pipelines/load.ts";
+import { loadPipelinesFile } from "../../shared/app/pipelines-file.ts";
+import type { DeadLetter, WindowResult } from "../../shared/core/types.ts";
 import { Chaos } from "../local/chaos.ts";
 import type { KinesisEmulator } from "../local/emulators.ts";
 import { replay } from "../local/replay.ts";

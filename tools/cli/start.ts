@@ -1,10 +1,10 @@
 // `panes start` (npm start): the local pipeline with a demo producer and a live view of closed windows.
 
 import { appendFile } from "node:fs/promises";
+import { loadPipelinesFile } from "../../shared/app/pipelines-file.ts";
 import { readWatermarks } from "../../shared/aws/dynamodb/checkpoints.ts";
 import { listDeadLetters } from "../../shared/aws/dynamodb/dead-letters.ts";
-import type { WindowResult } from "../../shared/aws/dynamodb/results.ts";
-import { loadPipelinesFile } from "../../shared/core/pipelines/load.ts";
+import type { WindowResult } from "../../shared/core/types.ts";
 import { formatDuration } from "../../shared/core/windows/duration.ts";
 import { startDashboardServer } from "../dashboard/server.ts";
 import { CADENCE, DashboardSource, describeWindow } from "../dashboard/source.ts";

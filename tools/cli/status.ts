@@ -1,7 +1,7 @@
 // `panes status`: watermarks, shard checkpoints and dead-letter counts of a deployment.
 
+import { loadPipelinesFile } from "../../shared/app/pipelines-file.ts";
 import { readStatus } from "../../shared/app/status.ts";
-import { loadPipelinesFile } from "../../shared/core/pipelines/load.ts";
 import { formatDuration } from "../../shared/core/windows/duration.ts";
 import { CliError, connect, required, resolveTarget, runCommand, type TargetFlags } from "./connection.ts";
 import { printTable } from "./results.ts";

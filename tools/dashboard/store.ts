@@ -1,8 +1,8 @@
 // What the dashboard server remembers between refreshes, bounded: per pipeline the closed windows of the
 // newest window ends, and a ring of event-time progress samples. Pure: no I/O.
 
-import type { WindowResult } from "../../shared/aws/dynamodb/results.ts";
 import { type AggregateSpec, type AggregateValue, quantileName } from "../../shared/core/aggregates/state.ts";
+import type { WindowResult } from "../../shared/core/types.ts";
 import type { ChartData, MetricInfo, ProgressHistory, WindowRow } from "./model.ts";
 
 /** The plottable numbers of a pipeline's results: one per aggregate, one per quantile of a quantiles aggregate. */

@@ -7,9 +7,8 @@
 import { mkdtemp, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import type { DeadLetter } from "../../shared/aws/dynamodb/dead-letters.ts";
-import type { WindowResult } from "../../shared/aws/dynamodb/results.ts";
 import type { Pipeline } from "../../shared/core/pipelines/schema.ts";
+import type { DeadLetter, WindowResult } from "../../shared/core/types.ts";
 import { Chaos, FAULT_KINDS, type FaultKind } from "./chaos.ts";
 import type { KinesisEmulator } from "./emulators.ts";
 import { generateMetrics } from "./generate.ts";

@@ -11,7 +11,7 @@ import { createWatermarkHandler } from "../../functions/commons/watermark-handle
 import { advanceWatermark } from "../../shared/aws/dynamodb/checkpoints.ts";
 import { listDeadLetters } from "../../shared/aws/dynamodb/dead-letters.ts";
 import { queryResults } from "../../shared/aws/dynamodb/results.ts";
-import { parsePipelines } from "../../shared/core/pipelines/load.ts";
+import { parsePipelines } from "../../shared/core/pipelines/parse.ts";
 import { END_OF_TIME } from "../../shared/core/windows/watermark.ts";
 import { localLambdaContext } from "./lambda-context.ts";
 

@@ -10,12 +10,13 @@
 // Flink); the functions' clock stands still, so no shard ever turns idle by wall-clock time.
 import { readFile } from "node:fs/promises";
 import { markShardFinished, readWatermarks } from "../../shared/aws/dynamodb/checkpoints.ts";
-import { type DeadLetter, listDeadLetters } from "../../shared/aws/dynamodb/dead-letters.ts";
-import { countCurrentResults, queryResults, type WindowResult } from "../../shared/aws/dynamodb/results.ts";
+import { listDeadLetters } from "../../shared/aws/dynamodb/dead-letters.ts";
+import { countCurrentResults, queryResults } from "../../shared/aws/dynamodb/results.ts";
 import { partitionKeyFrom } from "../../shared/aws/kinesis/partition-keys.ts";
 import { putRecordsWithRetry } from "../../shared/aws/kinesis/put-records.ts";
 import { valueAt } from "../../shared/core/pipelines/events.ts";
 import type { Pipeline } from "../../shared/core/pipelines/schema.ts";
+import type { DeadLetter, WindowResult } from "../../shared/core/types.ts";
 import type { Chaos } from "./chaos.ts";
 import type { KinesisEmulator } from "./emulators.ts";
 import type { EventSourceMappingOptions } from "./event-source-mapping.ts";

@@ -2,34 +2,11 @@
 // bytes) and events that arrived too late for any window. Keyed by shard and sequence number, so a
 // redelivered batch writes the same items again rather than new ones.
 import type { DynamoDBClient, WriteRequest } from "@aws-sdk/client-dynamodb";
+import type { DeadLetter, DeadLetterKind } from "../../core/types.ts";
 import { type Item, N, num, S, str } from "./attributes.ts";
 import { padSequence } from "./keys.ts";
 import { batchWriteAll, scanAll } from "./requests.ts";
 import { STUCK_PREFIX } from "./stuck.ts";
-
-export type DeadLetterKind = "invalid" | "late";
-
-export interface DeadLetter {
-  kind: DeadLetterKind;
-  /** the pipeline that refused it, or "*" when no pipeline could read it (not JSON) */
-  pipeline: string;
-  reason: string;
-  shardId: string;
-  sequenceNumber: string;
-  /** position inside a KPL-aggregated record */
-  subSequenceNumber?: number;
-  partitionKey: string;
-  /** the record's original bytes */
-  data: Uint8Array;
-  arrivedAt: number;
-  recordedAt: number;
-  /** pipelines that applied this same record (redriving it would count it there again) */
-  acceptedBy?: string[];
-  /** the record's size in bytes; `data` holds at most MAX_STORED_BYTES of it */
-  size?: number;
-  /** late letters of fixed windows: the windows that refused the event (the others, if any, took it) */
-  windows?: { start: number; end: number }[];
-}
 
 /** DynamoDB items are at most 400 KB: larger records keep their first bytes (the stream keeps the rest for its retention). */
 export const MAX_STORED_BYTES = 300_000;

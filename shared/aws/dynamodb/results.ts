@@ -3,36 +3,10 @@
 // attribute until they are published downstream.
 import { type AttributeValue, type DynamoDBClient, PutItemCommand, UpdateItemCommand } from "@aws-sdk/client-dynamodb";
 import type { AggregateValue } from "../../core/aggregates/state.ts";
+import type { WindowIdentity, WindowResult } from "../../core/types.ts";
 import { type Item, isConditionalFailure, N, num, S, str } from "./attributes.ts";
 import { indexPartitionOf, indexPartitionsOf, resultItemKey, uniqueTimeKey, uniqueTimeRange } from "./keys.ts";
 import { batchGetAll, queryAll, scanAll } from "./requests.ts";
-
-export interface WindowResult {
-  pipeline: string;
-  key: string;
-  start: number;
-  end: number;
-  values: Record<string, AggregateValue>;
-  /** number of events in the window; a new version is written only when it changes */
-  count: number;
-  version: number;
-  /** wall-clock ms when this version was written */
-  firedAt: number;
-  /**
-   * The end is part of the window's identity: cumulating windows (windows of one period share their
-   * start) and sessions (a session that grows or merges is a new result that supersedes the old ones)
-   */
-  endInKey?: boolean;
-  /** false for an early result of a window still open; the final result follows with a higher version */
-  final: boolean;
-  /** sessions: results of this key whose events this one now holds (it grew, or merged them) */
-  supersedes?: { start: number; end: number }[];
-  /** set on a session's result once a later result holds all its events */
-  supersededBy?: { start: number; end: number };
-}
-
-/** How the ledger names a window. */
-export type WindowIdentity = Pick<WindowResult, "pipeline" | "key" | "start" | "end" | "endInKey">;
 
 function keyOf(w: WindowIdentity): { pk: string; sk: string } {
   return resultItemKey(w.pipeline, w.key, w.start, w.endInKey ? w.end : undefined);

@@ -2,7 +2,7 @@
 // (magic bytes, protobuf, MD5). The ingest function unpacks them; each user record keeps the Kinesis
 // sequence number and gets its sub-sequence number, so fences work per user record.
 import { createRequire } from "node:module";
-import type { StreamRecord } from "../../core/ingest/plan.ts";
+import type { StreamRecord } from "../../core/types.ts";
 
 const require = createRequire(import.meta.url);
 

@@ -1,6 +1,6 @@
 // Turns the records of a Lambda KinesisStreamEvent into StreamRecords (bytes, shard, sequence number).
 import type { KinesisStreamRecord } from "aws-lambda";
-import type { StreamRecord } from "../../core/ingest/plan.ts";
+import type { StreamRecord } from "../../core/types.ts";
 
 /** eventID is "<shardId>:<sequenceNumber>". */
 export function shardIdOf(record: KinesisStreamRecord): string {

@@ -2,7 +2,7 @@
 // retried with backoff). Detail type "Panes Window Result", source "panes"; the detail carries the
 // idempotency key, so rules and targets can drop repeats.
 import { type EventBridgeClient, PutEventsCommand, type PutEventsRequestEntry } from "@aws-sdk/client-eventbridge";
-import type { ResultSink } from "../../app/closing.ts";
+import type { ResultSink } from "../../core/types.ts";
 import { outputRecordOf } from "./kinesis.ts";
 
 export class PutEventsError extends Error {

@@ -2,8 +2,8 @@
 // key (pipeline/key/start/version; start-end for cumulating windows and sessions) so consumers can drop repeats.
 import { createHash } from "node:crypto";
 import type { KinesisClient } from "@aws-sdk/client-kinesis";
-import type { ResultSink } from "../../app/closing.ts";
-import { idempotencyKeyOf, type WindowResult } from "../dynamodb/results.ts";
+import type { ResultSink, WindowResult } from "../../core/types.ts";
+import { idempotencyKeyOf } from "../dynamodb/results.ts";
 import { type PutRecordsTarget, putRecordsWithRetry } from "../kinesis/put-records.ts";
 
 export function outputRecordOf(result: WindowResult): Record<string, unknown> {

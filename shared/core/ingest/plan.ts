@@ -3,23 +3,12 @@
 // sessions, collect per (pipeline, key) in sequence order (merging needs the stored sessions). Bad
 // records become dead letters with the reason, refused events late letters; nothing is dropped silently.
 
-import type { DeadLetter } from "../../aws/dynamodb/dead-letters.ts";
 import { readPipelineEvent } from "../pipelines/events.ts";
 import type { Pipeline } from "../pipelines/schema.ts";
+import type { DeadLetter, StreamRecord } from "../types.ts";
 import type { TimeWindow } from "../windows/assigners.ts";
 import { fixedFateOf, isWindowDue } from "../windows/fates.ts";
 import type { Contribution, PaneDelta, SessionDelta } from "./deltas.ts";
-
-export interface StreamRecord {
-  shardId: string;
-  sequenceNumber: string;
-  /** position inside a KPL-aggregated record */
-  subSequenceNumber?: number;
-  partitionKey: string;
-  data: Uint8Array;
-  /** approximate arrival, epoch ms */
-  arrivedAt: number;
-}
 
 export interface BatchPlan {
   /** per (pipeline, key, pane); `letters` are late letters for contributions some windows refused */

@@ -1,8 +1,5 @@
-// Loads and validates a pipelines file (JSON, or a JS/TS module whose default export is the same shape).
-// Every problem is reported at load with the pipeline's name and the field's path.
-import { readFile } from "node:fs/promises";
-import { resolve } from "node:path";
-import { pathToFileURL } from "node:url";
+// Validates a pipelines file's content: every problem is reported with the pipeline's name and the
+// field's path. Pure: reading the file is shared/app/pipelines-file.ts.
 import type { z } from "zod";
 import { type Pipeline, pipelinesFileSchema } from "./schema.ts";
 
@@ -41,27 +38,4 @@ export function parsePipelines(raw: unknown, source = "pipelines"): Pipeline[] {
     );
   }
   return result.data.pipelines;
-}
-
-/** Reads a pipelines file: `.json`, or a module (`.js`, `.mjs`, `.ts`) with a default export. */
-export async function loadPipelinesFile(path: string): Promise<Pipeline[]> {
-  const absolute = resolve(path);
-  let raw: unknown;
-  if (/\.(m?js|m?ts)$/.test(absolute)) {
-    const module = (await import(pathToFileURL(absolute).href)) as { default?: unknown };
-    raw = module.default;
-  } else {
-    let text: string;
-    try {
-      text = await readFile(absolute, "utf8");
-    } catch (error) {
-      throw new PipelinesConfigError(path, [`cannot read the file: ${(error as Error).message}`]);
-    }
-    try {
-      raw = JSON.parse(text);
-    } catch (error) {
-      throw new PipelinesConfigError(path, [`not valid JSON: ${(error as Error).message}`]);
-    }
-  }
-  return parsePipelines(raw, path);
 }
