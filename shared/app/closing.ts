@@ -17,6 +17,7 @@ import { moveDue, purgePane, queryDue, queryPanes, readSessionsNow, sessionsItem
 import { markPublished, markSuperseded, readOutbox, readResults, resultId, writeResultOnce } from "../aws/dynamodb/results.ts";
 import { clearStuckKey, parkStuckKey, readStuckKeys } from "../aws/dynamodb/stuck.ts";
 import type { ShardProbe, SourceStream } from "../aws/kinesis/probe.ts";
+import { retryOnConflict } from "../aws/retry.ts";
 import { type AggregateState, finalValues } from "../core/aggregates/state.ts";
 import { type StoredSessions, windowStateOf } from "../core/ingest/deltas.ts";
 import type { Pipeline } from "../core/pipelines/schema.ts";
@@ -292,26 +293,31 @@ async function writeResults(ctx: KeyContext, key: string, evaluated: readonly Ev
     const id = resultId(identityOf(ctx, key, e.window));
     let stored = ledger.get(id);
     let read = isKnown.has(e);
-    for (let attempt = 0; attempt < 3; attempt++) {
+    // A window left without an outcome (it kept changing under every attempt) is not settled: its panes stay due.
+    const settled = await retryOnConflict(3, async () => {
       const decision = read ? ledgerDecisionOf({ count: e.state.n, final: e.final }, stored) : { write: 1 };
-      if ("settled" in decision || "stale" in decision) {
-        outcome.set(windowId(e.window), "settled" in decision ? "settled" : "stale");
-        break;
-      }
+      if ("settled" in decision) return { done: "settled" as const };
+      if ("stale" in decision) return { done: "stale" as const };
       const result = resultOf(ctx, key, e.window, e.state, decision.write, e.final);
       if (e.supersedes && e.supersedes.length > 0) result.supersedes = e.supersedes;
-      if (await writeResultOnce(deps.dynamodb, deps.resultsTable, result, deps.sink !== undefined, deps.resultRetentionSeconds)) {
+      if (
+        await writeResultOnce(deps.dynamodb, deps.resultsTable, result, {
+          outbox: deps.sink !== undefined,
+          ttlSeconds: deps.resultRetentionSeconds,
+        })
+      ) {
         written.push(result);
-        outcome.set(windowId(e.window), "settled");
         if (!e.final) ctx.report.early++;
         else if (result.version === 1 || (stored !== undefined && !stored.final)) ctx.report.fired++;
         else ctx.report.refired++;
-        break;
+        return { done: "settled" as const };
       }
       ctx.report.conflicts++;
       stored = (await readResults(deps.dynamodb, deps.resultsTable, [result])).get(id);
       read = true;
-    }
+      return "conflict";
+    });
+    if (settled) outcome.set(windowId(e.window), settled.done);
   }
   ctx.report.unpublished += await publish(deps, written);
   return outcome;

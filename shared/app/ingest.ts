@@ -17,6 +17,7 @@ import {
   writePane,
   writeSessions,
 } from "../aws/dynamodb/panes.ts";
+import { retryOnConflict } from "../aws/retry.ts";
 import { type Contribution, type PaneDelta, type SessionDelta, updatePane, updateSessions } from "../core/ingest/deltas.ts";
 import { deadLetterOf, lateReason, planBatch, positionOf, recordFloorOf } from "../core/ingest/plan.ts";
 import type { Pipeline } from "../core/pipelines/schema.ts";
@@ -67,6 +68,7 @@ export interface BatchOutcome {
 }
 
 const MAX_ATTEMPTS = 6;
+const DONE = { done: true } as const;
 
 export class StateWriteConflictError extends Error {
   override name = "StateWriteConflictError";
@@ -118,99 +120,115 @@ const OVERSIZED = (what: string) =>
  * changes a decision already applied.
  */
 async function applyPaneDelta(ctx: BatchContext, delta: PaneDelta, partial: ReadonlyMap<bigint, DeadLetter>): Promise<void> {
+  const outcome = await retryOnConflict(MAX_ATTEMPTS, () => paneAttempt(ctx, delta, partial));
+  if (outcome === undefined)
+    throw new StateWriteConflictError(
+      `pane ${delta.pipeline}/${delta.key}/${delta.paneStart} kept changing under ${MAX_ATTEMPTS} attempts`,
+    );
+}
+
+/** Read the pane, decide what the batch adds, write it under the version read. */
+async function paneAttempt(
+  ctx: BatchContext,
+  delta: PaneDelta,
+  partial: ReadonlyMap<bigint, DeadLetter>,
+): Promise<{ done: true } | "conflict"> {
   const { dynamodb, stateTable } = ctx.deps;
-  for (let attempt = 0; attempt < MAX_ATTEMPTS; attempt++) {
-    const known = await readPane(dynamodb, stateTable, delta.pipeline, delta.key, delta.paneStart);
-    const update = updatePane(known, delta, ctx.shardId);
-    ctx.counts.alreadyApplied += update.alreadyApplied;
-    if (update.kind === "applied-before") return;
-    if (update.kind === "purged") {
-      ctx.counts.late += update.pending.length;
-      const windows = windowsOfPane(delta.window, delta.paneStart);
-      const reason = "its windows' state was already purged (the watermark passed their end + allowed lateness)";
-      await putLetters(
+  const known = await readPane(dynamodb, stateTable, delta.pipeline, delta.key, delta.paneStart);
+  const update = updatePane(known, delta, ctx.shardId);
+  ctx.counts.alreadyApplied += update.alreadyApplied;
+  if (update.kind === "applied-before") return DONE;
+  if (update.kind === "purged") {
+    ctx.counts.late += update.pending.length;
+    const windows = windowsOfPane(delta.window, delta.paneStart);
+    const reason = "its windows' state was already purged (the watermark passed their end + allowed lateness)";
+    await putLetters(
+      ctx,
+      lettersFor(
         ctx,
-        lettersFor(
-          ctx,
-          update.pending,
-          delta.pipeline,
-          "late",
-          () => reason,
-          () => windows,
-        ),
-      );
-      return;
-    }
-    const item = paneItemOf(delta, update.next, firstEndOfPane(delta.window, delta.paneStart));
-    // A state that cannot be stored is refused with a reason (dead letters), never retried forever.
-    if (approximateItemBytes(item) > MAX_PANE_ITEM_BYTES) {
-      ctx.counts.invalid += update.pending.length;
-      await putLetters(
-        ctx,
-        lettersFor(ctx, update.pending, delta.pipeline, "invalid", () => OVERSIZED(`pane ${delta.paneStart} of key "${delta.key}"`)),
-      );
-      return;
-    }
-    const refused = update.pending.flatMap((c) => partial.get(c.sequenceNumber) ?? []);
-    ctx.counts.partlyLate += refused.length;
-    await putLetters(ctx, refused);
-    if (await writePane(dynamodb, stateTable, item, known?.version, update.next)) {
-      ctx.counts.panesWritten++;
-      return;
-    }
-    ctx.counts.partlyLate -= refused.length;
-    ctx.counts.conflicts++;
+        update.pending,
+        delta.pipeline,
+        "late",
+        () => reason,
+        () => windows,
+      ),
+    );
+    return DONE;
   }
-  throw new StateWriteConflictError(`pane ${delta.pipeline}/${delta.key}/${delta.paneStart} kept changing under ${MAX_ATTEMPTS} attempts`);
+  const item = paneItemOf(delta, update.next, firstEndOfPane(delta.window, delta.paneStart));
+  // A state that cannot be stored is refused with a reason (dead letters), never retried forever.
+  if (approximateItemBytes(item) > MAX_PANE_ITEM_BYTES) {
+    ctx.counts.invalid += update.pending.length;
+    await putLetters(
+      ctx,
+      lettersFor(ctx, update.pending, delta.pipeline, "invalid", () => OVERSIZED(`pane ${delta.paneStart} of key "${delta.key}"`)),
+    );
+    return DONE;
+  }
+  const refused = update.pending.flatMap((c) => partial.get(c.sequenceNumber) ?? []);
+  ctx.counts.partlyLate += refused.length;
+  await putLetters(ctx, refused);
+  if (await writePane(dynamodb, stateTable, item, known?.version, update.next)) {
+    ctx.counts.panesWritten++;
+    return DONE;
+  }
+  ctx.counts.partlyLate -= refused.length;
+  ctx.counts.conflicts++;
+  return "conflict";
 }
 
 /** One key's session elements of the batch, merged into its stored sessions exactly once. */
 async function applySessionDelta(ctx: BatchContext, delta: SessionDelta): Promise<void> {
+  const outcome = await retryOnConflict(MAX_ATTEMPTS, () => sessionsAttempt(ctx, delta));
+  if (outcome === undefined)
+    throw new StateWriteConflictError(`sessions ${delta.pipeline}/${delta.key} kept changing under ${MAX_ATTEMPTS} attempts`);
+}
+
+/** Read the key's sessions, merge the batch's elements, write them under the version read. */
+async function sessionsAttempt(ctx: BatchContext, delta: SessionDelta): Promise<{ done: true } | "conflict"> {
   const { dynamodb, stateTable } = ctx.deps;
   const watermark = ctx.watermarks.get(delta.pipeline);
-  for (let attempt = 0; attempt < MAX_ATTEMPTS; attempt++) {
-    const known = await readSessions(dynamodb, stateTable, delta.pipeline, delta.key);
-    const update = updateSessions(known, delta, ctx.shardId, watermark);
-    ctx.counts.alreadyApplied += update.alreadyApplied;
-    if (update.kind === "applied-before") return;
-    const effective = update.kind === "write" ? update.next.watermark : Math.max(watermark ?? 0, known?.watermark ?? 0);
-    const own = (c: Contribution) => [{ start: c.ts, end: c.ts + delta.gap }];
-    const late = lettersFor(
-      ctx,
-      update.late,
-      delta.pipeline,
-      "late",
-      (c) => lateReason(c.ts, effective ?? 0, delta.allowedLateness, own(c), true),
-      own,
-    );
-    if (update.kind === "late") {
-      ctx.counts.late += late.length;
-      await putLetters(ctx, late);
-      return;
-    }
-    const due = sessionsDueOf(update.next.entries, delta.gap, delta.allowedLateness);
-    const item = sessionsItemOf(delta, update.next, due);
-    if (approximateItemBytes(item) > MAX_PANE_ITEM_BYTES) {
-      ctx.counts.invalid += update.accepted.length;
-      await putLetters(ctx, [
-        ...late,
-        ...lettersFor(ctx, update.accepted, delta.pipeline, "invalid", () => OVERSIZED(`the sessions of key "${delta.key}"`)),
-      ]);
-      ctx.counts.late += late.length;
-      return;
-    }
+  const known = await readSessions(dynamodb, stateTable, delta.pipeline, delta.key);
+  const update = updateSessions(known, delta, ctx.shardId, watermark);
+  ctx.counts.alreadyApplied += update.alreadyApplied;
+  if (update.kind === "applied-before") return DONE;
+  const effective = update.kind === "write" ? update.next.watermark : Math.max(watermark ?? 0, known?.watermark ?? 0);
+  const own = (c: Contribution) => [{ start: c.ts, end: c.ts + delta.gap }];
+  const late = lettersFor(
+    ctx,
+    update.late,
+    delta.pipeline,
+    "late",
+    (c) => lateReason(c.ts, effective ?? 0, delta.allowedLateness, own(c), true),
+    own,
+  );
+  if (update.kind === "late") {
+    ctx.counts.late += late.length;
     await putLetters(ctx, late);
-    if (await writeSessions(dynamodb, stateTable, item, known?.version, update.next)) {
-      ctx.counts.late += late.length;
-      ctx.counts.panesWritten++;
-      // Accepted into a session the watermark already passed: it fires again at the next closing run.
-      const fired = update.next.entries.map((e) => sessionWindowOf(e, delta.gap)).filter((w) => isWindowDue(w.end, effective));
-      ctx.counts.lateAccepted += update.accepted.filter((c) => fired.some((w) => c.ts >= w.start && c.ts < w.end)).length;
-      return;
-    }
-    ctx.counts.conflicts++;
+    return DONE;
   }
-  throw new StateWriteConflictError(`sessions ${delta.pipeline}/${delta.key} kept changing under ${MAX_ATTEMPTS} attempts`);
+  const due = sessionsDueOf(update.next.entries, delta.gap, delta.allowedLateness);
+  const item = sessionsItemOf(delta, update.next, due);
+  if (approximateItemBytes(item) > MAX_PANE_ITEM_BYTES) {
+    ctx.counts.invalid += update.accepted.length;
+    await putLetters(ctx, [
+      ...late,
+      ...lettersFor(ctx, update.accepted, delta.pipeline, "invalid", () => OVERSIZED(`the sessions of key "${delta.key}"`)),
+    ]);
+    ctx.counts.late += late.length;
+    return DONE;
+  }
+  await putLetters(ctx, late);
+  if (await writeSessions(dynamodb, stateTable, item, known?.version, update.next)) {
+    ctx.counts.late += late.length;
+    ctx.counts.panesWritten++;
+    // Accepted into a session the watermark already passed: it fires again at the next closing run.
+    const fired = update.next.entries.map((e) => sessionWindowOf(e, delta.gap)).filter((w) => isWindowDue(w.end, effective));
+    ctx.counts.lateAccepted += update.accepted.filter((c) => fired.some((w) => c.ts >= w.start && c.ts < w.end)).length;
+    return DONE;
+  }
+  ctx.counts.conflicts++;
+  return "conflict";
 }
 
 /** Producer duplicates (same event id, another record) are dropped before any state write. */
@@ -221,16 +239,13 @@ async function dropDuplicates(ctx: BatchContext, deltas: readonly (PaneDelta | S
     const mine = deltas.filter((d) => d.pipeline === pipeline.name);
     const claims = mine.flatMap((d) => d.contributions.map((c) => ({ id: c.id ?? "", sequenceNumber: c.sequenceNumber })));
     if (claims.length === 0) continue;
-    const duplicates = await claimEventIds(
-      deps.dynamodb,
-      deps.stateTable,
-      pipeline.name,
-      ctx.shardId,
-      claims,
-      pipeline.dedupe.within,
-      ctx.now,
-      deps.writeConcurrency,
-    );
+    const duplicates = await claimEventIds(deps.dynamodb, deps.stateTable, claims, {
+      pipeline: pipeline.name,
+      shardId: ctx.shardId,
+      within: pipeline.dedupe.within,
+      now: ctx.now,
+      concurrency: deps.writeConcurrency,
+    });
     ctx.counts.duplicates += duplicates.size;
     for (const delta of mine) delta.contributions = delta.contributions.filter((c) => !duplicates.has(c.sequenceNumber));
   }

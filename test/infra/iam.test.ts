@@ -240,7 +240,7 @@ describe("granted actions against the code", () => {
     const [ingest, watermark] = await Promise.all([sdkActionsOf(ENTRIES.ingest), sdkActionsOf(ENTRIES.watermark)]);
 
     // Assess
-    expect(requests).toMatch(/new ScanCommand\(/); // scanAll, for the CLI's dead-letter listing
+    expect(requests).toMatch(/paginateScan\(/); // scanAll, for the CLI's dead-letter listing
     expect(ingest).not.toContain("dynamodb:Scan");
     expect(watermark).not.toContain("dynamodb:Scan");
     expect(ingest).toContain("lambda:InvokeFunction");

@@ -56,7 +56,7 @@ describe("index queries across many pages of equal times", () => {
             deployment.dynamodb,
             deployment.names.resultsTable,
             { pipeline: "r", key: `k${i}`, start: 0, end: 60_000, values: { n: 1 }, count: 1, version: 1, firedAt: 0, final: true },
-            true,
+            { outbox: true },
           ),
         ),
       ),

@@ -1,6 +1,5 @@
 // Quantiles from DDSketch stay within the configured relative accuracy of the exact quantiles, also
 // after the events were split over panes, stored, read back and merged.
-import { DDSketch } from "@datadog/sketches-js";
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
 import {
@@ -45,31 +44,5 @@ describe("quantile sketches (property)", () => {
       // the first: a CI counterexample of the library's own protobuf round trip, which misplaced counts on merge
       { numRuns: 500, examples: [[[0.001, 0.07727835192892478, 0.012770959523334954], 3, 0.02]] },
     );
-  });
-
-  it("reads sketches stored by earlier versions (the library's protobuf) exactly", () => {
-    // Prepare: states as 0.1.0 stored them, one value each, sketches as base64 protobuf
-    const spec: AggregateSpec = { name: "latency", op: "quantiles", field: "ms", q: [0, 0.5, 1], accuracy: 0.02 };
-    const legacy = [0.001, 0.07727835192892478, 0.012770959523334954].map((v, i) => {
-      const state = emptyState();
-      addEvent(state, i, { ms: v }, [spec]);
-      const current = JSON.parse(encodeState(state));
-      const sketch = new DDSketch({ relativeAccuracy: 0.02 });
-      sketch.accept(v);
-      return JSON.stringify({ ...current, sketches: { "ms@0.02": Buffer.from(sketch.toProto()).toString("base64") } });
-    });
-
-    // Act
-    const merged = mergeStates(legacy.map(decodeState));
-    const result = finalValues([spec], merged).latency as Record<string, number>;
-
-    // Assess: within 2% of the exact minimum, median and maximum
-    expect(merged.n).toBe(3);
-    for (const [q, exact] of [
-      ["p0", 0.001],
-      ["p50", 0.012770959523334954],
-      ["p100", 0.07727835192892478],
-    ] as const)
-      expect(Math.abs((result[q] as number) - exact)).toBeLessThanOrEqual(0.02 * exact);
   });
 });

@@ -2,6 +2,7 @@
 // A checkpoint is written after the batch's pane writes; the watermark is derived from checkpoints
 // and never goes backwards.
 import { type DynamoDBClient, GetItemCommand, PutItemCommand, UpdateItemCommand } from "@aws-sdk/client-dynamodb";
+import { retryOnConflict } from "../retry.ts";
 import { type Item, isConditionalFailure, N, num, S, str } from "./attributes.ts";
 import { checkpointItemKey, padSequence, shardProgressItemKey, watermarkItemKey } from "./keys.ts";
 import { batchGetAll, queryAll } from "./requests.ts";
@@ -32,7 +33,7 @@ function decodeCheckpoint(item: Item): Checkpoint {
 export async function writeCheckpoint(client: DynamoDBClient, tableName: string, checkpoint: Required<Checkpoint>): Promise<void> {
   const key = checkpointItemKey(checkpoint.pipeline, checkpoint.shardId);
   let maxEventTime = checkpoint.maxEventTime;
-  for (let attempt = 0; attempt < 5; attempt++) {
+  const outcome = await retryOnConflict(5, async () => {
     try {
       await client.send(
         new UpdateItemCommand({
@@ -47,18 +48,20 @@ export async function writeCheckpoint(client: DynamoDBClient, tableName: string,
           },
         }),
       );
-      return;
+      return { done: true };
     } catch (error) {
       if (!isConditionalFailure(error)) throw error;
+      // A later checkpoint is there already (a redelivery), or a higher max event time: keep that one.
       const { Item } = await client.send(
         new GetItemCommand({ TableName: tableName, Key: { pk: S(key.pk), sk: S(key.sk) }, ConsistentRead: true }),
       );
       const stored = Item ? decodeCheckpoint(Item) : undefined;
-      if (stored?.sequenceNumber !== undefined && BigInt(stored.sequenceNumber) >= BigInt(checkpoint.sequenceNumber)) return;
+      if (stored?.sequenceNumber !== undefined && BigInt(stored.sequenceNumber) >= BigInt(checkpoint.sequenceNumber)) return { done: true };
       maxEventTime = Math.max(maxEventTime, stored?.maxEventTime ?? maxEventTime);
+      return "conflict";
     }
-  }
-  throw new Error(`checkpoint ${key.pk}/${key.sk} kept changing`);
+  });
+  if (outcome === undefined) throw new Error(`checkpoint ${key.pk}/${key.sk} kept changing`);
 }
 
 /** Registers a shard the closing logic has seen but no batch has reached yet: it holds the watermark until idle. */

@@ -2,8 +2,9 @@
 // bytes) and events that arrived too late for any window. Keyed by shard and sequence number, so a
 // redelivered batch writes the same items again rather than new ones.
 import type { DynamoDBClient, WriteRequest } from "@aws-sdk/client-dynamodb";
+import { marshall, unmarshall } from "@aws-sdk/util-dynamodb";
 import type { DeadLetter, DeadLetterKind } from "../../core/types.ts";
-import { type Item, N, num, S, str } from "./attributes.ts";
+import { type Item, str } from "./attributes.ts";
 import { padSequence } from "./keys.ts";
 import { batchWriteAll, scanAll } from "./requests.ts";
 import { STUCK_PREFIX } from "./stuck.ts";
@@ -11,50 +12,35 @@ import { STUCK_PREFIX } from "./stuck.ts";
 /** DynamoDB items are at most 400 KB: larger records keep their first bytes (the stream keeps the rest for its retention). */
 export const MAX_STORED_BYTES = 300_000;
 
-function letterKey(letter: DeadLetter): { pk: Item[string]; sk: Item[string] } {
+function letterKey(letter: DeadLetter): { pk: string; sk: string } {
   const sub = letter.subSequenceNumber === undefined ? "" : `.${String(letter.subSequenceNumber).padStart(10, "0")}`;
-  return { pk: S(`${letter.kind}#${letter.shardId}`), sk: S(`${padSequence(letter.sequenceNumber)}${sub}#${letter.pipeline}`) };
+  return { pk: `${letter.kind}#${letter.shardId}`, sk: `${padSequence(letter.sequenceNumber)}${sub}#${letter.pipeline}` };
+}
+
+/** A letter as its item holds it: the record's fields, `seq` and `subSeq` for its place, the first bytes of a large record. */
+interface StoredLetter extends Omit<DeadLetter, "sequenceNumber" | "subSequenceNumber"> {
+  seq: string;
+  subSeq?: number;
 }
 
 function encodeDeadLetter(letter: DeadLetter, ttlSeconds: number | undefined): Item {
-  const item: Item = {
+  const { sequenceNumber, subSequenceNumber, ...rest } = letter;
+  const stored: StoredLetter & { pk: string; sk: string; ttl?: number } = {
     ...letterKey(letter),
-    kind: S(letter.kind),
-    pipeline: S(letter.pipeline),
-    reason: S(letter.reason),
-    shardId: S(letter.shardId),
-    seq: S(letter.sequenceNumber),
-    ...(letter.subSequenceNumber === undefined ? {} : { subSeq: N(letter.subSequenceNumber) }),
-    partitionKey: S(letter.partitionKey),
-    data: { B: letter.data.byteLength > MAX_STORED_BYTES ? letter.data.subarray(0, MAX_STORED_BYTES) : letter.data },
-    size: N(letter.data.byteLength),
-    acceptedBy: { L: (letter.acceptedBy ?? []).map((p) => S(p)) },
-    arrivedAt: N(letter.arrivedAt),
-    recordedAt: N(letter.recordedAt),
-    ...(letter.windows === undefined ? {} : { windows: { L: letter.windows.map((w) => ({ M: { start: N(w.start), end: N(w.end) } })) } }),
+    ...rest,
+    seq: sequenceNumber,
+    subSeq: subSequenceNumber,
+    data: letter.data.byteLength > MAX_STORED_BYTES ? letter.data.subarray(0, MAX_STORED_BYTES) : letter.data,
+    size: letter.data.byteLength,
+    acceptedBy: letter.acceptedBy ?? [],
+    ttl: ttlSeconds === undefined ? undefined : Math.floor(letter.recordedAt / 1000) + ttlSeconds,
   };
-  if (ttlSeconds !== undefined) item.ttl = N(Math.floor(letter.recordedAt / 1000) + ttlSeconds);
-  return item;
+  return marshall(stored, { removeUndefinedValues: true });
 }
 
 function decodeDeadLetter(item: Item): DeadLetter {
-  return {
-    kind: (str(item, "kind") ?? "invalid") as DeadLetterKind,
-    pipeline: str(item, "pipeline") ?? "*",
-    reason: str(item, "reason") ?? "",
-    shardId: str(item, "shardId") ?? "",
-    sequenceNumber: str(item, "seq") ?? "",
-    subSequenceNumber: num(item, "subSeq"),
-    partitionKey: str(item, "partitionKey") ?? "",
-    data: item.data?.B ?? new Uint8Array(),
-    arrivedAt: num(item, "arrivedAt") ?? 0,
-    recordedAt: num(item, "recordedAt") ?? 0,
-    acceptedBy: (item.acceptedBy?.L ?? []).map((v) => v.S ?? ""),
-    size: num(item, "size"),
-    ...(item.windows?.L === undefined
-      ? {}
-      : { windows: item.windows.L.map((w) => ({ start: Number(w.M?.start?.N ?? 0), end: Number(w.M?.end?.N ?? 0) })) }),
-  };
+  const { pk: _pk, sk: _sk, ttl: _ttl, seq, subSeq, ...rest } = unmarshall(item) as StoredLetter & { pk: string; sk: string; ttl?: number };
+  return { ...rest, sequenceNumber: seq, ...(subSeq === undefined ? {} : { subSequenceNumber: subSeq }) };
 }
 
 export async function putDeadLetters(
@@ -82,7 +68,7 @@ export async function listDeadLetters(client: DynamoDBClient, tableName: string,
 /** Removes dead letters (after a redrive). */
 export async function deleteDeadLetters(client: DynamoDBClient, tableName: string, letters: readonly DeadLetter[]): Promise<void> {
   const requests: WriteRequest[] = letters.map((l) => ({
-    DeleteRequest: { Key: letterKey(l) },
+    DeleteRequest: { Key: marshall(letterKey(l)) },
   }));
   await batchWriteAll(client, tableName, requests);
 }

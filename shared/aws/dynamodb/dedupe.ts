@@ -13,15 +13,21 @@ export interface EventClaim {
 }
 
 /** Returns the sequence numbers whose event id another record already claimed within `within` ms. */
+export interface ClaimScope {
+  pipeline: string;
+  shardId: string;
+  /** a claim holds this long (ms); an older one may be taken over */
+  within: number;
+  now: number;
+  /** claims in flight at once */
+  concurrency: number;
+}
+
 export async function claimEventIds(
   client: DynamoDBClient,
   tableName: string,
-  pipeline: string,
-  shardId: string,
   claims: readonly EventClaim[],
-  within: number,
-  now: number,
-  concurrency: number,
+  { pipeline, shardId, within, now, concurrency }: ClaimScope,
 ): Promise<Set<bigint>> {
   const duplicates = new Set<bigint>();
   const limit = pLimit(concurrency);

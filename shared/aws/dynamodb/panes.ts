@@ -2,7 +2,7 @@
 // layers) and session sets (one per pipeline and key). Reads, and writes conditional on the version
 // read — what to write is decided in ingest/deltas.ts and the closing logic; never a blind ADD.
 import { type AttributeValue, type DynamoDBClient, GetItemCommand, PutItemCommand, UpdateItemCommand } from "@aws-sdk/client-dynamodb";
-import { decodeState, type StoredState, stateFromJson, stateToJson } from "../../core/aggregates/state.ts";
+import { type StoredState, stateFromJson, stateToJson } from "../../core/aggregates/state.ts";
 import type { PaneLayer, StoredPane, StoredSessions } from "../../core/ingest/deltas.ts";
 import type { SessionEntry } from "../../core/windows/sessions.ts";
 import { type Item, isConditionalFailure, N, num, S, str } from "./attributes.ts";
@@ -63,17 +63,14 @@ const encodeFences = (fences: ReadonlyMap<string, bigint>): AttributeValue => ({
   M: Object.fromEntries([...fences].map(([shard, seq]) => [shard, S(seq.toString())])),
 });
 
-/** Pane state: a list of [from, state] layers (a single state, the format before layers, is one layer taken by every window). */
+/** Pane state: a list of [from, state] layers. */
 export function decodePane(item: Item | undefined): StoredPane | null {
   if (item === undefined) return null;
   const text = str(item, "st");
-  let layers: PaneLayer[] = [];
-  if (text !== undefined) {
-    const parsed = JSON.parse(text) as [number, StoredState][] | StoredState;
-    layers = Array.isArray(parsed)
-      ? parsed.map(([from, state]) => ({ from, state: stateFromJson(state) }))
-      : [{ from: 0, state: decodeState(text) }];
-  }
+  const layers: PaneLayer[] = (JSON.parse(text ?? "[]") as [number, StoredState][]).map(([from, state]) => ({
+    from,
+    state: stateFromJson(state),
+  }));
   return { version: num(item, "v") ?? 0, layers, fences: decodeFences(item), tombstone: item.tomb?.BOOL === true };
 }
 

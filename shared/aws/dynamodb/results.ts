@@ -2,9 +2,10 @@
 // repeated, concurrent or retried closing run writes nothing new. Items carry a sparse `outbox`
 // attribute until they are published downstream.
 import { type AttributeValue, type DynamoDBClient, PutItemCommand, UpdateItemCommand } from "@aws-sdk/client-dynamodb";
+import { marshall, unmarshall } from "@aws-sdk/util-dynamodb";
 import type { AggregateValue } from "../../core/aggregates/state.ts";
 import type { WindowIdentity, WindowResult } from "../../core/types.ts";
-import { type Item, isConditionalFailure, N, num, S, str } from "./attributes.ts";
+import { type Item, isConditionalFailure, N, S, str } from "./attributes.ts";
 import { indexPartitionOf, indexPartitionsOf, resultItemKey, uniqueTimeKey, uniqueTimeRange } from "./keys.ts";
 import { batchGetAll, queryAll, scanAll } from "./requests.ts";
 
@@ -17,67 +18,71 @@ export function idempotencyKeyOf(result: WindowIdentity & Pick<WindowResult, "ve
   return `${result.pipeline}/${result.key}/${result.start}${result.endInKey ? `-${result.end}` : ""}/${result.version}`;
 }
 
-const spanOf = (value: Item[string] | undefined) =>
-  value?.M === undefined ? undefined : { start: Number(value.M.start?.N ?? 0), end: Number(value.M.end?.N ?? 0) };
-const spanAttribute = (span: { start: number; end: number }) => ({ M: { start: N(span.start), end: N(span.end) } });
-
-/**
- * A result's values are stored as JSON text: any finite double fits (DynamoDB numbers stop at 1e126,
- * which a sum of storable values can pass), and `null` marks a value that cannot be given.
- */
-function decodeValues(value: Item[string] | undefined): Record<string, AggregateValue> {
-  if (value?.S !== undefined) return JSON.parse(value.S) as Record<string, AggregateValue>;
-  // Results written before values were JSON: a map of numbers (quantiles a map of maps).
-  const values: Record<string, AggregateValue> = {};
-  for (const [name, v] of Object.entries(value?.M ?? {})) {
-    values[name] = v.M ? Object.fromEntries(Object.entries(v.M).map(([q, x]) => [q, Number(x.N)])) : Number(v.N);
-  }
-  return values;
+/** A result as its item holds it (values as JSON text: see encodeResult). */
+interface StoredResult {
+  pk: string;
+  sk: string;
+  pipeline: string;
+  key: string;
+  start: number;
+  end: number;
+  values: string;
+  n: number;
+  version: number;
+  firedAt: number;
+  final: boolean;
+  supersedes?: { start: number; end: number }[];
+  supersededBy?: { start: number; end: number };
 }
 
 export function decodeResult(item: Item): WindowResult {
-  const values = decodeValues(item.values);
+  const stored = unmarshall(item) as StoredResult;
   return {
-    pipeline: str(item, "pipeline") ?? "",
-    key: str(item, "key") ?? "",
-    start: num(item, "start") ?? 0,
-    end: num(item, "end") ?? 0,
-    values,
-    count: num(item, "n") ?? 0,
-    version: num(item, "version") ?? 0,
-    firedAt: num(item, "firedAt") ?? 0,
-    final: item.final?.BOOL ?? true,
-    ...((str(item, "sk") ?? "").includes("#") ? { endInKey: true } : {}),
-    ...(item.supersedes?.L === undefined ? {} : { supersedes: item.supersedes.L.flatMap((v) => spanOf(v) ?? []) }),
-    ...(item.supersededBy === undefined ? {} : { supersededBy: spanOf(item.supersededBy) }),
+    pipeline: stored.pipeline,
+    key: stored.key,
+    start: stored.start,
+    end: stored.end,
+    values: JSON.parse(stored.values) as Record<string, AggregateValue>,
+    count: stored.n,
+    version: stored.version,
+    firedAt: stored.firedAt,
+    final: stored.final,
+    ...(stored.sk.includes("#") ? { endInKey: true } : {}),
+    ...(stored.supersedes === undefined ? {} : { supersedes: stored.supersedes }),
+    ...(stored.supersededBy === undefined ? {} : { supersededBy: stored.supersededBy }),
   };
 }
 
-function encodeResult(result: WindowResult, withOutbox: boolean, ttlSeconds: number | undefined): Item {
+/**
+ * The ledger item of a result. Values are stored as JSON text: any finite double fits (DynamoDB numbers
+ * stop at 1e126, which a sum of storable values can pass), and `null` marks a value that cannot be given.
+ */
+function encodeResult(result: WindowResult, { outbox, ttlSeconds }: ResultWriteOptions): Item {
   const { pk, sk } = keyOf(result);
   const partition = indexPartitionOf(result.pipeline, result.key);
-  const item: Item = {
-    pk: S(pk),
-    sk: S(sk),
-    gpk: S(partition),
-    pipeline: S(result.pipeline),
-    key: S(result.key),
-    start: N(result.start),
-    end: N(result.end),
-    ek: S(uniqueTimeKey(result.end, { pk, sk })),
-    values: S(JSON.stringify(result.values)),
-    n: N(result.count),
-    version: N(result.version),
-    firedAt: N(result.firedAt),
-    final: { BOOL: result.final },
-    ...(result.supersedes && result.supersedes.length > 0 ? { supersedes: { L: result.supersedes.map(spanAttribute) } } : {}),
-  };
-  if (withOutbox) {
-    item.outbox = S(partition);
-    item.ob = S(`${pk}#${sk}`);
-  }
-  if (ttlSeconds !== undefined) item.ttl = N(Math.floor(result.firedAt / 1000) + ttlSeconds);
-  return item;
+  return marshall(
+    {
+      pk,
+      sk,
+      gpk: partition,
+      pipeline: result.pipeline,
+      key: result.key,
+      start: result.start,
+      end: result.end,
+      ek: uniqueTimeKey(result.end, { pk, sk }),
+      values: JSON.stringify(result.values),
+      n: result.count,
+      version: result.version,
+      firedAt: result.firedAt,
+      final: result.final,
+      supersedes: result.supersedes && result.supersedes.length > 0 ? result.supersedes : undefined,
+      // sparse outbox index: results not yet published
+      outbox: outbox ? partition : undefined,
+      ob: outbox ? `${pk}#${sk}` : undefined,
+      ttl: ttlSeconds === undefined ? undefined : Math.floor(result.firedAt / 1000) + ttlSeconds,
+    },
+    { removeUndefinedValues: true },
+  );
 }
 
 /** Latest stored versions of the given windows, by resultId. */
@@ -99,19 +104,25 @@ export function resultId(result: WindowIdentity): string {
  * Writes a version of a window's result if the ledger still holds `previousVersion` (or nothing, for
  * version 1), marked for the outbox when something downstream must receive it. Returns false when another run got there first: nothing is written twice.
  */
+export interface ResultWriteOptions {
+  /** mark the result for the outbox: something downstream must receive it */
+  outbox: boolean;
+  /** how long results are kept (TTL), seconds; undefined keeps them */
+  ttlSeconds?: number;
+}
+
 export async function writeResultOnce(
   client: DynamoDBClient,
   tableName: string,
   result: WindowResult,
-  withOutbox: boolean,
-  ttlSeconds?: number,
+  options: ResultWriteOptions,
 ): Promise<boolean> {
   const previous = result.version - 1;
   try {
     await client.send(
       new PutItemCommand({
         TableName: tableName,
-        Item: encodeResult(result, withOutbox, ttlSeconds),
+        Item: encodeResult(result, options),
         ConditionExpression: previous === 0 ? "attribute_not_exists(pk)" : "version = :previous",
         ExpressionAttributeValues: previous === 0 ? undefined : { ":previous": N(previous) },
       }),
@@ -154,7 +165,7 @@ export function markSuperseded(client: DynamoDBClient, tableName: string, old: W
   return updateResultIf(client, tableName, old, {
     expression: "SET supersededBy = :by",
     condition: "attribute_exists(pk)",
-    values: { ":by": spanAttribute(by) },
+    values: marshall({ ":by": by }),
   });
 }
 

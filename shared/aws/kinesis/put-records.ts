@@ -1,6 +1,7 @@
 // Writes records to a Kinesis stream with PutRecords: batches of at most 500 records / 5 MiB, and
-// retries of only the entries Kinesis refused (throttled or failed), with exponential backoff.
+// retries of only the entries Kinesis refused (throttled or failed): ../retry.ts.
 import { type KinesisClient, PutRecordsCommand, type PutRecordsRequestEntry } from "@aws-sdk/client-kinesis";
+import { PARTIAL_RETRY, type PartialRetryPolicy, sendUntilProcessed } from "../retry.ts";
 
 const MAX_RECORDS = 500;
 const MAX_BYTES = 5 * 1024 * 1024;
@@ -8,10 +9,6 @@ const MAX_BYTES = 5 * 1024 * 1024;
 export interface PutRecordsTarget {
   streamName?: string;
   streamArn?: string;
-}
-
-export class PutRecordsError extends Error {
-  override name = "PutRecordsError";
 }
 
 function* batchesOf(entries: readonly PutRecordsRequestEntry[]): Generator<PutRecordsRequestEntry[]> {
@@ -30,36 +27,34 @@ function* batchesOf(entries: readonly PutRecordsRequestEntry[]): Generator<PutRe
   if (batch.length > 0) yield batch;
 }
 
-/** Puts every entry, in order within each batch; throws after `maxAttempts` if some are still refused. */
+/** Puts every entry, in order within each batch; throws after the retry policy's attempts if some are still refused. */
 export async function putRecordsWithRetry(
   client: KinesisClient,
   target: PutRecordsTarget,
   entries: readonly PutRecordsRequestEntry[],
-  { maxAttempts = 10, baseDelayMs = 50 }: { maxAttempts?: number; baseDelayMs?: number } = {},
+  policy: PartialRetryPolicy = PARTIAL_RETRY,
 ): Promise<{ retried: number; lastSequenceByShard: Map<string, bigint> }> {
   let retried = 0;
   const lastSequenceByShard = new Map<string, bigint>();
   for (const batch of batchesOf(entries)) {
-    let pending = batch;
-    for (let attempt = 1; pending.length > 0; attempt++) {
-      const answer = await client.send(
-        new PutRecordsCommand({ StreamName: target.streamName, StreamARN: target.streamArn, Records: pending }),
-      );
-      for (const record of answer.Records ?? []) {
-        if (record.ShardId === undefined || record.SequenceNumber === undefined) continue;
-        const seq = BigInt(record.SequenceNumber);
-        if (seq > (lastSequenceByShard.get(record.ShardId) ?? -1n)) lastSequenceByShard.set(record.ShardId, seq);
-      }
-      if (!answer.FailedRecordCount) break;
-      const refused = pending.filter((_, i) => answer.Records?.[i]?.ErrorCode !== undefined);
-      if (attempt >= maxAttempts) {
-        const reason = answer.Records?.find((r) => r.ErrorCode)?.ErrorMessage ?? "unknown";
-        throw new PutRecordsError(`${refused.length} records still refused after ${maxAttempts} attempts: ${reason}`);
-      }
-      retried += refused.length;
-      pending = refused;
-      await new Promise((r) => setTimeout(r, baseDelayMs * 2 ** (attempt - 1) * (0.5 + Math.random() / 2)));
-    }
+    await sendUntilProcessed(
+      batch,
+      async (pending) => {
+        const answer = await client.send(
+          new PutRecordsCommand({ StreamName: target.streamName, StreamARN: target.streamArn, Records: pending }),
+        );
+        for (const record of answer.Records ?? []) {
+          if (record.ShardId === undefined || record.SequenceNumber === undefined) continue;
+          const seq = BigInt(record.SequenceNumber);
+          if (seq > (lastSequenceByShard.get(record.ShardId) ?? -1n)) lastSequenceByShard.set(record.ShardId, seq);
+        }
+        const refused = answer.FailedRecordCount ? pending.filter((_, i) => answer.Records?.[i]?.ErrorCode !== undefined) : [];
+        retried += refused.length;
+        return refused;
+      },
+      `records for ${target.streamName ?? target.streamArn}`,
+      policy,
+    );
   }
   return { retried, lastSequenceByShard };
 }

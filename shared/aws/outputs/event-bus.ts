@@ -3,13 +3,14 @@
 // idempotency key, so rules and targets can drop repeats.
 import { type EventBridgeClient, PutEventsCommand, type PutEventsRequestEntry } from "@aws-sdk/client-eventbridge";
 import type { ResultSink } from "../../core/types.ts";
+import { chunksOf, PARTIAL_RETRY, type PartialRetryPolicy, sendUntilProcessed } from "../retry.ts";
 import { outputRecordOf } from "./kinesis.ts";
 
-export class PutEventsError extends Error {
-  override name = "PutEventsError";
-}
-
-export function eventBusResultSink(client: EventBridgeClient, eventBusName: string, maxAttempts = 8): ResultSink {
+export function eventBusResultSink(
+  client: EventBridgeClient,
+  eventBusName: string,
+  policy: PartialRetryPolicy = PARTIAL_RETRY,
+): ResultSink {
   return {
     async publish(results) {
       const entries: PutEventsRequestEntry[] = results.map((r) => ({
@@ -18,16 +19,16 @@ export function eventBusResultSink(client: EventBridgeClient, eventBusName: stri
         DetailType: "Panes Window Result",
         Detail: JSON.stringify(outputRecordOf(r)),
       }));
-      for (let i = 0; i < entries.length; i += 10) {
-        let pending = entries.slice(i, i + 10);
-        for (let attempt = 1; pending.length > 0; attempt++) {
-          const answer = await client.send(new PutEventsCommand({ Entries: pending }));
-          if (!answer.FailedEntryCount) break;
-          const refused = pending.filter((_, index) => answer.Entries?.[index]?.ErrorCode !== undefined);
-          if (attempt >= maxAttempts) throw new PutEventsError(`${refused.length} events refused after ${maxAttempts} attempts`);
-          pending = refused;
-          await new Promise((r) => setTimeout(r, 50 * 2 ** attempt));
-        }
+      for (const chunk of chunksOf(entries, 10)) {
+        await sendUntilProcessed(
+          chunk,
+          async (pending) => {
+            const answer = await client.send(new PutEventsCommand({ Entries: pending }));
+            return answer.FailedEntryCount ? pending.filter((_, index) => answer.Entries?.[index]?.ErrorCode !== undefined) : [];
+          },
+          `events for ${eventBusName}`,
+          policy,
+        );
       }
     },
   };

@@ -55,11 +55,6 @@ export function decodeSketch(counts: SketchCounts): DDSketch {
   return sketch;
 }
 
-/** A sketch stored by an earlier version (the library's protobuf, base64), read back exactly. */
-export function decodeLegacySketch(base64: string, relativeAccuracy: number): DDSketch {
-  return decodeSketch(encodeSketch(DDSketch.fromProto(Buffer.from(base64, "base64")), relativeAccuracy));
-}
-
 export function copySketch(sketch: DDSketch, relativeAccuracy: number): DDSketch {
   return decodeSketch(encodeSketch(sketch, relativeAccuracy));
 }

@@ -3,7 +3,7 @@
 // HyperLogLog) all merge, so panes combine when a window fires. Pure: no I/O. Never imports an AWS SDK.
 import { DDSketch } from "@datadog/sketches-js";
 import { addDistinct, cardinality, type DistinctState, decodeDistinct, emptyDistinct, encodeDistinct, mergeDistinct } from "./distinct.ts";
-import { copySketch, decodeLegacySketch, decodeSketch, encodeSketch, mergeSketch, type SketchCounts } from "./sketch.ts";
+import { copySketch, decodeSketch, encodeSketch, mergeSketch, type SketchCounts } from "./sketch.ts";
 
 export type AggregateSpec = (
   | { name: string; op: "count" }
@@ -226,7 +226,7 @@ export interface StoredState {
   tmin: number;
   tmax: number;
   fields: Record<string, FieldState>;
-  sketches?: Record<string, SketchCounts | string>;
+  sketches?: Record<string, SketchCounts>;
   distinct?: Record<string, ReturnType<typeof encodeDistinct>>;
   seen?: Record<string, number>;
 }
@@ -247,12 +247,7 @@ export function stateToJson(state: Readonly<AggregateState>): StoredState {
 }
 
 export function stateFromJson(stored: StoredState): AggregateState {
-  const sketches = Object.fromEntries(
-    Object.entries(stored.sketches ?? {}).map(([k, value]) => [
-      k,
-      typeof value === "string" ? decodeLegacySketch(value, accuracyOf(k)) : decodeSketch(value),
-    ]),
-  );
+  const sketches = Object.fromEntries(Object.entries(stored.sketches ?? {}).map(([k, value]) => [k, decodeSketch(value)]));
   const distinct = Object.fromEntries(Object.entries(stored.distinct ?? {}).map(([k, d]) => [k, decodeDistinct(d)]));
   return {
     n: stored.n,
