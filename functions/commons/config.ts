@@ -5,57 +5,31 @@ import { z } from "zod";
 
 const seconds = z.coerce.number().int().min(0);
 
-const configSchema = z.object({
-  PANES_STATE_TABLE: z.string().min(3),
-  PANES_RESULTS_TABLE: z.string().min(3),
-  PANES_DEAD_LETTER_TABLE: z.string().min(3),
-  PANES_SOURCE_STREAM_ARN: z.string().startsWith("arn:"),
-  PANES_OUTPUT_STREAM_ARN: z.string().startsWith("arn:").optional(),
-  PANES_EVENT_BUS_NAME: z.string().min(1).optional(),
-  PANES_WATERMARK_FUNCTION_NAME: z.string().min(1).optional(),
-  PANES_PIPELINES_FILE: z.string().optional(),
-  PANES_WRITE_CONCURRENCY: z.coerce.number().int().min(1).max(256).default(16),
-  /** TTLs in seconds; 0 keeps items forever */
-  PANES_RESULT_TTL_SECONDS: seconds.default(0),
-  PANES_DEAD_LETTER_TTL_SECONDS: seconds.default(14 * 86_400),
-  PANES_TOMBSTONE_TTL_SECONDS: seconds.min(60).default(7 * 86_400),
-  PANES_MAX_RECORD_BYTES: z.coerce
-    .number()
-    .int()
-    .min(1024)
-    .max(10 * 1024 * 1024)
-    .default(256 * 1024),
-  LAMBDA_TASK_ROOT: z.string().default(process.cwd()),
-});
-
-export class FunctionConfigError extends Error {
-  override name = "FunctionConfigError";
-}
-
-export interface FunctionConfig {
-  stateTable: string;
-  resultsTable: string;
-  deadLetterTable: string;
-  sourceStreamArn: string;
-  outputStreamArn?: string;
-  eventBusName?: string;
-  watermarkFunctionName?: string;
-  pipelinesFile: string;
-  writeConcurrency: number;
-  resultRetentionSeconds?: number;
-  deadLetterRetentionSeconds?: number;
-  tombstoneRetentionMs: number;
-  maxRecordBytes: number;
-}
-
-export function loadFunctionConfig(env: NodeJS.ProcessEnv): FunctionConfig {
-  const parsed = configSchema.safeParse(env);
-  if (!parsed.success) {
-    const problems = parsed.error.issues.map((i) => `${i.path.join(".")}: ${i.message}`).join("; ");
-    throw new FunctionConfigError(`invalid function environment: ${problems}`);
-  }
-  const c = parsed.data;
-  return {
+const configSchema = z
+  .object({
+    PANES_STATE_TABLE: z.string().min(3),
+    PANES_RESULTS_TABLE: z.string().min(3),
+    PANES_DEAD_LETTER_TABLE: z.string().min(3),
+    PANES_SOURCE_STREAM_ARN: z.string().startsWith("arn:"),
+    PANES_OUTPUT_STREAM_ARN: z.string().startsWith("arn:").optional(),
+    PANES_EVENT_BUS_NAME: z.string().min(1).optional(),
+    PANES_WATERMARK_FUNCTION_NAME: z.string().min(1).optional(),
+    PANES_PIPELINES_FILE: z.string().optional(),
+    PANES_WRITE_CONCURRENCY: z.coerce.number().int().min(1).max(256).default(16),
+    /** TTLs in seconds; 0 keeps items forever */
+    PANES_RESULT_TTL_SECONDS: seconds.default(0),
+    PANES_DEAD_LETTER_TTL_SECONDS: seconds.default(14 * 86_400),
+    PANES_TOMBSTONE_TTL_SECONDS: seconds.min(60).default(7 * 86_400),
+    PANES_MAX_RECORD_BYTES: z.coerce
+      .number()
+      .int()
+      .min(1024)
+      .max(10 * 1024 * 1024)
+      .default(256 * 1024),
+    LAMBDA_TASK_ROOT: z.string().default(process.cwd()),
+  })
+  // The names the code uses; the type is inferred from here, so it cannot drift from the variables.
+  .transform((c) => ({
     stateTable: c.PANES_STATE_TABLE,
     resultsTable: c.PANES_RESULTS_TABLE,
     deadLetterTable: c.PANES_DEAD_LETTER_TABLE,
@@ -69,5 +43,19 @@ export function loadFunctionConfig(env: NodeJS.ProcessEnv): FunctionConfig {
     deadLetterRetentionSeconds: c.PANES_DEAD_LETTER_TTL_SECONDS || undefined,
     tombstoneRetentionMs: c.PANES_TOMBSTONE_TTL_SECONDS * 1000,
     maxRecordBytes: c.PANES_MAX_RECORD_BYTES,
-  };
+  }));
+
+export type FunctionConfig = z.output<typeof configSchema>;
+
+export class FunctionConfigError extends Error {
+  override name = "FunctionConfigError";
+}
+
+export function loadFunctionConfig(env: NodeJS.ProcessEnv): FunctionConfig {
+  const parsed = configSchema.safeParse(env);
+  if (!parsed.success) {
+    const problems = parsed.error.issues.map((i) => `${i.path.join(".")}: ${i.message}`).join("; ");
+    throw new FunctionConfigError(`invalid function environment: ${problems}`);
+  }
+  return parsed.data;
 }

@@ -1,7 +1,3 @@
-// The dashboard in a real browser: `panes start` serves it, Debian's headless Chromium (driven by
-// playwright-core) opens it, and what the page shows is checked against the results table read with
-// `panes results` and the shard list read with `panes status`. Screenshots go to test/artifacts/.
-import { existsSync } from "node:fs";
 import { mkdir, mkdtemp } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -42,7 +38,7 @@ function countPixels(page: Page, selector: string, rgb: [number, number, number]
   );
 }
 
-describe.runIf(existsSync(CHROMIUM) || process.env.CI === "true")("the dashboard in Chromium", () => {
+describe("the dashboard in Chromium", () => {
   let panes: Watched;
   let cwd: string;
   let url: string;

@@ -1,25 +1,12 @@
-// `npm start` (panes start): both seed queries produce windows on screen, other commands and the AWS
-// CLI reach the running stack, and Ctrl-C stops everything it started.
-import { execFile, execFileSync } from "node:child_process";
+// `npm start` (panes start): both seed queries produce windows on screen, other commands reach the
+// running stack (the AWS CLI too: test/clients), and Ctrl-C stops everything it started.
 import { mkdtemp } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { promisify } from "node:util";
 import { describe, expect, it } from "vitest";
 import { portIsOpen, runPanes, startPanes } from "../helpers/processes.ts";
 
-const run = promisify(execFile);
 const pipelinesFile = join(import.meta.dirname, "../../examples/monitoring.pipelines.json");
-
-/** The AWS CLI's major version, or undefined when it is not installed (.ci/run installs it). */
-function awsCliVersion(): number | undefined {
-  try {
-    const text = execFileSync("aws", ["--version"], { encoding: "utf8", stdio: ["ignore", "pipe", "pipe"] });
-    return Number(text.match(/aws-cli\/(\d+)/)?.[1] ?? 0);
-  } catch {
-    return undefined;
-  }
-}
 
 describe("panes start", () => {
   it("shows windows of both seed queries and stops every process on SIGINT", async () => {
@@ -108,61 +95,4 @@ describe("panes start", () => {
       await panes.exited;
     }
   });
-
-  it.runIf(awsCliVersion() !== undefined || process.env.CI === "true")(
-    "takes events from the AWS CLI and closes their window",
-    async () => {
-      // Prepare
-      const cwd = await mkdtemp(join(tmpdir(), "panes-awscli-"));
-      const panes = startPanes(["start", "--pipelines", pipelinesFile, "--no-demo", "--shards", "1"], cwd);
-      try {
-        const endpoint = (await panes.waitFor(/Kinesis (http:\/\/127\.0\.0\.1:\d+)/))[1] as string;
-        await panes.waitFor(/Ctrl-C stops everything/);
-        const binary = awsCliVersion() === 2 ? ["--cli-binary-format", "raw-in-base64-out"] : [];
-        const put = (event: object) =>
-          run(
-            "aws",
-            [
-              "--endpoint-url",
-              endpoint,
-              "--region",
-              "us-east-1",
-              "kinesis",
-              "put-record",
-              "--stream-name",
-              "panes-events",
-              "--partition-key",
-              "h1",
-              "--data",
-              JSON.stringify(event),
-              ...binary,
-            ],
-            {
-              env: { ...process.env, AWS_ACCESS_KEY_ID: "000000000000", AWS_SECRET_ACCESS_KEY: "x" },
-            },
-          );
-
-        // Act: two samples in one 5-minute window, then one ten minutes later moves the watermark past it
-        await put({ host: "h1", metric: "cpu", ts: "2026-02-01T10:01:00Z", value: 40 });
-        await put({ host: "h1", metric: "cpu", ts: "2026-02-01T10:02:00Z", value: 60 });
-        await put({ host: "h1", metric: "cpu", ts: "2026-02-01T10:12:00Z", value: 10 });
-
-        // Assess
-        await panes.waitFor(
-          /^window cpu-avg-5m {2}h1 {2}\[2026-02-01T10:00:00\.000Z, 2026-02-01T10:05:00\.000Z\) {2}avg=50 max=60 n=2/m,
-          30_000,
-        );
-        const json = await runPanes(["results", "--pipeline", "cpu-avg-5m", "--key", "h1", "--json"], { cwd });
-        expect(JSON.parse(json.stdout.trim().split("\n")[0] ?? "{}")).toMatchObject({
-          key: "h1",
-          values: { avg: 50, max: 60, n: 2 },
-          count: 2,
-          version: 1,
-        });
-      } finally {
-        panes.child.kill("SIGINT");
-        await panes.exited;
-      }
-    },
-  );
 });
