@@ -3,7 +3,7 @@
 // applied. Returns where the shard must resume when some writes failed, so the caller can answer with
 // batchItemFailures. Every decision comes from ingest/plan.ts, ingest/deltas.ts and windows/fates.ts.
 import type { DynamoDBClient } from "@aws-sdk/client-dynamodb";
-import pLimit from "p-limit";
+import pLimit, { type LimitFunction } from "p-limit";
 import { readWatermarks, writeCheckpoint, writeShardProgress } from "../aws/dynamodb/checkpoints.ts";
 import { putDeadLetters } from "../aws/dynamodb/dead-letters.ts";
 import { claimEventIds } from "../aws/dynamodb/dedupe.ts";
@@ -19,7 +19,7 @@ import {
 } from "../aws/dynamodb/panes.ts";
 import { retryOnConflict } from "../aws/retry.ts";
 import { type Contribution, type PaneDelta, type SessionDelta, updatePane, updateSessions } from "../core/ingest/deltas.ts";
-import { deadLetterOf, lateReason, planBatch, positionOf, recordFloorOf } from "../core/ingest/plan.ts";
+import { type BatchPlan, deadLetterOf, lateReason, planBatch, positionOf, recordFloorOf } from "../core/ingest/plan.ts";
 import type { Pipeline } from "../core/pipelines/schema.ts";
 import type { DeadLetter, StreamRecord } from "../core/types.ts";
 import { closesWindows, type TimeWindow, windowsOfPane } from "../core/windows/assigners.ts";
@@ -285,55 +285,17 @@ async function writeCheckpoints(
   return maxEventTimes;
 }
 
-export async function applyShardBatch(deps: IngestDependencies, records: readonly StreamRecord[]): Promise<BatchOutcome> {
-  const now = deps.now?.() ?? Date.now();
-  const shardId = records[0]?.shardId;
-  const counts: BatchOutcome["counts"] = {
-    records: records.length,
-    events: 0,
-    invalid: 0,
-    late: 0,
-    partlyLate: 0,
-    lateAccepted: 0,
-    panesWritten: 0,
-    alreadyApplied: 0,
-    failedPanes: 0,
-    conflicts: 0,
-    duplicates: 0,
-    closingRequested: 0,
-  };
-  if (shardId === undefined) return { counts, errors: [] };
-
-  const watermarks = await readWatermarks(
-    deps.dynamodb,
-    deps.stateTable,
-    deps.pipelines.map((p) => p.name),
-  );
-  const plan = planBatch(deps.pipelines, records, watermarks, now, deps.maxRecordBytes);
-  Object.assign(counts, plan.counts);
-  const ctx: BatchContext = {
-    deps,
-    shardId,
-    now,
-    watermarks,
-    bySequence: new Map(records.map((r) => [positionOf(r), r])),
-    acceptedBy: plan.acceptedBy,
-    counts,
-  };
-  await putLetters(ctx, plan.deadLetters);
-  counts.late += plan.deadLetters.filter((l) => l.kind === "late").length;
-  await dropDuplicates(ctx, [...plan.panes.map((p) => p.delta), ...plan.sessions]);
-
-  const limit = pLimit(deps.writeConcurrency);
-  // Too late for every window, unless a fence shows the record is a redelivery of something already applied.
+/** Too late for every window, unless a fence shows the record is a redelivery of something already applied. */
+async function refuseTooLate(ctx: BatchContext, tooLate: BatchPlan["tooLate"], limit: LimitFunction): Promise<void> {
+  const { dynamodb, stateTable } = ctx.deps;
   await Promise.all(
-    plan.tooLate.map(({ delta, letters }) =>
+    tooLate.map(({ delta, letters }) =>
       limit(async () => {
-        const known = await readPane(deps.dynamodb, deps.stateTable, delta.pipeline, delta.key, delta.paneStart);
-        const fence = known?.fences.get(shardId);
+        const known = await readPane(dynamodb, stateTable, delta.pipeline, delta.key, delta.paneStart);
+        const fence = known?.fences.get(ctx.shardId);
         const unapplied = fence === undefined ? delta.contributions : delta.contributions.filter((c) => c.sequenceNumber > fence);
-        counts.alreadyApplied += delta.contributions.length - unapplied.length;
-        counts.late += unapplied.length;
+        ctx.counts.alreadyApplied += delta.contributions.length - unapplied.length;
+        ctx.counts.late += unapplied.length;
         await putLetters(
           ctx,
           unapplied.flatMap((c) => letters.get(c.sequenceNumber) ?? []),
@@ -341,8 +303,13 @@ export async function applyShardBatch(deps: IngestDependencies, records: readonl
       }),
     ),
   );
+}
 
-  const errors: unknown[] = [];
+/**
+ * Every pane and session delta, with bounded concurrency. A write that fails is kept with its error;
+ * returns the lowest position among the failed deltas' records (the shard resumes from there).
+ */
+async function applyDeltas(ctx: BatchContext, plan: BatchPlan, limit: LimitFunction, errors: unknown[]): Promise<bigint | undefined> {
   let lowestFailed: bigint | undefined;
   const attempt = (first: bigint | undefined, write: () => Promise<void>) =>
     limit(async () => {
@@ -350,7 +317,7 @@ export async function applyShardBatch(deps: IngestDependencies, records: readonl
         await write();
       } catch (error) {
         errors.push(error);
-        counts.failedPanes++;
+        ctx.counts.failedPanes++;
         if (first !== undefined && (lowestFailed === undefined || first < lowestFailed)) lowestFailed = first;
       }
     });
@@ -362,22 +329,69 @@ export async function applyShardBatch(deps: IngestDependencies, records: readonl
       .filter((delta) => delta.contributions.length > 0)
       .map((delta) => attempt(delta.contributions[0]?.sequenceNumber, () => applySessionDelta(ctx, delta))),
   ]);
+  return lowestFailed;
+}
 
-  const maxEventTimes = await writeCheckpoints(ctx, records, plan.progress, lowestFailed);
+/** Starts a closing run now when this batch may have moved a watermark past a window's end (or changed a fired or open window). */
+async function requestClosingIfDue(ctx: BatchContext, maxEventTimes: ReadonlyMap<string, number>): Promise<void> {
+  const { deps } = ctx;
   const mayClose = deps.pipelines.some((pipeline) => {
     const maxEventTime = maxEventTimes.get(pipeline.name);
     if (maxEventTime === undefined) return false;
     // Pipelines with early results, and batches with late events, want a run whenever windows changed.
     return (
       pipeline.early !== undefined ||
-      counts.lateAccepted > 0 ||
-      closesWindows(pipeline.window, watermarks.get(pipeline.name), maxEventTime - pipeline.outOfOrderness)
+      ctx.counts.lateAccepted > 0 ||
+      closesWindows(pipeline.window, ctx.watermarks.get(pipeline.name), maxEventTime - pipeline.outOfOrderness)
     );
   });
   if (mayClose && deps.requestClosing) {
-    counts.closingRequested = 1;
+    ctx.counts.closingRequested = 1;
     await deps.requestClosing();
   }
-  const resumeFrom = lowestFailed === undefined ? undefined : ctx.bySequence.get(lowestFailed)?.sequenceNumber;
+}
+
+const emptyCounts = (records: number): BatchOutcome["counts"] => ({
+  records,
+  events: 0,
+  invalid: 0,
+  late: 0,
+  partlyLate: 0,
+  lateAccepted: 0,
+  panesWritten: 0,
+  alreadyApplied: 0,
+  failedPanes: 0,
+  conflicts: 0,
+  duplicates: 0,
+  closingRequested: 0,
+});
+
+export async function applyShardBatch(deps: IngestDependencies, records: readonly StreamRecord[]): Promise<BatchOutcome> {
+  const now = deps.now?.() ?? Date.now();
+  const shardId = records[0]?.shardId;
+  const counts = emptyCounts(records.length);
+  if (shardId === undefined) return { counts, errors: [] };
+
+  const watermarks = await readWatermarks(
+    deps.dynamodb,
+    deps.stateTable,
+    deps.pipelines.map((p) => p.name),
+  );
+  const plan = planBatch(deps.pipelines, records, watermarks, now, deps.maxRecordBytes);
+  Object.assign(counts, plan.counts);
+  const bySequence = new Map(records.map((r) => [positionOf(r), r]));
+  const ctx: BatchContext = { deps, shardId, now, watermarks, bySequence, acceptedBy: plan.acceptedBy, counts };
+  await putLetters(ctx, plan.deadLetters);
+  counts.late += plan.deadLetters.filter((l) => l.kind === "late").length;
+  await dropDuplicates(ctx, [...plan.panes.map((p) => p.delta), ...plan.sessions]);
+
+  const limit = pLimit(deps.writeConcurrency);
+  await refuseTooLate(ctx, plan.tooLate, limit);
+  const errors: unknown[] = [];
+  const lowestFailed = await applyDeltas(ctx, plan, limit, errors);
+  // Checkpoints cover only what was fully applied; then a closing run, when one may be due.
+  const maxEventTimes = await writeCheckpoints(ctx, records, plan.progress, lowestFailed);
+  await requestClosingIfDue(ctx, maxEventTimes);
+  const resumeFrom = lowestFailed === undefined ? undefined : bySequence.get(lowestFailed)?.sequenceNumber;
   return { resumeFrom, counts, errors };
 }

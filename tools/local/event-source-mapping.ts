@@ -234,57 +234,16 @@ class ShardPoller {
     this.delivery = new ShardDelivery(shardId, mapping);
   }
 
+  private lastSequence: string | undefined;
+
   async run(): Promise<void> {
     const { options, kinesis } = this.mapping;
     const start = await kinesis.send(
       new GetShardIteratorCommand({ StreamName: options.streamName, ShardId: this.shardId, ShardIteratorType: options.startingPosition }),
     );
     this.iterator = start.ShardIterator;
-    let lastSequence: string | undefined;
     while (!this.mapping.stopped) {
-      const windowEnds = Date.now() + options.maximumBatchingWindowMs;
-      let pollStarted = Date.now();
-      while (this.iterator && this.buffer.length < options.batchSize && !this.mapping.stopped) {
-        pollStarted = Date.now();
-        let answer: GetRecordsCommandOutput;
-        try {
-          answer = await kinesis.send(new GetRecordsCommand({ ShardIterator: this.iterator, Limit: Math.min(10_000, options.batchSize) }));
-        } catch (error) {
-          if (!(error instanceof ExpiredIteratorException)) throw error;
-          const again = await kinesis.send(
-            new GetShardIteratorCommand(
-              lastSequence
-                ? {
-                    StreamName: options.streamName,
-                    ShardId: this.shardId,
-                    ShardIteratorType: "AFTER_SEQUENCE_NUMBER",
-                    StartingSequenceNumber: lastSequence,
-                  }
-                : { StreamName: options.streamName, ShardId: this.shardId, ShardIteratorType: options.startingPosition },
-            ),
-          );
-          this.iterator = again.ShardIterator;
-          continue;
-        }
-        const records = answer.Records ?? [];
-        this.iterator = answer.NextShardIterator;
-        if (records.length > 0) {
-          this.buffer.push(...records);
-          lastSequence = records[records.length - 1]?.SequenceNumber;
-          this.caughtUp = false;
-          continue;
-        }
-        if (this.buffer.length > 0 && Date.now() >= windowEnds) break;
-        if (this.buffer.length === 0) {
-          this.caughtUp = true;
-          this.emptyPollsSince = pollStarted;
-        }
-        if (!this.iterator) break;
-        await this.mapping.sleep(
-          this.buffer.length > 0 ? Math.min(options.pollIntervalMs, Math.max(0, windowEnds - Date.now())) : options.pollIntervalMs,
-        );
-        if (this.buffer.length > 0 && Date.now() >= windowEnds) break;
-      }
+      await this.fill();
       if (this.buffer.length > 0) {
         const batch = this.buffer.splice(0, options.batchSize);
         this.caughtUp = false;
@@ -298,6 +257,63 @@ class ShardPoller {
         return;
       }
     }
+  }
+
+  /**
+   * Polls until a batch is ready, as Lambda does: BatchSize records, or some records and the batching
+   * window over, or the shard closed; an empty poll waits the poll interval.
+   */
+  private async fill(): Promise<void> {
+    const { options } = this.mapping;
+    const windowEnds = Date.now() + options.maximumBatchingWindowMs;
+    while (this.iterator && this.buffer.length < options.batchSize && !this.mapping.stopped) {
+      const pollStarted = Date.now();
+      const records = await this.poll();
+      if (records === undefined) continue; // the iterator expired and was renewed
+      if (records.length > 0) {
+        this.buffer.push(...records);
+        this.lastSequence = records[records.length - 1]?.SequenceNumber;
+        this.caughtUp = false;
+        continue;
+      }
+      if (this.buffer.length > 0 && Date.now() >= windowEnds) return;
+      if (this.buffer.length === 0) {
+        this.caughtUp = true;
+        this.emptyPollsSince = pollStarted;
+      }
+      if (!this.iterator) return;
+      await this.mapping.sleep(
+        this.buffer.length > 0 ? Math.min(options.pollIntervalMs, Math.max(0, windowEnds - Date.now())) : options.pollIntervalMs,
+      );
+      if (this.buffer.length > 0 && Date.now() >= windowEnds) return;
+    }
+  }
+
+  /** One GetRecords; undefined when the iterator had expired (a new one starts after the last record seen). */
+  private async poll(): Promise<_Record[] | undefined> {
+    const { options, kinesis } = this.mapping;
+    let answer: GetRecordsCommandOutput;
+    try {
+      answer = await kinesis.send(new GetRecordsCommand({ ShardIterator: this.iterator, Limit: Math.min(10_000, options.batchSize) }));
+    } catch (error) {
+      if (!(error instanceof ExpiredIteratorException)) throw error;
+      const again = await kinesis.send(
+        new GetShardIteratorCommand(
+          this.lastSequence
+            ? {
+                StreamName: options.streamName,
+                ShardId: this.shardId,
+                ShardIteratorType: "AFTER_SEQUENCE_NUMBER",
+                StartingSequenceNumber: this.lastSequence,
+              }
+            : { StreamName: options.streamName, ShardId: this.shardId, ShardIteratorType: options.startingPosition },
+        ),
+      );
+      this.iterator = again.ShardIterator;
+      return undefined;
+    }
+    this.iterator = answer.NextShardIterator;
+    return answer.Records ?? [];
   }
 
   /** True when this shard had nothing left to deliver in a poll that started at or after `since`. */

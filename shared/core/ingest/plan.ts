@@ -3,7 +3,7 @@
 // sessions, collect per (pipeline, key) in sequence order (merging needs the stored sessions). Bad
 // records become dead letters with the reason, refused events late letters; nothing is dropped silently.
 
-import { readPipelineEvent } from "../pipelines/events.ts";
+import { type PipelineEvent, readPipelineEvent } from "../pipelines/events.ts";
 import type { Pipeline } from "../pipelines/schema.ts";
 import type { DeadLetter, StreamRecord } from "../types.ts";
 import type { TimeWindow } from "../windows/assigners.ts";
@@ -122,6 +122,159 @@ export function lateReason(ts: number, watermark: number, allowedLateness: numbe
 /** Records larger than this are dead-lettered unread (Kinesis accepts up to 10 MiB; windows need small events). */
 export const DEFAULT_MAX_RECORD_BYTES = 256 * 1024;
 
+/** The plan being built: what each step adds to. */
+class Planner {
+  readonly panes = new Map<string, { delta: PaneDelta; letters: Map<bigint, DeadLetter> }>();
+  readonly sessions = new Map<string, SessionDelta>();
+  readonly tooLate = new Map<string, { delta: PaneDelta; letters: Map<bigint, DeadLetter> }>();
+  readonly deadLetters: DeadLetter[] = [];
+  readonly progress: Map<string, { sequenceNumber: bigint; ts: number }[]>;
+  readonly acceptedBy = new Map<bigint, string[]>();
+  readonly counts: BatchPlan["counts"];
+
+  constructor(
+    private readonly pipelines: readonly Pipeline[],
+    private readonly watermarks: ReadonlyMap<string, number>,
+    private readonly now: number,
+    private readonly maxRecordBytes: number,
+    records: number,
+  ) {
+    this.progress = new Map(pipelines.map((p) => [p.name, []]));
+    this.counts = { records, events: 0, invalid: 0, lateAccepted: 0 };
+  }
+
+  private letter(record: StreamRecord, kind: DeadLetter["kind"], pipeline: string, reason: string): DeadLetter {
+    return deadLetterOf(record, kind, pipeline, reason, this.now);
+  }
+
+  private refuseUnread(record: StreamRecord, reason: string): void {
+    this.deadLetters.push(this.letter(record, "invalid", "*", reason));
+    this.counts.invalid++;
+  }
+
+  /** One record: decoded once, read by every pipeline; its letters learn which pipelines took it. */
+  record(record: StreamRecord): void {
+    if (record.data.byteLength > this.maxRecordBytes) {
+      this.refuseUnread(record, `record is ${record.data.byteLength} bytes, more than the ${this.maxRecordBytes} bytes allowed`);
+      return;
+    }
+    const decoded = decodeRecord(record.data);
+    if (!decoded.ok) {
+      this.refuseUnread(record, decoded.reason);
+      return;
+    }
+    const letters: DeadLetter[] = [];
+    const takenBy: string[] = [];
+    for (const pipeline of this.pipelines) {
+      const event = readPipelineEvent(pipeline, decoded.value, this.now);
+      if (event.kind === "skipped") continue;
+      if (event.kind === "invalid") {
+        const invalid = this.letter(record, "invalid", pipeline.name, event.reason);
+        this.deadLetters.push(invalid);
+        letters.push(invalid);
+        this.counts.invalid++;
+        continue;
+      }
+      if (this.event(pipeline, record, event, letters)) takenBy.push(pipeline.name);
+    }
+    // A redrive must know whether pipelines already counted this record.
+    for (const l of letters) l.acceptedBy = takenBy;
+    if (takenBy.length > 0) this.acceptedBy.set(positionOf(record), takenBy);
+  }
+
+  /** One pipeline's event: to its session delta, or to its pane (with the windows that refuse it). Returns whether any window took it. */
+  private event(pipeline: Pipeline, record: StreamRecord, event: PipelineEvent & { kind: "event" }, letters: DeadLetter[]): boolean {
+    const sequenceNumber = positionOf(record);
+    this.counts.events++;
+    this.progress.get(pipeline.name)?.push({ sequenceNumber, ts: event.ts });
+    const contribution: Contribution = { sequenceNumber, ts: event.ts, values: event.values, keys: event.keys, id: event.id };
+    const spec = pipeline.window;
+    if (spec.type === "session") {
+      // Merging needs the stored sessions: lateness is decided when the delta is applied.
+      this.sessionDelta(pipeline, spec.gap, event.key).contributions.push(contribution);
+      return true;
+    }
+    const watermark = this.watermarks.get(pipeline.name);
+    const fate = fixedFateOf(spec, pipeline.allowedLateness, event.ts, watermark);
+    const late = (refused: TimeWindow[], all: boolean): DeadLetter => ({
+      ...this.letter(record, "late", pipeline.name, lateReason(event.ts, watermark ?? 0, pipeline.allowedLateness, refused, all)),
+      ...(refused.length > 0 ? { windows: refused } : {}),
+    });
+    if (fate.kind === "none") {
+      // In no window (a gap between sliding windows): late only as Flink's side output counts it.
+      if (fate.late && watermark !== undefined) {
+        const letter = late([], true);
+        this.deadLetters.push(letter);
+        letters.push(letter);
+      }
+      return false;
+    }
+    const id = `${pipeline.name}\u0000${event.key}\u0000${fate.pane}`;
+    if (fate.kind === "late") {
+      const target = this.paneEntry(this.tooLate, id, pipeline, event.key, fate.pane);
+      target.delta.contributions.push(contribution);
+      const letter = late(fate.refused, true);
+      target.letters.set(sequenceNumber, letter);
+      letters.push(letter);
+      return false;
+    }
+    contribution.from = fate.from;
+    if (isWindowDue(fate.from, watermark)) this.counts.lateAccepted++;
+    const target = this.paneEntry(this.panes, id, pipeline, event.key, fate.pane);
+    target.delta.contributions.push(contribution);
+    if (fate.refused.length > 0 && watermark !== undefined) {
+      const letter = late(fate.refused, false);
+      target.letters.set(sequenceNumber, letter);
+      letters.push(letter);
+    }
+    return true;
+  }
+
+  private sessionDelta(pipeline: Pipeline, gap: number, key: string): SessionDelta {
+    const id = `${pipeline.name}\u0000${key}`;
+    let delta = this.sessions.get(id);
+    if (delta === undefined) {
+      delta = {
+        pipeline: pipeline.name,
+        gap,
+        allowedLateness: pipeline.allowedLateness,
+        aggregates: pipeline.aggregates,
+        key,
+        contributions: [],
+      };
+      this.sessions.set(id, delta);
+    }
+    return delta;
+  }
+
+  private paneEntry(
+    entries: Map<string, { delta: PaneDelta; letters: Map<bigint, DeadLetter> }>,
+    id: string,
+    pipeline: Pipeline,
+    key: string,
+    paneStart: number,
+  ) {
+    let entry = entries.get(id);
+    if (entry === undefined) {
+      entry = { delta: deltaOf(pipeline, key, paneStart), letters: new Map() };
+      entries.set(id, entry);
+    }
+    return entry;
+  }
+
+  plan(): BatchPlan {
+    return {
+      panes: [...this.panes.values()],
+      sessions: [...this.sessions.values()],
+      tooLate: [...this.tooLate.values()],
+      deadLetters: this.deadLetters,
+      progress: this.progress,
+      acceptedBy: this.acceptedBy,
+      counts: this.counts,
+    };
+  }
+}
+
 export function planBatch(
   pipelines: readonly Pipeline[],
   records: readonly StreamRecord[],
@@ -129,121 +282,7 @@ export function planBatch(
   now: number,
   maxRecordBytes = DEFAULT_MAX_RECORD_BYTES,
 ): BatchPlan {
-  const panes = new Map<string, { delta: PaneDelta; letters: Map<bigint, DeadLetter> }>();
-  const sessions = new Map<string, SessionDelta>();
-  const tooLate = new Map<string, { delta: PaneDelta; letters: Map<bigint, DeadLetter> }>();
-  const deadLetters: DeadLetter[] = [];
-  const progress = new Map<string, { sequenceNumber: bigint; ts: number }[]>(pipelines.map((p) => [p.name, []]));
-  const acceptedBy = new Map<bigint, string[]>();
-  const counts = { records: records.length, events: 0, invalid: 0, lateAccepted: 0 };
-  const letter = (record: StreamRecord, kind: DeadLetter["kind"], pipeline: string, reason: string) =>
-    deadLetterOf(record, kind, pipeline, reason, now);
-
-  for (const record of records) {
-    if (record.data.byteLength > maxRecordBytes) {
-      deadLetters.push(
-        letter(record, "invalid", "*", `record is ${record.data.byteLength} bytes, more than the ${maxRecordBytes} bytes allowed`),
-      );
-      counts.invalid++;
-      continue;
-    }
-    const decoded = decodeRecord(record.data);
-    if (!decoded.ok) {
-      deadLetters.push(letter(record, "invalid", "*", decoded.reason));
-      counts.invalid++;
-      continue;
-    }
-    const sequenceNumber = positionOf(record);
-    const lettersOfRecord: DeadLetter[] = [];
-    const takenBy: string[] = [];
-    for (const pipeline of pipelines) {
-      const event = readPipelineEvent(pipeline, decoded.value, now);
-      if (event.kind === "skipped") continue;
-      if (event.kind === "invalid") {
-        const invalid = letter(record, "invalid", pipeline.name, event.reason);
-        deadLetters.push(invalid);
-        lettersOfRecord.push(invalid);
-        counts.invalid++;
-        continue;
-      }
-      counts.events++;
-      progress.get(pipeline.name)?.push({ sequenceNumber, ts: event.ts });
-      const contribution: Contribution = { sequenceNumber, ts: event.ts, values: event.values, keys: event.keys, id: event.id };
-      const watermark = watermarks.get(pipeline.name);
-      const spec = pipeline.window;
-      if (spec.type === "session") {
-        const id = `${pipeline.name}\u0000${event.key}`;
-        let delta = sessions.get(id);
-        if (delta === undefined) {
-          delta = {
-            pipeline: pipeline.name,
-            gap: spec.gap,
-            allowedLateness: pipeline.allowedLateness,
-            aggregates: pipeline.aggregates,
-            key: event.key,
-            contributions: [],
-          };
-          sessions.set(id, delta);
-        }
-        delta.contributions.push(contribution);
-        takenBy.push(pipeline.name);
-        continue;
-      }
-      const fate = fixedFateOf(spec, pipeline.allowedLateness, event.ts, watermark);
-      if (fate.kind === "none") {
-        // In no window (a gap between sliding windows): late only as Flink's side output counts it.
-        if (fate.late && watermark !== undefined) {
-          const late = letter(record, "late", pipeline.name, lateReason(event.ts, watermark, pipeline.allowedLateness, [], true));
-          deadLetters.push(late);
-          lettersOfRecord.push(late);
-        }
-        continue;
-      }
-      const id = `${pipeline.name}\u0000${event.key}\u0000${fate.pane}`;
-      if (fate.kind === "late") {
-        let late = tooLate.get(id);
-        if (late === undefined) {
-          late = { delta: deltaOf(pipeline, event.key, fate.pane), letters: new Map() };
-          tooLate.set(id, late);
-        }
-        late.delta.contributions.push(contribution);
-        const lateLetter = {
-          ...letter(record, "late", pipeline.name, lateReason(event.ts, watermark ?? 0, pipeline.allowedLateness, fate.refused, true)),
-          windows: fate.refused,
-        };
-        late.letters.set(sequenceNumber, lateLetter);
-        lettersOfRecord.push(lateLetter);
-        continue;
-      }
-      contribution.from = fate.from;
-      if (isWindowDue(fate.from, watermark)) counts.lateAccepted++;
-      let pane = panes.get(id);
-      if (pane === undefined) {
-        pane = { delta: deltaOf(pipeline, event.key, fate.pane), letters: new Map() };
-        panes.set(id, pane);
-      }
-      pane.delta.contributions.push(contribution);
-      if (fate.refused.length > 0 && watermark !== undefined) {
-        const partial = {
-          ...letter(record, "late", pipeline.name, lateReason(event.ts, watermark, pipeline.allowedLateness, fate.refused, false)),
-          windows: fate.refused,
-        };
-        pane.letters.set(sequenceNumber, partial);
-        lettersOfRecord.push(partial);
-      }
-      takenBy.push(pipeline.name);
-    }
-    // A redrive must know whether pipelines already counted this record.
-    for (const l of lettersOfRecord) l.acceptedBy = takenBy;
-    if (takenBy.length > 0) acceptedBy.set(sequenceNumber, takenBy);
-  }
-  return {
-    panes: [...panes.values()],
-    sessions: [...sessions.values()],
-    tooLate: [...tooLate.values()],
-    deadLetters,
-    progress,
-    acceptedBy,
-    counts,
-  };
+  const planner = new Planner(pipelines, watermarks, now, maxRecordBytes, records.length);
+  for (const record of records) planner.record(record);
+  return planner.plan();
 }
