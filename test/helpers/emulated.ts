@@ -5,7 +5,7 @@ import { createDynamoDbClient, createKinesisClient } from "../../shared/aws/clie
 import { listShards } from "../../shared/aws/kinesis/shards.ts";
 import { createResources, type LocalNames, localNames } from "../../tools/local/resources.ts";
 import { LOCAL_CREDENTIALS, LOCAL_REGION } from "../../tools/local/stack.ts";
-import type { ShardRecord } from "./kinesis-events.ts";
+import type { ShardRecord } from "./builders.ts";
 
 let counter = 0;
 

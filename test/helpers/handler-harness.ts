@@ -10,8 +10,8 @@ import { listDeadLetters } from "../../shared/aws/dynamodb/dead-letters.ts";
 import { queryResults } from "../../shared/aws/dynamodb/results.ts";
 import type { Pipeline } from "../../shared/core/pipelines/schema.ts";
 import type { DeadLetter, WindowResult } from "../../shared/core/types.ts";
+import { kinesisEvent, testContext } from "./builders.ts";
 import type { emulatedDeployment } from "./emulated.ts";
-import { kinesisEvent, testContext } from "./kinesis-events.ts";
 
 type Deployment = Awaited<ReturnType<typeof emulatedDeployment>>;
 

@@ -7,13 +7,11 @@ import { createDynamoDbClient } from "../../shared/aws/clients.ts";
 import { paneItemOf } from "../../shared/aws/dynamodb/panes.ts";
 import { readStuckKeys } from "../../shared/aws/dynamodb/stuck.ts";
 import { kinesisResultSink, outputPartitionKeyOf } from "../../shared/aws/outputs/kinesis.ts";
-import { parsePipelines } from "../../shared/core/pipelines/parse.ts";
-import type { Pipeline } from "../../shared/core/pipelines/schema.ts";
 import { LOCAL_CREDENTIALS, LOCAL_REGION } from "../../tools/local/stack.ts";
 import { readShardRecords } from "../../tools/local/tail.ts";
+import { pipeline, testContext } from "../helpers/builders.ts";
 import { emulatedDeployment } from "../helpers/emulated.ts";
 import { HandlerHarness } from "../helpers/handler-harness.ts";
-import { testContext } from "../helpers/kinesis-events.ts";
 
 let deployment: Awaited<ReturnType<typeof emulatedDeployment>>;
 let count = 0;
@@ -27,12 +25,9 @@ afterAll(() => {
   deployment.kinesis.destroy();
 });
 
-function pipelineOf(definition: Record<string, unknown>, name = `iso${++count}`): Pipeline {
-  const [pipeline] = parsePipelines({
-    pipelines: [{ name, key: "k", eventTime: "ts", window: { type: "tumbling", size: "1m" }, maxFutureSkew: "100000d", ...definition }],
-  });
-  return pipeline as Pipeline;
-}
+/** Events `{ k, ts, v }` from long ago (the harness's clock starts at 0), in tumbling one-minute windows. */
+const pipelineOf = (definition: Parameters<typeof pipeline>[0], name?: string) =>
+  pipeline({ key: "k", maxFutureSkew: "100000d", ...definition, ...(name === undefined ? {} : { name }) });
 
 describe("closing goes on", () => {
   it("writes a window whose sum passes DynamoDB's number range (two storable values)", async () => {

@@ -13,9 +13,9 @@ import { parsePipelines } from "../../shared/core/pipelines/parse.ts";
 import { generateMetrics, seededRandom } from "../../tools/local/generate.ts";
 import { compareWindows, type ReferencePipeline, referenceWindows } from "../../tools/local/reference.ts";
 import { LOCAL_CREDENTIALS, LOCAL_REGION } from "../../tools/local/stack.ts";
+import { kinesisEvent, type ShardRecord, testContext } from "../helpers/builders.ts";
 import { emulatedDeployment, type KinesisKind, readAllRecords } from "../helpers/emulated.ts";
 import { installCrashSwitch } from "../helpers/faults.ts";
-import { kinesisEvent, type ShardRecord, testContext } from "../helpers/kinesis-events.ts";
 
 const pipelines = parsePipelines({
   pipelines: [

@@ -7,7 +7,7 @@ import { describe, expect, it } from "vitest";
 import { listDeadLetters } from "../../shared/aws/dynamodb/dead-letters.ts";
 import { queryResults } from "../../shared/aws/dynamodb/results.ts";
 import { putRecordsWithRetry } from "../../shared/aws/kinesis/put-records.ts";
-import { parsePipelines } from "../../shared/core/pipelines/parse.ts";
+import { pipeline } from "../helpers/builders.ts";
 import { sendAndClose, useLocalStack } from "../helpers/local-stack.ts";
 
 const start = useLocalStack("pipe");
@@ -18,13 +18,7 @@ const at = (seconds: number) => new Date(T0 + seconds * 1000).toISOString();
 describe("local pipeline", () => {
   it("dead-letters bad records with reason and bytes and applies the rest of the batch", async () => {
     // Prepare
-    const s = await start(
-      parsePipelines({
-        pipelines: [
-          { name: "sum", key: "host", eventTime: "ts", window: { type: "tumbling", size: "1m" }, aggregates: { total: { sum: "v" } } },
-        ],
-      }),
-    );
+    const s = await start([pipeline({ name: "sum", aggregates: { total: { sum: "v" } } })]);
 
     // Act
     await sendAndClose(s, [
@@ -52,20 +46,7 @@ describe("local pipeline", () => {
 
   it("re-emits a window for late events within allowedLateness and sends later ones to the late output", async () => {
     // Prepare
-    const s = await start(
-      parsePipelines({
-        pipelines: [
-          {
-            name: "late",
-            key: "host",
-            eventTime: "ts",
-            window: { type: "tumbling", size: "1m" },
-            aggregates: { total: { sum: "v" } },
-            allowedLateness: "2m",
-          },
-        ],
-      }),
-    );
+    const s = await start([pipeline({ name: "late", aggregates: { total: { sum: "v" } }, allowedLateness: "2m" })]);
 
     // Act
     await sendAndClose(s, [
@@ -101,14 +82,7 @@ describe("local pipeline", () => {
 describe("low-latency closing", () => {
   it("closes a window as soon as a batch moves the watermark past its end, without waiting for the schedule", async () => {
     // Prepare: no scheduled runs at all; only the ingest function's request can close windows
-    const s = await start(
-      parsePipelines({
-        pipelines: [
-          { name: "fast", key: "host", eventTime: "ts", window: { type: "tumbling", size: "1m" }, aggregates: { total: { sum: "v" } } },
-        ],
-      }),
-      { closeOnIngestMs: 50 },
-    );
+    const s = await start([pipeline({ name: "fast", aggregates: { total: { sum: "v" } } })], { closeOnIngestMs: 50 });
 
     // Act
     await putRecordsWithRetry(
@@ -134,20 +108,7 @@ describe("low-latency closing", () => {
 describe("early results", () => {
   it("emit an open window's current result (final: false) before the final one, with increasing versions", async () => {
     // Prepare
-    const s = await start(
-      parsePipelines({
-        pipelines: [
-          {
-            name: "early",
-            key: "host",
-            eventTime: "ts",
-            window: { type: "tumbling", size: "1m" },
-            aggregates: { total: { sum: "v" } },
-            early: "10s",
-          },
-        ],
-      }),
-    );
+    const s = await start([pipeline({ name: "early", aggregates: { total: { sum: "v" } }, early: "10s" })]);
     let clock = Date.now(); // the closing logic's processing-time clock, moved by hand
     s.closing.now = () => clock;
 

@@ -2,13 +2,11 @@
 // emulators with the watermark derived from event times as in production (one shard, no
 // out-of-orderness): each asserts what Flink's WindowOperator gives for the same input.
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { parsePipelines } from "../../shared/core/pipelines/parse.ts";
-import type { Pipeline } from "../../shared/core/pipelines/schema.ts";
+import { pipeline } from "../helpers/builders.ts";
 import { emulatedDeployment } from "../helpers/emulated.ts";
 import { HandlerHarness } from "../helpers/handler-harness.ts";
 
 let deployment: Awaited<ReturnType<typeof emulatedDeployment>>;
-let count = 0;
 
 beforeAll(async () => {
   deployment = await emulatedDeployment("scenarios", 1);
@@ -19,11 +17,7 @@ afterAll(() => {
   deployment.kinesis.destroy();
 });
 
-function harnessFor(definition: Record<string, unknown>): HandlerHarness {
-  count++;
-  const [pipeline] = parsePipelines({ pipelines: [{ name: `s${count}`, key: "k", eventTime: "ts", ...definition }] });
-  return new HandlerHarness(deployment, pipeline as Pipeline);
-}
+const harnessFor = (definition: Parameters<typeof pipeline>[0]) => new HandlerHarness(deployment, pipeline({ key: "k", ...definition }));
 
 const span = (r: { start: number; end: number }) => `[${r.start},${r.end})`;
 

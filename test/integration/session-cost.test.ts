@@ -8,8 +8,8 @@ import { createDynamoDbClient } from "../../shared/aws/clients.ts";
 import { parsePipelines } from "../../shared/core/pipelines/parse.ts";
 import type { Pipeline } from "../../shared/core/pipelines/schema.ts";
 import { LOCAL_CREDENTIALS, LOCAL_REGION } from "../../tools/local/stack.ts";
+import { kinesisEvent, testContext } from "../helpers/builders.ts";
 import { emulatedDeployment } from "../helpers/emulated.ts";
-import { kinesisEvent, testContext } from "../helpers/kinesis-events.ts";
 
 /** Requests a closing run makes at the end of a session kept alive by `events` events, 5 s apart. */
 async function closingRequestsAfter(events: number): Promise<number[]> {

@@ -5,21 +5,14 @@ import { describe, expect, it } from "vitest";
 import { partitionKeyFrom } from "../../shared/aws/kinesis/partition-keys.ts";
 import { decodeRecord, planBatch } from "../../shared/core/ingest/plan.ts";
 import { maxKeyBytesOf, parseEventTime, readPipelineEvent } from "../../shared/core/pipelines/events.ts";
-import { PipelinesConfigError, parsePipelines } from "../../shared/core/pipelines/parse.ts";
-import type { Pipeline } from "../../shared/core/pipelines/schema.ts";
+import { PipelinesConfigError } from "../../shared/core/pipelines/parse.ts";
 import type { StreamRecord } from "../../shared/core/types.ts";
 import { paneFatesOf } from "../../shared/core/windows/fates.ts";
 import { printable } from "../../tools/cli/results.ts";
+import { pipeline } from "../helpers/builders.ts";
 
-function pipelineOf(definition: Record<string, unknown> = {}): Pipeline {
-  const [pipeline] = parsePipelines({
-    pipelines: [
-      { name: "p", key: "host", eventTime: "ts", window: { type: "tumbling", size: "1m" }, aggregates: { s: { sum: "v" } }, ...definition },
-    ],
-  });
-  if (!pipeline) throw new Error("no pipeline");
-  return pipeline;
-}
+const pipelineOf = (definition: Parameters<typeof pipeline>[0] = {}) =>
+  pipeline({ name: "p", aggregates: { s: { sum: "v" } }, ...definition });
 
 const NOW = Date.parse("2026-06-01T00:00:00Z");
 const event = (fields: Record<string, unknown>) => ({ host: "a", ts: NOW - 1000, v: 1, ...fields });

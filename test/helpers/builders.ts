@@ -1,7 +1,36 @@
-// Builders for real-shaped Lambda Kinesis events from records read off an emulated stream.
+// Builders for test fixtures: pipelines (the pipelines-file syntax, parsed and validated as a
+// deployment would), and real-shaped Lambda Kinesis events (base64 data, real sequence numbers).
 import type { _Record } from "@aws-sdk/client-kinesis";
 import type { Context, KinesisStreamEvent } from "aws-lambda";
+import { parsePipelines } from "../../shared/core/pipelines/parse.ts";
+import type { Pipeline, PipelinesInput } from "../../shared/core/pipelines/schema.ts";
 import { localLambdaContext } from "../../tools/local/lambda-context.ts";
+
+type PipelineInput = PipelinesInput["pipelines"][number];
+
+let pipelines = 0;
+
+/**
+ * A pipeline as a pipelines file would define it: by default events `{ host, ts, v }` in tumbling
+ * one-minute windows counting `n`, under a name unique in the test run; anything can be overridden.
+ */
+export function pipeline(overrides: Partial<PipelineInput> = {}): Pipeline {
+  pipelines++;
+  const [parsed] = parsePipelines({
+    pipelines: [
+      {
+        name: `p${pipelines}-${process.pid}`,
+        key: "host",
+        eventTime: "ts",
+        window: { type: "tumbling", size: "1m" },
+        aggregates: { n: { count: true } },
+        ...overrides,
+      } as PipelineInput,
+    ],
+  });
+  if (parsed === undefined) throw new Error("no pipeline");
+  return parsed;
+}
 
 export interface ShardRecord {
   shardId: string;
