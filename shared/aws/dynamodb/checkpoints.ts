@@ -1,11 +1,11 @@
 // Per (pipeline, shard) checkpoints and the per-pipeline watermark, kept in the state table.
 // A checkpoint is written after the batch's pane writes; the watermark is derived from checkpoints
 // and never goes backwards.
-import { type DynamoDBClient, GetItemCommand, PutItemCommand, UpdateItemCommand } from "@aws-sdk/client-dynamodb";
+import { type DynamoDBClient, GetItemCommand } from "@aws-sdk/client-dynamodb";
 import { retryOnConflict } from "../retry.ts";
-import { type Item, isConditionalFailure, N, num, S, str } from "./attributes.ts";
+import { type Item, N, num, S, str } from "./attributes.ts";
 import { checkpointItemKey, padSequence, shardProgressItemKey, watermarkItemKey } from "./keys.ts";
-import { batchGetAll, queryAll } from "./requests.ts";
+import { batchGetAll, putItem, queryAll, updateItem } from "./requests.ts";
 
 export interface Checkpoint {
   pipeline: string;
@@ -34,32 +34,20 @@ export async function writeCheckpoint(client: DynamoDBClient, tableName: string,
   const key = checkpointItemKey(checkpoint.pipeline, checkpoint.shardId);
   let maxEventTime = checkpoint.maxEventTime;
   const outcome = await retryOnConflict(5, async () => {
-    try {
-      await client.send(
-        new UpdateItemCommand({
-          TableName: tableName,
-          Key: { pk: S(key.pk), sk: S(key.sk) },
-          UpdateExpression: "SET seq = :seq, maxTs = :maxTs, updatedAt = :now",
-          ConditionExpression: "(attribute_not_exists(seq) OR seq < :seq) AND (attribute_not_exists(maxTs) OR maxTs <= :maxTs)",
-          ExpressionAttributeValues: {
-            ":seq": S(padSequence(checkpoint.sequenceNumber)),
-            ":maxTs": N(maxEventTime),
-            ":now": N(checkpoint.updatedAt),
-          },
-        }),
-      );
-      return { done: true };
-    } catch (error) {
-      if (!isConditionalFailure(error)) throw error;
-      // A later checkpoint is there already (a redelivery), or a higher max event time: keep that one.
-      const { Item } = await client.send(
-        new GetItemCommand({ TableName: tableName, Key: { pk: S(key.pk), sk: S(key.sk) }, ConsistentRead: true }),
-      );
-      const stored = Item ? decodeCheckpoint(Item) : undefined;
-      if (stored?.sequenceNumber !== undefined && BigInt(stored.sequenceNumber) >= BigInt(checkpoint.sequenceNumber)) return { done: true };
-      maxEventTime = Math.max(maxEventTime, stored?.maxEventTime ?? maxEventTime);
-      return "conflict";
-    }
+    const written = await updateItem(client, tableName, key, {
+      expression: "SET seq = :seq, maxTs = :maxTs, updatedAt = :now",
+      condition: "(attribute_not_exists(seq) OR seq < :seq) AND (attribute_not_exists(maxTs) OR maxTs <= :maxTs)",
+      values: { ":seq": S(padSequence(checkpoint.sequenceNumber)), ":maxTs": N(maxEventTime), ":now": N(checkpoint.updatedAt) },
+    });
+    if (written) return { done: true };
+    // A later checkpoint is there already (a redelivery), or a higher max event time: keep that one.
+    const { Item } = await client.send(
+      new GetItemCommand({ TableName: tableName, Key: { pk: S(key.pk), sk: S(key.sk) }, ConsistentRead: true }),
+    );
+    const stored = Item ? decodeCheckpoint(Item) : undefined;
+    if (stored?.sequenceNumber !== undefined && BigInt(stored.sequenceNumber) >= BigInt(checkpoint.sequenceNumber)) return { done: true };
+    maxEventTime = Math.max(maxEventTime, stored?.maxEventTime ?? maxEventTime);
+    return "conflict";
   });
   if (outcome === undefined) throw new Error(`checkpoint ${key.pk}/${key.sk} kept changing`);
 }
@@ -73,17 +61,7 @@ export async function registerShard(
   now: number,
 ): Promise<void> {
   const key = checkpointItemKey(pipeline, shardId);
-  try {
-    await client.send(
-      new PutItemCommand({
-        TableName: tableName,
-        Item: { pk: S(key.pk), sk: S(key.sk), updatedAt: N(now) },
-        ConditionExpression: "attribute_not_exists(pk)",
-      }),
-    );
-  } catch (error) {
-    if (!isConditionalFailure(error)) throw error;
-  }
+  await putItem(client, tableName, { pk: S(key.pk), sk: S(key.sk), updatedAt: N(now) }, { condition: "attribute_not_exists(pk)" });
 }
 
 export async function readCheckpoints(client: DynamoDBClient, tableName: string, pipeline: string): Promise<Checkpoint[]> {
@@ -118,23 +96,14 @@ export async function advanceWatermark(
   to: number,
   now: number,
 ): Promise<number> {
-  const key = watermarkItemKey(pipeline);
-  try {
-    await client.send(
-      new UpdateItemCommand({
-        TableName: tableName,
-        Key: { pk: S(key.pk), sk: S(key.sk) },
-        UpdateExpression: "SET wm = :wm, updatedAt = :now",
-        ConditionExpression: "attribute_not_exists(wm) OR wm < :wm",
-        ExpressionAttributeValues: { ":wm": N(to), ":now": N(now) },
-      }),
-    );
-    return to;
-  } catch (error) {
-    if (!isConditionalFailure(error)) throw error;
-    const stored = await readWatermarks(client, tableName, [pipeline]);
-    return stored.get(pipeline) ?? to;
-  }
+  const advanced = await updateItem(client, tableName, watermarkItemKey(pipeline), {
+    expression: "SET wm = :wm, updatedAt = :now",
+    condition: "attribute_not_exists(wm) OR wm < :wm",
+    values: { ":wm": N(to), ":now": N(now) },
+  });
+  if (advanced) return to;
+  const stored = await readWatermarks(client, tableName, [pipeline]);
+  return stored.get(pipeline) ?? to;
 }
 
 export interface ShardProgressRecord {
@@ -153,33 +122,19 @@ export async function writeShardProgress(
   sequenceNumber: string,
   now: number,
 ): Promise<void> {
-  const key = shardProgressItemKey(shardId);
-  try {
-    await client.send(
-      new UpdateItemCommand({
-        TableName: tableName,
-        Key: { pk: S(key.pk), sk: S(key.sk) },
-        UpdateExpression: "SET seq = :seq, updatedAt = :now",
-        ConditionExpression: "attribute_not_exists(seq) OR seq < :seq",
-        ExpressionAttributeValues: { ":seq": S(padSequence(sequenceNumber)), ":now": N(now) },
-      }),
-    );
-  } catch (error) {
-    if (!isConditionalFailure(error)) throw error;
-  }
+  await updateItem(client, tableName, shardProgressItemKey(shardId), {
+    expression: "SET seq = :seq, updatedAt = :now",
+    condition: "attribute_not_exists(seq) OR seq < :seq",
+    values: { ":seq": S(padSequence(sequenceNumber)), ":now": N(now) },
+  });
 }
 
 /** Marks a closed shard as read to its end: the watermark stops waiting for it. */
 export async function markShardFinished(client: DynamoDBClient, tableName: string, shardId: string): Promise<void> {
-  const key = shardProgressItemKey(shardId);
-  await client.send(
-    new UpdateItemCommand({
-      TableName: tableName,
-      Key: { pk: S(key.pk), sk: S(key.sk) },
-      UpdateExpression: "SET finished = :true",
-      ExpressionAttributeValues: { ":true": { BOOL: true } },
-    }),
-  );
+  await updateItem(client, tableName, shardProgressItemKey(shardId), {
+    expression: "SET finished = :true",
+    values: { ":true": { BOOL: true } },
+  });
 }
 
 export async function readShardProgress(
@@ -213,27 +168,17 @@ export async function resetWatermark(
   to: number,
   now: number,
 ): Promise<number> {
-  const key = watermarkItemKey(pipeline);
-  await client.send(
-    new UpdateItemCommand({
-      TableName: tableName,
-      Key: { pk: S(key.pk), sk: S(key.sk) },
-      UpdateExpression: "SET wm = :wm, updatedAt = :now",
-      ExpressionAttributeValues: { ":wm": N(to), ":now": N(now) },
-    }),
-  );
+  await updateItem(client, tableName, watermarkItemKey(pipeline), {
+    expression: "SET wm = :wm, updatedAt = :now",
+    values: { ":wm": N(to), ":now": N(now) },
+  });
   let clamped = 0;
   for (const checkpoint of await readCheckpoints(client, tableName, pipeline)) {
     if (checkpoint.maxEventTime === undefined || checkpoint.maxEventTime <= to) continue;
-    const at = checkpointItemKey(pipeline, checkpoint.shardId);
-    await client.send(
-      new UpdateItemCommand({
-        TableName: tableName,
-        Key: { pk: S(at.pk), sk: S(at.sk) },
-        UpdateExpression: "SET maxTs = :to",
-        ExpressionAttributeValues: { ":to": N(to) },
-      }),
-    );
+    await updateItem(client, tableName, checkpointItemKey(pipeline, checkpoint.shardId), {
+      expression: "SET maxTs = :to",
+      values: { ":to": N(to) },
+    });
     clamped++;
   }
   return clamped;

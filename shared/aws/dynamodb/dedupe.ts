@@ -3,9 +3,9 @@
 // record within `within` makes this one a duplicate, while a redelivery of the claiming record itself
 // goes on to its (fenced) pane write.
 import type { DynamoDBClient } from "@aws-sdk/client-dynamodb";
-import { PutItemCommand } from "@aws-sdk/client-dynamodb";
 import pLimit from "p-limit";
-import { isConditionalFailure, N, S } from "./attributes.ts";
+import { N, S } from "./attributes.ts";
+import { putItem } from "./requests.ts";
 
 export interface EventClaim {
   id: string;
@@ -38,30 +38,23 @@ export async function claimEventIds(
     [...byId.values()].map((sameId) =>
       limit(async () => {
         for (const claim of sameId) {
-          try {
-            await client.send(
-              new PutItemCommand({
-                TableName: tableName,
-                Item: {
-                  pk: S(`D#${pipeline}#${claim.id}`),
-                  sk: S("claim"),
-                  claimShard: S(shardId),
-                  claimSeq: S(claim.sequenceNumber.toString()),
-                  claimedAt: N(now),
-                  ttl: N(Math.ceil((now + within) / 1000)),
-                },
-                ConditionExpression: "attribute_not_exists(pk) OR claimedAt < :expired OR (claimShard = :shard AND claimSeq = :seq)",
-                ExpressionAttributeValues: {
-                  ":expired": N(now - within),
-                  ":shard": S(shardId),
-                  ":seq": S(claim.sequenceNumber.toString()),
-                },
-              }),
-            );
-          } catch (error) {
-            if (!isConditionalFailure(error)) throw error;
-            duplicates.add(claim.sequenceNumber);
-          }
+          const claimed = await putItem(
+            client,
+            tableName,
+            {
+              pk: S(`D#${pipeline}#${claim.id}`),
+              sk: S("claim"),
+              claimShard: S(shardId),
+              claimSeq: S(claim.sequenceNumber.toString()),
+              claimedAt: N(now),
+              ttl: N(Math.ceil((now + within) / 1000)),
+            },
+            {
+              condition: "attribute_not_exists(pk) OR claimedAt < :expired OR (claimShard = :shard AND claimSeq = :seq)",
+              values: { ":expired": N(now - within), ":shard": S(shardId), ":seq": S(claim.sequenceNumber.toString()) },
+            },
+          );
+          if (!claimed) duplicates.add(claim.sequenceNumber);
         }
       }),
     ),

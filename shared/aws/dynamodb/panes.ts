@@ -1,11 +1,11 @@
 // State items in DynamoDB: fixed-window panes (one per pipeline, key and pane, state in lateness
 // layers) and session sets (one per pipeline and key). Reads, and writes conditional on the version
 // read — what to write is decided in ingest/deltas.ts and the closing logic; never a blind ADD.
-import { type AttributeValue, type DynamoDBClient, GetItemCommand, PutItemCommand, UpdateItemCommand } from "@aws-sdk/client-dynamodb";
+import { type AttributeValue, type DynamoDBClient, GetItemCommand } from "@aws-sdk/client-dynamodb";
 import { type StoredState, stateFromJson, stateToJson } from "../../core/aggregates/state.ts";
 import type { PaneLayer, StoredPane, StoredSessions } from "../../core/ingest/deltas.ts";
 import type { SessionEntry } from "../../core/windows/sessions.ts";
-import { type Item, isConditionalFailure, N, num, S, str } from "./attributes.ts";
+import { type Item, N, num, S, str } from "./attributes.ts";
 import {
   indexPartitionOf,
   indexPartitionsOf,
@@ -17,7 +17,7 @@ import {
   uniqueTimeKey,
   uniqueTimeRange,
 } from "./keys.ts";
-import { queryAll } from "./requests.ts";
+import { putItem, queryAll, queryPartitions, updateItem } from "./requests.ts";
 
 /** DynamoDB items are at most 400 KB; state stays well below, leaving room for names and fences. */
 export const MAX_PANE_ITEM_BYTES = 350_000;
@@ -138,22 +138,15 @@ async function putIfVersion(
   remembered: { version: number; value: unknown },
 ): Promise<boolean> {
   const id = `${tableName}/${item.pk?.S}/${item.sk?.S}`;
-  try {
-    await client.send(
-      new PutItemCommand({
-        TableName: tableName,
-        Item: item,
-        ConditionExpression: version === undefined ? "attribute_not_exists(pk)" : "v = :v",
-        ExpressionAttributeValues: version === undefined ? undefined : { ":v": N(version) },
-      }),
-    );
-    remember(id, remembered);
-    return true;
-  } catch (error) {
-    if (!isConditionalFailure(error)) throw error;
-    known.delete(id);
-    return false;
-  }
+  const written = await putItem(
+    client,
+    tableName,
+    item,
+    version === undefined ? { condition: "attribute_not_exists(pk)" } : { condition: "v = :v", values: { ":v": N(version) } },
+  );
+  if (written) remember(id, remembered);
+  else known.delete(id);
+  return written;
 }
 
 export function readPane(client: DynamoDBClient, tableName: string, pipeline: string, key: string, paneStart: number) {
@@ -224,17 +217,13 @@ export interface DueItem {
 
 /** Live state items of a pipeline whose `due` is at or before `upTo`, read from the sparse due index (no scan). */
 export async function queryDue(client: DynamoDBClient, tableName: string, pipeline: string, upTo: number): Promise<DueItem[]> {
-  const pages = await Promise.all(
-    indexPartitionsOf(pipeline).map((partition) =>
-      queryAll(client, {
-        TableName: tableName,
-        IndexName: "due",
-        KeyConditionExpression: "gpk = :p AND dk <= :upTo",
-        ExpressionAttributeValues: { ":p": S(partition), ":upTo": S(uniqueTimeRange(0, upTo).to) },
-      }),
-    ),
-  );
-  return pages.flat().map((item): DueItem => {
+  const items = await queryPartitions(client, indexPartitionsOf(pipeline), (partition) => ({
+    TableName: tableName,
+    IndexName: "due",
+    KeyConditionExpression: "gpk = :p AND dk <= :upTo",
+    ExpressionAttributeValues: { ":p": S(partition), ":upTo": S(uniqueTimeRange(0, upTo).to) },
+  }));
+  return items.map((item): DueItem => {
     const { key } = parsePanePartition(str(item, "pk") ?? "");
     const sk = str(item, "sk") ?? "";
     return { key, ...(/^\d+$/.test(sk) ? { paneStart: Number(sk) } : {}), due: timeOfUniqueKey(str(item, "dk") ?? "") };
@@ -289,23 +278,12 @@ async function updateIfUnchanged(
   where: { pipeline: string; key: string; pane: PaneAt },
   update: { expression: string; names?: Record<string, string>; values: Record<string, AttributeValue> },
 ): Promise<boolean> {
-  const { pk, sk } = paneItemKey(where.pipeline, where.key, where.pane.paneStart);
-  try {
-    await client.send(
-      new UpdateItemCommand({
-        TableName: tableName,
-        Key: { pk: S(pk), sk: S(sk) },
-        UpdateExpression: update.expression,
-        ConditionExpression: "v = :v",
-        ExpressionAttributeNames: update.names,
-        ExpressionAttributeValues: { ...update.values, ":v": N(where.pane.version) },
-      }),
-    );
-    return true;
-  } catch (error) {
-    if (isConditionalFailure(error)) return false;
-    throw error;
-  }
+  return updateItem(client, tableName, paneItemKey(where.pipeline, where.key, where.pane.paneStart), {
+    expression: update.expression,
+    condition: "v = :v",
+    names: update.names,
+    values: { ...update.values, ":v": N(where.pane.version) },
+  });
 }
 
 /**

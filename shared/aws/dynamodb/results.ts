@@ -1,13 +1,13 @@
 // The results ledger: one item per fired window, written once per version under a condition, so a
 // repeated, concurrent or retried closing run writes nothing new. Items carry a sparse `outbox`
 // attribute until they are published downstream.
-import { type AttributeValue, type DynamoDBClient, PutItemCommand, UpdateItemCommand } from "@aws-sdk/client-dynamodb";
+import type { AttributeValue, DynamoDBClient } from "@aws-sdk/client-dynamodb";
 import { marshall, unmarshall } from "@aws-sdk/util-dynamodb";
 import type { AggregateValue } from "../../core/aggregates/state.ts";
 import type { WindowIdentity, WindowResult } from "../../core/types.ts";
-import { type Item, isConditionalFailure, N, S, str } from "./attributes.ts";
+import { type Item, N, S, str } from "./attributes.ts";
 import { indexPartitionOf, indexPartitionsOf, resultItemKey, uniqueTimeKey, uniqueTimeRange } from "./keys.ts";
-import { batchGetAll, queryAll, scanAll } from "./requests.ts";
+import { batchGetAll, putItem, queryPartitions, scanAll, updateItem } from "./requests.ts";
 
 function keyOf(w: WindowIdentity): { pk: string; sk: string } {
   return resultItemKey(w.pipeline, w.key, w.start, w.endInKey ? w.end : undefined);
@@ -100,10 +100,6 @@ export function resultId(result: WindowIdentity): string {
   return `${pk}/${sk}`;
 }
 
-/**
- * Writes a version of a window's result if the ledger still holds `previousVersion` (or nothing, for
- * version 1), marked for the outbox when something downstream must receive it. Returns false when another run got there first: nothing is written twice.
- */
 export interface ResultWriteOptions {
   /** mark the result for the outbox: something downstream must receive it */
   outbox: boolean;
@@ -111,6 +107,11 @@ export interface ResultWriteOptions {
   ttlSeconds?: number;
 }
 
+/**
+ * Writes a version of a window's result if the ledger still holds the version before it (or nothing,
+ * for version 1), marked for the outbox when something downstream must receive it. Returns false when
+ * another run got there first: nothing is written twice.
+ */
 export async function writeResultOnce(
   client: DynamoDBClient,
   tableName: string,
@@ -118,43 +119,12 @@ export async function writeResultOnce(
   options: ResultWriteOptions,
 ): Promise<boolean> {
   const previous = result.version - 1;
-  try {
-    await client.send(
-      new PutItemCommand({
-        TableName: tableName,
-        Item: encodeResult(result, options),
-        ConditionExpression: previous === 0 ? "attribute_not_exists(pk)" : "version = :previous",
-        ExpressionAttributeValues: previous === 0 ? undefined : { ":previous": N(previous) },
-      }),
-    );
-    return true;
-  } catch (error) {
-    if (isConditionalFailure(error)) return false;
-    throw error;
-  }
-}
-
-/** An update of one result that applies only under `condition`; a false condition changes nothing. */
-async function updateResultIf(
-  client: DynamoDBClient,
-  tableName: string,
-  window: WindowIdentity,
-  update: { expression: string; condition: string; values: Record<string, AttributeValue> },
-): Promise<void> {
-  const { pk, sk } = keyOf(window);
-  try {
-    await client.send(
-      new UpdateItemCommand({
-        TableName: tableName,
-        Key: { pk: S(pk), sk: S(sk) },
-        UpdateExpression: update.expression,
-        ConditionExpression: update.condition,
-        ExpressionAttributeValues: update.values,
-      }),
-    );
-  } catch (error) {
-    if (!isConditionalFailure(error)) throw error;
-  }
+  return putItem(
+    client,
+    tableName,
+    encodeResult(result, options),
+    previous === 0 ? { condition: "attribute_not_exists(pk)" } : { condition: "version = :previous", values: { ":previous": N(previous) } },
+  );
 }
 
 /**
@@ -162,7 +132,7 @@ async function updateResultIf(
  * result that is not there is left alone).
  */
 export function markSuperseded(client: DynamoDBClient, tableName: string, old: WindowIdentity, by: { start: number; end: number }) {
-  return updateResultIf(client, tableName, old, {
+  return updateItem(client, tableName, keyOf(old), {
     expression: "SET supersededBy = :by",
     condition: "attribute_exists(pk)",
     values: marshall({ ":by": by }),
@@ -171,7 +141,7 @@ export function markSuperseded(client: DynamoDBClient, tableName: string, old: W
 
 /** Clears the outbox mark once a version is published; a newer version keeps its own mark. */
 export function markPublished(client: DynamoDBClient, tableName: string, result: WindowResult) {
-  return updateResultIf(client, tableName, result, {
+  return updateItem(client, tableName, keyOf(result), {
     expression: "REMOVE outbox, ob",
     condition: "version = :v",
     values: { ":v": N(result.version) },
@@ -180,17 +150,13 @@ export function markPublished(client: DynamoDBClient, tableName: string, result:
 
 /** Results written to the ledger but not yet published (found through the sparse outbox index). */
 export async function readOutbox(client: DynamoDBClient, tableName: string, pipeline: string): Promise<WindowResult[]> {
-  const pages = await Promise.all(
-    indexPartitionsOf(pipeline).map((partition) =>
-      queryAll(client, {
-        TableName: tableName,
-        IndexName: "outbox",
-        KeyConditionExpression: "outbox = :p",
-        ExpressionAttributeValues: { ":p": S(partition) },
-      }),
-    ),
-  );
-  const keys = pages.flat().map((item) => ({ pk: str(item, "pk") ?? "", sk: str(item, "sk") ?? "" }));
+  const items = await queryPartitions(client, indexPartitionsOf(pipeline), (partition) => ({
+    TableName: tableName,
+    IndexName: "outbox",
+    KeyConditionExpression: "outbox = :p",
+    ExpressionAttributeValues: { ":p": S(partition) },
+  }));
+  const keys = items.map((item) => ({ pk: str(item, "pk") ?? "", sk: str(item, "sk") ?? "" }));
   return (await batchGetAll(client, tableName, keys)).filter((item) => item.outbox !== undefined).map(decodeResult);
 }
 
@@ -225,26 +191,19 @@ export async function queryResults(client: DynamoDBClient, tableName: string, qu
   const from = query.from ?? 0;
   const to = query.to ?? Number.MAX_SAFE_INTEGER;
   const partitions = query.key === undefined ? indexPartitionsOf(query.pipeline) : [indexPartitionOf(query.pipeline, query.key)];
-  const pages = await Promise.all(
-    partitions.map((partition) =>
-      queryAll(client, {
-        TableName: tableName,
-        IndexName: "byEnd",
-        KeyConditionExpression: "gpk = :p AND ek BETWEEN :from AND :to",
-        FilterExpression: query.key === undefined ? undefined : "#key = :key",
-        ExpressionAttributeNames: query.key === undefined ? undefined : { "#key": "key" },
-        ExpressionAttributeValues: {
-          ":p": S(partition),
-          ":from": S(uniqueTimeRange(from, to).from),
-          ":to": S(uniqueTimeRange(from, to).to),
-          ...(query.key === undefined ? {} : { ":key": S(query.key) }),
-        },
-      }),
-    ),
-  );
-  const results = pages
-    .flat()
-    .map(decodeResult)
-    .filter((r) => query.superseded || r.supersededBy === undefined);
+  const items = await queryPartitions(client, partitions, (partition) => ({
+    TableName: tableName,
+    IndexName: "byEnd",
+    KeyConditionExpression: "gpk = :p AND ek BETWEEN :from AND :to",
+    FilterExpression: query.key === undefined ? undefined : "#key = :key",
+    ExpressionAttributeNames: query.key === undefined ? undefined : { "#key": "key" },
+    ExpressionAttributeValues: {
+      ":p": S(partition),
+      ":from": S(uniqueTimeRange(from, to).from),
+      ":to": S(uniqueTimeRange(from, to).to),
+      ...(query.key === undefined ? {} : { ":key": S(query.key) }),
+    },
+  }));
+  const results = items.map(decodeResult).filter((r) => query.superseded || r.supersededBy === undefined);
   return results.sort((a, b) => a.end - b.end || a.key.localeCompare(b.key) || a.start - b.start);
 }
