@@ -3,20 +3,15 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { type Browser, chromium, type Page } from "playwright-core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import type { WindowRow } from "../../tools/dashboard/model.ts";
 import { REPO, runPanes, startPanes, type Watched } from "../helpers/processes.ts";
 
 const CHROMIUM = process.env.PANES_CHROMIUM ?? "/usr/bin/chromium";
 const ARTIFACTS = join(REPO, "test/artifacts");
 const ZONE = "Australia/Adelaide"; // UTC+09:30 or +10:30: local times differ from UTC in hours and minutes
 
-interface Result {
-  key: string;
-  start: number;
-  end: number;
-  values: Record<string, number>;
-  count: number;
-  version: number;
-}
+/** A result as `panes results --json` prints it: the fields the dashboard's table shows. */
+type Result = Omit<WindowRow, "firedAt">;
 
 const hhmm = (ms: number, timeZone: string) =>
   new Intl.DateTimeFormat("en-GB", { timeZone, hour: "2-digit", minute: "2-digit", hourCycle: "h23" }).format(ms);
