@@ -31,5 +31,6 @@ export const handler = createIngestHandler({
   writeConcurrency: config.writeConcurrency,
   deadLetterRetentionSeconds: config.deadLetterRetentionSeconds,
   maxRecordBytes: config.maxRecordBytes,
+  logRetentionSeconds: config.logRetentionSeconds,
   requestClosing: config.watermarkFunctionName ? () => requestClosing(config.watermarkFunctionName as string) : undefined,
 });

@@ -27,4 +27,5 @@ export const handler = createWatermarkHandler({
   resultRetentionSeconds: config.resultRetentionSeconds,
   deadLetterTable: config.deadLetterTable,
   tombstoneRetentionMs: config.tombstoneRetentionMs,
+  logRetentionSeconds: config.logRetentionSeconds,
 });

@@ -72,6 +72,8 @@ export const deploymentConfigSchema = z.strictObject({
       results: duration("90d").prefault("0d"),
       deadLetters: duration("14d").prefault("14d"),
       tombstones: duration("7d").prefault("7d"),
+      /** shard-log entries: folded into pane state within a closing run, kept this long after (TTL) */
+      log: duration("7d").prefault("7d"),
     })
     .prefault({}),
   alarms: z

@@ -13,6 +13,7 @@ import * as nodejs from "aws-cdk-lib/aws-lambda-nodejs";
 import * as logs from "aws-cdk-lib/aws-logs";
 import * as sqs from "aws-cdk-lib/aws-sqs";
 import type { Construct } from "constructs";
+import { STATE_LETTER_PREFIX } from "#shared/aws/dynamodb/dead-letters.ts";
 import { STUCK_PREFIX } from "#shared/aws/dynamodb/stuck.ts";
 import type { Pipeline } from "#shared/core/pipelines/schema.ts";
 import type { DeploymentConfig } from "./config.ts";
@@ -111,6 +112,7 @@ export class PanesStack extends Stack {
       PANES_RESULT_TTL_SECONDS: seconds(config.retention.results),
       PANES_DEAD_LETTER_TTL_SECONDS: seconds(config.retention.deadLetters),
       PANES_TOMBSTONE_TTL_SECONDS: seconds(config.retention.tombstones),
+      PANES_LOG_TTL_SECONDS: seconds(config.retention.log),
       POWERTOOLS_SERVICE_NAME: SERVICE_NAME,
       POWERTOOLS_METRICS_NAMESPACE: METRICS_NAMESPACE,
       NODE_OPTIONS: "--enable-source-maps",
@@ -186,12 +188,13 @@ export class PanesStack extends Stack {
     watermark.configureAsyncInvoke({ maxEventAge: Duration.minutes(1), retryAttempts: 0 });
     ingest.addEnvironment("PANES_WATERMARK_FUNCTION_NAME", watermark.functionName);
 
-    // Ingest (shared/app/ingest.ts, functions/ingest.ts): panes, session sets, event-id claims,
-    // checkpoints and watermarks in the state table; dead letters in batches; the nudge; and what its event
-    // source mapping does: read the stream, send a failed batch's metadata to the on-failure queue (SSE-SQS: no key).
+    // Ingest (shared/app/ingest.ts, functions/ingest.ts): shard-log entries (and their head), session
+    // sets, event-id claims and watermarks in the state table; dead letters in batches; the nudge; and what
+    // its event source mapping does: read the stream, send a failed batch's metadata to the on-failure queue
+    // (SSE-SQS: no key).
     ingestRole.allow(
       "State",
-      ["dynamodb:GetItem", "dynamodb:BatchGetItem", "dynamodb:PutItem", "dynamodb:UpdateItem"],
+      ["dynamodb:GetItem", "dynamodb:BatchGetItem", "dynamodb:Query", "dynamodb:PutItem"],
       [storage.state.tableArn],
     );
     ingestRole.allow("DeadLetters", ["dynamodb:BatchWriteItem"], [storage.deadLetters.tableArn]);
@@ -200,15 +203,20 @@ export class PanesStack extends Stack {
     ingestRole.allow("EventSource", KINESIS_EVENT_SOURCE_ACTIONS, [source.streamArn]);
     ingestRole.allow("OnFailureQueue", ["sqs:SendMessage"], [onFailureQueue.queueArn]);
 
-    // Watermark (shared/app/closing.ts): checkpoints, watermarks and state in the state table (due
-    // state found through the due index, never a scan); the results ledger written once per version, never
-    // deleted (the outbox index finds what is not yet published); the source stream's shards and idle probes;
-    // the outputs.
+    // Watermark (shared/app/closing.ts, fold.ts): shard logs folded into pane state, checkpoints,
+    // watermarks (and their notices) in the state table (due state found through the due index, never a
+    // scan; a shard folded to its end is forgotten); the results ledger written once per version, never
+    // deleted (the outbox index finds what is not yet published); the source stream's shards and idle
+    // probes; the outputs.
     watermarkRole.allow(
       "State",
-      ["dynamodb:GetItem", "dynamodb:BatchGetItem", "dynamodb:Query", "dynamodb:PutItem", "dynamodb:UpdateItem"],
+      ["dynamodb:GetItem", "dynamodb:BatchGetItem", "dynamodb:Query", "dynamodb:PutItem", "dynamodb:UpdateItem", "dynamodb:DeleteItem"],
       [storage.state.tableArn],
     );
+    // Events a pane could not store (item size) are reported as dead letters, under partition keys of their own.
+    watermarkRole.allow("StateLetters", ["dynamodb:BatchWriteItem"], [storage.deadLetters.tableArn], {
+      "ForAllValues:StringLike": { "dynamodb:LeadingKeys": [`${STATE_LETTER_PREFIX}*`] },
+    });
     watermarkRole.allow("DueIndex", ["dynamodb:Query"], [storage.indexArn(storage.state, "due")]);
     watermarkRole.allow("Results", ["dynamodb:BatchGetItem", "dynamodb:PutItem", "dynamodb:UpdateItem"], [storage.results.tableArn]);
     watermarkRole.allow("OutboxIndex", ["dynamodb:Query"], [storage.indexArn(storage.results, "outbox")]);

@@ -20,6 +20,7 @@ const configSchema = z
     PANES_RESULT_TTL_SECONDS: seconds.default(0),
     PANES_DEAD_LETTER_TTL_SECONDS: seconds.default(14 * 86_400),
     PANES_TOMBSTONE_TTL_SECONDS: seconds.min(60).default(7 * 86_400),
+    PANES_LOG_TTL_SECONDS: seconds.default(7 * 86_400),
     PANES_MAX_RECORD_BYTES: z.coerce
       .number()
       .int()
@@ -42,6 +43,7 @@ const configSchema = z
     resultRetentionSeconds: c.PANES_RESULT_TTL_SECONDS || undefined,
     deadLetterRetentionSeconds: c.PANES_DEAD_LETTER_TTL_SECONDS || undefined,
     tombstoneRetentionMs: c.PANES_TOMBSTONE_TTL_SECONDS * 1000,
+    logRetentionSeconds: c.PANES_LOG_TTL_SECONDS || undefined,
     maxRecordBytes: c.PANES_MAX_RECORD_BYTES,
   }));
 

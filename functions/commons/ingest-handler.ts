@@ -1,4 +1,4 @@
-// The Kinesis-triggered ingest handler: decode → assign → pre-aggregate → fenced writes → checkpoint.
+// The Kinesis-triggered ingest handler: decode → assign → pre-aggregate → one shard-log entry (fenced).
 // A bad record is data (dead letter), a failing dependency is an exception (Lambda retries, fences make
 // the retry safe); a partial failure answers with the sequence number to resume from.
 import { injectLambdaContext } from "@aws-lambda-powertools/logger/middleware";
@@ -24,14 +24,14 @@ export function createIngestHandler(deps: IngestDependencies) {
       metrics.addMetric("RecordsDeadLettered", MetricUnit.Count, counts.invalid);
       metrics.addMetric("LateEventsDropped", MetricUnit.Count, counts.late);
       metrics.addMetric("LateEventsAccepted", MetricUnit.Count, counts.lateAccepted);
-      metrics.addMetric("PaneWrites", MetricUnit.Count, counts.panesWritten);
+      metrics.addMetric("StateWrites", MetricUnit.Count, counts.stateWrites);
       metrics.addMetric("WriteConflictsRetried", MetricUnit.Count, counts.conflicts);
       metrics.addMetric("DuplicateEventsDropped", MetricUnit.Count, counts.duplicates);
       metrics.addMetric("RedeliveredRecordsSkipped", MetricUnit.Count, counts.alreadyApplied);
       if (outcome.resumeFrom === undefined) return { batchItemFailures: [] };
-      logger.error("pane writes failed; asking Lambda to resume the shard", {
+      logger.error("session writes failed; asking Lambda to resume the shard", {
         resumeFrom: outcome.resumeFrom,
-        failedPanes: counts.failedPanes,
+        failedWrites: counts.failedWrites,
         errors: outcome.errors.slice(0, 3).map(String),
       });
       return { batchItemFailures: [{ itemIdentifier: outcome.resumeFrom }] };

@@ -151,7 +151,7 @@ export class Operations extends Construct {
     this.dashboard = new cloudwatch.Dashboard(this, "Dashboard", { defaultInterval: Duration.hours(3) });
     this.dashboard.addWidgets(
       new cloudwatch.AlarmStatusWidget({ title: "Panes alarms", alarms: this.alarms, width: 24, height: 3 }),
-      graph("Events", [panesMetric("RecordsIn", "Sum"), panesMetric("EventsAccepted", "Sum"), panesMetric("PaneWrites", "Sum")]),
+      graph("Events", [panesMetric("RecordsIn", "Sum"), panesMetric("EventsAccepted", "Sum"), panesMetric("StateWrites", "Sum")]),
       graph("Dead-lettered and late", [deadLettered, panesMetric("LateEventsDropped", "Sum"), panesMetric("LateEventsAccepted", "Sum")]),
       graph("Ingest iterator age (ms)", [iteratorAge]),
       graph(

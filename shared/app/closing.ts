@@ -1,5 +1,5 @@
-// The closing logic of the watermark function: derive each pipeline's watermark from the checkpoints,
-// find due state through the due index (never a scan), combine panes into windows (or take a key's
+// The closing logic of the watermark function: fold the shard logs into pane state (fold.ts), derive
+// each pipeline's watermark from the checkpoints, find due state through the due index (never a scan), combine panes into windows (or take a key's
 // sessions), write each window's result once per version to the ledger, publish it, and move or purge
 // the state. Which windows fire, fire again or go is decided by windows/fates.ts and windows/sessions.ts.
 import type { DynamoDBClient } from "@aws-sdk/client-dynamodb";
@@ -33,6 +33,7 @@ import {
   settleSessions,
 } from "../core/windows/sessions.ts";
 import { END_OF_TIME, isIdle, type ShardProgress, watermarkOf } from "../core/windows/watermark.ts";
+import { announceWatermarks, type FoldReport, foldLogs } from "./fold.ts";
 
 export interface ClosingDependencies {
   dynamodb: DynamoDBClient;
@@ -48,6 +49,8 @@ export interface ClosingDependencies {
   resultRetentionSeconds?: number;
   /** how long purged-pane tombstones are kept, ms */
   tombstoneRetentionMs: number;
+  /** how long shard log entries (watermark notices included) are kept (TTL), seconds; undefined keeps them */
+  logRetentionSeconds?: number;
   /** where keys whose closing failed are parked with the reason (the dead-letter table); without it they are only reported */
   deadLetterTable?: string;
   now?: () => number;
@@ -74,6 +77,8 @@ export interface PipelineClosing {
 export interface ClosingOptions {
   /** move every watermark to +∞ and fire everything (end of a bounded input) */
   drain?: boolean;
+  /** what folding the shard logs did, before the pipelines close */
+  onFold?: (report: FoldReport) => void;
 }
 
 /** What this run knows of the source stream's shards; probes are made at most once per shard per run. */
@@ -135,19 +140,32 @@ const emptyReport = (pipeline: string): PipelineClosing => ({
   unpublished: 0,
 });
 
-/** Closes every pipeline; one that fails is reported (with the reason) and the others still close. */
+/**
+ * Folds the shard logs, then closes every pipeline; one that fails is reported (with the reason) and
+ * the others still close. When a watermark moved, the shard logs hear of it.
+ */
 export async function closeWindows(deps: ClosingDependencies, options: ClosingOptions = {}): Promise<PipelineClosing[]> {
+  const fold = await foldLogs(deps, deps.now?.() ?? Date.now());
+  options.onFold?.(fold);
   const shards = await ShardView.read(deps);
+  const before = await readWatermarks(
+    deps.dynamodb,
+    deps.stateTable,
+    deps.pipelines.map((p) => p.name),
+  );
   const reports: PipelineClosing[] = [];
   for (const pipeline of deps.pipelines) {
     const report = emptyReport(pipeline.name);
     try {
-      await closePipeline(deps, pipeline, shards, options, report);
+      await closePipeline(deps, pipeline, shards, before.get(pipeline.name), options, report);
     } catch (error) {
       report.error = reasonOf(error);
     }
     reports.push(report);
   }
+  const after = new Map(reports.flatMap((r) => (r.watermark === undefined ? [] : [[r.pipeline, r.watermark] as const])));
+  if ([...after].some(([pipeline, w]) => w !== before.get(pipeline)))
+    await announceWatermarks(deps, fold.heads, after, deps.now?.() ?? Date.now(), deps.logRetentionSeconds);
   return reports;
 }
 
@@ -182,11 +200,11 @@ async function closePipeline(
   deps: ClosingDependencies,
   pipeline: Pipeline,
   shards: ShardView,
+  previous: number | undefined,
   options: ClosingOptions,
   report: PipelineClosing,
 ): Promise<void> {
   const now = deps.now?.() ?? Date.now();
-  const previous = (await readWatermarks(deps.dynamodb, deps.stateTable, [pipeline.name])).get(pipeline.name);
   const candidate = options.drain ? END_OF_TIME : await candidateWatermark(deps, pipeline, shards, now);
   if (candidate === undefined && previous === undefined) return;
   const watermark =

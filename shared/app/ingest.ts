@@ -1,29 +1,33 @@
-// Applies one shard batch exactly once: dead letters, then fenced state writes (bounded concurrency) —
-// fixed-window panes and session sets — then the per-pipeline checkpoints covering only what was fully
-// applied. Returns where the shard must resume when some writes failed, so the caller can answer with
-// batchItemFailures. Every decision comes from ingest/plan.ts, ingest/deltas.ts and windows/fates.ts.
+// Applies one shard batch exactly once, with one write in the common case: the batch's fixed-window
+// events, pre-aggregated per (pipeline, key, pane), go to the shard's log as one entry numbered after
+// the log's head (aws/dynamodb/log.ts); the closing logic folds entries into pane state. Records at or
+// below the head's last position were applied before (a redelivery) and are skipped; a taken number
+// means the head moved (another writer, or a watermark notice): read it and plan again. Dead letters
+// go first, session sets (merging needs the stored sessions) are written here, fenced. Returns where
+// the shard must resume when some session writes failed. Every decision comes from ingest/plan.ts,
+// ingest/deltas.ts and windows/fates.ts.
 import type { DynamoDBClient } from "@aws-sdk/client-dynamodb";
 import pLimit, { type LimitFunction } from "p-limit";
-import { readWatermarks, writeCheckpoint, writeShardProgress } from "../aws/dynamodb/checkpoints.ts";
+import { readShardProgress, readWatermarks } from "../aws/dynamodb/checkpoints.ts";
 import { putDeadLetters } from "../aws/dynamodb/dead-letters.ts";
 import { claimEventIds } from "../aws/dynamodb/dedupe.ts";
 import {
-  approximateItemBytes,
-  MAX_PANE_ITEM_BYTES,
-  paneItemOf,
-  readPane,
-  readSessions,
-  sessionsItemOf,
-  writePane,
-  writeSessions,
-} from "../aws/dynamodb/panes.ts";
+  appendLogItem,
+  type LogEntry,
+  type LoggedPane,
+  logItemOf,
+  MAX_LOG_ITEM_BYTES,
+  readLogHead,
+  registerLogShard,
+} from "../aws/dynamodb/log.ts";
+import { approximateItemBytes, MAX_PANE_ITEM_BYTES, readSessions, sessionsItemOf, writeSessions } from "../aws/dynamodb/panes.ts";
 import { retryOnConflict } from "../aws/retry.ts";
-import { type Contribution, type PaneDelta, type SessionDelta, updatePane, updateSessions } from "../core/ingest/deltas.ts";
+import { type Contribution, layersOf, type PaneDelta, type SessionDelta, updateSessions } from "../core/ingest/deltas.ts";
 import { type BatchPlan, deadLetterOf, lateReason, planBatch, positionOf, recordFloorOf } from "../core/ingest/plan.ts";
 import type { Pipeline } from "../core/pipelines/schema.ts";
 import type { DeadLetter, StreamRecord } from "../core/types.ts";
-import { closesWindows, type TimeWindow, windowsOfPane } from "../core/windows/assigners.ts";
-import { firstEndOfPane, isWindowDue } from "../core/windows/fates.ts";
+import { closesWindows, type TimeWindow } from "../core/windows/assigners.ts";
+import { isWindowDue } from "../core/windows/fates.ts";
 import { sessionsDueOf, sessionWindowOf } from "../core/windows/sessions.ts";
 
 export interface IngestDependencies {
@@ -31,10 +35,17 @@ export interface IngestDependencies {
   stateTable: string;
   deadLetterTable: string;
   pipelines: readonly Pipeline[];
-  /** concurrent state writes per batch */
+  /** concurrent session-set writes and dedupe claims per batch */
   writeConcurrency: number;
   /** how long dead letters are kept (TTL), seconds; undefined keeps them */
   deadLetterRetentionSeconds?: number;
+  /** how long shard log entries are kept (TTL), seconds, long after they are folded; undefined keeps them */
+  logRetentionSeconds?: number;
+  /**
+   * How often a container reads the watermarks itself (ms). Between reads it knows them from the log:
+   * the closing logic appends a notice to every shard's log when a watermark moves. Default 60 s.
+   */
+  watermarkRefreshMs?: number;
   /** records larger than this are dead-lettered unread */
   maxRecordBytes?: number;
   /**
@@ -57,9 +68,10 @@ export interface BatchOutcome {
     /** events some (not all) of their windows refused */
     partlyLate: number;
     lateAccepted: number;
-    panesWritten: number;
+    /** log entries and session sets written */
+    stateWrites: number;
     alreadyApplied: number;
-    failedPanes: number;
+    failedWrites: number;
     conflicts: number;
     duplicates: number;
     closingRequested: number;
@@ -69,9 +81,54 @@ export interface BatchOutcome {
 
 const MAX_ATTEMPTS = 6;
 const DONE = { done: true } as const;
+const DEFAULT_WATERMARK_REFRESH_MS = 60_000;
 
 export class StateWriteConflictError extends Error {
   override name = "StateWriteConflictError";
+}
+
+/** What a container knows of a shard's log: its newest entry, and the watermarks known with it. */
+interface LogHead {
+  ordinal: number;
+  /** the last record position applied (undefined: none yet) */
+  last?: bigint;
+  watermarks: Map<string, number>;
+  /** when this container last read the watermarks themselves */
+  watermarksReadAt: number;
+}
+
+/** Per container, by table and shard. A stale head costs one taken number and a read, never correctness. */
+const heads = new Map<string, LogHead>();
+
+const headId = (deps: IngestDependencies, shardId: string) => `${deps.stateTable}/${shardId}`;
+
+/** The head as the table has it: the newest entry, or — with no log (a new shard, or entries expired after folding) — the shard's progress. */
+async function readHead(deps: IngestDependencies, shardId: string): Promise<LogHead> {
+  const entry = await readLogHead(deps.dynamodb, deps.stateTable, shardId);
+  if (entry !== undefined)
+    return { ordinal: entry.ordinal, last: entry.last, watermarks: new Map(Object.entries(entry.watermarks)), watermarksReadAt: 0 };
+  const progress = (await readShardProgress(deps.dynamodb, deps.stateTable, [shardId])).get(shardId);
+  const seq = progress?.sequenceNumber;
+  // Progress counts whole Kinesis records: every user record of the last one is applied.
+  return {
+    ordinal: progress?.ordinal ?? 0,
+    last: seq === undefined ? undefined : (BigInt(seq) << 32n) + 0xffffffffn,
+    watermarks: new Map(),
+    watermarksReadAt: 0,
+  };
+}
+
+/** The head with the watermarks read now, when they are due for a read (or sessions need them exact). */
+async function withWatermarks(deps: IngestDependencies, head: LogHead, now: number): Promise<LogHead> {
+  const sessions = deps.pipelines.some((p) => p.window.type === "session");
+  const refresh = deps.watermarkRefreshMs ?? DEFAULT_WATERMARK_REFRESH_MS;
+  if (!sessions && head.watermarksReadAt > 0 && now - head.watermarksReadAt < refresh) return head;
+  const read = await readWatermarks(
+    deps.dynamodb,
+    deps.stateTable,
+    deps.pipelines.map((p) => p.name),
+  );
+  return { ...head, watermarks: read, watermarksReadAt: now };
 }
 
 /** What one batch is doing; the steps below share it. */
@@ -113,69 +170,6 @@ const putLetters = (ctx: BatchContext, letters: readonly DeadLetter[]) =>
 
 const OVERSIZED = (what: string) =>
   `the state of ${what} would exceed DynamoDB's item size limit (${MAX_PANE_ITEM_BYTES} bytes kept for state); lower a sketch's precision or accuracy, or shorten the window`;
-
-/**
- * One pane's share of the batch, exactly once. Late letters for contributions some windows refused are
- * written before the pane, and only for contributions the pane does not hold yet, so a redelivery never
- * changes a decision already applied.
- */
-async function applyPaneDelta(ctx: BatchContext, delta: PaneDelta, partial: ReadonlyMap<bigint, DeadLetter>): Promise<void> {
-  const outcome = await retryOnConflict(MAX_ATTEMPTS, () => paneAttempt(ctx, delta, partial));
-  if (outcome === undefined)
-    throw new StateWriteConflictError(
-      `pane ${delta.pipeline}/${delta.key}/${delta.paneStart} kept changing under ${MAX_ATTEMPTS} attempts`,
-    );
-}
-
-/** Read the pane, decide what the batch adds, write it under the version read. */
-async function paneAttempt(
-  ctx: BatchContext,
-  delta: PaneDelta,
-  partial: ReadonlyMap<bigint, DeadLetter>,
-): Promise<{ done: true } | "conflict"> {
-  const { dynamodb, stateTable } = ctx.deps;
-  const known = await readPane(dynamodb, stateTable, delta.pipeline, delta.key, delta.paneStart);
-  const update = updatePane(known, delta, ctx.shardId);
-  ctx.counts.alreadyApplied += update.alreadyApplied;
-  if (update.kind === "applied-before") return DONE;
-  if (update.kind === "purged") {
-    ctx.counts.late += update.pending.length;
-    const windows = windowsOfPane(delta.window, delta.paneStart);
-    const reason = "its windows' state was already purged (the watermark passed their end + allowed lateness)";
-    await putLetters(
-      ctx,
-      lettersFor(
-        ctx,
-        update.pending,
-        delta.pipeline,
-        "late",
-        () => reason,
-        () => windows,
-      ),
-    );
-    return DONE;
-  }
-  const item = paneItemOf(delta, update.next, firstEndOfPane(delta.window, delta.paneStart));
-  // A state that cannot be stored is refused with a reason (dead letters), never retried forever.
-  if (approximateItemBytes(item) > MAX_PANE_ITEM_BYTES) {
-    ctx.counts.invalid += update.pending.length;
-    await putLetters(
-      ctx,
-      lettersFor(ctx, update.pending, delta.pipeline, "invalid", () => OVERSIZED(`pane ${delta.paneStart} of key "${delta.key}"`)),
-    );
-    return DONE;
-  }
-  const refused = update.pending.flatMap((c) => partial.get(c.sequenceNumber) ?? []);
-  ctx.counts.partlyLate += refused.length;
-  await putLetters(ctx, refused);
-  if (await writePane(dynamodb, stateTable, item, known?.version, update.next)) {
-    ctx.counts.panesWritten++;
-    return DONE;
-  }
-  ctx.counts.partlyLate -= refused.length;
-  ctx.counts.conflicts++;
-  return "conflict";
-}
 
 /** One key's session elements of the batch, merged into its stored sessions exactly once. */
 async function applySessionDelta(ctx: BatchContext, delta: SessionDelta): Promise<void> {
@@ -221,7 +215,7 @@ async function sessionsAttempt(ctx: BatchContext, delta: SessionDelta): Promise<
   await putLetters(ctx, late);
   if (await writeSessions(dynamodb, stateTable, item, known?.version, update.next)) {
     ctx.counts.late += late.length;
-    ctx.counts.panesWritten++;
+    ctx.counts.stateWrites++;
     // Accepted into a session the watermark already passed: it fires again at the next closing run.
     const fired = update.next.entries.map((e) => sessionWindowOf(e, delta.gap)).filter((w) => isWindowDue(w.end, effective));
     ctx.counts.lateAccepted += update.accepted.filter((c) => fired.some((w) => c.ts >= w.start && c.ts < w.end)).length;
@@ -251,87 +245,6 @@ async function dropDuplicates(ctx: BatchContext, deltas: readonly (PaneDelta | S
   }
 }
 
-/** Checkpoints cover only Kinesis records before the first failure: the watermark must not run ahead of state. */
-async function writeCheckpoints(
-  ctx: BatchContext,
-  records: readonly StreamRecord[],
-  progress: ReadonlyMap<string, readonly { sequenceNumber: bigint; ts: number }[]>,
-  lowestFailed: bigint | undefined,
-): Promise<Map<string, number>> {
-  const { deps } = ctx;
-  const failedFloor = lowestFailed === undefined ? undefined : recordFloorOf(lowestFailed);
-  const applied = records.filter((r) => failedFloor === undefined || positionOf(r) < failedFloor);
-  const lastApplied = applied[applied.length - 1];
-  const maxEventTimes = new Map<string, number>();
-  if (lastApplied === undefined) return maxEventTimes;
-  for (const pipeline of deps.pipelines) {
-    for (const e of progress.get(pipeline.name) ?? []) {
-      if (failedFloor !== undefined && e.sequenceNumber >= failedFloor) continue;
-      maxEventTimes.set(pipeline.name, Math.max(e.ts, maxEventTimes.get(pipeline.name) ?? Number.NEGATIVE_INFINITY));
-    }
-  }
-  await Promise.all(
-    [...maxEventTimes].map(([pipeline, maxEventTime]) =>
-      writeCheckpoint(deps.dynamodb, deps.stateTable, {
-        pipeline,
-        shardId: ctx.shardId,
-        sequenceNumber: lastApplied.sequenceNumber,
-        maxEventTime,
-        updatedAt: ctx.now,
-      }),
-    ),
-  );
-  await writeShardProgress(deps.dynamodb, deps.stateTable, ctx.shardId, lastApplied.sequenceNumber, ctx.now);
-  return maxEventTimes;
-}
-
-/** Too late for every window, unless a fence shows the record is a redelivery of something already applied. */
-async function refuseTooLate(ctx: BatchContext, tooLate: BatchPlan["tooLate"], limit: LimitFunction): Promise<void> {
-  const { dynamodb, stateTable } = ctx.deps;
-  await Promise.all(
-    tooLate.map(({ delta, letters }) =>
-      limit(async () => {
-        const known = await readPane(dynamodb, stateTable, delta.pipeline, delta.key, delta.paneStart);
-        const fence = known?.fences.get(ctx.shardId);
-        const unapplied = fence === undefined ? delta.contributions : delta.contributions.filter((c) => c.sequenceNumber > fence);
-        ctx.counts.alreadyApplied += delta.contributions.length - unapplied.length;
-        ctx.counts.late += unapplied.length;
-        await putLetters(
-          ctx,
-          unapplied.flatMap((c) => letters.get(c.sequenceNumber) ?? []),
-        );
-      }),
-    ),
-  );
-}
-
-/**
- * Every pane and session delta, with bounded concurrency. A write that fails is kept with its error;
- * returns the lowest position among the failed deltas' records (the shard resumes from there).
- */
-async function applyDeltas(ctx: BatchContext, plan: BatchPlan, limit: LimitFunction, errors: unknown[]): Promise<bigint | undefined> {
-  let lowestFailed: bigint | undefined;
-  const attempt = (first: bigint | undefined, write: () => Promise<void>) =>
-    limit(async () => {
-      try {
-        await write();
-      } catch (error) {
-        errors.push(error);
-        ctx.counts.failedPanes++;
-        if (first !== undefined && (lowestFailed === undefined || first < lowestFailed)) lowestFailed = first;
-      }
-    });
-  await Promise.all([
-    ...plan.panes
-      .filter(({ delta }) => delta.contributions.length > 0)
-      .map(({ delta, letters }) => attempt(delta.contributions[0]?.sequenceNumber, () => applyPaneDelta(ctx, delta, letters))),
-    ...plan.sessions
-      .filter((delta) => delta.contributions.length > 0)
-      .map((delta) => attempt(delta.contributions[0]?.sequenceNumber, () => applySessionDelta(ctx, delta))),
-  ]);
-  return lowestFailed;
-}
-
 /** Starts a closing run now when this batch may have moved a watermark past a window's end (or changed a fired or open window). */
 async function requestClosingIfDue(ctx: BatchContext, maxEventTimes: ReadonlyMap<string, number>): Promise<void> {
   const { deps } = ctx;
@@ -351,6 +264,83 @@ async function requestClosingIfDue(ctx: BatchContext, maxEventTimes: ReadonlyMap
   }
 }
 
+/**
+ * Every session delta, with bounded concurrency. A write that fails is kept with its error; returns the
+ * lowest position among the failed deltas' records (the shard resumes from there).
+ */
+async function applySessionDeltas(
+  ctx: BatchContext,
+  plan: BatchPlan,
+  limit: LimitFunction,
+  errors: unknown[],
+): Promise<bigint | undefined> {
+  let lowestFailed: bigint | undefined;
+  await Promise.all(
+    plan.sessions
+      .filter((delta) => delta.contributions.length > 0)
+      .map((delta) =>
+        limit(async () => {
+          try {
+            await applySessionDelta(ctx, delta);
+          } catch (error) {
+            errors.push(error);
+            ctx.counts.failedWrites++;
+            const first = delta.contributions[0]?.sequenceNumber;
+            if (first !== undefined && (lowestFailed === undefined || first < lowestFailed)) lowestFailed = first;
+          }
+        }),
+      ),
+  );
+  return lowestFailed;
+}
+
+/** The log entries for `records` (one, unless the batch's state would not fit in an item: then split by records). */
+function entriesOf(
+  ctx: BatchContext,
+  plan: BatchPlan,
+  records: readonly StreamRecord[],
+  ordinal: number,
+  shardId: string,
+): { entry: LogEntry; records: readonly StreamRecord[] }[] {
+  const first = records[0];
+  const last = records[records.length - 1];
+  if (first === undefined || last === undefined) return [];
+  const from = positionOf(first);
+  const to = positionOf(last);
+  const panes: LoggedPane[] = [];
+  for (const { delta } of plan.panes) {
+    const contributions = delta.contributions.filter((c) => c.sequenceNumber >= from && c.sequenceNumber <= to);
+    if (contributions.length === 0) continue;
+    panes.push({
+      pipeline: delta.pipeline,
+      key: delta.key,
+      paneStart: delta.paneStart,
+      layers: layersOf({ aggregates: delta.aggregates, contributions }),
+    });
+  }
+  const maxEventTimes: Record<string, number> = {};
+  for (const [pipeline, events] of plan.progress)
+    for (const e of events)
+      if (e.sequenceNumber >= from && e.sequenceNumber <= to)
+        maxEventTimes[pipeline] = Math.max(e.ts, maxEventTimes[pipeline] ?? Number.NEGATIVE_INFINITY);
+  const entry: LogEntry = {
+    ordinal,
+    kind: "batch",
+    first: from,
+    last: (BigInt(last.sequenceNumber) << 32n) + 0xffffffffn,
+    at: ctx.now,
+    watermarks: Object.fromEntries(ctx.watermarks),
+    maxEventTimes,
+    panes,
+  };
+  if (approximateItemBytes(logItemOf(shardId, entry)) <= MAX_LOG_ITEM_BYTES) return [{ entry, records }];
+  // Split on a Kinesis record boundary (never between the user records of one aggregated record).
+  const cut = records.findIndex((r, i) => i >= records.length / 2 && r.sequenceNumber !== records[i - 1]?.sequenceNumber);
+  if (cut <= 0) throw new RangeError(`the state of one Kinesis record of shard ${shardId} does not fit in a log entry`);
+  const head = entriesOf(ctx, plan, records.slice(0, cut), ordinal, shardId);
+  return [...head, ...entriesOf(ctx, plan, records.slice(cut), ordinal + head.length, shardId)];
+}
+
 const emptyCounts = (records: number): BatchOutcome["counts"] => ({
   records,
   events: 0,
@@ -358,40 +348,97 @@ const emptyCounts = (records: number): BatchOutcome["counts"] => ({
   late: 0,
   partlyLate: 0,
   lateAccepted: 0,
-  panesWritten: 0,
+  stateWrites: 0,
   alreadyApplied: 0,
-  failedPanes: 0,
+  failedWrites: 0,
   conflicts: 0,
   duplicates: 0,
   closingRequested: 0,
 });
 
-export async function applyShardBatch(deps: IngestDependencies, records: readonly StreamRecord[]): Promise<BatchOutcome> {
-  const now = deps.now?.() ?? Date.now();
-  const shardId = records[0]?.shardId;
-  const counts = emptyCounts(records.length);
-  if (shardId === undefined) return { counts, errors: [] };
-
-  const watermarks = await readWatermarks(
-    deps.dynamodb,
-    deps.stateTable,
-    deps.pipelines.map((p) => p.name),
-  );
-  const plan = planBatch(deps.pipelines, records, watermarks, now, deps.maxRecordBytes);
+/**
+ * Plans the records after the head and applies them: dead letters, dedupe, session sets, then the log
+ * entries. "conflict" when an entry's number was taken (the head moved): nothing of this attempt is
+ * lost, and the next one plans again from the new head.
+ */
+async function applyAfterHead(
+  deps: IngestDependencies,
+  shardId: string,
+  head: LogHead,
+  pending: readonly StreamRecord[],
+  now: number,
+  counts: BatchOutcome["counts"],
+): Promise<BatchOutcome | "conflict"> {
+  const plan = planBatch(deps.pipelines, pending, head.watermarks, now, deps.maxRecordBytes);
   Object.assign(counts, plan.counts);
-  const bySequence = new Map(records.map((r) => [positionOf(r), r]));
-  const ctx: BatchContext = { deps, shardId, now, watermarks, bySequence, acceptedBy: plan.acceptedBy, counts };
-  await putLetters(ctx, plan.deadLetters);
+  const bySequence = new Map(pending.map((r) => [positionOf(r), r]));
+  const ctx: BatchContext = { deps, shardId, now, watermarks: head.watermarks, bySequence, acceptedBy: plan.acceptedBy, counts };
+  await putLetters(ctx, [...plan.deadLetters, ...plan.tooLate.flatMap(({ letters }) => [...letters.values()])]);
   counts.late += plan.deadLetters.filter((l) => l.kind === "late").length;
+  counts.late += plan.tooLate.reduce((n, { letters }) => n + letters.size, 0);
   await dropDuplicates(ctx, [...plan.panes.map((p) => p.delta), ...plan.sessions]);
 
-  const limit = pLimit(deps.writeConcurrency);
-  await refuseTooLate(ctx, plan.tooLate, limit);
   const errors: unknown[] = [];
-  const lowestFailed = await applyDeltas(ctx, plan, limit, errors);
-  // Checkpoints cover only what was fully applied; then a closing run, when one may be due.
-  const maxEventTimes = await writeCheckpoints(ctx, records, plan.progress, lowestFailed);
+  const lowestFailed = await applySessionDeltas(ctx, plan, pLimit(deps.writeConcurrency), errors);
+  // The log covers only whole Kinesis records before the first failed session write.
+  const floor = lowestFailed === undefined ? undefined : recordFloorOf(lowestFailed);
+  const covered = floor === undefined ? pending : pending.filter((r) => positionOf(r) < floor);
+  const partly = plan.panes.flatMap(({ delta, letters }) =>
+    delta.contributions.flatMap((c) => (floor !== undefined && c.sequenceNumber >= floor ? [] : (letters.get(c.sequenceNumber) ?? []))),
+  );
+  counts.partlyLate += partly.length;
+  await putLetters(ctx, partly);
+
+  if (covered.length > 0) {
+    if (head.ordinal === 0) await registerLogShard(deps.dynamodb, deps.stateTable, shardId);
+    const entries = entriesOf(ctx, plan, covered, head.ordinal + 1, shardId);
+    for (const { entry } of entries) {
+      if (!(await appendLogItem(deps.dynamodb, deps.stateTable, logItemOf(shardId, entry, deps.logRetentionSeconds)))) {
+        counts.conflicts++;
+        heads.delete(headId(deps, shardId));
+        return "conflict";
+      }
+      counts.stateWrites++;
+      heads.set(headId(deps, shardId), { ...head, ordinal: entry.ordinal, last: entry.last });
+    }
+  }
+  const maxEventTimes = new Map<string, number>();
+  for (const [pipeline, events] of plan.progress)
+    for (const e of events)
+      if (floor === undefined || e.sequenceNumber < floor)
+        maxEventTimes.set(pipeline, Math.max(e.ts, maxEventTimes.get(pipeline) ?? Number.NEGATIVE_INFINITY));
   await requestClosingIfDue(ctx, maxEventTimes);
   const resumeFrom = lowestFailed === undefined ? undefined : bySequence.get(lowestFailed)?.sequenceNumber;
   return { resumeFrom, counts, errors };
+}
+
+export async function applyShardBatch(deps: IngestDependencies, records: readonly StreamRecord[]): Promise<BatchOutcome> {
+  const now = deps.now?.() ?? Date.now();
+  const shardId = records[0]?.shardId;
+  if (shardId === undefined) return { counts: emptyCounts(0), errors: [] };
+  let head = heads.get(headId(deps, shardId)) ?? (await readHead(deps, shardId));
+  let conflicts = 0;
+  try {
+    for (let attempt = 1; ; attempt++) {
+      const last = head.last;
+      const pending = last === undefined ? records : records.filter((r) => positionOf(r) > last);
+      const counts = { ...emptyCounts(records.length), alreadyApplied: records.length - pending.length, conflicts };
+      if (pending.length === 0) {
+        heads.set(headId(deps, shardId), head);
+        return { counts, errors: [] };
+      }
+      head = await withWatermarks(deps, head, now);
+      const outcome = await applyAfterHead(deps, shardId, head, pending, now, counts);
+      if (outcome !== "conflict") return outcome;
+      conflicts = counts.conflicts;
+      if (attempt >= MAX_ATTEMPTS)
+        throw new StateWriteConflictError(`the log of shard ${shardId} kept moving under ${MAX_ATTEMPTS} attempts`);
+      // The head's watermarks are the ones to plan at (a notice's, or those the batch before was planned at).
+      head = { ...(await readHead(deps, shardId)), watermarksReadAt: head.watermarksReadAt };
+    }
+  } catch (error) {
+    // Whatever this container thought of the head, the retry reads it again.
+    heads.delete(headId(deps, shardId));
+    throw error;
+  }
 }

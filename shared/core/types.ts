@@ -29,6 +29,11 @@ export interface DeadLetter extends StreamRecord {
   size?: number;
   /** late letters of fixed windows: the windows that refused the event (the others, if any, took it) */
   windows?: { start: number; end: number }[];
+  /**
+   * "state": not a record but accepted events a pane could not store (written by the closing logic; its
+   * data describes them). Absent for the records' own letters.
+   */
+  origin?: "state";
 }
 
 /** One version of a window's result, as the ledger holds it and the outputs publish it. */

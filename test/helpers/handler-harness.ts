@@ -5,6 +5,7 @@ import { PutRecordsCommand } from "@aws-sdk/client-kinesis";
 import { expect } from "vitest";
 import { createIngestHandler } from "../../functions/commons/ingest-handler.ts";
 import { createWatermarkHandler } from "../../functions/commons/watermark-handler.ts";
+import { announceWatermarksEverywhere } from "../../shared/app/fold.ts";
 import { advanceWatermark } from "../../shared/aws/dynamodb/checkpoints.ts";
 import { listDeadLetters } from "../../shared/aws/dynamodb/dead-letters.ts";
 import { queryResults } from "../../shared/aws/dynamodb/results.ts";
@@ -65,9 +66,15 @@ export class HandlerHarness {
     expect(answer?.batchItemFailures ?? []).toEqual([]);
   }
 
-  /** Stores Panes' watermark (Flink's + 1), as a closing run would. */
+  /** Stores Panes' watermark (Flink's + 1) and tells the shard logs, as a closing run would. */
   async advanceWatermark(to: number): Promise<void> {
-    await advanceWatermark(this.deployment.dynamodb, this.deployment.names.stateTable, this.pipeline.name, to, this.now);
+    const { dynamodb, names } = this.deployment;
+    const stored = await advanceWatermark(dynamodb, names.stateTable, this.pipeline.name, to, this.now);
+    await announceWatermarksEverywhere(
+      { dynamodb, stateTable: names.stateTable, pipelines: [this.pipeline], concurrency: 4 },
+      new Map([[this.pipeline.name, stored]]),
+      this.now,
+    );
   }
 
   async close(): Promise<void> {

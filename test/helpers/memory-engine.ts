@@ -6,9 +6,10 @@
 import { finalValues } from "../../shared/core/aggregates/state.ts";
 import {
   type Contribution,
+  foldIntoPane,
+  layersOf,
   type StoredPane,
   type StoredSessions,
-  updatePane,
   updateSessions,
   windowStateOf,
 } from "../../shared/core/ingest/deltas.ts";
@@ -78,20 +79,15 @@ export class MemoryEngine {
         recordedAt: 0,
       };
     };
-    for (const { delta, letters } of plan.tooLate) {
-      const fence = this.panes.get(`${delta.key}\u0000${delta.paneStart}`)?.pane.fences.get(SHARD);
-      for (const c of delta.contributions)
-        if (fence === undefined || c.sequenceNumber > fence) this.letters.push(letters.get(c.sequenceNumber) as DeadLetter);
-    }
+    // As the ingest function does: letters for what some or all windows refused, the rest logged and
+    // (here at once) folded into the pane.
+    for (const { letters } of plan.tooLate) this.letters.push(...letters.values());
+    const through = (BigInt(records[records.length - 1]?.sequenceNumber ?? "0") << 32n) + 0xffffffffn;
     for (const { delta, letters } of plan.panes) {
       const id = `${delta.key}\u0000${delta.paneStart}`;
-      const update = updatePane(this.panes.get(id)?.pane ?? null, delta, SHARD);
-      if (update.kind === "purged") this.letters.push(...update.pending.map((c) => letter(c, "late", "purged")));
+      this.letters.push(...letters.values());
+      const update = foldIntoPane(this.panes.get(id)?.pane ?? null, [{ shardId: SHARD, through, layers: layersOf(delta) }]);
       if (update.kind !== "write") continue;
-      for (const c of update.pending) {
-        const partial = letters.get(c.sequenceNumber);
-        if (partial) this.letters.push(partial);
-      }
       this.panes.set(id, {
         key: delta.key,
         paneStart: delta.paneStart,

@@ -92,7 +92,7 @@ describe("execution roles", () => {
 
     // Assess
     expect(granted).toEqual({
-      [arn(stack.storage.state.tableArn)]: ["dynamodb:BatchGetItem", "dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:UpdateItem"],
+      [arn(stack.storage.state.tableArn)]: ["dynamodb:BatchGetItem", "dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:Query"],
       [arn(stack.storage.deadLetters.tableArn)]: ["dynamodb:BatchWriteItem"],
       [arn(stack.watermark.functionArn)]: ["lambda:InvokeFunction"],
       [arn(stack.sourceStream.streamArn)]: [
@@ -110,7 +110,7 @@ describe("execution roles", () => {
     expect(ingest.managedPolicies).toEqual([]);
   });
 
-  it("give the watermark function its state, the due and outbox indexes only, a ledger it cannot delete from, only its parked keys among the dead letters, the shards and the output", async () => {
+  it("give the watermark function its state, the due and outbox indexes only, a ledger it cannot delete from, only its own items among the dead letters, the shards and the output", async () => {
     // Prepare
     const { stack, watermark } = await grantsOf({});
     const arn = (token: string) => textOfToken(stack, token);
@@ -122,6 +122,7 @@ describe("execution roles", () => {
     expect(granted).toEqual({
       [arn(stack.storage.state.tableArn)]: [
         "dynamodb:BatchGetItem",
+        "dynamodb:DeleteItem",
         "dynamodb:GetItem",
         "dynamodb:PutItem",
         "dynamodb:Query",
@@ -130,18 +131,30 @@ describe("execution roles", () => {
       [arn(`${stack.storage.state.tableArn}/index/due`)]: ["dynamodb:Query"],
       [arn(stack.storage.results.tableArn)]: ["dynamodb:BatchGetItem", "dynamodb:PutItem", "dynamodb:UpdateItem"],
       [arn(`${stack.storage.results.tableArn}/index/outbox`)]: ["dynamodb:Query"],
-      [arn(stack.storage.deadLetters.tableArn)]: ["dynamodb:DeleteItem", "dynamodb:Query", "dynamodb:UpdateItem"],
+      [arn(stack.storage.deadLetters.tableArn)]: [
+        "dynamodb:BatchWriteItem",
+        "dynamodb:DeleteItem",
+        "dynamodb:Query",
+        "dynamodb:UpdateItem",
+      ],
       [arn(stack.sourceStream.streamArn)]: ["kinesis:GetRecords", "kinesis:GetShardIterator", "kinesis:ListShards"],
       [arn(stack.outputStream?.streamArn ?? "")]: ["kinesis:PutRecords"],
       [arn(stack.watermark.logGroup.logGroupArn)]: ["logs:CreateLogStream", "logs:PutLogEvents"],
       "*": ["xray:PutTelemetryRecords", "xray:PutTraceSegments"],
     });
     expect(watermark.managedPolicies).toEqual([]);
-    // On the dead-letter table, only the items of keys it parked: never the records' dead letters.
+    // On the dead-letter table, only its own items: letters about events a pane could not store, and
+    // the keys it parked — never the records' dead letters.
     const onDeadLetters = watermark.statements.filter((s) =>
       JSON.stringify(s.Resource).includes(logicalId(stack, stack.storage.deadLetters)),
     );
-    expect(onDeadLetters.map((s) => s.Condition)).toEqual([{ "ForAllValues:StringLike": { "dynamodb:LeadingKeys": ["stuck#*"] } }]);
+    expect(onDeadLetters.map((s) => [s.Action, s.Condition])).toEqual([
+      ["dynamodb:BatchWriteItem", { "ForAllValues:StringLike": { "dynamodb:LeadingKeys": ["state#*"] } }],
+      [
+        ["dynamodb:Query", "dynamodb:UpdateItem", "dynamodb:DeleteItem"],
+        { "ForAllValues:StringLike": { "dynamodb:LeadingKeys": ["stuck#*"] } },
+      ],
+    ]);
   });
 
   it("add the imported stream's key (decrypt) to both functions and the result bus (PutEvents) to the watermark function", async () => {

@@ -74,8 +74,9 @@ describe("a long-lived session", () => {
     const short = await closingRequestsAfter(20);
     const long = await closingRequestsAfter(300);
 
-    // Assess: the same, small, number of requests per run
+    // Assess: the same, small, number of requests per run (folding the shard's log, its checkpoint and
+    // the watermark notice included)
     expect(Math.max(...long)).toBe(Math.max(...short));
-    expect(Math.max(...long)).toBeLessThanOrEqual(16);
+    expect(Math.max(...long)).toBeLessThanOrEqual(20);
   });
 });

@@ -1,5 +1,6 @@
 // `panes watermark`: shows a pipeline's watermark and shard checkpoints, and — with --reset-to T and
 // --yes — sets it back (an operator's repair; see resetWatermark for what it does and does not undo).
+import { announceWatermarksEverywhere } from "../../shared/app/fold.ts";
 import { readCheckpoints, readWatermarks, resetWatermark } from "../../shared/aws/dynamodb/checkpoints.ts";
 import { CliError, connect, required, resolveTarget, runCommand, type TargetFlags } from "./connection.ts";
 
@@ -24,6 +25,12 @@ export function runWatermark(options: TargetFlags & { pipeline: string; resetTo?
         2,
       );
     const clamped = await resetWatermark(connection.dynamodb, stateTable, options.pipeline, options.resetTo, Date.now());
+    // Ingest functions plan at the watermarks their shard's log announces: announce this one.
+    await announceWatermarksEverywhere(
+      { dynamodb: connection.dynamodb, stateTable, pipelines: [], concurrency: 8 },
+      new Map([[options.pipeline, options.resetTo]]),
+      Date.now(),
+    );
     out(`reset: watermark set to ${iso(options.resetTo)}; ${clamped} shard checkpoints clamped`);
     await show();
   });

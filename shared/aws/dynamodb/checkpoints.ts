@@ -1,6 +1,6 @@
-// Per (pipeline, shard) checkpoints and the per-pipeline watermark, kept in the state table.
-// A checkpoint is written after the batch's pane writes; the watermark is derived from checkpoints
-// and never goes backwards.
+// Per (pipeline, shard) checkpoints, per-shard progress and the per-pipeline watermark, kept in the
+// state table. The closing logic writes a checkpoint once it has folded a shard's log entries into
+// pane state; the watermark is derived from checkpoints and never goes backwards.
 import { type DynamoDBClient, GetItemCommand } from "@aws-sdk/client-dynamodb";
 import { retryOnConflict } from "../retry.ts";
 import { type Item, N, num, S, str } from "./attributes.ts";
@@ -110,22 +110,32 @@ export interface ShardProgressRecord {
   shardId: string;
   /** last sequence number of the shard fully applied, for every pipeline */
   sequenceNumber?: string;
+  /** the shard log's last entry folded into pane state (0: none yet) */
+  ordinal: number;
   /** the shard is closed and was read to its end */
   finished: boolean;
 }
 
-/** Records how far a shard has been applied (after the batch's pipeline checkpoints); never goes back. */
+/**
+ * Records how far a shard's log has been folded (after the pipelines' checkpoints): its last entry and
+ * the last sequence number that entry covers. Never goes back.
+ */
 export async function writeShardProgress(
   client: DynamoDBClient,
   tableName: string,
   shardId: string,
-  sequenceNumber: string,
+  progress: { ordinal: number; sequenceNumber?: string },
   now: number,
 ): Promise<void> {
+  const seq = progress.sequenceNumber === undefined ? "" : ", seq = :seq";
   await updateItem(client, tableName, shardProgressItemKey(shardId), {
-    expression: "SET seq = :seq, updatedAt = :now",
-    condition: "attribute_not_exists(seq) OR seq < :seq",
-    values: { ":seq": S(padSequence(sequenceNumber)), ":now": N(now) },
+    expression: `SET ord = :ord, updatedAt = :now${seq}`,
+    condition: "attribute_not_exists(ord) OR ord < :ord",
+    values: {
+      ":ord": N(progress.ordinal),
+      ":now": N(now),
+      ...(progress.sequenceNumber === undefined ? {} : { ":seq": S(padSequence(progress.sequenceNumber)) }),
+    },
   });
 }
 
@@ -149,7 +159,12 @@ export async function readShardProgress(
       const seq = str(item, "seq");
       return [
         shardId,
-        { shardId, sequenceNumber: seq === undefined ? undefined : BigInt(seq).toString(), finished: item.finished?.BOOL === true },
+        {
+          shardId,
+          sequenceNumber: seq === undefined ? undefined : BigInt(seq).toString(),
+          ordinal: num(item, "ord") ?? 0,
+          finished: item.finished?.BOOL === true,
+        },
       ];
     }),
   );

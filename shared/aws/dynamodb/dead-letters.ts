@@ -9,12 +9,17 @@ import { padSequence } from "./keys.ts";
 import { batchWriteAll, scanAll } from "./requests.ts";
 import { STUCK_PREFIX } from "./stuck.ts";
 
+/** Partition prefix of letters about state the closing logic could not store (not records). */
+export const STATE_LETTER_PREFIX = "state#";
+
 /** DynamoDB items are at most 400 KB: larger records keep their first bytes (the stream keeps the rest for its retention). */
 export const MAX_STORED_BYTES = 300_000;
 
 function letterKey(letter: DeadLetter): { pk: string; sk: string } {
   const sub = letter.subSequenceNumber === undefined ? "" : `.${String(letter.subSequenceNumber).padStart(10, "0")}`;
-  return { pk: `${letter.kind}#${letter.shardId}`, sk: `${padSequence(letter.sequenceNumber)}${sub}#${letter.pipeline}` };
+  // Letters about state (not records) have partitions of their own: the closing logic may write only those.
+  const partition = letter.origin === "state" ? `${STATE_LETTER_PREFIX}${letter.shardId}` : `${letter.kind}#${letter.shardId}`;
+  return { pk: partition, sk: `${padSequence(letter.sequenceNumber)}${sub}#${letter.pipeline}` };
 }
 
 /** A letter as its item holds it: the record's fields, `seq` and `subSeq` for its place, the first bytes of a large record. */

@@ -79,6 +79,16 @@ export function shardProgressItemKey(shardId: string): { pk: string; sk: string 
   return { pk: `S#${shardId}`, sk: "progress" };
 }
 
+/** State table: a shard's log, one item per entry, in order (ordinals are 12-digit, zero-padded). */
+export function logItemKey(shardId: string, ordinal: number): { pk: string; sk: string } {
+  return { pk: `L#${shardId}`, sk: String(ordinal).padStart(12, "0") };
+}
+
+/** State table: the shards that have a log (the closing logic folds each of them). */
+export function logShardItemKey(shardId: string): { pk: string; sk: string } {
+  return { pk: "LOGS", sk: shardId };
+}
+
 /** State table: the pipeline's watermark. */
 export function watermarkItemKey(pipeline: string): { pk: string; sk: string } {
   return { pk: `W#${pipeline}`, sk: "watermark" };
