@@ -22,7 +22,7 @@ import { type AggregateState, finalValues } from "../core/aggregates/state.ts";
 import { type StoredSessions, windowStateOf } from "../core/ingest/deltas.ts";
 import type { Pipeline } from "../core/pipelines/schema.ts";
 import type { ResultSink, WindowIdentity, WindowResult } from "../core/types.ts";
-import { paneSizeOf, type TimeWindow } from "../core/windows/assigners.ts";
+import { closesWindows, paneSizeOf, type TimeWindow } from "../core/windows/assigners.ts";
 import { earlyDueOf, ledgerDecisionOf, paneFatesOf, windowsToEvaluate } from "../core/windows/fates.ts";
 import {
   recordEmitting,
@@ -33,7 +33,19 @@ import {
   settleSessions,
 } from "../core/windows/sessions.ts";
 import { END_OF_TIME, isIdle, type ShardProgress, watermarkOf } from "../core/windows/watermark.ts";
-import { announceWatermarks, type FoldReport, foldLogs } from "./fold.ts";
+import {
+  announceWatermarks,
+  appliedSequenceOf,
+  type FoldReport,
+  foldLogs,
+  headsOf,
+  holdsEvents,
+  holdsLateEvents,
+  oldestUnfoldedAt,
+  readUnfolded,
+  type UnfoldedLogs,
+  unfoldedProgress,
+} from "./fold.ts";
 
 export interface ClosingDependencies {
   dynamodb: DynamoDBClient;
@@ -90,12 +102,14 @@ class ShardView {
     /** undefined without a stream to ask */
     readonly listed: Map<string, { closed: boolean }> | undefined,
     readonly progress: Map<string, ShardProgressRecord>,
+    /** the shard logs, folded or not: what each shard's consumer has applied */
+    readonly logs: UnfoldedLogs,
   ) {}
 
-  static async read(deps: ClosingDependencies): Promise<ShardView> {
+  static async read(deps: ClosingDependencies, logs: UnfoldedLogs): Promise<ShardView> {
     const listed = deps.stream ? new Map((await deps.stream.listShards()).map((s) => [s.shardId, { closed: s.closed }])) : undefined;
     const progress = await readShardProgress(deps.dynamodb, deps.stateTable, [...(listed?.keys() ?? [])]);
-    return new ShardView(deps, listed, progress);
+    return new ShardView(deps, listed, progress, logs);
   }
 
   /** Shards a pipeline must wait for although no batch of theirs reached it yet. */
@@ -117,7 +131,11 @@ class ShardView {
     let probe = this.probes.get(shardId);
     if (probe === undefined) {
       probe = stream
-        .probe(shardId, this.progress.get(shardId)?.sequenceNumber, this.listed?.get(shardId)?.closed === true)
+        .probe(
+          shardId,
+          appliedSequenceOf(this.logs, shardId) ?? this.progress.get(shardId)?.sequenceNumber,
+          this.listed?.get(shardId)?.closed === true,
+        )
         .then(async (answer) => {
           if (answer === "finished") await markShardFinished(this.deps.dynamodb, this.deps.stateTable, shardId);
           return answer;
@@ -140,32 +158,75 @@ const emptyReport = (pipeline: string): PipelineClosing => ({
   unpublished: 0,
 });
 
+/** How long logged batches may wait unfolded when no window needs them (bounds what every run reads). */
+const MAX_UNFOLDED_MS = 120_000;
+
 /**
- * Folds the shard logs, then closes every pipeline; one that fails is reported (with the reason) and
- * the others still close. When a watermark moved, the shard logs hear of it.
+ * Closes every pipeline; one that fails is reported (with the reason) and the others still close.
+ * The shard logs are read first and folded into pane state when a window needs them: when a watermark
+ * passes a window's end, events arrived for windows already fired, early results are asked for, or
+ * batches waited long enough — not at every run (runs the ingest function starts as its shard passes a
+ * window's end, before the other shards do, fold nothing). When a watermark moved, the logs hear of it.
  */
 export async function closeWindows(deps: ClosingDependencies, options: ClosingOptions = {}): Promise<PipelineClosing[]> {
-  const fold = await foldLogs(deps, deps.now?.() ?? Date.now());
-  options.onFold?.(fold);
-  const shards = await ShardView.read(deps);
+  const now = deps.now?.() ?? Date.now();
+  const logs = await readUnfolded(deps);
+  const shards = await ShardView.read(deps, logs);
   const before = await readWatermarks(
     deps.dynamodb,
     deps.stateTable,
     deps.pipelines.map((p) => p.name),
   );
-  const reports: PipelineClosing[] = [];
-  for (const pipeline of deps.pipelines) {
-    const report = emptyReport(pipeline.name);
+  const reports = deps.pipelines.map((p) => emptyReport(p.name));
+  const candidates = new Map<string, number | undefined>();
+  for (const [i, pipeline] of deps.pipelines.entries()) {
     try {
-      await closePipeline(deps, pipeline, shards, before.get(pipeline.name), options, report);
+      candidates.set(pipeline.name, options.drain ? END_OF_TIME : await candidateWatermark(deps, pipeline, shards, now, logs));
+    } catch (error) {
+      (reports[i] as PipelineClosing).error = reasonOf(error);
+    }
+  }
+  const oldest = oldestUnfoldedAt(logs);
+  const needed =
+    oldest !== undefined &&
+    (options.drain ||
+      now - oldest >= MAX_UNFOLDED_MS ||
+      deps.pipelines.some((p) => {
+        if (p.window.type === "session" || !holdsEvents(logs, p.name)) return false;
+        const previous = before.get(p.name);
+        const candidate = candidates.get(p.name);
+        return (
+          p.early !== undefined ||
+          holdsLateEvents(logs, p.name, previous) ||
+          (candidate !== undefined && closesWindows(p.window, previous, candidate))
+        );
+      }));
+  if (!needed) {
+    // Logs that hold only watermark notices are moved past them (no pane to write), so no run reads them again.
+    const onlyNotices = [...logs.shards].filter(([, l]) => l.entries.length > 0 && l.entries.every((e) => e.kind === "notice"));
+    if (onlyNotices.length > 0) await foldLogs(deps, { shards: new Map(onlyNotices) }, now);
+  } else {
+    const fold = await foldLogs(deps, logs, now);
+    options.onFold?.(fold);
+    // A shard that could not be folded must not move a watermark past what pane state holds.
+    if (fold.failedShards.length > 0)
+      for (const [i, pipeline] of deps.pipelines.entries()) {
+        if (options.drain || reports[i]?.error) continue;
+        candidates.set(pipeline.name, await candidateWatermark(deps, pipeline, shards, now, { shards: new Map() }));
+      }
+  }
+  for (const [i, pipeline] of deps.pipelines.entries()) {
+    const report = reports[i] as PipelineClosing;
+    if (report.error) continue;
+    try {
+      await closePipeline(deps, pipeline, candidates.get(pipeline.name), before.get(pipeline.name), report);
     } catch (error) {
       report.error = reasonOf(error);
     }
-    reports.push(report);
   }
   const after = new Map(reports.flatMap((r) => (r.watermark === undefined ? [] : [[r.pipeline, r.watermark] as const])));
   if ([...after].some(([pipeline, w]) => w !== before.get(pipeline)))
-    await announceWatermarks(deps, fold.heads, after, deps.now?.() ?? Date.now(), deps.logRetentionSeconds);
+    await announceWatermarks(deps, headsOf(logs), after, deps.now?.() ?? Date.now(), deps.logRetentionSeconds);
   return reports;
 }
 
@@ -177,8 +238,18 @@ async function candidateWatermark(
   pipeline: Pipeline,
   shards: ShardView,
   now: number,
+  unfolded: UnfoldedLogs,
 ): Promise<number | undefined> {
   const checkpoints = await readCheckpoints(deps.dynamodb, deps.stateTable, pipeline.name);
+  // What the shards' unfolded batches add (the checkpoints move over them when they are folded).
+  for (const [shardId, added] of unfoldedProgress(unfolded, pipeline.name)) {
+    const checkpoint = checkpoints.find((c) => c.shardId === shardId);
+    if (checkpoint === undefined) checkpoints.push({ pipeline: pipeline.name, shardId, ...added });
+    else {
+      checkpoint.maxEventTime = Math.max(added.maxEventTime, checkpoint.maxEventTime ?? added.maxEventTime);
+      checkpoint.updatedAt = Math.max(added.updatedAt, checkpoint.updatedAt);
+    }
+  }
   const known = new Set(checkpoints.map((c) => c.shardId));
   for (const shardId of shards.unfinished()) {
     if (known.has(shardId)) continue;
@@ -199,13 +270,11 @@ async function candidateWatermark(
 async function closePipeline(
   deps: ClosingDependencies,
   pipeline: Pipeline,
-  shards: ShardView,
+  candidate: number | undefined,
   previous: number | undefined,
-  options: ClosingOptions,
   report: PipelineClosing,
 ): Promise<void> {
   const now = deps.now?.() ?? Date.now();
-  const candidate = options.drain ? END_OF_TIME : await candidateWatermark(deps, pipeline, shards, now);
   if (candidate === undefined && previous === undefined) return;
   const watermark =
     candidate !== undefined && (previous === undefined || candidate > previous)

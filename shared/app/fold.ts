@@ -26,6 +26,11 @@ export interface FoldDependencies {
   deadLetterTable?: string;
 }
 
+/** The shard logs as this run found them: per shard, its progress and the entries not folded yet. */
+export interface UnfoldedLogs {
+  shards: Map<string, { progress?: ShardProgressRecord; entries: LogEntry[] }>;
+}
+
 export interface FoldReport {
   /** log entries folded (batches and notices) */
   entries: number;
@@ -37,8 +42,6 @@ export interface FoldReport {
   unstorable: number;
   /** shards whose entries could not all be folded this run (retried next run) */
   failedShards: string[];
-  /** per shard, the newest entry this run saw: where a notice goes */
-  heads: Map<string, { ordinal: number; last?: bigint; finished: boolean }>;
 }
 
 const MAX_ATTEMPTS = 6;
@@ -54,31 +57,83 @@ interface PaneWork {
 /** The record position an entry covers up to, as a Kinesis sequence number. */
 const sequenceOf = (position: bigint) => (position >> 32n).toString();
 
-export async function foldLogs(deps: FoldDependencies, now: number): Promise<FoldReport> {
-  const report: FoldReport = { entries: 0, panes: 0, resurrected: 0, unstorable: 0, failedShards: [], heads: new Map() };
+/** Every shard's entries after its progress (reads only). A shard closed, read and folded to its end is forgotten. */
+export async function readUnfolded(deps: FoldDependencies): Promise<UnfoldedLogs> {
+  const logs: UnfoldedLogs = { shards: new Map() };
   const shardIds = await readLogShards(deps.dynamodb, deps.stateTable);
-  if (shardIds.length === 0) return report;
+  if (shardIds.length === 0) return logs;
   const progress = await readShardProgress(deps.dynamodb, deps.stateTable, shardIds);
   const limit = pLimit(deps.concurrency);
-  const logs = new Map<string, LogEntry[]>();
   await Promise.all(
     shardIds.map((shardId) =>
       limit(async () => {
         const from = progress.get(shardId);
         const entries = await readLogAfter(deps.dynamodb, deps.stateTable, shardId, from?.ordinal ?? 0);
-        // A shard that is closed, read to its end and folded to its end needs no more looking at.
         if (from?.finished && entries.length === 0) return forgetLogShard(deps.dynamodb, deps.stateTable, shardId);
-        logs.set(shardId, entries);
-        const newest = entries[entries.length - 1];
-        report.heads.set(shardId, headAfter(from, newest));
+        logs.shards.set(shardId, { ...(from === undefined ? {} : { progress: from }), entries });
       }),
     ),
   );
+  return logs;
+}
 
+/** Per shard, what its unfolded entries add to a pipeline's checkpoint: max event time, the time of the last batch with its events, the last sequence number. */
+export function unfoldedProgress(logs: UnfoldedLogs, pipeline: string): Map<string, { maxEventTime: number; updatedAt: number }> {
+  const added = new Map<string, { maxEventTime: number; updatedAt: number }>();
+  for (const [shardId, { entries }] of logs.shards)
+    for (const entry of entries) {
+      const maxEventTime = entry.maxEventTimes[pipeline];
+      if (entry.kind !== "batch" || maxEventTime === undefined) continue;
+      const known = added.get(shardId);
+      added.set(shardId, { maxEventTime: Math.max(maxEventTime, known?.maxEventTime ?? maxEventTime), updatedAt: entry.at });
+    }
+  return added;
+}
+
+/** The last sequence number a shard's consumer has applied, folded or not (undefined: none). */
+export function appliedSequenceOf(logs: UnfoldedLogs, shardId: string): string | undefined {
+  const log = logs.shards.get(shardId);
+  const batches = (log?.entries ?? []).filter((e) => e.kind === "batch" && e.last !== undefined);
+  const last = batches[batches.length - 1]?.last;
+  return last === undefined ? log?.progress?.sequenceNumber : sequenceOf(last);
+}
+
+/** Whether the unfolded entries hold events of `pipeline` that windows already fired (at `watermark`) took: they fire again. */
+export function holdsLateEvents(logs: UnfoldedLogs, pipeline: string, watermark: number | undefined): boolean {
+  if (watermark === undefined) return false;
+  for (const { entries } of logs.shards.values())
+    for (const entry of entries)
+      for (const pane of entry.panes) if (pane.pipeline === pipeline && pane.layers.some((l) => l.from <= watermark)) return true;
+  return false;
+}
+
+/** Whether the unfolded entries hold events of `pipeline` at all. */
+export function holdsEvents(logs: UnfoldedLogs, pipeline: string): boolean {
+  for (const { entries } of logs.shards.values()) for (const entry of entries) if (entry.maxEventTimes[pipeline] !== undefined) return true;
+  return false;
+}
+
+/** When the oldest unfolded batch was written (undefined: none). */
+export function oldestUnfoldedAt(logs: UnfoldedLogs): number | undefined {
+  let oldest: number | undefined;
+  for (const { entries } of logs.shards.values())
+    for (const entry of entries) if (entry.kind === "batch" && (oldest === undefined || entry.at < oldest)) oldest = entry.at;
+  return oldest;
+}
+
+/** Per shard, the newest entry: where a notice goes. */
+export function headsOf(logs: UnfoldedLogs): Map<string, { ordinal: number; last?: bigint; finished: boolean }> {
+  return new Map([...logs.shards].map(([shardId, { progress, entries }]) => [shardId, headAfter(progress, entries[entries.length - 1])]));
+}
+
+/** Folds the unfolded entries into pane state, then moves each shard's checkpoints and progress over them. */
+export async function foldLogs(deps: FoldDependencies, logs: UnfoldedLogs, now: number): Promise<FoldReport> {
+  const report: FoldReport = { entries: 0, panes: 0, resurrected: 0, unstorable: 0, failedShards: [] };
+  const limit = pLimit(deps.concurrency);
   // One write per pane, whatever the number of entries and shards that reach it.
   const byPipeline = new Map(deps.pipelines.map((p) => [p.name, p]));
   const work = new Map<string, PaneWork>();
-  for (const [shardId, entries] of logs) {
+  for (const [shardId, { entries }] of logs.shards) {
     for (const entry of entries) {
       if (entry.last === undefined) continue;
       for (const pane of entry.panes) {
@@ -111,7 +166,7 @@ export async function foldLogs(deps: FoldDependencies, now: number): Promise<Fol
 
   // Checkpoints and progress move over what is folded, shard by shard.
   await Promise.all(
-    [...logs].map(([shardId, entries]) =>
+    [...logs.shards].map(([shardId, { entries }]) =>
       limit(async () => {
         const newest = entries[entries.length - 1];
         if (newest === undefined || failedShards.has(shardId)) return;

@@ -87,7 +87,8 @@ async function startChild(name: string, args: string[], env: NodeJS.ProcessEnv, 
 
 export async function startDynalite(): Promise<Emulator> {
   const port = await getPort({ host: "127.0.0.1" });
-  const cli = require.resolve("dynalite/cli.js");
+  // dynalite's own command line, with global secondary indexes' write units added to ConsumedCapacity (AWS bills them).
+  const cli = fileURLToPath(new URL("./dynalite-billed.cjs", import.meta.url));
   return startChild(
     "dynalite",
     [cli, "--host", "127.0.0.1", "--port", String(port), "--createTableMs", "0", "--deleteTableMs", "0", "--updateTableMs", "0"],
