@@ -5,17 +5,20 @@
 import type { DynamoDBClient } from "@aws-sdk/client-dynamodb";
 import pLimit from "p-limit";
 import {
+  advanceFiredThrough,
   advanceWatermark,
   markShardFinished,
+  type PipelineMarks,
   readCheckpoints,
+  readPipelineMarks,
   readShardProgress,
-  readWatermarks,
   registerShard,
   type ShardProgressRecord,
 } from "../aws/dynamodb/checkpoints.ts";
-import { moveDue, purgePane, queryDue, queryPanes, readSessionsNow, sessionsItemOf, writeSessions } from "../aws/dynamodb/panes.ts";
+import { readKeyIndex, writeKeyBucket } from "../aws/dynamodb/key-index.ts";
+import { queryDue, queryPanes, readSessionsNow, sessionsItemOf, writeSessions } from "../aws/dynamodb/panes.ts";
 import { markPublished, markSuperseded, readOutbox, readResults, resultId, writeResultOnce } from "../aws/dynamodb/results.ts";
-import { clearStuckKey, parkStuckKey, readStuckKeys } from "../aws/dynamodb/stuck.ts";
+import { clearStuckKey, parkStuckKey, readStuckKeys, type StuckKey } from "../aws/dynamodb/stuck.ts";
 import type { ShardProbe, SourceStream } from "../aws/kinesis/probe.ts";
 import { retryOnConflict } from "../aws/retry.ts";
 import { type AggregateState, finalValues } from "../core/aggregates/state.ts";
@@ -23,7 +26,8 @@ import { type StoredSessions, windowStateOf } from "../core/ingest/deltas.ts";
 import type { Pipeline } from "../core/pipelines/schema.ts";
 import type { ResultSink, WindowIdentity, WindowResult } from "../core/types.ts";
 import { closesWindows, paneSizeOf, type TimeWindow } from "../core/windows/assigners.ts";
-import { earlyDueOf, ledgerDecisionOf, paneFatesOf, windowsToEvaluate } from "../core/windows/fates.ts";
+import { earlyDueOf, ledgerDecisionOf } from "../core/windows/fates.ts";
+import { bucketOf, type KeyEntry, needsClosing, settleEntries, windowsToClose } from "../core/windows/key-index.ts";
 import {
   recordEmitting,
   type SessionEntry,
@@ -172,11 +176,14 @@ export async function closeWindows(deps: ClosingDependencies, options: ClosingOp
   const now = deps.now?.() ?? Date.now();
   const logs = await readUnfolded(deps);
   const shards = await ShardView.read(deps, logs);
-  const before = await readWatermarks(
+  const marks = await readPipelineMarks(
     deps.dynamodb,
     deps.stateTable,
     deps.pipelines.map((p) => p.name),
   );
+  const before = new Map([...marks].flatMap(([p, m]) => (m.watermark === undefined ? [] : [[p, m.watermark] as const])));
+  // Fixed windows are fired up to `firedThrough` (none yet: from the first; the ledger holds what was).
+  const firedThrough = new Map(deps.pipelines.map((p) => [p.name, marks.get(p.name)?.firedThrough]));
   const reports = deps.pipelines.map((p) => emptyReport(p.name));
   const candidates = new Map<string, number | undefined>();
   for (const [i, pipeline] of deps.pipelines.entries()) {
@@ -193,23 +200,24 @@ export async function closeWindows(deps: ClosingDependencies, options: ClosingOp
       now - oldest >= MAX_UNFOLDED_MS ||
       deps.pipelines.some((p) => {
         if (p.window.type === "session" || !holdsEvents(logs, p.name)) return false;
-        const previous = before.get(p.name);
-        const candidate = candidates.get(p.name);
+        const previous = firedThrough.get(p.name);
+        // What the watermark will be: the candidate, or where it stands (set by hand, or by a drain).
+        const next = Math.max(candidates.get(p.name) ?? Number.NEGATIVE_INFINITY, before.get(p.name) ?? Number.NEGATIVE_INFINITY);
         return (
           p.early !== undefined ||
           holdsLateEvents(logs, p.name, previous) ||
-          (candidate !== undefined && closesWindows(p.window, previous, candidate))
+          (Number.isFinite(next) && closesWindows(p.window, previous, next))
         );
       }));
   if (!needed) {
     // Logs that hold only watermark notices are moved past them (no pane to write), so no run reads them again.
     const onlyNotices = [...logs.shards].filter(([, l]) => l.entries.length > 0 && l.entries.every((e) => e.kind === "notice"));
-    if (onlyNotices.length > 0) await foldLogs(deps, { shards: new Map(onlyNotices) }, now);
+    if (onlyNotices.length > 0) await foldLogs(deps, { shards: new Map(onlyNotices) }, firedThrough, now);
   } else {
-    const fold = await foldLogs(deps, logs, now);
+    const fold = await foldLogs(deps, logs, firedThrough, now);
     options.onFold?.(fold);
     // A shard that could not be folded must not move a watermark past what pane state holds.
-    if (fold.failedShards.length > 0)
+    if (fold.failed.length > 0)
       for (const [i, pipeline] of deps.pipelines.entries()) {
         if (options.drain || reports[i]?.error) continue;
         candidates.set(pipeline.name, await candidateWatermark(deps, pipeline, shards, now, { shards: new Map() }));
@@ -219,7 +227,13 @@ export async function closeWindows(deps: ClosingDependencies, options: ClosingOp
     const report = reports[i] as PipelineClosing;
     if (report.error) continue;
     try {
-      await closePipeline(deps, pipeline, candidates.get(pipeline.name), before.get(pipeline.name), report);
+      await closePipeline(
+        deps,
+        pipeline,
+        candidates.get(pipeline.name),
+        { ...marks.get(pipeline.name), firedThrough: firedThrough.get(pipeline.name) },
+        report,
+      );
     } catch (error) {
       report.error = reasonOf(error);
     }
@@ -271,10 +285,11 @@ async function closePipeline(
   deps: ClosingDependencies,
   pipeline: Pipeline,
   candidate: number | undefined,
-  previous: number | undefined,
+  marks: PipelineMarks,
   report: PipelineClosing,
 ): Promise<void> {
   const now = deps.now?.() ?? Date.now();
+  const previous = marks.watermark;
   if (candidate === undefined && previous === undefined) return;
   const watermark =
     candidate !== undefined && (previous === undefined || candidate > previous)
@@ -288,34 +303,102 @@ async function closePipeline(
     report.republished = unpublished.length - (await publish(deps, unpublished));
     report.unpublished += unpublished.length - report.republished;
   }
-
-  // Early results need every live item (open windows too); otherwise only what is due.
-  const upTo = pipeline.early !== undefined ? END_OF_TIME : watermark;
-  const due = await queryDue(deps.dynamodb, deps.stateTable, pipeline.name, upTo);
-  const byKey = new Map<string, number[]>();
-  for (const item of due) {
-    const starts = byKey.get(item.key) ?? [];
-    if (item.paneStart !== undefined) starts.push(item.paneStart);
-    byKey.set(item.key, starts);
-  }
-  const limit = pLimit(deps.concurrency);
+  const parked = deps.deadLetterTable
+    ? await readStuckKeys(deps.dynamodb, deps.deadLetterTable, pipeline.name)
+    : new Map<string, StuckKey>();
   const context: KeyContext = { deps, pipeline, watermark, previous: previous ?? Number.NEGATIVE_INFINITY, now, report };
-  const parked = deps.deadLetterTable ? await readStuckKeys(deps.dynamodb, deps.deadLetterTable, pipeline.name) : new Map();
-  // One key that cannot be closed is parked with its reason; every other key goes on.
+  if (pipeline.window.type === "session") await closeSessionKeys(context, parked);
+  else await closeFixedKeys(context, marks.firedThrough, parked);
+}
+
+/**
+ * Runs `close` for each key with bounded concurrency. One key that cannot be closed is parked with its
+ * reason (and where its windows stand); every other key goes on. Returns the keys that closed.
+ */
+async function forEachKey(
+  ctx: KeyContext,
+  keys: Iterable<string>,
+  parked: ReadonlyMap<string, StuckKey>,
+  close: (key: string) => Promise<void>,
+  pendingFrom?: (key: string) => number | undefined,
+): Promise<Set<string>> {
+  const { deps, pipeline, report, now } = ctx;
+  const limit = pLimit(deps.concurrency);
+  const closed = new Set<string>();
   await Promise.all(
-    [...byKey].map(([key, starts]) =>
+    [...keys].map((key) =>
       limit(async () => {
         try {
-          await (pipeline.window.type === "session" ? closeSessions(context, key) : closePanes(context, key, starts));
+          await close(key);
         } catch (error) {
           report.stuck.push({ key, reason: reasonOf(error) });
-          if (deps.deadLetterTable) await parkStuckKey(deps.dynamodb, deps.deadLetterTable, pipeline.name, key, reasonOf(error), now);
+          if (deps.deadLetterTable)
+            await parkStuckKey(deps.dynamodb, deps.deadLetterTable, pipeline.name, key, reasonOf(error), now, pendingFrom?.(key));
           return;
         }
+        closed.add(key);
         if (parked.has(key) && deps.deadLetterTable) await clearStuckKey(deps.dynamodb, deps.deadLetterTable, pipeline.name, key);
       }),
     ),
   );
+  return closed;
+}
+
+/** Session keys: found through the due index (a key's sessions are one item). */
+async function closeSessionKeys(ctx: KeyContext, parked: ReadonlyMap<string, StuckKey>): Promise<void> {
+  const { deps, pipeline, watermark } = ctx;
+  // Early results need every live item (open windows too); otherwise only what is due.
+  const upTo = pipeline.early !== undefined ? END_OF_TIME : watermark;
+  const due = await queryDue(deps.dynamodb, deps.stateTable, pipeline.name, upTo);
+  const keys = new Set(due.filter((item) => item.paneStart === undefined).map((item) => item.key));
+  await forEachKey(ctx, keys, parked, (key) => closeSessions(ctx, key));
+}
+
+/**
+ * Fixed windows: the keys the key index says have windows to fire (or fire again, or — early results —
+ * open), and the keys parked before, each closed from where its windows stand; then `firedThrough`
+ * moves to the watermark and the index forgets what is settled.
+ */
+async function closeFixedKeys(ctx: KeyContext, firedThrough: number | undefined, parked: ReadonlyMap<string, StuckKey>): Promise<void> {
+  const { deps, pipeline, watermark } = ctx;
+  const spec = pipeline.window;
+  const withOpen = pipeline.early !== undefined;
+  const index = await readKeyIndex(deps.dynamodb, deps.stateTable, pipeline.name);
+  const entries = new Map<string, KeyEntry>();
+  for (const bucket of index.values()) for (const [key, entry] of bucket.entries) entries.set(key, entry);
+  const keys = new Set([...entries.values()].filter((e) => needsClosing(spec, e, firedThrough, watermark, withOpen)).map((e) => e.key));
+  for (const key of parked.keys()) if (entries.has(key)) keys.add(key);
+  // A parked key takes up its windows from where it was parked.
+  const fromOf = (key: string) => {
+    const parkedFrom = parked.get(key)?.from;
+    return parkedFrom === undefined ? firedThrough : Math.min(parkedFrom, firedThrough ?? parkedFrom);
+  };
+  const closed = await forEachKey(ctx, keys, parked, (key) => closePanes(ctx, entries.get(key) as KeyEntry, fromOf(key)), fromOf);
+  // Keys that failed are parked with where they stand, so the pipeline moves on; without anywhere to
+  // park them, it waits for them.
+  if (closed.size < keys.size && !deps.deadLetterTable) return;
+  if (firedThrough === undefined || watermark > firedThrough)
+    await advanceFiredThrough(deps.dynamodb, deps.stateTable, pipeline.name, watermark);
+  await settleIndex(ctx, new Map([...closed].map((key) => [key, entries.get(key) as KeyEntry])));
+}
+
+/** Forgets, bucket by bucket, what the closed keys settled (a concurrent fold's changes are kept). */
+async function settleIndex(ctx: KeyContext, done: ReadonlyMap<string, KeyEntry>): Promise<void> {
+  const { deps, pipeline, watermark } = ctx;
+  if (done.size === 0) return;
+  const buckets = new Set([...done.keys()].map(bucketOf));
+  let index = await readKeyIndex(deps.dynamodb, deps.stateTable, pipeline.name);
+  for (const bucket of buckets) {
+    await retryOnConflict(5, async () => {
+      const stored = index.get(bucket);
+      if (stored === undefined) return { done: true };
+      const entries = new Map(stored.entries);
+      if (!settleEntries(pipeline.window, entries, done, watermark)) return { done: true };
+      if (await writeKeyBucket(deps.dynamodb, deps.stateTable, pipeline.name, { ...stored, entries })) return { done: true };
+      index = await readKeyIndex(deps.dynamodb, deps.stateTable, pipeline.name);
+      return "conflict";
+    });
+  }
 }
 
 interface KeyContext {
@@ -422,45 +505,47 @@ async function earlyToWrite(ctx: KeyContext, key: string, open: readonly Evaluat
   return open.filter((e) => earlyDueOf(ledger.get(resultId(identityOf(ctx, key, e.window))), e.state.n, ctx.now, every));
 }
 
-/** Fixed windows of one key: fire what the watermark passed, then move each due pane on or purge it. */
-async function closePanes(ctx: KeyContext, key: string, dueStarts: number[]): Promise<void> {
-  const { pipeline, watermark, deps } = ctx;
+/**
+ * A key's fixed windows: those the watermark passed since `firedThrough` fire, those an event reached
+ * after they fired (from the entry's `refireFrom`) fire again when their contents grew, and with early
+ * results open windows that grew are written. Each version is written once (ledger); a window left
+ * without an outcome leaves the key parked, to be taken up again from where it stands.
+ */
+async function closePanes(keyCtx: KeyContext, entry: KeyEntry, firedThrough: number | undefined): Promise<void> {
+  const { pipeline, watermark, deps } = keyCtx;
   const spec = pipeline.window;
-  const { due, open } = windowsToEvaluate(spec, dueStarts, watermark, pipeline.early !== undefined);
-  const paneSize = paneSizeOf(spec);
-  let from = Number.POSITIVE_INFINITY;
-  let to = Number.NEGATIVE_INFINITY;
-  for (const w of [...due, ...open]) [from, to] = [Math.min(from, w.start), Math.max(to, w.end)];
-  for (const start of dueStarts) [from, to] = [Math.min(from, start), Math.max(to, start + paneSize)];
-  const panes = await queryPanes(deps.dynamodb, deps.stateTable, pipeline.name, key, from, to);
+  if (spec.type === "session") return;
+  // Windows already fired up to firedThrough are read from the ledger before they are written again.
+  const ctx = { ...keyCtx, previous: firedThrough ?? Number.NEGATIVE_INFINITY };
+  const lower = Math.min(
+    entry.refireFrom ?? Number.POSITIVE_INFINITY,
+    firedThrough === undefined ? Number.NEGATIVE_INFINITY : firedThrough + 1,
+  );
+  const from = Number.isFinite(lower) ? Math.max(0, lower - spec.size) : 0;
+  const panes = await queryPanes(deps.dynamodb, deps.stateTable, pipeline.name, entry.key, from, entry.last + paneSizeOf(spec));
+  const { due, open } = windowsToClose(
+    spec,
+    panes.map((p) => p.paneStart),
+    {
+      ...(firedThrough === undefined ? {} : { firedThrough }),
+      ...(entry.refireFrom === undefined ? {} : { refireFrom: entry.refireFrom }),
+      watermark,
+      withOpen: pipeline.early !== undefined,
+    },
+  );
   const evaluate = (windows: readonly TimeWindow[], final: boolean) =>
     windows.flatMap((window): Evaluated[] => {
       const state = windowStateOf(window, panes);
       return state === undefined ? [] : [{ window, state, final }];
     });
-  const outcome = await writeResults(ctx, key, [...evaluate(due, true), ...(await earlyToWrite(ctx, key, evaluate(open, false)))]);
-
-  const dueSet = new Set(dueStarts);
-  const duePanes = panes.filter((p) => dueSet.has(p.paneStart) && !p.tombstone);
-  const fates = paneFatesOf(
-    spec,
-    pipeline.allowedLateness,
-    watermark,
-    duePanes.map((p) => p.paneStart),
-  );
-  for (const pane of duePanes) {
-    const fate = fates.get(pane.paneStart);
-    // A pane moves on only when every due window it feeds is settled in the ledger.
-    const feeds = due.filter((w) => pane.paneStart >= w.start && pane.paneStart < w.end);
-    if (fate === undefined || feeds.some((w) => windowStateOf(w, panes) !== undefined && outcome.get(windowId(w)) !== "settled")) continue;
-    if (fate.next === "purge") {
-      if (await purgePane(deps.dynamodb, deps.stateTable, pipeline.name, key, pane, ctx.now + deps.tombstoneRetentionMs))
-        ctx.report.purged++;
-    } else if (pane.due !== fate.due) {
-      await moveDue(deps.dynamodb, deps.stateTable, pipeline.name, key, pane, fate.due);
-    }
-  }
+  const fired = evaluate(due, true);
+  const outcome = await writeResults(ctx, entry.key, [...fired, ...(await earlyToWrite(ctx, entry.key, evaluate(open, false)))]);
+  const unsettled = fired.filter((e) => outcome.get(windowId(e.window)) === undefined);
+  if (unsettled.length > 0)
+    throw new Error(`window [${iso(unsettled[0]?.window.start)}, ${iso(unsettled[0]?.window.end)}) kept changing in the ledger`);
 }
+
+const iso = (ms: number | undefined) => new Date(ms ?? 0).toISOString();
 
 /**
  * A key's sessions: emit what is due (or early), mark what grown or merged sessions supersede, drop

@@ -9,13 +9,14 @@ import type { DynamoDBClient } from "@aws-sdk/client-dynamodb";
 import pLimit from "p-limit";
 import { readShardProgress, type ShardProgressRecord, writeCheckpoint, writeShardProgress } from "../aws/dynamodb/checkpoints.ts";
 import { putDeadLetters } from "../aws/dynamodb/dead-letters.ts";
+import { readKeyIndex, writeKeyBucket } from "../aws/dynamodb/key-index.ts";
 import { appendLogItem, forgetLogShard, type LogEntry, logItemOf, readLogAfter, readLogHead, readLogShards } from "../aws/dynamodb/log.ts";
-import { approximateItemBytes, MAX_PANE_ITEM_BYTES, paneItemOf, readPane, writePane } from "../aws/dynamodb/panes.ts";
+import { approximateItemBytes, foldedPaneItemOf, MAX_PANE_ITEM_BYTES, readPane, writePane } from "../aws/dynamodb/panes.ts";
 import { retryOnConflict } from "../aws/retry.ts";
 import { foldIntoPane, type PanePortion, type StoredPane } from "../core/ingest/deltas.ts";
 import type { Pipeline } from "../core/pipelines/schema.ts";
 import type { DeadLetter } from "../core/types.ts";
-import { firstEndOfPane } from "../core/windows/fates.ts";
+import { addFolded, bucketOf, type FoldedKey, lastEndOfPane } from "../core/windows/key-index.ts";
 
 export interface FoldDependencies {
   dynamodb: DynamoDBClient;
@@ -24,6 +25,8 @@ export interface FoldDependencies {
   concurrency: number;
   /** where panes whose state cannot be stored are reported (the dead-letter table) */
   deadLetterTable?: string;
+  /** how long a pane is kept after its last window's lateness has passed (TTL), ms */
+  tombstoneRetentionMs?: number;
 }
 
 /** The shard logs as this run found them: per shard, its progress and the entries not folded yet. */
@@ -40,8 +43,8 @@ export interface FoldReport {
   resurrected: number;
   /** pane portions no pane could store (reported with the reason, per key) */
   unstorable: number;
-  /** shards whose entries could not all be folded this run (retried next run) */
-  failedShards: string[];
+  /** (pipeline, shard) pairs whose entries could not all be folded this run (retried next run) */
+  failed: { pipeline: string; shardId: string }[];
 }
 
 const MAX_ATTEMPTS = 6;
@@ -126,9 +129,18 @@ export function headsOf(logs: UnfoldedLogs): Map<string, { ordinal: number; last
   return new Map([...logs.shards].map(([shardId, { progress, entries }]) => [shardId, headAfter(progress, entries[entries.length - 1])]));
 }
 
-/** Folds the unfolded entries into pane state, then moves each shard's checkpoints and progress over them. */
-export async function foldLogs(deps: FoldDependencies, logs: UnfoldedLogs, now: number): Promise<FoldReport> {
-  const report: FoldReport = { entries: 0, panes: 0, resurrected: 0, unstorable: 0, failedShards: [] };
+/**
+ * Folds the unfolded entries into pane state, then moves each shard's checkpoints and progress over
+ * them. Each pipeline's key index learns of the keys first (their newest panes, and the windows already
+ * fired that events reached): a run that stops between the two folds again, and fires what it must.
+ */
+export async function foldLogs(
+  deps: FoldDependencies,
+  logs: UnfoldedLogs,
+  firedThrough: ReadonlyMap<string, number | undefined>,
+  now: number,
+): Promise<FoldReport> {
+  const report: FoldReport = { entries: 0, panes: 0, resurrected: 0, unstorable: 0, failed: [] };
   const limit = pLimit(deps.concurrency);
   // One write per pane, whatever the number of entries and shards that reach it.
   const byPipeline = new Map(deps.pipelines.map((p) => [p.name, p]));
@@ -149,33 +161,82 @@ export async function foldLogs(deps: FoldDependencies, logs: UnfoldedLogs, now: 
       }
     }
   }
-  const failedShards = new Set<string>();
+  // One pipeline's failure holds back only its own checkpoints (and the shards' shared progress).
+  const failed = new Map<string, Set<string>>();
+  const fail = (pane: PaneWork) => {
+    const shards = failed.get(pane.pipeline.name) ?? new Set<string>();
+    for (const portion of pane.portions) shards.add(portion.shardId);
+    failed.set(pane.pipeline.name, shards);
+  };
+  const indexed = new Set<PaneWork>();
+  for (const pipeline of deps.pipelines) {
+    const mine = [...work.values()].filter((w) => w.pipeline === pipeline);
+    if (mine.length === 0) continue;
+    try {
+      await indexKeys(deps, pipeline, mine, firedThrough.get(pipeline.name));
+      for (const w of mine) indexed.add(w);
+    } catch {
+      for (const pane of mine) fail(pane);
+    }
+  }
   await Promise.all(
-    [...work.values()].map((pane) =>
+    [...indexed].map((pane) =>
       limit(async () => {
         try {
           await foldPane(deps, pane, now, report);
         } catch {
           // Retried at the next run: the shards it came from keep their progress until then.
-          for (const p of pane.portions) failedShards.add(p.shardId);
+          fail(pane);
         }
       }),
     ),
   );
-  report.failedShards = [...failedShards];
+  report.failed = [...failed].flatMap(([pipeline, shards]) => [...shards].map((shardId) => ({ pipeline, shardId })));
 
   // Checkpoints and progress move over what is folded, shard by shard.
   await Promise.all(
     [...logs.shards].map(([shardId, { entries }]) =>
       limit(async () => {
-        const newest = entries[entries.length - 1];
-        if (newest === undefined || failedShards.has(shardId)) return;
-        await advanceShard(deps, shardId, entries);
-        report.entries += entries.length;
+        if (entries.length === 0) return;
+        const held = new Set([...failed].filter(([, shards]) => shards.has(shardId)).map(([pipeline]) => pipeline));
+        await advanceShard(deps, shardId, entries, held);
+        if (held.size === 0) report.entries += entries.length;
       }),
     ),
   );
   return report;
+}
+
+/** Adds the folded keys to the pipeline's key index, bucket by bucket, each under a condition on the version read. */
+async function indexKeys(deps: FoldDependencies, pipeline: Pipeline, panes: readonly PaneWork[], firedThrough: number | undefined) {
+  const byKey = new Map<string, FoldedKey>();
+  for (const pane of panes) {
+    const known = byKey.get(pane.key);
+    let lateFrom = known?.lateFrom;
+    if (firedThrough !== undefined)
+      for (const portion of pane.portions)
+        for (const layer of portion.layers)
+          if (layer.from <= firedThrough && (lateFrom === undefined || layer.from < lateFrom)) lateFrom = layer.from;
+    byKey.set(pane.key, {
+      key: pane.key,
+      newest: Math.max(pane.paneStart, known?.newest ?? pane.paneStart),
+      ...(lateFrom === undefined ? {} : { lateFrom }),
+    });
+  }
+  const byBucket = new Map<number, FoldedKey[]>();
+  for (const folded of byKey.values()) byBucket.set(bucketOf(folded.key), [...(byBucket.get(bucketOf(folded.key)) ?? []), folded]);
+  let index = await readKeyIndex(deps.dynamodb, deps.stateTable, pipeline.name);
+  for (const [bucket, folded] of byBucket) {
+    const outcome = await retryOnConflict(MAX_ATTEMPTS, async () => {
+      const stored = index.get(bucket) ?? { bucket, entries: new Map() };
+      const entries = new Map(stored.entries);
+      if (!addFolded(entries, folded)) return { done: true };
+      if (await writeKeyBucket(deps.dynamodb, deps.stateTable, pipeline.name, { ...stored, entries })) return { done: true };
+      index = await readKeyIndex(deps.dynamodb, deps.stateTable, pipeline.name);
+      return "conflict";
+    });
+    if (outcome === undefined) throw new Error(`the key index of ${pipeline.name} kept changing under ${MAX_ATTEMPTS} attempts`);
+  }
 }
 
 function headAfter(progress: ShardProgressRecord | undefined, newest: LogEntry | undefined) {
@@ -193,11 +254,12 @@ async function foldPane(deps: FoldDependencies, work: PaneWork, now: number, rep
   const name = work.pipeline.name;
   const outcome = await retryOnConflict(MAX_ATTEMPTS, async () => {
     const known = await readPane(dynamodb, stateTable, name, work.key, work.paneStart);
-    const itemOf = (next: StoredPane) =>
-      paneItemOf({ pipeline: name, key: work.key, paneStart: work.paneStart }, next, firstEndOfPane(work.pipeline.window, work.paneStart));
+    // Kept (TTL) well after its last window's lateness, counted from now: events accepted before then still find it.
+    const lifetime = lastEndOfPane(work.pipeline.window, work.paneStart) + work.pipeline.allowedLateness - work.paneStart;
+    const expiresAt = now + lifetime + (deps.tombstoneRetentionMs ?? 7 * 86_400_000);
+    const itemOf = (next: StoredPane) => foldedPaneItemOf({ pipeline: name, key: work.key, paneStart: work.paneStart }, next, expiresAt);
     let fold = foldIntoPane(known, work.portions);
     if (fold.kind === "applied-before") return { done: true };
-    // Every fold looks at the pane's windows again from the first: the closing logic re-fires those that grew.
     let item = itemOf(fold.next);
     if (approximateItemBytes(item) > MAX_PANE_ITEM_BYTES) {
       // The state cannot be stored whole: fold the portions that fit, in order; report the rest, per key.
@@ -245,8 +307,13 @@ function unstoredLetter(work: PaneWork, parked: readonly PanePortion[], events: 
   };
 }
 
-/** The pipelines' checkpoints, then the shard's progress, over the folded entries. */
-async function advanceShard(deps: FoldDependencies, shardId: string, entries: readonly LogEntry[]): Promise<void> {
+/** The pipelines' checkpoints (but the `held` ones'), then — when none is held — the shard's progress. */
+async function advanceShard(
+  deps: FoldDependencies,
+  shardId: string,
+  entries: readonly LogEntry[],
+  held: ReadonlySet<string>,
+): Promise<void> {
   const batches = entries.filter((e) => e.kind === "batch" && e.last !== undefined);
   const lastBatch = batches[batches.length - 1];
   if (lastBatch?.last !== undefined) {
@@ -258,11 +325,14 @@ async function advanceShard(deps: FoldDependencies, shardId: string, entries: re
         maxEventTimes.set(pipeline, { maxEventTime: Math.max(maxEventTime, known?.maxEventTime ?? maxEventTime), at: entry.at });
       }
     await Promise.all(
-      [...maxEventTimes].map(([pipeline, { maxEventTime, at }]) =>
-        writeCheckpoint(deps.dynamodb, deps.stateTable, { pipeline, shardId, sequenceNumber, maxEventTime, updatedAt: at }),
-      ),
+      [...maxEventTimes]
+        .filter(([pipeline]) => !held.has(pipeline))
+        .map(([pipeline, { maxEventTime, at }]) =>
+          writeCheckpoint(deps.dynamodb, deps.stateTable, { pipeline, shardId, sequenceNumber, maxEventTime, updatedAt: at }),
+        ),
     );
   }
+  if (held.size > 0) return;
   const newest = entries[entries.length - 1] as LogEntry;
   await writeShardProgress(
     deps.dynamodb,

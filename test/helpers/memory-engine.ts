@@ -17,7 +17,8 @@ import { planBatch } from "../../shared/core/ingest/plan.ts";
 import type { Pipeline } from "../../shared/core/pipelines/schema.ts";
 import type { DeadLetter, StreamRecord } from "../../shared/core/types.ts";
 import type { TimeWindow } from "../../shared/core/windows/assigners.ts";
-import { earlyDueOf, firstEndOfPane, ledgerDecisionOf, paneFatesOf, windowsToEvaluate } from "../../shared/core/windows/fates.ts";
+import { earlyDueOf, ledgerDecisionOf } from "../../shared/core/windows/fates.ts";
+import { addFolded, type KeyEntry, needsClosing, settleEntries, windowsToClose } from "../../shared/core/windows/key-index.ts";
 import { recordEmitting, type SessionEntry, sessionsDueOf, sessionsToFire, settleSessions } from "../../shared/core/windows/sessions.ts";
 
 export interface EngineResult {
@@ -42,7 +43,10 @@ export class MemoryEngine {
   now = 0;
   readonly emitted: EngineResult[] = [];
   readonly letters: DeadLetter[] = [];
-  private readonly panes = new Map<string, { key: string; paneStart: number; pane: StoredPane; due?: number }>();
+  private readonly panes = new Map<string, { key: string; paneStart: number; pane: StoredPane }>();
+  /** the key index of a fixed-window pipeline, and how far its windows are fired */
+  private readonly index = new Map<string, KeyEntry>();
+  private firedThrough: number | undefined;
   private readonly sessions = new Map<string, { sessions: StoredSessions; due?: number }>();
   private readonly ledger = new Map<string, EngineResult>();
   private sequence = 0n;
@@ -86,14 +90,13 @@ export class MemoryEngine {
     for (const { delta, letters } of plan.panes) {
       const id = `${delta.key}\u0000${delta.paneStart}`;
       this.letters.push(...letters.values());
-      const update = foldIntoPane(this.panes.get(id)?.pane ?? null, [{ shardId: SHARD, through, layers: layersOf(delta) }]);
+      const layers = layersOf(delta);
+      const fired = this.firedThrough;
+      const late = fired === undefined ? [] : layers.filter((l) => l.from <= fired).map((l) => l.from);
+      addFolded(this.index, [{ key: delta.key, newest: delta.paneStart, ...(late.length > 0 ? { lateFrom: Math.min(...late) } : {}) }]);
+      const update = foldIntoPane(this.panes.get(id)?.pane ?? null, [{ shardId: SHARD, through, layers }]);
       if (update.kind !== "write") continue;
-      this.panes.set(id, {
-        key: delta.key,
-        paneStart: delta.paneStart,
-        pane: update.next,
-        due: firstEndOfPane(delta.window, delta.paneStart),
-      });
+      this.panes.set(id, { key: delta.key, paneStart: delta.paneStart, pane: update.next });
     }
     for (const delta of plan.sessions) {
       const known = this.sessions.get(delta.key)?.sessions ?? null;
@@ -120,12 +123,13 @@ export class MemoryEngine {
       for (const [key, item] of [...this.sessions]) if (item.due !== undefined && item.due <= upTo) this.closeSessions(key, watermark);
       return;
     }
-    const byKey = new Map<string, number[]>();
-    for (const item of this.panes.values()) {
-      if (item.due === undefined || item.due > upTo) continue;
-      byKey.set(item.key, [...(byKey.get(item.key) ?? []), item.paneStart]);
-    }
-    for (const [key, starts] of byKey) this.closePanes(key, starts, watermark);
+    const withOpen = this.pipeline.early !== undefined;
+    const closing = new Map(
+      [...this.index].filter(([, e]) => needsClosing(this.pipeline.window, e, this.firedThrough, watermark, withOpen)),
+    );
+    for (const entry of closing.values()) this.closePanes(entry, watermark);
+    if (this.firedThrough === undefined || watermark > this.firedThrough) this.firedThrough = watermark;
+    settleEntries(this.pipeline.window, this.index, closing, watermark);
   }
 
   private write(
@@ -160,31 +164,27 @@ export class MemoryEngine {
     return "settled";
   }
 
-  private closePanes(key: string, dueStarts: number[], watermark: number): void {
-    const spec = this.pipeline.window;
-    const { due, open } = windowsToEvaluate(spec, dueStarts, watermark, this.pipeline.early !== undefined);
+  private closePanes(entry: KeyEntry, watermark: number): void {
+    const { key } = entry;
     const panes = [...this.panes.values()].filter((p) => p.key === key).map((p) => ({ paneStart: p.paneStart, layers: p.pane.layers }));
-    const outcome = new Map<string, string>();
+    const { due, open } = windowsToClose(
+      this.pipeline.window,
+      panes.map((p) => p.paneStart),
+      {
+        ...(this.firedThrough === undefined ? {} : { firedThrough: this.firedThrough }),
+        ...(entry.refireFrom === undefined ? {} : { refireFrom: entry.refireFrom }),
+        watermark,
+        withOpen: this.pipeline.early !== undefined,
+      },
+    );
     for (const window of due) {
       const state = windowStateOf(window, panes);
-      if (state) outcome.set(`${window.start}/${window.end}`, this.write(key, window, state, true));
+      if (state) this.write(key, window, state, true);
     }
     for (const window of open) {
       const state = windowStateOf(window, panes);
       const stored = this.ledger.get(`${key}\u0000${window.start}/${window.end}`);
       if (state && earlyDueOf(stored, state.n, this.now, this.pipeline.early ?? 0)) this.write(key, window, state, false);
-    }
-    const live = dueStarts.filter((start) => !this.panes.get(`${key}\u0000${start}`)?.pane.tombstone);
-    const fates = paneFatesOf(spec, this.pipeline.allowedLateness, watermark, live);
-    for (const start of live) {
-      const item = this.panes.get(`${key}\u0000${start}`);
-      const fate = fates.get(start);
-      if (item === undefined || fate === undefined) continue;
-      const feeds = due.filter((w) => start >= w.start && start < w.end);
-      if (feeds.some((w) => windowStateOf(w, panes) !== undefined && outcome.get(`${w.start}/${w.end}`) !== "settled")) continue;
-      if (fate.next === "purge")
-        this.panes.set(`${key}\u0000${start}`, { ...item, pane: { ...item.pane, tombstone: true }, due: undefined });
-      else item.due = fate.due;
     }
   }
 

@@ -4,7 +4,7 @@ import { PutItemCommand } from "@aws-sdk/client-dynamodb";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { createWatermarkHandler } from "../../functions/commons/watermark-handler.ts";
 import { createDynamoDbClient } from "../../shared/aws/clients.ts";
-import { paneItemOf } from "../../shared/aws/dynamodb/panes.ts";
+import { foldedPaneItemOf } from "../../shared/aws/dynamodb/panes.ts";
 import { readStuckKeys } from "../../shared/aws/dynamodb/stuck.ts";
 import { kinesisResultSink, outputPartitionKeyOf } from "../../shared/aws/outputs/kinesis.ts";
 import { LOCAL_CREDENTIALS, LOCAL_REGION } from "../../tools/local/stack.ts";
@@ -54,7 +54,10 @@ describe("closing goes on", () => {
       { k: "bad", ts: 1000 },
     ]);
     const pane = { version: 9, layers: [], fences: new Map(), tombstone: false };
-    const corrupt = { ...paneItemOf({ pipeline: h.pipeline.name, key: "bad", paneStart: 0 }, pane, 60_000), st: { S: "{not json" } };
+    const corrupt = {
+      ...foldedPaneItemOf({ pipeline: h.pipeline.name, key: "bad", paneStart: 0 }, pane, Date.now() + 86_400_000),
+      st: { S: "{not json" },
+    };
     await deployment.dynamodb.send(new PutItemCommand({ TableName: deployment.names.stateTable, Item: corrupt }));
 
     // Act
@@ -133,7 +136,7 @@ describe("closing goes on", () => {
 
 describe("one pipeline that cannot be closed", () => {
   it("does not keep the others from closing, and fails the run naming it", async () => {
-    // Prepare: two pipelines; every read of the first one's due index fails (a fault in the real code path)
+    // Prepare: two pipelines; every read of the first one's key index fails (a fault in the real code path)
     const broken = pipelineOf({ aggregates: { n: { count: true } } });
     const healthy = pipelineOf({ aggregates: { n: { count: true } } });
     for (const p of [broken, healthy]) {
@@ -145,7 +148,7 @@ describe("one pipeline that cannot be closed", () => {
     client.middlewareStack.add(
       (next) => async (args) => {
         const values = (args.input as { ExpressionAttributeValues?: Record<string, { S?: string }> }).ExpressionAttributeValues;
-        if (values?.[":p"]?.S?.startsWith(`${broken.name}#`)) throw new Error("injected: the due index cannot be read");
+        if (values?.[":pk"]?.S === `K#${broken.name}`) throw new Error("injected: the key index cannot be read");
         return next(args);
       },
       { step: "initialize", name: "breakOnePipeline" },
@@ -163,7 +166,7 @@ describe("one pipeline that cannot be closed", () => {
     const run = close(undefined, testContext());
 
     // Assess: the run fails naming the broken pipeline; the healthy one closed its window
-    await expect(run).rejects.toThrow(new RegExp(`${broken.name}: Error: injected: the due index cannot be read`));
+    await expect(run).rejects.toThrow(new RegExp(`${broken.name}: Error: injected: the key index cannot be read`));
     const healthyResults = new HandlerHarness(deployment, healthy);
     expect((await healthyResults.finalResults()).map((r) => [r.key, r.count])).toEqual([["a", 1]]);
     client.destroy();

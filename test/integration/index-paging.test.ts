@@ -1,10 +1,10 @@
 // Every index query pages, and dynalite drops an item at a page boundary when an index holds many
 // equal sort keys (8,000 written, 7,999 read). Panes' index sort keys are unique per item, so every
-// due item and every result is found however many share a time.
+// due session set and every result is found however many share a time.
 import { BatchWriteItemCommand } from "@aws-sdk/client-dynamodb";
 import pLimit from "p-limit";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { paneItemOf, queryDue } from "../../shared/aws/dynamodb/panes.ts";
+import { queryDue, sessionsItemOf } from "../../shared/aws/dynamodb/panes.ts";
 import { queryResults, writeResultOnce } from "../../shared/aws/dynamodb/results.ts";
 import { emptyState } from "../../shared/core/aggregates/state.ts";
 import { emulatedDeployment } from "../helpers/emulated.ts";
@@ -21,19 +21,14 @@ afterAll(() => {
 });
 
 describe("index queries across many pages of equal times", () => {
-  it("find all 8,000 panes due at the same time", async () => {
-    // Prepare: 8,000 keys, one pane each, all due at 60000 (one index partition's worth and more)
-    const pane = {
-      version: 1,
-      layers: [{ from: 60_000, state: { ...emptyState(), n: 1, tmin: 1, tmax: 1 } }],
-      fences: new Map(),
-      tombstone: false,
-    };
+  it("find all 8,000 session sets due at the same time", async () => {
+    // Prepare: 8,000 keys, one session set each, all due at 60000 (one index partition's worth and more)
+    const sessions = { version: 1, entries: [{ state: { ...emptyState(), n: 1, tmin: 1, tmax: 1 }, absorbed: [] }], fences: new Map() };
     const keys = Array.from({ length: 8000 }, (_, i) => `k${i}`);
     for (let i = 0; i < keys.length; i += 25) {
       const items = keys
         .slice(i, i + 25)
-        .map((key) => ({ PutRequest: { Item: paneItemOf({ pipeline: "p", key, paneStart: 0 }, pane, 60_000) } }));
+        .map((key) => ({ PutRequest: { Item: sessionsItemOf({ pipeline: "p", key }, sessions, 60_000) } }));
       await deployment.dynamodb.send(new BatchWriteItemCommand({ RequestItems: { [deployment.names.stateTable]: items } }));
     }
 
@@ -43,7 +38,7 @@ describe("index queries across many pages of equal times", () => {
     // Assess
     expect(due).toHaveLength(8000);
     expect(new Set(due.map((d) => d.key)).size).toBe(8000);
-    expect(due.every((d) => d.due === 60_000 && d.paneStart === 0)).toBe(true);
+    expect(due.every((d) => d.due === 60_000 && d.paneStart === undefined)).toBe(true);
     expect(await queryDue(deployment.dynamodb, deployment.names.stateTable, "p", 59_999)).toEqual([]);
   });
 

@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
 import { lastWindowEndOf, paneOf, paneSizeOf, panesOfWindow, windowsOf, windowsOfPane } from "../../shared/core/windows/assigners.ts";
-import { firstEndOfPane } from "../../shared/core/windows/fates.ts";
+import { lastEndOfPane, needsClosing } from "../../shared/core/windows/key-index.ts";
 import { applySessionElements, sessionWindowOf } from "../../shared/core/windows/sessions.ts";
 
 const MIN = 60_000;
@@ -46,9 +46,14 @@ describe("sliding windows", () => {
     expect(lastWindowEndOf(gappy, 30_000)).toBe(MIN);
   });
 
-  it("make a written pane due at the end of its first window", () => {
-    expect(firstEndOfPane(spec, 90 * MIN)).toBe(91 * MIN);
+  it("keep a key closing from its newest pane's first window end to its last", () => {
+    const entry = { key: "k", last: 90 * MIN };
     expect(paneOf(spec, 90 * MIN + 59_999)).toBe(90 * MIN);
+    expect(lastEndOfPane(spec, 90 * MIN)).toBe(150 * MIN);
+    expect(needsClosing(spec, entry, 90 * MIN, 91 * MIN - 1, false)).toBe(false);
+    expect(needsClosing(spec, entry, 90 * MIN, 91 * MIN, false)).toBe(true);
+    expect(needsClosing(spec, entry, 149 * MIN, 200 * MIN, false)).toBe(true);
+    expect(needsClosing(spec, entry, 150 * MIN, 200 * MIN, false)).toBe(false);
   });
 });
 

@@ -7,7 +7,7 @@ import { decodeRecord, planBatch } from "../../shared/core/ingest/plan.ts";
 import { maxKeyBytesOf, parseEventTime, readPipelineEvent } from "../../shared/core/pipelines/events.ts";
 import { PipelinesConfigError } from "../../shared/core/pipelines/parse.ts";
 import type { StreamRecord } from "../../shared/core/types.ts";
-import { paneFatesOf } from "../../shared/core/windows/fates.ts";
+import { windowsToClose } from "../../shared/core/windows/key-index.ts";
 import { printable } from "../../tools/cli/results.ts";
 import { pipeline } from "../helpers/builders.ts";
 
@@ -136,11 +136,11 @@ describe("what tools print and send", () => {
   });
 });
 
-describe("a key with very many due panes", () => {
+describe("a key with very many panes to close", () => {
   it("is closed without spreading its panes into one call (200,000 panes)", () => {
     const panes = Array.from({ length: 200_000 }, (_, i) => i * 1000);
-    const fates = paneFatesOf({ type: "tumbling", size: 1000 }, 0, 250_000_000, panes);
-    expect(fates.size).toBe(200_000);
-    expect(fates.get(0)).toEqual({ next: "purge" });
+    const { due } = windowsToClose({ type: "tumbling", size: 1000 }, panes, { watermark: 250_000_000, withOpen: false });
+    expect(due).toHaveLength(200_000);
+    expect(due[0]).toEqual({ start: 0, end: 1000 });
   });
 });

@@ -88,6 +88,38 @@ export async function readWatermarks(
   return watermarks;
 }
 
+/** A pipeline's watermark and how far its fixed windows have been fired (all of them ending at or before it). */
+export interface PipelineMarks {
+  watermark?: number;
+  firedThrough?: number;
+}
+
+export async function readPipelineMarks(
+  client: DynamoDBClient,
+  tableName: string,
+  pipelines: readonly string[],
+): Promise<Map<string, PipelineMarks>> {
+  const marks = new Map<string, PipelineMarks>();
+  for (const item of await batchGetAll(client, tableName, pipelines.map(watermarkItemKey))) {
+    const watermark = num(item, "wm");
+    const firedThrough = num(item, "ft");
+    marks.set((str(item, "pk") ?? "").slice(2), {
+      ...(watermark === undefined ? {} : { watermark }),
+      ...(firedThrough === undefined ? {} : { firedThrough }),
+    });
+  }
+  return marks;
+}
+
+/** Records that every fixed window ending at or before `to` has been fired (never goes back). */
+export async function advanceFiredThrough(client: DynamoDBClient, tableName: string, pipeline: string, to: number): Promise<void> {
+  await updateItem(client, tableName, watermarkItemKey(pipeline), {
+    expression: "SET ft = :ft",
+    condition: "attribute_not_exists(ft) OR ft < :ft",
+    values: { ":ft": N(to) },
+  });
+}
+
 /** Moves a watermark forward; returns the stored watermark after the call (never lower than before). */
 export async function advanceWatermark(
   client: DynamoDBClient,

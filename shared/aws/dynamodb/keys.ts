@@ -1,5 +1,6 @@
 // How Panes names things in DynamoDB: item keys, fixed-width numbers that sort as strings, and the
 // spread of index partitions. Changing any of these is a storage format change.
+import { hash32 } from "../../core/hash.ts";
 
 /** Sort keys hold times as 16-digit zero-padded strings (times are ≥ 0 and < 10^16 ms). */
 export function padTime(ms: number): string {
@@ -30,16 +31,6 @@ export const timeOfUniqueKey = (value: string) => Number(value.slice(0, 16));
 /** Kinesis sequence numbers are decimal strings of up to 129 digits; padded they compare as strings. */
 export function padSequence(sequenceNumber: string | bigint): string {
   return String(sequenceNumber).padStart(130, "0");
-}
-
-/** FNV-1a, 32 bits: a stable, fast spread of keys over index partitions. */
-export function hash32(text: string): number {
-  let h = 0x811c9dc5;
-  for (let i = 0; i < text.length; i++) {
-    h ^= text.charCodeAt(i);
-    h = Math.imul(h, 0x01000193);
-  }
-  return h >>> 0;
 }
 
 /** Index partitions per pipeline for the due-pane index and the results-by-time index (avoids hot partitions). */
@@ -87,6 +78,11 @@ export function logItemKey(shardId: string, ordinal: number): { pk: string; sk: 
 /** State table: the shards that have a log (the closing logic folds each of them). */
 export function logShardItemKey(shardId: string): { pk: string; sk: string } {
   return { pk: "LOGS", sk: shardId };
+}
+
+/** State table: one bucket of a fixed-window pipeline's key index (core/windows/key-index.ts). */
+export function keyBucketItemKey(pipeline: string, bucket: number): { pk: string; sk: string } {
+  return { pk: `K#${pipeline}`, sk: String(bucket).padStart(3, "0") };
 }
 
 /** State table: the pipeline's watermark. */

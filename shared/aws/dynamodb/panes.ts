@@ -17,7 +17,7 @@ import {
   uniqueTimeKey,
   uniqueTimeRange,
 } from "./keys.ts";
-import { putItem, queryAll, queryPartitions, updateItem } from "./requests.ts";
+import { putItem, queryAll, queryPartitions } from "./requests.ts";
 
 /** DynamoDB items are at most 400 KB; state stays well below, leaving room for names and fences. */
 export const MAX_PANE_ITEM_BYTES = 350_000;
@@ -157,18 +157,20 @@ export function readSessions(client: DynamoDBClient, tableName: string, pipeline
   return readCached(client, tableName, sessionsItemKey(pipeline, key), decodeSessions);
 }
 
-/** The pane item as written by ingest, live (in the due index at `due`). */
-export function paneItemOf(where: { pipeline: string; key: string; paneStart: number }, pane: StoredPane, due: number): Item {
+/**
+ * A fixed-window pane as the closing logic folds it: its layers and fences, no index entry (the key
+ * index says which keys have windows to fire), kept until TTL — `expiresAt`, well after its last
+ * window's lateness — so that events accepted before it closed still find it.
+ */
+export function foldedPaneItemOf(where: { pipeline: string; key: string; paneStart: number }, pane: StoredPane, expiresAt: number): Item {
   const { pk, sk } = paneItemKey(where.pipeline, where.key, where.paneStart);
   return {
     pk: S(pk),
     sk: S(sk),
-    gpk: S(indexPartitionOf(where.pipeline, where.key)),
-    due: N(due),
-    dk: S(uniqueTimeKey(due, { pk, sk })),
     st: S(encodePaneState(pane.layers)),
     f: encodeFences(pane.fences),
     v: N(pane.version),
+    ttl: N(Math.floor(expiresAt / 1000)),
   };
 }
 
@@ -232,8 +234,6 @@ export async function queryDue(client: DynamoDBClient, tableName: string, pipeli
 
 export interface PaneAt extends StoredPane {
   paneStart: number;
-  /** the closing logic's current `due` for this pane (undefined for tombstones) */
-  due?: number;
 }
 
 /** Panes (live and purged) of one key whose start is in [from, to), in start order; strongly consistent. */
@@ -256,7 +256,7 @@ export async function queryPanes(
   const panes: PaneAt[] = [];
   for (const item of items) {
     const pane = decodePane(item);
-    if (pane) panes.push({ ...pane, paneStart: Number(str(item, "sk")), due: num(item, "due") });
+    if (pane) panes.push({ ...pane, paneStart: Number(str(item, "sk")) });
   }
   return panes;
 }
@@ -269,68 +269,4 @@ export async function readSessionsNow(
   key: string,
 ): Promise<StoredSessions | null> {
   return decodeSessions(await getItem(client, tableName, sessionsItemKey(pipeline, key)));
-}
-
-/** An update of a pane the closing logic read, applied only if the pane is still at that version. */
-async function updateIfUnchanged(
-  client: DynamoDBClient,
-  tableName: string,
-  where: { pipeline: string; key: string; pane: PaneAt },
-  update: { expression: string; names?: Record<string, string>; values: Record<string, AttributeValue> },
-): Promise<boolean> {
-  return updateItem(client, tableName, paneItemKey(where.pipeline, where.key, where.pane.paneStart), {
-    expression: update.expression,
-    condition: "v = :v",
-    names: update.names,
-    values: { ...update.values, ":v": N(where.pane.version) },
-  });
-}
-
-/**
- * Moves a pane's `due` after its windows were handled, unless the pane changed since it was read (then
- * the ingest function reset `due` and the pane is looked at again). Returns whether it was moved.
- */
-export function moveDue(
-  client: DynamoDBClient,
-  tableName: string,
-  pipeline: string,
-  key: string,
-  pane: PaneAt,
-  due: number,
-): Promise<boolean> {
-  return updateIfUnchanged(
-    client,
-    tableName,
-    { pipeline, key, pane },
-    {
-      expression: "SET due = :due, dk = :dk",
-      values: { ":due": N(due), ":dk": S(uniqueTimeKey(due, paneItemKey(pipeline, key, pane.paneStart))) },
-    },
-  );
-}
-
-/**
- * Purges a pane whose windows are all past end + allowed lateness: it leaves the due index and becomes
- * a tombstone that keeps its fences (so a redelivered record is recognised and a too-late one refused)
- * and its state (so a closing run overlapping the purge still sees whole windows); TTL removes it
- * later. Conditional on the version read.
- */
-export function purgePane(
-  client: DynamoDBClient,
-  tableName: string,
-  pipeline: string,
-  key: string,
-  pane: PaneAt,
-  expiresAt: number,
-): Promise<boolean> {
-  return updateIfUnchanged(
-    client,
-    tableName,
-    { pipeline, key, pane },
-    {
-      expression: "SET tomb = :true, v = :next, #ttl = :ttl REMOVE gpk, due, dk",
-      names: { "#ttl": "ttl" },
-      values: { ":true": { BOOL: true }, ":next": N(pane.version + 1), ":ttl": N(Math.floor(expiresAt / 1000)) },
-    },
-  );
 }

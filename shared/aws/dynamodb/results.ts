@@ -1,7 +1,7 @@
 // The results ledger: one item per fired window, written once per version under a condition, so a
 // repeated, concurrent or retried closing run writes nothing new. Items carry a sparse `outbox`
 // attribute until they are published downstream.
-import type { AttributeValue, DynamoDBClient } from "@aws-sdk/client-dynamodb";
+import type { DynamoDBClient } from "@aws-sdk/client-dynamodb";
 import { marshall, unmarshall } from "@aws-sdk/util-dynamodb";
 import type { AggregateValue } from "../../core/aggregates/state.ts";
 import type { WindowIdentity, WindowResult } from "../../core/types.ts";

@@ -14,6 +14,8 @@ export interface StuckKey {
   firstAt: number;
   lastAt: number;
   attempts: number;
+  /** fixed windows: the key's windows ending after this were not all fired when it was parked */
+  from?: number;
 }
 
 /** Items of stuck keys share the dead-letter table: `stuck#<pipeline>`, sorted by a hash (keys can outgrow sort keys). */
@@ -40,21 +42,32 @@ export async function readStuckKeys(client: DynamoDBClient, tableName: string, p
         firstAt: num(item, "firstAt") ?? 0,
         lastAt: num(item, "lastAt") ?? 0,
         attempts: num(item, "attempts") ?? 0,
+        ...(num(item, "from") === undefined ? {} : { from: num(item, "from") }),
       };
       return [stuck.key, stuck];
     }),
   );
 }
 
-/** Records (or counts again) a failure to close a key. */
-export async function parkStuckKey(client: DynamoDBClient, tableName: string, pipeline: string, key: string, reason: string, now: number) {
+/**
+ * Records (or counts again) a failure to close a key; `from` (fixed windows): the key's windows ending
+ * after it are to be taken up again — the first failure's stays.
+ */
+export async function parkStuckKey(
+  client: DynamoDBClient,
+  tableName: string,
+  pipeline: string,
+  key: string,
+  reason: string,
+  now: number,
+  from?: number,
+) {
   await client.send(
     new UpdateItemCommand({
       TableName: tableName,
       Key: itemKey(pipeline, key),
-      UpdateExpression:
-        "SET kind = :kind, pipeline = :pipeline, #key = :key, reason = :reason, lastAt = :now, firstAt = if_not_exists(firstAt, :now) ADD attempts :one",
-      ExpressionAttributeNames: { "#key": "key" },
+      UpdateExpression: `SET kind = :kind, pipeline = :pipeline, #key = :key, reason = :reason, lastAt = :now, firstAt = if_not_exists(firstAt, :now)${from === undefined ? "" : ", #from = if_not_exists(#from, :from)"} ADD attempts :one`,
+      ExpressionAttributeNames: { "#key": "key", ...(from === undefined ? {} : { "#from": "from" }) },
       ExpressionAttributeValues: {
         ":kind": S("stuck"),
         ":pipeline": S(pipeline),
@@ -62,6 +75,7 @@ export async function parkStuckKey(client: DynamoDBClient, tableName: string, pi
         ":reason": S(reason.slice(0, 2000)),
         ":now": N(now),
         ":one": N(1),
+        ...(from === undefined ? {} : { ":from": N(from) }),
       },
     }),
   );

@@ -44,81 +44,9 @@ export function fixedFateOf(spec: WindowSpec, allowedLateness: number, ts: numbe
   return { kind: "taken", pane, from: taking.end, refused };
 }
 
-/** The `from` of an element every window of its pane takes (on time). */
-export function firstEndOfPane(spec: WindowSpec, paneStart: number): number {
-  const first = windowsOfPane(spec, paneStart)[0];
-  if (first === undefined) throw new RangeError(`pane ${paneStart} belongs to no window`);
-  return first.end;
-}
-
 /** A layer of a pane's state belongs to a window when the window ends at or after the layer's `from`. */
 export function layerInWindow(from: number, window: TimeWindow): boolean {
   return from <= window.end;
-}
-
-/**
- * The windows of a key the closing logic evaluates at watermark W, given the panes found due: every
- * window of those panes the watermark has passed (they fire, or fire again when their contents grew),
- * and with early results the open ones.
- */
-export function windowsToEvaluate(
-  spec: WindowSpec,
-  duePanes: readonly number[],
-  watermark: number,
-  withOpen: boolean,
-): { due: TimeWindow[]; open: TimeWindow[] } {
-  const due = new Map<string, TimeWindow>();
-  const open = new Map<string, TimeWindow>();
-  for (const pane of duePanes) {
-    for (const w of windowsOfPane(spec, pane)) {
-      if (isWindowDue(w.end, watermark)) due.set(`${w.start}/${w.end}`, w);
-      else if (withOpen) open.set(`${w.start}/${w.end}`, w);
-    }
-  }
-  const order = (a: TimeWindow, b: TimeWindow) => a.start - b.start || a.end - b.end;
-  return { due: [...due.values()].sort(order), open: [...open.values()].sort(order) };
-}
-
-/** What the closing logic does next with a pane it looked at. */
-export type PaneNext = { next: "due"; due: number } | { next: "purge" };
-
-/**
- * After the pane's due windows are settled: look again at its next window end, or (when a newer pane of
- * the key watches that end, or none is left) at its purge time; purge once every window is late.
- * `watched` is false for a pane whose next window end a newer due pane of the key already watches.
- */
-export function paneNextOf(spec: WindowSpec, allowedLateness: number, paneStart: number, watermark: number, watched: boolean): PaneNext {
-  const windows = windowsOfPane(spec, paneStart);
-  const last = windows[windows.length - 1];
-  if (last === undefined) return { next: "purge" };
-  const next = windows.find((w) => !isWindowDue(w.end, watermark));
-  if (next !== undefined && watched) return { next: "due", due: next.end };
-  if (!isWindowLate(last.end, watermark, allowedLateness)) return { next: "due", due: last.end + allowedLateness };
-  return { next: "purge" };
-}
-
-/**
- * What happens to each of a key's due panes once their due windows are settled. Every later window
- * that contains an older pane also contains the newest due pane, so only the newest keeps watching the
- * next window end; the others wait for their purge. A sliding pane is then moved twice in its life,
- * not once per slide.
- */
-export function paneFatesOf(spec: WindowSpec, allowedLateness: number, watermark: number, panes: readonly number[]): Map<number, PaneNext> {
-  let newest: number | undefined;
-  for (const pane of panes) if (newest === undefined || pane > newest) newest = pane; // no spread: a key may have very many
-  const newestNext = newest === undefined ? undefined : nextEndOfPane(spec, newest, watermark);
-  const fates = new Map<number, PaneNext>();
-  for (const pane of panes) {
-    const next = nextEndOfPane(spec, pane, watermark);
-    const watched = next !== undefined && (pane === newest || newestNext === undefined || next < newestNext);
-    fates.set(pane, paneNextOf(spec, allowedLateness, pane, watermark, watched));
-  }
-  return fates;
-}
-
-/** The next window end after `watermark` among a pane's windows, if any. */
-export function nextEndOfPane(spec: WindowSpec, paneStart: number, watermark: number): number | undefined {
-  return windowsOfPane(spec, paneStart).find((w) => !isWindowDue(w.end, watermark))?.end;
 }
 
 /**

@@ -1,0 +1,270 @@
+// A deployment's month in minutes: the seed workload (hosts sending cpu and mem samples) driven through
+// the real ingest and watermark handlers on dynalite, on a simulated clock, shaped as AWS would shape
+// it — records spread over shards by partition key, each shard's batches cut as the event source
+// mapping cuts them (batch size or batching window, whichever comes first), the watermark function
+// started by the ingest function's nudges (at most once a second per container, one run at a time) and
+// by its schedule. Every DynamoDB request reports what it would be billed (capacity.ts) and waits a
+// typical in-region round trip, so handler durations approximate what Lambda would bill.
+import type { DynamoDBClient } from "@aws-sdk/client-dynamodb";
+import type { KinesisStreamEvent } from "aws-lambda";
+import { createIngestHandler } from "../../functions/commons/ingest-handler.ts";
+import { createWatermarkHandler } from "../../functions/commons/watermark-handler.ts";
+import { createDynamoDbClient } from "../../shared/aws/clients.ts";
+import { hash32 } from "../../shared/core/hash.ts";
+import type { Pipeline } from "../../shared/core/pipelines/schema.ts";
+import { localLambdaContext } from "../local/lambda-context.ts";
+import { createTables, localNames } from "../local/resources.ts";
+import { LOCAL_CREDENTIALS, LOCAL_REGION } from "../local/stack.ts";
+import { type CapacityMeter, meterCapacity } from "./capacity.ts";
+
+export interface SeedOptions {
+  /** dynalite's endpoint */
+  endpoint: string;
+  pipelines: readonly Pipeline[];
+  eventsPerSecond: number;
+  keys: number;
+  shards: number;
+  /** of event time (the clock is simulated: event time is wall time) */
+  minutes: number;
+  /** the first minutes are not measured: state builds up to its steady size */
+  warmupMinutes: number;
+  batchSize: number;
+  batchingWindowMs: number;
+  scheduleMs: number;
+  /** added to every DynamoDB request: a typical in-region round trip */
+  latencyMs: number;
+  label: string;
+}
+
+export interface FunctionUse {
+  invocations: number;
+  /** summed wall-clock duration, ms, each invocation rounded up to 1 ms as Lambda bills */
+  billedMs: number;
+  cpuMicros: number;
+  readUnits: number;
+  writeUnits: number;
+  failedConditionalWrites: number;
+  requests: number;
+}
+
+export interface SeedRun {
+  options: Omit<SeedOptions, "endpoint" | "pipelines"> & { pipelines: string[] };
+  /** measured minutes (after the warm-up) */
+  measuredMinutes: number;
+  events: number;
+  /** events per batch, on average */
+  batchEvents: number;
+  ingest: FunctionUse;
+  watermark: FunctionUse;
+  /** write and read units by table and index */
+  unitsByName: Record<string, { read: number; write: number }>;
+  results: number;
+}
+
+const T0 = Date.parse("2026-09-01T00:00:00Z");
+
+function cpuMicros(): number {
+  const { user, system } = process.cpuUsage();
+  return user + system;
+}
+
+function delayed(client: DynamoDBClient, ms: number): void {
+  if (ms <= 0) return;
+  client.middlewareStack.add(
+    (next) => async (args) => {
+      await new Promise((r) => setTimeout(r, ms));
+      return next(args);
+    },
+    { step: "initialize", name: "panesBenchLatency" },
+  );
+}
+
+const emptyUse = (): FunctionUse => ({
+  invocations: 0,
+  billedMs: 0,
+  cpuMicros: 0,
+  readUnits: 0,
+  writeUnits: 0,
+  failedConditionalWrites: 0,
+  requests: 0,
+});
+
+function takeUnits(use: FunctionUse, meter: CapacityMeter, byName: Map<string, { read: number; write: number }>): void {
+  use.readUnits += meter.readUnits;
+  use.writeUnits += meter.writeUnits;
+  use.failedConditionalWrites += meter.failedConditionalWrites;
+  use.requests += meter.requests;
+  for (const [name, units] of meter.byName) {
+    const entry = byName.get(name) ?? { read: 0, write: 0 };
+    entry.read += units.read;
+    entry.write += units.write;
+    byName.set(name, entry);
+  }
+  meter.reset();
+}
+
+interface Record_ {
+  data: string;
+  host: string;
+  sequence: bigint;
+}
+
+export async function simulateSeed(options: SeedOptions): Promise<SeedRun> {
+  const client = () => createDynamoDbClient({ endpoint: options.endpoint, region: LOCAL_REGION, credentials: LOCAL_CREDENTIALS });
+  const ingestClient = client();
+  const closingClient = client();
+  const names = localNames(`seed-${options.label}-${Date.now().toString(36)}`);
+  await createTables(ingestClient, names);
+  delayed(ingestClient, options.latencyMs);
+  delayed(closingClient, options.latencyMs);
+  const ingestMeter = meterCapacity(ingestClient);
+  const closingMeter = meterCapacity(closingClient);
+
+  let now = T0;
+  const clock = () => now;
+  const nudged = new Set<string>();
+  let shardOfBatch = "";
+  const ingest = createIngestHandler({
+    dynamodb: ingestClient,
+    stateTable: names.stateTable,
+    deadLetterTable: names.deadLetterTable,
+    pipelines: options.pipelines,
+    writeConcurrency: 16,
+    now: clock,
+    requestClosing: async () => void nudged.add(shardOfBatch),
+  });
+  let results = 0;
+  const watermark = createWatermarkHandler({
+    dynamodb: closingClient,
+    stateTable: names.stateTable,
+    resultsTable: names.resultsTable,
+    pipelines: options.pipelines,
+    sink: {
+      publish: async (written) => {
+        if (measuring()) results += written.length;
+      },
+    },
+    concurrency: 16,
+    tombstoneRetentionMs: 7 * 86_400_000,
+    deadLetterTable: names.deadLetterTable,
+    now: clock,
+  });
+
+  const ingestUse = emptyUse();
+  const closingUse = emptyUse();
+  const byName = new Map<string, { read: number; write: number }>();
+  const measuring = () => now >= T0 + options.warmupMinutes * 60_000;
+  const invoke = async <T>(use: FunctionUse, meter: CapacityMeter, run: () => Promise<T>): Promise<T> => {
+    const cpu = cpuMicros();
+    const wall = performance.now();
+    const answer = await run();
+    if (measuring()) {
+      use.invocations++;
+      use.billedMs += Math.ceil(performance.now() - wall);
+      use.cpuMicros += cpuMicros() - cpu;
+      takeUnits(use, meter, byName);
+    } else meter.reset();
+    return answer;
+  };
+
+  // Hosts in a fixed order; each sends a cpu and a mem sample in turn. A host's records stay on one shard.
+  const hosts = Array.from({ length: options.keys }, (_, i) => `host-${String(i).padStart(5, "0")}`);
+  const shardIds = Array.from({ length: options.shards }, (_, i) => `shardId-${String(i).padStart(12, "0")}`);
+  const shardOf = (host: string) => shardIds[hash32(host) % options.shards] as string;
+  const buffers = new Map(shardIds.map((id) => [id, { records: [] as Record_[], since: 0 }]));
+  const sequences = new Map(shardIds.map((id) => [id, 49_600_000_000_000_000_000_000_000n]));
+  let _events = 0;
+  let measuredEvents = 0;
+  let batches = 0;
+  let batchEvents = 0;
+  let nextEvent = 0;
+  let lastClosing = Number.NEGATIVE_INFINITY;
+  let nextSchedule = T0 + options.scheduleMs;
+  const lastNudge = new Map<string, number>();
+  const tick = 100;
+  const end = T0 + options.minutes * 60_000;
+
+  const deliver = async (shardId: string, records: Record_[]) => {
+    const event: KinesisStreamEvent = {
+      Records: records.map((r) => ({
+        kinesis: {
+          kinesisSchemaVersion: "1.0",
+          partitionKey: r.host,
+          sequenceNumber: r.sequence.toString(),
+          data: r.data,
+          approximateArrivalTimestamp: now / 1000,
+        },
+        eventSource: "aws:kinesis",
+        eventVersion: "1.0",
+        eventID: `${shardId}:${r.sequence}`,
+        eventName: "aws:kinesis:record",
+        invokeIdentityArn: "arn:aws:iam::000000000000:role/bench",
+        awsRegion: LOCAL_REGION,
+        eventSourceARN: "arn:aws:kinesis:us-east-1:000000000000:stream/bench",
+      })),
+    };
+    shardOfBatch = shardId;
+    await invoke(ingestUse, ingestMeter, () => ingest(event, localLambdaContext("panes-ingest")));
+    if (measuring()) {
+      batches++;
+      batchEvents += records.length;
+    }
+  };
+  const close = async () => {
+    lastClosing = now;
+    await invoke(closingUse, closingMeter, () => watermark(undefined, localLambdaContext("panes-watermark", LOCAL_REGION, 300_000)));
+  };
+
+  for (; now < end; now += tick) {
+    // Events of this tick, in time order, a little out of order (up to 2 s).
+    const due = Math.floor(((now + tick - T0) * options.eventsPerSecond) / 1000);
+    for (; nextEvent < due; nextEvent++) {
+      const host = hosts[nextEvent % hosts.length] as string;
+      const metric = Math.floor(nextEvent / hosts.length) % 2 === 0 ? "cpu" : "mem";
+      const ts = T0 + Math.floor((nextEvent * 1000) / options.eventsPerSecond) - (nextEvent % 7) * 300;
+      const value = metric === "cpu" ? (nextEvent * 7) % 100 : 1024 + ((nextEvent * 13) % 8192);
+      const shardId = shardOf(host);
+      const buffer = buffers.get(shardId) as { records: Record_[]; since: number };
+      if (buffer.records.length === 0) buffer.since = now;
+      const sequence = (sequences.get(shardId) as bigint) + 1n;
+      sequences.set(shardId, sequence);
+      buffer.records.push({ host, sequence, data: Buffer.from(JSON.stringify({ host, metric, ts, value })).toString("base64") });
+      _events++;
+      if (measuring()) measuredEvents++;
+    }
+    // The event source mapping: a batch when it is full or its window has passed.
+    for (const [shardId, buffer] of buffers) {
+      while (buffer.records.length >= options.batchSize) await deliver(shardId, buffer.records.splice(0, options.batchSize));
+      if (buffer.records.length > 0 && now - buffer.since >= options.batchingWindowMs) {
+        await deliver(shardId, buffer.records.splice(0));
+      }
+      if (buffer.records.length > 0 && buffer.since < now - options.batchingWindowMs) buffer.since = now;
+    }
+    // Nudges: at most once a second per ingest container; runs never overlap (reserved concurrency 1).
+    let nudge = false;
+    for (const shardId of nudged) {
+      if (now - (lastNudge.get(shardId) ?? Number.NEGATIVE_INFINITY) >= 1000) {
+        lastNudge.set(shardId, now);
+        nudge = true;
+      }
+    }
+    nudged.clear();
+    if (nudge && now - lastClosing >= 1000) await close();
+    if (now >= nextSchedule) {
+      nextSchedule += options.scheduleMs;
+      await close();
+    }
+  }
+  ingestClient.destroy();
+  closingClient.destroy();
+  return {
+    options: { ...options, endpoint: undefined, pipelines: options.pipelines.map((p) => p.name) } as SeedRun["options"],
+    measuredMinutes: options.minutes - options.warmupMinutes,
+    events: measuredEvents,
+    batchEvents: batches === 0 ? 0 : batchEvents / batches,
+    ingest: ingestUse,
+    watermark: closingUse,
+    unitsByName: Object.fromEntries(byName),
+    results,
+  };
+}
