@@ -14,6 +14,7 @@ import * as logs from "aws-cdk-lib/aws-logs";
 import * as sqs from "aws-cdk-lib/aws-sqs";
 import type { Construct } from "constructs";
 import { STATE_LETTER_PREFIX } from "#shared/aws/dynamodb/dead-letters.ts";
+import { RUN_OUTBOX_PREFIX } from "#shared/aws/dynamodb/results.ts";
 import { STUCK_PREFIX } from "#shared/aws/dynamodb/stuck.ts";
 import type { Pipeline } from "#shared/core/pipelines/schema.ts";
 import type { DeploymentConfig } from "./config.ts";
@@ -218,7 +219,16 @@ export class PanesStack extends Stack {
       "ForAllValues:StringLike": { "dynamodb:LeadingKeys": [`${STATE_LETTER_PREFIX}*`] },
     });
     watermarkRole.allow("DueIndex", ["dynamodb:Query"], [storage.indexArn(storage.state, "due")]);
-    watermarkRole.allow("Results", ["dynamodb:BatchGetItem", "dynamodb:PutItem", "dynamodb:UpdateItem"], [storage.results.tableArn]);
+    // A run's outbox is one item it writes before its results and deletes once they are published
+    // (BatchWriteItem): a ledger item is never deleted — the condition keeps the deletes to the outboxes.
+    watermarkRole.allow(
+      "Results",
+      ["dynamodb:BatchGetItem", "dynamodb:PutItem", "dynamodb:UpdateItem", "dynamodb:Query"],
+      [storage.results.tableArn],
+    );
+    watermarkRole.allow("RunOutboxes", ["dynamodb:BatchWriteItem"], [storage.results.tableArn], {
+      "ForAllValues:StringLike": { "dynamodb:LeadingKeys": [`${RUN_OUTBOX_PREFIX}*`] },
+    });
     watermarkRole.allow("OutboxIndex", ["dynamodb:Query"], [storage.indexArn(storage.results, "outbox")]);
     // Keys it cannot close are parked in the dead-letter table under partition keys of their own
     // (shared/aws/dynamodb/stuck.ts): the condition keeps it away from the records' dead letters, which are kept.

@@ -2,6 +2,7 @@
 // each pipeline's watermark from the checkpoints, find due state through the due index (never a scan), combine panes into windows (or take a key's
 // sessions), write each window's result once per version to the ledger, publish it, and move or purge
 // the state. Which windows fire, fire again or go is decided by windows/fates.ts and windows/sessions.ts.
+import { randomUUID } from "node:crypto";
 import type { DynamoDBClient } from "@aws-sdk/client-dynamodb";
 import pLimit from "p-limit";
 import {
@@ -16,8 +17,18 @@ import {
   type ShardProgressRecord,
 } from "../aws/dynamodb/checkpoints.ts";
 import { readKeyIndex, writeKeyBucket } from "../aws/dynamodb/key-index.ts";
-import { queryDue, queryPanes, readSessionsNow, sessionsItemOf, writeSessions } from "../aws/dynamodb/panes.ts";
-import { markPublished, markSuperseded, readOutbox, readResults, resultId, writeResultOnce } from "../aws/dynamodb/results.ts";
+import { queryDue, queryPanes, readDeferred, readSessionsNow, sessionsItemOf, writeSessions } from "../aws/dynamodb/panes.ts";
+import {
+  deleteRunOutbox,
+  markPublished,
+  markSuperseded,
+  readOutbox,
+  readResults,
+  readRunOutboxes,
+  resultId,
+  writeResultOnce,
+  writeRunOutbox,
+} from "../aws/dynamodb/results.ts";
 import { clearStuckKey, parkStuckKey, readStuckKeys, type StuckKey } from "../aws/dynamodb/stuck.ts";
 import type { ShardProbe, SourceStream } from "../aws/kinesis/probe.ts";
 import { retryOnConflict } from "../aws/retry.ts";
@@ -194,27 +205,36 @@ export async function closeWindows(deps: ClosingDependencies, options: ClosingOp
     }
   }
   const oldest = oldestUnfoldedAt(logs);
+  // Keys parked with events kept aside are folded again at every run, until their panes take them.
+  const parkedFixed = deps.deadLetterTable
+    ? await Promise.all(
+        deps.pipelines
+          .filter((p) => p.window.type !== "session")
+          .map(async (p) => (await readStuckKeys(deps.dynamodb, deps.deadLetterTable as string, p.name)).size),
+      )
+    : [];
   const needed =
-    oldest !== undefined &&
-    (options.drain ||
-      now - oldest >= MAX_UNFOLDED_MS ||
-      deps.pipelines.some((p) => {
-        if (p.window.type === "session" || !holdsEvents(logs, p.name)) return false;
-        const previous = firedThrough.get(p.name);
-        // What the watermark will be: the candidate, or where it stands (set by hand, or by a drain).
-        const next = Math.max(candidates.get(p.name) ?? Number.NEGATIVE_INFINITY, before.get(p.name) ?? Number.NEGATIVE_INFINITY);
-        return (
-          p.early !== undefined ||
-          holdsLateEvents(logs, p.name, previous) ||
-          (Number.isFinite(next) && closesWindows(p.window, previous, next))
-        );
-      }));
+    parkedFixed.some((n) => n > 0) ||
+    (oldest !== undefined &&
+      (options.drain ||
+        now - oldest >= MAX_UNFOLDED_MS ||
+        deps.pipelines.some((p) => {
+          if (p.window.type === "session" || !holdsEvents(logs, p.name)) return false;
+          const previous = firedThrough.get(p.name);
+          // What the watermark will be: the candidate, or where it stands (set by hand, or by a drain).
+          const next = Math.max(candidates.get(p.name) ?? Number.NEGATIVE_INFINITY, before.get(p.name) ?? Number.NEGATIVE_INFINITY);
+          return (
+            p.early !== undefined ||
+            holdsLateEvents(logs, p.name, previous) ||
+            (Number.isFinite(next) && closesWindows(p.window, previous, next))
+          );
+        })));
   if (!needed) {
     // Logs that hold only watermark notices are moved past them (no pane to write), so no run reads them again.
     const onlyNotices = [...logs.shards].filter(([, l]) => l.entries.length > 0 && l.entries.every((e) => e.kind === "notice"));
-    if (onlyNotices.length > 0) await foldLogs(deps, { shards: new Map(onlyNotices) }, firedThrough, now);
+    if (onlyNotices.length > 0) await foldLogs(deps, { shards: new Map(onlyNotices) }, now);
   } else {
-    const fold = await foldLogs(deps, logs, firedThrough, now);
+    const fold = await foldLogs(deps, logs, now);
     options.onFold?.(fold);
     // A shard that could not be folded must not move a watermark past what pane state holds.
     if (fold.failed.length > 0)
@@ -227,13 +247,7 @@ export async function closeWindows(deps: ClosingDependencies, options: ClosingOp
     const report = reports[i] as PipelineClosing;
     if (report.error) continue;
     try {
-      await closePipeline(
-        deps,
-        pipeline,
-        candidates.get(pipeline.name),
-        { ...marks.get(pipeline.name), firedThrough: firedThrough.get(pipeline.name) },
-        report,
-      );
+      await closePipeline(deps, pipeline, candidates.get(pipeline.name), marks.get(pipeline.name) ?? {}, report);
     } catch (error) {
       report.error = reasonOf(error);
     }
@@ -297,18 +311,20 @@ async function closePipeline(
       : (previous as number);
   report.watermark = watermark;
 
-  // Results a crashed run wrote but did not publish go first.
+  const context: KeyContext = { deps, pipeline, watermark, previous: previous ?? Number.NEGATIVE_INFINITY, now, report };
+  // Results a crashed run wrote but did not publish go first (session results carry an outbox mark each).
   if (deps.sink) {
+    await republishRunOutboxes(context);
     const unpublished = await readOutbox(deps.dynamodb, deps.resultsTable, pipeline.name);
-    report.republished = unpublished.length - (await publish(deps, unpublished));
-    report.unpublished += unpublished.length - report.republished;
+    const failed = await publish(deps, unpublished);
+    report.republished += unpublished.length - failed;
+    report.unpublished += failed;
   }
   const parked = deps.deadLetterTable
     ? await readStuckKeys(deps.dynamodb, deps.deadLetterTable, pipeline.name)
     : new Map<string, StuckKey>();
-  const context: KeyContext = { deps, pipeline, watermark, previous: previous ?? Number.NEGATIVE_INFINITY, now, report };
   if (pipeline.window.type === "session") await closeSessionKeys(context, parked);
-  else await closeFixedKeys(context, marks.firedThrough, parked);
+  else await closeFixedKeys(context, parked);
 }
 
 /**
@@ -321,6 +337,8 @@ async function forEachKey(
   parked: ReadonlyMap<string, StuckKey>,
   close: (key: string) => Promise<void>,
   pendingFrom?: (key: string) => number | undefined,
+  /** whether a parked key that closed still has something set aside (then it stays parked) */
+  stillParked?: (key: string) => Promise<boolean>,
 ): Promise<Set<string>> {
   const { deps, pipeline, report, now } = ctx;
   const limit = pLimit(deps.concurrency);
@@ -337,7 +355,8 @@ async function forEachKey(
           return;
         }
         closed.add(key);
-        if (parked.has(key) && deps.deadLetterTable) await clearStuckKey(deps.dynamodb, deps.deadLetterTable, pipeline.name, key);
+        if (parked.has(key) && deps.deadLetterTable && !(await stillParked?.(key)))
+          await clearStuckKey(deps.dynamodb, deps.deadLetterTable, pipeline.name, key);
       }),
     ),
   );
@@ -359,8 +378,10 @@ async function closeSessionKeys(ctx: KeyContext, parked: ReadonlyMap<string, Stu
  * open), and the keys parked before, each closed from where its windows stand; then `firedThrough`
  * moves to the watermark and the index forgets what is settled.
  */
-async function closeFixedKeys(ctx: KeyContext, firedThrough: number | undefined, parked: ReadonlyMap<string, StuckKey>): Promise<void> {
+async function closeFixedKeys(ctx: KeyContext, parked: ReadonlyMap<string, StuckKey>): Promise<void> {
   const { deps, pipeline, watermark } = ctx;
+  // Read after this run's fold: a fold after this point (an overlapping run's) keeps firedThrough where it is.
+  const { firedThrough, foldSeq } = (await readPipelineMarks(deps.dynamodb, deps.stateTable, [pipeline.name])).get(pipeline.name) ?? {};
   const spec = pipeline.window;
   const withOpen = pipeline.early !== undefined;
   const index = await readKeyIndex(deps.dynamodb, deps.stateTable, pipeline.name);
@@ -373,12 +394,39 @@ async function closeFixedKeys(ctx: KeyContext, firedThrough: number | undefined,
     const parkedFrom = parked.get(key)?.from;
     return parkedFrom === undefined ? firedThrough : Math.min(parkedFrom, firedThrough ?? parkedFrom);
   };
-  const closed = await forEachKey(ctx, keys, parked, (key) => closePanes(ctx, entries.get(key) as KeyEntry, fromOf(key)), fromOf);
+  const intents: Intent[] = [];
+  const closed = await forEachKey(
+    ctx,
+    keys,
+    parked,
+    async (key) => {
+      intents.push(...(await closePanes(ctx, entries.get(key) as KeyEntry, fromOf(key))));
+    },
+    fromOf,
+    async (key) => (await readDeferred(deps.dynamodb, deps.stateTable, pipeline.name, key)).length > 0,
+  );
+  // Keys whose versions kept meeting another run's are parked like keys that failed.
+  const unsettled = await commitResults(ctx, intents);
+  for (const key of unsettled) {
+    closed.delete(key);
+    ctx.report.stuck.push({ key, reason: "its windows kept changing in the ledger under concurrent runs" });
+    if (deps.deadLetterTable)
+      await parkStuckKey(
+        deps.dynamodb,
+        deps.deadLetterTable,
+        pipeline.name,
+        key,
+        "its windows kept changing in the ledger under concurrent runs",
+        ctx.now,
+        fromOf(key),
+      );
+  }
   // Keys that failed are parked with where they stand, so the pipeline moves on; without anywhere to
   // park them, it waits for them.
   if (closed.size < keys.size && !deps.deadLetterTable) return;
-  if (firedThrough === undefined || watermark > firedThrough)
-    await advanceFiredThrough(deps.dynamodb, deps.stateTable, pipeline.name, watermark);
+  // Nothing fired here is forgotten if a fold came in between: the next run looks again.
+  if (!(await advanceFiredThrough(deps.dynamodb, deps.stateTable, pipeline.name, Math.max(watermark, firedThrough ?? watermark), foldSeq)))
+    return;
   await settleIndex(ctx, new Map([...closed].map((key) => [key, entries.get(key) as KeyEntry])));
 }
 
@@ -436,6 +484,113 @@ interface Evaluated {
   state: AggregateState;
   final: boolean;
   supersedes?: { start: number; end: number }[];
+}
+
+/** A version a run means to write, and why. */
+interface Intent {
+  key: string;
+  result: WindowResult;
+  kind: "fired" | "refired" | "early";
+}
+
+/**
+ * The versions the ledger lacks for these windows (a first firing, grown contents, the final result
+ * after early ones). Windows due for the first time are taken as version 1 without a read; the rest are
+ * compared with what the ledger holds.
+ */
+async function decideResults(ctx: KeyContext, key: string, evaluated: readonly Evaluated[]): Promise<Intent[]> {
+  const { deps } = ctx;
+  if (evaluated.length === 0) return [];
+  const known = evaluated.filter((e) => !e.final || ctx.pipeline.early !== undefined || e.window.end <= ctx.previous);
+  const ledger = await readResults(
+    deps.dynamodb,
+    deps.resultsTable,
+    known.map((e) => identityOf(ctx, key, e.window)),
+  );
+  const isKnown = new Set(known);
+  return evaluated.flatMap((e): Intent[] => {
+    const stored = ledger.get(resultId(identityOf(ctx, key, e.window)));
+    const decision = isKnown.has(e) ? ledgerDecisionOf({ count: e.state.n, final: e.final }, stored) : { write: 1 };
+    if (!("write" in decision)) return [];
+    const result = resultOf(ctx, key, e.window, e.state, decision.write, e.final);
+    const kind = !e.final ? "early" : result.version === 1 || (stored !== undefined && !stored.final) ? "fired" : "refired";
+    return [{ key, result, kind }];
+  });
+}
+
+/**
+ * Writes a run's versions of one pipeline: first its outbox (one record of them all), then each version
+ * once under a condition, then publishes what was written and drops the outbox. A version another run
+ * wrote first (runs overlapped) is decided again against the ledger — the contents this run read may be
+ * more than that run's — and written in a further round. Returns the keys still unsettled after three.
+ */
+async function commitResults(ctx: KeyContext, intents: readonly Intent[]): Promise<Set<string>> {
+  let round = [...intents];
+  for (let attempt = 1; round.length > 0; attempt++) {
+    const conflicts = await commitRound(ctx, round);
+    if (conflicts.length === 0) return new Set();
+    if (attempt === 3) return new Set(conflicts.map((i) => i.key));
+    const ledger = await readResults(
+      ctx.deps.dynamodb,
+      ctx.deps.resultsTable,
+      conflicts.map((i) => i.result),
+    );
+    round = conflicts.flatMap((i): Intent[] => {
+      const stored = ledger.get(resultId(i.result));
+      const decision = ledgerDecisionOf({ count: i.result.count, final: i.result.final }, stored);
+      if (!("write" in decision)) return [];
+      return [{ ...i, result: { ...i.result, version: decision.write }, kind: i.result.final ? "refired" : "early" }];
+    });
+  }
+  return new Set();
+}
+
+/** One round: outbox, conditional writes, publish, outbox dropped. Returns the intents another run got to first. */
+async function commitRound(ctx: KeyContext, intents: readonly Intent[]): Promise<Intent[]> {
+  const { deps, pipeline, report } = ctx;
+  const parts = deps.sink
+    ? await writeRunOutbox(deps.dynamodb, deps.resultsTable, pipeline.name, {
+        run: `${ctx.now}-${randomUUID()}`,
+        results: intents.map((i) => i.result),
+      })
+    : [];
+  const written: WindowResult[] = [];
+  const conflicts: Intent[] = [];
+  const limit = pLimit(deps.concurrency);
+  await Promise.all(
+    intents.map((intent) =>
+      limit(async () => {
+        const options = { outbox: false, ttlSeconds: deps.resultRetentionSeconds };
+        if (!(await writeResultOnce(deps.dynamodb, deps.resultsTable, intent.result, options))) {
+          report.conflicts++;
+          conflicts.push(intent);
+          return;
+        }
+        written.push(intent.result);
+        report[intent.kind]++;
+      }),
+    ),
+  );
+  if (!deps.sink) return conflicts;
+  const unpublished = await publishOnly(deps, written);
+  // Unpublished results keep the outbox: the next run publishes those the ledger holds.
+  if (unpublished === 0) await deleteRunOutbox(deps.dynamodb, deps.resultsTable, pipeline.name, parts);
+  report.unpublished += unpublished;
+  return conflicts;
+}
+
+/** What runs that stopped before publishing left in their outboxes, published if the ledger holds it. */
+async function republishRunOutboxes(ctx: KeyContext): Promise<void> {
+  const { deps, pipeline, report } = ctx;
+  for (const outbox of await readRunOutboxes(deps.dynamodb, deps.resultsTable, pipeline.name)) {
+    const ledger = await readResults(deps.dynamodb, deps.resultsTable, outbox.results);
+    const held = outbox.results.filter((r) => ledger.get(resultId(r))?.version === r.version);
+    const unpublished = await publishOnly(deps, held);
+    report.unpublished += unpublished;
+    if (unpublished > 0) continue;
+    report.republished += held.length;
+    await deleteRunOutbox(deps.dynamodb, deps.resultsTable, pipeline.name, outbox.parts);
+  }
 }
 
 /**
@@ -508,13 +663,13 @@ async function earlyToWrite(ctx: KeyContext, key: string, open: readonly Evaluat
 /**
  * A key's fixed windows: those the watermark passed since `firedThrough` fire, those an event reached
  * after they fired (from the entry's `refireFrom`) fire again when their contents grew, and with early
- * results open windows that grew are written. Each version is written once (ledger); a window left
- * without an outcome leaves the key parked, to be taken up again from where it stands.
+ * results open windows that grew are written. Returns the versions the ledger lacks (commitResults
+ * writes them, with the run's others).
  */
-async function closePanes(keyCtx: KeyContext, entry: KeyEntry, firedThrough: number | undefined): Promise<void> {
+async function closePanes(keyCtx: KeyContext, entry: KeyEntry, firedThrough: number | undefined): Promise<Intent[]> {
   const { pipeline, watermark, deps } = keyCtx;
   const spec = pipeline.window;
-  if (spec.type === "session") return;
+  if (spec.type === "session") return [];
   // Windows already fired up to firedThrough are read from the ledger before they are written again.
   const ctx = { ...keyCtx, previous: firedThrough ?? Number.NEGATIVE_INFINITY };
   const lower = Math.min(
@@ -538,14 +693,8 @@ async function closePanes(keyCtx: KeyContext, entry: KeyEntry, firedThrough: num
       const state = windowStateOf(window, panes);
       return state === undefined ? [] : [{ window, state, final }];
     });
-  const fired = evaluate(due, true);
-  const outcome = await writeResults(ctx, entry.key, [...fired, ...(await earlyToWrite(ctx, entry.key, evaluate(open, false)))]);
-  const unsettled = fired.filter((e) => outcome.get(windowId(e.window)) === undefined);
-  if (unsettled.length > 0)
-    throw new Error(`window [${iso(unsettled[0]?.window.start)}, ${iso(unsettled[0]?.window.end)}) kept changing in the ledger`);
+  return decideResults(ctx, entry.key, [...evaluate(due, true), ...(await earlyToWrite(ctx, entry.key, evaluate(open, false)))]);
 }
-
-const iso = (ms: number | undefined) => new Date(ms ?? 0).toISOString();
 
 /**
  * A key's sessions: emit what is due (or early), mark what grown or merged sessions supersede, drop
@@ -607,6 +756,17 @@ async function closeSessions(ctx: KeyContext, key: string): Promise<void> {
   if (written.size === 0 && entries.length === stored.entries.length) return;
   const before = stored.entries.length;
   if (await write(entries)) ctx.report.purged += before - entries.length;
+}
+
+/** Publishes results downstream (at least once); returns how many could not be published. */
+async function publishOnly(deps: ClosingDependencies, results: readonly WindowResult[]): Promise<number> {
+  if (!deps.sink || results.length === 0) return 0;
+  try {
+    await deps.sink.publish(results);
+    return 0;
+  } catch {
+    return results.length;
+  }
 }
 
 /**

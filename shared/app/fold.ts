@@ -7,11 +7,21 @@
 // log, so ingest containers plan the next batch at the new watermark.
 import type { DynamoDBClient } from "@aws-sdk/client-dynamodb";
 import pLimit from "p-limit";
-import { readShardProgress, type ShardProgressRecord, writeCheckpoint, writeShardProgress } from "../aws/dynamodb/checkpoints.ts";
+import { noteFold, readShardProgress, type ShardProgressRecord, writeCheckpoint, writeShardProgress } from "../aws/dynamodb/checkpoints.ts";
 import { putDeadLetters } from "../aws/dynamodb/dead-letters.ts";
 import { readKeyIndex, writeKeyBucket } from "../aws/dynamodb/key-index.ts";
 import { appendLogItem, forgetLogShard, type LogEntry, logItemOf, readLogAfter, readLogHead, readLogShards } from "../aws/dynamodb/log.ts";
-import { approximateItemBytes, foldedPaneItemOf, MAX_PANE_ITEM_BYTES, readPane, writePane } from "../aws/dynamodb/panes.ts";
+import {
+  approximateItemBytes,
+  deferPortions,
+  dropDeferred,
+  foldedPaneItemOf,
+  MAX_PANE_ITEM_BYTES,
+  readDeferred,
+  readPane,
+  writePane,
+} from "../aws/dynamodb/panes.ts";
+import { parkStuckKey, readStuckKeys } from "../aws/dynamodb/stuck.ts";
 import { retryOnConflict } from "../aws/retry.ts";
 import { foldIntoPane, type PanePortion, type StoredPane } from "../core/ingest/deltas.ts";
 import type { Pipeline } from "../core/pipelines/schema.ts";
@@ -130,16 +140,12 @@ export function headsOf(logs: UnfoldedLogs): Map<string, { ordinal: number; last
 }
 
 /**
- * Folds the unfolded entries into pane state, then moves each shard's checkpoints and progress over
- * them. Each pipeline's key index learns of the keys first (their newest panes, and the windows already
- * fired that events reached): a run that stops between the two folds again, and fires what it must.
+ * Folds the unfolded entries into pane state, tells each pipeline's key index of the keys (their newest
+ * panes, and the windows already fired that the events reached), then moves each shard's checkpoints
+ * and progress over them. Until progress moves, every run folds the same entries again: a run that
+ * stopped part-way adds nothing twice and misses no flag.
  */
-export async function foldLogs(
-  deps: FoldDependencies,
-  logs: UnfoldedLogs,
-  firedThrough: ReadonlyMap<string, number | undefined>,
-  now: number,
-): Promise<FoldReport> {
+export async function foldLogs(deps: FoldDependencies, logs: UnfoldedLogs, now: number): Promise<FoldReport> {
   const report: FoldReport = { entries: 0, panes: 0, resurrected: 0, unstorable: 0, failed: [] };
   const limit = pLimit(deps.concurrency);
   // One write per pane, whatever the number of entries and shards that reach it.
@@ -161,6 +167,24 @@ export async function foldLogs(
       }
     }
   }
+  // Portions kept aside for parked keys (their panes could not be read) go in with what is new.
+  const kept = new Map<PaneWork, string[]>();
+  if (deps.deadLetterTable)
+    for (const pipeline of deps.pipelines) {
+      if (pipeline.window.type === "session") continue;
+      for (const key of (await readStuckKeys(deps.dynamodb, deps.deadLetterTable, pipeline.name)).keys()) {
+        for (const d of await readDeferred(deps.dynamodb, deps.stateTable, pipeline.name, key)) {
+          const id = `${pipeline.name}\u0000${key}\u0000${d.paneStart}`;
+          let item = work.get(id);
+          if (item === undefined) {
+            item = { pipeline, key, paneStart: d.paneStart, portions: [] };
+            work.set(id, item);
+          }
+          item.portions.push({ shardId: d.shardId, through: d.through, layers: d.layers });
+          kept.set(item, [...(kept.get(item) ?? []), d.sk]);
+        }
+      }
+    }
   // One pipeline's failure holds back only its own checkpoints (and the shards' shared progress).
   const failed = new Map<string, Set<string>>();
   const fail = (pane: PaneWork) => {
@@ -168,29 +192,36 @@ export async function foldLogs(
     for (const portion of pane.portions) shards.add(portion.shardId);
     failed.set(pane.pipeline.name, shards);
   };
-  const indexed = new Set<PaneWork>();
-  for (const pipeline of deps.pipelines) {
-    const mine = [...work.values()].filter((w) => w.pipeline === pipeline);
-    if (mine.length === 0) continue;
-    try {
-      await indexKeys(deps, pipeline, mine, firedThrough.get(pipeline.name));
-      for (const w of mine) indexed.add(w);
-    } catch {
-      for (const pane of mine) fail(pane);
-    }
-  }
+  // Panes first; then, per pipeline, the fold is counted and the key index learns of the keys — with
+  // the windows already fired that the events reached, against how far they are fired now (a run that
+  // stops before this folds the same entries again, and flags them then).
+  const folded = new Set<PaneWork>();
   await Promise.all(
-    [...indexed].map((pane) =>
+    [...work.values()].map((pane) =>
       limit(async () => {
         try {
           await foldPane(deps, pane, now, report);
-        } catch {
-          // Retried at the next run: the shards it came from keep their progress until then.
-          fail(pane);
+          const sks = kept.get(pane);
+          if (sks) await dropDeferred(deps.dynamodb, deps.stateTable, pane.pipeline.name, pane.key, sks);
+          folded.add(pane);
+        } catch (error) {
+          // The pane cannot take them (its item cannot be read): kept aside, the key parked with the
+          // reason, and the shard goes on. Without anywhere to park, the shard waits (next run).
+          if (await keepAside(deps, pane, error, now)) folded.add(pane);
+          else fail(pane);
         }
       }),
     ),
   );
+  for (const pipeline of deps.pipelines) {
+    const mine = [...folded].filter((w) => w.pipeline === pipeline);
+    if (mine.length === 0) continue;
+    try {
+      await indexKeys(deps, pipeline, mine, await noteFold(deps.dynamodb, deps.stateTable, pipeline.name));
+    } catch {
+      for (const pane of mine) fail(pane);
+    }
+  }
   report.failed = [...failed].flatMap(([pipeline, shards]) => [...shards].map((shardId) => ({ pipeline, shardId })));
 
   // Checkpoints and progress move over what is folded, shard by shard.
@@ -283,6 +314,26 @@ async function foldPane(deps: FoldDependencies, work: PaneWork, now: number, rep
     return { done: true };
   });
   if (outcome === undefined) throw new Error(`pane ${name}/${work.key}/${work.paneStart} kept changing under ${MAX_ATTEMPTS} attempts`);
+}
+
+/** Keeps a pane's portions beside it and parks its key with the reason; false when that cannot be done. */
+async function keepAside(deps: FoldDependencies, pane: PaneWork, error: unknown, now: number): Promise<boolean> {
+  if (!deps.deadLetterTable) return false;
+  try {
+    await deferPortions(
+      deps.dynamodb,
+      deps.stateTable,
+      { pipeline: pane.pipeline.name, key: pane.key, paneStart: pane.paneStart },
+      pane.portions,
+    );
+    const events = pane.portions.reduce((n, p) => n + p.layers.reduce((m, l) => m + l.state.n, 0), 0);
+    const cause = error instanceof Error ? `${error.name}: ${error.message}` : String(error);
+    const reason = `its pane ${new Date(pane.paneStart).toISOString()} could not take ${events} events (kept aside until it can): ${cause}`;
+    await parkStuckKey(deps.dynamodb, deps.deadLetterTable, pane.pipeline.name, pane.key, reason, now);
+    return true;
+  } catch {
+    return false;
+  }
 }
 
 /**

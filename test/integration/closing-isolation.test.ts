@@ -1,12 +1,14 @@
 // Inputs and operator changes that used to halt window closing for every pipeline: each now closes
 // what can be closed, parks what cannot with its reason, and goes on (real handlers, emulators).
-import { PutItemCommand } from "@aws-sdk/client-dynamodb";
+import { type AttributeValue, DeleteItemCommand, PutItemCommand } from "@aws-sdk/client-dynamodb";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { createWatermarkHandler } from "../../functions/commons/watermark-handler.ts";
 import { createDynamoDbClient } from "../../shared/aws/clients.ts";
 import { foldedPaneItemOf } from "../../shared/aws/dynamodb/panes.ts";
+import { readRunOutboxes } from "../../shared/aws/dynamodb/results.ts";
 import { readStuckKeys } from "../../shared/aws/dynamodb/stuck.ts";
 import { kinesisResultSink, outputPartitionKeyOf } from "../../shared/aws/outputs/kinesis.ts";
+import type { WindowResult } from "../../shared/core/types.ts";
 import { LOCAL_CREDENTIALS, LOCAL_REGION } from "../../tools/local/stack.ts";
 import { readShardRecords } from "../../tools/local/tail.ts";
 import { pipeline, testContext } from "../helpers/builders.ts";
@@ -46,7 +48,7 @@ describe("closing goes on", () => {
     expect((await h.finalResults()).map((r) => r.values)).toEqual([{ s: 1.8e126, m: 9e125 }]);
   });
 
-  it("parks a key whose state cannot be read, closes the others, and clears the key once it closes", async () => {
+  it("parks a key whose state cannot be read with its events kept aside, closes the others, and closes it once it can", async () => {
     // Prepare: two keys; one pane corrupted behind Panes' back
     const h = new HandlerHarness(deployment, pipelineOf({ aggregates: { n: { count: true } } }));
     await h.ingest([
@@ -54,7 +56,7 @@ describe("closing goes on", () => {
       { k: "bad", ts: 1000 },
     ]);
     const pane = { version: 9, layers: [], fences: new Map(), tombstone: false };
-    const corrupt = {
+    const corrupt: Record<string, AttributeValue> = {
       ...foldedPaneItemOf({ pipeline: h.pipeline.name, key: "bad", paneStart: 0 }, pane, Date.now() + 86_400_000),
       st: { S: "{not json" },
     };
@@ -70,15 +72,19 @@ describe("closing goes on", () => {
     expect([...parked.keys()]).toEqual(["bad"]);
     expect(parked.get("bad")?.reason).toMatch(/SyntaxError/);
 
-    // Act: the item is repaired; the next run closes the key and clears the record
+    // Act: the operator removes the broken item; the next run folds the events kept aside for it, closes
+    // the key and clears the record
     await deployment.dynamodb.send(
-      new PutItemCommand({
+      new DeleteItemCommand({
         TableName: deployment.names.stateTable,
-        Item: { ...corrupt, st: { S: '[[60000,{"n":1,"tmin":1000,"tmax":1000,"fields":{}}]]' } },
+        Key: { pk: corrupt.pk, sk: corrupt.sk } as Record<string, AttributeValue>,
       }),
     );
     await h.close();
-    expect((await h.finalResults()).map((r) => r.key).sort()).toEqual(["bad", "good"]);
+    expect((await h.finalResults()).map((r) => [r.key, r.count]).sort()).toEqual([
+      ["bad", 1],
+      ["good", 1],
+    ]);
     expect((await readStuckKeys(deployment.dynamodb, deployment.names.deadLetterTable, h.pipeline.name)).size).toBe(0);
   });
 
@@ -109,6 +115,56 @@ describe("closing goes on", () => {
       [outputPartitionKeyOf({ pipeline: pipeline.name, key }), key],
     ]);
     expect(mine[0]?.PartitionKey?.length).toBeLessThanOrEqual(256);
+  });
+
+  it("publishes what a run wrote but could not publish at the next run, once, from the run's outbox", async () => {
+    // Prepare: two keys' windows; the first run's output is down
+    const pipeline = pipelineOf({ aggregates: { n: { count: true } } });
+    const h = new HandlerHarness(deployment, pipeline);
+    await h.ingest([
+      { k: "a", ts: 1000 },
+      { k: "b", ts: 2000 },
+      { k: "b", ts: 3000 },
+    ]);
+    await h.advanceWatermark(60_000);
+    const published: WindowResult[] = [];
+    let down = true;
+    const close = createWatermarkHandler({
+      dynamodb: deployment.dynamodb,
+      stateTable: deployment.names.stateTable,
+      resultsTable: deployment.names.resultsTable,
+      pipelines: [pipeline],
+      sink: {
+        publish: async (results) => {
+          if (down) throw new Error("the output is down");
+          published.push(...results);
+        },
+      },
+      concurrency: 2,
+      tombstoneRetentionMs: 86_400_000,
+    });
+
+    // Act
+    const first = await close(undefined, testContext());
+    const held = await readRunOutboxes(deployment.dynamodb, deployment.names.resultsTable, pipeline.name);
+    down = false;
+    const second = await close(undefined, testContext());
+    await close(undefined, testContext());
+
+    // Assess: written once, kept in the outbox, published by the next run and only then
+    expect(first[0]).toMatchObject({ fired: 2, unpublished: 2, republished: 0 });
+    const rows = (results: WindowResult[]) =>
+      results.map((r) => [r.key, r.count, r.version]).sort((x, y) => String(x[0]).localeCompare(String(y[0])));
+    expect(rows(held.flatMap((o) => o.results))).toEqual([
+      ["a", 1, 1],
+      ["b", 2, 1],
+    ]);
+    expect(second[0]).toMatchObject({ fired: 0, republished: 2, unpublished: 0 });
+    expect(rows(published)).toEqual([
+      ["a", 1, 1],
+      ["b", 2, 1],
+    ]);
+    expect(await readRunOutboxes(deployment.dynamodb, deployment.names.resultsTable, pipeline.name)).toEqual([]);
   });
 
   it("reads panes written before an aggregate was added: the new aggregate is null where it did not see every event", async () => {

@@ -1,7 +1,7 @@
 // Per (pipeline, shard) checkpoints, per-shard progress and the per-pipeline watermark, kept in the
 // state table. The closing logic writes a checkpoint once it has folded a shard's log entries into
 // pane state; the watermark is derived from checkpoints and never goes backwards.
-import { type DynamoDBClient, GetItemCommand } from "@aws-sdk/client-dynamodb";
+import { type DynamoDBClient, GetItemCommand, UpdateItemCommand } from "@aws-sdk/client-dynamodb";
 import { retryOnConflict } from "../retry.ts";
 import { type Item, N, num, S, str } from "./attributes.ts";
 import { checkpointItemKey, padSequence, shardProgressItemKey, watermarkItemKey } from "./keys.ts";
@@ -92,6 +92,8 @@ export async function readWatermarks(
 export interface PipelineMarks {
   watermark?: number;
   firedThrough?: number;
+  /** how many folds added to the pipeline's panes: `firedThrough` moves only if none did since it was read */
+  foldSeq?: number;
 }
 
 export async function readPipelineMarks(
@@ -103,21 +105,51 @@ export async function readPipelineMarks(
   for (const item of await batchGetAll(client, tableName, pipelines.map(watermarkItemKey))) {
     const watermark = num(item, "wm");
     const firedThrough = num(item, "ft");
+    const foldSeq = num(item, "fs");
     marks.set((str(item, "pk") ?? "").slice(2), {
       ...(watermark === undefined ? {} : { watermark }),
       ...(firedThrough === undefined ? {} : { firedThrough }),
+      ...(foldSeq === undefined ? {} : { foldSeq }),
     });
   }
   return marks;
 }
 
-/** Records that every fixed window ending at or before `to` has been fired (never goes back). */
-export async function advanceFiredThrough(client: DynamoDBClient, tableName: string, pipeline: string, to: number): Promise<void> {
-  await updateItem(client, tableName, watermarkItemKey(pipeline), {
+/**
+ * Records that every fixed window ending at or before `to` has been fired — only if no fold added to
+ * the pipeline's panes since `foldSeq` was read (then the run's decisions may lack those events, and
+ * the next run looks again). Never goes back. Returns whether it holds.
+ */
+export function advanceFiredThrough(
+  client: DynamoDBClient,
+  tableName: string,
+  pipeline: string,
+  to: number,
+  foldSeq: number | undefined,
+): Promise<boolean> {
+  return updateItem(client, tableName, watermarkItemKey(pipeline), {
     expression: "SET ft = :ft",
-    condition: "attribute_not_exists(ft) OR ft < :ft",
-    values: { ":ft": N(to) },
+    condition: `(attribute_not_exists(ft) OR ft <= :ft) AND ${foldSeq === undefined ? "attribute_not_exists(fs)" : "fs = :fs"}`,
+    values: { ":ft": N(to), ...(foldSeq === undefined ? {} : { ":fs": N(foldSeq) }) },
   });
+}
+
+/**
+ * Counts a fold of the pipeline's panes (after its pane writes) and returns how far its windows are
+ * fired now: events folded for windows ending at or before it must fire them again.
+ */
+export async function noteFold(client: DynamoDBClient, tableName: string, pipeline: string): Promise<number | undefined> {
+  const key = watermarkItemKey(pipeline);
+  const { Attributes } = await client.send(
+    new UpdateItemCommand({
+      TableName: tableName,
+      Key: { pk: S(key.pk), sk: S(key.sk) },
+      UpdateExpression: "ADD fs :one",
+      ExpressionAttributeValues: { ":one": N(1) },
+      ReturnValues: "ALL_NEW",
+    }),
+  );
+  return num(Attributes, "ft");
 }
 
 /** Moves a watermark forward; returns the stored watermark after the call (never lower than before). */

@@ -9,6 +9,7 @@ import { type Item, N, num, S, str } from "./attributes.ts";
 import {
   indexPartitionOf,
   indexPartitionsOf,
+  padSequence,
   padTime,
   paneItemKey,
   parsePanePartition,
@@ -17,7 +18,7 @@ import {
   uniqueTimeKey,
   uniqueTimeRange,
 } from "./keys.ts";
-import { putItem, queryAll, queryPartitions } from "./requests.ts";
+import { batchWriteAll, putItem, queryAll, queryPartitions } from "./requests.ts";
 
 /** DynamoDB items are at most 400 KB; state stays well below, leaving room for names and fences. */
 export const MAX_PANE_ITEM_BYTES = 350_000;
@@ -259,6 +260,81 @@ export async function queryPanes(
     if (pane) panes.push({ ...pane, paneStart: Number(str(item, "sk")) });
   }
   return panes;
+}
+
+/**
+ * Portions a pane could not take (its item could not be read): kept beside it, under the key's
+ * partition, until a fold takes them. Keyed by shard and position, so keeping one twice changes nothing.
+ */
+const DEFERRED = "~deferred#";
+
+export interface DeferredPortion {
+  paneStart: number;
+  shardId: string;
+  through: bigint;
+  layers: PaneLayer[];
+  /** the item's sort key */
+  sk: string;
+}
+
+export async function deferPortions(
+  client: DynamoDBClient,
+  tableName: string,
+  where: { pipeline: string; key: string; paneStart: number },
+  portions: readonly { shardId: string; through: bigint; layers: readonly PaneLayer[] }[],
+): Promise<void> {
+  const { pk } = paneItemKey(where.pipeline, where.key, where.paneStart);
+  await batchWriteAll(
+    client,
+    tableName,
+    portions.map((p) => ({
+      PutRequest: {
+        Item: {
+          pk: S(pk),
+          sk: S(`${DEFERRED}${padTime(where.paneStart)}#${p.shardId}#${padSequence(p.through)}`),
+          shard: S(p.shardId),
+          through: S(p.through.toString()),
+          st: S(encodePaneState(p.layers)),
+        },
+      },
+    })),
+  );
+}
+
+/** The portions kept for a key's panes, oldest position first per shard. */
+export async function readDeferred(client: DynamoDBClient, tableName: string, pipeline: string, key: string): Promise<DeferredPortion[]> {
+  const { pk } = paneItemKey(pipeline, key, 0);
+  const items = await queryAll(client, {
+    TableName: tableName,
+    KeyConditionExpression: "pk = :pk AND begins_with(sk, :deferred)",
+    ExpressionAttributeValues: { ":pk": S(pk), ":deferred": S(DEFERRED) },
+    ConsistentRead: true,
+  });
+  return items.map((item) => {
+    const sk = str(item, "sk") ?? "";
+    return {
+      paneStart: Number(sk.slice(DEFERRED.length, DEFERRED.length + 16)),
+      shardId: str(item, "shard") ?? "",
+      through: BigInt(str(item, "through") ?? "0"),
+      layers: (decodePane({ ...item, v: N(0) })?.layers ?? []) as PaneLayer[],
+      sk,
+    };
+  });
+}
+
+export async function dropDeferred(
+  client: DynamoDBClient,
+  tableName: string,
+  pipeline: string,
+  key: string,
+  sks: readonly string[],
+): Promise<void> {
+  const { pk } = paneItemKey(pipeline, key, 0);
+  await batchWriteAll(
+    client,
+    tableName,
+    sks.map((sk) => ({ DeleteRequest: { Key: { pk: S(pk), sk: S(sk) } } })),
+  );
 }
 
 /** A session set read by the closing logic, as it is now (strongly consistent). */

@@ -1,13 +1,14 @@
 // The results ledger: one item per fired window, written once per version under a condition, so a
 // repeated, concurrent or retried closing run writes nothing new. Items carry a sparse `outbox`
 // attribute until they are published downstream.
+import { deflateRawSync, inflateRawSync } from "node:zlib";
 import type { DynamoDBClient } from "@aws-sdk/client-dynamodb";
 import { marshall, unmarshall } from "@aws-sdk/util-dynamodb";
 import type { AggregateValue } from "../../core/aggregates/state.ts";
 import type { WindowIdentity, WindowResult } from "../../core/types.ts";
 import { type Item, N, S, str } from "./attributes.ts";
 import { indexPartitionOf, indexPartitionsOf, resultItemKey, uniqueTimeKey, uniqueTimeRange } from "./keys.ts";
-import { batchGetAll, putItem, queryPartitions, scanAll, updateItem } from "./requests.ts";
+import { batchGetAll, batchWriteAll, putItem, queryAll, queryPartitions, scanAll, updateItem } from "./requests.ts";
 
 function keyOf(w: WindowIdentity): { pk: string; sk: string } {
   return resultItemKey(w.pipeline, w.key, w.start, w.endInKey ? w.end : undefined);
@@ -148,6 +149,85 @@ export function markPublished(client: DynamoDBClient, tableName: string, result:
   });
 }
 
+/**
+ * A closing run's outbox: before a run writes a pipeline's results to the ledger it records them here
+ * (one item, a few for very many), and deletes the record once they are published. A run that stops in
+ * between leaves it for the next run, which publishes those of them the ledger holds. Two writes a run
+ * instead of marking, and unmarking, every result.
+ */
+export const RUN_OUTBOX_PREFIX = "~outbox#"; // "~" is not allowed in pipeline names: no result item has this key
+const MAX_OUTBOX_ITEM_BYTES = 350_000;
+
+export interface RunOutbox {
+  run: string;
+  results: WindowResult[];
+}
+
+export async function writeRunOutbox(client: DynamoDBClient, tableName: string, pipeline: string, outbox: RunOutbox): Promise<string[]> {
+  const parts: WindowResult[][] = [];
+  let part: WindowResult[] = [];
+  let bytes = 0;
+  for (const result of outbox.results) {
+    const size = Buffer.byteLength(JSON.stringify(result));
+    if (part.length > 0 && bytes + size > MAX_OUTBOX_ITEM_BYTES) {
+      parts.push(part);
+      part = [];
+      bytes = 0;
+    }
+    part.push(result);
+    bytes += size;
+  }
+  if (part.length > 0) parts.push(part);
+  const sks = parts.map((_, i) => `${outbox.run}#${String(i).padStart(4, "0")}`);
+  await batchWriteAll(
+    client,
+    tableName,
+    parts.map((results, i) => ({
+      PutRequest: {
+        Item: { pk: S(`${RUN_OUTBOX_PREFIX}${pipeline}`), sk: S(sks[i] as string), d: { B: deflateRawSync(JSON.stringify(results)) } },
+      },
+    })),
+  );
+  return sks;
+}
+
+/** The outboxes runs left behind (stopped before publishing), oldest first. */
+export async function readRunOutboxes(
+  client: DynamoDBClient,
+  tableName: string,
+  pipeline: string,
+): Promise<(RunOutbox & { parts: string[] })[]> {
+  const items = await queryAll(client, {
+    TableName: tableName,
+    KeyConditionExpression: "pk = :pk",
+    ExpressionAttributeValues: { ":pk": S(`${RUN_OUTBOX_PREFIX}${pipeline}`) },
+    ConsistentRead: true,
+  });
+  const runs = new Map<string, RunOutbox & { parts: string[] }>();
+  for (const item of items) {
+    const sk = str(item, "sk") ?? "";
+    const run = sk.slice(0, sk.lastIndexOf("#"));
+    const entry = runs.get(run) ?? { run, results: [], parts: [] };
+    entry.results.push(...(JSON.parse(inflateRawSync(item.d?.B ?? new Uint8Array()).toString("utf8")) as WindowResult[]));
+    entry.parts.push(sk);
+    runs.set(run, entry);
+  }
+  return [...runs.values()];
+}
+
+export async function deleteRunOutbox(
+  client: DynamoDBClient,
+  tableName: string,
+  pipeline: string,
+  parts: readonly string[],
+): Promise<void> {
+  await batchWriteAll(
+    client,
+    tableName,
+    parts.map((sk) => ({ DeleteRequest: { Key: { pk: S(`${RUN_OUTBOX_PREFIX}${pipeline}`), sk: S(sk) } } })),
+  );
+}
+
 /** Results written to the ledger but not yet published (found through the sparse outbox index). */
 export async function readOutbox(client: DynamoDBClient, tableName: string, pipeline: string): Promise<WindowResult[]> {
   const items = await queryPartitions(client, indexPartitionsOf(pipeline), (partition) => ({
@@ -165,10 +245,10 @@ export async function readOutbox(client: DynamoDBClient, tableName: string, pipe
  * index: an independent count to reconcile a query's answer with (replay does). It scans: tools only.
  */
 export async function countCurrentResults(client: DynamoDBClient, tableName: string): Promise<Map<string, number>> {
-  const items = await scanAll(client, { TableName: tableName, ProjectionExpression: "pipeline, supersededBy", ConsistentRead: true });
+  const items = await scanAll(client, { TableName: tableName, ProjectionExpression: "pk, pipeline, supersededBy", ConsistentRead: true });
   const counts = new Map<string, number>();
   for (const item of items) {
-    if (item.supersededBy !== undefined) continue;
+    if (item.supersededBy !== undefined || (str(item, "pk") ?? "").startsWith(RUN_OUTBOX_PREFIX)) continue;
     const pipeline = str(item, "pipeline") ?? "";
     counts.set(pipeline, (counts.get(pipeline) ?? 0) + 1);
   }
