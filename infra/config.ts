@@ -58,6 +58,31 @@ export const deploymentConfigSchema = z.strictObject({
     })
     .prefault({}),
   watermarkSchedule: duration("1m").prefault("1m"),
+  /** memory of each function, MB (CPU comes with it: 1,769 MB is one vCPU) */
+  memory: z
+    .strictObject({
+      ingest: z.number().int().min(128).max(10_240).default(1024),
+      watermark: z.number().int().min(128).max(10_240).default(1024),
+    })
+    .prefault({}),
+  /**
+   * How the state and results tables are billed: on demand (per request; nothing to plan, the default),
+   * or provisioned with auto scaling (per capacity-hour; about 3.5× cheaper per unit at steady load, but
+   * a burst above what is provisioned is throttled until scaling catches up — minutes).
+   */
+  capacity: z
+    .discriminatedUnion("mode", [
+      z.strictObject({ mode: z.literal("on-demand") }),
+      z.strictObject({
+        mode: z.literal("provisioned"),
+        minWrite: z.number().int().min(1).default(5),
+        maxWrite: z.number().int().min(1).default(4000),
+        minRead: z.number().int().min(1).default(5),
+        maxRead: z.number().int().min(1).default(4000),
+        targetUtilization: z.number().int().min(20).max(90).default(70),
+      }),
+    ])
+    .default({ mode: "on-demand" }),
   writeConcurrency: z.number().int().min(1).max(256).default(16),
   /** records larger than this are dead-lettered unread */
   maxRecordBytes: z

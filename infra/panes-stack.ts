@@ -91,7 +91,7 @@ export class PanesStack extends Stack {
       : undefined;
     const bus = config.outputs.eventBus ? events.EventBus.fromEventBusName(this, "ResultBus", config.outputs.eventBus) : undefined;
 
-    const storage = new Storage(this, "Tables");
+    const storage = new Storage(this, "Tables", config.capacity);
     this.storage = storage;
     this.sourceStream = source;
     this.outputStream = output;
@@ -123,7 +123,6 @@ export class PanesStack extends Stack {
     const functionDefaults = {
       runtime: LAMBDA_RUNTIME,
       architecture: lambda.Architecture.ARM_64,
-      memorySize: 1024,
       bundling,
       environment,
       depsLockFilePath: join(PROJECT_ROOT, "package-lock.json"),
@@ -149,9 +148,10 @@ export class PanesStack extends Stack {
     // reserving fewer than the shard count would throttle and iterator age would grow.
     const ingest = new nodejs.NodejsFunction(this, "IngestFunction", {
       ...functionDefaults,
-      description: "Panes: assigns events to panes and applies fenced, exactly-once state updates",
+      memorySize: config.memory.ingest,
+      description: "Panes: assigns events to panes, pre-aggregates each batch into one entry of its shard's log, exactly once",
       entry: join(PROJECT_ROOT, "functions/ingest.ts"),
-      // A batch is one write per (key, pane) with bounded concurrency; two minutes leave room for throttling backoff.
+      // A batch is one log entry (and, for session pipelines, a write per key); two minutes leave room for throttling backoff.
       timeout: Duration.minutes(2),
       logGroup: ingestLogs,
       role: ingestRole.forFunction(),
@@ -176,7 +176,9 @@ export class PanesStack extends Stack {
     // conflicts; a run that outlives the schedule is followed by the next one.
     const watermark = new nodejs.NodejsFunction(this, "WatermarkFunction", {
       ...functionDefaults,
-      description: "Panes: advances watermarks, fires due windows once into the results ledger, publishes them",
+      memorySize: config.memory.watermark,
+      description:
+        "Panes: folds the shard logs into pane state, advances watermarks, fires due windows once into the results ledger, publishes them",
       entry: join(PROJECT_ROOT, "functions/watermark.ts"),
       timeout: Duration.minutes(5),
       reservedConcurrentExecutions: 1,

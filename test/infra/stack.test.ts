@@ -88,7 +88,7 @@ describe("Panes stack", () => {
   it("runs the watermark function on the schedule, and at once when the ingest function asks", () => {
     template.hasResourceProperties("AWS::Events::Rule", { ScheduleExpression: "rate(1 minute)", State: "ENABLED" });
     template.hasResourceProperties("AWS::Lambda::Function", {
-      Description: Match.stringLikeRegexp("fenced"),
+      Description: Match.stringLikeRegexp("shard.s log"),
       Environment: { Variables: Match.objectLike({ PANES_WATERMARK_FUNCTION_NAME: Match.anyValue() }) },
     });
     template.hasResourceProperties("AWS::Lambda::EventInvokeConfig", { MaximumEventAgeInSeconds: 60, MaximumRetryAttempts: 0 });
@@ -159,6 +159,33 @@ describe("Panes stack", () => {
   });
 });
 
+describe("capacity and memory", () => {
+  it("bills state and results provisioned with auto scaling on tables and indexes when asked, dead letters still on demand", async () => {
+    const provisioned = (
+      await synth({ capacity: { mode: "provisioned", minWrite: 10, maxWrite: 500, targetUtilization: 60 }, memory: { ingest: 512 } })
+    ).template();
+    provisioned.resourcePropertiesCountIs(
+      "AWS::DynamoDB::Table",
+      { BillingMode: Match.absent(), ProvisionedThroughput: { ReadCapacityUnits: 5, WriteCapacityUnits: 10 } },
+      2,
+    );
+    provisioned.resourcePropertiesCountIs("AWS::DynamoDB::Table", { BillingMode: "PAY_PER_REQUEST" }, 1);
+    // reads and writes of two tables and their three indexes (due; byEnd, outbox)
+    const indexes = TABLES.filter((t) => t.id !== "DeadLetters").reduce((n, t) => n + t.indexes.length, 0);
+    provisioned.resourceCountIs("AWS::ApplicationAutoScaling::ScalableTarget", 2 * (2 + indexes));
+    provisioned.hasResourceProperties("AWS::ApplicationAutoScaling::ScalableTarget", {
+      ScalableDimension: "dynamodb:index:WriteCapacityUnits",
+      MinCapacity: 10,
+      MaxCapacity: 500,
+    });
+    provisioned.hasResourceProperties("AWS::ApplicationAutoScaling::ScalingPolicy", {
+      TargetTrackingScalingPolicyConfiguration: Match.objectLike({ TargetValue: 60 }),
+    });
+    provisioned.hasResourceProperties("AWS::Lambda::Function", { Description: Match.stringLikeRegexp("assigns events"), MemorySize: 512 });
+    template.resourceCountIs("AWS::ApplicationAutoScaling::ScalableTarget", 0);
+  });
+});
+
 describe("cdk-nag AwsSolutions checks", () => {
   it("report no unacknowledged finding", async () => {
     const { app } = await synth({}, { nag: true });
@@ -191,7 +218,9 @@ describe("deployment configuration", () => {
       stream: { create: { mode: "on-demand" } },
       eventSource: { batchSize: 500, maxBatchingWindow: 1000, retryAttempts: 10, maxRecordAge: 86_400_000, parallelizationFactor: 1 },
       watermarkSchedule: 60_000,
-      retention: { results: 0, deadLetters: 14 * 86_400_000, tombstones: 7 * 86_400_000 },
+      retention: { results: 0, deadLetters: 14 * 86_400_000, tombstones: 7 * 86_400_000, log: 7 * 86_400_000 },
+      memory: { ingest: 1024, watermark: 1024 },
+      capacity: { mode: "on-demand" },
     });
   });
 });
