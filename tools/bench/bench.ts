@@ -1,51 +1,42 @@
-// `npm run bench`: speed and cost measured on the local stack, each figure a ratio against a baseline
-// measured in the same run (these machines are shared and noisy; absolute times mean little).
+// `npm run bench`: speed and cost measured on the local stack at the default deployment configuration
+// (infra/config.ts), each speed figure a ratio against a baseline measured in the same run (these
+// machines are shared and noisy; absolute times mean little), each cost from what DynamoDB reports it
+// would bill (capacity.ts) and from Lambda's measured invocations and durations, at published prices.
 import { readFileSync } from "node:fs";
+import { cpus } from "node:os";
 import type { DynamoDBClient } from "@aws-sdk/client-dynamodb";
 import { UpdateItemCommand } from "@aws-sdk/client-dynamodb";
-import { GetRecordsCommand, GetShardIteratorCommand, type KinesisClient } from "@aws-sdk/client-kinesis";
-import type { KinesisStreamEvent } from "aws-lambda";
+import { GetRecordsCommand, GetShardIteratorCommand, type KinesisClient, PutRecordsCommand } from "@aws-sdk/client-kinesis";
 import pLimit from "p-limit";
-import { createIngestHandler } from "../../functions/commons/ingest-handler.ts";
-import { closeWindows } from "../../shared/app/closing.ts";
+import { type DeploymentConfig, parseDeploymentConfig } from "../../infra/config.ts";
 import { createDynamoDbClient, createKinesisClient } from "../../shared/aws/clients.ts";
 import { N, S } from "../../shared/aws/dynamodb/attributes.ts";
+import { decodeLogItem } from "../../shared/aws/dynamodb/log.ts";
 import { putRecordsWithRetry } from "../../shared/aws/kinesis/put-records.ts";
 import { listShards } from "../../shared/aws/kinesis/shards.ts";
 import { parsePipelines } from "../../shared/core/pipelines/parse.ts";
 import type { Pipeline } from "../../shared/core/pipelines/schema.ts";
 import { windowsOf } from "../../shared/core/windows/assigners.ts";
 import { type Emulator, startDynalite, startKinesis } from "../local/emulators.ts";
-import { localLambdaContext } from "../local/lambda-context.ts";
 import { createTables, localNames } from "../local/resources.ts";
 import { LOCAL_CREDENTIALS, LOCAL_REGION, startLocalStack } from "../local/stack.ts";
+import { meterCapacity } from "./capacity.ts";
+import { type SeedRun, simulateSeed } from "./seed.ts";
 
-const WRITE_COMMANDS = new Set(["PutItemCommand", "UpdateItemCommand", "DeleteItemCommand"]);
-const READ_COMMANDS = new Set(["GetItemCommand", "QueryCommand", "ScanCommand"]);
-
-/** Counts DynamoDB requests (a batch counts each item) and watches writes as they succeed. */
-function countRequests(client: DynamoDBClient, onWrite?: (command: string, input: Record<string, unknown>, at: number) => void) {
-  const counts = { writes: 0, reads: 0 };
-  client.middlewareStack.add(
-    (next, context) => async (args) => {
-      const result = await next(args);
-      const name = context.commandName ?? "";
-      const input = args.input as Record<string, unknown>;
-      if (WRITE_COMMANDS.has(name)) counts.writes++;
-      if (name === "BatchWriteItemCommand")
-        for (const items of Object.values((input.RequestItems ?? {}) as Record<string, unknown[]>)) counts.writes += items.length;
-      if (READ_COMMANDS.has(name)) counts.reads++;
-      if (name === "BatchGetItemCommand")
-        for (const t of Object.values((input.RequestItems ?? {}) as Record<string, { Keys: unknown[] }>)) counts.reads += t.Keys.length;
-      onWrite?.(name, input, Date.now());
-      return result;
-    },
-    { step: "initialize", name: "panesBenchCounter" },
-  );
-  return counts;
+interface Prices {
+  lambda: { requestsPerMillionUsd: number; arm64GbSecondUsd: number };
+  dynamodb: {
+    onDemandWriteRequestUnitsPerMillionUsd: number;
+    onDemandReadRequestUnitsPerMillionUsd: number;
+    provisionedWriteCapacityUnitHourUsd: number;
+    provisionedReadCapacityUnitHourUsd: number;
+  };
+  managedFlink: { kpuHourUsd: number; hoursPerMonth: number };
 }
 
-/** The seed workload: `hosts` hosts, each sending cpu and mem samples, `rate` events per second of event time. */
+const SECONDS_PER_MONTH = 730 * 3600;
+
+/** The seed workload's events: `hosts` hosts, each sending cpu and mem samples, `rate` events per second of event time. */
 function seedEvents(count: number, hosts: number, rate: number, start: number, metric?: "cpu" | "mem") {
   return Array.from({ length: count }, (_, i) => {
     const host = `host-${String(i % hosts).padStart(3, "0")}`;
@@ -59,125 +50,12 @@ function seedEvents(count: number, hosts: number, rate: number, start: number, m
   });
 }
 
-function kinesisEventOf(events: readonly object[], shardId: string, firstSequence: bigint): KinesisStreamEvent {
-  return {
-    Records: events.map((event, i) => {
-      const sequenceNumber = (firstSequence + BigInt(i)).toString();
-      return {
-        kinesis: {
-          kinesisSchemaVersion: "1.0",
-          partitionKey: (event as { host: string }).host,
-          sequenceNumber,
-          data: Buffer.from(JSON.stringify(event)).toString("base64"),
-          approximateArrivalTimestamp: Date.now() / 1000,
-        },
-        eventSource: "aws:kinesis",
-        eventVersion: "1.0",
-        eventID: `${shardId}:${sequenceNumber}`,
-        eventName: "aws:kinesis:record",
-        invokeIdentityArn: "arn:aws:iam::000000000000:role/bench",
-        awsRegion: LOCAL_REGION,
-        eventSourceARN: "arn:aws:kinesis:us-east-1:000000000000:stream/bench",
-      };
-    }),
-  };
-}
-
-function cpuMicros(): number {
-  const { user, system } = process.cpuUsage();
-  return user + system;
-}
-
-interface IngestRun {
-  events: number;
-  writes: number;
-  reads: number;
-  invocations: number;
-  handlerCpuMicros: number;
-  handlerWallMs: number;
-  closingRuns: number;
-  closingWallMs: number;
-  decodeCpuMicros: number;
-  recordBytes: number;
-}
-
-/** Runs the real ingest handler over batches of the workload, with the closing logic every 10 batches, and counts. */
-async function measureIngest(
-  endpoint: string,
-  pipelines: Pipeline[],
-  events: object[],
-  batchSize: number,
-  label: string,
-): Promise<IngestRun> {
-  const dynamodb = createDynamoDbClient({ endpoint, region: LOCAL_REGION, credentials: LOCAL_CREDENTIALS });
-  const names = localNames(`bench-${label}-${Date.now().toString(36)}`);
-  await createTables(dynamodb, names);
-  const counts = countRequests(dynamodb);
-  const ingest = { dynamodb, stateTable: names.stateTable, deadLetterTable: names.deadLetterTable, pipelines, writeConcurrency: 32 };
-  const handler = createIngestHandler(ingest);
-  const closing = {
-    dynamodb,
-    stateTable: names.stateTable,
-    resultsTable: names.resultsTable,
-    pipelines,
-    concurrency: 32,
-    tombstoneRetentionMs: 86_400_000,
-  };
-  const run: IngestRun = {
-    events: events.length,
-    writes: 0,
-    reads: 0,
-    invocations: 0,
-    handlerCpuMicros: 0,
-    handlerWallMs: 0,
-    closingRuns: 0,
-    closingWallMs: 0,
-    decodeCpuMicros: 0,
-    recordBytes: 0,
-  };
-  let sequence = 49_000_000_000_000_000_000_000_000n;
-  for (let i = 0, batch = 0; i < events.length; i += batchSize, batch++) {
-    const event = kinesisEventOf(events.slice(i, i + batchSize), "shardId-000000000000", sequence);
-    sequence += BigInt(batchSize);
-    // Baseline: just decoding the same records.
-    const decodeStart = cpuMicros();
-    for (const record of event.Records) JSON.parse(Buffer.from(record.kinesis.data, "base64").toString("utf8"));
-    run.decodeCpuMicros += cpuMicros() - decodeStart;
-    for (const record of event.Records) run.recordBytes += Buffer.byteLength(record.kinesis.data, "base64");
-
-    const cpuStart = cpuMicros();
-    const wallStart = performance.now();
-    await handler(event, localLambdaContext("panes-ingest-bench"));
-    run.handlerWallMs += performance.now() - wallStart;
-    run.handlerCpuMicros += cpuMicros() - cpuStart;
-    run.invocations++;
-    if (batch % 10 === 9) {
-      const closeStart = performance.now();
-      await closeWindows(closing);
-      run.closingWallMs += performance.now() - closeStart;
-      run.closingRuns++;
-    }
-  }
-  // Steady state: what the stream costs while it flows. The end-of-input drain (every remaining
-  // window at once, 60 per key for a 60-minute sliding window) is not part of it.
-  run.writes = counts.writes;
-  run.reads = counts.reads;
-  await closeWindows(closing, { drain: true });
-  dynamodb.destroy();
-  return run;
-}
-
-/** The naive baseline: no panes and no pre-aggregation; every event updates every window containing it. */
-async function measureNaiveSliding(
-  endpoint: string,
-  events: { host: string; ts: number; value: number }[],
-  size: number,
-  slide: number,
-): Promise<number> {
+/** The naive baseline: no panes and no pre-aggregation; every event updates every window containing it (write units per event). */
+async function measureNaiveSliding(endpoint: string, events: { host: string; ts: number; value: number }[], size: number, slide: number) {
   const dynamodb = createDynamoDbClient({ endpoint, region: LOCAL_REGION, credentials: LOCAL_CREDENTIALS });
   const names = localNames(`bench-naive-${Date.now().toString(36)}`);
   await createTables(dynamodb, names);
-  const counts = countRequests(dynamodb);
+  const meter = meterCapacity(dynamodb);
   const limit = pLimit(32);
   await Promise.all(
     events.flatMap((e) =>
@@ -197,7 +75,7 @@ async function measureNaiveSliding(
     ),
   );
   dynamodb.destroy();
-  return counts.writes / events.length;
+  return meter.writeUnits / events.length;
 }
 
 async function readEverything(kinesis: KinesisClient, streamName: string): Promise<number> {
@@ -223,223 +101,359 @@ function percentile(sorted: number[], p: number): number {
   return sorted[Math.min(sorted.length - 1, Math.max(0, Math.ceil(p * sorted.length) - 1))] as number;
 }
 
+const round = (n: number, digits = 3) => Math.round(n * 10 ** digits) / 10 ** digits;
+
+/** A simulated month's bill, from a measured run. */
+export interface MonthlyCost {
+  wcuPerEvent: number;
+  rcuPerEvent: number;
+  /** DynamoDB on demand: request units at the measured rate */
+  dynamodbMonthlyUsd: number;
+  /** DynamoDB provisioned with auto scaling at `targetUtilization`: capacity-hours for the measured mean rate */
+  dynamodbProvisionedMonthlyUsd: number;
+  lambdaMonthlyUsd: number;
+  monthlyUsd: number;
+  vsManagedFlinkMin: number;
+}
+
+function monthlyCost(run: SeedRun, config: DeploymentConfig, prices: Prices, flinkMin: number, provisioned: boolean): MonthlyCost {
+  const seconds = run.measuredMinutes * 60;
+  const scale = SECONDS_PER_MONTH / seconds;
+  const wcu = run.ingest.writeUnits + run.watermark.writeUnits;
+  const rcu = run.ingest.readUnits + run.watermark.readUnits;
+  const onDemand =
+    (wcu * scale * prices.dynamodb.onDemandWriteRequestUnitsPerMillionUsd +
+      rcu * scale * prices.dynamodb.onDemandReadRequestUnitsPerMillionUsd) /
+    1e6;
+  const target = config.capacity.mode === "provisioned" ? config.capacity.targetUtilization / 100 : 0.7;
+  const provisionedUsd =
+    ((wcu / seconds / target) * prices.dynamodb.provisionedWriteCapacityUnitHourUsd +
+      (rcu / seconds / target) * prices.dynamodb.provisionedReadCapacityUnitHourUsd) *
+    730;
+  const lambda = (use: SeedRun["ingest"], memoryMb: number) =>
+    use.invocations * scale * (prices.lambda.requestsPerMillionUsd / 1e6) +
+    (use.billedMs / 1000) * scale * (memoryMb / 1024) * prices.lambda.arm64GbSecondUsd;
+  const lambdaUsd = lambda(run.ingest, config.memory.ingest) + lambda(run.watermark, config.memory.watermark);
+  const dynamodbUsd = provisioned ? provisionedUsd : onDemand;
+  return {
+    wcuPerEvent: round(wcu / run.events, 5),
+    rcuPerEvent: round(rcu / run.events, 5),
+    dynamodbMonthlyUsd: round(onDemand, 2),
+    dynamodbProvisionedMonthlyUsd: round(provisionedUsd, 2),
+    lambdaMonthlyUsd: round(lambdaUsd, 2),
+    monthlyUsd: round(dynamodbUsd + lambdaUsd, 2),
+    vsManagedFlinkMin: round((dynamodbUsd + lambdaUsd) / flinkMin, 3),
+  };
+}
+
 export interface BenchReport {
   machine: { cpus: number; node: string; emulators: string };
-  handlerCpuRatio: number;
-  /** the same, with batches of 10,000 events */
-  handlerCpuRatioBatch10000: number;
-  writesPerEvent: { tumbling1m: number; sliding60m1m: number; naiveSliding60m1m: number };
-  e2eVsRawRead: number;
+  /** the deployment configuration measured: infra/config.ts's defaults */
+  configuration: {
+    source: string;
+    batchSize: number;
+    maxBatchingWindowMs: number;
+    watermarkScheduleMs: number;
+    memoryMb: { ingest: number; watermark: number };
+    capacity: string;
+    /** an on-demand stream starts with 4 shards */
+    streamShards: number;
+  };
+  seedDefault: MonthlyCost & { managedFlinkMonthlyMinUsd: number; eventsPerSecond: number; keys: number; eventsPerBatch: number };
   closeLatencyMs: { p50: number; p99: number; windows: number };
-  costPerMillionEventsUsd: number;
-  costBreakdownUsd: Record<string, number>;
-  managedFlinkMonthlyMinUsd: number;
-  panesMonthlyAt1000EventsPerSecondUsd: number;
+  freshnessMs: { p50: number; p99: number; windows: number };
+  handlerCpuRatio: number;
+  e2eVsRawRead: number;
+  /** DynamoDB write units per event (tables and indexes), ingest and closing, at the default configuration */
+  writesPerEvent: { tumbling1m: number; sliding60m1m: number; naiveSliding60m1m: number };
+  /** monthly cost by events per second and keys, shards as an on-demand stream would have them */
+  scaling: (MonthlyCost & { eventsPerSecond: number; keys: number; shards: number; eventsPerBatch: number })[];
   details: Record<string, unknown>;
 }
 
-export async function runBench(say: (message: string) => void = () => undefined): Promise<BenchReport> {
-  const prices = JSON.parse(readFileSync(new URL("./prices-2026-11.json", import.meta.url), "utf8"));
+export interface BenchOptions {
+  /** leave out the scaling table (the slowest part) */
+  quick?: boolean;
+}
+
+/** The seed's two pipelines (examples/monitoring.pipelines.json). */
+function seedPipelines(): Pipeline[] {
+  return parsePipelines(JSON.parse(readFileSync(new URL("../../examples/monitoring.pipelines.json", import.meta.url), "utf8")));
+}
+
+const fixed = (name: string, window: object) =>
+  parsePipelines({
+    pipelines: [
+      { name, key: "host", eventTime: "ts", window, aggregates: { max: { max: "value" }, n: { count: true } }, outOfOrderness: "5s" },
+    ],
+  });
+
+/** Shards an on-demand stream would have: at least 4, each kept under half of its 1,000 records/s. */
+const onDemandShards = (eventsPerSecond: number) => Math.max(4, Math.ceil(eventsPerSecond / 500));
+
+export async function runBench(say: (message: string) => void = () => undefined, options: BenchOptions = {}): Promise<BenchReport> {
+  const prices = JSON.parse(readFileSync(new URL("./prices-2026-11.json", import.meta.url), "utf8")) as Prices;
+  const config = parseDeploymentConfig({});
+  const flinkMin = 2 * prices.managedFlink.kpuHourUsd * prices.managedFlink.hoursPerMonth;
+  const batching = { batchSize: config.eventSource.batchSize, batchingWindowMs: config.eventSource.maxBatchingWindow };
+  const simulate = (
+    endpoint: string,
+    pipelines: Pipeline[],
+    label: string,
+    load: { eventsPerSecond: number; keys: number; shards: number },
+    minutes: number,
+    warmupMinutes: number,
+  ) =>
+    simulateSeed({
+      endpoint,
+      pipelines,
+      ...load,
+      minutes,
+      warmupMinutes,
+      ...batching,
+      scheduleMs: config.watermarkSchedule,
+      latencyMs: 4,
+      label,
+    });
   const emulators: Emulator[] = await Promise.all([startDynalite(), startKinesis("kinesalite")]);
   const [dynalite, kinesalite] = emulators as [Emulator, Emulator];
   try {
-    const hosts = 100;
-    const batchSize = 1000;
     const start = Date.parse("2026-09-01T00:00:00Z");
-    const fixed = (name: string, window: object) =>
-      parsePipelines({
-        pipelines: [
-          { name, key: "host", eventTime: "ts", window, aggregates: { max: { max: "value" }, n: { count: true } }, outOfOrderness: "5s" },
-        ],
-      });
+    const seedLoad = { eventsPerSecond: 1000, keys: 100, shards: onDemandShards(1000) };
 
-    say("writes per event and handler CPU: tumbling 1m, sliding 60m/1m (seed workload: 100 hosts, 1,000 events/s, batches of 1,000)");
-    const workload = seedEvents(180_000, hosts, 1000, start, "mem");
-    const tumbling = await measureIngest(
-      dynalite.endpoint,
-      fixed("tumbling1m", { type: "tumbling", size: "1m" }),
-      workload,
-      batchSize,
-      "t",
+    say(
+      "the seed workload for 75 minutes of event time (1,000 events/s, 100 hosts, 4 shards; the last 13 minutes measured, after the 60-minute windows fill)",
     );
-    const sliding = await measureIngest(
+    const seed = await simulate(dynalite.endpoint, seedPipelines(), "seed", seedLoad, 75, 62);
+    const seedCost = monthlyCost(seed, config, prices, flinkMin, config.capacity.mode === "provisioned");
+
+    say("write units per event: a 1-minute tumbling and a 60-minute sliding-by-1-minute window (10 minutes, the last 5 measured)");
+    const tumbling = await simulate(dynalite.endpoint, fixed("tumbling1m", { type: "tumbling", size: "1m" }), "t", seedLoad, 10, 5);
+    const sliding = await simulate(
       dynalite.endpoint,
       fixed("sliding60m1m", { type: "sliding", size: "60m", slide: "1m" }),
-      workload,
-      batchSize,
       "s",
+      seedLoad,
+      10,
+      5,
     );
-    say("the same tumbling workload in batches of 10,000 (the batch size is the cost lever)");
-    const tumblingLarge = await measureIngest(
-      dynalite.endpoint,
-      fixed("tumbling1mLarge", { type: "tumbling", size: "1m" }),
-      workload,
-      10_000,
-      "tl",
-    );
+    const perEvent = (run: SeedRun) => (run.ingest.writeUnits + run.watermark.writeUnits) / run.events;
     say("naive baseline: every event updates its 60 sliding windows");
-    const naive = await measureNaiveSliding(
-      dynalite.endpoint,
-      workload.slice(0, 500) as { host: string; ts: number; value: number }[],
-      3_600_000,
-      60_000,
-    );
+    const naive = await measureNaiveSliding(dynalite.endpoint, seedEvents(500, 100, 1000, start, "mem"), 3_600_000, 60_000);
 
-    say("cost: the seed pipelines (avg CPU over 5m tumbling, max memory over 60m sliding by 1m)");
-    const seedPipelines = parsePipelines(
-      JSON.parse(readFileSync(new URL("../../examples/monitoring.pipelines.json", import.meta.url), "utf8")),
-    );
-    const seed = await measureIngest(dynalite.endpoint, seedPipelines, seedEvents(180_000, hosts, 1000, start), batchSize, "seed");
+    const scaling: BenchReport["scaling"] = [];
+    if (!options.quick) {
+      for (const eventsPerSecond of [100, 1000, 10_000])
+        for (const keys of [100, 10_000]) {
+          const load = { eventsPerSecond, keys, shards: onDemandShards(eventsPerSecond) };
+          say(`scaling: ${eventsPerSecond} events/s, ${keys} keys, ${load.shards} shards (6 minutes, the last 3 measured)`);
+          const run = await simulate(dynalite.endpoint, seedPipelines(), `x${eventsPerSecond}-${keys}`, load, 6, 3);
+          scaling.push({ ...load, eventsPerBatch: round(run.batchEvents, 1), ...monthlyCost(run, config, prices, flinkMin, false) });
+        }
+    }
 
     say("end to end vs a bare GetRecords loop, on a pre-loaded stream");
     const kinesis = createKinesisClient({ endpoint: kinesalite.endpoint, region: LOCAL_REGION, credentials: LOCAL_CREDENTIALS });
-    const e2eEvents = seedEvents(30_000, hosts, 1000, start);
-    const stack = await startLocalStack({
-      pipelines: seedPipelines,
-      endpoints: { kinesis: kinesalite.endpoint, dynamodb: dynalite.endpoint },
-      shards: 2,
-      prefix: `bench-e2e-${Date.now().toString(36)}`,
-      mapping: { batchSize, pollIntervalMs: 20 },
-      watermarkIntervalMs: 0,
-      closeOnIngestMs: 200,
-      publishResults: false,
-      startPaused: true,
-    });
-    const { lastSequenceByShard } = await putRecordsWithRetry(
-      kinesis,
-      { streamName: stack.connection.names.sourceStream },
-      e2eEvents.map((e) => ({ PartitionKey: e.host, Data: Buffer.from(JSON.stringify(e)) })),
-    );
-    const rawStart = performance.now();
-    const rawRecords = await readEverything(kinesis, stack.connection.names.sourceStream);
-    const rawMs = performance.now() - rawStart;
-    const e2eStart = performance.now();
-    stack.mapping.start();
-    await stack.mapping.waitUntilDelivered(lastSequenceByShard);
-    await stack.closeNow({ drain: true });
-    const e2eMs = performance.now() - e2eStart;
-    await stack.stop();
+    const e2eEvents = seedEvents(30_000, 100, 1000, start);
+    const e2e = await measureEndToEnd(kinesis, { kinesis: kinesalite.endpoint, dynamodb: dynalite.endpoint }, e2eEvents, config);
 
-    say("close latency: a live producer on an accelerated clock, closing started by the ingest function");
-    const latencies: number[] = [];
-    {
-      const crossings: { t: number; shard: string; maxTs: number }[] = [];
-      const written = new Map<string, number>();
-      const live = await startLocalStack({
-        pipelines: fixed("latency", { type: "tumbling", size: "1m" }),
-        endpoints: { kinesis: kinesalite.endpoint, dynamodb: dynalite.endpoint },
-        shards: 2,
-        prefix: `bench-live-${Date.now().toString(36)}`,
-        mapping: { batchSize: 500, maximumBatchingWindowMs: 100, pollIntervalMs: 20 },
-        watermarkIntervalMs: 0,
-        closeOnIngestMs: 50,
-        publishResults: false,
-        observeDynamoDb: (client) =>
-          countRequests(client, (command, input, at) => {
-            const item = input.Item as Record<string, { S?: string; N?: string }> | undefined;
-            const key = input.Key as Record<string, { S?: string }> | undefined;
-            const values = input.ExpressionAttributeValues as Record<string, { N?: string }> | undefined;
-            if (command === "UpdateItemCommand" && key?.pk?.S?.startsWith("C#") && values?.[":maxTs"]?.N) {
-              crossings.push({ t: at, shard: key.sk?.S ?? "", maxTs: Number(values[":maxTs"].N) });
-            }
-            if (command === "PutItemCommand" && item?.end?.N && item.version?.N === "1" && String(input.TableName).endsWith("-results")) {
-              const id = `${item.key?.S}/${item.start?.N}`;
-              if (!written.has(id)) written.set(id, at);
-            }
-          }),
-      });
-      const speed = 60; // a 1-minute window closes every second of wall time
-      const wallStart = Date.now();
-      let produced = 0;
-      while (Date.now() - wallStart < 15_000) {
-        const eventTime = start + (Date.now() - wallStart) * speed;
-        const batch = Array.from({ length: 20 }, (_, i) => ({
-          host: `h${i}`,
-          metric: "mem",
-          ts: eventTime - Math.floor(Math.random() * 2000),
-          value: i,
-        }));
-        await putRecordsWithRetry(
-          live.kinesis,
-          { streamName: live.connection.names.sourceStream },
-          batch.map((e) => ({ PartitionKey: e.host, Data: Buffer.from(JSON.stringify(e)) })),
-        );
-        produced += batch.length;
-        await new Promise((r) => setTimeout(r, 50));
-      }
-      await new Promise((r) => setTimeout(r, 2000));
-      await live.stop();
-      // The watermark passes a window's end when the slowest shard's checkpoint does.
-      const shardMax = new Map<string, number>();
-      const crossedAt = new Map<number, number>();
-      for (const c of crossings.sort((a, b) => a.t - b.t)) {
-        shardMax.set(c.shard, Math.max(shardMax.get(c.shard) ?? Number.NEGATIVE_INFINITY, c.maxTs));
-        if (shardMax.size < 2) continue;
-        const watermark = Math.min(...shardMax.values()) - 5_000;
-        for (let end = start + 60_000; end <= watermark; end += 60_000) if (!crossedAt.has(end)) crossedAt.set(end, c.t);
-      }
-      for (const [id, t] of written) {
-        const end = Number(id.split("/")[1]) + 60_000;
-        const crossed = crossedAt.get(end);
-        if (crossed !== undefined) latencies.push(t - crossed);
-      }
-      latencies.sort((a, b) => a - b);
-      say(`close latency: ${produced} events, ${latencies.length} windows measured`);
-    }
+    say("close latency and freshness: a live producer at 1,000 events/s on an accelerated clock, at the default batching window");
+    const live = await measureLatency(kinesis, { kinesis: kinesalite.endpoint, dynamodb: dynalite.endpoint }, config, start);
     kinesis.destroy();
 
-    // Cost per million events of the seed workload at 1,000 events/s, from the measured counts.
-    const perEvent = (n: number) => n / seed.events;
-    const ingestSeconds = seed.handlerWallMs / 1000 / seed.invocations;
-    const closingSeconds = seed.closingRuns > 0 ? seed.closingWallMs / 1000 / seed.closingRuns : 0.2;
-    const million = 1_000_000;
-    const invocationsPerMillion = million / batchSize;
-    const wallSecondsPerMillion = million / 1000;
-    // The watermark function runs once a minute plus about once a second when nudged.
-    const closingRunsPerMillion = wallSecondsPerMillion / 60 + wallSecondsPerMillion;
-    const recordGb = (bytes: number) => bytes / 1024 ** 3;
-    const meteredBytesPerEvent = Math.ceil(seed.recordBytes / seed.events / 1024) * 1024;
-    const cost = {
-      lambdaRequests: ((invocationsPerMillion + closingRunsPerMillion) / million) * prices.lambda.requestsPerMillionUsd,
-      lambdaCompute: (invocationsPerMillion * ingestSeconds + closingRunsPerMillion * closingSeconds) * 1 * prices.lambda.arm64GbSecondUsd,
-      dynamodbWrites: perEvent(seed.writes) * prices.dynamodb.onDemandWriteRequestUnitsPerMillionUsd,
-      dynamodbReads: perEvent(seed.reads) * prices.dynamodb.onDemandReadRequestUnitsPerMillionUsd,
-      kinesisIngest: recordGb(meteredBytesPerEvent * million) * prices.kinesis.onDemandIngestPerGbUsd,
-      kinesisRetrieval: recordGb((seed.recordBytes / seed.events) * million) * prices.kinesis.onDemandRetrievalPerGbUsd,
-      kinesisStreamHours: (wallSecondsPerMillion / 3600) * prices.kinesis.onDemandStreamHourUsd,
-    };
-    const costPerMillion = Object.values(cost).reduce((a, b) => a + b, 0);
-    const round = (n: number, digits = 3) => Math.round(n * 10 ** digits) / 10 ** digits;
     return {
-      machine: { cpus: (await import("node:os")).cpus().length, node: process.version, emulators: "kinesalite 3.3.3, dynalite 4.0.0" },
-      handlerCpuRatio: round(tumbling.handlerCpuMicros / tumbling.decodeCpuMicros, 2),
-      handlerCpuRatioBatch10000: round(tumblingLarge.handlerCpuMicros / tumblingLarge.decodeCpuMicros, 2),
+      machine: { cpus: cpus().length, node: process.version, emulators: "kinesalite 3.3.3, dynalite 4.0.0" },
+      configuration: {
+        source: "infra/config.ts defaults (parseDeploymentConfig({}))",
+        batchSize: config.eventSource.batchSize,
+        maxBatchingWindowMs: config.eventSource.maxBatchingWindow,
+        watermarkScheduleMs: config.watermarkSchedule,
+        memoryMb: config.memory,
+        capacity: config.capacity.mode,
+        streamShards: seedLoad.shards,
+      },
+      seedDefault: {
+        ...seedCost,
+        managedFlinkMonthlyMinUsd: round(flinkMin, 2),
+        eventsPerSecond: seedLoad.eventsPerSecond,
+        keys: seedLoad.keys,
+        eventsPerBatch: round(seed.batchEvents, 1),
+      },
+      closeLatencyMs: live.closeLatencyMs,
+      freshnessMs: live.freshnessMs,
+      handlerCpuRatio: round(seed.ingest.cpuMicros / seed.decodeCpuMicros, 2),
+      e2eVsRawRead: round(e2e.ratio, 3),
       writesPerEvent: {
-        tumbling1m: round(tumbling.writes / tumbling.events, 4),
-        sliding60m1m: round(sliding.writes / sliding.events, 4),
+        tumbling1m: round(perEvent(tumbling), 4),
+        sliding60m1m: round(perEvent(sliding), 4),
         naiveSliding60m1m: round(naive, 2),
       },
-      e2eVsRawRead: round(e2eEvents.length / e2eMs / (rawRecords / rawMs), 3),
-      closeLatencyMs: {
-        p50: Math.round(percentile(latencies, 0.5)),
-        p99: Math.round(percentile(latencies, 0.99)),
-        windows: latencies.length,
-      },
-      costPerMillionEventsUsd: round(costPerMillion, 4),
-      costBreakdownUsd: Object.fromEntries(Object.entries(cost).map(([k, v]) => [k, round(v, 5)])),
-      managedFlinkMonthlyMinUsd: round(2 * prices.managedFlink.kpuHourUsd * prices.managedFlink.hoursPerMonth, 2),
-      panesMonthlyAt1000EventsPerSecondUsd: round((costPerMillion * 1000 * 3600 * 24 * 30.4) / million, 2),
+      scaling,
       details: {
-        tumbling,
-        tumblingLarge,
-        sliding,
         seed,
-        rawReadRecordsPerSecond: Math.round(rawRecords / (rawMs / 1000)),
-        e2eEventsPerSecond: Math.round(e2eEvents.length / (e2eMs / 1000)),
+        tumbling,
+        sliding,
+        e2e,
+        latencySamples: live.samples,
         prices: "tools/bench/prices-2026-11.json",
       },
     };
   } finally {
     await Promise.all(emulators.map((e) => e.stop()));
   }
+}
+
+async function measureEndToEnd(
+  kinesis: KinesisClient,
+  endpoints: { kinesis: string; dynamodb: string },
+  events: ReturnType<typeof seedEvents>,
+  config: DeploymentConfig,
+) {
+  const stack = await startLocalStack({
+    pipelines: seedPipelines(),
+    endpoints,
+    shards: 2,
+    prefix: `bench-e2e-${Date.now().toString(36)}`,
+    mapping: { batchSize: config.eventSource.batchSize, pollIntervalMs: 20 },
+    watermarkIntervalMs: 0,
+    closeOnIngestMs: 200,
+    publishResults: false,
+    startPaused: true,
+  });
+  const { lastSequenceByShard } = await putRecordsWithRetry(
+    kinesis,
+    { streamName: stack.connection.names.sourceStream },
+    events.map((e) => ({ PartitionKey: e.host, Data: Buffer.from(JSON.stringify(e)) })),
+  );
+  const rawStart = performance.now();
+  const rawRecords = await readEverything(kinesis, stack.connection.names.sourceStream);
+  const rawMs = performance.now() - rawStart;
+  const e2eStart = performance.now();
+  stack.mapping.start();
+  await stack.mapping.waitUntilDelivered(lastSequenceByShard);
+  await stack.closeNow({ drain: true });
+  const e2eMs = performance.now() - e2eStart;
+  await stack.stop();
+  const eventsPerSecond = events.length / (e2eMs / 1000);
+  const rawRecordsPerSecond = rawRecords / (rawMs / 1000);
+  return {
+    ratio: eventsPerSecond / rawRecordsPerSecond,
+    eventsPerSecond: Math.round(eventsPerSecond),
+    rawRecordsPerSecond: Math.round(rawRecordsPerSecond),
+  };
+}
+
+/**
+ * A live producer (1,000 events/s over 100 hosts and 4 shards, event time running 60× wall time, so a
+ * 1-minute window closes every second) against the local stack at the default batch size and
+ * batching window, the watermark function started by the ingest function (the schedule off). Close
+ * latency: from the log entry that moves the watermark past a window's end to the window's result in
+ * the ledger. Freshness: from putting the event that moves the watermark past the end to the result.
+ */
+async function measureLatency(
+  kinesis: KinesisClient,
+  endpoints: { kinesis: string; dynamodb: string },
+  config: DeploymentConfig,
+  start: number,
+) {
+  const outOfOrderness = 5_000;
+  const shards = 4;
+  const logEntries: { t: number; shard: string; maxTs: number }[] = [];
+  const resultsAt = new Map<number, number>();
+  const observe = (client: DynamoDBClient) =>
+    client.middlewareStack.add(
+      (next, context) => async (args) => {
+        const result = await next(args);
+        const at = Date.now();
+        const input = args.input as { TableName?: string; Item?: Record<string, { S?: string; N?: string }> };
+        const item = input.Item;
+        if (context.commandName === "PutItemCommand" && item) {
+          if (item.pk?.S?.startsWith("L#")) {
+            const entry = decodeLogItem(item as Parameters<typeof decodeLogItem>[0]);
+            const maxTs = entry.maxEventTimes.latency;
+            if (entry.kind === "batch" && maxTs !== undefined) logEntries.push({ t: at, shard: item.pk.S.slice(2), maxTs });
+          }
+          if (String(input.TableName).endsWith("-results") && item.version?.N === "1" && item.end?.N) {
+            const end = Number(item.end.N);
+            if (!resultsAt.has(end)) resultsAt.set(end, at);
+          }
+        }
+        return result;
+      },
+      { step: "initialize", name: "panesBenchLatency" },
+    );
+  const stack = await startLocalStack({
+    pipelines: parsePipelines({
+      pipelines: [
+        {
+          name: "latency",
+          key: "host",
+          eventTime: "ts",
+          window: { type: "tumbling", size: "1m" },
+          aggregates: { n: { count: true } },
+          outOfOrderness: "5s",
+        },
+      ],
+    }),
+    endpoints,
+    shards,
+    prefix: `bench-live-${Date.now().toString(36)}`,
+    mapping: { batchSize: config.eventSource.batchSize, maximumBatchingWindowMs: config.eventSource.maxBatchingWindow, pollIntervalMs: 20 },
+    watermarkIntervalMs: 0,
+    closeOnIngestMs: 50,
+    publishResults: false,
+    observeDynamoDb: observe,
+  });
+  // Puts: when each shard first carried an event past each window end (+ out-of-orderness).
+  const puts: { t: number; shard: string; ts: number }[] = [];
+  const speed = 60;
+  const wallStart = Date.now();
+  let i = 0;
+  while (Date.now() - wallStart < 20_000) {
+    const eventTime = start + (Date.now() - wallStart) * speed;
+    const batch = Array.from({ length: 100 }, () => {
+      const host = `h${i++ % 100}`;
+      return { host, metric: "mem", ts: eventTime - Math.floor(Math.random() * 2000), value: i };
+    });
+    const t = Date.now();
+    const answer = await stack.kinesis.send(
+      new PutRecordsCommand({
+        StreamName: stack.connection.names.sourceStream,
+        Records: batch.map((e) => ({ PartitionKey: e.host, Data: Buffer.from(JSON.stringify(e)) })),
+      }),
+    );
+    answer.Records?.forEach((r, k) => {
+      if (r.ShardId !== undefined && r.ErrorCode === undefined) puts.push({ t, shard: r.ShardId, ts: batch[k]?.ts ?? 0 });
+    });
+    await new Promise((r) => setTimeout(r, Math.max(0, 100 - (Date.now() - t))));
+  }
+  await new Promise((r) => setTimeout(r, 3000));
+  await stack.stop();
+
+  // When the watermark passed each window end: by the log entries, and by the puts behind them.
+  const crossing = (samples: { t: number; shard: string; maxTs: number }[]) => {
+    const byEnd = new Map<number, number>();
+    const shardMax = new Map<string, number>();
+    for (const s of [...samples].sort((a, b) => a.t - b.t)) {
+      shardMax.set(s.shard, Math.max(shardMax.get(s.shard) ?? Number.NEGATIVE_INFINITY, s.maxTs));
+      if (shardMax.size < shards) continue;
+      const watermark = Math.min(...shardMax.values()) - outOfOrderness;
+      for (let end = start + 60_000; end <= watermark; end += 60_000) if (!byEnd.has(end)) byEnd.set(end, s.t);
+    }
+    return byEnd;
+  };
+  const passedByLog = crossing(logEntries);
+  const passedByPut = crossing(puts.map((p) => ({ t: p.t, shard: p.shard, maxTs: p.ts })));
+  const latency: number[] = [];
+  const freshness: number[] = [];
+  for (const [end, t] of resultsAt) {
+    const logged = passedByLog.get(end);
+    const put = passedByPut.get(end);
+    if (logged !== undefined) latency.push(t - logged);
+    if (put !== undefined) freshness.push(t - put);
+  }
+  latency.sort((a, b) => a - b);
+  freshness.sort((a, b) => a - b);
+  const summary = (xs: number[]) => ({ p50: Math.round(percentile(xs, 0.5)), p99: Math.round(percentile(xs, 0.99)), windows: xs.length });
+  return { closeLatencyMs: summary(latency), freshnessMs: summary(freshness), samples: { latency, freshness } };
 }

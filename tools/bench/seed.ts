@@ -5,12 +5,12 @@
 // started by the ingest function's nudges (at most once a second per container, one run at a time) and
 // by its schedule. Every DynamoDB request reports what it would be billed (capacity.ts) and waits a
 // typical in-region round trip, so handler durations approximate what Lambda would bill.
+import { createHash } from "node:crypto";
 import type { DynamoDBClient } from "@aws-sdk/client-dynamodb";
 import type { KinesisStreamEvent } from "aws-lambda";
 import { createIngestHandler } from "../../functions/commons/ingest-handler.ts";
 import { createWatermarkHandler } from "../../functions/commons/watermark-handler.ts";
 import { createDynamoDbClient } from "../../shared/aws/clients.ts";
-import { hash32 } from "../../shared/core/hash.ts";
 import type { Pipeline } from "../../shared/core/pipelines/schema.ts";
 import { localLambdaContext } from "../local/lambda-context.ts";
 import { createTables, localNames } from "../local/resources.ts";
@@ -56,6 +56,8 @@ export interface SeedRun {
   batchEvents: number;
   ingest: FunctionUse;
   watermark: FunctionUse;
+  /** CPU of only decoding the same records (base64 and JSON.parse), the baseline of handlerCpuRatio */
+  decodeCpuMicros: number;
   /** write and read units by table and index */
   unitsByName: Record<string, { read: number; write: number }>;
   results: number;
@@ -170,13 +172,16 @@ export async function simulateSeed(options: SeedOptions): Promise<SeedRun> {
   // Hosts in a fixed order; each sends a cpu and a mem sample in turn. A host's records stay on one shard.
   const hosts = Array.from({ length: options.keys }, (_, i) => `host-${String(i).padStart(5, "0")}`);
   const shardIds = Array.from({ length: options.shards }, (_, i) => `shardId-${String(i).padStart(12, "0")}`);
-  const shardOf = (host: string) => shardIds[hash32(host) % options.shards] as string;
+  // As Kinesis does: the MD5 of the partition key, in shards that split the 128-bit range evenly.
+  const shardOf = (host: string) =>
+    shardIds[Number((BigInt(`0x${createHash("md5").update(host).digest("hex")}`) * BigInt(options.shards)) >> 128n)] as string;
   const buffers = new Map(shardIds.map((id) => [id, { records: [] as Record_[], since: 0 }]));
   const sequences = new Map(shardIds.map((id) => [id, 49_600_000_000_000_000_000_000_000n]));
   let _events = 0;
   let measuredEvents = 0;
   let batches = 0;
   let batchEvents = 0;
+  let decodeCpuMicros = 0;
   let nextEvent = 0;
   let lastClosing = Number.NEGATIVE_INFINITY;
   let nextSchedule = T0 + options.scheduleMs;
@@ -204,6 +209,10 @@ export async function simulateSeed(options: SeedOptions): Promise<SeedRun> {
       })),
     };
     shardOfBatch = shardId;
+    // Baseline: just decoding the same records.
+    const decodeStart = cpuMicros();
+    for (const record of event.Records) JSON.parse(Buffer.from(record.kinesis.data, "base64").toString("utf8"));
+    if (measuring()) decodeCpuMicros += cpuMicros() - decodeStart;
     await invoke(ingestUse, ingestMeter, () => ingest(event, localLambdaContext("panes-ingest")));
     if (measuring()) {
       batches++;
@@ -264,6 +273,7 @@ export async function simulateSeed(options: SeedOptions): Promise<SeedRun> {
     batchEvents: batches === 0 ? 0 : batchEvents / batches,
     ingest: ingestUse,
     watermark: closingUse,
+    decodeCpuMicros,
     unitsByName: Object.fromEntries(byName),
     results,
   };

@@ -2,9 +2,9 @@
 import { runBench } from "../bench/bench.ts";
 import { runCommand } from "./connection.ts";
 
-export function runBenchCommand(options: { json?: boolean }) {
+export function runBenchCommand(options: { json?: boolean; quick?: boolean }) {
   return runCommand(async () => {
-    const report = await runBench((m) => process.stderr.write(`bench: ${m}\n`));
+    const report = await runBench((m) => process.stderr.write(`bench: ${m}\n`), { quick: options.quick === true });
     if (options.json) {
       process.stdout.write(`${JSON.stringify(report)}\n`);
       return;

@@ -203,8 +203,11 @@ program
 
 program
   .command("bench")
-  .description("measure speed and cost on the local stack against baselines in the same run (see BENCHMARKS.md)")
+  .description(
+    "measure speed and cost on the local stack at the default configuration, against baselines in the same run (see BENCHMARKS.md)",
+  )
   .option("--json", "one JSON object on stdout")
+  .option("--quick", "leave out the scaling table (the slowest part)")
   .action(runBenchCommand);
 
 program

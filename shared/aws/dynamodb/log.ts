@@ -41,72 +41,120 @@ export interface LogEntry {
 /** DynamoDB items are at most 400 KB; an entry stays well below (the ingest function splits a batch that would not). */
 export const MAX_LOG_ITEM_BYTES = 350_000;
 
-function encodePanes(panes: readonly LoggedPane[]): Uint8Array {
-  const pipelines: string[] = [];
-  const keys: string[] = [];
-  const index = (list: string[], lookup: Map<string, number>, value: string) => {
-    let i = lookup.get(value);
+/**
+ * The panes of an entry, compact: names (pipelines, keys, fields) once in tables, times relative to
+ * the entry's first pane start or to their pane's start, a state's fields as flat numbers — then
+ * deflated. An entry is what every batch costs; its size in 1 KB units is its write cost.
+ */
+type Row = [pipeline: number, key: number, paneStart: number, layers: Layer[]];
+type Layer = [from: number, n: number, fields: number[], rest?: Omit<StoredState, "n" | "tmin" | "tmax" | "fields">];
+
+class Names {
+  readonly list: string[] = [];
+  private readonly index = new Map<string, number>();
+  of(name: string): number {
+    let i = this.index.get(name);
     if (i === undefined) {
-      i = list.length;
-      list.push(value);
-      lookup.set(value, i);
+      i = this.list.length;
+      this.list.push(name);
+      this.index.set(name, i);
     }
     return i;
-  };
-  const pipelineIndex = new Map<string, number>();
-  const keyIndex = new Map<string, number>();
-  const rows = panes.map((p) => [
-    index(pipelines, pipelineIndex, p.pipeline),
-    index(keys, keyIndex, p.key),
-    p.paneStart,
-    p.layers.map((l) => [l.from, stateToJson(l.state)]),
-  ]);
-  return deflateRawSync(JSON.stringify({ p: pipelines, k: keys, d: rows }));
+  }
 }
 
-function decodePanes(data: Uint8Array | undefined): LoggedPane[] {
-  if (data === undefined || data.byteLength === 0) return [];
-  const { p, k, d } = JSON.parse(inflateRawSync(data).toString("utf8")) as {
-    p: string[];
-    k: string[];
-    d: [number, number, number, [number, StoredState][]][];
-  };
-  return d.map(([pi, ki, paneStart, layers]) => ({
-    pipeline: p[pi] as string,
-    key: k[ki] as string,
-    paneStart,
-    layers: layers.map(([from, state]) => ({ from, state: stateFromJson(state) })),
-  }));
+function encodeBody(entry: LogEntry): Uint8Array {
+  const { panes } = entry;
+  const pipelines = new Names();
+  const keys = new Names();
+  const fields = new Names();
+  let base = Number.POSITIVE_INFINITY;
+  for (const p of panes) if (p.paneStart < base) base = p.paneStart;
+  const rows: Row[] = panes.map((p) => [
+    pipelines.of(p.pipeline),
+    keys.of(p.key),
+    p.paneStart - base,
+    p.layers.map((l): Layer => {
+      // A fixed window's state needs no event-time bounds (sessions do, and are not logged): left out.
+      const { n, tmin: _tmin, tmax: _tmax, fields: values, ...rest } = stateToJson(l.state);
+      const flat: number[] = [];
+      for (const [name, f] of Object.entries(values)) flat.push(fields.of(name), f.sum, f.min, f.max);
+      const layer: Layer = [l.from - p.paneStart, n, flat];
+      if (Object.keys(rest).length > 0) layer.push(rest);
+      return layer;
+    }),
+  ]);
+  const w = Object.entries(entry.watermarks).map(([name, ms]) => [pipelines.of(name), ms]);
+  const x = Object.entries(entry.maxEventTimes).map(([name, ms]) => [pipelines.of(name), ms]);
+  return deflateRawSync(
+    JSON.stringify({ b: Number.isFinite(base) ? base : 0, p: pipelines.list, k: keys.list, f: fields.list, d: rows, w, x }),
+  );
 }
+
+interface Body {
+  b: number;
+  p: string[];
+  k: string[];
+  f: string[];
+  d: Row[];
+  w: [number, number][];
+  x: [number, number][];
+}
+
+function decodeBody(data: Uint8Array): Pick<LogEntry, "panes" | "watermarks" | "maxEventTimes"> {
+  const { b, p, k, f, d, w, x } = JSON.parse(inflateRawSync(data).toString("utf8")) as Body;
+  const byName = (pairs: [number, number][]) => Object.fromEntries(pairs.map(([i, ms]) => [p[i] as string, ms]));
+  return { panes: decodeRows(b, p, k, f, d), watermarks: byName(w), maxEventTimes: byName(x) };
+}
+
+function decodeRows(b: number, p: string[], k: string[], f: string[], d: Row[]): LoggedPane[] {
+  return d.map(([pi, ki, offset, layers]) => {
+    const paneStart = b + offset;
+    return {
+      pipeline: p[pi] as string,
+      key: k[ki] as string,
+      paneStart,
+      layers: layers.map(([from, n, flat, rest]) => {
+        const fields: StoredState["fields"] = {};
+        for (let i = 0; i < flat.length; i += 4)
+          fields[f[flat[i] as number] as string] = { sum: flat[i + 1] as number, min: flat[i + 2] as number, max: flat[i + 3] as number };
+        // The pane's start stands for the bounds it does not keep.
+        return { from: paneStart + from, state: stateFromJson({ n, tmin: paneStart, tmax: paneStart, fields, ...rest }) };
+      }),
+    };
+  });
+}
+
+/** Positions (sequence number << 32 | sub-sequence number) are long: base 36, and the first as its distance back from the last. */
+const base36 = (n: bigint) => n.toString(36);
+const fromBase36 = (text: string) => [...text].reduce((n, c) => n * 36n + BigInt(Number.parseInt(c, 36)), 0n);
 
 export function logItemOf(shardId: string, entry: LogEntry, ttlSeconds?: number): Item {
   const { pk, sk } = logItemKey(shardId, entry.ordinal);
+  const first = entry.kind === "batch" && entry.first !== undefined && entry.last !== undefined ? entry.last - entry.first : undefined;
   return {
     pk: S(pk),
     sk: S(sk),
-    kind: S(entry.kind),
-    ...(entry.first === undefined ? {} : { first: S(entry.first.toString()) }),
-    ...(entry.last === undefined ? {} : { last: S(entry.last.toString()) }),
+    ...(entry.last === undefined ? {} : { l: S(base36(entry.last)) }),
+    // Batches have a first position; notices (no records) have none.
+    ...(first === undefined ? {} : { f: S(base36(first)) }),
     at: N(entry.at),
-    wm: S(JSON.stringify(entry.watermarks)),
-    mx: S(JSON.stringify(entry.maxEventTimes)),
-    ...(entry.panes.length === 0 ? {} : { d: { B: encodePanes(entry.panes) } }),
+    d: { B: encodeBody(entry) },
     ...(ttlSeconds === undefined ? {} : { ttl: N(Math.floor(entry.at / 1000) + ttlSeconds) }),
   };
 }
 
 export function decodeLogItem(item: Item): LogEntry {
-  const first = str(item, "first");
-  const last = str(item, "last");
+  const last = str(item, "l");
+  const first = str(item, "f");
+  const lastPosition = last === undefined ? undefined : fromBase36(last);
   return {
     ordinal: Number(str(item, "sk")),
-    kind: str(item, "kind") === "notice" ? "notice" : "batch",
-    ...(first === undefined ? {} : { first: BigInt(first) }),
-    ...(last === undefined ? {} : { last: BigInt(last) }),
+    kind: first === undefined ? "notice" : "batch",
+    ...(first === undefined || lastPosition === undefined ? {} : { first: lastPosition - fromBase36(first) }),
+    ...(lastPosition === undefined ? {} : { last: lastPosition }),
     at: num(item, "at") ?? 0,
-    watermarks: JSON.parse(str(item, "wm") ?? "{}"),
-    maxEventTimes: JSON.parse(str(item, "mx") ?? "{}"),
-    panes: decodePanes(item.d?.B),
+    ...(item.d?.B === undefined ? { panes: [], watermarks: {}, maxEventTimes: {} } : decodeBody(item.d.B)),
   };
 }
 
