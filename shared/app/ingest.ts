@@ -308,8 +308,9 @@ function entriesOf(
   const from = positionOf(first);
   const to = positionOf(last);
   const panes: LoggedPane[] = [];
+  const all = records.length === plan.counts.records;
   for (const { delta } of plan.panes) {
-    const contributions = delta.contributions.filter((c) => c.sequenceNumber >= from && c.sequenceNumber <= to);
+    const contributions = all ? delta.contributions : delta.contributions.filter((c) => c.sequenceNumber >= from && c.sequenceNumber <= to);
     if (contributions.length === 0) continue;
     panes.push({
       pipeline: delta.pipeline,

@@ -2,7 +2,7 @@
 // and a window is exactly the union of its panes.
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
-import { paneOf, panesOfWindow, windowsOf, windowsOfPane } from "../../shared/core/windows/assigners.ts";
+import { firstWindowEndOfPane, paneOf, panesOfWindow, windowsOf, windowsOfPane } from "../../shared/core/windows/assigners.ts";
 import { applySessionElements, sessionWindowOf } from "../../shared/core/windows/sessions.ts";
 
 const fixedSpec = fc.oneof(
@@ -32,6 +32,19 @@ describe("fixed windows (property)", () => {
         expect(windowsOfPane(spec, paneOf(spec, ts))).toEqual(windowsOf(spec, ts));
       }),
       { numRuns: 2000 },
+    );
+  });
+
+  it("a pane's first window end is the end of the first of its windows (none when it has none)", () => {
+    const cumulate = fc
+      .tuple(fc.integer({ min: 1, max: 20 }), fc.integer({ min: 1, max: 10 }))
+      .map(([steps, step]) => ({ type: "cumulate" as const, size: steps * step, step }));
+    fc.assert(
+      fc.property(fc.oneof(fixedSpec, cumulate), fc.integer({ min: 0, max: 100_000 }), (spec, ts) => {
+        const pane = paneOf(spec, ts);
+        expect(firstWindowEndOfPane(spec, pane)).toBe(windowsOfPane(spec, pane)[0]?.end);
+      }),
+      { numRuns: 3000 },
     );
   });
 

@@ -226,6 +226,8 @@ class ShardPoller {
   private iterator: string | undefined;
   private buffer: _Record[] = [];
   private emptyPollsSince = 0;
+  /** a batch is with the function now */
+  private delivering = false;
 
   constructor(
     readonly shardId: string,
@@ -242,12 +244,21 @@ class ShardPoller {
       new GetShardIteratorCommand({ StreamName: options.streamName, ShardId: this.shardId, ShardIteratorType: options.startingPosition }),
     );
     this.iterator = start.ShardIterator;
+    // Reads ahead, as Lambda's pollers do: the next batch is read while the function runs on this one.
+    let ahead: Promise<void> | undefined;
     while (!this.mapping.stopped) {
-      await this.fill();
+      await (ahead ?? this.fill());
+      ahead = undefined;
       if (this.buffer.length > 0) {
         const batch = this.buffer.splice(0, options.batchSize);
         this.caughtUp = false;
-        await this.delivery.deliver(batch, (records) => this.buffer.unshift(...records));
+        this.delivering = true;
+        ahead = this.fill();
+        try {
+          await this.delivery.deliver(batch, (records) => this.buffer.unshift(...records));
+        } finally {
+          this.delivering = false;
+        }
         continue;
       }
       if (!this.iterator) {
@@ -318,7 +329,7 @@ class ShardPoller {
 
   /** True when this shard had nothing left to deliver in a poll that started at or after `since`. */
   caughtUpSince(since: number): boolean {
-    return this.finished || (this.caughtUp && this.buffer.length === 0 && this.emptyPollsSince >= since);
+    return this.finished || (this.caughtUp && !this.delivering && this.buffer.length === 0 && this.emptyPollsSince >= since);
   }
 }
 

@@ -85,6 +85,28 @@ export function addEvent(
   /** the values of fields counted distinctly, as text */
   keys: Readonly<Record<string, string>> = {},
 ): void {
+  // The common case, fast: every part sees every event (no `seen` to keep) and the event has just the
+  // fields the state has, nothing else to count.
+  if (state.seen === undefined && specs.every((s) => s.op !== "distinct" && s.op !== "quantiles")) {
+    const fields = Object.keys(values);
+    const known = Object.keys(state.fields);
+    if (state.n === 0 ? known.length === 0 : fields.length === known.length && fields.every((f) => state.fields[f] !== undefined)) {
+      state.n += 1;
+      if (ts < state.tmin) state.tmin = ts;
+      if (ts > state.tmax) state.tmax = ts;
+      for (const field of fields) {
+        const value = values[field] as number;
+        const current = state.fields[field];
+        if (current === undefined) state.fields[field] = { sum: value, min: value, max: value };
+        else {
+          current.sum += value;
+          if (value < current.min) current.min = value;
+          if (value > current.max) current.max = value;
+        }
+      }
+      return;
+    }
+  }
   const before = new Map(partIdsOf(state).map((part) => [part, seenBy(state, part, true)]));
   const touched = new Set<string>();
   state.n += 1;

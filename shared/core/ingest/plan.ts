@@ -196,10 +196,7 @@ class Planner {
     }
     const watermark = this.watermarks.get(pipeline.name);
     const fate = fixedFateOf(spec, pipeline.allowedLateness, event.ts, watermark);
-    const late = (refused: TimeWindow[], all: boolean): DeadLetter => ({
-      ...this.letter(record, "late", pipeline.name, lateReason(event.ts, watermark ?? 0, pipeline.allowedLateness, refused, all)),
-      ...(refused.length > 0 ? { windows: refused } : {}),
-    });
+    const late = (refused: TimeWindow[], all: boolean) => this.lateLetter(record, pipeline, event.ts, watermark, refused, all);
     if (fate.kind === "none") {
       // In no window (a gap between sliding windows): late only as Flink's side output counts it.
       if (fate.late && watermark !== undefined) {
@@ -228,6 +225,20 @@ class Planner {
       letters.push(letter);
     }
     return true;
+  }
+
+  private lateLetter(
+    record: StreamRecord,
+    pipeline: Pipeline,
+    ts: number,
+    watermark: number | undefined,
+    refused: TimeWindow[],
+    all: boolean,
+  ): DeadLetter {
+    return {
+      ...this.letter(record, "late", pipeline.name, lateReason(ts, watermark ?? 0, pipeline.allowedLateness, refused, all)),
+      ...(refused.length > 0 ? { windows: refused } : {}),
+    };
   }
 
   private sessionDelta(pipeline: Pipeline, gap: number, key: string): SessionDelta {

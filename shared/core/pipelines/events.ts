@@ -21,10 +21,17 @@ export type PipelineEvent =
   | { kind: "skipped" }
   | { kind: "invalid"; reason: string };
 
+const pathParts = new Map<string, string[]>();
+
 /** A field by dot path, own properties only (a field named `constructor` is not Object's). */
 export function valueAt(event: unknown, path: string): unknown {
+  let parts = pathParts.get(path);
+  if (parts === undefined) {
+    parts = path.split(".");
+    if (pathParts.size < 10_000) pathParts.set(path, parts);
+  }
   let node = event;
-  for (const part of path.split(".")) {
+  for (const part of parts) {
     if (node === null || typeof node !== "object" || Array.isArray(node) || !Object.hasOwn(node, part)) return undefined;
     node = (node as Record<string, unknown>)[part];
   }
@@ -34,6 +41,16 @@ export function valueAt(event: unknown, path: string): unknown {
 /** The most bytes a key (or a dedupe id) of this pipeline may have, so that every item key stays within DynamoDB's limit. */
 export function maxKeyBytesOf(pipeline: Pick<Pipeline, "name">): number {
   return PARTITION_KEY_BYTES - utf8Length(`P#${pipeline.name}#`);
+}
+
+const maxKeyBytes = new WeakMap<Pipeline, number>();
+function maxKeyBytesCached(pipeline: Pipeline): number {
+  let bytes = maxKeyBytes.get(pipeline);
+  if (bytes === undefined) {
+    bytes = maxKeyBytesOf(pipeline);
+    maxKeyBytes.set(pipeline, bytes);
+  }
+  return bytes;
 }
 
 /** A number DynamoDB can store exactly as a number. */
@@ -92,7 +109,8 @@ function textOf(value: unknown, what: string, maxBytes: number): { text: string 
   const text = String(value);
   // Lone surrogates do not survive UTF-8: two different keys would become one item.
   if (!text.isWellFormed()) return { reason: `${what} is not well-formed Unicode (it holds a lone surrogate), got ${describe(value)}` };
-  const bytes = utf8Length(text);
+  // A UTF-16 code unit is at most 3 bytes of UTF-8: most texts need no counting.
+  const bytes = text.length * 3 <= maxBytes ? 0 : utf8Length(text);
   if (bytes > maxBytes)
     return { reason: `${what} is ${bytes} bytes in UTF-8; at most ${maxBytes} fit in a DynamoDB key (got ${describe(value)})` };
   return { text };
@@ -107,7 +125,7 @@ export function matchesFilter(pipeline: Pipeline, event: unknown): boolean {
 
 export function readPipelineEvent(pipeline: Pipeline, event: unknown, now = Date.now()): PipelineEvent {
   if (!matchesFilter(pipeline, event)) return { kind: "skipped" };
-  const maxKeyBytes = maxKeyBytesOf(pipeline);
+  const maxKeyBytes = maxKeyBytesCached(pipeline);
   const key = textOf(valueAt(event, pipeline.key), `key field "${pipeline.key}"`, maxKeyBytes);
   if ("reason" in key) return { kind: "invalid", reason: key.reason };
   const ts = parseEventTime(valueAt(event, pipeline.eventTime));

@@ -71,6 +71,15 @@ export function windowsOfPane(spec: WindowSpec, paneStart: number): TimeWindow[]
   return windows;
 }
 
+/** The end of the oldest window that contains the pane starting at `paneStart` (undefined: none does) — windowsOfPane(…)[0], without the list. */
+export function firstWindowEndOfPane(spec: WindowSpec, paneStart: number): number | undefined {
+  if (spec.type === "session") return undefined;
+  if (spec.type === "cumulate") return alignDown(paneStart, spec.step) + spec.step;
+  const { size, slide } = sizeAndSlide(spec);
+  const start = alignUp(paneStart + gcd(size, slide) - size, slide);
+  return start <= paneStart ? start + size : undefined;
+}
+
 /** Pane starts that make up a fixed window. */
 export function panesOfWindow(spec: WindowSpec, window: TimeWindow): number[] {
   const pane = paneSizeOf(spec);

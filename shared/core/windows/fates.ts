@@ -3,7 +3,7 @@
 // (again); when its state may go. Ingest and closing both ask here; neither decides on its own.
 // Pure. Panes' watermark W is Flink's + 1: a window [start, end) fires at W ≥ end, is late (takes
 // nothing more, its state may go) at W ≥ end + allowedLateness.
-import { paneOf, type TimeWindow, type WindowSpec, windowsOfPane } from "./assigners.ts";
+import { firstWindowEndOfPane, paneOf, type TimeWindow, type WindowSpec, windowsOfPane } from "./assigners.ts";
 
 /** Flink's isWindowLate: past its cleanup time, the window takes nothing and its state may be purged. */
 export function isWindowLate(end: number, watermark: number | undefined, allowedLateness: number): boolean {
@@ -36,6 +36,9 @@ export type FixedFate =
 
 export function fixedFateOf(spec: WindowSpec, allowedLateness: number, ts: number, watermark: number | undefined): FixedFate {
   const pane = paneOf(spec, ts);
+  // Most events are on time for every window of their pane: the oldest window's end says so, no list needed.
+  const first = firstWindowEndOfPane(spec, pane);
+  if (first !== undefined && !isWindowLate(first, watermark, allowedLateness)) return { kind: "taken", pane, from: first, refused: [] };
   const windows = windowsOfPane(spec, pane);
   if (windows.length === 0) return { kind: "none", late: isElementLate(ts, watermark, allowedLateness) };
   const refused = windows.filter((w) => isWindowLate(w.end, watermark, allowedLateness));
