@@ -44,7 +44,19 @@ export function createWatermarkHandler(deps: ClosingDependencies, options: Water
       if (drain && !options.allowDrain)
         throw new WatermarkEventError('"drain" is only for the local stack and replay: it would move every watermark to the end of time');
       metrics.addMetric("ClosingRuns", MetricUnit.Count, 1);
-      const reports = await closeWindows(deps, { drain });
+      const reports = await closeWindows(deps, {
+        drain,
+        onFold: (fold) => {
+          metrics.addMetric("LogEntriesFolded", MetricUnit.Count, fold.entries);
+          metrics.addMetric("PanesFolded", MetricUnit.Count, fold.panes);
+          metrics.addMetric("FoldFailures", MetricUnit.Count, fold.failed.length);
+          // A pipeline whose entries cannot be folded holds its watermark (the WatermarkLag alarm); the others go on.
+          if (fold.failed.length > 0)
+            logger.error("shard-log entries could not be folded (retried next run)", { failed: fold.failed, reasons: fold.reasons });
+          if (fold.unstorable > 0)
+            logger.error("panes could not store all their events (see the dead letters)", { panes: fold.unstorable });
+        },
+      });
       const now = deps.now?.() ?? Date.now();
       metrics.addMetric("PipelinesClosed", MetricUnit.Count, reports.length);
       for (const report of reports) {

@@ -55,6 +55,8 @@ export interface FoldReport {
   unstorable: number;
   /** (pipeline, shard) pairs whose entries could not all be folded this run (retried next run) */
   failed: { pipeline: string; shardId: string }[];
+  /** why (the first few) */
+  reasons: string[];
 }
 
 const MAX_ATTEMPTS = 6;
@@ -146,7 +148,7 @@ export function headsOf(logs: UnfoldedLogs): Map<string, { ordinal: number; last
  * stopped part-way adds nothing twice and misses no flag.
  */
 export async function foldLogs(deps: FoldDependencies, logs: UnfoldedLogs, now: number): Promise<FoldReport> {
-  const report: FoldReport = { entries: 0, panes: 0, resurrected: 0, unstorable: 0, failed: [] };
+  const report: FoldReport = { entries: 0, panes: 0, resurrected: 0, unstorable: 0, failed: [], reasons: [] };
   const limit = pLimit(deps.concurrency);
   // One write per pane, whatever the number of entries and shards that reach it.
   const byPipeline = new Map(deps.pipelines.map((p) => [p.name, p]));
@@ -187,7 +189,11 @@ export async function foldLogs(deps: FoldDependencies, logs: UnfoldedLogs, now: 
     }
   // One pipeline's failure holds back only its own checkpoints (and the shards' shared progress).
   const failed = new Map<string, Set<string>>();
-  const fail = (pane: PaneWork) => {
+  const fail = (pane: PaneWork, error: unknown) => {
+    if (report.reasons.length < 5)
+      report.reasons.push(
+        `${pane.pipeline.name}/${pane.key}: ${error instanceof Error ? `${error.name}: ${error.message}` : String(error)}`,
+      );
     const shards = failed.get(pane.pipeline.name) ?? new Set<string>();
     for (const portion of pane.portions) shards.add(portion.shardId);
     failed.set(pane.pipeline.name, shards);
@@ -208,7 +214,7 @@ export async function foldLogs(deps: FoldDependencies, logs: UnfoldedLogs, now: 
           // The pane cannot take them (its item cannot be read): kept aside, the key parked with the
           // reason, and the shard goes on. Without anywhere to park, the shard waits (next run).
           if (await keepAside(deps, pane, error, now)) folded.add(pane);
-          else fail(pane);
+          else fail(pane, error);
         }
       }),
     ),
@@ -218,8 +224,8 @@ export async function foldLogs(deps: FoldDependencies, logs: UnfoldedLogs, now: 
     if (mine.length === 0) continue;
     try {
       await indexKeys(deps, pipeline, mine, await noteFold(deps.dynamodb, deps.stateTable, pipeline.name));
-    } catch {
-      for (const pane of mine) fail(pane);
+    } catch (error) {
+      for (const pane of mine) fail(pane, error);
     }
   }
   report.failed = [...failed].flatMap(([pipeline, shards]) => [...shards].map((shardId) => ({ pipeline, shardId })));

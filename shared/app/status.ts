@@ -1,8 +1,10 @@
-// What `panes status` reports: per pipeline the watermark and its lag behind wall clock, per shard the
-// checkpoint (last sequence number, max event time, idle or not), and dead-letter counts by kind.
+// What `panes status` reports: per pipeline the watermark and its lag behind wall clock, per shard how
+// far it is applied (last sequence number, max event time, idle or not: the checkpoint, and the
+// shard log's newest entry, which may not be folded yet), and dead-letter counts by kind.
 import type { DynamoDBClient } from "@aws-sdk/client-dynamodb";
 import { str } from "../aws/dynamodb/attributes.ts";
 import { readCheckpoints, readWatermarks } from "../aws/dynamodb/checkpoints.ts";
+import { type LogEntry, readLogHead, readLogShards } from "../aws/dynamodb/log.ts";
 import { scanAll } from "../aws/dynamodb/requests.ts";
 import { isIdle } from "../core/windows/watermark.ts";
 
@@ -65,9 +67,25 @@ export async function readStatus(
     pipelines.map((p) => p.name),
   );
   const counts = tables.deadLetterTable ? await countDeadLetters(client, tables.deadLetterTable) : new Map<string, DeadLetterCount>();
+  const heads = new Map<string, LogEntry>();
+  for (const shardId of await readLogShards(client, tables.stateTable)) {
+    const head = await readLogHead(client, tables.stateTable, shardId);
+    if (head !== undefined) heads.set(shardId, head);
+  }
   const statuses = await Promise.all(
     pipelines.map(async (pipeline): Promise<PipelineStatus> => {
-      const checkpoints = await readCheckpoints(client, tables.stateTable, pipeline.name);
+      const checkpoints = (await readCheckpoints(client, tables.stateTable, pipeline.name)).map((c) => {
+        // The newest log entry, when it carries this pipeline's events, is further along than the checkpoint.
+        const head = heads.get(c.shardId);
+        const headMax = head?.kind === "batch" ? head.maxEventTimes[pipeline.name] : undefined;
+        if (head?.last === undefined || headMax === undefined) return c;
+        return {
+          ...c,
+          sequenceNumber: (head.last >> 32n).toString(),
+          maxEventTime: Math.max(headMax, c.maxEventTime ?? headMax),
+          updatedAt: Math.max(head.at, c.updatedAt),
+        };
+      });
       const watermark = watermarks.get(pipeline.name);
       const count = counts.get(pipeline.name) ?? { invalid: 0, late: 0 };
       return {
