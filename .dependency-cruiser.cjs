@@ -10,7 +10,7 @@ module.exports = {
       severity: "error",
       from: { path: "^shared/core/" },
       to: {
-        pathNot: ["^shared/core/", "^node_modules/(zod|@datadog/sketches-js)/", "^crypto$"],
+        pathNot: ["^shared/core/", "^node_modules/(zod|@datadog/sketches-js|fastest-levenshtein)/", "^crypto$"],
         dependencyTypesNot: ["type-only"],
       },
     },

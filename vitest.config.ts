@@ -2,24 +2,28 @@
 // emulators, started once in globalSetup) — with the tests of real clients, the browser (Debian's
 // Chromium) and the AWS CLI, where those are installed (.ci/run installs both; where one is missing
 // its tests are left out here, with a line that says so, never skipped inside a test file).
-import { execFileSync } from "node:child_process";
-import { existsSync } from "node:fs";
+import { existsSync, mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import { defineConfig } from "vitest/config";
 
 const chromium = process.env.PANES_CHROMIUM ?? "/usr/bin/chromium";
 const hasChromium = existsSync(chromium);
-const hasAwsCli = (() => {
-  try {
-    execFileSync("aws", ["--version"], { stdio: "ignore" });
-    return true;
-  } catch {
-    return false;
-  }
-})();
+const awsCli = process.env.PANES_AWS_CLI ?? "/usr/bin/aws";
+const hasAwsCli = existsSync(awsCli);
 const inCi = process.env.CI === "true";
+
+// Everything a run puts in the system's temp folder (test folders, CDK's assemblies, what the
+// processes the tests start write) goes into one folder of its own, removed when the run ends.
+if (!process.env.PANES_TEST_TMPDIR) {
+  const folder = mkdtempSync(join(tmpdir(), "panes-test-run-"));
+  process.env.PANES_TEST_TMPDIR = folder;
+  process.env.TMPDIR = folder;
+  process.once("exit", () => rmSync(folder, { recursive: true, force: true }));
+}
 if (!hasChromium && !inCi)
   console.warn(`panes: browser tests left out: no Chromium at ${chromium} (apt-get install chromium; CI installs it)`);
-if (!hasAwsCli && !inCi) console.warn("panes: AWS CLI tests left out: no `aws` on the PATH (apt-get install awscli; CI installs it)");
+if (!hasAwsCli && !inCi) console.warn(`panes: AWS CLI tests left out: no AWS CLI at ${awsCli} (apt-get install awscli; CI installs it)`);
 
 const common = {
   env: {

@@ -1,6 +1,7 @@
 // What a deployment is configured with — the "panes" key of the CDK context (cdk.json, or
 // `-c panes='{...}'`), validated at synth so a bad value fails `cdk synth` naming the field.
 import { z } from "zod";
+import { describeIssues } from "#shared/core/config-issues.ts";
 import { parseDuration } from "#shared/core/windows/duration.ts";
 
 const duration = (example: string) =>
@@ -116,17 +117,24 @@ export const deploymentConfigSchema = z.strictObject({
 export type DeploymentConfig = z.output<typeof deploymentConfigSchema>;
 export type DeploymentConfigInput = z.input<typeof deploymentConfigSchema>;
 
+/** One line per problem, each naming the field (`panes.eventSource.batchSize: …`). */
 export class DeploymentConfigError extends Error {
   override name = "DeploymentConfigError";
+  constructor(readonly problems: string[]) {
+    super(problems.join("\n"));
+  }
 }
 
 export function parseDeploymentConfig(raw: unknown): DeploymentConfig {
-  const value = typeof raw === "string" ? JSON.parse(raw) : raw;
-  const parsed = deploymentConfigSchema.safeParse(value ?? {});
-  if (!parsed.success) {
-    throw new DeploymentConfigError(
-      `invalid Panes configuration (context "panes"):\n${parsed.error.issues.map((i) => `  - panes.${i.path.join(".")}: ${i.message}`).join("\n")}`,
-    );
+  let value = raw;
+  if (typeof raw === "string") {
+    try {
+      value = JSON.parse(raw);
+    } catch (error) {
+      throw new DeploymentConfigError([`panes: the context value is not JSON (${(error as Error).message})`]);
+    }
   }
+  const parsed = deploymentConfigSchema.safeParse(value ?? {});
+  if (!parsed.success) throw new DeploymentConfigError(describeIssues(deploymentConfigSchema, value ?? {}, parsed.error.issues, "panes"));
   return parsed.data;
 }

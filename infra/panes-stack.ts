@@ -2,7 +2,7 @@
 // responses, bisect, bounded retries, SQS on-failure) → DynamoDB state; a scheduled watermark function
 // → results ledger → output stream and/or EventBridge bus; alarms and a dashboard.
 import { join } from "node:path";
-import { CfnOutput, Duration, RemovalPolicy, Stack, type StackProps } from "aws-cdk-lib";
+import { CfnOutput, Duration, RemovalPolicy, Stack, type StackProps, Stage } from "aws-cdk-lib";
 import * as events from "aws-cdk-lib/aws-events";
 import * as targets from "aws-cdk-lib/aws-events-targets";
 import * as kinesis from "aws-cdk-lib/aws-kinesis";
@@ -102,7 +102,7 @@ export class PanesStack extends Stack {
     });
     this.onFailureQueue = onFailureQueue;
 
-    const bundling = bundlingWithPipelines(props.pipelinesJson);
+    const bundling = bundlingWithPipelines(props.pipelinesJson, Stage.of(this)?.outdir ?? PROJECT_ROOT);
     const environment: Record<string, string> = {
       PANES_STATE_TABLE: storage.state.tableName,
       PANES_RESULTS_TABLE: storage.results.tableName,

@@ -2,6 +2,7 @@
 // variable fails the cold start naming the variable. Domain code never reads process.env.
 import { join } from "node:path";
 import { z } from "zod";
+import { describeIssues } from "../../shared/core/config-issues.ts";
 
 const seconds = z.coerce.number().int().min(0);
 
@@ -56,7 +57,7 @@ export class FunctionConfigError extends Error {
 export function loadFunctionConfig(env: NodeJS.ProcessEnv): FunctionConfig {
   const parsed = configSchema.safeParse(env);
   if (!parsed.success) {
-    const problems = parsed.error.issues.map((i) => `${i.path.join(".")}: ${i.message}`).join("; ");
+    const problems = describeIssues(configSchema, env, parsed.error.issues).join("; ");
     throw new FunctionConfigError(`invalid function environment: ${problems}`);
   }
   return parsed.data;

@@ -1,7 +1,7 @@
 // How both functions are built: ESM bundles by the local esbuild (no Docker), for the Lambda runtime
 // the project's own scripts run on, with the validated pipelines file copied into the bundle.
-import { mkdtempSync, writeFileSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { createHash } from "node:crypto";
+import { mkdirSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import * as lambda from "aws-cdk-lib/aws-lambda";
@@ -10,11 +10,16 @@ import * as nodejs from "aws-cdk-lib/aws-lambda-nodejs";
 export const PROJECT_ROOT = fileURLToPath(new URL("../..", import.meta.url));
 export const LAMBDA_RUNTIME = lambda.Runtime.NODEJS_24_X;
 
-export function bundlingWithPipelines(pipelinesJson: unknown): nodejs.BundlingOptions {
+/**
+ * `outdir`: the cloud assembly's folder (cdk.out), where the pipelines file is staged for the bundles
+ * (named by its content, so synths leave nothing behind elsewhere and never share a stale copy).
+ */
+export function bundlingWithPipelines(pipelinesJson: unknown, outdir: string): nodejs.BundlingOptions {
   // The pipelines travel inside the bundle: environment variables are limited to 4 KB.
-  const staging = mkdtempSync(join(tmpdir(), "panes-pipelines-"));
-  const pipelinesPath = join(staging, "pipelines.json");
-  writeFileSync(pipelinesPath, JSON.stringify(pipelinesJson));
+  const text = JSON.stringify(pipelinesJson);
+  mkdirSync(outdir, { recursive: true });
+  const pipelinesPath = join(outdir, `panes-pipelines-${createHash("sha256").update(text).digest("hex").slice(0, 16)}.json`);
+  writeFileSync(pipelinesPath, text);
   return {
     format: nodejs.OutputFormat.ESM,
     target: "node24",

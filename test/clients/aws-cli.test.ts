@@ -1,21 +1,16 @@
 // The AWS CLI (Debian's awscli, a real client) against \`npm start\`'s stack: events it puts close their
 // window. Runs where the CLI is installed (.ci/run installs it; vitest.config.ts says when it is not).
-import { execFile, execFileSync } from "node:child_process";
+import { execFile } from "node:child_process";
 import { mkdtemp } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { promisify } from "node:util";
 import { describe, expect, it } from "vitest";
+import { AWS_CLI, awsCliMajorVersion } from "../helpers/aws-cli.ts";
 import { runPanes, startPanes } from "../helpers/processes.ts";
 
 const run = promisify(execFile);
 const pipelinesFile = join(import.meta.dirname, "../../examples/monitoring.pipelines.json");
-
-/** The AWS CLI's major version. */
-function awsCliVersion(): number {
-  const text = execFileSync("aws", ["--version"], { encoding: "utf8", stdio: ["ignore", "pipe", "pipe"] });
-  return Number(text.match(/aws-cli\/(\d+)/)?.[1] ?? 0);
-}
 
 describe("the AWS CLI", () => {
   it("takes events from the AWS CLI and closes their window", async () => {
@@ -25,10 +20,10 @@ describe("the AWS CLI", () => {
     try {
       const endpoint = (await panes.waitFor(/Kinesis (http:\/\/127\.0\.0\.1:\d+)/))[1] as string;
       await panes.waitFor(/Ctrl-C stops everything/);
-      const binary = awsCliVersion() === 2 ? ["--cli-binary-format", "raw-in-base64-out"] : [];
+      const binary = awsCliMajorVersion() === 2 ? ["--cli-binary-format", "raw-in-base64-out"] : [];
       const put = (event: object) =>
         run(
-          "aws",
+          AWS_CLI,
           [
             "--endpoint-url",
             endpoint,

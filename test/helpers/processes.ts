@@ -27,8 +27,14 @@ export interface Watched {
   exited: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
 }
 
-export function startPanes(args: string[], cwd: string, env: NodeJS.ProcessEnv = {}): Watched {
-  const child = spawn(process.execPath, [PANES, ...args], { cwd, env: { ...process.env, ...env }, stdio: ["ignore", "pipe", "pipe"] });
+/** `group`: in a process group of its own, as a terminal runs a command (signal it with interruptGroup, as Ctrl-C does). */
+export function startPanes(args: string[], cwd: string, env: NodeJS.ProcessEnv = {}, options: { group?: boolean } = {}): Watched {
+  const child = spawn(process.execPath, [PANES, ...args], {
+    cwd,
+    env: { ...process.env, ...env },
+    stdio: ["ignore", "pipe", "pipe"],
+    detached: options.group === true,
+  });
   let output = "";
   child.stdout?.on("data", (d) => {
     output += d.toString();
@@ -54,6 +60,11 @@ export function startPanes(args: string[], cwd: string, env: NodeJS.ProcessEnv =
       throw new Error(`did not see ${pattern} within ${timeoutMs} ms; output:\n${output.slice(-3000)}`);
     },
   };
+}
+
+/** Ctrl-C in a terminal: SIGINT to every process of the command's process group. */
+export function interruptGroup(watched: Watched): void {
+  process.kill(-(watched.child.pid as number), "SIGINT");
 }
 
 export function portIsOpen(port: number): Promise<boolean> {

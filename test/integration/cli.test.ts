@@ -1,9 +1,11 @@
 // The `panes` command as users run it: help, replay's errors and output format, produce and results.
+import { execFile } from "node:child_process";
 import { mkdtemp, readFile, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { promisify } from "node:util";
 import { describe, expect, it } from "vitest";
-import { runPanes } from "../helpers/processes.ts";
+import { PANES, runPanes } from "../helpers/processes.ts";
 
 const pipelinesFile = join(import.meta.dirname, "../../examples/monitoring.pipelines.json");
 
@@ -33,13 +35,16 @@ describe("panes CLI", () => {
     expect(stderr).toContain('pipeline "x" (pipelines[0]), field window.size: invalid duration "5 min"');
   });
 
-  it("refuses an input file that is not JSON lines, naming the line", async () => {
+  it("refuses an input file that is not JSON lines, naming every bad line in one line", async () => {
     const dir = await mkdtemp(join(tmpdir(), "panes-cli-"));
     const input = join(dir, "events.jsonl");
-    await writeFile(input, '{"host":"a","metric":"cpu","ts":1,"value":1}\nnot json\n');
+    await writeFile(input, '{"host":"a","metric":"cpu","ts":1,"value":1}\nnot json\n[{"host":"a"}]\n\n7\n');
     const { code, stderr } = await runPanes(["replay", "--pipelines", pipelinesFile, "--input", input, "--output", join(dir, "out.jsonl")]);
     expect(code).toBe(2);
-    expect(stderr).toMatch(/events\.jsonl:2: not JSON/);
+    expect(stderr.trim().split("\n")).toHaveLength(1);
+    expect(stderr).toMatch(
+      /^panes: 3 lines are not events: .*events\.jsonl:2: not JSON .*events\.jsonl:3: not a JSON object \(an array\).*events\.jsonl:5: not a JSON object \(a number\)/,
+    );
   });
 
   it("replays generated events and writes one JSON line per window", async () => {
@@ -75,5 +80,39 @@ describe("panes CLI", () => {
       });
       expect(line.end).toBeGreaterThan(line.start);
     }
+  });
+
+  it("ends every error in one line: usage (exit 2), missing credentials and unreachable endpoints (exit 1)", async () => {
+    const cwd = await mkdtemp(join(tmpdir(), "panes-cli-"));
+    // a fresh machine: no credentials anywhere, no instance metadata to ask
+    const bare = { HOME: cwd, AWS_ACCESS_KEY_ID: "", AWS_SECRET_ACCESS_KEY: "", AWS_PROFILE: "", AWS_EC2_METADATA_DISABLED: "true" };
+    const usage = await runPanes(["dlq", "list", "--limit", "many"], { cwd });
+    const unknown = await runPanes(["status", "--stak", "Panes"], { cwd });
+    const credentials = await runPanes(["status", "--stack", "Panes", "--region", "eu-west-1"], { cwd, env: bare });
+    const unreachable = await runPanes(["results", "--pipeline", "p", "--table", "t", "--region", "us-east-1"], {
+      cwd,
+      env: { AWS_ENDPOINT_URL: "http://127.0.0.1:9", AWS_ACCESS_KEY_ID: "x", AWS_SECRET_ACCESS_KEY: "y" },
+    });
+    const oneLine = (stderr: string) => stderr.split("\n").filter((line) => line.trim() !== "");
+    expect([usage.code, unknown.code, credentials.code, unreachable.code]).toEqual([2, 2, 1, 1]);
+    expect(oneLine(usage.stderr)).toEqual([
+      expect.stringMatching(/^panes: option '--limit <n>' argument 'many' is invalid\. must be a whole number/),
+    ]);
+    expect(oneLine(unknown.stderr)).toEqual([expect.stringMatching(/^panes: unknown option '--stak'.*\(--help shows the usage\)$/)]);
+    expect(oneLine(credentials.stderr)).toEqual([
+      expect.stringMatching(/^panes: no AWS credentials: pass --profile NAME, or set AWS_PROFILE/),
+    ]);
+    expect(oneLine(unreachable.stderr)).toEqual([expect.stringMatching(/^panes: cannot reach 127\.0\.0\.1:9 \(ECONNREFUSED\)/)]);
+  });
+
+  it("stops quietly when the reader of its output does (panes … | head)", async () => {
+    const { stdout, stderr } = await promisify(execFile)(
+      "bash",
+      ["-o", "pipefail", "-c", `"${process.execPath}" "${PANES}" generate --events 200000 | head -2; echo "exit \${PIPESTATUS[0]}"`],
+      { maxBuffer: 16 * 1024 * 1024 },
+    );
+    expect(stdout.trim().split("\n")).toHaveLength(3);
+    expect(stdout.trim().split("\n").at(-1)).toBe("exit 0");
+    expect(stderr).not.toMatch(/EPIPE|Error/);
   });
 });

@@ -185,7 +185,7 @@ describe("dashboard server", () => {
     expect(view.metrics).toEqual([
       { id: "avg", label: "avg of value", unit: "%" },
       { id: "peak", label: "max of value", unit: "%" },
-      { id: "n", label: "count", unit: "events" },
+      { id: "n", label: "count", unit: "events", countsEvents: true },
     ]);
     expect([view.deadLettered, view.late]).toEqual([1, 1]);
     expect(afterFirst.pipelines[0]?.deadLettered).toBe(1);

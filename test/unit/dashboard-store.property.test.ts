@@ -105,7 +105,7 @@ describe("dashboard window store", () => {
         { name: "cpu", op: "avg", field: "value", unit: "%" },
       ]),
     ).toEqual([
-      { id: "n", label: "count", unit: "events" },
+      { id: "n", label: "count", unit: "events", countsEvents: true },
       { id: "lat.p50", label: "p50 of ms", unit: "ms" },
       { id: "lat.p99.9", label: "p99.9 of ms", unit: "ms" },
       { id: "users", label: "distinct of user", unit: "distinct values" },

@@ -75,7 +75,7 @@ describe("pipelines file", () => {
 
   it("refuses unknown window types, missing fields, duplicate names and too many panes", () => {
     expect(problemsOf({ pipelines: [{ ...seedPipeline, window: { type: "hopping", size: "1m" } }] })[0]).toMatch(
-      /window\.type: type must be/,
+      /window\.type: "hopping" is not allowed; expected "tumbling" or "sliding" or "session" or "cumulate"$/,
     );
     expect(problemsOf({ pipelines: [{ ...seedPipeline, key: undefined }] })[0]).toMatch(/field key:/);
     expect(problemsOf({ pipelines: [seedPipeline, seedPipeline] })[0]).toMatch(/duplicate pipeline name "cpu-avg-5m"/);

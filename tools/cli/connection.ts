@@ -121,14 +121,55 @@ export function required<T>(value: T | undefined, what: string): T {
   return value;
 }
 
-/** Runs a command body, turning known errors into a message and an exit code. */
+/** What the user can do about an error from the AWS SDK or the network, in one line; undefined when it is not one of those. */
+export function explainAwsError(
+  error: Error & { code?: string; address?: string; port?: number; $metadata?: unknown },
+): string | undefined {
+  const message = error.message.split("\n")[0] ?? "";
+  if (error.name === "CredentialsProviderError" || /Could not load credentials/i.test(message))
+    return "no AWS credentials: pass --profile NAME, or set AWS_PROFILE (or AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY), or run `aws configure`; for the local stack, run this beside `npm start`";
+  if (/Region is missing/i.test(message)) return "no AWS region: pass --region REGION or set AWS_REGION";
+  if (error.code === "ECONNREFUSED" || error.code === "ENOTFOUND" || error.code === "ECONNRESET") {
+    const where = error.address ? `${error.address}${error.port ? `:${error.port}` : ""}` : "the endpoint";
+    return `cannot reach ${where} (${error.code}): is AWS_ENDPOINT_URL right, or is \`npm start\` still running?`;
+  }
+  if (error.name === "ResourceNotFoundException")
+    return `${message} — is the stack deployed in this region and account? (--stack NAME, --region, --profile)`;
+  if (error.name === "ValidationError" && /does not exist/.test(message)) return `${message} (--stack NAME, --region)`;
+  if (
+    ["UnrecognizedClientException", "InvalidSignatureException", "ExpiredTokenException", "ExpiredToken", "AccessDeniedException"].includes(
+      error.name,
+    )
+  )
+    return `AWS refused the request (${error.name}): ${message}`;
+  if (error.$metadata !== undefined) return `AWS: ${error.name}: ${message}`;
+  return undefined;
+}
+
+/**
+ * Runs a command body. Every error ends as one line on standard error: a user's mistake (flags, files,
+ * configuration) exits 2; anything else (AWS, the network, a failed run) exits 1, with the stack only
+ * when PANES_DEBUG is set.
+ */
 export async function runCommand(body: () => Promise<void>): Promise<void> {
   try {
     await body();
   } catch (error) {
     const e = error as Error & { exitCode?: number };
     const known = ["CliError", "PipelinesConfigError", "InputFileError", "InvalidArgumentError"].includes(e.name);
-    process.stderr.write(`panes: ${known ? e.message : (e.stack ?? String(e))}\n`);
-    process.exitCode = e.exitCode ?? (known ? 2 : 1);
+    if (known) {
+      const problems = (e as { problems?: string[]; source?: string }).problems;
+      const lines =
+        e.name === "PipelinesConfigError" && problems
+          ? problems.map((p) => `invalid pipelines in ${(e as { source?: string }).source}: ${p}`)
+          : [e.message];
+      for (const line of lines) process.stderr.write(`panes: ${line}\n`);
+      process.exitCode = e.exitCode ?? 2;
+      return;
+    }
+    const explained = explainAwsError(e);
+    const line = explained ?? `${e.name}: ${e.message.split("\n")[0]}`;
+    process.stderr.write(`panes: ${line}${process.env.PANES_DEBUG ? `\n${e.stack}` : explained ? "" : " (PANES_DEBUG=1 shows where)"}\n`);
+    process.exitCode = e.exitCode ?? 1;
   }
 }

@@ -1,35 +1,58 @@
 import { listDeadLetters } from "../../shared/aws/dynamodb/dead-letters.ts";
-import type { DeadLetterKind } from "../../shared/core/types.ts";
+import type { DeadLetter, DeadLetterKind } from "../../shared/core/types.ts";
 import { connect, required, resolveTarget, runCommand, type TargetFlags } from "./connection.ts";
 import { printTable } from "./results.ts";
 
-export function runDeadLetters(options: { kind?: DeadLetterKind; json?: boolean; table?: string } & TargetFlags) {
+export interface DeadLetterFilter {
+  kind?: DeadLetterKind;
+  pipeline?: string;
+  /** recorded at or after this time (epoch ms) */
+  since?: number;
+  /** at most this many, newest first; 0 for all */
+  limit: number;
+}
+
+/** The letters the filter selects, newest first, and how many matched before the limit. */
+export function selectDeadLetters(letters: readonly DeadLetter[], filter: DeadLetterFilter): { shown: DeadLetter[]; matched: number } {
+  const matching = letters
+    .filter((l) => filter.kind === undefined || l.kind === filter.kind)
+    .filter((l) => filter.pipeline === undefined || l.pipeline === filter.pipeline)
+    .filter((l) => filter.since === undefined || l.recordedAt >= filter.since)
+    .sort((a, b) => b.recordedAt - a.recordedAt);
+  return { shown: filter.limit > 0 ? matching.slice(0, filter.limit) : matching, matched: matching.length };
+}
+
+export function runDeadLetters(options: DeadLetterFilter & { json?: boolean; table?: string } & TargetFlags) {
   return runCommand(async () => {
     const connection = await connect(options);
     const table = required(
       (await resolveTarget(connection, { ...options, table: undefined, deadLetterTable: options.table })).deadLetterTable,
       "the dead-letter table (--table)",
     );
-    const letters = await listDeadLetters(connection.dynamodb, table, options.kind);
+    const { shown, matched } = selectDeadLetters(await listDeadLetters(connection.dynamodb, table), options);
     if (options.json) {
-      for (const l of letters) {
+      for (const l of shown) {
         process.stdout.write(
           `${JSON.stringify({ ...l, data: undefined, text: Buffer.from(l.data).toString("utf8"), base64: Buffer.from(l.data).toString("base64") })}\n`,
         );
       }
-      return;
+    } else {
+      printTable(
+        ["recorded", "kind", "pipeline", "shard", "sequence", "reason", "data"],
+        shown.map((l) => [
+          new Date(l.recordedAt).toISOString().slice(0, 19),
+          l.kind,
+          l.pipeline,
+          l.shardId,
+          `…${l.sequenceNumber.slice(-8)}`,
+          l.reason,
+          Buffer.from(l.data).toString("utf8").slice(0, 60),
+        ]),
+      );
     }
-    printTable(
-      ["kind", "pipeline", "shard", "sequence", "reason", "data"],
-      letters.map((l) => [
-        l.kind,
-        l.pipeline,
-        l.shardId,
-        `…${l.sequenceNumber.slice(-8)}`,
-        l.reason,
-        Buffer.from(l.data).toString("utf8").slice(0, 60),
-      ]),
+    const more = shown.length < matched ? `; --limit 0 shows all ${matched}` : "";
+    process.stderr.write(
+      `${shown.length} of ${matched} ${matched === 1 ? "dead letter" : "dead letters"}, newest first${more} (${connection.describe})\n`,
     );
-    process.stderr.write(`${letters.length} dead letters (${connection.describe})\n`);
   });
 }

@@ -1,6 +1,6 @@
 // The `panes` command line: each command is a small module calling shared/.
 import { fileURLToPath } from "node:url";
-import { Command, InvalidArgumentError, Option } from "commander";
+import { Command, CommanderError, InvalidArgumentError, Option } from "commander";
 import { parseDuration } from "../../shared/core/windows/duration.ts";
 import { runBenchCommand } from "./bench.ts";
 import { runChaos } from "./chaos.ts";
@@ -30,6 +30,12 @@ export function parseTime(value: string): number {
   return ms;
 }
 
+/** A time, or a duration before now ("15m": the last 15 minutes). */
+function sinceTime(value: string): number {
+  const ago = parseDuration(value);
+  return ago === undefined ? parseTime(value) : Date.now() - ago;
+}
+
 function probability(value: string): number {
   const p = Number(value);
   if (!(p >= 0 && p < 1)) throw new InvalidArgumentError("must be a probability at least 0 and below 1");
@@ -56,7 +62,17 @@ const awsOptions = (command: Command) =>
 
 const program = new Command("panes")
   .description("Serverless event-time windowing on AWS: Flink's windows on Kinesis, Lambda and DynamoDB.")
-  .showHelpAfterError()
+  // A usage error is one line and exit code 2 (subcommands inherit both).
+  .exitOverride()
+  .configureOutput({
+    outputError: (text, write) =>
+      write(
+        `panes: ${text
+          .replace(/^error: /, "")
+          .trim()
+          .replace(/\s*\n\s*/g, " ")} (--help shows the usage)\n`,
+      ),
+  })
   .addHelpText(
     "after",
     "\nEndpoints: commands that talk to AWS use AWS_ENDPOINT_URL when set (LocalStack-compatible),\notherwise the local stack started by `panes start` (npm start) when it is running, otherwise AWS.",
@@ -164,8 +180,11 @@ const dlq = program
   .description("inspect and redrive the dead-letter store: invalid records and too-late events, with reasons");
 const dlqList = dlq
   .command("list")
-  .description("list dead letters")
+  .description("list dead letters, newest first")
   .addOption(new Option("--kind <kind>", "only this kind").choices(["invalid", "late"]))
+  .option("--pipeline <name>", 'only letters of this pipeline ("*": records no pipeline could read)')
+  .option("--since <time>", 'only letters recorded at or after this time: ISO-8601, epoch ms, or a duration ago ("1h")', sinceTime)
+  .option("--limit <n>", "at most this many (0: all)", integer(0, 100_000_000), 50)
   .option("--json", "one JSON object per line (data as UTF-8 text and base64)")
   .option("--table <name>", "dead-letter table (default: the stack's or the local stack's)");
 awsOptions(dlqList).action(runDeadLetters);
@@ -222,4 +241,17 @@ program
   .option("--output <file>", "output file ('-' for stdout)", "-")
   .action(runGenerate);
 
-await program.parseAsync(process.argv);
+// `panes status | head`: a reader that stops reading is not an error.
+for (const stream of [process.stdout, process.stderr]) {
+  stream.on("error", (error: NodeJS.ErrnoException) => {
+    if (error.code === "EPIPE") process.exit(0);
+    throw error;
+  });
+}
+
+try {
+  await program.parseAsync(process.argv);
+} catch (error) {
+  if (!(error instanceof CommanderError)) throw error;
+  process.exitCode = error.exitCode === 0 ? 0 : 2;
+}

@@ -32,7 +32,9 @@ export function runResults(
         : []),
     ]);
     printTable(["key", "start", "end", ...names, "events", "version", ...(options.superseded ? ["superseded"] : [])], rows);
-    process.stderr.write(`${results.length} windows of ${options.pipeline} (${connection.describe})\n`);
+    process.stderr.write(
+      `${results.length} ${results.length === 1 ? "window" : "windows"} of ${options.pipeline} (${connection.describe})\n`,
+    );
   });
 }
 

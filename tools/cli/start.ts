@@ -27,8 +27,23 @@ function windowLine(r: WindowResult): string {
   return `${r.pipeline}  ${printable(r.key)}  [${new Date(r.start).toISOString()}, ${new Date(r.end).toISOString()})  ${values}  events=${r.count}${r.version > 1 ? `  v${r.version}` : ""}${r.final === false ? "  (early)" : ""}`;
 }
 
-/** How far back the demo's event clock starts. */
-const DEMO_HISTORY_MS = 7 * 86_400_000;
+/** How far back the demo's event clock starts: at 300× it reaches wall time after 2.4 minutes. */
+const DEMO_HISTORY_MS = 12 * 3_600_000;
+
+/**
+ * What `npm start` keeps. The emulators hold everything in memory and never expire anything, so the
+ * local stack bounds it as AWS would, with shorter periods: DynamoDB's TTL (a sweeper), Kinesis's
+ * retention (kinesalite trimmed). Memory then follows the event rate, not the time running.
+ */
+export const START_RETENTION = {
+  resultsSeconds: 86_400,
+  deadLettersSeconds: 86_400,
+  tombstonesMs: 3_600_000,
+  logSeconds: 3_600,
+  sweepEveryMs: 30_000,
+  streamMs: 5 * 60_000,
+  emulatorHeapMb: 128,
+} as const;
 
 export function runStart(options: {
   pipelines: string;
@@ -56,6 +71,7 @@ export function runStart(options: {
       mapping: { batchSize: 500, maximumBatchingWindowMs: 200 },
       watermarkIntervalMs: 1000,
       closeOnIngestMs: 200,
+      retention: START_RETENTION,
       // Lambda's on-failure destination: batches that exhausted their retries, as metadata.
       onFailure: (failure) => {
         process.stderr.write(`on-failure destination: ${JSON.stringify(failure.KinesisBatchInfo)} (also in ${ON_FAILURE_FILE})\n`);
@@ -86,7 +102,7 @@ export function runStart(options: {
       : undefined;
     if (dashboard) out.write(`Dashboard: ${dashboard.url}\n`);
 
-    // A week back, at the speed-up: the clock reaches wall time after 7 d / speed (34 minutes at 300×).
+    // Hours back, at the speed-up: the clock reaches wall time after 12 h / speed (2.4 minutes at 300×).
     const start = Math.floor((Date.now() - DEMO_HISTORY_MS) / 3_600_000) * 3_600_000;
     const demo = options.demo
       ? startDemoProducer(stack.kinesis, {
@@ -101,7 +117,7 @@ export function runStart(options: {
       : undefined;
     out.write(
       demo
-        ? `Demo producer: ${options.hosts} hosts, cpu and mem every 10 s of event time, clock ${options.speed}× from a week ago until it reaches wall time (a 5-minute window every ${(300_000 / options.speed / 1000).toFixed(1)} s until then). Ctrl-C stops everything.\n`
+        ? `Demo producer: ${options.hosts} hosts, cpu and mem every 10 s of event time, clock ${options.speed}× from 12 hours ago until it reaches wall time (a 5-minute window every ${(300_000 / options.speed / 1000).toFixed(1)} s until then; wall time after ${formatDuration(Math.ceil(DEMO_HISTORY_MS / options.speed / 1000) * 1000)}). Ctrl-C stops everything.\n`
         : `No demo producer: write events with  AWS_ENDPOINT_URL=${c.kinesisEndpoint} npx panes produce --stream ${c.names.sourceStream} FILE. Ctrl-C stops everything.\n`,
     );
 
@@ -167,7 +183,7 @@ export function runStart(options: {
       }
       const stats = demo?.stats;
       screen.push(
-        `events produced ${stats?.produced ?? 0}   dead-lettered ${deadLetters.invalid}   late (dropped) ${deadLetters.late}   event clock ${demo ? new Date(demo.eventClock()).toISOString().slice(0, 19) : "—"}`,
+        `events produced ${stats?.produced ?? 0}   dead letters: ${deadLetters.invalid} invalid, ${deadLetters.late} late (dropped)   event clock ${demo ? new Date(demo.eventClock()).toISOString().slice(0, 19) : "—"}`,
       );
       screen.push("Ctrl-C stops everything.  `npx panes results --pipeline NAME` and `npx panes dlq list` work while this runs.");
       out.write(`\x1b[H\x1b[2J${screen.join("\n")}\n`);

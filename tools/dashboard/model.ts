@@ -8,6 +8,8 @@ export interface MetricInfo {
   /** what it is, for people: "avg of value", "p99 of latency" */
   label: string;
   unit?: string;
+  /** a count of the window's events: the same number as the window's event count (shown once) */
+  countsEvents?: true;
 }
 
 export interface ShardView {

@@ -10,7 +10,7 @@ export function metricsOf(aggregates: readonly AggregateSpec[]): MetricInfo[] {
   return aggregates.flatMap((a): MetricInfo[] => {
     const unit = a.unit ?? (a.op === "count" ? "events" : a.op === "distinct" ? "distinct values" : undefined);
     const info = (id: string, label: string): MetricInfo => (unit === undefined ? { id, label } : { id, label, unit });
-    if (a.op === "count") return [info(a.name, "count")];
+    if (a.op === "count") return [{ ...info(a.name, "count"), countsEvents: true }];
     if (a.op === "quantiles") return a.q.map((q) => info(`${a.name}.${quantileName(q)}`, `${quantileName(q)} of ${a.field}`));
     return [info(a.name, `${a.op === "distinct" ? "distinct" : a.op} of ${a.field}`)];
   });

@@ -49,11 +49,20 @@ async function waitForPort(port: number, child: ChildProcess, name: string, outp
   throw new Error(`${name} did not listen on port ${port} within ${timeoutMs} ms:\n${output()}`);
 }
 
-async function startChild(name: string, args: string[], env: NodeJS.ProcessEnv, port: number): Promise<Emulator> {
+/** heapMb: the child's V8 old-space limit (node's default lets a long-running emulator's heap fill with garbage before it collects) */
+async function startChild(name: string, args: string[], env: NodeJS.ProcessEnv, port: number, heapMb?: number): Promise<Emulator> {
   installExitHook();
   // Through a small launcher that exits with its parent (see emulator-process.cjs).
   const launcher = fileURLToPath(new URL("./emulator-process.cjs", import.meta.url));
-  const child = spawn(process.execPath, [launcher, ...args], { env: { ...process.env, ...env }, stdio: ["ignore", "pipe", "pipe"] });
+  // With a small young generation too: the emulators' live data is small and V8 otherwise keeps what it grew to.
+  const heap = heapMb ? [`--max-old-space-size=${heapMb}`, "--max-semi-space-size=4"] : [];
+  // A process group of its own: a terminal's Ctrl-C reaches only the command, which stops its emulators
+  // after its functions, instead of the emulators dying under batches still being delivered.
+  const child = spawn(process.execPath, [...heap, launcher, ...args], {
+    env: { ...process.env, ...env },
+    stdio: ["ignore", "pipe", "pipe"],
+    detached: true,
+  });
   running.add(child);
   let log = "";
   const keep = (chunk: Buffer) => {
@@ -85,7 +94,7 @@ async function startChild(name: string, args: string[], env: NodeJS.ProcessEnv, 
   };
 }
 
-export async function startDynalite(): Promise<Emulator> {
+export async function startDynalite(options: { heapMb?: number } = {}): Promise<Emulator> {
   const port = await getPort({ host: "127.0.0.1" });
   // dynalite's own command line, with global secondary indexes' write units added to ConsumedCapacity (AWS bills them).
   const cli = fileURLToPath(new URL("./dynalite-billed.cjs", import.meta.url));
@@ -94,18 +103,35 @@ export async function startDynalite(): Promise<Emulator> {
     [cli, "--host", "127.0.0.1", "--port", String(port), "--createTableMs", "0", "--deleteTableMs", "0", "--updateTableMs", "0"],
     {},
     port,
+    options.heapMb,
   );
 }
 
-export async function startKinesis(kind: KinesisEmulator): Promise<Emulator> {
+/** retentionMs: kinesalite drops records older than this (kinesalite-trimmed.cjs); kinesis-local keeps Kinesis's 24 hours */
+export async function startKinesis(kind: KinesisEmulator, options: { retentionMs?: number; heapMb?: number } = {}): Promise<Emulator> {
   const port = await getPort({ host: "127.0.0.1" });
   if (kind === "kinesalite") {
-    const cli = require.resolve("kinesalite/cli.js");
+    const cli = fileURLToPath(new URL("./kinesalite-trimmed.cjs", import.meta.url));
+    const retention = options.retentionMs ? ["--retentionMs", String(options.retentionMs)] : [];
     return startChild(
       "kinesalite",
-      [cli, "--port", String(port), "--createStreamMs", "0", "--deleteStreamMs", "0", "--updateStreamMs", "0", "--shardLimit", "1000"],
+      [
+        cli,
+        ...retention,
+        "--port",
+        String(port),
+        "--createStreamMs",
+        "0",
+        "--deleteStreamMs",
+        "0",
+        "--updateStreamMs",
+        "0",
+        "--shardLimit",
+        "1000",
+      ],
       {},
       port,
+      options.heapMb,
     );
   }
   const main = require.resolve("kinesis-local/main.js");

@@ -131,6 +131,8 @@ class ShardDelivery {
         continue;
       }
       const remaining = outcome.kind === "partial" ? part.records.slice(outcome.from) : part.records;
+      // A batch cut off by stop() is neither delivered nor given up on: it is read again next time.
+      if (this.mapping.stopped) return;
       if (options.maximumRetryAttempts >= 0 && part.retries >= options.maximumRetryAttempts) {
         await options.onFailure?.(this.failureRecord(remaining, part.retries + 1, outcome));
         const last = remaining[remaining.length - 1]?.SequenceNumber;

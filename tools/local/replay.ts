@@ -71,7 +71,14 @@ export interface ReplaySummary {
   published: { idempotencyKey: string; pipeline: string; key: string; start: number; end: number; version: number; final: boolean }[];
 }
 
-/** Reads a JSON-lines file; a line that is not a JSON object is an error naming the line. Blank lines are skipped. */
+/** Bad lines named in an error: the first this many, then how many more. */
+const MAX_BAD_LINES_SHOWN = 20;
+
+/**
+ * Reads a JSON-lines file. Blank lines are skipped; a line that is not a JSON object (not JSON, or an
+ * array, a string, a number) refuses the whole file — a replay's input is the user's to fix — with
+ * every such line named (the first 20, then how many more), never just the first.
+ */
 export async function readEventLines(path: string): Promise<{ line: number; text: string; event: object }[]> {
   let text: string;
   try {
@@ -80,6 +87,7 @@ export async function readEventLines(path: string): Promise<{ line: number; text
     throw new InputFileError(`cannot read ${path}: ${(error as Error).message}`);
   }
   const events: { line: number; text: string; event: object }[] = [];
+  const bad: string[] = [];
   const lines = text.split("\n");
   for (let i = 0; i < lines.length; i++) {
     const raw = (lines[i] ?? "").trim();
@@ -88,11 +96,22 @@ export async function readEventLines(path: string): Promise<{ line: number; text
     try {
       event = JSON.parse(raw);
     } catch (error) {
-      throw new InputFileError(`${path}:${i + 1}: not JSON (${(error as Error).message})`);
+      bad.push(`${path}:${i + 1}: not JSON (${(error as Error).message})`);
+      continue;
     }
-    if (event === null || typeof event !== "object" || Array.isArray(event))
-      throw new InputFileError(`${path}:${i + 1}: not a JSON object`);
+    if (event === null || typeof event !== "object" || Array.isArray(event)) {
+      bad.push(
+        `${path}:${i + 1}: not a JSON object (${Array.isArray(event) ? "an array" : event === null ? "null" : `a ${typeof event}`}); one event per line`,
+      );
+      continue;
+    }
     events.push({ line: i + 1, text: raw, event });
+  }
+  if (bad.length > 0) {
+    const more = bad.length > MAX_BAD_LINES_SHOWN ? `; and ${bad.length - MAX_BAD_LINES_SHOWN} more` : "";
+    throw new InputFileError(
+      `${bad.length} ${bad.length === 1 ? "line is" : "lines are"} not events: ${bad.slice(0, MAX_BAD_LINES_SHOWN).join("; ")}${more}`,
+    );
   }
   return events;
 }

@@ -99,6 +99,11 @@ export async function createStream(client: KinesisClient, name: string, shards: 
   throw new Error(`stream ${name} did not become ACTIVE`);
 }
 
+/** The tables of a local deployment with their definitions (the TTL sweeper needs both). */
+export function localTables(names: LocalNames): { name: string; definition: TableDefinition }[] {
+  return TABLES.map((definition) => ({ name: tableNameOf(names, definition), definition }));
+}
+
 export async function createTables(dynamodb: DynamoDBClient, names: LocalNames): Promise<void> {
   await Promise.all(TABLES.map((table) => createTable(dynamodb, tableNameOf(names, table), table)));
 }

@@ -19,7 +19,8 @@ import { coalesce } from "./coalesce.ts";
 import { type Emulator, type KinesisEmulator, startDynalite, startKinesis } from "./emulators.ts";
 import { DEFAULT_MAPPING, EventSourceMapping, type EventSourceMappingOptions, type OnFailureRecord } from "./event-source-mapping.ts";
 import { localLambdaContext } from "./lambda-context.ts";
-import { createResources, type LocalNames, localNames } from "./resources.ts";
+import { createResources, type LocalNames, localNames, localTables } from "./resources.ts";
+import { startTtlSweeper, type TtlSweeper } from "./ttl-sweeper.ts";
 
 export const LOCAL_CREDENTIALS = { accessKeyId: "000000000000", secretAccessKey: "panes-local" };
 export const LOCAL_REGION = "us-east-1";
@@ -57,6 +58,25 @@ export interface LocalStackOptions {
   onInvocation?: EventSourceMappingOptions["onInvocation"];
   /** the functions' clock (replay fixes it, so nothing depends on how fast the machine is) */
   now?: () => number;
+  /** what the deployment keeps, and for how long (npm start bounds what the emulators hold: README, "The local stack's memory") */
+  retention?: LocalRetention;
+}
+
+export interface LocalRetention {
+  /** results (TTL), seconds; undefined keeps them */
+  resultsSeconds?: number;
+  /** dead letters (TTL), seconds; undefined keeps them */
+  deadLettersSeconds?: number;
+  /** panes after their last window's lateness (TTL), ms; default 7 days */
+  tombstonesMs?: number;
+  /** shard-log entries (TTL), seconds; undefined keeps them */
+  logSeconds?: number;
+  /** delete expired items every this many ms, as DynamoDB's TTL does (dynalite never does); emulators this stack started only */
+  sweepEveryMs?: number;
+  /** drop stream records older than this, as Kinesis does after its retention; a kinesalite this stack started only */
+  streamMs?: number;
+  /** the emulators' V8 heap limit, MB: with it they collect garbage instead of growing into it */
+  emulatorHeapMb?: number;
 }
 
 export interface LocalConnection {
@@ -80,6 +100,8 @@ export interface LocalStack {
   closing: ClosingDependencies;
   mapping: EventSourceMapping;
   failures: OnFailureRecord[];
+  /** deletes expired items (retention.sweepEveryMs) */
+  sweeper?: TtlSweeper;
   /** runs the real watermark handler once (drain: fire everything) */
   closeNow(options?: { drain?: boolean }): Promise<void>;
   stop(): Promise<void>;
@@ -92,7 +114,13 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
     let kinesisEndpoint = options.endpoints?.kinesis ?? options.endpoint;
     let dynamodbEndpoint = options.endpoints?.dynamodb ?? options.endpoint;
     if (!kinesisEndpoint || !dynamodbEndpoint) {
-      const [kinesisEmulator, dynalite] = await Promise.all([startKinesis(options.kinesisEmulator ?? "kinesalite"), startDynalite()]);
+      const [kinesisEmulator, dynalite] = await Promise.all([
+        startKinesis(options.kinesisEmulator ?? "kinesalite", {
+          retentionMs: options.retention?.streamMs,
+          heapMb: options.retention?.emulatorHeapMb,
+        }),
+        startDynalite({ heapMb: options.retention?.emulatorHeapMb }),
+      ]);
       emulators.push(kinesisEmulator, dynalite);
       kinesisEndpoint = kinesisEmulator.endpoint;
       dynamodbEndpoint = dynalite.endpoint;
@@ -103,6 +131,14 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
     const kinesis = createKinesisClient({ ...clientOptions, endpoint: kinesisEndpoint });
     const names = localNames(options.prefix ?? "panes");
     const { sourceStreamArn, outputStreamArn } = await createResources(dynamodb, kinesis, names, options.shards ?? 2);
+    const retention = options.retention ?? {};
+    const sweeper =
+      emulators.length > 0 && (retention.sweepEveryMs ?? 0) > 0
+        ? startTtlSweeper(dynamodb, localTables(names), {
+            everyMs: retention.sweepEveryMs ?? 0,
+            onError: (error) => process.stderr.write(`TTL sweep: ${error.message}\n`),
+          })
+        : undefined;
 
     const ingest: IngestDependencies = {
       dynamodb,
@@ -110,6 +146,8 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
       deadLetterTable: names.deadLetterTable,
       pipelines: options.pipelines,
       writeConcurrency: options.writeConcurrency ?? 16,
+      deadLetterRetentionSeconds: retention.deadLettersSeconds,
+      logRetentionSeconds: retention.logSeconds,
       ...(options.now ? { now: options.now } : {}),
     };
     const sink: ResultSink | undefined =
@@ -122,7 +160,9 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
       stream: kinesisSourceStream(kinesis, { streamName: names.sourceStream }),
       sink,
       concurrency: 32,
-      tombstoneRetentionMs: 7 * 86_400_000,
+      tombstoneRetentionMs: retention.tombstonesMs ?? 7 * 86_400_000,
+      resultRetentionSeconds: retention.resultsSeconds,
+      logRetentionSeconds: retention.logSeconds,
       deadLetterTable: names.deadLetterTable,
       ...(options.now ? { now: options.now } : {}),
     };
@@ -206,6 +246,7 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
       closing,
       mapping,
       failures,
+      ...(sweeper ? { sweeper } : {}),
       closeNow,
       async stop() {
         if (timer) clearInterval(timer);
@@ -213,6 +254,7 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
         stopping = true;
         await mapping.stop();
         await closing$.catch(() => undefined);
+        await sweeper?.stop();
         dynamodb.destroy();
         kinesis.destroy();
         if (options.stateFile) await rm(options.stateFile, { force: true });

@@ -1,6 +1,6 @@
 // Validates a pipelines file's content: every problem is reported with the pipeline's name and the
 // field's path. Pure: reading the file is shared/app/pipelines-file.ts.
-import type { z } from "zod";
+import { type Explained, explainIssues, formatPath } from "../config-issues.ts";
 import { type Pipeline, pipelinesFileSchema } from "./schema.ts";
 
 export class PipelinesConfigError extends Error {
@@ -13,8 +13,8 @@ export class PipelinesConfigError extends Error {
   }
 }
 
-function describeIssue(issue: z.core.$ZodIssue, raw: unknown): string {
-  const path = [...issue.path];
+function describeProblem({ path: fullPath, message }: Explained, raw: unknown): string {
+  const path = [...fullPath];
   let where = "";
   if (path[0] === "pipelines" && typeof path[1] === "number") {
     const index = path[1];
@@ -23,19 +23,18 @@ function describeIssue(issue: z.core.$ZodIssue, raw: unknown): string {
     where = `pipeline ${name} (pipelines[${index}])`;
     path.splice(0, 2);
   }
-  const field = path.map(String).join(".");
+  const field = formatPath(path);
   const location = [where, field].filter(Boolean).join(", field ");
-  return `${location || "file"}: ${issue.message}`;
+  return `${location || "file"}: ${message}`;
 }
 
 /** Validates already-parsed input; `source` names it in errors. */
 export function parsePipelines(raw: unknown, source = "pipelines"): Pipeline[] {
   const result = pipelinesFileSchema.safeParse(raw);
   if (!result.success) {
-    throw new PipelinesConfigError(
-      source,
-      result.error.issues.map((issue) => describeIssue(issue, raw)),
-    );
+    throw new PipelinesConfigError(source, [
+      ...new Set(explainIssues(pipelinesFileSchema, raw, result.error.issues).map((problem) => describeProblem(problem, raw))),
+    ]);
   }
   return result.data.pipelines;
 }

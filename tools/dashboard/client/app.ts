@@ -257,12 +257,16 @@ function updatePanel(panel: PipelinePanel, view: PipelineView, now: number): voi
   panel.shards.replaceChildren(...view.shards.map((s) => shardRow(s, view.watermark, now)));
   if (view.shards.length === 0) panel.shards.append(el("tr", {}, el("td", { colspan: "5" }, "No records read yet")));
 
+  // A count aggregate is the window's event count: one column, not two.
+  const events = !view.metrics.some((m) => m.countsEvents);
   panel.windowsHead.replaceChildren(
-    ...[view.keyField, "Window", ...view.metrics.map(withUnit), "Events", "Version"].map((h) => el("th", { scope: "col" }, h)),
+    ...[view.keyField, "Window", ...view.metrics.map(withUnit), ...(events ? ["Events"] : []), "Version"].map((h) =>
+      el("th", { scope: "col" }, h),
+    ),
   );
-  panel.windows.replaceChildren(...view.latest.map((w) => windowRow(w, view.metrics)));
+  panel.windows.replaceChildren(...view.latest.map((w) => windowRow(w, view.metrics, events)));
   if (view.latest.length === 0)
-    panel.windows.append(el("tr", {}, el("td", { colspan: String(view.metrics.length + 4) }, "No window has closed yet")));
+    panel.windows.append(el("tr", {}, el("td", { colspan: String(view.metrics.length + (events ? 4 : 3)) }, "No window has closed yet")));
 }
 
 function updateKeys(panel: PipelinePanel, view: PipelineView): void {
@@ -301,7 +305,7 @@ function shardRow(s: ShardView, watermark: number | undefined, now: number): HTM
   );
 }
 
-function windowRow(w: WindowRow, metrics: readonly MetricInfo[]): HTMLElement {
+function windowRow(w: WindowRow, metrics: readonly MetricInfo[], events: boolean): HTMLElement {
   const window = el(
     "span",
     { title: `${utcTime(w.start)} – ${utcTime(w.end)}` },
@@ -315,7 +319,7 @@ function windowRow(w: WindowRow, metrics: readonly MetricInfo[]): HTMLElement {
     el("th", { scope: "row" }, w.key),
     el("td", {}, window),
     ...metrics.map((m) => el("td", { class: "num" }, w.values[m.id] === undefined ? "—" : numberFormat.format(w.values[m.id] as number))),
-    el("td", { class: "num" }, String(w.count)),
+    ...(events ? [el("td", { class: "num" }, String(w.count))] : []),
     el("td", { class: "num" }, String(w.version)),
   );
 }

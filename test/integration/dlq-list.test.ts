@@ -1,0 +1,89 @@
+// `panes dlq list` against a running local stack: its filters (--pipeline, --kind, --since, --limit)
+// and its order (newest first) select exactly what the dead-letter table holds, read independently.
+import { mkdir, mkdtemp } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { afterEach, describe, expect, it } from "vitest";
+import { listDeadLetters } from "../../shared/aws/dynamodb/dead-letters.ts";
+import { parsePipelines } from "../../shared/core/pipelines/parse.ts";
+import type { DeadLetter } from "../../shared/core/types.ts";
+import { LOCAL_STATE_FILE } from "../../tools/cli/connection.ts";
+import { type LocalStack, startLocalStack } from "../../tools/local/stack.ts";
+import { emulatorEndpoints, uniquePrefix } from "../helpers/emulated.ts";
+import { sendAndClose } from "../helpers/local-stack.ts";
+import { runPanes } from "../helpers/processes.ts";
+
+let stack: LocalStack | undefined;
+afterEach(async () => {
+  await stack?.stop();
+  stack = undefined;
+});
+
+const T0 = Date.parse("2026-03-01T00:00:00Z");
+const common = { eventTime: "ts", window: { type: "tumbling", size: "1m" }, maxFutureSkew: "100000d" };
+const idOf = (l: { shardId: string; sequenceNumber: string; pipeline: string }) => `${l.shardId}/${l.sequenceNumber}/${l.pipeline}`;
+
+describe("panes dlq list", () => {
+  it("lists newest first and selects by pipeline, kind, time and count", async () => {
+    // Prepare: invalid records for one pipeline or both, then late events for both, in two rounds
+    const cwd = await mkdtemp(join(tmpdir(), "panes-dlq-list-"));
+    await mkdir(join(cwd, ".panes"));
+    stack = await startLocalStack({
+      pipelines: parsePipelines({
+        pipelines: [
+          { name: "counts", key: "k", ...common, aggregates: { n: { count: true } } },
+          { name: "sums", key: "k", ...common, aggregates: { s: { sum: "v" } } },
+        ],
+      }),
+      endpoints: emulatorEndpoints(),
+      prefix: uniquePrefix("dlq-list"),
+      shards: 1,
+      mapping: { pollIntervalMs: 20, batchSize: 100 },
+      watermarkIntervalMs: 0,
+      stateFile: join(cwd, LOCAL_STATE_FILE),
+    });
+    await sendAndClose(stack, [
+      { k: "a", ts: T0 + 1000 }, // refused by "sums" (no v)
+      { ts: T0 + 2000, v: 1 }, // refused by both (no key)
+      { k: "a", ts: T0 + 600_000, v: 5 }, // moves the watermark ten minutes on
+    ]);
+    await new Promise((r) => setTimeout(r, 1100)); // the next letters are recorded at least a second later
+    const since = Date.now();
+    await sendAndClose(stack, [
+      { k: "b", ts: T0 + 3000, v: 2 }, // late for both
+      "not json", // invalid for both ("*")
+    ]);
+    const all = await listDeadLetters(stack.dynamodb, stack.connection.names.deadLetterTable);
+    const list = async (...args: string[]) => {
+      const answer = await runPanes(["dlq", "list", "--json", ...args], { cwd });
+      expect(answer.code, answer.stderr).toBe(0);
+      return answer.stdout
+        .trim()
+        .split("\n")
+        .filter(Boolean)
+        .map((line) => JSON.parse(line) as DeadLetter);
+    };
+    const expected = (keep: (l: DeadLetter) => boolean) => all.filter(keep).map(idOf).sort();
+
+    // Act
+    const everything = await list("--limit", "0");
+    const sums = await list("--pipeline", "sums", "--limit", "0");
+    const late = await list("--kind", "late");
+    const recent = await list("--since", new Date(since).toISOString());
+    const lastMinute = await list("--since", "1m", "--kind", "invalid");
+    const newestTwo = await list("--limit", "2");
+    const table = await runPanes(["dlq", "list", "--limit", "2"], { cwd });
+
+    // Assess
+    expect(all.length).toBe(6); // sums: no v; both: keyless, late; "*": not JSON
+    expect(everything.map(idOf).sort()).toEqual(expected(() => true));
+    expect(everything.map((l) => l.recordedAt)).toEqual([...everything.map((l) => l.recordedAt)].sort((a, b) => b - a));
+    expect(sums.map(idOf).sort()).toEqual(expected((l) => l.pipeline === "sums"));
+    expect(late.map(idOf).sort()).toEqual(expected((l) => l.kind === "late"));
+    expect(recent.map(idOf).sort()).toEqual(expected((l) => l.recordedAt >= since));
+    expect(lastMinute.map(idOf).sort()).toEqual(expected((l) => l.kind === "invalid"));
+    expect(newestTwo.map(idOf)).toEqual(everything.slice(0, 2).map(idOf));
+    expect(table.stderr).toMatch(new RegExp(`^2 of ${all.length} dead letters, newest first; --limit 0 shows all ${all.length} `, "m"));
+    expect(table.stdout.split("\n")[0]).toMatch(/^recorded\s+kind\s+pipeline\s+shard\s+sequence\s+reason\s+data/);
+  });
+});
