@@ -108,11 +108,16 @@ export async function startDynalite(options: { heapMb?: number } = {}): Promise<
 }
 
 /** retentionMs: kinesalite drops records older than this (kinesalite-trimmed.cjs); kinesis-local keeps Kinesis's 24 hours */
-export async function startKinesis(kind: KinesisEmulator, options: { retentionMs?: number; heapMb?: number } = {}): Promise<Emulator> {
+export async function startKinesis(
+  kind: KinesisEmulator,
+  options: { retentionMs?: number; trimEveryMs?: number; heapMb?: number } = {},
+): Promise<Emulator> {
   const port = await getPort({ host: "127.0.0.1" });
   if (kind === "kinesalite") {
     const cli = fileURLToPath(new URL("./kinesalite-trimmed.cjs", import.meta.url));
-    const retention = options.retentionMs ? ["--retentionMs", String(options.retentionMs)] : [];
+    const retention = options.retentionMs
+      ? ["--retentionMs", String(options.retentionMs), ...(options.trimEveryMs ? ["--trimEveryMs", String(options.trimEveryMs)] : [])]
+      : [];
     return startChild(
       "kinesalite",
       [
