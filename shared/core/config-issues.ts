@@ -20,9 +20,8 @@ interface Def {
 }
 const defOf = (schema: z.ZodType) => (schema as unknown as { _zod: { def: Def } })._zod.def;
 
-/** The object schemas a value at `path` may be checked against (several under a union). */
-function objectsAt(schema: z.ZodType, path: Path): Def[] {
-  const def = defOf(schema);
+/** The schemas a wrapper stands for (a default's inner schema, a union's options…); none for anything else. */
+function innerSchemas(def: Def): z.ZodType[] {
   switch (def.type) {
     case "default":
     case "prefault":
@@ -30,21 +29,26 @@ function objectsAt(schema: z.ZodType, path: Path): Def[] {
     case "nullable":
     case "readonly":
     case "catch":
-      return def.innerType ? objectsAt(def.innerType, path) : [];
+      return def.innerType ? [def.innerType] : [];
     case "pipe":
-      return def.in ? objectsAt(def.in, path) : [];
+      return def.in ? [def.in] : [];
     case "union":
-      return (def.options ?? []).flatMap((option) => objectsAt(option, path));
-    case "array":
-      return typeof path[0] === "number" && def.element ? objectsAt(def.element, path.slice(1)) : [];
-    case "object": {
-      if (path.length === 0) return [def];
-      const next = def.shape?.[String(path[0])];
-      return next ? objectsAt(next, path.slice(1)) : [];
-    }
+      return def.options ?? [];
     default:
       return [];
   }
+}
+
+/** The object schemas a value at `path` may be checked against (several under a union). */
+function objectsAt(schema: z.ZodType, path: Path): Def[] {
+  const def = defOf(schema);
+  if (def.type === "array") return typeof path[0] === "number" && def.element ? objectsAt(def.element, path.slice(1)) : [];
+  if (def.type === "object") {
+    if (path.length === 0) return [def];
+    const next = def.shape?.[String(path[0])];
+    return next ? objectsAt(next, path.slice(1)) : [];
+  }
+  return innerSchemas(def).flatMap((inner) => objectsAt(inner, path));
 }
 
 /** Every key path the schema knows (array elements as `[]`). */
@@ -52,25 +56,10 @@ function keyPaths(schema: z.ZodType, prefix: string[] = [], seen = new Set<unkno
   const def = defOf(schema);
   if (seen.has(def)) return [];
   seen.add(def);
-  switch (def.type) {
-    case "default":
-    case "prefault":
-    case "optional":
-    case "nullable":
-    case "readonly":
-    case "catch":
-      return def.innerType ? keyPaths(def.innerType, prefix, seen) : [];
-    case "pipe":
-      return def.in ? keyPaths(def.in, prefix, seen) : [];
-    case "union":
-      return (def.options ?? []).flatMap((option) => keyPaths(option, prefix, seen));
-    case "array":
-      return def.element ? keyPaths(def.element, [...prefix, "[]"], seen) : [];
-    case "object":
-      return Object.entries(def.shape ?? {}).flatMap(([key, value]) => [[...prefix, key], ...keyPaths(value, [...prefix, key], seen)]);
-    default:
-      return [];
-  }
+  if (def.type === "array") return def.element ? keyPaths(def.element, [...prefix, "[]"], seen) : [];
+  if (def.type === "object")
+    return Object.entries(def.shape ?? {}).flatMap(([key, value]) => [[...prefix, key], ...keyPaths(value, [...prefix, key], seen)]);
+  return innerSchemas(def).flatMap((inner) => keyPaths(inner, prefix, seen));
 }
 
 /** A near candidate, if one is near enough to be what was meant (a few edits, relative to length). */

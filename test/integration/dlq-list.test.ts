@@ -1,47 +1,20 @@
 // `panes dlq list` against a running local stack: its filters (--pipeline, --kind, --since, --limit)
 // and its order (newest first) select exactly what the dead-letter table holds, read independently.
-import { mkdir, mkdtemp } from "node:fs/promises";
-import { tmpdir } from "node:os";
-import { join } from "node:path";
-import { afterEach, describe, expect, it } from "vitest";
+import { describe, expect, it } from "vitest";
 import { listDeadLetters } from "../../shared/aws/dynamodb/dead-letters.ts";
-import { parsePipelines } from "../../shared/core/pipelines/parse.ts";
 import type { DeadLetter } from "../../shared/core/types.ts";
-import { LOCAL_STATE_FILE } from "../../tools/cli/connection.ts";
-import { type LocalStack, startLocalStack } from "../../tools/local/stack.ts";
-import { emulatorEndpoints, uniquePrefix } from "../helpers/emulated.ts";
-import { sendAndClose } from "../helpers/local-stack.ts";
+import { countsAndSums, sendAndClose, useCliStack } from "../helpers/local-stack.ts";
 import { runPanes } from "../helpers/processes.ts";
 
-let stack: LocalStack | undefined;
-afterEach(async () => {
-  await stack?.stop();
-  stack = undefined;
-});
+const startStack = useCliStack("dlq-list");
 
 const T0 = Date.parse("2026-03-01T00:00:00Z");
-const common = { eventTime: "ts", window: { type: "tumbling", size: "1m" }, maxFutureSkew: "100000d" };
 const idOf = (l: { shardId: string; sequenceNumber: string; pipeline: string }) => `${l.shardId}/${l.sequenceNumber}/${l.pipeline}`;
 
 describe("panes dlq list", () => {
   it("lists newest first and selects by pipeline, kind, time and count", async () => {
     // Prepare: invalid records for one pipeline or both, then late events for both, in two rounds
-    const cwd = await mkdtemp(join(tmpdir(), "panes-dlq-list-"));
-    await mkdir(join(cwd, ".panes"));
-    stack = await startLocalStack({
-      pipelines: parsePipelines({
-        pipelines: [
-          { name: "counts", key: "k", ...common, aggregates: { n: { count: true } } },
-          { name: "sums", key: "k", ...common, aggregates: { s: { sum: "v" } } },
-        ],
-      }),
-      endpoints: emulatorEndpoints(),
-      prefix: uniquePrefix("dlq-list"),
-      shards: 1,
-      mapping: { pollIntervalMs: 20, batchSize: 100 },
-      watermarkIntervalMs: 0,
-      stateFile: join(cwd, LOCAL_STATE_FILE),
-    });
+    const { stack, cwd } = await startStack(countsAndSums());
     await sendAndClose(stack, [
       { k: "a", ts: T0 + 1000 }, // refused by "sums" (no v)
       { ts: T0 + 2000, v: 1 }, // refused by both (no key)

@@ -1,47 +1,20 @@
 // `panes dlq redrive` against a running local stack: it never makes a pipeline count a record twice,
 // removes every dead letter of a record it puts back (every pipeline reads it again), and only ever
 // writes to the deployment's source stream.
-import { mkdir, mkdtemp } from "node:fs/promises";
-import { tmpdir } from "node:os";
-import { join } from "node:path";
-import { afterEach, describe, expect, it } from "vitest";
+import { describe, expect, it } from "vitest";
 import { listDeadLetters } from "../../shared/aws/dynamodb/dead-letters.ts";
 import { queryResults } from "../../shared/aws/dynamodb/results.ts";
-import { parsePipelines } from "../../shared/core/pipelines/parse.ts";
-import { LOCAL_STATE_FILE } from "../../tools/cli/connection.ts";
-import { type LocalStack, startLocalStack } from "../../tools/local/stack.ts";
-import { emulatorEndpoints, uniquePrefix } from "../helpers/emulated.ts";
-import { sendAndClose } from "../helpers/local-stack.ts";
+import { countsAndSums, sendAndClose, useCliStack } from "../helpers/local-stack.ts";
 import { runPanes } from "../helpers/processes.ts";
 
-let stack: LocalStack | undefined;
-afterEach(async () => {
-  await stack?.stop();
-  stack = undefined;
-});
+const startStack = useCliStack("redrive");
 
 const T0 = Date.parse("2026-03-01T00:00:00Z");
-const common = { eventTime: "ts", window: { type: "tumbling", size: "1m" }, maxFutureSkew: "100000d" };
 
 describe("panes dlq redrive", () => {
   it("puts back only records no pipeline counted, removes all their letters, and writes only to the source stream", async () => {
     // Prepare: "counts" needs a key; "sums" also needs a numeric v — and a local stack the CLI can find
-    const cwd = await mkdtemp(join(tmpdir(), "panes-redrive-"));
-    await mkdir(join(cwd, ".panes"));
-    stack = await startLocalStack({
-      pipelines: parsePipelines({
-        pipelines: [
-          { name: "counts", key: "k", ...common, aggregates: { n: { count: true } } },
-          { name: "sums", key: "k", ...common, aggregates: { s: { sum: "v" } } },
-        ],
-      }),
-      endpoints: emulatorEndpoints(),
-      prefix: uniquePrefix("redrive"),
-      shards: 1,
-      mapping: { pollIntervalMs: 20, batchSize: 100 },
-      watermarkIntervalMs: 0,
-      stateFile: join(cwd, LOCAL_STATE_FILE),
-    });
+    const { stack, cwd } = await startStack(countsAndSums());
     await sendAndClose(stack, [
       { k: "a", ts: T0 + 1000 }, // counted by "counts", refused by "sums" (no v)
       { ts: T0 + 2000, v: 1 }, // refused by both (no key)
