@@ -12,7 +12,7 @@ import { readPipelinesInput } from "./pipelines-input.ts";
 /** The user's mistake in one line per problem; anything else is ours and keeps its stack. */
 function explain(error: unknown): string[] | undefined {
   if (error instanceof DeploymentConfigError) return error.problems.map((p) => `invalid configuration: ${p}`);
-  if (error instanceof PipelinesConfigError) return error.problems.map((p) => `invalid pipelines in ${error.source}: ${p}`);
+  if (error instanceof PipelinesConfigError) return error.lines();
   return undefined;
 }
 

@@ -5,6 +5,7 @@ import { CloudFormationClient, DescribeStacksCommand } from "@aws-sdk/client-clo
 import type { DynamoDBClient } from "@aws-sdk/client-dynamodb";
 import type { KinesisClient } from "@aws-sdk/client-kinesis";
 import { createDynamoDbClient, createKinesisClient } from "../../shared/aws/clients.ts";
+import { PipelinesConfigError } from "../../shared/core/pipelines/parse.ts";
 import { LOCAL_CREDENTIALS, type LocalConnection } from "../local/stack.ts";
 
 export const LOCAL_STATE_FILE = ".panes/local.json";
@@ -158,11 +159,7 @@ export async function runCommand(body: () => Promise<void>): Promise<void> {
     const e = error as Error & { exitCode?: number };
     const known = ["CliError", "PipelinesConfigError", "InputFileError", "InvalidArgumentError"].includes(e.name);
     if (known) {
-      const problems = (e as { problems?: string[]; source?: string }).problems;
-      const lines =
-        e.name === "PipelinesConfigError" && problems
-          ? problems.map((p) => `invalid pipelines in ${(e as { source?: string }).source}: ${p}`)
-          : [e.message];
+      const lines = e instanceof PipelinesConfigError ? e.lines() : [e.message];
       for (const line of lines) process.stderr.write(`panes: ${line}\n`);
       process.exitCode = e.exitCode ?? 2;
       return;

@@ -81,10 +81,8 @@ export async function readWatermarks(
   pipelines: readonly string[],
 ): Promise<Map<string, number>> {
   const watermarks = new Map<string, number>();
-  for (const item of await batchGetAll(client, tableName, pipelines.map(watermarkItemKey))) {
-    const wm = num(item, "wm");
-    if (wm !== undefined) watermarks.set((str(item, "pk") ?? "").slice(2), wm);
-  }
+  for (const [pipeline, marks] of await readPipelineMarks(client, tableName, pipelines))
+    if (marks.watermark !== undefined) watermarks.set(pipeline, marks.watermark);
   return watermarks;
 }
 

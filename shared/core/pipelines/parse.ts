@@ -11,6 +11,11 @@ export class PipelinesConfigError extends Error {
   ) {
     super(`invalid pipelines in ${source}:\n${problems.map((p) => `  - ${p}`).join("\n")}`);
   }
+
+  /** One self-contained line per problem, naming the file. */
+  lines(): string[] {
+    return this.problems.map((p) => `invalid pipelines in ${this.source}: ${p}`);
+  }
 }
 
 function describeProblem({ path: fullPath, message }: Explained, raw: unknown): string {
