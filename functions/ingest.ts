@@ -24,7 +24,7 @@ async function requestClosing(functionName: string): Promise<void> {
 }
 
 export const handler = createIngestHandler({
-  dynamodb: createDynamoDbClient(),
+  dynamodb: createDynamoDbClient({ cacheMiddleware: true }),
   stateTable: config.stateTable,
   deadLetterTable: config.deadLetterTable,
   pipelines,

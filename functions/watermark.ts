@@ -11,13 +11,13 @@ import { createWatermarkHandler } from "./commons/watermark-handler.ts";
 
 const config = loadFunctionConfig(process.env);
 const pipelines = await loadPipelinesFile(config.pipelinesFile);
-const kinesis = createKinesisClient();
+const kinesis = createKinesisClient({ cacheMiddleware: true });
 const sinks: ResultSink[] = [];
 if (config.outputStreamArn) sinks.push(kinesisResultSink(kinesis, { streamArn: config.outputStreamArn }));
 if (config.eventBusName) sinks.push(eventBusResultSink(new EventBridgeClient({}), config.eventBusName));
 
 export const handler = createWatermarkHandler({
-  dynamodb: createDynamoDbClient(),
+  dynamodb: createDynamoDbClient({ cacheMiddleware: true }),
   stateTable: config.stateTable,
   resultsTable: config.resultsTable,
   pipelines,

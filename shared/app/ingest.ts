@@ -131,13 +131,23 @@ async function withWatermarks(deps: IngestDependencies, head: LogHead, now: numb
   return { ...head, watermarks: read, watermarksReadAt: now };
 }
 
+/** Finds records by position; the index is built on the first question (most batches never ask). */
+function recordsByPosition(records: readonly StreamRecord[]): (position: bigint) => StreamRecord | undefined {
+  let index: Map<bigint, StreamRecord> | undefined;
+  return (position) => {
+    index ??= new Map(records.map((r) => [positionOf(r), r]));
+    return index.get(position);
+  };
+}
+
 /** What one batch is doing; the steps below share it. */
 interface BatchContext {
   deps: IngestDependencies;
   shardId: string;
   now: number;
   watermarks: ReadonlyMap<string, number>;
-  bySequence: Map<bigint, StreamRecord>;
+  /** the batch's record at a position */
+  recordAt: (position: bigint) => StreamRecord | undefined;
   acceptedBy: ReadonlyMap<bigint, string[]>;
   counts: BatchOutcome["counts"];
 }
@@ -152,7 +162,7 @@ function lettersFor(
 ) {
   const letters: DeadLetter[] = [];
   for (const c of contributions) {
-    const record = ctx.bySequence.get(c.sequenceNumber);
+    const record = ctx.recordAt(c.sequenceNumber);
     if (record === undefined) continue;
     // The pipelines that did take the record: a redrive must not count it there again.
     const others = (ctx.acceptedBy.get(c.sequenceNumber) ?? []).filter((p) => p !== pipeline);
@@ -322,7 +332,7 @@ function entriesOf(
   const maxEventTimes: Record<string, number> = {};
   for (const [pipeline, events] of plan.progress)
     for (const e of events)
-      if (e.sequenceNumber >= from && e.sequenceNumber <= to)
+      if (all || (e.sequenceNumber >= from && e.sequenceNumber <= to))
         maxEventTimes[pipeline] = Math.max(e.ts, maxEventTimes[pipeline] ?? Number.NEGATIVE_INFINITY);
   const entry: LogEntry = {
     ordinal,
@@ -372,8 +382,15 @@ async function applyAfterHead(
 ): Promise<BatchOutcome | "conflict"> {
   const plan = planBatch(deps.pipelines, pending, head.watermarks, now, deps.maxRecordBytes);
   Object.assign(counts, plan.counts);
-  const bySequence = new Map(pending.map((r) => [positionOf(r), r]));
-  const ctx: BatchContext = { deps, shardId, now, watermarks: head.watermarks, bySequence, acceptedBy: plan.acceptedBy, counts };
+  const ctx: BatchContext = {
+    deps,
+    shardId,
+    now,
+    watermarks: head.watermarks,
+    recordAt: recordsByPosition(pending),
+    acceptedBy: plan.acceptedBy,
+    counts,
+  };
   await putLetters(ctx, [...plan.deadLetters, ...plan.tooLate.flatMap(({ letters }) => [...letters.values()])]);
   counts.late += plan.deadLetters.filter((l) => l.kind === "late").length;
   counts.late += plan.tooLate.reduce((n, { letters }) => n + letters.size, 0);
@@ -409,8 +426,18 @@ async function applyAfterHead(
       if (floor === undefined || e.sequenceNumber < floor)
         maxEventTimes.set(pipeline, Math.max(e.ts, maxEventTimes.get(pipeline) ?? Number.NEGATIVE_INFINITY));
   await requestClosingIfDue(ctx, maxEventTimes);
-  const resumeFrom = lowestFailed === undefined ? undefined : bySequence.get(lowestFailed)?.sequenceNumber;
+  const resumeFrom = lowestFailed === undefined ? undefined : ctx.recordAt(lowestFailed)?.sequenceNumber;
   return { resumeFrom, counts, errors };
+}
+
+/**
+ * The records after `last`. A shard's records arrive in sequence order, so when the first is after it
+ * (the common case) they all are, and no other position needs computing.
+ */
+function recordsAfter(records: readonly StreamRecord[], last: bigint | undefined): readonly StreamRecord[] {
+  const first = records[0];
+  if (last === undefined || first === undefined || positionOf(first) > last) return records;
+  return records.filter((r) => positionOf(r) > last);
 }
 
 export async function applyShardBatch(deps: IngestDependencies, records: readonly StreamRecord[]): Promise<BatchOutcome> {
@@ -421,8 +448,7 @@ export async function applyShardBatch(deps: IngestDependencies, records: readonl
   let conflicts = 0;
   try {
     for (let attempt = 1; ; attempt++) {
-      const last = head.last;
-      const pending = last === undefined ? records : records.filter((r) => positionOf(r) > last);
+      const pending = recordsAfter(records, head.last);
       const counts = { ...emptyCounts(records.length), alreadyApplied: records.length - pending.length, conflicts };
       if (pending.length === 0) {
         heads.set(headId(deps, shardId), head);

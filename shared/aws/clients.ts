@@ -15,6 +15,12 @@ export interface ClientOptions {
   /** static credentials for emulators; otherwise the default provider chain */
   credentials?: { accessKeyId: string; secretAccessKey: string };
   maxSockets?: number;
+  /**
+   * Resolve each command's middleware stack once, not per request (the SDK's `cacheMiddleware`): about
+   * a sixth of a request's CPU. Only for clients nobody adds middleware to after their first request —
+   * the functions' own; tests and tools that observe requests leave it off.
+   */
+  cacheMiddleware?: boolean;
 }
 
 function requestHandler(maxSockets: number): NodeHttpHandler {
@@ -30,6 +36,7 @@ export function createDynamoDbClient(options: ClientOptions = {}): DynamoDBClien
     region: options.region,
     profile: options.profile,
     credentials: options.credentials,
+    cacheMiddleware: options.cacheMiddleware,
     maxAttempts: 8,
     requestHandler: requestHandler(options.maxSockets ?? 64),
   });
@@ -41,6 +48,7 @@ export function createKinesisClient(options: ClientOptions = {}): KinesisClient 
     region: options.region,
     profile: options.profile,
     credentials: options.credentials,
+    cacheMiddleware: options.cacheMiddleware,
     maxAttempts: 8,
     requestHandler: requestHandler(options.maxSockets ?? 32),
   });

@@ -112,11 +112,15 @@ interface Record_ {
 }
 
 export async function simulateSeed(options: SeedOptions): Promise<SeedRun> {
-  const client = () => createDynamoDbClient({ endpoint: options.endpoint, region: LOCAL_REGION, credentials: LOCAL_CREDENTIALS });
+  // As the functions create theirs (cacheMiddleware), with the bench's middleware added before any request.
+  const client = () =>
+    createDynamoDbClient({ endpoint: options.endpoint, region: LOCAL_REGION, credentials: LOCAL_CREDENTIALS, cacheMiddleware: true });
   const ingestClient = client();
   const closingClient = client();
   const names = localNames(`seed-${options.label}-${Date.now().toString(36)}`);
-  await createTables(ingestClient, names);
+  const setup = createDynamoDbClient({ endpoint: options.endpoint, region: LOCAL_REGION, credentials: LOCAL_CREDENTIALS });
+  await createTables(setup, names);
+  setup.destroy();
   delayed(ingestClient, options.latencyMs);
   delayed(closingClient, options.latencyMs);
   const ingestMeter = meterCapacity(ingestClient);

@@ -26,10 +26,9 @@ interface KplModule {
 // The package is CommonJS and its type declarations need the v2 SDK; it is used through this narrow interface.
 const kpl = require("aws-kinesis-agg") as KplModule;
 
-const MAGIC = Buffer.from([0xf3, 0x89, 0x9a, 0xc2]);
-
+/** The KPL's magic bytes, 0xF3 0x89 0x9A 0xC2, compared in place (every record is asked). */
 export function isAggregated(data: Uint8Array): boolean {
-  return data.byteLength > 20 && Buffer.from(data.subarray(0, 4)).equals(MAGIC);
+  return data.byteLength > 20 && data[0] === 0xf3 && data[1] === 0x89 && data[2] === 0x9a && data[3] === 0xc2;
 }
 
 /** The user records inside a KPL-aggregated record, or the record itself; a corrupt one stays whole (and is dead-lettered as not JSON). */

@@ -23,7 +23,10 @@ export interface BatchPlan {
   deadLetters: DeadLetter[];
   /** per pipeline, the (sequence number, event time) of every event it read, in sequence order */
   progress: Map<string, { sequenceNumber: bigint; ts: number }[]>;
-  /** per record position, the pipelines that took it (a redrive must not count it there again) */
+  /**
+   * Per position of a record a session pipeline took, every pipeline that took it: the session letters
+   * the ingest makes need it (a redrive must not count the record there again).
+   */
   acceptedBy: Map<bigint, string[]>;
   counts: { records: number; events: number; invalid: number; lateAccepted: number };
 }
@@ -71,7 +74,9 @@ export function decodeRecord(data: Uint8Array): { ok: true; value: object } | { 
   } catch {
     return { ok: false, reason: "record data is not valid UTF-8" };
   }
-  if (nestsDeeperThan(text, MAX_JSON_DEPTH)) return { ok: false, reason: `record data nests deeper than ${MAX_JSON_DEPTH} levels` };
+  // Nesting deeper than the bound takes more opening brackets than a short text has.
+  if (text.length > MAX_JSON_DEPTH && nestsDeeperThan(text, MAX_JSON_DEPTH))
+    return { ok: false, reason: `record data nests deeper than ${MAX_JSON_DEPTH} levels` };
   let value: unknown;
   try {
     value = JSON.parse(text);
@@ -122,11 +127,32 @@ export function lateReason(ts: number, watermark: number, allowedLateness: numbe
 /** Records larger than this are dead-lettered unread (Kinesis accepts up to 10 MiB; windows need small events). */
 export const DEFAULT_MAX_RECORD_BYTES = 256 * 1024;
 
+type PaneEntry = { delta: PaneDelta; letters: Map<bigint, DeadLetter> };
+/** By pipeline, key and pane start. */
+type PaneEntries = Map<string, Map<string, Map<number, PaneEntry>>>;
+
+/** In the order the entries were first made (pipeline, then key, then pane). */
+function entriesIn(entries: PaneEntries): PaneEntry[] {
+  const list: PaneEntry[] = [];
+  for (const byKey of entries.values()) for (const byPane of byKey.values()) for (const entry of byPane.values()) list.push(entry);
+  return list;
+}
+
+/** Adds to a list made on its first item (most records need none). */
+function withItem<T>(list: T[] | undefined, item: T): T[] {
+  if (list === undefined) return [item];
+  list.push(item);
+  return list;
+}
+
+const TAKEN = { taken: true } as const;
+const NOT_TAKEN = { taken: false } as const;
+
 /** The plan being built: what each step adds to. */
 class Planner {
-  readonly panes = new Map<string, { delta: PaneDelta; letters: Map<bigint, DeadLetter> }>();
+  readonly panes: PaneEntries = new Map();
   readonly sessions = new Map<string, SessionDelta>();
-  readonly tooLate = new Map<string, { delta: PaneDelta; letters: Map<bigint, DeadLetter> }>();
+  readonly tooLate: PaneEntries = new Map();
   readonly deadLetters: DeadLetter[] = [];
   readonly progress: Map<string, { sequenceNumber: bigint; ts: number }[]>;
   readonly acceptedBy = new Map<bigint, string[]>();
@@ -163,28 +189,44 @@ class Planner {
       this.refuseUnread(record, decoded.reason);
       return;
     }
-    const letters: DeadLetter[] = [];
-    const takenBy: string[] = [];
+    // Computed once per record: a position is a big integer, and every pipeline's contribution shares it.
+    const position = positionOf(record);
+    let letters: DeadLetter[] | undefined;
+    let takenBy: string[] | undefined;
+    let bySession = false;
     for (const pipeline of this.pipelines) {
       const event = readPipelineEvent(pipeline, decoded.value, this.now);
       if (event.kind === "skipped") continue;
       if (event.kind === "invalid") {
         const invalid = this.letter(record, "invalid", pipeline.name, event.reason);
         this.deadLetters.push(invalid);
-        letters.push(invalid);
+        letters = withItem(letters, invalid);
         this.counts.invalid++;
         continue;
       }
-      if (this.event(pipeline, record, event, letters)) takenBy.push(pipeline.name);
+      const taken = this.event(pipeline, record, position, event);
+      if (taken.letter !== undefined) letters = withItem(letters, taken.letter);
+      if (taken.taken) {
+        takenBy = withItem(takenBy, pipeline.name);
+        if (pipeline.window.type === "session") bySession = true;
+      }
     }
     // A redrive must know whether pipelines already counted this record.
-    for (const l of letters) l.acceptedBy = takenBy;
-    if (takenBy.length > 0) this.acceptedBy.set(positionOf(record), takenBy);
+    if (letters !== undefined) for (const l of letters) l.acceptedBy = takenBy ?? [];
+    // Session letters are made when the delta is applied (ingest), and need the same list.
+    if (bySession && takenBy !== undefined) this.acceptedBy.set(position, takenBy);
   }
 
-  /** One pipeline's event: to its session delta, or to its pane (with the windows that refuse it). Returns whether any window took it. */
-  private event(pipeline: Pipeline, record: StreamRecord, event: PipelineEvent & { kind: "event" }, letters: DeadLetter[]): boolean {
-    const sequenceNumber = positionOf(record);
+  /**
+   * One pipeline's event: to its session delta, or to its pane (with the windows that refuse it).
+   * Returns whether any window took it, and the late letter it got, if any.
+   */
+  private event(
+    pipeline: Pipeline,
+    record: StreamRecord,
+    sequenceNumber: bigint,
+    event: PipelineEvent & { kind: "event" },
+  ): { taken: boolean; letter?: DeadLetter } {
     this.counts.events++;
     this.progress.get(pipeline.name)?.push({ sequenceNumber, ts: event.ts });
     const contribution: Contribution = { sequenceNumber, ts: event.ts, values: event.values, keys: event.keys, id: event.id };
@@ -192,39 +234,32 @@ class Planner {
     if (spec.type === "session") {
       // Merging needs the stored sessions: lateness is decided when the delta is applied.
       this.sessionDelta(pipeline, spec.gap, event.key).contributions.push(contribution);
-      return true;
+      return TAKEN;
     }
     const watermark = this.watermarks.get(pipeline.name);
     const fate = fixedFateOf(spec, pipeline.allowedLateness, event.ts, watermark);
-    const late = (refused: TimeWindow[], all: boolean) => this.lateLetter(record, pipeline, event.ts, watermark, refused, all);
     if (fate.kind === "none") {
       // In no window (a gap between sliding windows): late only as Flink's side output counts it.
-      if (fate.late && watermark !== undefined) {
-        const letter = late([], true);
-        this.deadLetters.push(letter);
-        letters.push(letter);
-      }
-      return false;
+      if (!fate.late || watermark === undefined) return NOT_TAKEN;
+      const letter = this.lateLetter(record, pipeline, event.ts, watermark, [], true);
+      this.deadLetters.push(letter);
+      return { taken: false, letter };
     }
-    const id = `${pipeline.name}\u0000${event.key}\u0000${fate.pane}`;
     if (fate.kind === "late") {
-      const target = this.paneEntry(this.tooLate, id, pipeline, event.key, fate.pane);
+      const target = this.paneEntry(this.tooLate, pipeline, event.key, fate.pane);
       target.delta.contributions.push(contribution);
-      const letter = late(fate.refused, true);
+      const letter = this.lateLetter(record, pipeline, event.ts, watermark, fate.refused, true);
       target.letters.set(sequenceNumber, letter);
-      letters.push(letter);
-      return false;
+      return { taken: false, letter };
     }
     contribution.from = fate.from;
     if (isWindowDue(fate.from, watermark)) this.counts.lateAccepted++;
-    const target = this.paneEntry(this.panes, id, pipeline, event.key, fate.pane);
+    const target = this.paneEntry(this.panes, pipeline, event.key, fate.pane);
     target.delta.contributions.push(contribution);
-    if (fate.refused.length > 0 && watermark !== undefined) {
-      const letter = late(fate.refused, false);
-      target.letters.set(sequenceNumber, letter);
-      letters.push(letter);
-    }
-    return true;
+    if (fate.refused.length === 0 || watermark === undefined) return TAKEN;
+    const letter = this.lateLetter(record, pipeline, event.ts, watermark, fate.refused, false);
+    target.letters.set(sequenceNumber, letter);
+    return { taken: true, letter };
   }
 
   private lateLetter(
@@ -258,26 +293,31 @@ class Planner {
     return delta;
   }
 
-  private paneEntry(
-    entries: Map<string, { delta: PaneDelta; letters: Map<bigint, DeadLetter> }>,
-    id: string,
-    pipeline: Pipeline,
-    key: string,
-    paneStart: number,
-  ) {
-    let entry = entries.get(id);
+  /** The pane's entry, found by pipeline, key and pane start (nested maps: no id text built per event). */
+  private paneEntry(entries: PaneEntries, pipeline: Pipeline, key: string, paneStart: number): PaneEntry {
+    let byKey = entries.get(pipeline.name);
+    if (byKey === undefined) {
+      byKey = new Map();
+      entries.set(pipeline.name, byKey);
+    }
+    let byPane = byKey.get(key);
+    if (byPane === undefined) {
+      byPane = new Map();
+      byKey.set(key, byPane);
+    }
+    let entry = byPane.get(paneStart);
     if (entry === undefined) {
       entry = { delta: deltaOf(pipeline, key, paneStart), letters: new Map() };
-      entries.set(id, entry);
+      byPane.set(paneStart, entry);
     }
     return entry;
   }
 
   plan(): BatchPlan {
     return {
-      panes: [...this.panes.values()],
+      panes: entriesIn(this.panes),
       sessions: [...this.sessions.values()],
-      tooLate: [...this.tooLate.values()],
+      tooLate: entriesIn(this.tooLate),
       deadLetters: this.deadLetters,
       progress: this.progress,
       acceptedBy: this.acceptedBy,

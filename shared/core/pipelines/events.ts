@@ -116,8 +116,15 @@ function textOf(value: unknown, what: string, maxBytes: number): { text: string 
   return { text };
 }
 
+const filters = new WeakMap<Pipeline, [path: string, expected: unknown][]>();
+
 export function matchesFilter(pipeline: Pipeline, event: unknown): boolean {
-  for (const [path, expected] of Object.entries(pipeline.filter)) {
+  let filter = filters.get(pipeline);
+  if (filter === undefined) {
+    filter = Object.entries(pipeline.filter);
+    filters.set(pipeline, filter);
+  }
+  for (const [path, expected] of filter) {
     if (valueAt(event, path) !== expected) return false;
   }
   return true;
