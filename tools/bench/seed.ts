@@ -6,11 +6,13 @@
 // by its schedule. Every DynamoDB request reports what it would be billed (capacity.ts) and waits a
 // typical in-region round trip, so handler durations approximate what Lambda would bill.
 import { createHash } from "node:crypto";
-import type { DynamoDBClient } from "@aws-sdk/client-dynamodb";
+import { type DynamoDBClient, PutItemCommand, QueryCommand } from "@aws-sdk/client-dynamodb";
 import type { KinesisStreamEvent } from "aws-lambda";
 import { createIngestHandler } from "../../functions/commons/ingest-handler.ts";
 import { createWatermarkHandler } from "../../functions/commons/watermark-handler.ts";
 import { createDynamoDbClient } from "../../shared/aws/clients.ts";
+import { S } from "../../shared/aws/dynamodb/attributes.ts";
+import { logItemKey } from "../../shared/aws/dynamodb/keys.ts";
 import type { Pipeline } from "../../shared/core/pipelines/schema.ts";
 import { localLambdaContext } from "../local/lambda-context.ts";
 import { createTables, localNames } from "../local/resources.ts";
@@ -58,6 +60,11 @@ export interface SeedRun {
   watermark: FunctionUse;
   /** CPU of only decoding the same records (base64 and JSON.parse), the baseline of handlerCpuRatio */
   decodeCpuMicros: number;
+  /**
+   * CPU of one conditional PutItem of a log-entry-sized item through the ingest function's client
+   * (the SDK's request building, signing, HTTP and parsing), on average: what every batch pays at least once.
+   */
+  requestCpuMicros: number;
   /** write and read units by table and index */
   unitsByName: Record<string, { read: number; write: number }>;
   results: number;
@@ -103,6 +110,37 @@ function takeUnits(use: FunctionUse, meter: CapacityMeter, byName: Map<string, {
     byName.set(name, entry);
   }
   meter.reset();
+}
+
+/**
+ * The floor of any handler that writes its batch to DynamoDB through the SDK: the CPU of bare
+ * conditional PutItems of the newest log entry the ingest function wrote (same size, same shape).
+ */
+async function measureRequestCpu(client: DynamoDBClient, table: string, shardId: string): Promise<number> {
+  const head = await client.send(
+    new QueryCommand({
+      TableName: table,
+      KeyConditionExpression: "pk = :pk",
+      ExpressionAttributeValues: { ":pk": S(logItemKey(shardId, 0).pk) },
+      ScanIndexForward: false,
+      Limit: 1,
+    }),
+  );
+  const entry = head.Items?.[0];
+  if (entry === undefined) return Number.NaN;
+  const put = (i: number) =>
+    client.send(
+      new PutItemCommand({
+        TableName: table,
+        Item: { ...entry, pk: S("bench#request"), sk: S(String(i)) },
+        ConditionExpression: "attribute_not_exists(pk)",
+      }),
+    );
+  for (let i = 0; i < 50; i++) await put(i);
+  const runs = 400;
+  const start = cpuMicros();
+  for (let i = 50; i < 50 + runs; i++) await put(i);
+  return (cpuMicros() - start) / runs;
 }
 
 interface Record_ {
@@ -268,6 +306,7 @@ export async function simulateSeed(options: SeedOptions): Promise<SeedRun> {
       await close();
     }
   }
+  const requestCpuMicros = await measureRequestCpu(ingestClient, names.stateTable, shardIds[0] as string);
   ingestClient.destroy();
   closingClient.destroy();
   return {
@@ -278,6 +317,7 @@ export async function simulateSeed(options: SeedOptions): Promise<SeedRun> {
     ingest: ingestUse,
     watermark: closingUse,
     decodeCpuMicros,
+    requestCpuMicros,
     unitsByName: Object.fromEntries(byName),
     results,
   };
