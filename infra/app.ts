@@ -1,11 +1,11 @@
 // The CDK app: `npx cdk synth` / `cdk deploy`. Configuration is the "panes" context key; the
 // pipelines file is validated here, so a bad one fails the synth naming the pipeline and field —
-// one line per problem, no stack trace, exit code 2 (README, "Configuration").
+// one line per problem, no stack trace, exit code 2 (README, "Command line").
 import { App, Validations } from "aws-cdk-lib";
 import { AwsSolutionsChecks } from "cdk-nag";
 import { loadPipelinesFile } from "../shared/app/pipelines-file.ts";
 import { PipelinesConfigError } from "../shared/core/pipelines/parse.ts";
-import { DeploymentConfigError, parseDeploymentConfig } from "./config.ts";
+import { DeploymentConfigError, parseDeploymentContext } from "./config.ts";
 import { PanesStack } from "./panes-stack.ts";
 import { readPipelinesInput } from "./pipelines-input.ts";
 
@@ -18,8 +18,11 @@ function explain(error: unknown): string[] | undefined {
 
 try {
   const app = new App();
-  const config = parseDeploymentConfig(app.node.tryGetContext("panes"));
-  new PanesStack(app, app.node.tryGetContext("stackName") ?? "Panes", {
+  const { config, stackName } = parseDeploymentContext({
+    panes: app.node.tryGetContext("panes"),
+    stackName: app.node.tryGetContext("stackName"),
+  });
+  new PanesStack(app, stackName, {
     config,
     pipelines: await loadPipelinesFile(config.pipelinesFile),
     pipelinesJson: await readPipelinesInput(config.pipelinesFile),

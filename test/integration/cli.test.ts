@@ -82,6 +82,23 @@ describe("panes CLI", () => {
     }
   });
 
+  it('counts in the singular where there is one: a replay of one event says "1 event → 1 window"', async () => {
+    // Prepare: one cpu event, so one 5-minute window
+    const dir = await mkdtemp(join(tmpdir(), "panes-cli-"));
+    const input = join(dir, "events.jsonl");
+    await writeFile(input, `${JSON.stringify({ host: "a", metric: "cpu", ts: Date.parse("2026-01-01T00:00:00Z"), value: 5 })}\n`);
+
+    // Act
+    const { code, stderr } = await runPanes(["replay", "--pipelines", pipelinesFile, "--input", input, "--output", "-", "--shards", "1"]);
+
+    // Assess
+    expect(code, stderr).toBe(0);
+    expect(stderr).toMatch(/^replay: read 1 event from /m);
+    expect(stderr).toMatch(
+      /^replay: 1 event → 1 window in [\d.]+ s \(\d+ events?\/s\); 0 dead-lettered, 0 late, 0 batches to the on-failure/m,
+    );
+  });
+
   it("ends every error in one line: usage (exit 2), missing credentials and unreachable endpoints (exit 1)", async () => {
     const cwd = await mkdtemp(join(tmpdir(), "panes-cli-"));
     // a fresh machine: no credentials anywhere, no instance metadata to ask

@@ -59,4 +59,38 @@ describe("panes dlq list", () => {
     expect(table.stderr).toMatch(new RegExp(`^2 of ${all.length} dead letters, newest first; --limit 0 shows all ${all.length} `, "m"));
     expect(table.stdout.split("\n")[0]).toMatch(/^recorded\s+kind\s+pipeline\s+shard\s+sequence\s+reason\s+data/);
   });
+
+  it("refuses a --pipeline the local stack does not run, naming its pipelines, in every command that takes one", async () => {
+    // Prepare: a stack of "counts" and "sums", with one letter of each
+    const { stack, cwd } = await startStack(countsAndSums());
+    await sendAndClose(stack, [{ ts: T0 + 1000, v: 1 }]); // no key: refused by both
+
+    // Act
+    const misspelt = await runPanes(["dlq", "list", "--pipeline", "cuonts"], { cwd });
+    const others = await Promise.all([
+      runPanes(["dlq", "list", "--pipeline", "nope"], { cwd }),
+      runPanes(["dlq", "redrive", "--pipeline", "nope", "--dry-run"], { cwd }),
+      runPanes(["results", "--pipeline", "nope"], { cwd }),
+      runPanes(["watermark", "--pipeline", "nope"], { cwd }),
+    ]);
+    const known = await runPanes(["dlq", "list", "--pipeline", "sums"], { cwd });
+    const unreadable = await runPanes(["dlq", "list", "--pipeline", "*"], { cwd });
+
+    // Assess
+    const lines = (stderr: string) => stderr.split("\n").filter((line) => line.trim() !== "");
+    expect(misspelt.code).toBe(2);
+    expect(lines(misspelt.stderr)).toEqual([
+      'panes: --pipeline "cuonts": the local stack has no such pipeline; did you mean "counts"? (its pipelines: counts, sums)',
+    ]);
+    for (const answer of others) {
+      expect(answer.code, answer.stderr).toBe(2);
+      expect(lines(answer.stderr)).toEqual([
+        'panes: --pipeline "nope": the local stack has no such pipeline (its pipelines: counts, sums)',
+      ]);
+      expect(answer.stdout).toBe("");
+    }
+    expect([known.code, unreadable.code]).toEqual([0, 0]);
+    expect(known.stderr).toMatch(/^1 of 1 dead letter, newest first /m);
+    expect(unreadable.stderr).toMatch(/^0 of 0 dead letters, newest first /m);
+  });
 });

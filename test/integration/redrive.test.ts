@@ -36,8 +36,8 @@ describe("panes dlq redrive", () => {
     // Assess
     expect(other.code).toBe(1);
     expect(other.stderr).toMatch(/is not this deployment's source stream/);
-    expect(redriven.stderr).toMatch(/1 records left alone: pipelines already counted them/);
-    expect(redriven.stderr).toMatch(/put 1 records back on .* and removed their 2 dead letters/);
+    expect(redriven.stderr).toMatch(/1 record left alone: already counted by a pipeline/);
+    expect(redriven.stderr).toMatch(/put 1 record back on .* and removed 2 dead letters/);
     // The keyless record was read again by both pipelines: two letters, not four; nothing counted twice.
     const after = await listDeadLetters(stack.dynamodb, stack.connection.names.deadLetterTable);
     expect(after.map((l) => l.pipeline).sort()).toEqual(["counts", "sums", "sums"]);

@@ -65,7 +65,7 @@ describe("poison pills", () => {
     };
     const table = ["--table", s.connection.names.deadLetterTable, "--stream", s.connection.names.sourceStream];
     const dry = await runPanes(["dlq", "redrive", "--dry-run", ...table], { env });
-    expect(dry.stderr).toMatch(/1 records left alone: only their first bytes were kept/);
+    expect(dry.stderr).toMatch(/1 record left alone: only the first bytes were kept/);
     expect(dry.stderr).toMatch(/would put 4 records back/);
     const redriven = await runPanes(["dlq", "redrive", "--pipeline", "skew", ...table], { env });
     expect(redriven.code).toBe(0);

@@ -63,7 +63,7 @@ describe("panes watermark", () => {
     expect(shown.stdout).toMatch(/p: watermark 2099-01-01T00:00:00\.000Z/);
     expect(refused.code).toBe(2);
     expect(refused.stderr).toMatch(/Add --yes to do it/);
-    expect(reset.stdout).toMatch(/watermark set to 2026-03-01T00:00:00\.000Z; 1 shard checkpoints clamped/);
+    expect(reset.stdout).toMatch(/watermark set to 2026-03-01T00:00:00\.000Z; 1 shard checkpoint clamped/);
     expect((await readWatermarks(stack.dynamodb, stack.connection.names.stateTable, ["p"])).get("p")).toBe(T0 + 61_000);
     const results = await queryResults(stack.dynamodb, stack.connection.names.resultsTable, { pipeline: "p", key: "a" });
     expect(results.map((r) => [r.start, r.count])).toEqual([[T0, 1]]);

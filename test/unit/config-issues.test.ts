@@ -68,10 +68,114 @@ describe("configuration problems", () => {
     );
   });
 
+  it("refuse a watermark schedule EventBridge cannot run: a whole number of minutes, at least one", () => {
+    expect(problemsOf({ watermarkSchedule: "30s" })).toEqual([
+      'panes.watermarkSchedule: "30s" is less than "1m" (an EventBridge schedule runs every whole number of minutes, at least one)',
+    ]);
+    expect(problemsOf({ watermarkSchedule: "0m" })).toEqual([
+      'panes.watermarkSchedule: "0m" is less than "1m" (an EventBridge schedule runs every whole number of minutes, at least one)',
+    ]);
+    expect(problemsOf({ watermarkSchedule: "90s" })).toEqual([
+      'panes.watermarkSchedule: "90s" is not a whole number of minutes (an EventBridge schedule runs every whole number of minutes, at least one); use "1m" or "2m"',
+    ]);
+    expect(parseDeploymentConfig({ watermarkSchedule: "2m" }).watermarkSchedule).toBe(120_000);
+  });
+
+  it("refuse a batching window or record age the event source mapping cannot take", () => {
+    expect(problemsOf({ eventSource: { maxBatchingWindow: "1500ms", maxRecordAge: "8d" } })).toEqual([
+      'panes.eventSource.maxBatchingWindow: "1500ms" is not a whole number of seconds (Lambda\'s batching window is a whole number of seconds, at most 300); use "1s" or "2s"',
+      'panes.eventSource.maxRecordAge: "8d" is more than "7d" (Lambda\'s maximum record age is a whole number of seconds, from 60 to 604800)',
+    ]);
+    expect(problemsOf({ eventSource: { maxBatchingWindow: "301s", maxRecordAge: "59s" } })).toEqual([
+      'panes.eventSource.maxBatchingWindow: "301s" is more than "5m" (Lambda\'s batching window is a whole number of seconds, at most 300)',
+      'panes.eventSource.maxRecordAge: "59s" is less than "1m" (Lambda\'s maximum record age is a whole number of seconds, from 60 to 604800)',
+    ]);
+    const limits = parseDeploymentConfig({ eventSource: { maxBatchingWindow: "5m", maxRecordAge: "7d" } }).eventSource;
+    expect([limits.maxBatchingWindow, limits.maxRecordAge]).toEqual([300_000, 604_800_000]);
+  });
+
+  it("refuse a capacity range whose minimum is above its maximum, naming the field that was set", () => {
+    expect(problemsOf({ capacity: { mode: "provisioned", minWrite: 100, maxWrite: 5 } })).toEqual([
+      "panes.capacity.minWrite: 100 is more than maxWrite (5); auto scaling needs minWrite ≤ maxWrite",
+    ]);
+    expect(problemsOf({ capacity: { mode: "provisioned", minWrite: 5000, minRead: 4500 } })).toEqual([
+      "panes.capacity.minWrite: 5000 is more than maxWrite (4000, the default); auto scaling needs minWrite ≤ maxWrite",
+      "panes.capacity.minRead: 4500 is more than maxRead (4000, the default); auto scaling needs minRead ≤ maxRead",
+    ]);
+    expect(problemsOf({ capacity: { mode: "provisioned", maxRead: 3 } })).toEqual([
+      "panes.capacity.maxRead: 3 is less than minRead (5, the default); auto scaling needs minRead ≤ maxRead",
+    ]);
+    expect(parseDeploymentConfig({ capacity: { mode: "provisioned", minWrite: 40, maxWrite: 40 } }).capacity).toMatchObject({
+      minWrite: 40,
+      maxWrite: 40,
+    });
+  });
+
+  it("refuse what the functions would refuse at their cold start, and a key ARN that is not one", () => {
+    expect(problemsOf({ retention: { tombstones: "30s" } })).toEqual([
+      'panes.retention.tombstones: "30s" is less than "1m" (the functions refuse a shorter one at their cold start)',
+    ]);
+    const stream = { import: { arn: "arn:aws:kinesis:eu-west-1:123456789012:stream/events", encryptionKeyArn: "arn:" } };
+    expect(problemsOf({ stream })).toEqual([
+      "panes.stream.import.encryptionKeyArn: must be a KMS key ARN (arn:aws:kms:REGION:ACCOUNT:key/ID)",
+    ]);
+  });
+
+  it("say which fields a variant of a union requires or refuses, never suggesting the key itself", () => {
+    expect(problemsOf({ stream: { create: { mode: "provisioned" } } })).toEqual([
+      'panes.stream.create.shards: required for mode "provisioned" (number)',
+    ]);
+    expect(problemsOf({ stream: { create: { mode: "on-demand", shards: 2 } } })).toEqual([
+      'panes.stream.create.shards: not allowed with mode "on-demand" (only with "provisioned")',
+    ]);
+    expect(problemsOf({ capacity: { mode: "on-demand", minWrite: 5 } })).toEqual([
+      'panes.capacity.minWrite: not allowed with mode "on-demand" (only with "provisioned")',
+    ]);
+    expect(problemsOf({ stream: { create: {} } })).toEqual(['panes.stream.create.mode: required; expected "on-demand" or "provisioned"']);
+  });
+
+  it("suggest a key for an unknown key anywhere in a pipelines file, or list the known keys", () => {
+    const problems = (extra: Record<string, unknown>) => {
+      try {
+        parsePipelines({ pipelines: [{ ...pipeline, ...extra }] });
+      } catch (error) {
+        if (error instanceof PipelinesConfigError) return error.problems;
+        throw error;
+      }
+      throw new Error("the pipelines were accepted");
+    };
+    const at = 'pipeline "cpu" (pipelines[0]), field';
+    expect(problems({ aggregates: { a: { avrg: "value" } } })).toContainEqual(`${at} aggregates.a.avrg: unknown key; did you mean "avg"?`);
+    expect(problems({ aggregates: { q: { quantiles: { feild: "latency", q: [0.5] } } } })).toContainEqual(
+      `${at} aggregates.q.quantiles.feild: unknown key; did you mean "field"?`,
+    );
+    expect(problems({ aggregates: { q: { quantiles: { field: "latency", q: [0.5], zzz: 1 } } } })).toEqual([
+      `${at} aggregates.q.quantiles.zzz: unknown key; known keys here: field, q, accuracy`,
+    ]);
+    expect(problems({ aggregates: { d: { distinct: { field: "user", precison: 10 } } } })).toEqual([
+      `${at} aggregates.d.distinct.precison: unknown key; did you mean "precision"?`,
+    ]);
+    // a key one level too high: where it belongs, in this pipeline
+    expect(problems({ aggregates: { p: { quantiles: { field: "latency" }, q: [0.5] } } })).toContainEqual(
+      `${at} aggregates.p.q: unknown key; did you mean aggregates.p.quantiles.q?`,
+    );
+    expect(problems({ size: "5m" })).toEqual([`${at} size: unknown key; did you mean window.size?`]);
+    expect(problems({ window: { type: "tumbling", size: "5m", slide: "1m" } })).toEqual([
+      `${at} window.slide: not allowed with type "tumbling" (only with "sliding")`,
+    ]);
+    expect(problems({ window: { type: "sliding", size: "5m" } })).toEqual([`${at} window.slide: required for type "sliding" (string)`]);
+    expect(problems({ dedupe: { field: "id", whithin: "1m" } })).toContainEqual(
+      `${at} dedupe.whithin: unknown key; did you mean "within"?`,
+    );
+  });
+
   it("suggest only what is near", () => {
     expect(nearest("provisoned", ["on-demand", "provisioned"])).toBe("provisioned");
     expect(nearest("BATCHSIZE", ["batchSize"])).toBe("batchSize");
     expect(nearest("forever", ["results", "deadLetters", "tombstones", "log"])).toBeUndefined();
     expect(nearest("x", [])).toBeUndefined();
+    // two letters swapped is one slip
+    expect(nearest("feild", ["field", "q", "accuracy"])).toBe("field");
+    expect(nearest("fdiel", ["field", "q", "accuracy"])).toBeUndefined();
   });
 });

@@ -5,6 +5,7 @@ import { FAULT_KINDS } from "../local/chaos.ts";
 import { runChaosReport } from "../local/chaos-report.ts";
 import type { KinesisEmulator } from "../local/emulators.ts";
 import { fuzzIngestAndClosing } from "../local/fuzz.ts";
+import { counted } from "../local/plural.ts";
 import { startLocalStack } from "../local/stack.ts";
 import { CliError, runCommand } from "./connection.ts";
 import { printTable } from "./results.ts";
@@ -108,7 +109,7 @@ export function runChaos(options: {
 
 /** The fuzz of the whole ingest and closing path (tools/local/fuzz.ts), on emulators of its own. */
 async function fuzz(runs: number, pipelines: Awaited<ReturnType<typeof loadPipelinesFile>>): Promise<void> {
-  process.stderr.write(`chaos: fuzzing ingest and closing with ${runs} random inputs\n`);
+  process.stderr.write(`chaos: fuzzing ingest and closing with ${counted(runs, "random input")}\n`);
   const stack = await startLocalStack({ pipelines, startPaused: true, watermarkIntervalMs: 0, prefix: "fuzz" });
   try {
     const { names } = stack.connection;
@@ -127,6 +128,6 @@ async function fuzz(runs: number, pipelines: Awaited<ReturnType<typeof loadPipel
     await stack.stop();
   }
   process.stderr.write(
-    `chaos: fuzz: ${runs} random inputs, every batch completed and every record was counted or dead-lettered exactly once\n`,
+    `chaos: fuzz: ${counted(runs, "random input")}, every batch completed and every record was counted or dead-lettered exactly once\n`,
   );
 }

@@ -5,6 +5,7 @@ import { CloudFormationClient, DescribeStacksCommand } from "@aws-sdk/client-clo
 import type { DynamoDBClient } from "@aws-sdk/client-dynamodb";
 import type { KinesisClient } from "@aws-sdk/client-kinesis";
 import { createDynamoDbClient, createKinesisClient } from "../../shared/aws/clients.ts";
+import { nearest } from "../../shared/core/config-issues.ts";
 import { PipelinesConfigError } from "../../shared/core/pipelines/parse.ts";
 import { LOCAL_CREDENTIALS, type LocalConnection } from "../local/stack.ts";
 
@@ -75,6 +76,11 @@ export interface DeploymentTarget {
   resultsTable?: string;
   deadLetterTable?: string;
   pipelines?: string[];
+  /**
+   * Where `pipelines` came from ("stack Panes", "the local stack"), when they are the pipelines of the
+   * tables the command reads; undefined when they are not known to be (a table named by flag, no --stack).
+   */
+  pipelinesOf?: string;
   /** the stream producers write to (ARN from the stack, name on the local stack) */
   sourceStream?: string;
   outputStream?: string;
@@ -103,11 +109,14 @@ export async function resolveTarget(connection: CliConnection, flags: TargetFlag
     };
   }
   const local = connection.local;
+  // The local stack's pipelines are those of its own tables, not of a table named by flag.
+  const ownTables = flags.table === undefined && flags.stateTable === undefined && flags.deadLetterTable === undefined;
   return {
     stateTable: flags.stateTable ?? fromStack.stateTable ?? local?.names.stateTable,
     resultsTable: flags.table ?? fromStack.resultsTable ?? local?.names.resultsTable,
     deadLetterTable: flags.deadLetterTable ?? fromStack.deadLetterTable ?? local?.names.deadLetterTable,
     pipelines: fromStack.pipelines ?? local?.pipelines,
+    pipelinesOf: fromStack.pipelines ? `stack ${flags.stack}` : local?.pipelines && ownTables ? "the local stack" : undefined,
     sourceStream: fromStack.sourceStream ?? local?.names.sourceStream,
     outputStream: fromStack.outputStream ?? local?.names.outputStream,
   };
@@ -120,6 +129,22 @@ export function required<T>(value: T | undefined, what: string): T {
   if (value === undefined)
     throw new CliError(`${what} is not known: pass it, or --stack NAME (the deployed stack), or run this beside \`panes start\``);
   return value;
+}
+
+/**
+ * A --pipeline the deployment does not run is a usage error (exit 2), not an empty answer: one line
+ * naming the known pipelines, with a did-you-mean. Unchecked when the pipelines are not known (an
+ * endpoint or a table given without --stack). `also`: other names the command accepts ("*").
+ */
+export function checkPipelineName(given: string | undefined, target: DeploymentTarget, also: readonly string[] = []): void {
+  const known = target.pipelines ?? [];
+  if (given === undefined || target.pipelinesOf === undefined || known.length === 0 || known.includes(given) || also.includes(given))
+    return;
+  const near = nearest(given, known);
+  throw new CliError(
+    `--pipeline ${JSON.stringify(given)}: ${target.pipelinesOf} has no such pipeline${near ? `; did you mean ${JSON.stringify(near)}?` : ""} (its pipelines: ${known.join(", ")})`,
+    2,
+  );
 }
 
 /** What the user can do about an error from the AWS SDK or the network, in one line; undefined when it is not one of those. */

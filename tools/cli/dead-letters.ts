@@ -1,6 +1,7 @@
 import { listDeadLetters } from "../../shared/aws/dynamodb/dead-letters.ts";
 import type { DeadLetter, DeadLetterKind } from "../../shared/core/types.ts";
-import { connect, required, resolveTarget, runCommand, type TargetFlags } from "./connection.ts";
+import { counted } from "../local/plural.ts";
+import { checkPipelineName, connect, required, resolveTarget, runCommand, type TargetFlags } from "./connection.ts";
 import { printTable } from "./results.ts";
 
 export interface DeadLetterFilter {
@@ -22,13 +23,52 @@ export function selectDeadLetters(letters: readonly DeadLetter[], filter: DeadLe
   return { shown: filter.limit > 0 ? matching.slice(0, filter.limit) : matching, matched: matching.length };
 }
 
+/**
+ * Dead letters by what happened to their records: invalid ones; late ones, all of them (`--kind late`
+ * lists them), and of those the events only some of their windows refused, which the others counted.
+ */
+export interface DeadLetterCounts {
+  invalid: number;
+  late: number;
+  /** late letters of events that other windows of the same pipeline took */
+  partlyLate: number;
+}
+
+/** A late letter whose own pipeline also took the record: only some of the event's windows refused it. */
+export const isPartlyLate = (l: DeadLetter) => l.kind === "late" && (l.acceptedBy ?? []).includes(l.pipeline);
+
+export function countDeadLetters(letters: readonly DeadLetter[]): DeadLetterCounts {
+  const counts: DeadLetterCounts = { invalid: 0, late: 0, partlyLate: 0 };
+  for (const l of letters) {
+    if (l.kind === "invalid") counts.invalid++;
+    else if (l.kind === "late") {
+      counts.late++;
+      if (isPartlyLate(l)) counts.partlyLate++;
+    }
+  }
+  return counts;
+}
+
+/** The counts in one line: "dead letters: 40 invalid, 70 late (55 too late for every window, dropped; 15 for some windows only, counted in the others)". */
+export function describeDeadLetterCounts({ invalid, late, partlyLate }: DeadLetterCounts): string {
+  const dropped = late - partlyLate;
+  const split =
+    late === 0
+      ? ""
+      : partlyLate === 0
+        ? " (too late for every window, dropped)"
+        : dropped === 0
+          ? " (too late for some windows only, counted in the others)"
+          : ` (${dropped} too late for every window, dropped; ${partlyLate} for some windows only, counted in the others)`;
+  return `dead letters: ${invalid} invalid, ${late} late${split}`;
+}
+
 export function runDeadLetters(options: DeadLetterFilter & { json?: boolean; table?: string } & TargetFlags) {
   return runCommand(async () => {
     const connection = await connect(options);
-    const table = required(
-      (await resolveTarget(connection, { ...options, table: undefined, deadLetterTable: options.table })).deadLetterTable,
-      "the dead-letter table (--table)",
-    );
+    const target = await resolveTarget(connection, { ...options, table: undefined, deadLetterTable: options.table });
+    checkPipelineName(options.pipeline, target, ["*"]);
+    const table = required(target.deadLetterTable, "the dead-letter table (--table)");
     const { shown, matched } = selectDeadLetters(await listDeadLetters(connection.dynamodb, table), options);
     if (options.json) {
       for (const l of shown) {
@@ -51,8 +91,6 @@ export function runDeadLetters(options: DeadLetterFilter & { json?: boolean; tab
       );
     }
     const more = shown.length < matched ? `; --limit 0 shows all ${matched}` : "";
-    process.stderr.write(
-      `${shown.length} of ${matched} ${matched === 1 ? "dead letter" : "dead letters"}, newest first${more} (${connection.describe})\n`,
-    );
+    process.stderr.write(`${shown.length} of ${counted(matched, "dead letter")}, newest first${more} (${connection.describe})\n`);
   });
 }

@@ -5,6 +5,7 @@ import { aggregateRecords } from "../../shared/aws/kinesis/kpl.ts";
 import { partitionKeyFrom } from "../../shared/aws/kinesis/partition-keys.ts";
 import { putRecordsWithRetry } from "../../shared/aws/kinesis/put-records.ts";
 import { valueAt } from "../../shared/core/pipelines/events.ts";
+import { counted } from "../local/plural.ts";
 import { CliError, connect, runCommand } from "./connection.ts";
 
 export function runProduce(file: string, options: { stream: string; partitionKey?: string; aggregate?: boolean }) {
@@ -51,6 +52,8 @@ export function runProduce(file: string, options: { stream: string; partitionKey
       throw new CliError(`cannot read ${file === "-" ? "standard input" : file}: ${(error as Error).message}`);
     }
     await flush();
-    process.stderr.write(`produce: ${sent} records to ${options.stream} (${connection.describe}), ${lineNumber} lines read\n`);
+    process.stderr.write(
+      `produce: ${counted(sent, "record")} to ${options.stream} (${connection.describe}), ${counted(lineNumber, "line")} read\n`,
+    );
   });
 }

@@ -6,8 +6,10 @@
 import { deleteDeadLetters, listDeadLetters } from "../../shared/aws/dynamodb/dead-letters.ts";
 import { putRecordsWithRetry } from "../../shared/aws/kinesis/put-records.ts";
 import type { DeadLetter, DeadLetterKind } from "../../shared/core/types.ts";
+import { counted } from "../local/plural.ts";
 import {
   CliError,
+  checkPipelineName,
   connect,
   type DeploymentTarget,
   required,
@@ -38,6 +40,7 @@ export function runRedrive(
   return runCommand(async () => {
     const connection = await connect(options);
     const target = await resolveTarget(connection, { ...options, table: undefined, deadLetterTable: options.table });
+    checkPipelineName(options.pipeline, target, ["*"]);
     const table = required(target.deadLetterTable, "the dead-letter table (--table)");
     const stream = sourceStreamOf(target, options.stream);
     const letters = await listDeadLetters(connection.dynamodb, table);
@@ -64,11 +67,11 @@ export function runRedrive(
       redrive.push(group);
     }
     const say = (m: string) => process.stderr.write(`redrive: ${m}\n`);
-    if (skipped > 0) say(`${skipped} records left alone: pipelines already counted them (--force redrives them anyway)`);
+    if (skipped > 0) say(`${counted(skipped, "record")} left alone: already counted by a pipeline (--force redrives such records too)`);
     if (truncated > 0)
-      say(`${truncated} records left alone: only their first bytes were kept (read them from the stream by sequence number)`);
+      say(`${counted(truncated, "record")} left alone: only the first bytes were kept (read each from the stream by its sequence number)`);
     if (options.dryRun) {
-      say(`would put ${redrive.length} records back on ${stream} (--dry-run)`);
+      say(`would put ${counted(redrive.length, "record")} back on ${stream} (--dry-run)`);
       return;
     }
     await putRecordsWithRetry(
@@ -77,6 +80,8 @@ export function runRedrive(
       redrive.map((group) => ({ PartitionKey: (group[0] as DeadLetter).partitionKey || "redrive", Data: (group[0] as DeadLetter).data })),
     );
     await deleteDeadLetters(connection.dynamodb, table, redrive.flat());
-    say(`put ${redrive.length} records back on ${stream} and removed their ${redrive.flat().length} dead letters (${connection.describe})`);
+    say(
+      `put ${counted(redrive.length, "record")} back on ${stream} and removed ${counted(redrive.flat().length, "dead letter")} (${connection.describe})`,
+    );
   });
 }

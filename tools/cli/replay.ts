@@ -3,6 +3,7 @@ import { loadPipelinesFile } from "../../shared/app/pipelines-file.ts";
 import type { DeadLetter, WindowResult } from "../../shared/core/types.ts";
 import { Chaos } from "../local/chaos.ts";
 import type { KinesisEmulator } from "../local/emulators.ts";
+import { counted } from "../local/plural.ts";
 import { replay } from "../local/replay.ts";
 import { CliError, runCommand } from "./connection.ts";
 
@@ -78,10 +79,11 @@ export function runReplay(options: {
     if (options.deadLetters !== undefined) await writeLines(options.deadLetters, summary.letters.map(deadLetterLine).sort());
     const rate = Math.round(summary.events / (summary.elapsedMs / 1000));
     process.stderr.write(
-      `replay: ${summary.events} events → ${sorted.length} windows in ${(summary.elapsedMs / 1000).toFixed(1)} s (${rate} events/s); ${summary.deadLettered} dead-lettered, ${summary.late} late, ${summary.onFailure} batches to the on-failure destination\n`,
+      `replay: ${counted(summary.events, "event")} → ${counted(sorted.length, "window")} in ${(summary.elapsedMs / 1000).toFixed(1)} s (${counted(rate, "event")}/s); ${summary.deadLettered} dead-lettered, ${summary.late} late, ${counted(summary.onFailure, "batch", "batches")} to the on-failure destination\n`,
     );
     if (chaos) process.stderr.write(`${chaos.summary()}\n`);
-    if (summary.onFailure > 0) throw new CliError(`${summary.onFailure} batches exhausted their retries; results are incomplete`, 1);
+    if (summary.onFailure > 0)
+      throw new CliError(`${counted(summary.onFailure, "batch", "batches")} ran out of retries; results are incomplete`, 1);
     if (options.strict && summary.deadLettered + summary.late > 0) throw new CliError("records were dead-lettered or late (--strict)", 3);
   });
 }

@@ -1,13 +1,16 @@
 import { queryResults } from "../../shared/aws/dynamodb/results.ts";
 import type { AggregateValue } from "../../shared/core/aggregates/state.ts";
-import { connect, required, resolveTarget, runCommand, type TargetFlags } from "./connection.ts";
+import { counted } from "../local/plural.ts";
+import { checkPipelineName, connect, required, resolveTarget, runCommand, type TargetFlags } from "./connection.ts";
 
 export function runResults(
   options: { pipeline: string; key?: string; from?: number; to?: number; json?: boolean; superseded?: boolean } & TargetFlags,
 ) {
   return runCommand(async () => {
     const connection = await connect(options);
-    const table = required((await resolveTarget(connection, options)).resultsTable, "the results table (--table)");
+    const target = await resolveTarget(connection, options);
+    checkPipelineName(options.pipeline, target);
+    const table = required(target.resultsTable, "the results table (--table)");
     const results = await queryResults(connection.dynamodb, table, {
       pipeline: options.pipeline,
       key: options.key,
@@ -32,9 +35,7 @@ export function runResults(
         : []),
     ]);
     printTable(["key", "start", "end", ...names, "events", "version", ...(options.superseded ? ["superseded"] : [])], rows);
-    process.stderr.write(
-      `${results.length} ${results.length === 1 ? "window" : "windows"} of ${options.pipeline} (${connection.describe})\n`,
-    );
+    process.stderr.write(`${counted(results.length, "window")} of ${options.pipeline} (${connection.describe})\n`);
   });
 }
 

@@ -11,9 +11,11 @@ import { CADENCE, DashboardSource, describeWindow } from "../dashboard/source.ts
 import { Chaos } from "../local/chaos.ts";
 import { startDemoProducer } from "../local/demo.ts";
 import type { KinesisEmulator } from "../local/emulators.ts";
+import { counted } from "../local/plural.ts";
 import { startLocalStack } from "../local/stack.ts";
 import { tailStream } from "../local/tail.ts";
 import { CliError, LOCAL_STATE_FILE, runCommand } from "./connection.ts";
+import { countDeadLetters, type DeadLetterCounts, describeDeadLetterCounts } from "./dead-letters.ts";
 import { formatNumber, formatValue, printable } from "./results.ts";
 
 const ON_FAILURE_FILE = ".panes/on-failure.jsonl";
@@ -80,7 +82,7 @@ export function runStart(options: {
     });
     const c = stack.connection;
     out.write(
-      `Kinesis ${c.kinesisEndpoint}  stream ${c.names.sourceStream} (${options.shards} shards), output stream ${c.names.outputStream}\n`,
+      `Kinesis ${c.kinesisEndpoint}  stream ${c.names.sourceStream} (${counted(options.shards, "shard")}), output stream ${c.names.outputStream}\n`,
     );
     out.write(`DynamoDB ${c.dynamodbEndpoint}  tables ${c.names.stateTable}, ${c.names.resultsTable}, ${c.names.deadLetterTable}\n`);
     for (const p of pipelines)
@@ -117,7 +119,7 @@ export function runStart(options: {
       : undefined;
     out.write(
       demo
-        ? `Demo producer: ${options.hosts} hosts, cpu and mem every 10 s of event time, clock ${options.speed}× from 12 hours ago until it reaches wall time (a 5-minute window every ${(300_000 / options.speed / 1000).toFixed(1)} s until then; wall time after ${formatDuration(Math.ceil(DEMO_HISTORY_MS / options.speed / 1000) * 1000)}). Ctrl-C stops everything.\n`
+        ? `Demo producer: ${counted(options.hosts, "host")}, cpu and mem every 10 s of event time, clock ${options.speed}× from 12 hours ago until it reaches wall time (a 5-minute window every ${(300_000 / options.speed / 1000).toFixed(1)} s until then; wall time after ${formatDuration(Math.ceil(DEMO_HISTORY_MS / options.speed / 1000) * 1000)}). Ctrl-C stops everything.\n`
         : `No demo producer: write events with  AWS_ENDPOINT_URL=${c.kinesisEndpoint} npx panes produce --stream ${c.names.sourceStream} FILE. Ctrl-C stops everything.\n`,
     );
 
@@ -132,7 +134,7 @@ export function runStart(options: {
       if (windows.size > 2000) windows.delete(windows.keys().next().value ?? "");
       if (!tty) out.write(`window ${windowLine(result)}\n`);
     });
-    let deadLetters = { invalid: 0, late: 0 };
+    let deadLetters: DeadLetterCounts = { invalid: 0, late: 0, partlyLate: 0 };
     let refreshes = 0;
     const refresh = async () => {
       if (!tty) return;
@@ -143,14 +145,10 @@ export function runStart(options: {
         pipelines.map((p) => p.name),
       );
       if (refreshes % 4 === 1) {
-        const letters = await listDeadLetters(stack.dynamodb, c.names.deadLetterTable);
-        deadLetters = {
-          invalid: letters.filter((l) => l.kind === "invalid").length,
-          late: letters.filter((l) => l.kind === "late").length,
-        };
+        deadLetters = countDeadLetters(await listDeadLetters(stack.dynamodb, c.names.deadLetterTable));
       }
       const screen: string[] = [
-        `\x1b[1mPanes\x1b[0m local pipeline — Kinesis ${c.kinesisEndpoint} (${options.kinesis}), DynamoDB ${c.dynamodbEndpoint} (dynalite), stream ${c.names.sourceStream} (${options.shards} shards)`,
+        `\x1b[1mPanes\x1b[0m local pipeline — Kinesis ${c.kinesisEndpoint} (${options.kinesis}), DynamoDB ${c.dynamodbEndpoint} (dynalite), stream ${c.names.sourceStream} (${counted(options.shards, "shard")})`,
         ...(dashboard ? [`Dashboard: ${dashboard.url}`] : []),
         "",
       ];
@@ -183,7 +181,7 @@ export function runStart(options: {
       }
       const stats = demo?.stats;
       screen.push(
-        `events produced ${stats?.produced ?? 0}   dead letters: ${deadLetters.invalid} invalid, ${deadLetters.late} late (dropped)   event clock ${demo ? new Date(demo.eventClock()).toISOString().slice(0, 19) : "—"}`,
+        `events produced ${stats?.produced ?? 0}   ${describeDeadLetterCounts(deadLetters)}   event clock ${demo ? new Date(demo.eventClock()).toISOString().slice(0, 19) : "—"}`,
       );
       screen.push("Ctrl-C stops everything.  `npx panes results --pipeline NAME` and `npx panes dlq list` work while this runs.");
       out.write(`\x1b[H\x1b[2J${screen.join("\n")}\n`);

@@ -2,14 +2,17 @@
 // --yes — sets it back (an operator's repair; see resetWatermark for what it does and does not undo).
 import { announceWatermarksEverywhere } from "../../shared/app/fold.ts";
 import { readCheckpoints, readWatermarks, resetWatermark } from "../../shared/aws/dynamodb/checkpoints.ts";
-import { CliError, connect, required, resolveTarget, runCommand, type TargetFlags } from "./connection.ts";
+import { counted } from "../local/plural.ts";
+import { CliError, checkPipelineName, connect, required, resolveTarget, runCommand, type TargetFlags } from "./connection.ts";
 
 const iso = (ms: number | undefined) => (ms === undefined ? "—" : new Date(ms).toISOString());
 
 export function runWatermark(options: TargetFlags & { pipeline: string; resetTo?: number; yes?: boolean }) {
   return runCommand(async () => {
     const connection = await connect(options);
-    const stateTable = required((await resolveTarget(connection, options)).stateTable, "the state table (--state-table)");
+    const target = await resolveTarget(connection, options);
+    checkPipelineName(options.pipeline, target);
+    const stateTable = required(target.stateTable, "the state table (--state-table)");
     const out = (line: string) => process.stdout.write(`${line}\n`);
     const show = async () => {
       const watermark = (await readWatermarks(connection.dynamodb, stateTable, [options.pipeline])).get(options.pipeline);
@@ -31,7 +34,7 @@ export function runWatermark(options: TargetFlags & { pipeline: string; resetTo?
       new Map([[options.pipeline, options.resetTo]]),
       Date.now(),
     );
-    out(`reset: watermark set to ${iso(options.resetTo)}; ${clamped} shard checkpoints clamped`);
+    out(`reset: watermark set to ${iso(options.resetTo)}; ${counted(clamped, "shard checkpoint")} clamped`);
     await show();
   });
 }

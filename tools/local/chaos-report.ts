@@ -12,6 +12,7 @@ import type { DeadLetter, WindowResult } from "../../shared/core/types.ts";
 import { Chaos, FAULT_KINDS, type FaultKind } from "./chaos.ts";
 import type { KinesisEmulator } from "./emulators.ts";
 import { generateMetrics } from "./generate.ts";
+import { counted } from "./plural.ts";
 import { eventsOf, fieldOf, keyOf, type ReferencePipeline, referenceWindows, timeOfEvent } from "./reference.ts";
 import { replay } from "./replay.ts";
 
@@ -69,7 +70,7 @@ export async function runChaosReport(options: ChaosReportOptions): Promise<Chaos
       const chaos = new Chaos(options.probability, seed);
       const reshardAt = run % 2 === 0 ? Math.floor(options.events / 3) : undefined;
       options.progress?.(
-        `run ${run}/${options.runs}: ${options.events} events, p=${options.probability}${reshardAt ? `, reshard at ${reshardAt}` : ""}`,
+        `run ${run}/${options.runs}: ${counted(options.events, "event")}, p=${options.probability}${reshardAt ? `, reshard at ${reshardAt}` : ""}`,
       );
       const summary = await replay({
         pipelines: options.pipelines,
@@ -115,7 +116,7 @@ export async function runChaosReport(options: ChaosReportOptions): Promise<Chaos
         seconds: Math.round(summary.elapsedMs / 100) / 10,
       });
       options.progress?.(
-        `run ${run}: ${chaos.summary()}; ${windowsChecked} windows checked, ${lost} lost, ${duplicated} duplicated, ${wrongValue} wrong, ${acceptedButAbsent} accepted but absent`,
+        `run ${run}: ${chaos.summary()}; ${counted(windowsChecked, "window")} checked, ${lost} lost, ${duplicated} duplicated, ${wrongValue} wrong, ${acceptedButAbsent} accepted but absent`,
       );
     }
   } finally {

@@ -6,6 +6,7 @@
 import { AsyncLocalStorage } from "node:async_hooks";
 import type { DynamoDBClient } from "@aws-sdk/client-dynamodb";
 import { seededRandom } from "./generate.ts";
+import { counted } from "./plural.ts";
 
 export const FAULT_KINDS = [
   "crash-mid-writes",
@@ -59,7 +60,7 @@ export class Chaos {
   /** `chaos: <N> faults injected (<kind>=<count>, …)` */
   summary(): string {
     const parts = [...this.counts].filter(([, n]) => n > 0).map(([k, n]) => `${k}=${n}`);
-    return `chaos: ${this.total} faults injected (${parts.join(", ") || "none"})`;
+    return `chaos: ${counted(this.total, "fault")} injected (${parts.join(", ") || "none"})`;
   }
 
   private count(kind: FaultKind): void {

@@ -20,6 +20,7 @@ import type { DeadLetter, WindowResult } from "../../shared/core/types.ts";
 import type { Chaos } from "./chaos.ts";
 import type { KinesisEmulator } from "./emulators.ts";
 import type { EventSourceMappingOptions } from "./event-source-mapping.ts";
+import { counted } from "./plural.ts";
 import { mergeTwoShards, splitAllShards } from "./reshard.ts";
 import { startLocalStack } from "./stack.ts";
 import { readAllRecordData } from "./tail.ts";
@@ -110,7 +111,7 @@ export async function readEventLines(path: string): Promise<{ line: number; text
   if (bad.length > 0) {
     const more = bad.length > MAX_BAD_LINES_SHOWN ? `; and ${bad.length - MAX_BAD_LINES_SHOWN} more` : "";
     throw new InputFileError(
-      `${bad.length} ${bad.length === 1 ? "line is" : "lines are"} not events: ${bad.slice(0, MAX_BAD_LINES_SHOWN).join("; ")}${more}`,
+      `${counted(bad.length, "line")} ${bad.length === 1 ? "is not an event" : "are not events"}: ${bad.slice(0, MAX_BAD_LINES_SHOWN).join("; ")}${more}`,
     );
   }
   return events;
@@ -121,7 +122,7 @@ export async function replay(options: ReplayOptions): Promise<ReplaySummary> {
   const clock = () => started;
   const say = options.progress ?? (() => undefined);
   const events = await readEventLines(options.input);
-  say(`read ${events.length} events from ${options.input}`);
+  say(`read ${counted(events.length, "event")} from ${options.input}`);
   let processed = 0;
   const stack = await startLocalStack({
     pipelines: options.pipelines,
@@ -165,13 +166,13 @@ export async function replay(options: ReplayOptions): Promise<ReplaySummary> {
           Data: Buffer.from(text),
         })),
       );
-      say(`put ${next}/${events.length} events on the stream`);
+      say(`put ${next}/${counted(events.length, "event")} on the stream`);
       if (next === cuts[0]) say(`reshard: split into ${(await splitAllShards(stack.kinesis, streamName)).join(", ")}`);
       if (next === cuts[1])
         say(`reshard: merged into ${(await mergeTwoShards(stack.kinesis, streamName)) ?? "nothing (no adjacent shards)"}`);
       i = next;
     }
-    const ticker = setInterval(() => say(`ingested ${processed}/${events.length} records`), 2000);
+    const ticker = setInterval(() => say(`ingested ${processed}/${counted(events.length, "record")}`), 2000);
     try {
       await stack.mapping.deliverInLockstep(
         () => stack.closeNow(),
@@ -193,7 +194,7 @@ export async function replay(options: ReplayOptions): Promise<ReplaySummary> {
       const mine = await queryResults(stack.dynamodb, stack.connection.names.resultsTable, { pipeline: pipeline.name });
       if (mine.length !== (held.get(pipeline.name) ?? 0))
         throw new ReplayReconcileError(
-          `pipeline ${pipeline.name}: the results index returned ${mine.length} windows but the table holds ${held.get(pipeline.name) ?? 0}`,
+          `pipeline ${pipeline.name}: the results index returned ${counted(mine.length, "window")} but the table holds ${held.get(pipeline.name) ?? 0}`,
         );
       results.push(...mine);
     }

@@ -1,6 +1,6 @@
 // Validates a pipelines file's content: every problem is reported with the pipeline's name and the
 // field's path. Pure: reading the file is shared/app/pipelines-file.ts.
-import { type Explained, explainIssues, formatPath } from "../config-issues.ts";
+import { type Explained, explainIssues, formatPath, type Path } from "../config-issues.ts";
 import { type Pipeline, pipelinesFileSchema } from "./schema.ts";
 
 export class PipelinesConfigError extends Error {
@@ -33,12 +33,17 @@ function describeProblem({ path: fullPath, message }: Explained, raw: unknown): 
   return `${location || "file"}: ${message}`;
 }
 
+/** A field a message suggests: within the problem's own pipeline (the only one it can name), as the problem's field is named. */
+const nameInPipeline = (path: Path) => formatPath(path[0] === "pipelines" && typeof path[1] === "number" ? path.slice(2) : path);
+
 /** Validates already-parsed input; `source` names it in errors. */
 export function parsePipelines(raw: unknown, source = "pipelines"): Pipeline[] {
   const result = pipelinesFileSchema.safeParse(raw);
   if (!result.success) {
     throw new PipelinesConfigError(source, [
-      ...new Set(explainIssues(pipelinesFileSchema, raw, result.error.issues).map((problem) => describeProblem(problem, raw))),
+      ...new Set(
+        explainIssues(pipelinesFileSchema, raw, result.error.issues, nameInPipeline).map((problem) => describeProblem(problem, raw)),
+      ),
     ]);
   }
   return result.data.pipelines;
