@@ -44,6 +44,8 @@ const duration = (example: string, limits?: DurationLimits) =>
 
 const SECOND = { ms: 1000, name: "seconds" };
 const MINUTE = { ms: 60_000, name: "minutes" };
+/** Retention by DynamoDB's TTL, which counts whole seconds (a fraction would round to 0, which keeps items forever). */
+const TTL: DurationLimits = { step: SECOND, why: "DynamoDB's TTL counts whole seconds" };
 
 const streamSchema = z.union([
   z.strictObject({
@@ -130,7 +132,13 @@ export const deploymentConfigSchema = z.strictObject({
       stream: z.boolean().default(true),
       streamShards: z.number().int().min(1).max(100).default(1),
       /** put results on an EventBridge bus ("default" or a bus name); omit for none */
-      eventBus: z.string().min(1).optional(),
+      /** a bus of this account and region, by name (EventBridge's names: letters, digits, . - _ /) */
+      eventBus: z
+        .string()
+        .regex(/^[A-Za-z0-9._/-]{1,256}$/, {
+          message: 'must be an EventBridge bus name ("default", or up to 256 letters, digits and . - _ /), not an ARN',
+        })
+        .optional(),
     })
     .prefault({}),
   watermarkSchedule: duration("1m", {
@@ -179,11 +187,11 @@ export const deploymentConfigSchema = z.strictObject({
   retention: z
     .strictObject({
       /** results TTL; "0d" keeps them */
-      results: duration("90d").prefault("0d"),
-      deadLetters: duration("14d").prefault("14d"),
+      results: duration("90d", TTL).prefault("0d"),
+      deadLetters: duration("14d", TTL).prefault("14d"),
       tombstones: duration("7d", { min: 60_000, why: "the functions refuse a shorter one at their cold start" }).prefault("7d"),
       /** shard-log entries: folded into pane state within a closing run, kept this long after (TTL) */
-      log: duration("7d").prefault("7d"),
+      log: duration("7d", TTL).prefault("7d"),
     })
     .prefault({}),
   alarms: z

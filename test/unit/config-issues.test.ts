@@ -121,6 +121,18 @@ describe("configuration problems", () => {
     ]);
   });
 
+  it("refuse a retention TTL cannot count (a fraction of a second would keep items forever) and a bus given by ARN", () => {
+    expect(problemsOf({ retention: { log: "1500ms", deadLetters: "1ms" } })).toEqual([
+      'panes.retention.deadLetters: "1ms" is not a whole number of seconds (DynamoDB\'s TTL counts whole seconds); use "0s" or "1s"',
+      'panes.retention.log: "1500ms" is not a whole number of seconds (DynamoDB\'s TTL counts whole seconds); use "1s" or "2s"',
+    ]);
+    expect(parseDeploymentConfig({ retention: { results: "0d", log: "2h" } }).retention).toMatchObject({ results: 0, log: 7_200_000 });
+    expect(problemsOf({ outputs: { eventBus: "arn:aws:events:eu-west-1:123456789012:event-bus/results" } })).toEqual([
+      'panes.outputs.eventBus: must be an EventBridge bus name ("default", or up to 256 letters, digits and . - _ /), not an ARN',
+    ]);
+    expect(parseDeploymentConfig({ outputs: { eventBus: "panes/results-1" } }).outputs.eventBus).toBe("panes/results-1");
+  });
+
   it("say which fields a variant of a union requires or refuses, never suggesting the key itself", () => {
     expect(problemsOf({ stream: { create: { mode: "provisioned" } } })).toEqual([
       'panes.stream.create.shards: required for mode "provisioned" (number)',
