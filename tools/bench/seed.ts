@@ -6,13 +6,14 @@
 // by its schedule. Every DynamoDB request reports what it would be billed (capacity.ts) and waits a
 // typical in-region round trip, so handler durations approximate what Lambda would bill.
 import { createHash } from "node:crypto";
-import { type DynamoDBClient, PutItemCommand, QueryCommand } from "@aws-sdk/client-dynamodb";
+import type { DynamoDBClient } from "@aws-sdk/client-dynamodb";
 import type { KinesisStreamEvent } from "aws-lambda";
 import { createIngestHandler } from "../../functions/commons/ingest-handler.ts";
 import { createWatermarkHandler } from "../../functions/commons/watermark-handler.ts";
 import { createDynamoDbClient } from "../../shared/aws/clients.ts";
 import { S } from "../../shared/aws/dynamodb/attributes.ts";
-import { logItemKey } from "../../shared/aws/dynamodb/keys.ts";
+import { logItemOf, readLogHead } from "../../shared/aws/dynamodb/log.ts";
+import { putItem } from "../../shared/aws/dynamodb/requests.ts";
 import type { Pipeline } from "../../shared/core/pipelines/schema.ts";
 import { localLambdaContext } from "../local/lambda-context.ts";
 import { createTables, localNames } from "../local/resources.ts";
@@ -114,28 +115,15 @@ function takeUnits(use: FunctionUse, meter: CapacityMeter, byName: Map<string, {
 
 /**
  * The floor of any handler that writes its batch to DynamoDB through the SDK: the CPU of bare
- * conditional PutItems of the newest log entry the ingest function wrote (same size, same shape).
+ * conditional PutItems of the newest log entry the ingest function wrote (read back and encoded again:
+ * the same size, the same shape).
  */
 async function measureRequestCpu(client: DynamoDBClient, table: string, shardId: string): Promise<number> {
-  const head = await client.send(
-    new QueryCommand({
-      TableName: table,
-      KeyConditionExpression: "pk = :pk",
-      ExpressionAttributeValues: { ":pk": S(logItemKey(shardId, 0).pk) },
-      ScanIndexForward: false,
-      Limit: 1,
-    }),
-  );
-  const entry = head.Items?.[0];
-  if (entry === undefined) return Number.NaN;
+  const head = await readLogHead(client, table, shardId);
+  if (head === undefined) return Number.NaN;
+  const entry = logItemOf(shardId, head);
   const put = (i: number) =>
-    client.send(
-      new PutItemCommand({
-        TableName: table,
-        Item: { ...entry, pk: S("bench#request"), sk: S(String(i)) },
-        ConditionExpression: "attribute_not_exists(pk)",
-      }),
-    );
+    putItem(client, table, { ...entry, pk: S("bench#request"), sk: S(String(i)) }, { condition: "attribute_not_exists(pk)" });
   for (let i = 0; i < 50; i++) await put(i);
   const runs = 400;
   const start = cpuMicros();
