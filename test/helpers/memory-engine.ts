@@ -2,23 +2,35 @@
 // state updates and fate rules the ingest and watermark functions use, with Maps where they have
 // DynamoDB. The storage glue here is deliberately minimal; the real glue is held to the same cases end
 // to end on the emulators (test/integration/conformance.test.ts).
+//
+// Fixed windows go the key-group way (docs/design/key-groups.md): batches become log entries of their
+// shard (batches alternate over `shards`), a closing run takes a cut of the logs (an epoch), and each key
+// group folds the portions since its own epoch (core/windows/key-group.ts), fires, clears the panes it
+// may, and moves its mark. `stopAfterFirstPane` makes a group's unit stop after its first pane write,
+// before its mark, and the next run (a later epoch) take the group on — what a crashed or timed-out unit
+// leaves behind must change nothing.
 
 import { finalValues } from "../../shared/core/aggregates/state.ts";
-import {
-  type Contribution,
-  foldIntoPane,
-  layersOf,
-  type StoredPane,
-  type StoredSessions,
-  updateSessions,
-  windowStateOf,
-} from "../../shared/core/ingest/deltas.ts";
+import { type Contribution, layersOf, type StoredSessions, updateSessions } from "../../shared/core/ingest/deltas.ts";
 import { planBatch } from "../../shared/core/ingest/plan.ts";
+import { keyGroupOf } from "../../shared/core/keygroups.ts";
 import type { Pipeline } from "../../shared/core/pipelines/schema.ts";
 import type { DeadLetter, StreamRecord } from "../../shared/core/types.ts";
 import type { TimeWindow } from "../../shared/core/windows/assigners.ts";
 import { earlyDueOf, ledgerDecisionOf } from "../../shared/core/windows/fates.ts";
-import { addFolded, type KeyEntry, needsClosing, settleEntries, windowsToClose } from "../../shared/core/windows/key-index.ts";
+import {
+  type Cut,
+  firedThroughAfter,
+  foldGroup,
+  type GroupPane,
+  type GroupPortion,
+  isInCut,
+  keyWindowState,
+  panesAfter,
+  panesToClear,
+  panesToRead,
+  windowsToFire,
+} from "../../shared/core/windows/key-group.ts";
 import { recordEmitting, type SessionEntry, sessionsDueOf, sessionsToFire, settleSessions } from "../../shared/core/windows/sessions.ts";
 
 export interface EngineResult {
@@ -36,6 +48,28 @@ export interface EngineResult {
 
 const SHARD = "shardId-000000000000";
 
+export interface MemoryEngineOptions {
+  /** key groups of the fixed-window pipeline (default 4) */
+  keyGroups?: number;
+  /** shard logs the batches alternate over (default 1) */
+  shards?: number;
+  /** a group's unit stops after its first pane write (before its mark) at this epoch, and runs again */
+  stopAfterFirstPane?: (epoch: number, group: number) => boolean;
+}
+
+interface LogEntryInMemory {
+  shardId: string;
+  ordinal: number;
+  /** the watermark the batch was planned at */
+  watermark: number | undefined;
+  portions: GroupPortion[];
+}
+
+interface GroupInMemory {
+  mark: { epoch: number; firedThrough?: number };
+  panes: Map<number, GroupPane>;
+}
+
 export class MemoryEngine {
   /** Panes' watermark (Flink's + 1) */
   watermark: number | undefined;
@@ -43,15 +77,24 @@ export class MemoryEngine {
   now = 0;
   readonly emitted: EngineResult[] = [];
   readonly letters: DeadLetter[] = [];
-  private readonly panes = new Map<string, { key: string; paneStart: number; pane: StoredPane }>();
-  /** the key index of a fixed-window pipeline, and how far its windows are fired */
-  private readonly index = new Map<string, KeyEntry>();
-  private firedThrough: number | undefined;
+  /** fixed windows: the shard logs, the epochs' cuts (epoch 0: nothing) and the key groups */
+  private readonly logs = new Map<string, LogEntryInMemory[]>();
+  private readonly cuts: Cut[] = [new Map()];
+  private readonly groups = new Map<number, GroupInMemory>();
+  private batches = 0;
+  private readonly keyGroups: number;
+  private readonly shards: number;
   private readonly sessions = new Map<string, { sessions: StoredSessions; due?: number }>();
   private readonly ledger = new Map<string, EngineResult>();
   private sequence = 0n;
 
-  constructor(readonly pipeline: Pipeline) {}
+  constructor(
+    readonly pipeline: Pipeline,
+    private readonly options: MemoryEngineOptions = {},
+  ) {
+    this.keyGroups = options.keyGroups ?? 4;
+    this.shards = options.shards ?? 1;
+  }
 
   /** One shard batch: the records' JSON in arrival order. */
   ingest(events: readonly object[]): void {
@@ -86,18 +129,16 @@ export class MemoryEngine {
     // As the ingest function does: letters for what some or all windows refused, the rest logged and
     // (here at once) folded into the pane.
     for (const { letters } of plan.tooLate) this.letters.push(...letters.values());
-    const through = (BigInt(records[records.length - 1]?.sequenceNumber ?? "0") << 32n) + 0xffffffffn;
+    // The batch's panes become the next entry of its shard's log.
+    const shardId = `shardId-${String(this.batches++ % this.shards).padStart(12, "0")}`;
+    const log = this.logs.get(shardId) ?? [];
+    this.logs.set(shardId, log);
+    const portions: GroupPortion[] = [];
     for (const { delta, letters } of plan.panes) {
-      const id = `${delta.key}\u0000${delta.paneStart}`;
       this.letters.push(...letters.values());
-      const layers = layersOf(delta);
-      const fired = this.firedThrough;
-      const late = fired === undefined ? [] : layers.filter((l) => l.from <= fired).map((l) => l.from);
-      addFolded(this.index, [{ key: delta.key, newest: delta.paneStart, ...(late.length > 0 ? { lateFrom: Math.min(...late) } : {}) }]);
-      const update = foldIntoPane(this.panes.get(id)?.pane ?? null, [{ shardId: SHARD, through, layers }]);
-      if (update.kind !== "write") continue;
-      this.panes.set(id, { key: delta.key, paneStart: delta.paneStart, pane: update.next });
+      portions.push({ shardId, ordinal: log.length + 1, key: delta.key, paneStart: delta.paneStart, layers: layersOf(delta) });
     }
+    if (portions.length > 0) log.push({ shardId, ordinal: log.length + 1, watermark: this.watermark, portions });
     for (const delta of plan.sessions) {
       const known = this.sessions.get(delta.key)?.sessions ?? null;
       const update = updateSessions(known, delta, SHARD, this.watermark);
@@ -123,13 +164,82 @@ export class MemoryEngine {
       for (const [key, item] of [...this.sessions]) if (item.due !== undefined && item.due <= upTo) this.closeSessions(key, watermark);
       return;
     }
+    this.closeGroups(watermark);
+  }
+
+  /** A closing run of fixed windows: a new epoch (the logs' heads), then every group's unit. */
+  private closeGroups(watermark: number): void {
+    const epoch = this.cuts.length;
+    const cut: Cut = new Map([...this.logs].map(([shardId, log]) => [shardId, log.length]));
+    this.cuts.push(cut);
+    // The lowest watermark the heads were planned at: every later batch is planned at least at it.
+    const heads = [...this.logs.values()].map((log) => log[log.length - 1]?.watermark);
+    const safeWatermark = heads.some((w) => w === undefined) ? undefined : Math.min(...(heads as number[]));
+    const groups = new Set([...this.groups.keys()]);
+    for (const log of this.logs.values())
+      for (const entry of log) for (const p of entry.portions) groups.add(keyGroupOf(p.key, this.keyGroups));
+    for (const group of [...groups].sort((a, b) => a - b)) {
+      if (!this.options.stopAfterFirstPane?.(epoch, group)) {
+        this.runUnit(group, epoch, watermark, safeWatermark, false);
+        continue;
+      }
+      // The unit stops part-way; the next run (a later epoch, here with the same cut) takes the group on.
+      this.runUnit(group, epoch, watermark, safeWatermark, true);
+      this.cuts.push(cut);
+      this.runUnit(group, this.cuts.length - 1, watermark, safeWatermark, false);
+    }
+  }
+
+  /** One group's closing unit: fold → fire → clear → mark. With `stop`, it stops after its first pane write. */
+  private runUnit(group: number, epoch: number, watermark: number, safeWatermark: number | undefined, stop: boolean): void {
+    const spec = this.pipeline.window;
+    const state: GroupInMemory = this.groups.get(group) ?? { mark: { epoch: 0 }, panes: new Map() };
+    this.groups.set(group, state);
+    const { mark } = state;
+    const from = this.cuts[mark.epoch] as Cut;
+    const to = this.cuts[epoch] as Cut;
+    const portions: GroupPortion[] = [];
+    for (const log of this.logs.values())
+      for (const entry of log) {
+        if (isInCut(entry, from) || !isInCut(entry, to)) continue;
+        for (const p of entry.portions) if (keyGroupOf(p.key, this.keyGroups) === group) portions.push(p);
+      }
+    const fold = foldGroup(state.panes, portions, {
+      epoch,
+      cutOf: (e) => this.cuts[e] as Cut,
+      firedThrough: mark.firedThrough,
+    });
+    for (const pane of fold.changed) {
+      state.panes.set(pane.paneStart, pane);
+      if (stop) return;
+    }
     const withOpen = this.pipeline.early !== undefined;
-    const closing = new Map(
-      [...this.index].filter(([, e]) => needsClosing(this.pipeline.window, e, this.firedThrough, watermark, withOpen)),
-    );
-    for (const entry of closing.values()) this.closePanes(entry, watermark);
-    if (this.firedThrough === undefined || watermark > this.firedThrough) this.firedThrough = watermark;
-    settleEntries(this.pipeline.window, this.index, closing, watermark);
+    const refires = [...fold.refire.values()];
+    const range = panesToRead(spec, {
+      firedThrough: mark.firedThrough,
+      watermark,
+      withOpen,
+      ...(refires.length > 0 ? { lowestRefire: Math.min(...refires) } : {}),
+    });
+    // What a unit reads: the panes of the windows it may fire (a wrong range loses windows).
+    const read = new Map([...panesAfter(state.panes, fold)].filter(([start]) => start >= range.from && start < range.to));
+    for (const { key, window, final } of windowsToFire(spec, read, {
+      firedThrough: mark.firedThrough,
+      watermark,
+      refire: fold.refire,
+      withOpen,
+    })) {
+      const contents = keyWindowState(key, window, read);
+      if (contents === undefined) continue;
+      if (final) this.write(key, window, contents, true);
+      else if (earlyDueOf(this.ledger.get(`${key}\u0000${window.start}/${window.end}`), contents.n, this.now, this.pipeline.early ?? 0))
+        this.write(key, window, contents, false);
+    }
+    const firedThrough = firedThroughAfter(mark.firedThrough, watermark);
+    // Cleared panes are deleted here (DynamoDB keeps them a while): one needed later would be missed.
+    for (const paneStart of panesToClear(spec, this.pipeline.allowedLateness, state.panes, { safeWatermark, firedThrough }))
+      state.panes.delete(paneStart);
+    state.mark = { epoch, firedThrough };
   }
 
   private write(
@@ -162,30 +272,6 @@ export class MemoryEngine {
       if (superseded) superseded.supersededBy = { start: window.start, end: window.end };
     }
     return "settled";
-  }
-
-  private closePanes(entry: KeyEntry, watermark: number): void {
-    const { key } = entry;
-    const panes = [...this.panes.values()].filter((p) => p.key === key).map((p) => ({ paneStart: p.paneStart, layers: p.pane.layers }));
-    const { due, open } = windowsToClose(
-      this.pipeline.window,
-      panes.map((p) => p.paneStart),
-      {
-        ...(this.firedThrough === undefined ? {} : { firedThrough: this.firedThrough }),
-        ...(entry.refireFrom === undefined ? {} : { refireFrom: entry.refireFrom }),
-        watermark,
-        withOpen: this.pipeline.early !== undefined,
-      },
-    );
-    for (const window of due) {
-      const state = windowStateOf(window, panes);
-      if (state) this.write(key, window, state, true);
-    }
-    for (const window of open) {
-      const state = windowStateOf(window, panes);
-      const stored = this.ledger.get(`${key}\u0000${window.start}/${window.end}`);
-      if (state && earlyDueOf(stored, state.n, this.now, this.pipeline.early ?? 0)) this.write(key, window, state, false);
-    }
   }
 
   private closeSessions(key: string, watermark: number): void {

@@ -4,7 +4,7 @@
 // session windows (test/helpers/semantics-scripts.ts says what is checked). In memory: thousands of runs.
 import fc from "fast-check";
 import { describe, it } from "vitest";
-import { MemoryEngine } from "../helpers/memory-engine.ts";
+import { MemoryEngine, type MemoryEngineOptions } from "../helpers/memory-engine.ts";
 import {
   checkAgainstModel,
   emissionOf,
@@ -14,8 +14,8 @@ import {
   scripts,
 } from "../helpers/semantics-scripts.ts";
 
-function inMemory(script: Script): SystemUnderTest {
-  const engine = new MemoryEngine(pipelineOfScript(script));
+function inMemory(script: Script, options: MemoryEngineOptions = {}): SystemUnderTest {
+  const engine = new MemoryEngine(pipelineOfScript(script), options);
   return {
     ingest: async (events) => engine.ingest(events),
     advanceWatermark: async (to) => engine.advanceWatermark(to),
@@ -34,6 +34,24 @@ describe("window semantics against the reference model (property)", () => {
     await fc.assert(
       fc.asyncProperty(scripts({ maxSteps: 40, maxBatch: 3 }), (script) => checkAgainstModel(script, inMemory(script))),
       { numRuns: 4000 },
+    );
+  });
+
+  it("holds with keys in several key groups, batches over two shard logs, and units that stop after a pane write and run again", async () => {
+    const fixed = scripts({ maxSteps: 40, maxBatch: 3 }).filter((s) => s.window.type !== "session");
+    await fc.assert(
+      fc.asyncProperty(fixed, fc.integer({ min: 1, max: 3 }), fc.integer(), (script, keyGroups, seed) =>
+        checkAgainstModel(
+          script,
+          inMemory(script, {
+            keyGroups,
+            shards: 2,
+            // about half the units stop part-way, chosen by the seed
+            stopAfterFirstPane: (epoch, group) => ((seed ^ Math.imul(epoch, 0x9e3779b1) ^ Math.imul(group, 0x85ebca6b)) >>> 3) % 2 === 0,
+          }),
+        ),
+      ),
+      { numRuns: 2000 },
     );
   });
 
