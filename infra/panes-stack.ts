@@ -14,7 +14,6 @@ import * as logs from "aws-cdk-lib/aws-logs";
 import * as sqs from "aws-cdk-lib/aws-sqs";
 import type { Construct } from "constructs";
 import { STATE_LETTER_PREFIX } from "#shared/aws/dynamodb/dead-letters.ts";
-import { RUN_OUTBOX_PREFIX } from "#shared/aws/dynamodb/results.ts";
 import { STUCK_PREFIX } from "#shared/aws/dynamodb/stuck.ts";
 import type { Pipeline } from "#shared/core/pipelines/schema.ts";
 import type { DeploymentConfig } from "./config.ts";
@@ -206,11 +205,11 @@ export class PanesStack extends Stack {
     ingestRole.allow("EventSource", KINESIS_EVENT_SOURCE_ACTIONS, [source.streamArn]);
     ingestRole.allow("OnFailureQueue", ["sqs:SendMessage"], [onFailureQueue.queueArn]);
 
-    // Watermark (shared/app/closing.ts, fold.ts): shard logs folded into pane state, checkpoints,
-    // watermarks (and their notices) in the state table (due state found through the due index, never a
-    // scan; a shard folded to its end is forgotten); the results ledger written once per version, never
-    // deleted (the outbox index finds what is not yet published); the source stream's shards and idle
-    // probes; the outputs.
+    // Watermark (shared/app/closing.ts, closing-unit.ts, shard-logs.ts): shard logs read, checkpoints,
+    // watermarks (and their notices), epochs, key groups' panes and marks in the state table (session
+    // state found through the due index, never a scan; a shard read to its end is forgotten); the results
+    // ledger written per key group and window end under a condition on its version, never deleted; the
+    // source stream's shards and idle probes; the outputs.
     watermarkRole.allow(
       "State",
       ["dynamodb:GetItem", "dynamodb:BatchGetItem", "dynamodb:Query", "dynamodb:PutItem", "dynamodb:UpdateItem", "dynamodb:DeleteItem"],
@@ -221,17 +220,7 @@ export class PanesStack extends Stack {
       "ForAllValues:StringLike": { "dynamodb:LeadingKeys": [`${STATE_LETTER_PREFIX}*`] },
     });
     watermarkRole.allow("DueIndex", ["dynamodb:Query"], [storage.indexArn(storage.state, "due")]);
-    // A run's outbox is one item it writes before its results and deletes once they are published
-    // (BatchWriteItem): a ledger item is never deleted — the condition keeps the deletes to the outboxes.
-    watermarkRole.allow(
-      "Results",
-      ["dynamodb:BatchGetItem", "dynamodb:PutItem", "dynamodb:UpdateItem", "dynamodb:Query"],
-      [storage.results.tableArn],
-    );
-    watermarkRole.allow("RunOutboxes", ["dynamodb:BatchWriteItem"], [storage.results.tableArn], {
-      "ForAllValues:StringLike": { "dynamodb:LeadingKeys": [`${RUN_OUTBOX_PREFIX}*`] },
-    });
-    watermarkRole.allow("OutboxIndex", ["dynamodb:Query"], [storage.indexArn(storage.results, "outbox")]);
+    watermarkRole.allow("Results", ["dynamodb:BatchGetItem", "dynamodb:PutItem", "dynamodb:Query"], [storage.results.tableArn]);
     // Keys it cannot close are parked in the dead-letter table under partition keys of their own
     // (shared/aws/dynamodb/stuck.ts): the condition keeps it away from the records' dead letters, which are kept.
     watermarkRole.allow("StuckKeys", ["dynamodb:Query", "dynamodb:UpdateItem", "dynamodb:DeleteItem"], [storage.deadLetters.tableArn], {

@@ -8,7 +8,7 @@
 // ingest/deltas.ts and windows/fates.ts.
 import type { DynamoDBClient } from "@aws-sdk/client-dynamodb";
 import pLimit, { type LimitFunction } from "p-limit";
-import { readShardProgress, readWatermarks } from "../aws/dynamodb/checkpoints.ts";
+import { readPipelineMarks, readShardProgress } from "../aws/dynamodb/checkpoints.ts";
 import { putDeadLetters } from "../aws/dynamodb/dead-letters.ts";
 import { claimEventIds } from "../aws/dynamodb/dedupe.ts";
 import {
@@ -29,6 +29,7 @@ import type { DeadLetter, StreamRecord } from "../core/types.ts";
 import { closesWindows, type TimeWindow } from "../core/windows/assigners.ts";
 import { isWindowDue } from "../core/windows/fates.ts";
 import { sessionsDueOf, sessionWindowOf } from "../core/windows/sessions.ts";
+import { mergeWatermarks } from "../core/windows/watermark.ts";
 
 export interface IngestDependencies {
   dynamodb: DynamoDBClient;
@@ -92,7 +93,9 @@ interface LogHead {
   ordinal: number;
   /** the last record position applied (undefined: none yet) */
   last?: bigint;
-  watermarks: Map<string, number>;
+  watermarks: ReadonlyMap<string, number>;
+  /** the reset generation of each watermark (absent: 0) */
+  generations: ReadonlyMap<string, number>;
   /** when this container last read the watermarks themselves */
   watermarksReadAt: number;
 }
@@ -106,7 +109,13 @@ const headId = (deps: IngestDependencies, shardId: string) => `${deps.stateTable
 async function readHead(deps: IngestDependencies, shardId: string): Promise<LogHead> {
   const entry = await readLogHead(deps.dynamodb, deps.stateTable, shardId);
   if (entry !== undefined)
-    return { ordinal: entry.ordinal, last: entry.last, watermarks: new Map(Object.entries(entry.watermarks)), watermarksReadAt: 0 };
+    return {
+      ordinal: entry.ordinal,
+      last: entry.last,
+      watermarks: new Map(Object.entries(entry.watermarks)),
+      generations: new Map(Object.entries(entry.generations ?? {})),
+      watermarksReadAt: 0,
+    };
   const progress = (await readShardProgress(deps.dynamodb, deps.stateTable, [shardId])).get(shardId);
   const seq = progress?.sequenceNumber;
   // Progress counts whole Kinesis records: every user record of the last one is applied.
@@ -114,6 +123,7 @@ async function readHead(deps: IngestDependencies, shardId: string): Promise<LogH
     ordinal: progress?.ordinal ?? 0,
     last: seq === undefined ? undefined : (BigInt(seq) << 32n) + 0xffffffffn,
     watermarks: new Map(),
+    generations: new Map(),
     watermarksReadAt: 0,
   };
 }
@@ -123,12 +133,16 @@ async function withWatermarks(deps: IngestDependencies, head: LogHead, now: numb
   const sessions = deps.pipelines.some((p) => p.window.type === "session");
   const refresh = deps.watermarkRefreshMs ?? DEFAULT_WATERMARK_REFRESH_MS;
   if (!sessions && head.watermarksReadAt > 0 && now - head.watermarksReadAt < refresh) return head;
-  const read = await readWatermarks(
+  const marks = await readPipelineMarks(
     deps.dynamodb,
     deps.stateTable,
     deps.pipelines.map((p) => p.name),
   );
-  return { ...head, watermarks: read, watermarksReadAt: now };
+  const table = {
+    watermarks: new Map([...marks].flatMap(([p, m]) => (m.watermark === undefined ? [] : [[p, m.watermark] as const]))),
+    generations: new Map([...marks].map(([p, m]) => [p, m.resetGeneration ?? 0] as const)),
+  };
+  return { ...head, ...mergeWatermarks(head, table), watermarksReadAt: now };
 }
 
 /** Finds records by position; the index is built on the first question (most batches never ask). */
@@ -146,6 +160,7 @@ interface BatchContext {
   shardId: string;
   now: number;
   watermarks: ReadonlyMap<string, number>;
+  generations: ReadonlyMap<string, number>;
   /** the batch's record at a position */
   recordAt: (position: bigint) => StreamRecord | undefined;
   acceptedBy: ReadonlyMap<bigint, string[]>;
@@ -341,6 +356,7 @@ function entriesOf(
     last: (BigInt(last.sequenceNumber) << 32n) + 0xffffffffn,
     at: ctx.now,
     watermarks: Object.fromEntries(ctx.watermarks),
+    ...(ctx.generations.size > 0 ? { generations: Object.fromEntries(ctx.generations) } : {}),
     maxEventTimes,
     panes,
   };
@@ -387,6 +403,7 @@ async function applyAfterHead(
     shardId,
     now,
     watermarks: head.watermarks,
+    generations: head.generations,
     recordAt: recordsByPosition(pending),
     acceptedBy: plan.acceptedBy,
     counts,
@@ -460,8 +477,10 @@ export async function applyShardBatch(deps: IngestDependencies, records: readonl
       conflicts = counts.conflicts;
       if (attempt >= MAX_ATTEMPTS)
         throw new StateWriteConflictError(`the log of shard ${shardId} kept moving under ${MAX_ATTEMPTS} attempts`);
-      // The head's watermarks are the ones to plan at (a notice's, or those the batch before was planned at).
-      head = { ...(await readHead(deps, shardId)), watermarksReadAt: head.watermarksReadAt };
+      // The head's watermarks are the ones to plan at (a notice's, or those the batch before was planned
+      // at), merged into what this container knew: a pipeline the head does not name keeps its watermark.
+      const read = await readHead(deps, shardId);
+      head = { ...read, ...mergeWatermarks(head, read), watermarksReadAt: head.watermarksReadAt };
     }
   } catch (error) {
     // Whatever this container thought of the head, the retry reads it again.

@@ -1,11 +1,12 @@
 // The real ingest and watermark handlers on the emulators, driven step by step: events put on the
 // stream and delivered as one batch, the watermark set explicitly (stored as the closing logic stores
 // it), closing runs on demand at a chosen processing time. What the watermark handler publishes is kept.
+import type { DynamoDBClient } from "@aws-sdk/client-dynamodb";
 import { PutRecordsCommand } from "@aws-sdk/client-kinesis";
 import { expect } from "vitest";
 import { createIngestHandler } from "../../functions/commons/ingest-handler.ts";
 import { createWatermarkHandler } from "../../functions/commons/watermark-handler.ts";
-import { announceWatermarksEverywhere } from "../../shared/app/fold.ts";
+import { announceWatermarksEverywhere } from "../../shared/app/shard-logs.ts";
 import { advanceWatermark } from "../../shared/aws/dynamodb/checkpoints.ts";
 import { listDeadLetters } from "../../shared/aws/dynamodb/dead-letters.ts";
 import { queryResults } from "../../shared/aws/dynamodb/results.ts";
@@ -37,11 +38,18 @@ export class HandlerHarness {
       writeConcurrency: 4,
       now: clock,
     });
-    this.watermarkHandler = createWatermarkHandler({
+    this.watermarkHandler = this.watermarkHandlerOn(dynamodb);
+  }
+
+  /** A watermark handler of this deployment whose requests go through `dynamodb` (a client that can be held). */
+  watermarkHandlerOn(dynamodb: DynamoDBClient) {
+    const { names } = this.deployment;
+    const clock = () => this.now;
+    return createWatermarkHandler({
       dynamodb,
       stateTable: names.stateTable,
       resultsTable: names.resultsTable,
-      pipelines: [pipeline],
+      pipelines: [this.pipeline],
       sink: { publish: async (results) => void this.published.push(...results) },
       concurrency: 4,
       tombstoneRetentionMs: 86_400_000,
@@ -73,12 +81,18 @@ export class HandlerHarness {
     await announceWatermarksEverywhere(
       { dynamodb, stateTable: names.stateTable, pipelines: [this.pipeline], concurrency: 4 },
       new Map([[this.pipeline.name, stored]]),
+      new Map(),
       this.now,
     );
   }
 
   async close(): Promise<void> {
     await this.watermarkHandler(undefined, testContext());
+  }
+
+  /** A closing run, with what it reports per pipeline. */
+  closeReports() {
+    return this.watermarkHandler(undefined, testContext());
   }
 
   async letters(): Promise<DeadLetter[]> {

@@ -18,7 +18,10 @@ export function useLocalStack(label: string) {
     await stack?.stop();
     stack = undefined;
   });
-  return async (pipelines: readonly Pipeline[], options: { shards?: number; closeOnIngestMs?: number } = {}): Promise<LocalStack> => {
+  return async (
+    pipelines: readonly Pipeline[],
+    options: { shards?: number; closeOnIngestMs?: number; maxPaneItemBytes?: number } = {},
+  ): Promise<LocalStack> => {
     stack = await startLocalStack({
       pipelines,
       endpoints: emulatorEndpoints(),
@@ -27,6 +30,7 @@ export function useLocalStack(label: string) {
       mapping: { pollIntervalMs: 20, batchSize: 100 },
       watermarkIntervalMs: 0,
       closeOnIngestMs: options.closeOnIngestMs ?? 0,
+      ...(options.maxPaneItemBytes ? { maxPaneItemBytes: options.maxPaneItemBytes } : {}),
     });
     return stack;
   };

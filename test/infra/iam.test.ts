@@ -110,7 +110,7 @@ describe("execution roles", () => {
     expect(ingest.managedPolicies).toEqual([]);
   });
 
-  it("give the watermark function its state, the due and outbox indexes only, a ledger it cannot delete from (but its runs' outboxes), only its own items among the dead letters, the shards and the output", async () => {
+  it("give the watermark function its state, the due index only, a ledger it cannot delete from, only its own items among the dead letters, the shards and the output", async () => {
     // Prepare
     const { stack, watermark } = await grantsOf({});
     const arn = (token: string) => textOfToken(stack, token);
@@ -129,14 +129,7 @@ describe("execution roles", () => {
         "dynamodb:UpdateItem",
       ],
       [arn(`${stack.storage.state.tableArn}/index/due`)]: ["dynamodb:Query"],
-      [arn(stack.storage.results.tableArn)]: [
-        "dynamodb:BatchGetItem",
-        "dynamodb:BatchWriteItem",
-        "dynamodb:PutItem",
-        "dynamodb:Query",
-        "dynamodb:UpdateItem",
-      ],
-      [arn(`${stack.storage.results.tableArn}/index/outbox`)]: ["dynamodb:Query"],
+      [arn(stack.storage.results.tableArn)]: ["dynamodb:BatchGetItem", "dynamodb:PutItem", "dynamodb:Query"],
       [arn(stack.storage.deadLetters.tableArn)]: [
         "dynamodb:BatchWriteItem",
         "dynamodb:DeleteItem",

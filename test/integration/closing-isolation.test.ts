@@ -4,10 +4,11 @@ import { type AttributeValue, DeleteItemCommand, PutItemCommand } from "@aws-sdk
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { createWatermarkHandler } from "../../functions/commons/watermark-handler.ts";
 import { createDynamoDbClient } from "../../shared/aws/clients.ts";
-import { foldedPaneItemOf } from "../../shared/aws/dynamodb/panes.ts";
-import { readRunOutboxes } from "../../shared/aws/dynamodb/results.ts";
+import { groupPaneItemKey } from "../../shared/aws/dynamodb/keys.ts";
+import { queryResults } from "../../shared/aws/dynamodb/results.ts";
 import { readStuckKeys } from "../../shared/aws/dynamodb/stuck.ts";
 import { kinesisResultSink, outputPartitionKeyOf } from "../../shared/aws/outputs/kinesis.ts";
+import { keyGroupOf } from "../../shared/core/keygroups.ts";
 import type { WindowResult } from "../../shared/core/types.ts";
 import { LOCAL_CREDENTIALS, LOCAL_REGION } from "../../tools/local/stack.ts";
 import { readShardRecords } from "../../tools/local/tail.ts";
@@ -48,32 +49,38 @@ describe("closing goes on", () => {
     expect((await h.finalResults()).map((r) => r.values)).toEqual([{ s: 1.8e126, m: 9e125 }]);
   });
 
-  it("parks a key whose state cannot be read with its events kept aside, closes the others, and closes it once it can", async () => {
-    // Prepare: two keys; one pane corrupted behind Panes' back
+  it("parks a key group whose state cannot be read, closes the other groups, and closes it from where it stood once it can", async () => {
+    // Prepare: two keys in two key groups; the pane of one group corrupted behind Panes' back
     const h = new HandlerHarness(deployment, pipelineOf({ aggregates: { n: { count: true } } }));
+    const [good, bad] = ["good", "bad"];
+    const groupOf = (key: string) => keyGroupOf(key, h.pipeline.keyGroups);
+    expect(groupOf(good)).not.toBe(groupOf(bad as string));
     await h.ingest([
-      { k: "good", ts: 1000 },
-      { k: "bad", ts: 1000 },
+      { k: good, ts: 1000 },
+      { k: bad, ts: 1000 },
     ]);
-    const pane = { version: 9, layers: [], fences: new Map(), tombstone: false };
+    const where = groupPaneItemKey(h.pipeline.name, groupOf(bad as string), 0);
     const corrupt: Record<string, AttributeValue> = {
-      ...foldedPaneItemOf({ pipeline: h.pipeline.name, key: "bad", paneStart: 0 }, pane, Date.now() + 86_400_000),
-      st: { S: "{not json" },
+      pk: { S: where.pk },
+      sk: { S: where.sk },
+      e: { N: "0" },
+      d: { B: new Uint8Array([1, 2, 3]) },
     };
     await deployment.dynamodb.send(new PutItemCommand({ TableName: deployment.names.stateTable, Item: corrupt }));
 
     // Act
     await h.advanceWatermark(60_000);
-    await h.close();
+    const [first] = await h.closeReports();
 
-    // Assess: "good" closed, "bad" parked with the reason
-    expect((await h.finalResults()).map((r) => r.key)).toEqual(["good"]);
+    // Assess: "good" closed, the group of "bad" parked with the reason
+    expect((await h.finalResults()).map((r) => r.key)).toEqual([good]);
+    expect(first?.stuck.map((s) => s.key)).toEqual([`key group ${groupOf(bad as string)}`]);
     const parked = await readStuckKeys(deployment.dynamodb, deployment.names.deadLetterTable, h.pipeline.name);
-    expect([...parked.keys()]).toEqual(["bad"]);
-    expect(parked.get("bad")?.reason).toMatch(/SyntaxError/);
+    expect([...parked.keys()]).toEqual([`key group ${groupOf(bad as string)}`]);
+    expect(parked.get(`key group ${groupOf(bad as string)}`)?.reason).toMatch(/Error/);
 
-    // Act: the operator removes the broken item; the next run folds the events kept aside for it, closes
-    // the key and clears the record
+    // Act: the operator removes the broken item; the next run takes the group from its mark (its events
+    // are still in the shard log), closes its window and clears the record
     await deployment.dynamodb.send(
       new DeleteItemCommand({
         TableName: deployment.names.stateTable,
@@ -117,7 +124,7 @@ describe("closing goes on", () => {
     expect(mine[0]?.PartitionKey?.length).toBeLessThanOrEqual(256);
   });
 
-  it("publishes what a run wrote but could not publish at the next run, once, from the run's outbox", async () => {
+  it("publishes what a run wrote but could not publish at the next run, once: the group's mark stays behind until it is published", async () => {
     // Prepare: two keys' windows; the first run's output is down
     const pipeline = pipelineOf({ aggregates: { n: { count: true } } });
     const h = new HandlerHarness(deployment, pipeline);
@@ -146,16 +153,16 @@ describe("closing goes on", () => {
 
     // Act
     const first = await close(undefined, testContext());
-    const held = await readRunOutboxes(deployment.dynamodb, deployment.names.resultsTable, pipeline.name);
+    const held = await queryResults(deployment.dynamodb, deployment.names.resultsTable, { pipeline: pipeline.name });
     down = false;
     const second = await close(undefined, testContext());
     await close(undefined, testContext());
 
-    // Assess: written once, kept in the outbox, published by the next run and only then
+    // Assess: written once, in the ledger, published by the next run and only then
     expect(first[0]).toMatchObject({ fired: 2, unpublished: 2, republished: 0 });
     const rows = (results: WindowResult[]) =>
       results.map((r) => [r.key, r.count, r.version]).sort((x, y) => String(x[0]).localeCompare(String(y[0])));
-    expect(rows(held.flatMap((o) => o.results))).toEqual([
+    expect(rows(held)).toEqual([
       ["a", 1, 1],
       ["b", 2, 1],
     ]);
@@ -164,7 +171,6 @@ describe("closing goes on", () => {
       ["a", 1, 1],
       ["b", 2, 1],
     ]);
-    expect(await readRunOutboxes(deployment.dynamodb, deployment.names.resultsTable, pipeline.name)).toEqual([]);
   });
 
   it("reads panes written before an aggregate was added: the new aggregate is null where it did not see every event", async () => {
@@ -192,7 +198,7 @@ describe("closing goes on", () => {
 
 describe("one pipeline that cannot be closed", () => {
   it("does not keep the others from closing, and fails the run naming it", async () => {
-    // Prepare: two pipelines; every read of the first one's key index fails (a fault in the real code path)
+    // Prepare: two pipelines; every read of the first one's checkpoints fails (a fault in the real code path)
     const broken = pipelineOf({ aggregates: { n: { count: true } } });
     const healthy = pipelineOf({ aggregates: { n: { count: true } } });
     for (const p of [broken, healthy]) {
@@ -204,7 +210,7 @@ describe("one pipeline that cannot be closed", () => {
     client.middlewareStack.add(
       (next) => async (args) => {
         const values = (args.input as { ExpressionAttributeValues?: Record<string, { S?: string }> }).ExpressionAttributeValues;
-        if (values?.[":pk"]?.S === `K#${broken.name}`) throw new Error("injected: the key index cannot be read");
+        if (values?.[":pk"]?.S === `C#${broken.name}`) throw new Error("injected: the checkpoints cannot be read");
         return next(args);
       },
       { step: "initialize", name: "breakOnePipeline" },
@@ -222,7 +228,7 @@ describe("one pipeline that cannot be closed", () => {
     const run = close(undefined, testContext());
 
     // Assess: the run fails naming the broken pipeline; the healthy one closed its window
-    await expect(run).rejects.toThrow(new RegExp(`${broken.name}: Error: injected: the key index cannot be read`));
+    await expect(run).rejects.toThrow(new RegExp(`${broken.name}: Error: injected: the checkpoints cannot be read`));
     const healthyResults = new HandlerHarness(deployment, healthy);
     expect((await healthyResults.finalResults()).map((r) => [r.key, r.count])).toEqual([["a", 1]]);
     client.destroy();

@@ -139,8 +139,10 @@ describe("dashboard server", () => {
     stack.dynamodb.middlewareStack.add(
       (next, context) => async (args) => {
         const out = await next(args);
-        if (context.commandName === "QueryCommand" && (args.input as { IndexName?: string }).IndexName === "byEnd")
-          for (const item of (out.output as QueryCommandOutput).Items ?? []) queried.push(Number(item.end?.N));
+        // the results of a key group for one window end are one item (sort key: the end)
+        if (context.commandName === "QueryCommand")
+          for (const item of (out.output as QueryCommandOutput).Items ?? [])
+            if (item.pk?.S?.startsWith("R#")) queried.push(Number(item.sk?.S));
         return out;
       },
       { step: "initialize", name: "recordQueriedEnds" },
@@ -158,7 +160,7 @@ describe("dashboard server", () => {
     const kept = closed.filter((w) => w.end >= (newestEnds[6] as number));
     expect(source.snapshot(all).held.windows).toBe(kept.length);
     // the full re-read fetches only the ends the bound lets in, and changes nothing
-    expect(queried.length).toBe(kept.length);
+    expect([...new Set(queried)].sort((a, b) => a - b)).toEqual([...new Set(kept.map((w) => w.end))].sort((a, b) => a - b));
     expect(Math.min(...queried)).toBe(newestEnds[6]);
     expect(afterFullRead?.chart).toEqual(view.chart);
     expect(view.chart.ends).toEqual([...new Set(kept.map((w) => w.end))].sort((a, b) => a - b));

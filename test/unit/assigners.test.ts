@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
 import { lastWindowEndOf, paneOf, paneSizeOf, panesOfWindow, windowsOf, windowsOfPane } from "../../shared/core/windows/assigners.ts";
-import { lastEndOfPane, needsClosing } from "../../shared/core/windows/key-index.ts";
+import { type GroupPane, lastWindowEndOfPane, windowsToFire } from "../../shared/core/windows/key-group.ts";
 import { applySessionElements, sessionWindowOf } from "../../shared/core/windows/sessions.ts";
 
 const MIN = 60_000;
@@ -46,14 +46,17 @@ describe("sliding windows", () => {
     expect(lastWindowEndOf(gappy, 30_000)).toBe(MIN);
   });
 
-  it("keep a key closing from its newest pane's first window end to its last", () => {
-    const entry = { key: "k", last: 90 * MIN };
+  it("fire a key's windows from its newest pane's first window end to its last", () => {
+    const pane: GroupPane = { paneStart: 90 * MIN, epoch: 1, keys: new Map([["k", []]]), cleared: false };
+    const panes = new Map([[pane.paneStart, pane]]);
+    const fire = (firedThrough: number, watermark: number) =>
+      windowsToFire(spec, panes, { firedThrough, watermark, refire: new Map(), withOpen: false }).length;
     expect(paneOf(spec, 90 * MIN + 59_999)).toBe(90 * MIN);
-    expect(lastEndOfPane(spec, 90 * MIN)).toBe(150 * MIN);
-    expect(needsClosing(spec, entry, 90 * MIN, 91 * MIN - 1, false)).toBe(false);
-    expect(needsClosing(spec, entry, 90 * MIN, 91 * MIN, false)).toBe(true);
-    expect(needsClosing(spec, entry, 149 * MIN, 200 * MIN, false)).toBe(true);
-    expect(needsClosing(spec, entry, 150 * MIN, 200 * MIN, false)).toBe(false);
+    expect(lastWindowEndOfPane(spec, 90 * MIN)).toBe(150 * MIN);
+    expect(fire(90 * MIN, 91 * MIN - 1)).toBe(0);
+    expect(fire(90 * MIN, 91 * MIN)).toBe(1);
+    expect(fire(149 * MIN, 200 * MIN)).toBe(1);
+    expect(fire(150 * MIN, 200 * MIN)).toBe(0);
   });
 });
 

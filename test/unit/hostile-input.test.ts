@@ -7,7 +7,7 @@ import { decodeRecord, planBatch } from "../../shared/core/ingest/plan.ts";
 import { maxKeyBytesOf, parseEventTime, readPipelineEvent } from "../../shared/core/pipelines/events.ts";
 import { PipelinesConfigError } from "../../shared/core/pipelines/parse.ts";
 import type { StreamRecord } from "../../shared/core/types.ts";
-import { windowsToClose } from "../../shared/core/windows/key-index.ts";
+import { type GroupPane, windowsToFire } from "../../shared/core/windows/key-group.ts";
 import { printable } from "../../tools/cli/results.ts";
 import { pipeline } from "../helpers/builders.ts";
 
@@ -138,9 +138,19 @@ describe("what tools print and send", () => {
 
 describe("a key with very many panes to close", () => {
   it("is closed without spreading its panes into one call (200,000 panes)", () => {
-    const panes = Array.from({ length: 200_000 }, (_, i) => i * 1000);
-    const { due } = windowsToClose({ type: "tumbling", size: 1000 }, panes, { watermark: 250_000_000, withOpen: false });
+    const panes = new Map(
+      Array.from({ length: 200_000 }, (_, i): [number, GroupPane] => [
+        i * 1000,
+        { paneStart: i * 1000, epoch: 1, keys: new Map([["k", []]]), cleared: false },
+      ]),
+    );
+    const due = windowsToFire({ type: "tumbling", size: 1000 }, panes, {
+      firedThrough: undefined,
+      watermark: 250_000_000,
+      refire: new Map(),
+      withOpen: false,
+    });
     expect(due).toHaveLength(200_000);
-    expect(due[0]).toEqual({ start: 0, end: 1000 });
+    expect(due[0]?.window).toEqual({ start: 0, end: 1000 });
   });
 });

@@ -44,7 +44,14 @@ describe("pipelines file", () => {
       allowedLateness: 0,
       idleTimeout: 60_000,
       maxFutureSkew: 3_600_000,
+      keyGroups: 32,
     });
+  });
+
+  it("takes a pipeline's number of key groups within Flink's bounds, and refuses others naming the field", () => {
+    expect(parsePipelines({ pipelines: [{ ...seedPipeline, keyGroups: 4096 }] })[0]?.keyGroups).toBe(4096);
+    for (const keyGroups of [0, 32_769, 1.5])
+      expect(() => parsePipelines({ pipelines: [{ ...seedPipeline, keyGroups }] })).toThrow(/keyGroups/);
   });
 
   it("accepts sliding and session windows and dot paths", () => {

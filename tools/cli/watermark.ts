@@ -1,7 +1,7 @@
 // `panes watermark`: shows a pipeline's watermark and shard checkpoints, and — with --reset-to T and
 // --yes — sets it back (an operator's repair; see resetWatermark for what it does and does not undo).
-import { announceWatermarksEverywhere } from "../../shared/app/fold.ts";
-import { readCheckpoints, readWatermarks, resetWatermark } from "../../shared/aws/dynamodb/checkpoints.ts";
+import { announceWatermarksEverywhere } from "../../shared/app/shard-logs.ts";
+import { readCheckpoints, readPipelineMarks, readWatermarks, resetWatermark } from "../../shared/aws/dynamodb/checkpoints.ts";
 import { counted } from "../local/plural.ts";
 import { CliError, checkPipelineName, connect, required, resolveTarget, runCommand, type TargetFlags } from "./connection.ts";
 
@@ -29,9 +29,12 @@ export function runWatermark(options: TargetFlags & { pipeline: string; resetTo?
       );
     const clamped = await resetWatermark(connection.dynamodb, stateTable, options.pipeline, options.resetTo, Date.now());
     // Ingest functions plan at the watermarks their shard's log announces: announce this one.
+    const generation =
+      (await readPipelineMarks(connection.dynamodb, stateTable, [options.pipeline])).get(options.pipeline)?.resetGeneration ?? 0;
     await announceWatermarksEverywhere(
       { dynamodb: connection.dynamodb, stateTable, pipelines: [], concurrency: 8 },
       new Map([[options.pipeline, options.resetTo]]),
+      new Map([[options.pipeline, generation]]),
       Date.now(),
     );
     out(`reset: watermark set to ${iso(options.resetTo)}; ${counted(clamped, "shard checkpoint")} clamped`);

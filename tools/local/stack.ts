@@ -58,6 +58,8 @@ export interface LocalStackOptions {
   onInvocation?: EventSourceMappingOptions["onInvocation"];
   /** the functions' clock (replay fixes it, so nothing depends on how fast the machine is) */
   now?: () => number;
+  /** the largest pane item the closing units write (tests make it small; default DynamoDB's limit less room) */
+  maxPaneItemBytes?: number;
   /** what the deployment keeps, and for how long (npm start bounds what the emulators hold: README, "The local stack's memory") */
   retention?: LocalRetention;
 }
@@ -165,6 +167,7 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
       logRetentionSeconds: retention.logSeconds,
       deadLetterTable: names.deadLetterTable,
       ...(options.now ? { now: options.now } : {}),
+      ...(options.maxPaneItemBytes ? { maxPaneItemBytes: options.maxPaneItemBytes } : {}),
     };
     // Set below, once closeNow exists: batches that may close windows start the closing logic at once.
     let nudges: { request: () => Promise<void>; cancel: () => void } | undefined;

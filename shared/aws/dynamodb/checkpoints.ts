@@ -1,7 +1,7 @@
 // Per (pipeline, shard) checkpoints, per-shard progress and the per-pipeline watermark, kept in the
 // state table. The closing logic writes a checkpoint once it has folded a shard's log entries into
 // pane state; the watermark is derived from checkpoints and never goes backwards.
-import { type DynamoDBClient, GetItemCommand, UpdateItemCommand } from "@aws-sdk/client-dynamodb";
+import { type DynamoDBClient, GetItemCommand } from "@aws-sdk/client-dynamodb";
 import { retryOnConflict } from "../retry.ts";
 import { type Item, N, num, S, str } from "./attributes.ts";
 import { checkpointItemKey, padSequence, shardProgressItemKey, watermarkItemKey } from "./keys.ts";
@@ -86,12 +86,18 @@ export async function readWatermarks(
   return watermarks;
 }
 
-/** A pipeline's watermark and how far its fixed windows have been fired (all of them ending at or before it). */
+/** A pipeline's watermark, its operator resets, and how far its key groups were last closed. */
 export interface PipelineMarks {
   watermark?: number;
-  firedThrough?: number;
-  /** how many folds added to the pipeline's panes: `firedThrough` moves only if none did since it was read */
-  foldSeq?: number;
+  /** how many times an operator set the watermark back (0: never), and to what, the last time */
+  resetGeneration?: number;
+  resetTo?: number;
+  /** the last epoch every key group of the pipeline was brought to, when (wall clock), and its watermark */
+  closedEpoch?: number;
+  closedAt?: number;
+  closedWatermark?: number;
+  /** the last epoch closing units were sent for */
+  dispatchedEpoch?: number;
 }
 
 export async function readPipelineMarks(
@@ -101,53 +107,46 @@ export async function readPipelineMarks(
 ): Promise<Map<string, PipelineMarks>> {
   const marks = new Map<string, PipelineMarks>();
   for (const item of await batchGetAll(client, tableName, pipelines.map(watermarkItemKey))) {
-    const watermark = num(item, "wm");
-    const firedThrough = num(item, "ft");
-    const foldSeq = num(item, "fs");
-    marks.set((str(item, "pk") ?? "").slice(2), {
-      ...(watermark === undefined ? {} : { watermark }),
-      ...(firedThrough === undefined ? {} : { firedThrough }),
-      ...(foldSeq === undefined ? {} : { foldSeq }),
-    });
+    const fields: [keyof PipelineMarks, string][] = [
+      ["watermark", "wm"],
+      ["resetGeneration", "rg"],
+      ["resetTo", "rt"],
+      ["closedEpoch", "ce"],
+      ["closedAt", "ca"],
+      ["closedWatermark", "cw"],
+      ["dispatchedEpoch", "de"],
+    ];
+    const found: PipelineMarks = {};
+    for (const [field, name] of fields) {
+      const value = num(item, name);
+      if (value !== undefined) found[field] = value;
+    }
+    marks.set((str(item, "pk") ?? "").slice(2), found);
   }
   return marks;
 }
 
-/**
- * Records that every fixed window ending at or before `to` has been fired — only if no fold added to
- * the pipeline's panes since `foldSeq` was read (then the run's decisions may lack those events, and
- * the next run looks again). Never goes back. Returns whether it holds.
- */
-export function advanceFiredThrough(
-  client: DynamoDBClient,
-  tableName: string,
-  pipeline: string,
-  to: number,
-  foldSeq: number | undefined,
-): Promise<boolean> {
+/** Records that closing units were sent for a pipeline at `epoch` (never goes back). */
+export function noteDispatched(client: DynamoDBClient, tableName: string, pipeline: string, epoch: number): Promise<boolean> {
   return updateItem(client, tableName, watermarkItemKey(pipeline), {
-    expression: "SET ft = :ft",
-    condition: `(attribute_not_exists(ft) OR ft <= :ft) AND ${foldSeq === undefined ? "attribute_not_exists(fs)" : "fs = :fs"}`,
-    values: { ":ft": N(to), ...(foldSeq === undefined ? {} : { ":fs": N(foldSeq) }) },
+    expression: "SET de = :e",
+    condition: "attribute_not_exists(de) OR de < :e",
+    values: { ":e": N(epoch) },
   });
 }
 
-/**
- * Counts a fold of the pipeline's panes (after its pane writes) and returns how far its windows are
- * fired now: events folded for windows ending at or before it must fire them again.
- */
-export async function noteFold(client: DynamoDBClient, tableName: string, pipeline: string): Promise<number | undefined> {
-  const key = watermarkItemKey(pipeline);
-  const { Attributes } = await client.send(
-    new UpdateItemCommand({
-      TableName: tableName,
-      Key: { pk: S(key.pk), sk: S(key.sk) },
-      UpdateExpression: "ADD fs :one",
-      ExpressionAttributeValues: { ":one": N(1) },
-      ReturnValues: "ALL_NEW",
-    }),
-  );
-  return num(Attributes, "ft");
+/** Records that every key group of a pipeline reached `epoch` (never goes back). */
+export function noteClosed(
+  client: DynamoDBClient,
+  tableName: string,
+  pipeline: string,
+  closed: { epoch: number; at: number; watermark: number | undefined },
+): Promise<boolean> {
+  return updateItem(client, tableName, watermarkItemKey(pipeline), {
+    expression: `SET ce = :e, ca = :at${closed.watermark === undefined ? "" : ", cw = :w"}`,
+    condition: "attribute_not_exists(ce) OR ce < :e",
+    values: { ":e": N(closed.epoch), ":at": N(closed.at), ...(closed.watermark === undefined ? {} : { ":w": N(closed.watermark) }) },
+  });
 }
 
 /** Moves a watermark forward; returns the stored watermark after the call (never lower than before). */
@@ -234,9 +233,11 @@ export async function readShardProgress(
 
 /**
  * An operator's repair after something moved a pipeline's watermark too far (a far-future event before
- * maxFutureSkew refused it): sets the watermark to `to` — backwards, unlike every other write — and
- * clamps each shard checkpoint's max event time to `to`, so the next closing run does not move it
- * straight back. Windows already fired stay fired; events now within lateness are taken again.
+ * maxFutureSkew refused it): sets the watermark to `to` — backwards, unlike every other write — with a
+ * new reset generation (notices carry it: ingest takes a lower watermark only from a newer generation;
+ * closing units move each key group's fired mark back to `to`, so windows after it fire again as the
+ * watermark passes them), and clamps each shard checkpoint's max event time to `to`, so the next
+ * closing run does not move it straight back. Returns how many checkpoints were clamped.
  */
 export async function resetWatermark(
   client: DynamoDBClient,
@@ -246,8 +247,8 @@ export async function resetWatermark(
   now: number,
 ): Promise<number> {
   await updateItem(client, tableName, watermarkItemKey(pipeline), {
-    expression: "SET wm = :wm, updatedAt = :now",
-    values: { ":wm": N(to), ":now": N(now) },
+    expression: "SET wm = :wm, rt = :wm, updatedAt = :now ADD rg :one",
+    values: { ":wm": N(to), ":now": N(now), ":one": N(1) },
   });
   let clamped = 0;
   for (const checkpoint of await readCheckpoints(client, tableName, pipeline)) {

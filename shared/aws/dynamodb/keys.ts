@@ -33,7 +33,7 @@ export function padSequence(sequenceNumber: string | bigint): string {
   return String(sequenceNumber).padStart(130, "0");
 }
 
-/** Index partitions per pipeline for the due-pane index and the results-by-time index (avoids hot partitions). */
+/** Index partitions per pipeline for the due index of session sets (avoids hot partitions). */
 export const INDEX_PARTITIONS = 8;
 
 export function indexPartitionOf(pipeline: string, key: string): string {
@@ -44,12 +44,7 @@ export function indexPartitionsOf(pipeline: string): string[] {
   return Array.from({ length: INDEX_PARTITIONS }, (_, i) => `${pipeline}#${i}`);
 }
 
-/** State table: panes of a (pipeline, key) live in one partition, sorted by pane start. */
-export function paneItemKey(pipeline: string, key: string, paneStart: number): { pk: string; sk: string } {
-  return { pk: `P#${pipeline}#${key}`, sk: padTime(paneStart) };
-}
-
-/** State table: the session set of a (pipeline, key); sorts after the key's panes. */
+/** State table: the session set of a (pipeline, key). */
 export function sessionsItemKey(pipeline: string, key: string): { pk: string; sk: string } {
   return { pk: `P#${pipeline}#${key}`, sk: "sessions" };
 }
@@ -80,20 +75,37 @@ export function logShardItemKey(shardId: string): { pk: string; sk: string } {
   return { pk: "LOGS", sk: shardId };
 }
 
-/** State table: one bucket of a fixed-window pipeline's key index (core/windows/key-index.ts). */
-export function keyBucketItemKey(pipeline: string, bucket: number): { pk: string; sk: string } {
-  return { pk: `K#${pipeline}`, sk: String(bucket).padStart(3, "0") };
-}
-
 /** State table: the pipeline's watermark. */
 export function watermarkItemKey(pipeline: string): { pk: string; sk: string } {
   return { pk: `W#${pipeline}`, sk: "watermark" };
 }
 
-/**
- * Results table: one item per (pipeline, key, window start) — and end, for cumulating windows (they
- * share their start) and sessions (a session that grows or merges is a new result); the latest version wins.
- */
-export function resultItemKey(pipeline: string, key: string, start: number, end?: number): { pk: string; sk: string } {
-  return { pk: `${pipeline}#${key}`, sk: end === undefined ? padTime(start) : `${padTime(start)}#${padTime(end)}` };
+/** State table: a key group of a fixed-window pipeline — its panes (by start) and its mark — in one partition. */
+export function groupPartition(pipeline: string, group: number): string {
+  return `G#${pipeline}#${group}`;
+}
+
+/** State table: a key group's pane. */
+export function groupPaneItemKey(pipeline: string, group: number, paneStart: number): { pk: string; sk: string } {
+  return { pk: groupPartition(pipeline, group), sk: padTime(paneStart) };
+}
+
+/** State table: a key group's mark (its epoch and how far its windows are fired); sorts after its panes. */
+export function groupMarkItemKey(pipeline: string, group: number): { pk: string; sk: string } {
+  return { pk: groupPartition(pipeline, group), sk: "~mark" };
+}
+
+/** State table: an epoch of the closing runs (a cut of the shard logs), numbered, newest last. */
+export function epochItemKey(epoch: number): { pk: string; sk: string } {
+  return { pk: "E", sk: String(epoch).padStart(12, "0") };
+}
+
+/** Results table: a key group's results for the windows ending at `end`, every key of the group in one item. */
+export function groupResultsItemKey(pipeline: string, group: number, end: number): { pk: string; sk: string } {
+  return { pk: `R#${pipeline}#${group}`, sk: padTime(end) };
+}
+
+/** Results table: a pipeline's layout (its number of key groups), written once by the first closing run. */
+export function layoutItemKey(pipeline: string): { pk: string; sk: string } {
+  return { pk: `R#${pipeline}`, sk: "~layout" };
 }

@@ -7,9 +7,9 @@
 // too, without records: a writer whose view of the watermarks is older meets them as a taken number.
 import { deflateRawSync, inflateRawSync } from "node:zlib";
 import { DeleteItemCommand, type DynamoDBClient, QueryCommand } from "@aws-sdk/client-dynamodb";
-import { type StoredState, stateFromJson, stateToJson } from "../../core/aggregates/state.ts";
 import type { PaneLayer } from "../../core/ingest/deltas.ts";
 import { type Item, N, num, S, str } from "./attributes.ts";
+import { type LayerRow, layerRow, Names, rowLayer } from "./compact.ts";
 import { logItemKey, logShardItemKey } from "./keys.ts";
 import { putItem, queryAll } from "./requests.ts";
 
@@ -33,6 +33,11 @@ export interface LogEntry {
   at: number;
   /** batches: the watermarks the batch was planned at; notices: the watermarks they announce */
   watermarks: Record<string, number>;
+  /**
+   * The reset generation of each watermark (absent: 0): a lower watermark is taken from an entry only
+   * with a newer generation (an operator's reset); otherwise watermarks only move forward.
+   */
+  generations?: Record<string, number>;
   /** batches: per pipeline, the max event time among the events it read */
   maxEventTimes: Record<string, number>;
   panes: LoggedPane[];
@@ -41,27 +46,8 @@ export interface LogEntry {
 /** DynamoDB items are at most 400 KB; an entry stays well below (the ingest function splits a batch that would not). */
 export const MAX_LOG_ITEM_BYTES = 350_000;
 
-/**
- * The panes of an entry, compact: names (pipelines, keys, fields) once in tables, times relative to
- * the entry's first pane start or to their pane's start, a state's fields as flat numbers — then
- * deflated. An entry is what every batch costs; its size in 1 KB units is its write cost.
- */
-type Row = [pipeline: number, key: number, paneStart: number, layers: Layer[]];
-type Layer = [from: number, n: number, fields: number[], rest?: Omit<StoredState, "n" | "tmin" | "tmax" | "fields">];
-
-class Names {
-  readonly list: string[] = [];
-  private readonly index = new Map<string, number>();
-  of(name: string): number {
-    let i = this.index.get(name);
-    if (i === undefined) {
-      i = this.list.length;
-      this.list.push(name);
-      this.index.set(name, i);
-    }
-    return i;
-  }
-}
+/** The panes of an entry, compact (compact.ts), then deflated. An entry is what every batch costs. */
+type Row = [pipeline: number, key: number, paneStart: number, layers: LayerRow[]];
 
 function encodeBody(entry: LogEntry): Uint8Array {
   const { panes } = entry;
@@ -74,20 +60,24 @@ function encodeBody(entry: LogEntry): Uint8Array {
     pipelines.of(p.pipeline),
     keys.of(p.key),
     p.paneStart - base,
-    p.layers.map((l): Layer => {
-      // A fixed window's state needs no event-time bounds (sessions do, and are not logged): left out.
-      const { n, tmin: _tmin, tmax: _tmax, fields: values, ...rest } = stateToJson(l.state);
-      const flat: number[] = [];
-      for (const [name, f] of Object.entries(values)) flat.push(fields.of(name), f.sum, f.min, f.max);
-      const layer: Layer = [l.from - p.paneStart, n, flat];
-      if (Object.keys(rest).length > 0) layer.push(rest);
-      return layer;
-    }),
+    p.layers.map((l) => layerRow(l, p.paneStart, fields)),
   ]);
   const w = Object.entries(entry.watermarks).map(([name, ms]) => [pipelines.of(name), ms]);
   const x = Object.entries(entry.maxEventTimes).map(([name, ms]) => [pipelines.of(name), ms]);
+  const g = Object.entries(entry.generations ?? {})
+    .filter(([, n]) => n > 0)
+    .map(([name, n]) => [pipelines.of(name), n]);
   return deflateRawSync(
-    JSON.stringify({ b: Number.isFinite(base) ? base : 0, p: pipelines.list, k: keys.list, f: fields.list, d: rows, w, x }),
+    JSON.stringify({
+      b: Number.isFinite(base) ? base : 0,
+      p: pipelines.list,
+      k: keys.list,
+      f: fields.list,
+      d: rows,
+      w,
+      x,
+      ...(g.length > 0 ? { g } : {}),
+    }),
   );
 }
 
@@ -99,12 +89,13 @@ interface Body {
   d: Row[];
   w: [number, number][];
   x: [number, number][];
+  g?: [number, number][];
 }
 
-function decodeBody(data: Uint8Array): Pick<LogEntry, "panes" | "watermarks" | "maxEventTimes"> {
-  const { b, p, k, f, d, w, x } = JSON.parse(inflateRawSync(data).toString("utf8")) as Body;
+function decodeBody(data: Uint8Array): Pick<LogEntry, "panes" | "watermarks" | "maxEventTimes" | "generations"> {
+  const { b, p, k, f, d, w, x, g } = JSON.parse(inflateRawSync(data).toString("utf8")) as Body;
   const byName = (pairs: [number, number][]) => Object.fromEntries(pairs.map(([i, ms]) => [p[i] as string, ms]));
-  return { panes: decodeRows(b, p, k, f, d), watermarks: byName(w), maxEventTimes: byName(x) };
+  return { panes: decodeRows(b, p, k, f, d), watermarks: byName(w), maxEventTimes: byName(x), ...(g ? { generations: byName(g) } : {}) };
 }
 
 function decodeRows(b: number, p: string[], k: string[], f: string[], d: Row[]): LoggedPane[] {
@@ -114,13 +105,7 @@ function decodeRows(b: number, p: string[], k: string[], f: string[], d: Row[]):
       pipeline: p[pi] as string,
       key: k[ki] as string,
       paneStart,
-      layers: layers.map(([from, n, flat, rest]) => {
-        const fields: StoredState["fields"] = {};
-        for (let i = 0; i < flat.length; i += 4)
-          fields[f[flat[i] as number] as string] = { sum: flat[i + 1] as number, min: flat[i + 2] as number, max: flat[i + 3] as number };
-        // The pane's start stands for the bounds it does not keep.
-        return { from: paneStart + from, state: stateFromJson({ n, tmin: paneStart, tmax: paneStart, fields, ...rest }) };
-      }),
+      layers: layers.map((row) => rowLayer(row, paneStart, f)),
     };
   });
 }
@@ -213,4 +198,26 @@ export async function readLogShards(client: DynamoDBClient, tableName: string): 
     ConsistentRead: true,
   });
   return items.map((item) => str(item, "sk") ?? "").filter((id) => id !== "");
+}
+
+/** The entries of a shard's log after `after`, up to and including `upTo`, in order, strongly consistent. */
+export async function readLogBetween(
+  client: DynamoDBClient,
+  tableName: string,
+  shardId: string,
+  after: number,
+  upTo: number,
+): Promise<LogEntry[]> {
+  if (upTo <= after) return [];
+  const items = await queryAll(client, {
+    TableName: tableName,
+    KeyConditionExpression: "pk = :pk AND sk BETWEEN :from AND :to",
+    ExpressionAttributeValues: {
+      ":pk": S(logItemKey(shardId, 0).pk),
+      ":from": S(logItemKey(shardId, after + 1).sk),
+      ":to": S(logItemKey(shardId, upTo).sk),
+    },
+    ConsistentRead: true,
+  });
+  return items.map(decodeLogItem);
 }

@@ -1,24 +1,21 @@
-// State items in DynamoDB: fixed-window panes (one per pipeline, key and pane, state in lateness
-// layers) and session sets (one per pipeline and key). Reads, and writes conditional on the version
+// State items in DynamoDB that live per key: session sets (one per pipeline and key; fixed windows
+// live per key group, groups.ts). Reads, and writes conditional on the version
 // read — what to write is decided in ingest/deltas.ts and the closing logic; never a blind ADD.
 import { type AttributeValue, type DynamoDBClient, GetItemCommand } from "@aws-sdk/client-dynamodb";
 import { type StoredState, stateFromJson, stateToJson } from "../../core/aggregates/state.ts";
-import type { PaneLayer, StoredPane, StoredSessions } from "../../core/ingest/deltas.ts";
+import type { StoredSessions } from "../../core/ingest/deltas.ts";
 import type { SessionEntry } from "../../core/windows/sessions.ts";
 import { type Item, N, num, S, str } from "./attributes.ts";
 import {
   indexPartitionOf,
   indexPartitionsOf,
-  padSequence,
-  padTime,
-  paneItemKey,
   parsePanePartition,
   sessionsItemKey,
   timeOfUniqueKey,
   uniqueTimeKey,
   uniqueTimeRange,
 } from "./keys.ts";
-import { batchWriteAll, putItem, queryAll, queryPartitions } from "./requests.ts";
+import { putItem, queryPartitions } from "./requests.ts";
 
 /** DynamoDB items are at most 400 KB; state stays well below, leaving room for names and fences. */
 export const MAX_PANE_ITEM_BYTES = 350_000;
@@ -63,21 +60,6 @@ function decodeFences(item: Item): Map<string, bigint> {
 const encodeFences = (fences: ReadonlyMap<string, bigint>): AttributeValue => ({
   M: Object.fromEntries([...fences].map(([shard, seq]) => [shard, S(seq.toString())])),
 });
-
-/** Pane state: a list of [from, state] layers. */
-export function decodePane(item: Item | undefined): StoredPane | null {
-  if (item === undefined) return null;
-  const text = str(item, "st");
-  const layers: PaneLayer[] = (JSON.parse(text ?? "[]") as [number, StoredState][]).map(([from, state]) => ({
-    from,
-    state: stateFromJson(state),
-  }));
-  return { version: num(item, "v") ?? 0, layers, fences: decodeFences(item), tombstone: item.tomb?.BOOL === true };
-}
-
-function encodePaneState(layers: readonly PaneLayer[]): string {
-  return JSON.stringify(layers.map((l) => [l.from, stateToJson(l.state)]));
-}
 
 function decodeSessions(item: Item | undefined): StoredSessions | null {
   if (item === undefined) return null;
@@ -150,29 +132,8 @@ async function putIfVersion(
   return written;
 }
 
-export function readPane(client: DynamoDBClient, tableName: string, pipeline: string, key: string, paneStart: number) {
-  return readCached(client, tableName, paneItemKey(pipeline, key, paneStart), decodePane);
-}
-
 export function readSessions(client: DynamoDBClient, tableName: string, pipeline: string, key: string) {
   return readCached(client, tableName, sessionsItemKey(pipeline, key), decodeSessions);
-}
-
-/**
- * A fixed-window pane as the closing logic folds it: its layers and fences, no index entry (the key
- * index says which keys have windows to fire), kept until TTL — `expiresAt`, well after its last
- * window's lateness — so that events accepted before it closed still find it.
- */
-export function foldedPaneItemOf(where: { pipeline: string; key: string; paneStart: number }, pane: StoredPane, expiresAt: number): Item {
-  const { pk, sk } = paneItemKey(where.pipeline, where.key, where.paneStart);
-  return {
-    pk: S(pk),
-    sk: S(sk),
-    st: S(encodePaneState(pane.layers)),
-    f: encodeFences(pane.fences),
-    v: N(pane.version),
-    ttl: N(Math.floor(expiresAt / 1000)),
-  };
 }
 
 /** The session-set item; in the due index while it holds sessions, kept (fences) until TTL when it holds none. */
@@ -197,10 +158,6 @@ export function sessionsItemOf(
   };
 }
 
-export function writePane(client: DynamoDBClient, tableName: string, item: Item, previous: number | undefined, pane: StoredPane) {
-  return putIfVersion(client, tableName, item, previous, { version: pane.version, value: pane });
-}
-
 export function writeSessions(
   client: DynamoDBClient,
   tableName: string,
@@ -213,8 +170,6 @@ export function writeSessions(
 
 export interface DueItem {
   key: string;
-  /** the pane start, for fixed windows; undefined for a key's session set */
-  paneStart?: number;
   due: number;
 }
 
@@ -228,113 +183,8 @@ export async function queryDue(client: DynamoDBClient, tableName: string, pipeli
   }));
   return items.map((item): DueItem => {
     const { key } = parsePanePartition(str(item, "pk") ?? "");
-    const sk = str(item, "sk") ?? "";
-    return { key, ...(/^\d+$/.test(sk) ? { paneStart: Number(sk) } : {}), due: timeOfUniqueKey(str(item, "dk") ?? "") };
+    return { key, due: timeOfUniqueKey(str(item, "dk") ?? "") };
   });
-}
-
-export interface PaneAt extends StoredPane {
-  paneStart: number;
-}
-
-/** Panes (live and purged) of one key whose start is in [from, to), in start order; strongly consistent. */
-export async function queryPanes(
-  client: DynamoDBClient,
-  tableName: string,
-  pipeline: string,
-  key: string,
-  from: number,
-  to: number,
-): Promise<PaneAt[]> {
-  const { pk } = paneItemKey(pipeline, key, 0);
-  if (to <= from) return [];
-  const items = await queryAll(client, {
-    TableName: tableName,
-    KeyConditionExpression: "pk = :pk AND sk BETWEEN :from AND :to",
-    ExpressionAttributeValues: { ":pk": S(pk), ":from": S(padTime(Math.max(0, from))), ":to": S(padTime(Math.max(0, to - 1))) },
-    ConsistentRead: true,
-  });
-  const panes: PaneAt[] = [];
-  for (const item of items) {
-    const pane = decodePane(item);
-    if (pane) panes.push({ ...pane, paneStart: Number(str(item, "sk")) });
-  }
-  return panes;
-}
-
-/**
- * Portions a pane could not take (its item could not be read): kept beside it, under the key's
- * partition, until a fold takes them. Keyed by shard and position, so keeping one twice changes nothing.
- */
-const DEFERRED = "~deferred#";
-
-export interface DeferredPortion {
-  paneStart: number;
-  shardId: string;
-  through: bigint;
-  layers: PaneLayer[];
-  /** the item's sort key */
-  sk: string;
-}
-
-export async function deferPortions(
-  client: DynamoDBClient,
-  tableName: string,
-  where: { pipeline: string; key: string; paneStart: number },
-  portions: readonly { shardId: string; through: bigint; layers: readonly PaneLayer[] }[],
-): Promise<void> {
-  const { pk } = paneItemKey(where.pipeline, where.key, where.paneStart);
-  await batchWriteAll(
-    client,
-    tableName,
-    portions.map((p) => ({
-      PutRequest: {
-        Item: {
-          pk: S(pk),
-          sk: S(`${DEFERRED}${padTime(where.paneStart)}#${p.shardId}#${padSequence(p.through)}`),
-          shard: S(p.shardId),
-          through: S(p.through.toString()),
-          st: S(encodePaneState(p.layers)),
-        },
-      },
-    })),
-  );
-}
-
-/** The portions kept for a key's panes, oldest position first per shard. */
-export async function readDeferred(client: DynamoDBClient, tableName: string, pipeline: string, key: string): Promise<DeferredPortion[]> {
-  const { pk } = paneItemKey(pipeline, key, 0);
-  const items = await queryAll(client, {
-    TableName: tableName,
-    KeyConditionExpression: "pk = :pk AND begins_with(sk, :deferred)",
-    ExpressionAttributeValues: { ":pk": S(pk), ":deferred": S(DEFERRED) },
-    ConsistentRead: true,
-  });
-  return items.map((item) => {
-    const sk = str(item, "sk") ?? "";
-    return {
-      paneStart: Number(sk.slice(DEFERRED.length, DEFERRED.length + 16)),
-      shardId: str(item, "shard") ?? "",
-      through: BigInt(str(item, "through") ?? "0"),
-      layers: (decodePane({ ...item, v: N(0) })?.layers ?? []) as PaneLayer[],
-      sk,
-    };
-  });
-}
-
-export async function dropDeferred(
-  client: DynamoDBClient,
-  tableName: string,
-  pipeline: string,
-  key: string,
-  sks: readonly string[],
-): Promise<void> {
-  const { pk } = paneItemKey(pipeline, key, 0);
-  await batchWriteAll(
-    client,
-    tableName,
-    sks.map((sk) => ({ DeleteRequest: { Key: { pk: S(pk), sk: S(sk) } } })),
-  );
 }
 
 /** A session set read by the closing logic, as it is now (strongly consistent). */

@@ -15,7 +15,7 @@ export const STATE_TABLE: TableDefinition = {
   partitionKey: "pk",
   sortKey: "sk",
   ttlAttribute: "ttl",
-  // Sparse: only live state carries gpk/dk. The closing logic queries due ≤ watermark, never scans.
+  // Sparse: only live session sets carry gpk/dk. The closing logic queries due ≤ watermark, never scans.
   // Sort keys are unique per item (keys.ts uniqueTimeKey: the due time, then the item's key).
   indexes: [{ name: "due", partitionKey: "gpk", sortKey: "dk", sortKeyType: "S", projection: "KEYS_ONLY" }],
 };
@@ -25,12 +25,8 @@ export const RESULTS_TABLE: TableDefinition = {
   partitionKey: "pk",
   sortKey: "sk",
   ttlAttribute: "ttl",
-  indexes: [
-    // results of a pipeline by window end, spread over INDEX_PARTITIONS partitions (ek: the end, then the item's key)
-    { name: "byEnd", partitionKey: "gpk", sortKey: "ek", sortKeyType: "S", projection: "ALL" },
-    // sparse outbox: results written to the ledger but not yet published downstream (ob: the item's key)
-    { name: "outbox", partitionKey: "outbox", sortKey: "ob", sortKeyType: "S", projection: "KEYS_ONLY" },
-  ],
+  // Results are read by pipeline and key group (one partition each, sorted by window end): no index.
+  indexes: [],
 };
 
 export const DEAD_LETTER_TABLE: TableDefinition = {

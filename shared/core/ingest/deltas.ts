@@ -1,11 +1,10 @@
-// What a shard batch changes in a stored item, computed purely: a fixed-window pane (its state in
-// lateness layers, folded from the shard logs by the closing logic) or a key's session set (written by
-// the ingest function). Fencing lives here: what is at or below the item's fence for the shard was
+// What a shard batch changes, computed purely: a fixed-window pane's lateness layers (logged per
+// batch, folded into key groups by the closing units: windows/key-group.ts) or a key's session set
+// (written by the ingest function). Fencing lives here: what is at or below the item's fence for the shard was
 // applied before (a redelivery, a repeated fold) and is skipped. The adapters only read and write what
 // these functions decide.
-import { type AggregateSpec, type AggregateState, addEvent, emptyState, mergeInto } from "../aggregates/state.ts";
-import type { TimeWindow, WindowSpec } from "../windows/assigners.ts";
-import { layerInWindow } from "../windows/fates.ts";
+import { type AggregateSpec, type AggregateState, addEvent, emptyState } from "../aggregates/state.ts";
+import type { WindowSpec } from "../windows/assigners.ts";
 import { applySessionElements, type SessionEntry } from "../windows/sessions.ts";
 
 export interface Contribution {
@@ -47,15 +46,6 @@ export interface PaneLayer {
   state: AggregateState;
 }
 
-export interface StoredPane {
-  version: number;
-  /** ordered by `from` */
-  layers: PaneLayer[];
-  fences: Map<string, bigint>;
-  /** purged: its windows are past their allowed lateness; fences (and state) stay for redeliveries */
-  tombstone: boolean;
-}
-
 export interface StoredSessions {
   version: number;
   /** ordered by start */
@@ -89,57 +79,6 @@ export function layersOf(delta: Pick<PaneDelta, "aggregates" | "contributions">)
     addEvent(state, c.ts, c.values, delta.aggregates, c.keys);
   }
   return [...layers].sort(([a], [b]) => a - b).map(([from, state]) => ({ from, state }));
-}
-
-/** What one shard's log entries hold for a pane: their layers, and the last record position they cover. */
-export interface PanePortion {
-  shardId: string;
-  /** the last position of the shard the entry covers: the pane's fence for the shard once folded */
-  through: bigint;
-  layers: readonly PaneLayer[];
-}
-
-export type PaneFold =
-  | { kind: "applied-before" }
-  /** `resurrected`: the pane had been purged; its windows fire again with what the portions add */
-  | { kind: "write"; next: StoredPane; folded: number; resurrected: boolean };
-
-/**
- * Folds logged portions into a stored pane, exactly once: a portion at or below the pane's fence for
- * its shard was folded before and is skipped. A purged pane (tombstone) takes them too: its events were
- * accepted when they were logged, at a watermark that had not passed their windows' lateness, so — as
- * in Flink, where an element that reached its window before the cleanup timer is fired with it — the
- * windows fire again with them and the pane is purged again afterwards.
- */
-export function foldIntoPane(known: StoredPane | null, portions: readonly PanePortion[], parked: readonly PanePortion[] = []): PaneFold {
-  const unfolded = (p: PanePortion) => {
-    const fence = known?.fences.get(p.shardId);
-    return fence === undefined || p.through > fence;
-  };
-  const pending = portions.filter(unfolded);
-  const dropped = parked.filter(unfolded);
-  if (pending.length === 0 && dropped.length === 0) return { kind: "applied-before" };
-  const layers = new Map((known?.layers ?? []).map((l) => [l.from, mergeInto(emptyState(), l.state)]));
-  const fences = new Map(known?.fences ?? []);
-  // Parked portions (reported elsewhere, never added) only move the fences: they are not looked at again.
-  for (const portion of [...pending, ...dropped]) {
-    const fence = fences.get(portion.shardId);
-    if (fence === undefined || portion.through > fence) fences.set(portion.shardId, portion.through);
-  }
-  for (const portion of pending) {
-    for (const layer of portion.layers) {
-      const state = layers.get(layer.from);
-      if (state === undefined) layers.set(layer.from, mergeInto(emptyState(), layer.state));
-      else mergeInto(state, layer.state);
-    }
-  }
-  const next: StoredPane = {
-    version: (known?.version ?? 0) + 1,
-    layers: [...layers].sort(([a], [b]) => a - b).map(([from, state]) => ({ from, state })),
-    fences,
-    tombstone: false,
-  };
-  return { kind: "write", next, folded: pending.length, resurrected: known?.tombstone === true };
 }
 
 export type SessionUpdate =
@@ -177,14 +116,4 @@ export function updateSessions(
     ...(effective === undefined ? {} : { watermark: effective }),
   };
   return { kind: "write", next, accepted, late, alreadyApplied };
-}
-
-/** A fixed window's contents: the layers of its panes that belong to it, merged; undefined when empty. */
-export function windowStateOf(window: TimeWindow, panes: readonly { paneStart: number; layers: readonly PaneLayer[] }[]) {
-  const state = emptyState();
-  for (const pane of panes) {
-    if (pane.paneStart < window.start || pane.paneStart >= window.end) continue;
-    for (const layer of pane.layers) if (layerInWindow(layer.from, window)) mergeInto(state, layer.state);
-  }
-  return state.n === 0 ? undefined : state;
 }

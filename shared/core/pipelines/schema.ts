@@ -2,6 +2,7 @@
 // Durations and aggregate shorthands are normalised here, once, so the rest of the code sees milliseconds.
 import { z } from "zod";
 import type { AggregateSpec } from "../aggregates/state.ts";
+import { MAX_KEY_GROUPS, MIN_KEY_GROUPS } from "../keygroups.ts";
 import { gcd } from "../windows/arithmetic.ts";
 import type { WindowSpec } from "../windows/assigners.ts";
 import { formatDuration, parseDuration } from "../windows/duration.ts";
@@ -30,6 +31,9 @@ const fieldPath = z
 
 /** Events further ahead of the wall clock than this are dead-lettered unless a pipeline says otherwise. */
 export const DEFAULT_MAX_FUTURE_SKEW = 3_600_000;
+
+/** Key groups of a pipeline unless it says otherwise: about 300 keys a group at 10,000 keys (docs/design/key-groups.md). */
+export const DEFAULT_KEY_GROUPS = 32;
 
 const windowSchema = z
   .discriminatedUnion(
@@ -145,6 +149,16 @@ export const pipelineSchema = z
     maxFutureSkew: positiveDuration.default(DEFAULT_MAX_FUTURE_SKEW),
     /** count an event id once within this window (producers that retry write the same event twice) */
     dedupe: z.strictObject({ field: fieldPath, within: positiveDuration }).optional(),
+    /**
+     * How many key groups the pipeline's keys hash into (Flink's max parallelism): state and results are
+     * kept per group, and a group is the unit of closing work. Fixed once the pipeline has state.
+     */
+    keyGroups: z
+      .number()
+      .int({ message: "must be a whole number" })
+      .min(MIN_KEY_GROUPS)
+      .max(MAX_KEY_GROUPS, { message: `must be at most ${MAX_KEY_GROUPS} (Flink's bound)` })
+      .default(DEFAULT_KEY_GROUPS),
   })
   .transform((p) => ({
     name: p.name,
@@ -172,6 +186,7 @@ export const pipelineSchema = z
     maxFutureSkew: p.maxFutureSkew,
     early: p.early,
     dedupe: p.dedupe,
+    keyGroups: p.keyGroups,
   }));
 
 export const pipelinesFileSchema = z

@@ -173,7 +173,8 @@ export function windowsToFire(spec: WindowSpec, panes: ReadonlyMap<number, Group
         }
       }
     windows.sort((a, b) => a.window.start - b.window.start || a.window.end - b.window.end);
-    out.push(...windows);
+    // not push(...windows): a key with very many windows would overflow the call stack
+    for (const w of windows) out.push(w);
   }
   return out;
 }

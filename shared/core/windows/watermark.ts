@@ -38,3 +38,31 @@ export function watermarkOf(
   const progressed = shards.filter((s) => s.maxEventTime !== undefined).map((s) => s.maxEventTime as number);
   return progressed.length === 0 ? undefined : Math.max(...progressed) - outOfOrderness;
 }
+
+/** What an ingest container knows of the watermarks: each pipeline's, and the reset generation it belongs to (absent: 0). */
+export interface KnownWatermarks {
+  watermarks: ReadonlyMap<string, number>;
+  generations: ReadonlyMap<string, number>;
+}
+
+/**
+ * What a container knows after hearing `incoming` (a log entry's watermarks, or the table's): per
+ * pipeline, a watermark only moves forward — unless it comes from a newer reset generation (an
+ * operator set it back). A pipeline `incoming` does not name keeps the watermark it had: a notice
+ * that could not compute one pipeline's watermark never makes its late events look on time.
+ */
+export function mergeWatermarks(known: KnownWatermarks, incoming: KnownWatermarks): KnownWatermarks {
+  const watermarks = new Map(known.watermarks);
+  const generations = new Map(known.generations);
+  for (const [pipeline, value] of incoming.watermarks) {
+    const had = known.watermarks.get(pipeline);
+    const hadGeneration = known.generations.get(pipeline) ?? 0;
+    const generation = incoming.generations.get(pipeline) ?? 0;
+    if (generation < hadGeneration) continue;
+    if (had === undefined || generation > hadGeneration || value > had) {
+      watermarks.set(pipeline, value);
+      generations.set(pipeline, generation);
+    }
+  }
+  return { watermarks, generations };
+}

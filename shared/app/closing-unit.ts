@@ -1,0 +1,565 @@
+// A closing unit: one fixed-window pipeline's range of key groups, brought to an epoch. For each group
+// whose mark is behind, in the phases of Flink's WindowProcessor: fold the log's portions since the
+// group's epoch into its panes, fire the windows the epoch's watermark passed (and those late events
+// reached, and early results), clear the panes no later event can reach, publish, and move the mark.
+// A group that fails is parked with the reason and the others go on; its mark stays, and the next unit
+// takes it from there. Two units of the same group at once change nothing the other relies on: panes
+// are written on the epoch read, results on the item's version, marks on theirs. Every rule comes from
+// core/windows/key-group.ts and core/windows/fates.ts.
+import type { DynamoDBClient } from "@aws-sdk/client-dynamodb";
+import pLimit from "p-limit";
+import { putDeadLetters } from "../aws/dynamodb/dead-letters.ts";
+import { type Epoch, readEpochs } from "../aws/dynamodb/epochs.ts";
+import {
+  clearGroupPane,
+  type GroupMark,
+  groupPaneItemOf,
+  readGroupMarks,
+  readGroupPanes,
+  readGroupPanesAt,
+  writeGroupMark,
+  writeGroupPane,
+} from "../aws/dynamodb/groups.ts";
+import { readLogBetween } from "../aws/dynamodb/log.ts";
+import { approximateItemBytes, MAX_PANE_ITEM_BYTES } from "../aws/dynamodb/panes.ts";
+import { commitGroupResults, type ResultIntent, type ResultsItem, readResultsItems, type StoredResult } from "../aws/dynamodb/results.ts";
+import { clearStuckKey, parkStuckKey, readStuckKeys } from "../aws/dynamodb/stuck.ts";
+import { retryOnConflict } from "../aws/retry.ts";
+import { finalValues } from "../core/aggregates/state.ts";
+import { keyGroupOf } from "../core/keygroups.ts";
+import type { Pipeline } from "../core/pipelines/schema.ts";
+import type { DeadLetter, ResultSink, WindowResult } from "../core/types.ts";
+import type { WindowSpec } from "../core/windows/assigners.ts";
+import { earlyDueOf } from "../core/windows/fates.ts";
+import {
+  type Cut,
+  firedThroughAfter,
+  foldGroup,
+  type GroupPane,
+  type GroupPortion,
+  isInCut,
+  keyWindowState,
+  panesToClear,
+  panesToRead,
+  type WindowToFire,
+  windowsToFire,
+} from "../core/windows/key-group.ts";
+
+export interface UnitDependencies {
+  dynamodb: DynamoDBClient;
+  stateTable: string;
+  resultsTable: string;
+  /** where groups that cannot be closed are parked with the reason, and unstorable events described */
+  deadLetterTable?: string;
+  /** where results go after the ledger; at least once */
+  sink?: ResultSink;
+  /** concurrent groups within a unit */
+  concurrency: number;
+  /** how long results are kept (TTL), seconds; undefined keeps them */
+  resultRetentionSeconds?: number;
+  /** how long cleared panes are kept (TTL), ms */
+  tombstoneRetentionMs: number;
+  /** the largest pane item written (default MAX_PANE_ITEM_BYTES: DynamoDB's limit, less room) */
+  maxPaneItemBytes?: number;
+  now?: () => number;
+}
+
+/** The work of one unit: a pipeline's groups `first` … `last`, to be brought to `epoch`. */
+export interface ClosingUnit {
+  pipeline: Pipeline;
+  first: number;
+  last: number;
+  epoch: Epoch;
+  /** an operator's latest watermark reset: groups that have not taken it move their fired mark back to `to` */
+  reset?: { generation: number; to: number };
+}
+
+export interface UnitReport {
+  pipeline: string;
+  /** groups brought to the epoch */
+  groups: number;
+  fired: number;
+  refired: number;
+  early: number;
+  conflicts: number;
+  panesWritten: number;
+  panesCleared: number;
+  /** panes that could not store all their events (a dead letter describes the rest) */
+  unstorable: number;
+  /** log entries read */
+  entries: number;
+  /** results written whose publishing failed (a later unit publishes them again) */
+  unpublished: number;
+  /** results a unit that stopped had written, published again */
+  republished: number;
+  /** groups that could not be closed: parked with the reason, taken up again by the next unit */
+  parked: { group: number; reason: string }[];
+}
+
+const reasonOf = (error: unknown) => (error instanceof Error ? `${error.name}: ${error.message}` : String(error));
+const parkedName = (group: number) => `key group ${group}`;
+const MAX_ATTEMPTS = 6;
+
+/** Brings every group of the unit whose mark is behind to the unit's epoch. */
+export async function runClosingUnit(deps: UnitDependencies, unit: ClosingUnit): Promise<UnitReport> {
+  const { pipeline, epoch } = unit;
+  const report: UnitReport = {
+    pipeline: pipeline.name,
+    groups: 0,
+    fired: 0,
+    refired: 0,
+    early: 0,
+    conflicts: 0,
+    panesWritten: 0,
+    panesCleared: 0,
+    unstorable: 0,
+    entries: 0,
+    unpublished: 0,
+    republished: 0,
+    parked: [],
+  };
+  const groups = Array.from({ length: unit.last - unit.first + 1 }, (_, i) => unit.first + i);
+  const marks = await readGroupMarks(deps.dynamodb, deps.stateTable, pipeline.name, groups);
+  const behind = [...marks.values()].filter((m) => m.epoch < epoch.epoch);
+  if (behind.length === 0) return report;
+  const epochs = new EpochCache(deps, epoch);
+  await epochs.load(behind.map((m) => m.epoch));
+  // One read of the logs for the whole unit: from the lowest mark's cut to the epoch's.
+  const portions = await readPortions(deps, unit, behind, epochs, report);
+  // Groups parked before are taken up like the others; their record goes once they close.
+  const parked = deps.deadLetterTable ? await readStuckKeys(deps.dynamodb, deps.deadLetterTable, pipeline.name) : new Map();
+  const limit = pLimit(deps.concurrency);
+  await Promise.all(
+    behind.map((mark) =>
+      limit(async () => {
+        try {
+          await closeGroup(deps, unit, mark, portions.get(mark.group) ?? [], epochs, report);
+          report.groups++;
+          if (deps.deadLetterTable && parked.has(parkedName(mark.group)))
+            await clearStuckKey(deps.dynamodb, deps.deadLetterTable, pipeline.name, parkedName(mark.group));
+        } catch (error) {
+          report.parked.push({ group: mark.group, reason: reasonOf(error) });
+          if (deps.deadLetterTable)
+            await parkStuckKey(deps.dynamodb, deps.deadLetterTable, pipeline.name, parkedName(mark.group), reasonOf(error), now(deps));
+        }
+      }),
+    ),
+  );
+  return report;
+}
+
+const now = (deps: UnitDependencies) => deps.now?.() ?? Date.now();
+
+/** The cuts of the epochs a unit meets (the marks', and panes' a stopped unit left ahead of their mark). */
+class EpochCache {
+  private readonly known = new Map<number, Epoch>();
+  constructor(
+    private readonly deps: UnitDependencies,
+    target: Epoch,
+  ) {
+    this.known.set(target.epoch, target);
+  }
+
+  async load(numbers: Iterable<number>): Promise<void> {
+    const missing = [...new Set(numbers)].filter((n) => !this.known.has(n));
+    if (missing.length === 0) return;
+    for (const [n, epoch] of await readEpochs(this.deps.dynamodb, this.deps.stateTable, missing)) this.known.set(n, epoch);
+    const gone = missing.filter((n) => !this.known.has(n));
+    if (gone.length > 0) throw new Error(`epoch ${gone.join(", ")} is no longer stored (kept as long as the shard logs: retention.log)`);
+  }
+
+  cut(epoch: number): Cut {
+    const found = this.known.get(epoch);
+    if (found === undefined) throw new Error(`epoch ${epoch} was not read`);
+    return found.cut;
+  }
+}
+
+/** The unit's portions of the log entries above the lowest mark's cut, up to the epoch's, by group. */
+async function readPortions(
+  deps: UnitDependencies,
+  unit: ClosingUnit,
+  behind: readonly GroupMark[],
+  epochs: EpochCache,
+  report: UnitReport,
+): Promise<Map<number, GroupPortion[]>> {
+  const { pipeline, epoch } = unit;
+  const lowest = new Map<string, number>();
+  for (const mark of behind)
+    for (const [shardId] of epoch.cut) {
+      const at = epochs.cut(mark.epoch).get(shardId) ?? 0;
+      lowest.set(shardId, Math.min(at, lowest.get(shardId) ?? at));
+    }
+  const limit = pLimit(deps.concurrency);
+  const logs = await Promise.all(
+    [...epoch.cut].map(([shardId, upTo]) =>
+      limit(async () => ({
+        shardId,
+        entries: await readLogBetween(deps.dynamodb, deps.stateTable, shardId, lowest.get(shardId) ?? 0, upTo),
+      })),
+    ),
+  );
+  const byGroup = new Map<number, GroupPortion[]>();
+  for (const { shardId, entries } of logs) {
+    report.entries += entries.length;
+    for (const entry of entries)
+      for (const pane of entry.panes) {
+        if (pane.pipeline !== pipeline.name) continue;
+        const group = keyGroupOf(pane.key, pipeline.keyGroups);
+        if (group < unit.first || group > unit.last) continue;
+        const list = byGroup.get(group) ?? [];
+        list.push({ shardId, ordinal: entry.ordinal, key: pane.key, paneStart: pane.paneStart, layers: pane.layers });
+        byGroup.set(group, list);
+      }
+  }
+  return byGroup;
+}
+
+/** One group: fold → fire → publish → clear → mark. */
+async function closeGroup(
+  deps: UnitDependencies,
+  unit: ClosingUnit,
+  firstMark: GroupMark,
+  allPortions: readonly GroupPortion[],
+  epochs: EpochCache,
+  report: UnitReport,
+): Promise<void> {
+  let mark = firstMark;
+  for (let attempt = 1; ; attempt++) {
+    const moved = await closeGroupOnce(deps, unit, mark, allPortions, epochs, report);
+    if (moved === "done") break;
+    // Another unit moved the mark first: done if it reached the epoch, else take the group from there.
+    mark = moved;
+    if (mark.epoch >= unit.epoch.epoch) break;
+    if (attempt >= MAX_ATTEMPTS) throw new Error(`the mark of group ${mark.group} kept moving under ${MAX_ATTEMPTS} attempts`);
+    await epochs.load([mark.epoch]);
+  }
+}
+
+async function closeGroupOnce(
+  deps: UnitDependencies,
+  unit: ClosingUnit,
+  markRead: GroupMark,
+  allPortions: readonly GroupPortion[],
+  epochs: EpochCache,
+  report: UnitReport,
+): Promise<"done" | GroupMark> {
+  const { pipeline, epoch } = unit;
+  const spec = pipeline.window;
+  let mark = markRead;
+  // An operator's reset the group has not taken: windows after it fire again as the watermark passes them.
+  if (unit.reset && mark.resetGeneration < unit.reset.generation) {
+    const to = unit.reset.to;
+    mark = {
+      ...mark,
+      resetGeneration: unit.reset.generation,
+      ...(mark.firedThrough === undefined ? {} : { firedThrough: Math.min(mark.firedThrough, to) }),
+      ...(mark.clearedThrough === undefined ? {} : { clearedThrough: Math.min(mark.clearedThrough, to) }),
+    };
+  }
+  const watermark = epoch.watermarks.get(pipeline.name);
+  const from = epochs.cut(mark.epoch);
+  const portions = allPortions.filter((p) => !isInCut(p, from));
+  // Read what the group needs: the panes of the windows it may fire, and those the portions reach.
+  const withOpen = pipeline.early !== undefined;
+  let lowestRefire: number | undefined;
+  if (mark.firedThrough !== undefined)
+    for (const p of portions)
+      for (const layer of p.layers)
+        if (layer.from <= mark.firedThrough && (lowestRefire === undefined || layer.from < lowestRefire)) lowestRefire = layer.from;
+  const firing =
+    watermark === undefined
+      ? undefined
+      : panesToRead(spec, {
+          firedThrough: mark.firedThrough,
+          watermark,
+          withOpen,
+          ...(lowestRefire === undefined ? {} : { lowestRefire }),
+        });
+  // Panes not cleared yet are read too (clearing follows the safe watermark, a run behind firing).
+  const range = firing && { ...firing, from: Math.min(firing.from, clearFromOf(spec, pipeline.allowedLateness, mark.clearedThrough)) };
+  const read = range
+    ? await readGroupPanes(deps.dynamodb, deps.stateTable, pipeline.name, mark.group, range)
+    : new Map<number, GroupPane>();
+  const outside = [...new Set(portions.map((p) => p.paneStart))].filter(
+    (s) => !read.has(s) && (range === undefined || s < range.from || s >= range.to),
+  );
+  const panes = new Map([...read, ...(await readGroupPanesAt(deps.dynamodb, deps.stateTable, pipeline.name, mark.group, outside))]);
+  // A pane ahead of the mark (a unit that stopped) holds the entries up to its own epoch's cut.
+  await epochs.load([...panes.values()].map((p) => p.epoch).filter((e) => e > mark.epoch && e < epoch.epoch));
+  const cutOf = (e: number) => (e <= mark.epoch ? from : epochs.cut(e));
+  const fold = foldGroup(panes, portions, { epoch: epoch.epoch, cutOf, firedThrough: mark.firedThrough });
+  const written = await writePanes(deps, unit, mark, panes, portions, fold.changed, cutOf, report);
+  const after = new Map(panes);
+  for (const pane of written) after.set(pane.paneStart, pane);
+
+  let firedThrough = mark.firedThrough;
+  let clearedThrough = mark.clearedThrough;
+  if (watermark !== undefined && range !== undefined) {
+    const inRange = new Map([...after].filter(([s]) => s >= (firing as { from: number }).from && s < range.to));
+    const toFire = windowsToFire(spec, inRange, { firedThrough: mark.firedThrough, watermark, refire: fold.refire, withOpen });
+    await fireWindows(deps, unit, mark, inRange, toFire, report);
+    firedThrough = firedThroughAfter(mark.firedThrough, watermark);
+    clearedThrough = await clearPanes(deps, unit, mark, after, firedThrough, report);
+  }
+  const next: GroupMark = {
+    group: mark.group,
+    epoch: epoch.epoch,
+    ...(firedThrough === undefined ? {} : { firedThrough }),
+    ...(clearedThrough === undefined ? {} : { clearedThrough }),
+    resetGeneration: mark.resetGeneration,
+    version: markRead.version + 1,
+  };
+  if (await writeGroupMark(deps.dynamodb, deps.stateTable, pipeline.name, next, markRead.version)) return "done";
+  report.conflicts++;
+  const reread = (await readGroupMarks(deps.dynamodb, deps.stateTable, pipeline.name, [mark.group])).get(mark.group);
+  return reread ?? mark;
+}
+
+/**
+ * Writes the panes the fold changed, each on the epoch it was read at. A pane another unit wrote first
+ * is read again and folded again alone (it may already be at the epoch). A pane whose state would not
+ * fit in an item keeps what fits, in order; a dead letter describes the rest.
+ */
+async function writePanes(
+  deps: UnitDependencies,
+  unit: ClosingUnit,
+  mark: GroupMark,
+  known: ReadonlyMap<number, GroupPane>,
+  portions: readonly GroupPortion[],
+  changed: readonly GroupPane[],
+  cutOf: (epoch: number) => Cut,
+  report: UnitReport,
+): Promise<GroupPane[]> {
+  const { pipeline, epoch } = unit;
+  const limit = pLimit(deps.concurrency);
+  return Promise.all(
+    changed.map((first) =>
+      limit(async () => {
+        let pane = first;
+        let stored = known.get(first.paneStart);
+        const mine = portions.filter((p) => p.paneStart === first.paneStart);
+        const outcome = await retryOnConflict(MAX_ATTEMPTS, async () => {
+          const counter = { count: 0 };
+          pane = await fitted(counter, deps, unit, mark, stored, mine, pane, cutOf);
+          report.unstorable += counter.count;
+          if (pane === stored) return { done: pane };
+          if (await writeGroupPane(deps.dynamodb, deps.stateTable, groupPaneItemOf(pipeline.name, mark.group, pane), stored?.epoch)) {
+            report.panesWritten++;
+            return { done: pane };
+          }
+          report.conflicts++;
+          stored = (await readGroupPanesAt(deps.dynamodb, deps.stateTable, pipeline.name, mark.group, [first.paneStart])).get(
+            first.paneStart,
+          );
+          const again = foldGroup(new Map(stored ? [[stored.paneStart, stored]] : []), mine, {
+            epoch: epoch.epoch,
+            cutOf,
+            firedThrough: mark.firedThrough,
+          }).changed[0];
+          // Nothing left to add: the other unit took the pane to (or past) this epoch.
+          pane = again ?? (stored as GroupPane);
+          if (again === undefined) return { done: pane };
+          return "conflict";
+        });
+        if (outcome === undefined)
+          throw new Error(`pane ${first.paneStart} of group ${mark.group} kept changing under ${MAX_ATTEMPTS} attempts`);
+        return outcome.done;
+      }),
+    ),
+  );
+}
+
+/** The pane as folded, or — when its item would outgrow DynamoDB's — with the portions that fit, in order, and a letter for the rest. */
+async function fitted(
+  unstorable: { count: number },
+  deps: UnitDependencies,
+  unit: ClosingUnit,
+  mark: GroupMark,
+  stored: GroupPane | undefined,
+  mine: readonly GroupPortion[],
+  pane: GroupPane,
+  cutOf: (epoch: number) => Cut,
+): Promise<GroupPane> {
+  const { pipeline, epoch } = unit;
+  const limit = deps.maxPaneItemBytes ?? MAX_PANE_ITEM_BYTES;
+  const fits = (p: GroupPane) => approximateItemBytes(groupPaneItemOf(pipeline.name, mark.group, p)) <= limit;
+  if (fits(pane)) return pane;
+  const base = new Map(stored ? [[stored.paneStart, stored]] : []);
+  const pending = mine.filter((p) => stored === undefined || (stored.epoch < epoch.epoch && !isInCut(p, cutOf(stored.epoch))));
+  // The longest prefix of the portions that fits (a binary search: each trial encodes the item once).
+  const trial = (n: number) => foldGroup(base, pending.slice(0, n), { epoch: epoch.epoch, cutOf, firedThrough: undefined }).changed[0];
+  let kept = 0;
+  let best: GroupPane = stored ?? { paneStart: pane.paneStart, epoch: epoch.epoch, keys: new Map(), cleared: false };
+  let high = pending.length - 1;
+  while (kept < high) {
+    const middle = Math.ceil((kept + high) / 2);
+    const candidate = trial(middle);
+    if (candidate !== undefined && fits(candidate)) {
+      best = candidate;
+      kept = middle;
+    } else high = middle - 1;
+  }
+  // The pane moves to the epoch even with nothing added: the rest is accounted for by the letter.
+  best = { ...best, epoch: epoch.epoch };
+  const rest = pending.slice(kept);
+  const events = rest.reduce((n, p) => n + p.layers.reduce((m, l) => m + l.state.n, 0), 0);
+  if (deps.deadLetterTable)
+    await putDeadLetters(deps.dynamodb, deps.deadLetterTable, [
+      unstoredLetter(unit, mark.group, pane.paneStart, rest, events, now(deps), limit),
+    ]);
+  unstorable.count++;
+  return best;
+}
+
+/** The dead letter for accepted events a pane could not store: a description (the log holds them pre-aggregated), with the reason. */
+function unstoredLetter(
+  unit: ClosingUnit,
+  group: number,
+  paneStart: number,
+  rest: readonly GroupPortion[],
+  events: number,
+  at: number,
+  limit: number,
+): DeadLetter {
+  const pane = new Date(paneStart).toISOString();
+  const keys = [...new Set(rest.map((p) => p.key))];
+  const last = rest[rest.length - 1];
+  return {
+    kind: "invalid",
+    pipeline: unit.pipeline.name,
+    reason: `the state of pane ${pane} of key group ${group} would exceed DynamoDB's item size limit (${limit} bytes kept for state); ${events} accepted events of ${keys.length} keys were not added to it: raise keyGroups (fewer keys a group), lower a distinct count's precision or a sketch's accuracy, or shorten the window`,
+    shardId: last?.shardId ?? "",
+    sequenceNumber: `${unit.epoch.epoch}${String(group).padStart(6, "0")}${String(paneStart)}`,
+    partitionKey: (keys[0] ?? "").slice(0, 256),
+    data: new TextEncoder().encode(
+      JSON.stringify({ unstoredState: { pipeline: unit.pipeline.name, group, pane, events, keys: keys.slice(0, 100) } }),
+    ),
+    arrivedAt: at,
+    recordedAt: at,
+    acceptedBy: [],
+    origin: "state",
+  };
+}
+
+const windowKey = (key: string, w: { start: number; end: number }) => `${key}\u0000${w.start}/${w.end}`;
+
+/** Evaluates the windows, decides each against the ledger, writes the versions it lacks, and publishes them. */
+async function fireWindows(
+  deps: UnitDependencies,
+  unit: ClosingUnit,
+  mark: GroupMark,
+  panes: ReadonlyMap<number, GroupPane>,
+  toFire: readonly WindowToFire[],
+  report: UnitReport,
+): Promise<void> {
+  const { pipeline, epoch } = unit;
+  const at = now(deps);
+  const endInKey = pipeline.window.type === "cumulate";
+  const evaluated = toFire.flatMap((w) => {
+    const state = keyWindowState(w.key, w.window, panes);
+    return state === undefined ? [] : [{ ...w, state }];
+  });
+  // Early results need what the ledger holds (at most one per `early` interval, only when contents grew).
+  let known: Map<number, ResultsItem> | undefined;
+  if (pipeline.early !== undefined) {
+    const ends = [...new Set(evaluated.filter((e) => !e.final).map((e) => e.window.end))];
+    known = await readResultsItems(deps.dynamodb, deps.resultsTable, pipeline.name, mark.group, ends);
+  }
+  const intents: ResultIntent[] = [];
+  const kinds = new Map<string, boolean>();
+  for (const e of evaluated) {
+    if (!e.final) {
+      const stored = known?.get(e.window.end)?.results.get(`${e.key}\u0000${e.window.start}`);
+      if (!earlyDueOf(stored, e.state.n, at, pipeline.early ?? 0)) continue;
+    }
+    kinds.set(windowKey(e.key, e.window), e.final);
+    intents.push({
+      result: {
+        pipeline: pipeline.name,
+        key: e.key,
+        start: e.window.start,
+        end: e.window.end,
+        values: finalValues(pipeline.aggregates, e.state),
+        count: e.state.n,
+        firedAt: at,
+        final: e.final,
+        ...(endInKey ? { endInKey: true } : {}),
+      },
+    });
+  }
+  const outcome = await commitGroupResults(
+    deps.dynamodb,
+    deps.resultsTable,
+    { pipeline: pipeline.name, group: mark.group, epoch: epoch.epoch, markEpoch: mark.epoch },
+    intents,
+    { ttlSeconds: deps.resultRetentionSeconds, now: at, ...(known ? { known } : {}) },
+  );
+  report.conflicts += outcome.conflicts;
+  for (const r of outcome.written) {
+    if (!r.final) report.early++;
+    else if (r.version === 1 || kinds.get(windowKey(r.key, r)) === false) report.fired++;
+    else report.refired++;
+  }
+  const written = new Set(outcome.written.map((r) => windowKey(r.key, r)));
+  const again = outcome.unconfirmed.filter((r) => !written.has(windowKey(r.key, r)));
+  await publish(deps, [...outcome.written, ...again], report);
+  report.republished += again.length;
+}
+
+async function publish(deps: UnitDependencies, results: readonly StoredResult[], report: UnitReport): Promise<void> {
+  if (!deps.sink || results.length === 0) return;
+  const plain: WindowResult[] = results.map(({ epoch: _epoch, ...r }) => r);
+  try {
+    await deps.sink.publish(plain);
+  } catch (error) {
+    // The mark is not moved: the next unit finds these versions above it and publishes them again.
+    report.unpublished += plain.length;
+    throw error;
+  }
+}
+
+/** Clear (Flink's clearWindow): panes every window of which fired and no later event can reach expire after the tombstone retention. */
+async function clearPanes(
+  deps: UnitDependencies,
+  unit: ClosingUnit,
+  mark: GroupMark,
+  panes: ReadonlyMap<number, GroupPane>,
+  firedThrough: number,
+  report: UnitReport,
+): Promise<number | undefined> {
+  const { pipeline, epoch } = unit;
+  const safeWatermark = epoch.safe.get(pipeline.name);
+  const starts = panesToClear(pipeline.window, pipeline.allowedLateness, panes, { safeWatermark, firedThrough });
+  const ttl = Math.floor((now(deps) + deps.tombstoneRetentionMs) / 1000);
+  const limit = pLimit(deps.concurrency);
+  let failed = false;
+  await Promise.all(
+    starts.map((paneStart) =>
+      limit(async () => {
+        const pane = panes.get(paneStart) as GroupPane;
+        // A pane another unit rewrote meanwhile is left for the next unit to look at again.
+        if (
+          await clearGroupPane(
+            deps.dynamodb,
+            deps.stateTable,
+            { pipeline: pipeline.name, group: mark.group, paneStart, epoch: pane.epoch },
+            ttl,
+          )
+        )
+          report.panesCleared++;
+        else failed = true;
+      }),
+    ),
+  );
+  // Panes whose cleanup time is at or below this are cleared: later units need not read them again.
+  if (failed || safeWatermark === undefined) return mark.clearedThrough;
+  return Math.max(mark.clearedThrough ?? Number.NEGATIVE_INFINITY, Math.min(safeWatermark, firedThrough));
+}
+
+/** The first pane start a unit must read to clear what is not cleared yet: panes whose last window's cleanup time is after `clearedThrough`. */
+function clearFromOf(spec: WindowSpec, allowedLateness: number, clearedThrough: number | undefined): number {
+  if (clearedThrough === undefined) return 0;
+  const size = spec.type === "session" ? 0 : spec.size;
+  return Math.max(0, clearedThrough - allowedLateness - size);
+}
