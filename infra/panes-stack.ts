@@ -14,7 +14,7 @@ import * as logs from "aws-cdk-lib/aws-logs";
 import * as sqs from "aws-cdk-lib/aws-sqs";
 import type { Construct } from "constructs";
 import { STATE_LETTER_PREFIX } from "#shared/aws/dynamodb/dead-letters.ts";
-import { STUCK_PREFIX } from "#shared/aws/dynamodb/stuck.ts";
+import { PARKED_PREFIX } from "#shared/aws/dynamodb/parked.ts";
 import type { Pipeline } from "#shared/core/pipelines/schema.ts";
 import type { DeploymentConfig } from "./config.ts";
 import { bundlingWithPipelines, LAMBDA_RUNTIME, PROJECT_ROOT } from "./constructs/bundling.ts";
@@ -222,9 +222,9 @@ export class PanesStack extends Stack {
     watermarkRole.allow("DueIndex", ["dynamodb:Query"], [storage.indexArn(storage.state, "due")]);
     watermarkRole.allow("Results", ["dynamodb:BatchGetItem", "dynamodb:PutItem", "dynamodb:Query"], [storage.results.tableArn]);
     // Keys it cannot close are parked in the dead-letter table under partition keys of their own
-    // (shared/aws/dynamodb/stuck.ts): the condition keeps it away from the records' dead letters, which are kept.
-    watermarkRole.allow("StuckKeys", ["dynamodb:Query", "dynamodb:UpdateItem", "dynamodb:DeleteItem"], [storage.deadLetters.tableArn], {
-      "ForAllValues:StringLike": { "dynamodb:LeadingKeys": [`${STUCK_PREFIX}*`] },
+    // (shared/aws/dynamodb/parked.ts): the condition keeps it away from the records' dead letters, which are kept.
+    watermarkRole.allow("ParkedKeys", ["dynamodb:Query", "dynamodb:UpdateItem", "dynamodb:DeleteItem"], [storage.deadLetters.tableArn], {
+      "ForAllValues:StringLike": { "dynamodb:LeadingKeys": [`${PARKED_PREFIX}*`] },
     });
     watermarkRole.allow("SourceShards", ["kinesis:ListShards", "kinesis:GetShardIterator", "kinesis:GetRecords"], [source.streamArn]);
     if (output) watermarkRole.allow("OutputStream", ["kinesis:PutRecords"], [output.streamArn]);

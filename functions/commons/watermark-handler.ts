@@ -68,14 +68,14 @@ export function createWatermarkHandler(deps: ClosingDependencies, options: Water
         perPipeline("WindowsFired", MetricUnit.Count, report.fired + report.refired);
         perPipeline("LedgerConflicts", MetricUnit.Count, report.conflicts);
         perPipeline("StatePurged", MetricUnit.Count, report.purged);
-        perPipeline("StuckKeys", MetricUnit.Count, report.stuck.length);
+        perPipeline("ParkedKeys", MetricUnit.Count, report.parked.length);
         perPipeline("UnpublishedResults", MetricUnit.Count, report.unpublished);
         if (report.watermark !== undefined) perPipeline("WatermarkLag", MetricUnit.Milliseconds, Math.max(0, now - report.watermark));
         // Conflicts mean another run (overlapping, or retried) got there first: expected, and harmless.
         if (report.conflicts > 0)
           logger.info("ledger conflicts (a concurrent or repeated run)", { pipeline: report.pipeline, conflicts: report.conflicts });
-        if (report.stuck.length > 0)
-          logger.error("keys parked: their windows could not be closed", { pipeline: report.pipeline, stuck: report.stuck.slice(0, 10) });
+        if (report.parked.length > 0)
+          logger.error("keys parked: their windows could not be closed", { pipeline: report.pipeline, parked: report.parked.slice(0, 10) });
         if (report.unpublished > 0)
           logger.warn("results left in the outbox for the next run", { pipeline: report.pipeline, unpublished: report.unpublished });
       }

@@ -138,12 +138,12 @@ export class Operations extends Construct {
         `The watermark of pipeline ${pipeline} lags wall clock by more than ${props.watermarkLagThreshold.toHumanString()} (or is not reported).`,
         cloudwatch.TreatMissingData.BREACHING,
       );
-      // Keys parked by closing runs (shared/aws/dynamodb/stuck.ts): windows that cannot be closed, retried every run.
+      // Keys parked by closing runs (shared/aws/dynamodb/parked.ts): windows that cannot be closed, retried every run.
       alarm(
-        `StuckKeysAlarm${index}`,
-        panesMetric("StuckKeys", "Maximum", { pipeline }),
+        `ParkedKeysAlarm${index}`,
+        panesMetric("ParkedKeys", "Maximum", { pipeline }),
         1,
-        `Pipeline ${pipeline} has keys whose windows cannot be closed: the closing logs and the dead-letter table (stuck#${pipeline}) say why; every other key closes.`,
+        `Pipeline ${pipeline} has keys whose windows cannot be closed: the closing logs and the dead-letter table (parked#${pipeline}) say why; every other key closes.`,
       );
     }
 

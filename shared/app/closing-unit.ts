@@ -22,8 +22,8 @@ import {
 } from "../aws/dynamodb/groups.ts";
 import { readLogBetween } from "../aws/dynamodb/log.ts";
 import { approximateItemBytes, MAX_PANE_ITEM_BYTES } from "../aws/dynamodb/panes.ts";
+import { parkKey, readParkedKeys, unparkKey } from "../aws/dynamodb/parked.ts";
 import { commitGroupResults, type ResultIntent, type ResultsItem, readResultsItems, type StoredResult } from "../aws/dynamodb/results.ts";
-import { clearStuckKey, parkStuckKey, readStuckKeys } from "../aws/dynamodb/stuck.ts";
 import { retryOnConflict } from "../aws/retry.ts";
 import { finalValues } from "../core/aggregates/state.ts";
 import { keyGroupOf } from "../core/keygroups.ts";
@@ -127,7 +127,7 @@ export async function runClosingUnit(deps: UnitDependencies, unit: ClosingUnit):
   // One read of the logs for the whole unit: from the lowest mark's cut to the epoch's.
   const portions = await readPortions(deps, unit, behind, epochs, report);
   // Groups parked before are taken up like the others; their record goes once they close.
-  const parked = deps.deadLetterTable ? await readStuckKeys(deps.dynamodb, deps.deadLetterTable, pipeline.name) : new Map();
+  const parked = deps.deadLetterTable ? await readParkedKeys(deps.dynamodb, deps.deadLetterTable, pipeline.name) : new Map();
   const limit = pLimit(deps.concurrency);
   await Promise.all(
     behind.map((mark) =>
@@ -136,11 +136,11 @@ export async function runClosingUnit(deps: UnitDependencies, unit: ClosingUnit):
           await closeGroup(deps, unit, mark, portions.get(mark.group) ?? [], epochs, report);
           report.groups++;
           if (deps.deadLetterTable && parked.has(parkedName(mark.group)))
-            await clearStuckKey(deps.dynamodb, deps.deadLetterTable, pipeline.name, parkedName(mark.group));
+            await unparkKey(deps.dynamodb, deps.deadLetterTable, pipeline.name, parkedName(mark.group));
         } catch (error) {
           report.parked.push({ group: mark.group, reason: reasonOf(error) });
           if (deps.deadLetterTable)
-            await parkStuckKey(deps.dynamodb, deps.deadLetterTable, pipeline.name, parkedName(mark.group), reasonOf(error), now(deps));
+            await parkKey(deps.dynamodb, deps.deadLetterTable, pipeline.name, parkedName(mark.group), reasonOf(error), now(deps));
         }
       }),
     ),

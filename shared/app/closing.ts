@@ -19,9 +19,10 @@ import {
   type ShardProgressRecord,
 } from "../aws/dynamodb/checkpoints.ts";
 import { createEpoch, cutAfter, type Epoch, readNewestEpoch } from "../aws/dynamodb/epochs.ts";
+import { readLogEntry } from "../aws/dynamodb/log.ts";
 import { queryDue, readSessionsNow, sessionsItemOf, writeSessions } from "../aws/dynamodb/panes.ts";
+import { parkKey, readParkedKeys, unparkKey } from "../aws/dynamodb/parked.ts";
 import { commitGroupResults, ensureLayout, markSuperseded, type ResultIntent, readResultsItems } from "../aws/dynamodb/results.ts";
-import { clearStuckKey, parkStuckKey, readStuckKeys } from "../aws/dynamodb/stuck.ts";
 import type { ShardProbe, SourceStream } from "../aws/kinesis/probe.ts";
 import { finalValues } from "../core/aggregates/state.ts";
 import type { StoredSessions } from "../core/ingest/deltas.ts";
@@ -74,6 +75,8 @@ export interface ClosingDependencies {
   maxPaneItemBytes?: number;
   /** how many closing units a pipeline's key groups are split into (default 1; at most its key groups) */
   unitsPerPipeline?: number;
+  /** told how long each closing unit took (the bench) */
+  observeUnit?: (unit: { pipeline: string; groups: number; ms: number }) => void;
   now?: () => number;
 }
 
@@ -89,7 +92,7 @@ export interface PipelineClosing {
   /** early (non-final) results written */
   early: number;
   /** keys or key groups whose closing failed this run: parked with the reason, retried next run */
-  stuck: { key: string; reason: string }[];
+  parked: { key: string; reason: string }[];
   /** results written to the ledger whose publishing failed (published by a later run) */
   unpublished: number;
   /** why the pipeline could not be closed at all this run (the others were) */
@@ -178,7 +181,7 @@ const emptyReport = (pipeline: string): PipelineClosing => ({
   republished: 0,
   conflicts: 0,
   early: 0,
-  stuck: [],
+  parked: [],
   unpublished: 0,
 });
 
@@ -295,27 +298,21 @@ async function takeEpoch(
   // The lowest watermark the newest entry of any log was planned at: every later entry is planned at
   // least at it (a newer generation — an operator's reset — aside), so no later event can reach a pane
   // whose windows' cleanup time it passed.
+  // A shard with nothing new since the last run: its newest entry at the cut is the one its progress
+  // points at (not its head now: entries after the cut may have been planned lower than the head).
+  const newestEntries = await Promise.all(
+    [...logs.shards].map(
+      async ([shardId, log]) =>
+        log.entries[log.entries.length - 1] ?? (await readLogEntry(deps.dynamodb, deps.stateTable, shardId, log.progress?.ordinal ?? 0)),
+    ),
+  );
   const safe = new Map<string, number>();
   for (const pipeline of deps.pipelines) {
-    let lowest: number | undefined;
-    let known = true;
-    for (const log of logs.shards.values()) {
-      const newest = log.entries[log.entries.length - 1];
-      if (newest === undefined) {
-        // Nothing new: the progress entry was planned no lower than the last safe watermark.
-        if (log.progress === undefined) continue;
-        known = false;
-        break;
-      }
-      const planned = newest.watermarks[pipeline.name];
-      const generation = newest.generations?.[pipeline.name] ?? 0;
-      if (planned === undefined || generation !== (marks.get(pipeline.name)?.resetGeneration ?? 0)) {
-        known = false;
-        break;
-      }
-      lowest = lowest === undefined ? planned : Math.min(lowest, planned);
-    }
-    if (known && lowest !== undefined) safe.set(pipeline.name, lowest);
+    const generation = marks.get(pipeline.name)?.resetGeneration ?? 0;
+    const planned = newestEntries.map((entry) =>
+      entry === undefined || (entry.generations?.[pipeline.name] ?? 0) !== generation ? undefined : entry.watermarks[pipeline.name],
+    );
+    if (planned.length > 0 && planned.every((w) => w !== undefined)) safe.set(pipeline.name, Math.min(...(planned as number[])));
   }
   for (let attempt = 1; ; attempt++) {
     const newest = await readNewestEpoch(deps.dynamodb, deps.stateTable);
@@ -350,7 +347,16 @@ async function closeKeyGroups(
     ...(reset ? { reset } : {}),
   }));
   const limit = pLimit(Math.max(1, Math.ceil(deps.concurrency / 4)));
-  const unitReports = await Promise.all(work.map((unit) => limit(() => runClosingUnit(deps, unit))));
+  const unitReports = await Promise.all(
+    work.map((unit) =>
+      limit(async () => {
+        const started = performance.now();
+        const done = await runClosingUnit(deps, unit);
+        deps.observeUnit?.({ pipeline: pipeline.name, groups: unit.last - unit.first + 1, ms: performance.now() - started });
+        return done;
+      }),
+    ),
+  );
   for (const u of unitReports) addUnit(report, fold, u);
   if (unitReports.every((u) => u.parked.length === 0))
     await noteClosed(deps.dynamodb, deps.stateTable, pipeline.name, {
@@ -369,7 +375,7 @@ function addUnit(report: PipelineClosing, fold: FoldReport, unit: UnitReport): v
   report.unpublished += unit.unpublished;
   report.republished += unit.republished;
   for (const p of unit.parked) {
-    report.stuck.push({ key: `key group ${p.group}`, reason: p.reason });
+    report.parked.push({ key: `key group ${p.group}`, reason: p.reason });
     fold.failed.push({ pipeline: unit.pipeline, group: p.group });
     if (fold.reasons.length < 5) fold.reasons.push(`${unit.pipeline}/group ${p.group}: ${p.reason}`);
   }
@@ -427,7 +433,7 @@ async function closeSessionKeys(ctx: SessionContext): Promise<void> {
   const upTo = pipeline.early !== undefined ? END_OF_TIME : watermark;
   const due = await queryDue(deps.dynamodb, deps.stateTable, pipeline.name, upTo);
   const keys = new Set(due.map((item) => item.key));
-  const parked = deps.deadLetterTable ? await readStuckKeys(deps.dynamodb, deps.deadLetterTable, pipeline.name) : new Map();
+  const parked = deps.deadLetterTable ? await readParkedKeys(deps.dynamodb, deps.deadLetterTable, pipeline.name) : new Map();
   await ensureLayout(deps.dynamodb, deps.resultsTable, pipeline.name, pipeline.keyGroups);
   const limit = pLimit(deps.concurrency);
   await Promise.all(
@@ -436,11 +442,11 @@ async function closeSessionKeys(ctx: SessionContext): Promise<void> {
         try {
           await closeSessions(ctx, key);
         } catch (error) {
-          report.stuck.push({ key, reason: reasonOf(error) });
-          if (deps.deadLetterTable) await parkStuckKey(deps.dynamodb, deps.deadLetterTable, pipeline.name, key, reasonOf(error), now);
+          report.parked.push({ key, reason: reasonOf(error) });
+          if (deps.deadLetterTable) await parkKey(deps.dynamodb, deps.deadLetterTable, pipeline.name, key, reasonOf(error), now);
           return;
         }
-        if (parked.has(key) && deps.deadLetterTable) await clearStuckKey(deps.dynamodb, deps.deadLetterTable, pipeline.name, key);
+        if (parked.has(key) && deps.deadLetterTable) await unparkKey(deps.dynamodb, deps.deadLetterTable, pipeline.name, key);
       }),
     ),
   );

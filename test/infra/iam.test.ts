@@ -151,7 +151,7 @@ describe("execution roles", () => {
       ["dynamodb:BatchWriteItem", { "ForAllValues:StringLike": { "dynamodb:LeadingKeys": ["state#*"] } }],
       [
         ["dynamodb:Query", "dynamodb:UpdateItem", "dynamodb:DeleteItem"],
-        { "ForAllValues:StringLike": { "dynamodb:LeadingKeys": ["stuck#*"] } },
+        { "ForAllValues:StringLike": { "dynamodb:LeadingKeys": ["parked#*"] } },
       ],
     ]);
   });

@@ -126,7 +126,7 @@ describe("Panes stack", () => {
       expect.arrayContaining(["IteratorAge", "RecordsDeadLettered", "Errors", "ApproximateNumberOfMessagesVisible", "WatermarkLag"]),
     );
     expect(metricNames.filter((m) => m === "WatermarkLag")).toHaveLength(2);
-    expect(metricNames.filter((m) => m === "StuckKeys")).toHaveLength(2);
+    expect(metricNames.filter((m) => m === "ParkedKeys")).toHaveLength(2);
     template.hasResourceProperties("AWS::CloudWatch::Alarm", {
       MetricName: "WatermarkLag",
       Namespace: "Panes",

@@ -5,8 +5,8 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { createWatermarkHandler } from "../../functions/commons/watermark-handler.ts";
 import { createDynamoDbClient } from "../../shared/aws/clients.ts";
 import { groupPaneItemKey } from "../../shared/aws/dynamodb/keys.ts";
+import { readParkedKeys } from "../../shared/aws/dynamodb/parked.ts";
 import { queryResults } from "../../shared/aws/dynamodb/results.ts";
-import { readStuckKeys } from "../../shared/aws/dynamodb/stuck.ts";
 import { kinesisResultSink, outputPartitionKeyOf } from "../../shared/aws/outputs/kinesis.ts";
 import { keyGroupOf } from "../../shared/core/keygroups.ts";
 import type { WindowResult } from "../../shared/core/types.ts";
@@ -74,8 +74,8 @@ describe("closing goes on", () => {
 
     // Assess: "good" closed, the group of "bad" parked with the reason
     expect((await h.finalResults()).map((r) => r.key)).toEqual([good]);
-    expect(first?.stuck.map((s) => s.key)).toEqual([`key group ${groupOf(bad as string)}`]);
-    const parked = await readStuckKeys(deployment.dynamodb, deployment.names.deadLetterTable, h.pipeline.name);
+    expect(first?.parked.map((s) => s.key)).toEqual([`key group ${groupOf(bad as string)}`]);
+    const parked = await readParkedKeys(deployment.dynamodb, deployment.names.deadLetterTable, h.pipeline.name);
     expect([...parked.keys()]).toEqual([`key group ${groupOf(bad as string)}`]);
     expect(parked.get(`key group ${groupOf(bad as string)}`)?.reason).toMatch(/Error/);
 
@@ -92,7 +92,7 @@ describe("closing goes on", () => {
       ["bad", 1],
       ["good", 1],
     ]);
-    expect((await readStuckKeys(deployment.dynamodb, deployment.names.deadLetterTable, h.pipeline.name)).size).toBe(0);
+    expect((await readParkedKeys(deployment.dynamodb, deployment.names.deadLetterTable, h.pipeline.name)).size).toBe(0);
   });
 
   it("publishes a key too long for a Kinesis partition key, with the full key in the result", async () => {

@@ -2,12 +2,16 @@
 // emulators: closing runs that overlap at any point, an operator's watermark reset, a pause longer than
 // the state's retention, and a watermark notice that does not name every pipeline. Each ends with what
 // a brute-force count over the events says the windows hold.
+import { GetItemCommand } from "@aws-sdk/client-dynamodb";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { createIngestHandler } from "../../functions/commons/ingest-handler.ts";
 import { announceWatermarksEverywhere } from "../../shared/app/shard-logs.ts";
+import { S } from "../../shared/aws/dynamodb/attributes.ts";
 import { advanceWatermark, readPipelineMarks, resetWatermark } from "../../shared/aws/dynamodb/checkpoints.ts";
 import { listDeadLetters } from "../../shared/aws/dynamodb/dead-letters.ts";
+import { groupPaneItemKey } from "../../shared/aws/dynamodb/keys.ts";
 import { appendLogItem, logItemOf, readLogAfter, readLogHead } from "../../shared/aws/dynamodb/log.ts";
+import { keyGroupOf } from "../../shared/core/keygroups.ts";
 import type { WindowResult } from "../../shared/core/types.ts";
 import { localTables } from "../../tools/local/resources.ts";
 import { startTtlSweeper } from "../../tools/local/ttl-sweeper.ts";
@@ -28,6 +32,7 @@ afterAll(() => {
 });
 
 const MIN = 60_000;
+const toKey = (key: { pk: string; sk: string }) => ({ pk: S(key.pk), sk: S(key.sk) });
 /** Each window's current result as [key, start, count, sum]. */
 const rows = (results: readonly WindowResult[]) =>
   results
@@ -194,6 +199,47 @@ describe("a pause longer than the state's retention", () => {
     expect(rows(await h.finalResults())).toEqual([["a", 0, 2, 3]]);
     own.dynamodb.destroy();
     own.kinesis.destroy();
+  });
+});
+
+describe("clearing", () => {
+  it("marks a fired window's pane to expire once no later event can reach it, and not before", async () => {
+    // Prepare: windows that take late events for 30 s after they fire
+    const h = new HandlerHarness(
+      deployment,
+      pipeline({ key: "k", allowedLateness: "30s", aggregates: { n: { count: true }, s: { sum: "v" } } }),
+    );
+    const group = keyGroupOf("a", h.pipeline.keyGroups);
+    const pane = async (start: number) => {
+      const { Item } = await deployment.dynamodb.send(
+        new GetItemCommand({
+          TableName: deployment.names.stateTable,
+          Key: toKey(groupPaneItemKey(h.pipeline.name, group, start)),
+          ConsistentRead: true,
+        }),
+      );
+      return Item;
+    };
+
+    // Act: [0, 1 min) fires at 1 min and may go at 1.5 min, once the logs say no later event is planned lower
+    await h.ingest([{ k: "a", ts: 10_000, v: 1 }]);
+    await h.advanceWatermark(MIN);
+    await h.close();
+    const afterFiring = await pane(0);
+    await h.ingest([{ k: "a", ts: 70_000, v: 2 }]);
+    await h.advanceWatermark(2 * MIN);
+    await h.close();
+
+    // Assess: kept while late events could still reach it, cleared after; [1 min, 2 min) has just fired
+    // and may take late events until 2.5 min: kept
+    expect(afterFiring?.d).toBeDefined();
+    expect(afterFiring?.ttl).toBeUndefined();
+    expect((await pane(0))?.ttl?.N).toBeDefined();
+    expect((await pane(MIN))?.ttl).toBeUndefined();
+    expect(rows(await h.finalResults())).toEqual([
+      ["a", 0, 1, 1],
+      ["a", MIN, 1, 2],
+    ]);
   });
 });
 

@@ -32,6 +32,7 @@ interface Prices {
     provisionedReadCapacityUnitHourUsd: number;
   };
   managedFlink: { kpuHourUsd: number; hoursPerMonth: number };
+  kinesis: { provisionedShardHourUsd: number; provisionedPutPayloadUnitsPerMillionUsd: number };
 }
 
 const SECONDS_PER_MONTH = 730 * 3600;
@@ -174,7 +175,57 @@ export interface BenchReport {
   writesPerEvent: { tumbling1m: number; sliding60m1m: number; naiveSliding60m1m: number };
   /** monthly cost by events per second and keys, shards as an on-demand stream would have them */
   scaling: (MonthlyCost & { eventsPerSecond: number; keys: number; shards: number; eventsPerBatch: number })[];
+  /** many keys (key groups at the default configuration): cost, write units against the bytes written, and how long closing takes */
+  manyKeys: ManyKeysRow[];
   details: Record<string, unknown>;
+}
+
+export interface ManyKeysRow extends MonthlyCost {
+  keys: number;
+  /** of event time simulated (the 60-minute windows fill after 60) */
+  minutes?: number;
+  eventsPerSecond: number;
+  shards: number;
+  /** the bytes of state and results written (items put, values set), in 1 KB units, per event: a perfectly packed writer's write units */
+  byteFloorWcuPerEvent: number;
+  /** a window's result in the ledger after the closing run that fires it starts: that run's duration (runs that fired windows) */
+  closeLatencyMs: { p50: number; p99: number };
+  /** how long each closing unit took */
+  closingUnitMs: { p50: number; p99: number; max: number };
+  /** results per second, and what the output stream bills for them (one record each, on as many provisioned shards as they need) */
+  resultsPerSecond: number;
+  outputMonthlyUsd: number;
+}
+
+function manyKeysRow(
+  run: SeedRun,
+  load: { keys: number; eventsPerSecond: number; shards: number },
+  cost: MonthlyCost,
+  prices: Prices,
+  config: DeploymentConfig,
+): ManyKeysRow {
+  const seconds = run.measuredMinutes * 60;
+  const resultsPerSecond = run.results / seconds;
+  const shards = Math.max(config.outputs.streamShards, Math.ceil(resultsPerSecond / 1000));
+  const outputMonthlyUsd =
+    shards * prices.kinesis.provisionedShardHourUsd * 730 +
+    (resultsPerSecond * SECONDS_PER_MONTH * prices.kinesis.provisionedPutPayloadUnitsPerMillionUsd) / 1e6;
+  const sorted = (xs: number[]) => [...xs].sort((a, b) => a - b);
+  const runs = sorted(run.closingRunsMs);
+  const units = sorted(run.closingUnitsMs);
+  return {
+    ...load,
+    ...cost,
+    byteFloorWcuPerEvent: round((run.ingest.bytesWritten + run.watermark.bytesWritten) / 1024 / run.events, 5),
+    closeLatencyMs: { p50: round(percentile(runs, 0.5), 0), p99: round(percentile(runs, 0.99), 0) },
+    closingUnitMs: {
+      p50: round(percentile(units, 0.5), 0),
+      p99: round(percentile(units, 0.99), 0),
+      max: round(units[units.length - 1] ?? Number.NaN, 0),
+    },
+    resultsPerSecond: round(resultsPerSecond, 1),
+    outputMonthlyUsd: round(outputMonthlyUsd, 2),
+  };
 }
 
 export interface BenchOptions {
@@ -258,6 +309,21 @@ export async function runBench(say: (message: string) => void = () => undefined,
         }
     }
 
+    const manyKeys: ManyKeysRow[] = [];
+    // 10,000 keys after the 60-minute windows fill; 100,000 keys for 20 minutes only (a run at steady state
+    // would take hours on the emulator): its reads of the sliding windows' panes are a third of steady state's.
+    for (const { keys, minutes, warmup } of [
+      { keys: 10_000, minutes: 70, warmup: 62 },
+      { keys: 100_000, minutes: 20, warmup: 17 },
+    ]) {
+      const load = { eventsPerSecond: 1000, keys, shards: onDemandShards(1000) };
+      say(
+        `many keys: ${keys} keys at 1,000 events/s, the seed pipelines (${minutes} minutes of event time, the last ${minutes - warmup} measured)`,
+      );
+      const run = await simulate(dynalite.endpoint, seedPipelines(), `many${keys}`, load, minutes, warmup);
+      manyKeys.push({ ...manyKeysRow(run, load, monthlyCost(run, config, prices, flinkMin, false), prices, config), minutes });
+    }
+
     say("end to end vs a bare GetRecords loop, on a pre-loaded stream holding ten minutes of the seed (600,000 events)");
     const kinesis = createKinesisClient({ endpoint: kinesalite.endpoint, region: LOCAL_REGION, credentials: LOCAL_CREDENTIALS });
     const e2eEvents = seedEvents(600_000, 100, 1000, start);
@@ -296,6 +362,7 @@ export async function runBench(say: (message: string) => void = () => undefined,
         naiveSliding60m1m: round(naive, 2),
       },
       scaling,
+      manyKeys,
       details: {
         seed,
         tumbling,

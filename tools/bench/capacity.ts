@@ -17,6 +17,11 @@ export interface CapacityMeter {
   /** conditional writes whose condition failed (their units are in writeUnits) */
   failedConditionalWrites: number;
   requests: number;
+  /**
+   * Bytes the successful writes wrote: whole items put, and the values an update set — what a writer
+   * that packed every byte into full 1 KB units would pay (the floor of write units).
+   */
+  bytesWritten: number;
   /** units by table or index name (index units under "table/index"), reads and writes */
   byName: Map<string, { read: number; write: number }>;
   reset(): void;
@@ -34,6 +39,17 @@ interface Consumed {
 
 const kb = (item: Item, size: number) => Math.max(1, Math.ceil(approximateItemBytes(item) / size));
 
+/** The bytes a successful write request wrote (see CapacityMeter.bytesWritten). */
+function bytesOf(command: string, input: Record<string, unknown>): number {
+  if (command === "PutItemCommand") return approximateItemBytes(input.Item as Item);
+  if (command === "UpdateItemCommand") return approximateItemBytes((input.ExpressionAttributeValues ?? {}) as Item);
+  if (command !== "BatchWriteItemCommand") return 0;
+  let bytes = 0;
+  for (const writes of Object.values((input.RequestItems ?? {}) as Record<string, { PutRequest?: { Item: Item } }[]>))
+    for (const w of writes) if (w.PutRequest) bytes += approximateItemBytes(w.PutRequest.Item);
+  return bytes;
+}
+
 /** Counts what `client` consumes from now on (until reset). */
 export function meterCapacity(client: DynamoDBClient): CapacityMeter {
   const meter: CapacityMeter = {
@@ -41,8 +57,10 @@ export function meterCapacity(client: DynamoDBClient): CapacityMeter {
     writeUnits: 0,
     failedConditionalWrites: 0,
     requests: 0,
+    bytesWritten: 0,
     byName: new Map(),
     reset() {
+      meter.bytesWritten = 0;
       meter.readUnits = 0;
       meter.writeUnits = 0;
       meter.failedConditionalWrites = 0;
@@ -68,6 +86,7 @@ export function meterCapacity(client: DynamoDBClient): CapacityMeter {
       input.ReturnConsumedCapacity = "INDEXES";
       try {
         const result = await next(args);
+        if (kind === "write") meter.bytesWritten += bytesOf(command, input);
         const output = result.output as { ConsumedCapacity?: Consumed | Consumed[]; Responses?: Record<string, Item[]> };
         const consumed = output.ConsumedCapacity === undefined ? [] : [output.ConsumedCapacity].flat();
         if (consumed.length > 0) {

@@ -48,6 +48,8 @@ export interface FunctionUse {
   writeUnits: number;
   failedConditionalWrites: number;
   requests: number;
+  /** bytes of the items and values written (CapacityMeter.bytesWritten) */
+  bytesWritten: number;
 }
 
 export interface SeedRun {
@@ -69,6 +71,10 @@ export interface SeedRun {
   /** write and read units by table and index */
   unitsByName: Record<string, { read: number; write: number }>;
   results: number;
+  /** measured closing runs that wrote results: how long each took (wall clock, ms) — a window's close latency is at most that */
+  closingRunsMs: number[];
+  /** measured closing units: how long each took (ms) */
+  closingUnitsMs: number[];
 }
 
 const T0 = Date.parse("2026-09-01T00:00:00Z");
@@ -97,6 +103,7 @@ const emptyUse = (): FunctionUse => ({
   writeUnits: 0,
   failedConditionalWrites: 0,
   requests: 0,
+  bytesWritten: 0,
 });
 
 function takeUnits(use: FunctionUse, meter: CapacityMeter, byName: Map<string, { read: number; write: number }>): void {
@@ -104,6 +111,7 @@ function takeUnits(use: FunctionUse, meter: CapacityMeter, byName: Map<string, {
   use.writeUnits += meter.writeUnits;
   use.failedConditionalWrites += meter.failedConditionalWrites;
   use.requests += meter.requests;
+  use.bytesWritten += meter.bytesWritten;
   for (const [name, units] of meter.byName) {
     const entry = byName.get(name) ?? { read: 0, write: 0 };
     entry.read += units.read;
@@ -166,6 +174,8 @@ export async function simulateSeed(options: SeedOptions): Promise<SeedRun> {
     requestClosing: async () => void nudged.add(shardOfBatch),
   });
   let results = 0;
+  const closingUnitsMs: number[] = [];
+  const closingRunsMs: number[] = [];
   const watermark = createWatermarkHandler({
     dynamodb: closingClient,
     stateTable: names.stateTable,
@@ -180,6 +190,9 @@ export async function simulateSeed(options: SeedOptions): Promise<SeedRun> {
     tombstoneRetentionMs: 7 * 86_400_000,
     deadLetterTable: names.deadLetterTable,
     now: clock,
+    observeUnit: ({ ms }) => {
+      if (measuring()) closingUnitsMs.push(ms);
+    },
   });
 
   const ingestUse = emptyUse();
@@ -251,7 +264,10 @@ export async function simulateSeed(options: SeedOptions): Promise<SeedRun> {
   };
   const close = async () => {
     lastClosing = now;
+    const before = results;
+    const started = performance.now();
     await invoke(closingUse, closingMeter, () => watermark(undefined, localLambdaContext("panes-watermark", LOCAL_REGION, 300_000)));
+    if (measuring() && results > before) closingRunsMs.push(performance.now() - started);
   };
 
   for (; now < end; now += tick) {
@@ -308,5 +324,7 @@ export async function simulateSeed(options: SeedOptions): Promise<SeedRun> {
     requestCpuMicros,
     unitsByName: Object.fromEntries(byName),
     results,
+    closingRunsMs,
+    closingUnitsMs,
   };
 }

@@ -152,8 +152,9 @@ export class Chaos {
       await Promise.all([run(), run()]);
       return;
     }
+    // A run (its closing units) stopped after any of its first 60 writes: an epoch, panes, results, marks.
     const fault: InvocationFault = {
-      writesLeft: Math.floor(this.random() * 20),
+      writesLeft: Math.floor(this.random() * 60),
       crashed: false,
       crashKind: "watermark-crash",
       throttle: 0,

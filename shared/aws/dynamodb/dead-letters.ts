@@ -6,8 +6,8 @@ import { marshall, unmarshall } from "@aws-sdk/util-dynamodb";
 import type { DeadLetter, DeadLetterKind } from "../../core/types.ts";
 import { type Item, str } from "./attributes.ts";
 import { padSequence } from "./keys.ts";
+import { PARKED_PREFIX } from "./parked.ts";
 import { batchWriteAll, scanAll } from "./requests.ts";
-import { STUCK_PREFIX } from "./stuck.ts";
 
 /** Partition prefix of letters about state the closing logic could not store (not records). */
 export const STATE_LETTER_PREFIX = "state#";
@@ -60,10 +60,10 @@ export async function putDeadLetters(
   await batchWriteAll(client, tableName, requests);
 }
 
-/** Every dead letter, oldest shard position first (parked keys, see stuck.ts, are not letters). An operator's tool: it scans. */
+/** Every dead letter, oldest shard position first (parked keys, see parked.ts, are not letters). An operator's tool: it scans. */
 export async function listDeadLetters(client: DynamoDBClient, tableName: string, kind?: DeadLetterKind): Promise<DeadLetter[]> {
   const letters = (await scanAll(client, { TableName: tableName, ConsistentRead: true }))
-    .filter((item) => !(str(item, "pk") ?? "").startsWith(STUCK_PREFIX))
+    .filter((item) => !(str(item, "pk") ?? "").startsWith(PARKED_PREFIX))
     .map(decodeDeadLetter);
   return letters
     .filter((l) => kind === undefined || l.kind === kind)

@@ -221,3 +221,15 @@ export async function readLogBetween(
   });
   return items.map(decodeLogItem);
 }
+
+/** One entry of a shard's log by its number (strongly consistent); undefined when there is none (or it expired). */
+export async function readLogEntry(
+  client: DynamoDBClient,
+  tableName: string,
+  shardId: string,
+  ordinal: number,
+): Promise<LogEntry | undefined> {
+  if (ordinal <= 0) return undefined;
+  const entries = await readLogBetween(client, tableName, shardId, ordinal - 1, ordinal);
+  return entries[0];
+}
