@@ -8,14 +8,17 @@
 // core/windows/key-group.ts and core/windows/fates.ts.
 import type { DynamoDBClient } from "@aws-sdk/client-dynamodb";
 import pLimit from "p-limit";
+import type { Item } from "../aws/dynamodb/attributes.ts";
 import { putDeadLetters } from "../aws/dynamodb/dead-letters.ts";
 import { type Epoch, readEpochs } from "../aws/dynamodb/epochs.ts";
 import {
   clearGroupPane,
+  decodeGroupPane,
   type GroupMark,
   groupPaneItemOf,
   readGroupMarks,
-  readGroupPanes,
+  readGroupPaneItems,
+  readGroupPaneItemsAt,
   readGroupPanesAt,
   writeGroupMark,
   writeGroupPane,
@@ -278,18 +281,21 @@ async function closeGroupOnce(
         });
   // Panes not cleared yet are read too (clearing follows the safe watermark, a run behind firing).
   const range = firing && { ...firing, from: Math.min(firing.from, clearFromOf(spec, pipeline.allowedLateness, mark.clearedThrough)) };
-  const read = range
-    ? await readGroupPanes(deps.dynamodb, deps.stateTable, pipeline.name, mark.group, range)
-    : new Map<number, GroupPane>();
+  const items =
+    range === undefined
+      ? new Map<number, Item>()
+      : await readGroupPaneItems(deps.dynamodb, deps.stateTable, pipeline.name, mark.group, range);
   const outside = [...new Set(portions.map((p) => p.paneStart))].filter(
-    (s) => !read.has(s) && (range === undefined || s < range.from || s >= range.to),
+    (s) => !items.has(s) && (range === undefined || s < range.from || s >= range.to),
   );
-  const panes = new Map([...read, ...(await readGroupPanesAt(deps.dynamodb, deps.stateTable, pipeline.name, mark.group, outside))]);
+  for (const [start, item] of await readGroupPaneItemsAt(deps.dynamodb, deps.stateTable, pipeline.name, mark.group, outside))
+    items.set(start, item);
+  const panes = new Map([...items].map(([start, item]) => [start, decodeGroupPane(item)]));
   // A pane ahead of the mark (a unit that stopped) holds the entries up to its own epoch's cut.
   await epochs.load([...panes.values()].map((p) => p.epoch).filter((e) => e > mark.epoch && e < epoch.epoch));
   const cutOf = (e: number) => (e <= mark.epoch ? from : epochs.cut(e));
   const fold = foldGroup(panes, portions, { epoch: epoch.epoch, cutOf, firedThrough: mark.firedThrough });
-  const written = await writePanes(deps, unit, mark, panes, portions, fold.changed, cutOf, report);
+  const written = await writePanes(deps, unit, mark, panes, portions, fold.changed, { cutOf, load: (e) => epochs.load(e) }, report);
   const after = new Map(panes);
   for (const pane of written) after.set(pane.paneStart, pane);
 
@@ -300,7 +306,7 @@ async function closeGroupOnce(
     const toFire = windowsToFire(spec, inRange, { firedThrough: mark.firedThrough, watermark, refire: fold.refire, withOpen });
     await fireWindows(deps, unit, mark, inRange, toFire, report);
     firedThrough = firedThroughAfter(mark.firedThrough, watermark);
-    clearedThrough = await clearPanes(deps, unit, mark, after, firedThrough, report);
+    clearedThrough = (await clearPanes(deps, unit, mark, after, firedThrough, report)).clearedThrough;
   }
   const next: GroupMark = {
     group: mark.group,
@@ -328,10 +334,11 @@ async function writePanes(
   known: ReadonlyMap<number, GroupPane>,
   portions: readonly GroupPortion[],
   changed: readonly GroupPane[],
-  cutOf: (epoch: number) => Cut,
+  cuts: { cutOf: (epoch: number) => Cut; load: (epochs: number[]) => Promise<void> },
   report: UnitReport,
 ): Promise<GroupPane[]> {
   const { pipeline, epoch } = unit;
+  const { cutOf } = cuts;
   const limit = pLimit(deps.concurrency);
   return Promise.all(
     changed.map((first) =>
@@ -352,6 +359,8 @@ async function writePanes(
           stored = (await readGroupPanesAt(deps.dynamodb, deps.stateTable, pipeline.name, mark.group, [first.paneStart])).get(
             first.paneStart,
           );
+          // The unit that wrote it first may have been at an epoch this one has not met yet: its cut is needed.
+          if (stored !== undefined && stored.epoch > mark.epoch && stored.epoch < epoch.epoch) await cuts.load([stored.epoch]);
           const again = foldGroup(new Map(stored ? [[stored.paneStart, stored]] : []), mine, {
             epoch: epoch.epoch,
             cutOf,
@@ -527,12 +536,13 @@ async function clearPanes(
   panes: ReadonlyMap<number, GroupPane>,
   firedThrough: number,
   report: UnitReport,
-): Promise<number | undefined> {
+): Promise<{ clearedThrough: number | undefined; cleared: number[] }> {
   const { pipeline, epoch } = unit;
   const safeWatermark = epoch.safe.get(pipeline.name);
   const starts = panesToClear(pipeline.window, pipeline.allowedLateness, panes, { safeWatermark, firedThrough });
   const ttl = Math.floor((now(deps) + deps.tombstoneRetentionMs) / 1000);
   const limit = pLimit(deps.concurrency);
+  const cleared: number[] = [];
   let failed = false;
   await Promise.all(
     starts.map((paneStart) =>
@@ -553,8 +563,8 @@ async function clearPanes(
     ),
   );
   // Panes whose cleanup time is at or below this are cleared: later units need not read them again.
-  if (failed || safeWatermark === undefined) return mark.clearedThrough;
-  return Math.max(mark.clearedThrough ?? Number.NEGATIVE_INFINITY, Math.min(safeWatermark, firedThrough));
+  if (failed || safeWatermark === undefined) return { clearedThrough: mark.clearedThrough, cleared };
+  return { clearedThrough: Math.max(mark.clearedThrough ?? Number.NEGATIVE_INFINITY, Math.min(safeWatermark, firedThrough)), cleared };
 }
 
 /** The first pane start a unit must read to clear what is not cleared yet: panes whose last window's cleanup time is after `clearedThrough`. */

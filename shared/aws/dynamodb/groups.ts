@@ -96,14 +96,14 @@ export async function readGroupMarks(
   return new Map(groups.map((g) => [g, decodeMark(g, byPartition.get(groupPartition(pipeline, g)))]));
 }
 
-/** A group's panes starting at or after `from` and before `to` (strongly consistent; one Query). */
-export async function readGroupPanes(
+/** A group's pane items starting at or after `from` and before `to`, by start (strongly consistent; one Query). */
+export async function readGroupPaneItems(
   client: DynamoDBClient,
   tableName: string,
   pipeline: string,
   group: number,
   range: { from: number; to: number },
-): Promise<Map<number, GroupPane>> {
+): Promise<Map<number, Item>> {
   const to = Math.min(Number.MAX_SAFE_INTEGER, range.to);
   const items = await queryAll(client, {
     TableName: tableName,
@@ -116,7 +116,24 @@ export async function readGroupPanes(
     },
     ConsistentRead: true,
   });
-  return new Map(items.map((item) => decodeGroupPane(item)).map((p) => [p.paneStart, p]));
+  return new Map(items.map((item) => [Number(str(item, "sk")), item]));
+}
+
+/** A group's pane items at these starts, by start (strongly consistent). */
+export async function readGroupPaneItemsAt(
+  client: DynamoDBClient,
+  tableName: string,
+  pipeline: string,
+  group: number,
+  starts: readonly number[],
+): Promise<Map<number, Item>> {
+  if (starts.length === 0) return new Map();
+  const items = await batchGetAll(
+    client,
+    tableName,
+    starts.map((s) => groupPaneItemKey(pipeline, group, s)),
+  );
+  return new Map(items.map((item) => [Number(str(item, "sk")), item]));
 }
 
 /** A group's panes at these starts (strongly consistent). */
@@ -127,13 +144,8 @@ export async function readGroupPanesAt(
   group: number,
   starts: readonly number[],
 ): Promise<Map<number, GroupPane>> {
-  if (starts.length === 0) return new Map();
-  const items = await batchGetAll(
-    client,
-    tableName,
-    starts.map((s) => groupPaneItemKey(pipeline, group, s)),
-  );
-  return new Map(items.map((item) => decodeGroupPane(item)).map((p) => [p.paneStart, p]));
+  const items = await readGroupPaneItemsAt(client, tableName, pipeline, group, starts);
+  return new Map([...items].map(([start, item]) => [start, decodeGroupPane(item)]));
 }
 
 /**
