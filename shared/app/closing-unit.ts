@@ -99,6 +99,58 @@ export interface UnitReport {
   parked: { group: number; reason: string }[];
 }
 
+/**
+ * What this container last knew of each key group's panes from some start on — all of them, later ones
+ * included — as their stored items, valid while the group's mark is at the version this container
+ * wrote: then no other unit has committed since. A unit that stopped (or still runs) may have put
+ * panes ahead of the mark meanwhile; the portions a unit reads from the mark cover what they added, and
+ * its writes, conditional on the epoch it knew, meet them and fold again from what is stored. It saves
+ * reading a sliding window's every pane at every firing, as Flink keeps state in the operator; a miss
+ * (another container committed, or the group is new here) reads them.
+ */
+class PaneCache {
+  private readonly groups = new Map<string, { version: number; from: number; items: Map<number, Item>; bytes: number }>();
+  private bytes = 0;
+
+  constructor(private readonly limitBytes: number) {}
+
+  /** A copy of the group's items from `from` on, if the cache holds them at this mark version; else undefined. */
+  take(id: string, version: number, from: number): Map<number, Item> | undefined {
+    const entry = this.groups.get(id);
+    if (entry === undefined) return undefined;
+    if (entry.version !== version || from < entry.from) {
+      this.drop(id);
+      return undefined;
+    }
+    this.groups.delete(id); // most recently used last
+    this.groups.set(id, entry);
+    return new Map(entry.items);
+  }
+
+  put(id: string, version: number, from: number, items: Map<number, Item>): void {
+    this.drop(id);
+    let bytes = 0;
+    for (const item of items.values()) bytes += item.d?.B?.byteLength ?? 0;
+    if (bytes > this.limitBytes / 4) return;
+    this.groups.set(id, { version, from, items, bytes });
+    this.bytes += bytes;
+    for (const [oldest, entry] of this.groups) {
+      if (this.bytes <= this.limitBytes) break;
+      this.groups.delete(oldest);
+      this.bytes -= entry.bytes;
+    }
+  }
+
+  drop(id: string): void {
+    const entry = this.groups.get(id);
+    if (entry === undefined) return;
+    this.groups.delete(id);
+    this.bytes -= entry.bytes;
+  }
+}
+
+const paneCache = new PaneCache(64 * 1024 * 1024);
+
 const reasonOf = (error: unknown) => (error instanceof Error ? `${error.name}: ${error.message}` : String(error));
 const parkedName = (group: number) => `key group ${group}`;
 const MAX_ATTEMPTS = 6;
@@ -281,13 +333,19 @@ async function closeGroupOnce(
         });
   // Panes not cleared yet are read too (clearing follows the safe watermark, a run behind firing).
   const range = firing && { ...firing, from: Math.min(firing.from, clearFromOf(spec, pipeline.allowedLateness, mark.clearedThrough)) };
+  // Every pane from the range's start on (later ones too, so that what the cache keeps is complete), or
+  // — when no other unit committed since this container did — what the cache kept.
+  const cacheId = `${deps.stateTable}/${pipeline.name}/${mark.group}`;
+  const cached = range === undefined ? undefined : paneCache.take(cacheId, markRead.version, range.from);
   const items =
     range === undefined
       ? new Map<number, Item>()
-      : await readGroupPaneItems(deps.dynamodb, deps.stateTable, pipeline.name, mark.group, range);
-  const outside = [...new Set(portions.map((p) => p.paneStart))].filter(
-    (s) => !items.has(s) && (range === undefined || s < range.from || s >= range.to),
-  );
+      : (cached ??
+        (await readGroupPaneItems(deps.dynamodb, deps.stateTable, pipeline.name, mark.group, {
+          from: range.from,
+          to: Number.POSITIVE_INFINITY,
+        })));
+  const outside = [...new Set(portions.map((p) => p.paneStart))].filter((s) => !items.has(s) && (range === undefined || s < range.from));
   for (const [start, item] of await readGroupPaneItemsAt(deps.dynamodb, deps.stateTable, pipeline.name, mark.group, outside))
     items.set(start, item);
   const panes = new Map([...items].map(([start, item]) => [start, decodeGroupPane(item)]));
@@ -297,7 +355,10 @@ async function closeGroupOnce(
   const fold = foldGroup(panes, portions, { epoch: epoch.epoch, cutOf, firedThrough: mark.firedThrough });
   const written = await writePanes(deps, unit, mark, panes, portions, fold.changed, { cutOf, load: (e) => epochs.load(e) }, report);
   const after = new Map(panes);
-  for (const pane of written) after.set(pane.paneStart, pane);
+  for (const pane of written) {
+    after.set(pane.paneStart, pane);
+    items.set(pane.paneStart, groupPaneItemOf(pipeline.name, mark.group, pane));
+  }
 
   let firedThrough = mark.firedThrough;
   let clearedThrough = mark.clearedThrough;
@@ -306,7 +367,9 @@ async function closeGroupOnce(
     const toFire = windowsToFire(spec, inRange, { firedThrough: mark.firedThrough, watermark, refire: fold.refire, withOpen });
     await fireWindows(deps, unit, mark, inRange, toFire, report);
     firedThrough = firedThroughAfter(mark.firedThrough, watermark);
-    clearedThrough = (await clearPanes(deps, unit, mark, after, firedThrough, report)).clearedThrough;
+    const clearing = await clearPanes(deps, unit, mark, after, firedThrough, report);
+    clearedThrough = clearing.clearedThrough;
+    for (const start of clearing.cleared) items.set(start, { ...(items.get(start) as Item), c: { N: "1" } });
   }
   const next: GroupMark = {
     group: mark.group,
@@ -316,7 +379,18 @@ async function closeGroupOnce(
     resetGeneration: mark.resetGeneration,
     version: markRead.version + 1,
   };
-  if (await writeGroupMark(deps.dynamodb, deps.stateTable, pipeline.name, next, markRead.version)) return "done";
+  if (await writeGroupMark(deps.dynamodb, deps.stateTable, pipeline.name, next, markRead.version)) {
+    // What the next unit of this group reads, if no other commits first: the panes from where it starts.
+    if (range !== undefined && watermark !== undefined) {
+      const keepFrom = Math.min(
+        panesToRead(spec, { firedThrough: next.firedThrough, watermark, withOpen }).from,
+        clearFromOf(spec, pipeline.allowedLateness, next.clearedThrough),
+      );
+      paneCache.put(cacheId, next.version, Math.max(keepFrom, range.from), new Map([...items].filter(([start]) => start >= keepFrom)));
+    }
+    return "done";
+  }
+  paneCache.drop(cacheId);
   report.conflicts++;
   const reread = (await readGroupMarks(deps.dynamodb, deps.stateTable, pipeline.name, [mark.group])).get(mark.group);
   return reread ?? mark;
