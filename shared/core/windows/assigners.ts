@@ -114,3 +114,17 @@ export function closesWindows(spec: WindowSpec, from: number | undefined, to: nu
   const nextEnd = alignUp(from - size + 1, slide) + size;
   return nextEnd <= to;
 }
+
+/** Every fixed window whose end is in (from, to], by end (then start): the windows a watermark moving from `from` to `to` passes. */
+export function windowsEndingIn(spec: WindowSpec, from: number, to: number): TimeWindow[] {
+  const windows: TimeWindow[] = [];
+  if (spec.type === "session" || !(to > from)) return windows;
+  if (spec.type === "cumulate") {
+    for (let end = alignUp(from + 1, spec.step); end <= to; end += spec.step)
+      windows.push({ start: alignDown(end - spec.step, spec.size), end });
+    return windows;
+  }
+  const { size, slide } = sizeAndSlide(spec);
+  for (let start = alignUp(from + 1 - size, slide); start + size <= to; start += slide) windows.push({ start, end: start + size });
+  return windows;
+}

@@ -9,7 +9,7 @@
 // took further takes only what it lacks, and folding twice adds nothing twice.
 import { type AggregateState, emptyState, mergeInto } from "../aggregates/state.ts";
 import type { PaneLayer } from "../ingest/deltas.ts";
-import { paneSizeOf, type TimeWindow, type WindowSpec, windowsOfPane } from "./assigners.ts";
+import { paneSizeOf, type TimeWindow, type WindowSpec, windowsEndingIn, windowsOfPane } from "./assigners.ts";
 import { isWindowDue, isWindowLate, layerInWindow } from "./fates.ts";
 
 /** One pane of a key group: every key of the group with events in the pane, each in lateness layers. */
@@ -140,11 +140,18 @@ export interface WindowToFire {
 /**
  * The windows of every key of the group to evaluate at the watermark (Flink's fireWindow): those the
  * watermark passed since `firedThrough`, those re-fired by late events (from the fold), and — with
- * early results — the open ones. Ordered by key, then start, then end.
+ * early results — the open ones; a key's window only where it has a pane inside. Ordered by key, then
+ * start, then end. The windows are listed by end once for the group, not per pane of every key: a
+ * 60-minute window sliding every minute has 60 windows a pane, and a key 60 panes.
  */
 export function windowsToFire(spec: WindowSpec, panes: ReadonlyMap<number, GroupPane>, bounds: FiringBounds): WindowToFire[] {
   const startsByKey = new Map<string, number[]>();
-  for (const pane of panes.values())
+  let lowestPane = Number.POSITIVE_INFINITY;
+  let highestPane = Number.NEGATIVE_INFINITY;
+  for (const pane of panes.values()) {
+    if (pane.keys.size === 0) continue;
+    lowestPane = Math.min(lowestPane, pane.paneStart);
+    highestPane = Math.max(highestPane, pane.paneStart);
     for (const key of pane.keys.keys()) {
       let starts = startsByKey.get(key);
       if (starts === undefined) {
@@ -153,26 +160,39 @@ export function windowsToFire(spec: WindowSpec, panes: ReadonlyMap<number, Group
       }
       starts.push(pane.paneStart);
     }
-  const fired = bounds.firedThrough ?? Number.NEGATIVE_INFINITY;
+  }
   const out: WindowToFire[] = [];
+  if (startsByKey.size === 0 || spec.type === "session") return out;
+  const fired = bounds.firedThrough ?? Number.NEGATIVE_INFINITY;
+  const fromOf = (key: string) => Math.min(bounds.refire.get(key) ?? Number.POSITIVE_INFINITY, fired + 1);
+  let lowestFrom = Number.POSITIVE_INFINITY;
+  for (const key of startsByKey.keys()) lowestFrom = Math.min(lowestFrom, fromOf(key));
+  // No window before the first pane holds anything; none ends after the last pane's last window.
+  const size = spec.size;
+  const dueFrom = Math.max(lowestFrom, lowestPane) - 1;
+  const lastEnd = highestPane + size; // no window holding the last pane ends later
+  const due = isWindowDue(dueFrom + 1, bounds.watermark) ? windowsEndingIn(spec, dueFrom, Math.min(bounds.watermark, lastEnd)) : [];
+  const open = bounds.withOpen ? windowsEndingIn(spec, Math.max(bounds.watermark, lowestPane), lastEnd) : [];
+  const hasPaneIn = (starts: readonly number[], w: TimeWindow) => {
+    // the first pane start ≥ w.start (starts sorted), inside the window?
+    let lo = 0;
+    let hi = starts.length;
+    while (lo < hi) {
+      const mid = (lo + hi) >> 1;
+      if ((starts[mid] as number) < w.start) lo = mid + 1;
+      else hi = mid;
+    }
+    return lo < starts.length && (starts[lo] as number) < w.end;
+  };
+  const order = (a: WindowToFire, b: WindowToFire) => a.window.start - b.window.start || a.window.end - b.window.end;
   for (const key of [...startsByKey.keys()].sort()) {
-    const from = Math.min(bounds.refire.get(key) ?? Number.POSITIVE_INFINITY, fired + 1);
-    const seen = new Set<string>();
+    const starts = (startsByKey.get(key) as number[]).sort((a, b) => a - b);
+    const from = fromOf(key);
     const windows: WindowToFire[] = [];
-    for (const paneStart of startsByKey.get(key) ?? [])
-      for (const window of windowsOfPane(spec, paneStart)) {
-        const id = `${window.start}/${window.end}`;
-        if (seen.has(id)) continue;
-        if (isWindowDue(window.end, bounds.watermark)) {
-          if (window.end < from) continue;
-          seen.add(id);
-          windows.push({ key, window, final: true });
-        } else if (bounds.withOpen) {
-          seen.add(id);
-          windows.push({ key, window, final: false });
-        }
-      }
-    windows.sort((a, b) => a.window.start - b.window.start || a.window.end - b.window.end);
+    for (const window of due) if (window.end >= from && hasPaneIn(starts, window)) windows.push({ key, window, final: true });
+    for (const window of open)
+      if (!isWindowDue(window.end, bounds.watermark) && hasPaneIn(starts, window)) windows.push({ key, window, final: false });
+    windows.sort(order);
     // not push(...windows): a key with very many windows would overflow the call stack
     for (const w of windows) out.push(w);
   }
