@@ -79,14 +79,6 @@ export function holdsEvents(logs: UnfoldedLogs, pipeline: string): boolean {
   return false;
 }
 
-/** When the oldest unfolded batch was written (undefined: none). */
-export function oldestUnfoldedAt(logs: UnfoldedLogs): number | undefined {
-  let oldest: number | undefined;
-  for (const { entries } of logs.shards.values())
-    for (const entry of entries) if (entry.kind === "batch" && (oldest === undefined || entry.at < oldest)) oldest = entry.at;
-  return oldest;
-}
-
 /** Per shard, the newest entry: where a notice goes. */
 export function headsOf(logs: UnfoldedLogs): Map<string, { ordinal: number; last?: bigint; finished: boolean }> {
   return new Map([...logs.shards].map(([shardId, { progress, entries }]) => [shardId, headAfter(progress, entries[entries.length - 1])]));

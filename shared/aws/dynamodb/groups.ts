@@ -26,7 +26,7 @@ export interface GroupMark {
   version: number;
 }
 
-export const emptyMark = (group: number): GroupMark => ({ group, epoch: 0, resetGeneration: 0, version: 0 });
+const emptyMark = (group: number): GroupMark => ({ group, epoch: 0, resetGeneration: 0, version: 0 });
 
 interface PaneBody {
   /** keys, then each key's layers (rows relative to the pane's start), field names once */
