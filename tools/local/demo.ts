@@ -32,6 +32,10 @@ export function startDemoProducer(kinesis: KinesisClient, options: DemoOptions):
   const stats = { produced: 0, invalid: 0, tooLate: 0 };
   const wallStart = Date.now();
   const eventClock = () => Math.min(options.start + (Date.now() - wallStart) * options.speed, Date.now());
+  // Too-late samples are ten minutes late, plus what the event clock runs in half a minute of wall time
+  // (hours at the start's speed-up): late even for an ingest container that learned the watermark a few
+  // seconds ago, on a loaded machine, while the clock races.
+  const tooLateBy = () => 10 * 60_000 + 30_000 * (options.start + (Date.now() - wallStart) * options.speed < Date.now() ? options.speed : 1);
   const hosts = Array.from({ length: options.hosts }, (_, i) => ({
     name: `web-${i + 1}`,
     cpuBase: 20 + 50 * random(),
@@ -59,7 +63,7 @@ export function startDemoProducer(kinesis: KinesisClient, options: DemoOptions):
             body = { metric: sample.metric, ts: new Date(ts).toISOString(), value: sample.value }; // no host: invalid
             stats.invalid++;
           } else if (roll < 0.006) {
-            ts -= 10 * 60_000; // ten minutes late: past the watermark and the allowed lateness
+            ts -= tooLateBy(); // past the watermark and the allowed lateness
             body = { ...sample, ts: new Date(ts).toISOString() };
             stats.tooLate++;
           }
