@@ -35,7 +35,8 @@ export function startDemoProducer(kinesis: KinesisClient, options: DemoOptions):
   // Too-late samples are ten minutes late, plus what the event clock runs in half a minute of wall time
   // (hours at the start's speed-up): late even for an ingest container that learned the watermark a few
   // seconds ago, on a loaded machine, while the clock races.
-  const tooLateBy = () => 10 * 60_000 + 30_000 * (options.start + (Date.now() - wallStart) * options.speed < Date.now() ? options.speed : 1);
+  const tooLateBy = () =>
+    10 * 60_000 + 30_000 * (options.start + (Date.now() - wallStart) * options.speed < Date.now() ? options.speed : 1);
   const hosts = Array.from({ length: options.hosts }, (_, i) => ({
     name: `web-${i + 1}`,
     cpuBase: 20 + 50 * random(),
