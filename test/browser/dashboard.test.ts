@@ -278,10 +278,9 @@ describe("the dashboard in Chromium", () => {
     });
     // nothing wider than the screen: tables scroll inside their own box, charts take the width
     expect(await page.evaluate(() => document.documentElement.scrollWidth)).toBeLessThanOrEqual(390);
-    const chartWidth = await page
-      .locator(".results-chart canvas")
-      .first()
-      .evaluate((c) => c.getBoundingClientRect().width);
+    // measured in one evaluation: a locator resolves the canvas and measures it in two steps, and a chart
+    // rebuilt in between (a new key changes its series) leaves a detached canvas that measures 0 (CI, 2026-12-03)
+    const chartWidth = await page.evaluate(() => document.querySelector(".results-chart canvas")?.getBoundingClientRect().width ?? 0);
     expect(chartWidth).toBeGreaterThan(300);
     expect(chartWidth).toBeLessThanOrEqual(390);
     await page.screenshot({ path: join(ARTIFACTS, "dashboard-phone.png"), fullPage: false });
