@@ -1,20 +1,16 @@
-// Lambda entry point of the watermark function: configuration and clients once per container.
-import { EventBridgeClient } from "@aws-sdk/client-eventbridge";
+// Lambda entry point of the watermark function (the coordinator of closing): configuration and clients once per container.
+import { SQSClient } from "@aws-sdk/client-sqs";
 import { loadPipelinesFile } from "#shared/app/pipelines-file.ts";
 import { createDynamoDbClient, createKinesisClient } from "#shared/aws/clients.ts";
 import { kinesisSourceStream } from "#shared/aws/kinesis/probe.ts";
-import { allSinks, eventBusResultSink } from "#shared/aws/outputs/event-bus.ts";
-import { kinesisResultSink } from "#shared/aws/outputs/kinesis.ts";
-import type { ResultSink } from "#shared/core/types.ts";
+import { sqsUnitDispatcher } from "#shared/aws/sqs/units.ts";
 import { loadFunctionConfig } from "./commons/config.ts";
+import { resultSinksOf } from "./commons/sinks.ts";
 import { createWatermarkHandler } from "./commons/watermark-handler.ts";
 
 const config = loadFunctionConfig(process.env);
 const pipelines = await loadPipelinesFile(config.pipelinesFile);
 const kinesis = createKinesisClient({ cacheMiddleware: true });
-const sinks: ResultSink[] = [];
-if (config.outputStreamArn) sinks.push(kinesisResultSink(kinesis, { streamArn: config.outputStreamArn }));
-if (config.eventBusName) sinks.push(eventBusResultSink(new EventBridgeClient({}), config.eventBusName));
 
 export const handler = createWatermarkHandler({
   dynamodb: createDynamoDbClient({ cacheMiddleware: true }),
@@ -22,10 +18,13 @@ export const handler = createWatermarkHandler({
   resultsTable: config.resultsTable,
   pipelines,
   stream: kinesisSourceStream(kinesis, { streamArn: config.sourceStreamArn }),
-  sink: allSinks(sinks),
+  sink: resultSinksOf(config, kinesis),
   concurrency: 16,
   resultRetentionSeconds: config.resultRetentionSeconds,
   deadLetterTable: config.deadLetterTable,
   tombstoneRetentionMs: config.tombstoneRetentionMs,
   logRetentionSeconds: config.logRetentionSeconds,
+  ...(config.unitsQueueUrl
+    ? { dispatchUnits: sqsUnitDispatcher(new SQSClient({}), config.unitsQueueUrl), groupsPerUnit: config.groupsPerUnit }
+    : {}),
 });

@@ -151,6 +151,18 @@ export const deploymentConfigSchema = z.strictObject({
     .strictObject({
       ingest: z.number().int().min(128).max(10_240).default(1024),
       watermark: z.number().int().min(128).max(10_240).default(1024),
+      closer: z.number().int().min(128).max(10_240).default(1024),
+    })
+    .prefault({}),
+  /**
+   * Closing units (docs/design/key-groups.md): the watermark function sends each due pipeline's key
+   * groups to the closer function through an SQS queue, `groupsPerUnit` key groups a message, and at
+   * most `concurrency` closers run at once (the event source mapping's maximum concurrency).
+   */
+  closer: z
+    .strictObject({
+      groupsPerUnit: z.number().int().min(1).max(32_768).default(8),
+      concurrency: z.number().int().min(2).max(1000).default(10),
     })
     .prefault({}),
   /**

@@ -7,11 +7,11 @@ import type * as sqs from "aws-cdk-lib/aws-sqs";
 export interface ExpectedFindings {
   /** the functions' X-Ray policies (constructs/execution-role.ts), which hold nothing else */
   tracingPolicies: readonly iam.Policy[];
-  /** the event source mapping's on-failure queue */
-  onFailureQueue: sqs.IQueue;
+  /** queues that are themselves dead-letter destinations: the ingest mapping's on-failure queue, the closing units' DLQ */
+  deadLetterQueues: readonly sqs.IQueue[];
 }
 
-export function suppressExpectedFindings({ tracingPolicies, onFailureQueue }: ExpectedFindings): void {
+export function suppressExpectedFindings({ tracingPolicies, deadLetterQueues }: ExpectedFindings): void {
   for (const policy of tracingPolicies) {
     Validations.of(policy).acknowledge({
       id: "AwsSolutions-IAM5[Resource::*]",
@@ -19,8 +19,10 @@ export function suppressExpectedFindings({ tracingPolicies, onFailureQueue }: Ex
         "Active tracing: xray:PutTraceSegments and xray:PutTelemetryRecords support no resource-level permissions, so they take Resource * (this policy holds only them).",
     });
   }
-  Validations.of(onFailureQueue).acknowledge({
-    id: "AwsSolutions-SQS3",
-    reason: "IngestOnFailureQueue is itself the dead-letter (on-failure) destination of the event source mapping.",
-  });
+  for (const queue of deadLetterQueues)
+    Validations.of(queue).acknowledge({
+      id: "AwsSolutions-SQS3",
+      reason:
+        "This queue is itself a dead-letter destination (the ingest mapping's on-failure queue, or the closing units' redrive target).",
+    });
 }

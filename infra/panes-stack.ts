@@ -1,6 +1,7 @@
 // The Panes stack: source stream → ingest function (event source mapping with partial batch
 // responses, bisect, bounded retries, SQS on-failure) → DynamoDB state; a scheduled watermark function
-// → results ledger → output stream and/or EventBridge bus; alarms and a dashboard.
+// (the coordinator) → closing units on an SQS queue → closer function → results ledger → output stream
+// and/or EventBridge bus; alarms and a dashboard.
 import { join } from "node:path";
 import { CfnOutput, Duration, RemovalPolicy, Stack, type StackProps, Stage } from "aws-cdk-lib";
 import * as events from "aws-cdk-lib/aws-events";
@@ -8,7 +9,7 @@ import * as targets from "aws-cdk-lib/aws-events-targets";
 import * as kinesis from "aws-cdk-lib/aws-kinesis";
 import * as kms from "aws-cdk-lib/aws-kms";
 import * as lambda from "aws-cdk-lib/aws-lambda";
-import { KinesisEventSource, SqsDlq } from "aws-cdk-lib/aws-lambda-event-sources";
+import { KinesisEventSource, SqsDlq, SqsEventSource } from "aws-cdk-lib/aws-lambda-event-sources";
 import * as nodejs from "aws-cdk-lib/aws-lambda-nodejs";
 import * as logs from "aws-cdk-lib/aws-logs";
 import * as sqs from "aws-cdk-lib/aws-sqs";
@@ -54,8 +55,11 @@ export class PanesStack extends Stack {
   readonly onFailureQueue: sqs.Queue;
   readonly ingest: nodejs.NodejsFunction;
   readonly watermark: nodejs.NodejsFunction;
+  readonly closer: nodejs.NodejsFunction;
+  readonly unitsQueue: sqs.Queue;
+  readonly unitsDeadLetterQueue: sqs.Queue;
   /** each function's execution role, every permission written out (see constructs/execution-role.ts) */
-  readonly roles: { readonly ingest: ExecutionRole; readonly watermark: ExecutionRole };
+  readonly roles: { readonly ingest: ExecutionRole; readonly watermark: ExecutionRole; readonly closer: ExecutionRole };
 
   constructor(scope: Construct, id: string, props: PanesStackProps) {
     super(scope, id, props);
@@ -139,9 +143,14 @@ export class PanesStack extends Stack {
       retention: logs.RetentionDays.ONE_MONTH,
       removalPolicy: RemovalPolicy.DESTROY,
     });
+    const closerLogs = new logs.LogGroup(this, "CloserLogs", {
+      retention: logs.RetentionDays.ONE_MONTH,
+      removalPolicy: RemovalPolicy.DESTROY,
+    });
     const ingestRole = new ExecutionRole(this, "IngestRole", { logGroup: ingestLogs, description: "Panes ingest function" });
     const watermarkRole = new ExecutionRole(this, "WatermarkRole", { logGroup: watermarkLogs, description: "Panes watermark function" });
-    this.roles = { ingest: ingestRole, watermark: watermarkRole };
+    const closerRole = new ExecutionRole(this, "CloserRole", { logGroup: closerLogs, description: "Panes closer function" });
+    this.roles = { ingest: ingestRole, watermark: watermarkRole, closer: closerRole };
 
     // Ingest: one invocation per shard at a time (ParallelizationFactor 1), so no reserved concurrency:
     // reserving fewer than the shard count would throttle and iterator age would grow.
@@ -171,13 +180,48 @@ export class PanesStack extends Stack {
       }),
     );
 
-    // Watermark: one run at a time. Overlapping runs are safe (the ledger is conditional) but only add
-    // conflicts; a run that outlives the schedule is followed by the next one.
+    // Closing units (shared/app/closer.ts): the watermark function sends each due pipeline's key groups,
+    // a few a message, to this queue; the closer function brings each range to its epoch. A unit lasts
+    // seconds; one that fails comes back after the visibility timeout (six times the closer's timeout, as
+    // Lambda's SQS mapping asks), and after five receives goes to the dead-letter queue (alarmed).
+    const closerTimeout = Duration.minutes(2);
+    const unitsDeadLetters = new sqs.Queue(this, "ClosingUnitsDeadLetterQueue", {
+      encryption: sqs.QueueEncryption.SQS_MANAGED,
+      enforceSSL: true,
+      retentionPeriod: Duration.days(14),
+    });
+    const unitsQueue = new sqs.Queue(this, "ClosingUnitsQueue", {
+      encryption: sqs.QueueEncryption.SQS_MANAGED,
+      enforceSSL: true,
+      visibilityTimeout: Duration.seconds(closerTimeout.toSeconds() * 6),
+      retentionPeriod: Duration.days(1),
+      deadLetterQueue: { queue: unitsDeadLetters, maxReceiveCount: 5 },
+    });
+    this.unitsQueue = unitsQueue;
+    this.unitsDeadLetterQueue = unitsDeadLetters;
+    const closer = new nodejs.NodejsFunction(this, "CloserFunction", {
+      ...functionDefaults,
+      memorySize: config.memory.closer,
+      description:
+        "Panes: a closing unit: folds a range of key groups' shard-log portions, fires their due windows once into the ledger, publishes",
+      entry: join(PROJECT_ROOT, "functions/closer.ts"),
+      timeout: closerTimeout,
+      logGroup: closerLogs,
+      role: closerRole.forFunction(),
+    });
+    this.closer = closer;
+    closer.addEventSource(
+      new SqsEventSource(unitsQueue, { batchSize: 1, maxConcurrency: config.closer.concurrency, reportBatchItemFailures: true }),
+    );
+
+    // Watermark: the coordinator, one run at a time. Overlapping runs are safe (epochs, marks and the ledger
+    // are written under conditions, and the tests hold runs against each other), so the reserved concurrency
+    // of 1 only bounds cost: nudges beyond it are dropped, and the closing capacity is the closers'.
     const watermark = new nodejs.NodejsFunction(this, "WatermarkFunction", {
       ...functionDefaults,
       memorySize: config.memory.watermark,
       description:
-        "Panes: folds the shard logs into pane state, advances watermarks, fires due windows once into the results ledger, publishes them",
+        "Panes: advances watermarks from the checkpoints, takes an epoch of the shard logs, sends due key groups to the closer function",
       entry: join(PROJECT_ROOT, "functions/watermark.ts"),
       timeout: Duration.minutes(5),
       reservedConcurrentExecutions: 1,
@@ -185,6 +229,8 @@ export class PanesStack extends Stack {
       role: watermarkRole.forFunction(),
     });
     this.watermark = watermark;
+    watermark.addEnvironment("PANES_UNITS_QUEUE_URL", unitsQueue.queueUrl);
+    watermark.addEnvironment("PANES_GROUPS_PER_UNIT", String(config.closer.groupsPerUnit));
     // Low-latency closing: a batch that may close a window starts the watermark function at once.
     // Throttled nudges (reserved concurrency 1) are dropped, not queued: the next nudge or the schedule follows.
     watermark.configureAsyncInvoke({ maxEventAge: Duration.minutes(1), retryAttempts: 0 });
@@ -205,30 +251,36 @@ export class PanesStack extends Stack {
     ingestRole.allow("EventSource", KINESIS_EVENT_SOURCE_ACTIONS, [source.streamArn]);
     ingestRole.allow("OnFailureQueue", ["sqs:SendMessage"], [onFailureQueue.queueArn]);
 
-    // Watermark (shared/app/closing.ts, closing-unit.ts, shard-logs.ts): shard logs read, checkpoints,
-    // watermarks (and their notices), epochs, key groups' panes and marks in the state table (session
-    // state found through the due index, never a scan; a shard read to its end is forgotten); the results
-    // ledger written per key group and window end under a condition on its version, never deleted; the
-    // source stream's shards and idle probes; the outputs.
-    watermarkRole.allow(
-      "State",
-      ["dynamodb:GetItem", "dynamodb:BatchGetItem", "dynamodb:Query", "dynamodb:PutItem", "dynamodb:UpdateItem", "dynamodb:DeleteItem"],
-      [storage.state.tableArn],
-    );
-    // Events a pane could not store (item size) are reported as dead letters, under partition keys of their own.
-    watermarkRole.allow("StateLetters", ["dynamodb:BatchWriteItem"], [storage.deadLetters.tableArn], {
-      "ForAllValues:StringLike": { "dynamodb:LeadingKeys": [`${STATE_LETTER_PREFIX}*`] },
-    });
+    // Watermark and closer (shared/app/closing.ts, closer.ts, closing-unit.ts, shard-logs.ts): shard logs
+    // read, checkpoints, watermarks (and their notices), epochs, key groups' panes and marks in the state
+    // table (session state found through the due index, never a scan; a shard read to its end is
+    // forgotten); the results ledger written per key group and window end under a condition on its
+    // version, never deleted; the outputs. The watermark function also reads the source stream's shards
+    // (idle probes) and sends closing units; the closer runs them (its mapping receives and deletes them).
+    const closingState = ["dynamodb:BatchGetItem", "dynamodb:Query", "dynamodb:PutItem", "dynamodb:UpdateItem", "dynamodb:DeleteItem"];
+    for (const [role, state] of [
+      // the watermark function also reads single items (the code decides: test/infra/iam.test.ts compares)
+      [watermarkRole, ["dynamodb:GetItem", ...closingState]],
+      [closerRole, closingState],
+    ] as const) {
+      role.allow("State", state, [storage.state.tableArn]);
+      // Events a pane could not store (item size) are reported as dead letters, under partition keys of their own.
+      role.allow("StateLetters", ["dynamodb:BatchWriteItem"], [storage.deadLetters.tableArn], {
+        "ForAllValues:StringLike": { "dynamodb:LeadingKeys": [`${STATE_LETTER_PREFIX}*`] },
+      });
+      role.allow("Results", ["dynamodb:BatchGetItem", "dynamodb:PutItem", "dynamodb:Query"], [storage.results.tableArn]);
+      // Keys it cannot close are parked in the dead-letter table under partition keys of their own
+      // (shared/aws/dynamodb/parked.ts): the condition keeps it away from the records' dead letters, which are kept.
+      role.allow("ParkedKeys", ["dynamodb:Query", "dynamodb:UpdateItem", "dynamodb:DeleteItem"], [storage.deadLetters.tableArn], {
+        "ForAllValues:StringLike": { "dynamodb:LeadingKeys": [`${PARKED_PREFIX}*`] },
+      });
+      if (output) role.allow("OutputStream", ["kinesis:PutRecords"], [output.streamArn]);
+      if (bus) role.allow("ResultBus", ["events:PutEvents"], [bus.eventBusArn]);
+    }
     watermarkRole.allow("DueIndex", ["dynamodb:Query"], [storage.indexArn(storage.state, "due")]);
-    watermarkRole.allow("Results", ["dynamodb:BatchGetItem", "dynamodb:PutItem", "dynamodb:Query"], [storage.results.tableArn]);
-    // Keys it cannot close are parked in the dead-letter table under partition keys of their own
-    // (shared/aws/dynamodb/parked.ts): the condition keeps it away from the records' dead letters, which are kept.
-    watermarkRole.allow("ParkedKeys", ["dynamodb:Query", "dynamodb:UpdateItem", "dynamodb:DeleteItem"], [storage.deadLetters.tableArn], {
-      "ForAllValues:StringLike": { "dynamodb:LeadingKeys": [`${PARKED_PREFIX}*`] },
-    });
     watermarkRole.allow("SourceShards", ["kinesis:ListShards", "kinesis:GetShardIterator", "kinesis:GetRecords"], [source.streamArn]);
-    if (output) watermarkRole.allow("OutputStream", ["kinesis:PutRecords"], [output.streamArn]);
-    if (bus) watermarkRole.allow("ResultBus", ["events:PutEvents"], [bus.eventBusArn]);
+    watermarkRole.allow("ClosingUnits", ["sqs:SendMessage"], [unitsQueue.queueArn]);
+    closerRole.allow("ClosingUnits", ["sqs:ReceiveMessage", "sqs:DeleteMessage", "sqs:GetQueueAttributes"], [unitsQueue.queueArn]);
 
     // Records of a stream under a customer managed key are decrypted with it (the output stream uses aws/kinesis).
     if (sourceKeyArn) {
@@ -245,7 +297,10 @@ export class PanesStack extends Stack {
     this.operations = new Operations(this, "Operations", {
       ingest,
       watermark,
+      closer,
       onFailureQueue,
+      unitsQueue,
+      unitsDeadLetters,
       pipelineNames: props.pipelines.map((p) => p.name),
       key,
       iteratorAgeThreshold: Duration.millis(config.alarms.iteratorAge),
@@ -262,6 +317,9 @@ export class PanesStack extends Stack {
     new CfnOutput(this, "AlarmTopicArn", { value: this.operations.topic.topicArn });
     new CfnOutput(this, "DashboardName", { value: this.operations.dashboard.dashboardName });
 
-    suppressExpectedFindings({ tracingPolicies: [ingestRole.tracing, watermarkRole.tracing], onFailureQueue });
+    suppressExpectedFindings({
+      tracingPolicies: [ingestRole.tracing, watermarkRole.tracing, closerRole.tracing],
+      deadLetterQueues: [onFailureQueue, unitsDeadLetters],
+    });
   }
 }

@@ -16,6 +16,9 @@ const configSchema = z
     PANES_EVENT_BUS_NAME: z.string().min(1).optional(),
     PANES_WATERMARK_FUNCTION_NAME: z.string().min(1).optional(),
     PANES_PIPELINES_FILE: z.string().optional(),
+    /** the closer function's queue: without it the watermark function runs the closing units itself */
+    PANES_UNITS_QUEUE_URL: z.url().optional(),
+    PANES_GROUPS_PER_UNIT: z.coerce.number().int().min(1).max(32_768).default(8),
     PANES_WRITE_CONCURRENCY: z.coerce.number().int().min(1).max(256).default(16),
     /** TTLs in seconds; 0 keeps items forever */
     PANES_RESULT_TTL_SECONDS: seconds.default(0),
@@ -40,6 +43,8 @@ const configSchema = z
     eventBusName: c.PANES_EVENT_BUS_NAME,
     watermarkFunctionName: c.PANES_WATERMARK_FUNCTION_NAME,
     pipelinesFile: c.PANES_PIPELINES_FILE ?? join(c.LAMBDA_TASK_ROOT, "pipelines.json"),
+    unitsQueueUrl: c.PANES_UNITS_QUEUE_URL,
+    groupsPerUnit: c.PANES_GROUPS_PER_UNIT,
     writeConcurrency: c.PANES_WRITE_CONCURRENCY,
     resultRetentionSeconds: c.PANES_RESULT_TTL_SECONDS || undefined,
     deadLetterRetentionSeconds: c.PANES_DEAD_LETTER_TTL_SECONDS || undefined,

@@ -1,6 +1,6 @@
 // Logger and metrics, one of each per container (Powertools for AWS Lambda: structured JSON logs, EMF metrics).
 import { Logger } from "@aws-lambda-powertools/logger";
-import { Metrics } from "@aws-lambda-powertools/metrics";
+import { Metrics, type MetricUnit } from "@aws-lambda-powertools/metrics";
 
 export const logger = new Logger({ serviceName: "panes" });
 
@@ -21,3 +21,10 @@ const metricsLogger = {
 };
 
 export const metrics = new Metrics({ namespace: "Panes", serviceName: "panes", logger: metricsLogger });
+
+/** A metric with the pipeline as its dimension (alarms are per pipeline). */
+export function addPipelineMetric(pipeline: string, name: string, unit: (typeof MetricUnit)[keyof typeof MetricUnit], value: number): void {
+  const single = metrics.singleMetric();
+  single.addDimension("pipeline", pipeline);
+  single.addMetric(name, unit, value);
+}

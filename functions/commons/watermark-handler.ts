@@ -1,4 +1,5 @@
-// The scheduled watermark handler: read checkpoints → due windows → merge → ledger → publish → purge.
+// The scheduled watermark handler, the coordinator of closing: watermarks from the checkpoints → an
+// epoch → closing units for the key groups (sent to the closer function, or run here) → notices.
 // Its payload is validated: the schedule's event, the ingest function's nudge, or nothing. `{"drain":
 // true}` (watermark → +∞: the end of a bounded input) is honoured only where the local stack or replay
 // turns it on, never in AWS, where it would end a deployment.
@@ -8,7 +9,7 @@ import { logMetrics } from "@aws-lambda-powertools/metrics/middleware";
 import middy from "@middy/core";
 import { z } from "zod";
 import { type ClosingDependencies, closeWindows, type PipelineClosing } from "#shared/app/closing.ts";
-import { logger, metrics } from "./observability.ts";
+import { addPipelineMetric, logger, metrics } from "./observability.ts";
 
 const watermarkEventSchema = z.union([
   z.null(),
@@ -60,16 +61,14 @@ export function createWatermarkHandler(deps: ClosingDependencies, options: Water
       const now = deps.now?.() ?? Date.now();
       metrics.addMetric("PipelinesClosed", MetricUnit.Count, reports.length);
       for (const report of reports) {
-        const perPipeline = (name: string, unit: (typeof MetricUnit)[keyof typeof MetricUnit], value: number) => {
-          const single = metrics.singleMetric();
-          single.addDimension("pipeline", report.pipeline);
-          single.addMetric(name, unit, value);
-        };
+        const perPipeline = (name: string, unit: (typeof MetricUnit)[keyof typeof MetricUnit], value: number) =>
+          addPipelineMetric(report.pipeline, name, unit, value);
         perPipeline("WindowsFired", MetricUnit.Count, report.fired + report.refired);
         perPipeline("LedgerConflicts", MetricUnit.Count, report.conflicts);
         perPipeline("StatePurged", MetricUnit.Count, report.purged);
         perPipeline("ParkedKeys", MetricUnit.Count, report.parked.length);
         perPipeline("UnpublishedResults", MetricUnit.Count, report.unpublished);
+        perPipeline("ClosingUnitsSent", MetricUnit.Count, report.dispatched);
         if (report.watermark !== undefined) perPipeline("WatermarkLag", MetricUnit.Milliseconds, Math.max(0, now - report.watermark));
         // Conflicts mean another run (overlapping, or retried) got there first: expected, and harmless.
         if (report.conflicts > 0)
@@ -77,7 +76,10 @@ export function createWatermarkHandler(deps: ClosingDependencies, options: Water
         if (report.parked.length > 0)
           logger.error("keys parked: their windows could not be closed", { pipeline: report.pipeline, parked: report.parked.slice(0, 10) });
         if (report.unpublished > 0)
-          logger.warn("results left in the outbox for the next run", { pipeline: report.pipeline, unpublished: report.unpublished });
+          logger.warn("results whose publishing failed, published again by a later unit", {
+            pipeline: report.pipeline,
+            unpublished: report.unpublished,
+          });
       }
       // Every pipeline had its turn; one that could not close at all fails the invocation (alarmed).
       const failed = reports.filter((r) => r.error !== undefined);

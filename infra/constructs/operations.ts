@@ -1,6 +1,6 @@
 // What operators watch: alarms on the ingest function's iterator age, dead letters, function errors,
-// batches sent to the on-failure queue and each pipeline's watermark lag, sent to an encrypted SNS
-// topic; and a dashboard with the same figures.
+// batches sent to the on-failure queue, closing units waiting or dead-lettered, and each pipeline's
+// watermark lag and parked keys, sent to an encrypted SNS topic; and a dashboard with the same figures.
 import { ArnFormat, Duration, Stack } from "aws-cdk-lib";
 import * as cloudwatch from "aws-cdk-lib/aws-cloudwatch";
 import * as actions from "aws-cdk-lib/aws-cloudwatch-actions";
@@ -18,7 +18,10 @@ export const SERVICE_NAME = "panes";
 export interface OperationsProps {
   ingest: lambda.IFunction;
   watermark: lambda.IFunction;
+  closer: lambda.IFunction;
   onFailureQueue: sqs.IQueue;
+  unitsQueue: sqs.IQueue;
+  unitsDeadLetters: sqs.IQueue;
   pipelineNames: readonly string[];
   key: kms.IKey;
   iteratorAgeThreshold: Duration;
@@ -121,6 +124,25 @@ export class Operations extends Construct {
       1,
       "The Panes watermark function failed: windows are not closing.",
     );
+    alarm(
+      "CloserErrorsAlarm",
+      props.closer.metricErrors({ period: Duration.minutes(5) }),
+      1,
+      "The Panes closer function failed: SQS delivers its closing unit again; its key groups wait.",
+    );
+    alarm(
+      "ClosingUnitsDeadLetterAlarm",
+      props.unitsDeadLetters.metricApproximateNumberOfMessagesVisible({ period: Duration.minutes(5), statistic: "Maximum" }),
+      1,
+      "Closing units failed five times and went to their dead-letter queue: the coordinator sends their key groups again; the closer's logs say why.",
+    );
+    const unitsAge = props.unitsQueue.metricApproximateAgeOfOldestMessage({ period: Duration.minutes(1), statistic: "Maximum" });
+    alarm(
+      "ClosingUnitsAgeAlarm",
+      unitsAge,
+      300,
+      "Closing units have waited five minutes for a closer: raise closer.concurrency, or see why closers fail.",
+    );
     const onFailure = props.onFailureQueue.metricApproximateNumberOfMessagesVisible({ period: Duration.minutes(5), statistic: "Maximum" });
     alarm(
       "OnFailureQueueAlarm",
@@ -162,7 +184,13 @@ export class Operations extends Construct {
         "Windows fired",
         props.pipelineNames.map((pipeline) => panesMetric("WindowsFired", "Sum", { pipeline }).with({ label: pipeline })),
       ),
-      graph("Function errors and on-failure queue", [props.ingest.metricErrors(), props.watermark.metricErrors(), onFailure]),
+      graph("Function errors and on-failure queue", [
+        props.ingest.metricErrors(),
+        props.watermark.metricErrors(),
+        props.closer.metricErrors(),
+        onFailure,
+      ]),
+      graph("Closing units: oldest waiting (s)", [unitsAge]),
       graph("Redelivery: conflicts retried, records skipped by fences", [
         panesMetric("WriteConflictsRetried", "Sum"),
         panesMetric("RedeliveredRecordsSkipped", "Sum"),

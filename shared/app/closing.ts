@@ -1,15 +1,14 @@
 // The coordinator of closing (the watermark function): read what the shard logs added since the last
 // run, derive each pipeline's watermark from the checkpoints, take a cut of the logs (an epoch), and
-// send each fixed-window pipeline's key groups to closing units (closing-unit.ts) when they have work;
-// close session pipelines key by key; then tell every shard's log the watermarks in force. A pipeline
-// that fails is reported with the reason and the others still close. Which windows fire, fire again or
-// go is decided in core (windows/key-group.ts, windows/sessions.ts, windows/fates.ts).
-import type { DynamoDBClient } from "@aws-sdk/client-dynamodb";
+// send each fixed-window pipeline's key groups, a range a message, to closing units (closer.ts) when they
+// have work: to the closer function's queue in AWS, or run in this process; close session pipelines key
+// by key; then tell every shard's log the watermarks in force. A pipeline that fails is reported with the
+// reason and the others still close. Which windows fire, fire again or go is decided in core
+// (windows/key-group.ts, windows/sessions.ts, windows/fates.ts).
 import pLimit from "p-limit";
 import {
   advanceWatermark,
   markShardFinished,
-  noteClosed,
   noteDispatched,
   type PipelineMarks,
   readCheckpoints,
@@ -26,9 +25,9 @@ import { commitGroupResults, ensureLayout, markSuperseded, type ResultIntent, re
 import type { ShardProbe, SourceStream } from "../aws/kinesis/probe.ts";
 import { finalValues } from "../core/aggregates/state.ts";
 import type { StoredSessions } from "../core/ingest/deltas.ts";
-import { keyGroupOf, keyGroupRanges } from "../core/keygroups.ts";
+import { keyGroupOf } from "../core/keygroups.ts";
 import type { Pipeline } from "../core/pipelines/schema.ts";
-import type { ResultSink, WindowResult } from "../core/types.ts";
+import type { WindowResult } from "../core/types.ts";
 import { closesWindows } from "../core/windows/assigners.ts";
 import { earlyDueOf } from "../core/windows/fates.ts";
 import {
@@ -40,7 +39,8 @@ import {
   settleSessions,
 } from "../core/windows/sessions.ts";
 import { END_OF_TIME, isIdle, type ShardProgress, watermarkOf } from "../core/windows/watermark.ts";
-import { type ClosingUnit, runClosingUnit, type UnitReport } from "./closing-unit.ts";
+import { type CloserDependencies, closeUnitMessage, type UnitMessage, unitMessages } from "./closer.ts";
+import type { UnitReport } from "./closing-unit.ts";
 import {
   advanceShards,
   announceWatermarks,
@@ -53,31 +53,18 @@ import {
   unfoldedProgress,
 } from "./shard-logs.ts";
 
-export interface ClosingDependencies {
-  dynamodb: DynamoDBClient;
-  stateTable: string;
-  resultsTable: string;
-  pipelines: readonly Pipeline[];
+/** The coordinator's: what a closer needs (closer.ts), and the stream, the dispatch of units, the sessions' retention. */
+export interface ClosingDependencies extends CloserDependencies {
   /** the source stream: its shards, and whether a shard still holds unapplied records */
   stream?: SourceStream;
-  /** where results go after the ledger (output stream); results stay in the ledger either way */
-  sink?: ResultSink;
-  concurrency: number;
-  /** how long results are kept (TTL), seconds; undefined keeps them */
-  resultRetentionSeconds?: number;
-  /** how long cleared panes and session sets past their lateness are kept (TTL), ms */
-  tombstoneRetentionMs: number;
-  /** how long shard log entries (watermark notices included) and epochs are kept (TTL), seconds; undefined keeps them */
-  logRetentionSeconds?: number;
-  /** where keys and key groups that cannot be closed are parked with the reason (the dead-letter table) */
-  deadLetterTable?: string;
-  /** the largest pane item the closing units write (default: DynamoDB's limit, less room) */
-  maxPaneItemBytes?: number;
-  /** how many closing units a pipeline's key groups are split into (default 1; at most its key groups) */
-  unitsPerPipeline?: number;
-  /** told how long each closing unit took (the bench) */
+  /** how many key groups a closing unit takes (default: all of a pipeline's, one unit) */
+  groupsPerUnit?: number;
+  /** sends closing units to the closer function (its queue); without it they run in this process */
+  dispatchUnits?: (messages: readonly UnitMessage[]) => Promise<void>;
+  /** units sent that have not all finished after this long are sent again (default 5 minutes; in-process units: at once) */
+  unitRetryMs?: number;
+  /** told how long each closing unit run in this process took (the bench) */
   observeUnit?: (unit: { pipeline: string; groups: number; ms: number }) => void;
-  now?: () => number;
 }
 
 export interface PipelineClosing {
@@ -95,6 +82,8 @@ export interface PipelineClosing {
   parked: { key: string; reason: string }[];
   /** results written to the ledger whose publishing failed (published by a later run) */
   unpublished: number;
+  /** closing units sent to the closer function */
+  dispatched: number;
   /** why the pipeline could not be closed at all this run (the others were) */
   error?: string;
 }
@@ -183,10 +172,14 @@ const emptyReport = (pipeline: string): PipelineClosing => ({
   early: 0,
   parked: [],
   unpublished: 0,
+  dispatched: 0,
 });
 
 /** How long a pipeline's logged events may wait for its key groups to fold them when no window needs them. */
 const MAX_UNFOLDED_MS = 120_000;
+/** Units sent to the closer function that have not all finished after this long are sent again. */
+const UNIT_RETRY_MS = 300_000;
+const retryMsOf = (deps: ClosingDependencies) => (deps.dispatchUnits ? (deps.unitRetryMs ?? UNIT_RETRY_MS) : 0);
 /** Key groups are brought to a recent epoch at least this often, busy or not (epochs and logs expire). */
 const MAX_IDLE_MS = 86_400_000;
 
@@ -221,7 +214,10 @@ export async function closeWindows(deps: ClosingDependencies, options: ClosingOp
   for (const report of reports) if (!report.error) report.watermark = watermarks.get(report.pipeline);
   // 2. The pipelines whose key groups have work, and an epoch (a cut of the logs) for them.
   const due = deps.pipelines.filter(
-    (p, i) => !reports[i]?.error && p.window.type !== "session" && hasWork(p, marks.get(p.name) ?? {}, logs, watermarks, now, options),
+    (p, i) =>
+      !reports[i]?.error &&
+      p.window.type !== "session" &&
+      hasWork(p, marks.get(p.name) ?? {}, logs, watermarks, now, options, retryMsOf(deps)),
   );
   const fold: FoldReport = { entries: 0, panes: 0, failed: [], reasons: [], unstorable: 0 };
   // Every entry the shard progress moves over (step 3) is covered by an epoch first, units or not.
@@ -270,13 +266,16 @@ function hasWork(
   watermarks: ReadonlyMap<string, number>,
   now: number,
   options: ClosingOptions,
+  retryMs: number | undefined,
 ): boolean {
-  // Windows are fired up to the watermark of the last epoch every group reached.
-  const previous = marks.closedWatermark;
+  // Units sent before that have not all finished (they may still be running): after a while, send them
+  // again (they resume where each group stands); until then, what they were sent for counts as done.
+  const inFlight = (marks.dispatchedEpoch ?? 0) > (marks.closedEpoch ?? 0);
+  if (inFlight && now - (marks.dispatchedAt ?? 0) >= (retryMs ?? 0)) return true;
+  // Windows are fired up to the watermark of the last epoch every group reached (or was sent to).
+  const previous = inFlight ? marks.dispatchedWatermark : marks.closedWatermark;
   const next = watermarks.get(pipeline.name);
   const events = holdsEvents(logs, pipeline.name);
-  // Units sent before have not all finished: send them again (they resume where each group stands).
-  if ((marks.dispatchedEpoch ?? 0) > (marks.closedEpoch ?? 0)) return true;
   // Early results look at open windows whenever processing time passes.
   if (pipeline.early !== undefined || (options.drain && events)) return true;
   if (next !== undefined && closesWindows(pipeline.window, previous, next)) return true;
@@ -322,7 +321,10 @@ async function takeEpoch(
   }
 }
 
-/** Sends a pipeline's key groups to closing units at the epoch (in this process) and gathers their reports. */
+/**
+ * Sends a pipeline's key groups to closing units at the epoch: to the closer function's queue, or run
+ * here, in this process (the local harnesses, replay), through the same path a closer takes.
+ */
 async function closeKeyGroups(
   deps: ClosingDependencies,
   pipeline: Pipeline,
@@ -333,37 +335,30 @@ async function closeKeyGroups(
   now: number,
 ): Promise<void> {
   await ensureLayout(deps.dynamodb, deps.resultsTable, pipeline.name, pipeline.keyGroups);
-  await noteDispatched(deps.dynamodb, deps.stateTable, pipeline.name, epoch.epoch);
-  const units = Math.min(pipeline.keyGroups, Math.max(1, deps.unitsPerPipeline ?? 1));
-  const reset =
-    marks.resetGeneration !== undefined && marks.resetTo !== undefined
-      ? { generation: marks.resetGeneration, to: marks.resetTo }
-      : undefined;
-  const work: ClosingUnit[] = keyGroupRanges(pipeline.keyGroups, units).map((r) => ({
-    pipeline,
-    first: r.first,
-    last: r.last,
-    epoch,
-    ...(reset ? { reset } : {}),
-  }));
+  const units = Math.ceil(pipeline.keyGroups / Math.max(1, deps.groupsPerUnit ?? pipeline.keyGroups));
+  const messages = unitMessages(pipeline, epoch.epoch, units, marks);
+  await noteDispatched(deps.dynamodb, deps.stateTable, pipeline.name, {
+    epoch: epoch.epoch,
+    at: now,
+    watermark: epoch.watermarks.get(pipeline.name),
+  });
+  if (deps.dispatchUnits) {
+    await deps.dispatchUnits(messages);
+    report.dispatched += messages.length;
+    return;
+  }
   const limit = pLimit(Math.max(1, Math.ceil(deps.concurrency / 4)));
   const unitReports = await Promise.all(
-    work.map((unit) =>
+    messages.map((message) =>
       limit(async () => {
         const started = performance.now();
-        const done = await runClosingUnit(deps, unit);
-        deps.observeUnit?.({ pipeline: pipeline.name, groups: unit.last - unit.first + 1, ms: performance.now() - started });
+        const done = await closeUnitMessage(deps, message, epoch);
+        deps.observeUnit?.({ pipeline: pipeline.name, groups: message.last - message.first + 1, ms: performance.now() - started });
         return done;
       }),
     ),
   );
-  for (const u of unitReports) addUnit(report, fold, u);
-  if (unitReports.every((u) => u.parked.length === 0))
-    await noteClosed(deps.dynamodb, deps.stateTable, pipeline.name, {
-      epoch: epoch.epoch,
-      at: now,
-      watermark: epoch.watermarks.get(pipeline.name),
-    });
+  for (const u of unitReports) if (u) addUnit(report, fold, u);
 }
 
 function addUnit(report: PipelineClosing, fold: FoldReport, unit: UnitReport): void {

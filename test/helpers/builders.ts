@@ -1,7 +1,7 @@
 // Builders for test fixtures: pipelines (the pipelines-file syntax, parsed and validated as a
 // deployment would), and real-shaped Lambda Kinesis events (base64 data, real sequence numbers).
 import type { _Record } from "@aws-sdk/client-kinesis";
-import type { Context, KinesisStreamEvent } from "aws-lambda";
+import type { Context, KinesisStreamEvent, SQSEvent } from "aws-lambda";
 import { parsePipelines } from "../../shared/core/pipelines/parse.ts";
 import type { Pipeline, PipelinesInput } from "../../shared/core/pipelines/schema.ts";
 import { localLambdaContext } from "../../tools/local/lambda-context.ts";
@@ -63,4 +63,26 @@ export function kinesisEvent(
 
 export function testContext(): Context {
   return localLambdaContext("panes-ingest-test", "us-east-1", 60_000);
+}
+
+/** An SQS event as Lambda's SQS event source delivers it: one record per body, ids `m0`, `m1`, … */
+export function sqsEvent(bodies: readonly string[], queueArn = "arn:aws:sqs:us-east-1:000000000000:units"): SQSEvent {
+  return {
+    Records: bodies.map((body, i) => ({
+      messageId: `m${i}`,
+      receiptHandle: `m${i}/1`,
+      body,
+      attributes: {
+        ApproximateReceiveCount: "1",
+        SentTimestamp: "0",
+        SenderId: "panes-watermark",
+        ApproximateFirstReceiveTimestamp: "0",
+      },
+      messageAttributes: {},
+      md5OfBody: "",
+      eventSource: "aws:sqs",
+      eventSourceARN: queueArn,
+      awsRegion: "us-east-1",
+    })),
+  };
 }

@@ -38,12 +38,18 @@ const INGEST_EVENT_SOURCE = [
   "kinesis:ListStreams",
   "sqs:SendMessage",
 ];
+/**
+ * What the closer function's SQS event source mapping does with its role: poll the closing units' queue,
+ * delete what it handled, read the queue's attributes (the actions AWS documents for an SQS event source).
+ */
+const CLOSER_EVENT_SOURCE = ["sqs:DeleteMessage", "sqs:GetQueueAttributes", "sqs:ReceiveMessage"];
 /** Reading records of a stream encrypted with a customer managed key needs that key. */
 const READS_ENCRYPTED_STREAM = ["kms:Decrypt"];
 
 const ENTRIES = {
   ingest: { file: join(PROJECT_ROOT, "functions/ingest.ts") },
   watermark: { file: join(PROJECT_ROOT, "functions/watermark.ts") },
+  closer: { file: join(PROJECT_ROOT, "functions/closer.ts") },
 } satisfies Record<string, Entry>;
 
 const logicalId = (stack: PanesStack, construct: { node: { defaultChild?: unknown } }) =>
@@ -56,6 +62,7 @@ async function grantsOf(input: DeploymentConfigInput, extra?: (stack: PanesStack
     stack,
     ingest: grantsOfFunction(synthesized, logicalId(stack, stack.ingest)),
     watermark: grantsOfFunction(synthesized, logicalId(stack, stack.watermark)),
+    closer: grantsOfFunction(synthesized, logicalId(stack, stack.closer)),
   };
 }
 
@@ -69,7 +76,7 @@ function compareActions(granted: readonly string[], used: Iterable<string>) {
 }
 
 /** What a function uses: its code's actions, what Lambda does with its role, and what reading an encrypted stream implies. */
-async function usedActions(fn: "ingest" | "watermark", input: DeploymentConfigInput, entry: Entry = ENTRIES[fn]) {
+async function usedActions(fn: keyof typeof ENTRIES, input: DeploymentConfigInput, entry: Entry = ENTRIES[fn]) {
   const code = await sdkActionsOf(entry);
   const readsStream = fn === "ingest" || code.includes("kinesis:GetRecords");
   const encrypted = input.stream !== undefined && "import" in input.stream && input.stream.import.encryptionKeyArn !== undefined;
@@ -77,6 +84,7 @@ async function usedActions(fn: "ingest" | "watermark", input: DeploymentConfigIn
     ...code,
     ...LAMBDA_ITSELF,
     ...(fn === "ingest" ? INGEST_EVENT_SOURCE : []),
+    ...(fn === "closer" ? CLOSER_EVENT_SOURCE : []),
     ...(readsStream && encrypted ? READS_ENCRYPTED_STREAM : []),
   ];
 }
@@ -138,6 +146,7 @@ describe("execution roles", () => {
       ],
       [arn(stack.sourceStream.streamArn)]: ["kinesis:GetRecords", "kinesis:GetShardIterator", "kinesis:ListShards"],
       [arn(stack.outputStream?.streamArn ?? "")]: ["kinesis:PutRecords"],
+      [arn(stack.unitsQueue.queueArn)]: ["sqs:SendMessage"],
       [arn(stack.watermark.logGroup.logGroupArn)]: ["logs:CreateLogStream", "logs:PutLogEvents"],
       "*": ["xray:PutTelemetryRecords", "xray:PutTraceSegments"],
     });
@@ -154,6 +163,29 @@ describe("execution roles", () => {
         { "ForAllValues:StringLike": { "dynamodb:LeadingKeys": ["parked#*"] } },
       ],
     ]);
+  });
+
+  it("give the closer function its state, a ledger it cannot delete from, only its own items among the dead letters, the output and its queue — not the source stream", async () => {
+    // Prepare
+    const { stack, closer, watermark } = await grantsOf({});
+    const arn = (token: string) => textOfToken(stack, token);
+
+    // Act
+    const granted = actionsByResource(closer);
+
+    // Assess
+    const shared = actionsByResource(watermark);
+    expect(granted).toEqual({
+      [arn(stack.storage.state.tableArn)]: shared[arn(stack.storage.state.tableArn)]?.filter((a) => a !== "dynamodb:GetItem"),
+      [arn(stack.storage.results.tableArn)]: shared[arn(stack.storage.results.tableArn)],
+      [arn(stack.storage.deadLetters.tableArn)]: shared[arn(stack.storage.deadLetters.tableArn)],
+      [arn(stack.outputStream?.streamArn ?? "")]: ["kinesis:PutRecords"],
+      [arn(stack.unitsQueue.queueArn)]: ["sqs:DeleteMessage", "sqs:GetQueueAttributes", "sqs:ReceiveMessage"],
+      [arn(stack.closer.logGroup.logGroupArn)]: ["logs:CreateLogStream", "logs:PutLogEvents"],
+      "*": ["xray:PutTelemetryRecords", "xray:PutTraceSegments"],
+    });
+    expect(granted[arn(stack.sourceStream.streamArn)]).toBeUndefined();
+    expect(closer.managedPolicies).toEqual([]);
   });
 
   it("add the imported stream's key (decrypt) to both functions and the result bus (PutEvents) to the watermark function", async () => {
@@ -203,11 +235,13 @@ describe("granted actions against the code", () => {
       // Act
       const ingest = compareActions(allowedActions(granted.ingest), await usedActions("ingest", input));
       const watermark = compareActions(allowedActions(granted.watermark), await usedActions("watermark", input));
+      const closer = compareActions(allowedActions(granted.closer), await usedActions("closer", input));
 
       // Assess
       expect(ingest).toEqual({ unused: [], missing: [] });
       // Without a bus the code's PutEvents is never sent, so it is not granted.
       expect(watermark).toEqual({ unused: [], missing: watermarkMissing });
+      expect(closer).toEqual({ unused: [], missing: watermarkMissing });
     },
   );
 
@@ -260,7 +294,7 @@ describe("granted actions against the code", () => {
 });
 
 describe("cdk-nag acknowledgements", () => {
-  it("name only X-Ray's Resource::* on the tracing policies and SQS3 on the on-failure queue, each with its reason", async () => {
+  it("name only X-Ray's Resource::* on the tracing policies and SQS3 on the two dead-letter queues, each with its reason", async () => {
     // Prepare
     const { app, stack } = await synth();
 
@@ -283,10 +317,12 @@ describe("cdk-nag acknowledgements", () => {
       expect.arrayContaining([
         { path: stack.roles.ingest.tracing.node.path, ...xray },
         { path: stack.roles.watermark.tracing.node.path, ...xray },
+        { path: stack.roles.closer.tracing.node.path, ...xray },
         { path: stack.onFailureQueue.node.path, id: "AwsSolutions-SQS3", reason: expect.stringMatching(/on-failure/) },
+        { path: stack.unitsDeadLetterQueue.node.path, id: "AwsSolutions-SQS3", reason: expect.stringMatching(/closing units/) },
       ]),
     );
-    expect(acknowledged).toHaveLength(3);
+    expect(acknowledged).toHaveLength(5);
   });
 
   it("fail the synth for Resource::* in any statement but X-Ray's", async () => {

@@ -20,6 +20,8 @@ const SERVICE_PREFIXES: Record<string, string> = {
 const ACTIONS_OF_OPERATIONS: Record<string, string> = {
   "lambda:Invoke": "lambda:InvokeFunction",
   "lambda:InvokeWithResponseStream": "lambda:InvokeFunction",
+  // SendMessageBatch is authorized by sqs:SendMessage (the SQS API reference's permissions table)
+  "sqs:SendMessageBatch": "sqs:SendMessage",
 };
 
 export class UnreadableBundleError extends Error {

@@ -53,11 +53,46 @@ describe("Panes stack", () => {
     expect(Object.keys(retained)).toHaveLength(2);
   });
 
-  it("runs both functions on a current Node.js runtime on arm64, the watermark function one at a time", () => {
-    template.resourcePropertiesCountIs("AWS::Lambda::Function", { Runtime: "nodejs24.x", Architectures: ["arm64"] }, 2);
+  it("runs the three functions on a current Node.js runtime on arm64, the watermark function one at a time", () => {
+    template.resourcePropertiesCountIs("AWS::Lambda::Function", { Runtime: "nodejs24.x", Architectures: ["arm64"] }, 3);
     template.hasResourceProperties("AWS::Lambda::Function", {
       Description: Match.stringLikeRegexp("watermarks"),
       ReservedConcurrentExecutions: 1,
+    });
+  });
+
+  it("feeds closing units to the closer function from a queue: one a batch, partial failures, bounded concurrency, a dead-letter queue after five receives", () => {
+    const closer = Match.stringLikeRegexp("CloserFunction");
+    template.hasResourceProperties("AWS::Lambda::Function", {
+      Description: Match.stringLikeRegexp("closing unit"),
+      Timeout: 120,
+      MemorySize: 1024,
+      ReservedConcurrentExecutions: Match.absent(),
+    });
+    template.hasResourceProperties("AWS::Lambda::EventSourceMapping", {
+      FunctionName: { Ref: closer },
+      EventSourceArn: { "Fn::GetAtt": [Match.stringLikeRegexp("ClosingUnitsQueue"), "Arn"] },
+      BatchSize: 1,
+      FunctionResponseTypes: ["ReportBatchItemFailures"],
+      ScalingConfig: { MaximumConcurrency: 10 },
+    });
+    // Lambda asks for a visibility timeout of at least six times the function's timeout
+    template.hasResourceProperties("AWS::SQS::Queue", {
+      VisibilityTimeout: 720,
+      RedrivePolicy: {
+        deadLetterTargetArn: { "Fn::GetAtt": [Match.stringLikeRegexp("ClosingUnitsDeadLetterQueue"), "Arn"] },
+        maxReceiveCount: 5,
+      },
+      SqsManagedSseEnabled: true,
+    });
+    template.hasResourceProperties("AWS::Lambda::Function", {
+      Description: Match.stringLikeRegexp("watermarks"),
+      Environment: {
+        Variables: Match.objectLike({
+          PANES_UNITS_QUEUE_URL: { Ref: Match.stringLikeRegexp("ClosingUnitsQueue") },
+          PANES_GROUPS_PER_UNIT: "8",
+        }),
+      },
     });
   });
 

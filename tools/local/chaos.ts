@@ -1,7 +1,8 @@
 // Fault injection for the local stack and `panes replay --chaos P`, in the real code path: a DynamoDB
 // client middleware (crashes after k writes, throttling answers), a wrapper around the ingest handler
 // (crash after all writes, timeouts), decisions the event source mapping asks for (deliver a batch
-// again: whole, bisected, merged with the next), and faulty or overlapping watermark runs.
+// again: whole, bisected, merged with the next), faulty or overlapping watermark runs, and closing units
+// that stop part-way (a crash or a timeout: the queue delivers them again) or run twice at once.
 // Dev-only; with probability P < 1 every fault is eventually followed by a clean attempt.
 import { AsyncLocalStorage } from "node:async_hooks";
 import type { DynamoDBClient } from "@aws-sdk/client-dynamodb";
@@ -18,6 +19,8 @@ export const FAULT_KINDS = [
   "redeliver-merged",
   "watermark-crash",
   "watermark-overlap",
+  "unit-crash",
+  "unit-overlap",
 ] as const;
 export type FaultKind = (typeof FAULT_KINDS)[number];
 
@@ -28,7 +31,7 @@ interface InvocationFault {
   /** writes still allowed before the "process" dies; undefined: no crash */
   writesLeft?: number;
   crashed: boolean;
-  crashKind?: "crash-mid-writes" | "timeout" | "watermark-crash";
+  crashKind?: "crash-mid-writes" | "timeout" | "watermark-crash" | "unit-crash";
   /** probability that a DynamoDB call of this invocation is answered with a throttling error first */
   throttle: number;
 }
@@ -160,5 +163,20 @@ export class Chaos {
       throttle: 0,
     };
     await this.context.run(fault, () => run().catch(() => undefined));
+  }
+
+  /** Runs a closer invocation (one closing unit), possibly stopping it after any of its first 40 writes, or running it twice at once. */
+  async runUnit<R>(run: () => Promise<R>): Promise<R> {
+    if (!this.roll()) return run();
+    if (this.random() < 0.5) {
+      this.count("unit-overlap");
+      const [first] = await Promise.all([run(), run()]);
+      return first;
+    }
+    const fault: InvocationFault = { writesLeft: Math.floor(this.random() * 40), crashed: false, crashKind: "unit-crash", throttle: 0 };
+    const result = await this.context.run(fault, () => run().catch((error) => error as Error));
+    if (fault.crashed) throw new InjectedFaultError("injected unit crash (the closer is gone)");
+    if (result instanceof Error) throw result;
+    return result;
   }
 }

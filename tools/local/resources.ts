@@ -22,6 +22,8 @@ export interface LocalNames {
   stateTable: string;
   resultsTable: string;
   deadLetterTable: string;
+  /** the closing units' queue (in-process: unit-queue.ts) */
+  unitsQueue: string;
 }
 
 export function localNames(prefix: string): LocalNames {
@@ -31,6 +33,7 @@ export function localNames(prefix: string): LocalNames {
     stateTable: `${prefix}-state`,
     resultsTable: `${prefix}-results`,
     deadLetterTable: `${prefix}-dead-letters`,
+    unitsQueue: `${prefix}-closing-units`,
   };
 }
 

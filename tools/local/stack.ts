@@ -5,6 +5,7 @@ import { mkdir, rm, writeFile } from "node:fs/promises";
 import { dirname, resolve } from "node:path";
 import type { DynamoDBClient } from "@aws-sdk/client-dynamodb";
 import type { KinesisClient } from "@aws-sdk/client-kinesis";
+import { createCloserHandler } from "../../functions/commons/closer-handler.ts";
 import { createIngestHandler } from "../../functions/commons/ingest-handler.ts";
 import { createWatermarkHandler } from "../../functions/commons/watermark-handler.ts";
 import type { ClosingDependencies } from "../../shared/app/closing.ts";
@@ -21,6 +22,7 @@ import { DEFAULT_MAPPING, EventSourceMapping, type EventSourceMappingOptions, ty
 import { localLambdaContext } from "./lambda-context.ts";
 import { createResources, type LocalNames, localNames, localTables } from "./resources.ts";
 import { startTtlSweeper, type TtlSweeper } from "./ttl-sweeper.ts";
+import { LocalUnitQueue } from "./unit-queue.ts";
 
 export const LOCAL_CREDENTIALS = { accessKeyId: "000000000000", secretAccessKey: "panes-local" };
 export const LOCAL_REGION = "us-east-1";
@@ -60,6 +62,8 @@ export interface LocalStackOptions {
   now?: () => number;
   /** the largest pane item the closing units write (tests make it small; default DynamoDB's limit less room) */
   maxPaneItemBytes?: number;
+  /** closing units: how many key groups each takes (default 8, as deployed), how many run at once (default 4) */
+  closer?: { groupsPerUnit?: number; concurrency?: number };
   /** what the deployment keeps, and for how long (npm start bounds what the emulators hold: README, "The local stack's memory") */
   retention?: LocalRetention;
 }
@@ -104,6 +108,8 @@ export interface LocalStack {
   failures: OnFailureRecord[];
   /** deletes expired items (retention.sweepEveryMs) */
   sweeper?: TtlSweeper;
+  /** the closing units' queue (the closer function's trigger) */
+  units: LocalUnitQueue;
   /** runs the real watermark handler once (drain: fire everything) */
   closeNow(options?: { drain?: boolean }): Promise<void>;
   stop(): Promise<void>;
@@ -178,6 +184,20 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
       options.chaos.instrument(dynamodb);
       handler = options.chaos.wrapHandler(handler) as typeof handler;
     }
+    // Closing units go through a queue to the real closer handler, as deployed (unit-queue.ts).
+    const closerHandler = createCloserHandler(closing);
+    const closerContext = localLambdaContext("panes-closer", LOCAL_REGION, 300_000);
+    const units = new LocalUnitQueue(
+      (event) => (options.chaos ? options.chaos.runUnit(() => closerHandler(event, closerContext)) : closerHandler(event, closerContext)),
+      {
+        concurrency: options.closer?.concurrency ?? 4,
+        visibilityTimeoutMs: 500,
+        maxReceives: 5,
+        queueArn: `arn:aws:sqs:${LOCAL_REGION}:000000000000:${names.unitsQueue}`,
+      },
+    );
+    closing.dispatchUnits = async (messages) => units.send(messages.map((m) => JSON.stringify(m)));
+    closing.groupsPerUnit = options.closer?.groupsPerUnit ?? 8;
     // The local stack ends bounded inputs (replay) by draining: watermark → +∞.
     const watermarkHandler = createWatermarkHandler(closing, { allowDrain: true });
     const failures: OnFailureRecord[] = [];
@@ -197,8 +217,9 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
 
     // The watermark function runs on a timer; runs never overlap here (they may in AWS, and that is safe).
     let closing$: Promise<void> = Promise.resolve();
+    // A run ends when the units it sent have finished (or gone to the dead letters).
     const runWatermark = (closeOptions: { drain?: boolean }) => async () => {
-      await watermarkHandler(closeOptions, localLambdaContext("panes-watermark", LOCAL_REGION, 300_000));
+      await watermarkHandler(closeOptions, localLambdaContext("panes-watermark", LOCAL_REGION, 300_000)).finally(() => units.idle());
     };
     // Runs are serialized; while one waits its turn, further requests join it rather than queue up.
     let queued: Promise<void> | undefined;
@@ -250,6 +271,7 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
       mapping,
       failures,
       ...(sweeper ? { sweeper } : {}),
+      units,
       closeNow,
       async stop() {
         if (timer) clearInterval(timer);
@@ -257,6 +279,7 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
         stopping = true;
         await mapping.stop();
         await closing$.catch(() => undefined);
+        await units.stop();
         await sweeper?.stop();
         dynamodb.destroy();
         kinesis.destroy();

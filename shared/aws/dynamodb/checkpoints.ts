@@ -96,8 +96,10 @@ export interface PipelineMarks {
   closedEpoch?: number;
   closedAt?: number;
   closedWatermark?: number;
-  /** the last epoch closing units were sent for */
+  /** the last epoch closing units were sent for, when (wall clock), and its watermark */
   dispatchedEpoch?: number;
+  dispatchedAt?: number;
+  dispatchedWatermark?: number;
 }
 
 export async function readPipelineMarks(
@@ -115,6 +117,8 @@ export async function readPipelineMarks(
       ["closedAt", "ca"],
       ["closedWatermark", "cw"],
       ["dispatchedEpoch", "de"],
+      ["dispatchedAt", "da"],
+      ["dispatchedWatermark", "dw"],
     ];
     const found: PipelineMarks = {};
     for (const [field, name] of fields) {
@@ -127,11 +131,20 @@ export async function readPipelineMarks(
 }
 
 /** Records that closing units were sent for a pipeline at `epoch` (never goes back). */
-export function noteDispatched(client: DynamoDBClient, tableName: string, pipeline: string, epoch: number): Promise<boolean> {
+export function noteDispatched(
+  client: DynamoDBClient,
+  tableName: string,
+  pipeline: string,
+  dispatched: { epoch: number; at: number; watermark: number | undefined },
+): Promise<boolean> {
   return updateItem(client, tableName, watermarkItemKey(pipeline), {
-    expression: "SET de = :e",
+    expression: `SET de = :e, da = :at${dispatched.watermark === undefined ? "" : ", dw = :w"}`,
     condition: "attribute_not_exists(de) OR de < :e",
-    values: { ":e": N(epoch) },
+    values: {
+      ":e": N(dispatched.epoch),
+      ":at": N(dispatched.at),
+      ...(dispatched.watermark === undefined ? {} : { ":w": N(dispatched.watermark) }),
+    },
   });
 }
 

@@ -2,10 +2,10 @@
 // each pipeline's watermark and safe watermark at that cut. A key group folded to epoch e holds exactly
 // the log entries at or below cut(e) (docs/design/key-groups.md). Epochs are numbered, written once
 // (attribute_not_exists), and a later epoch's cut never falls behind an earlier one's.
-import { type DynamoDBClient, QueryCommand } from "@aws-sdk/client-dynamodb";
+import { type DynamoDBClient, QueryCommand, UpdateItemCommand } from "@aws-sdk/client-dynamodb";
 import type { Cut } from "../../core/windows/key-group.ts";
 import { type Item, N, num, S, str } from "./attributes.ts";
-import { epochItemKey } from "./keys.ts";
+import { epochItemKey, unitsItemKey } from "./keys.ts";
 import { batchGetAll, putItem } from "./requests.ts";
 
 export interface Epoch {
@@ -85,4 +85,32 @@ export function cutAfter(previous: Cut, heads: ReadonlyMap<string, number>): Map
   const cut = new Map(previous);
   for (const [shardId, ordinal] of heads) cut.set(shardId, Math.max(ordinal, cut.get(shardId) ?? 0));
   return cut;
+}
+
+/**
+ * Records that unit `unit` of the `units` a pipeline's key groups were sent to at `epoch` finished;
+ * true once all of them have (a redelivered unit adds nothing: the finished units are a set).
+ */
+export async function noteUnitFinished(
+  client: DynamoDBClient,
+  tableName: string,
+  finished: { pipeline: string; epoch: number; unit: number; units: number; at: number },
+  ttlSeconds?: number,
+): Promise<boolean> {
+  const { pk, sk } = unitsItemKey(finished.pipeline, finished.epoch);
+  const { Attributes } = await client.send(
+    new UpdateItemCommand({
+      TableName: tableName,
+      Key: { pk: S(pk), sk: S(sk) },
+      UpdateExpression: `ADD done :u SET n = :n${ttlSeconds === undefined ? "" : ", #ttl = :ttl"}`,
+      ExpressionAttributeValues: {
+        ":u": { NS: [String(finished.unit)] },
+        ":n": N(finished.units),
+        ...(ttlSeconds === undefined ? {} : { ":ttl": N(Math.floor(finished.at / 1000) + ttlSeconds) }),
+      },
+      ...(ttlSeconds === undefined ? {} : { ExpressionAttributeNames: { "#ttl": "ttl" } }),
+      ReturnValues: "ALL_NEW",
+    }),
+  );
+  return (Attributes?.done?.NS?.length ?? 0) >= finished.units;
 }

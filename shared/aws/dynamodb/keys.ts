@@ -100,6 +100,11 @@ export function epochItemKey(epoch: number): { pk: string; sk: string } {
   return { pk: "E", sk: String(epoch).padStart(12, "0") };
 }
 
+/** State table: which closing units of a pipeline's epoch have finished (one small item per dispatch). */
+export function unitsItemKey(pipeline: string, epoch: number): { pk: string; sk: string } {
+  return { pk: `U#${pipeline}`, sk: String(epoch).padStart(12, "0") };
+}
+
 /** Results table: a key group's results for the windows ending at `end`, every key of the group in one item. */
 export function groupResultsItemKey(pipeline: string, group: number, end: number): { pk: string; sk: string } {
   return { pk: `R#${pipeline}#${group}`, sk: padTime(end) };

@@ -1,0 +1,295 @@
+// Closing units sent over a queue (the deployment's shape): the coordinator sends a pipeline's key groups
+// as range messages and records the dispatch; the real closer handler brings each range to the epoch; the
+// pipeline counts as closed at that epoch only once every unit has finished. Deliveries twice, at once,
+// late or malformed — what SQS's at-least-once delivery allows — change no result. Each ends with what a
+// brute-force count over the events says the windows hold.
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { createCloserHandler } from "../../functions/commons/closer-handler.ts";
+import { createWatermarkHandler } from "../../functions/commons/watermark-handler.ts";
+import type { UnitMessage } from "../../shared/app/closer.ts";
+import { readPipelineMarks } from "../../shared/aws/dynamodb/checkpoints.ts";
+import { keyGroupOf } from "../../shared/core/keygroups.ts";
+import type { Pipeline } from "../../shared/core/pipelines/schema.ts";
+import type { WindowResult } from "../../shared/core/types.ts";
+import { pipeline, sqsEvent, testContext } from "../helpers/builders.ts";
+import { emulatedDeployment } from "../helpers/emulated.ts";
+import { HandlerHarness } from "../helpers/handler-harness.ts";
+import { heldClient } from "../helpers/hold.ts";
+
+let deployment: Awaited<ReturnType<typeof emulatedDeployment>>;
+
+beforeAll(async () => {
+  deployment = await emulatedDeployment("closer", 1);
+});
+
+afterAll(() => {
+  deployment.dynamodb.destroy();
+  deployment.kinesis.destroy();
+});
+
+const KEY_GROUPS = 8;
+const GROUPS_PER_UNIT = 2;
+const UNIT_RETRY_MS = 60_000;
+const KEYS = Array.from({ length: 24 }, (_, i) => `host-${i}`);
+/** every key twice in [0, 60 s), and one event at 70 s that moves the watermark past the window */
+const EVENTS = [
+  ...KEYS.flatMap((host, i) => [
+    { host, ts: 1_000 + i * 100, v: i },
+    { host, ts: 30_000 + i * 100, v: 2 * i },
+  ]),
+  { host: "host-0", ts: 70_000, v: 0 },
+];
+
+/** [key, start, count, sum] of each window [0, 60 s) the events fill, counted here. */
+function bruteForce(keys: readonly string[]): (string | number)[][] {
+  return keys
+    .map((host) => {
+      const inWindow = EVENTS.filter((e) => e.host === host && e.ts < 60_000);
+      return [host, 0, inWindow.length, inWindow.reduce((s, e) => s + e.v, 0)];
+    })
+    .sort((a, b) => String(a[0]).localeCompare(String(b[0])));
+}
+
+const rows = (results: readonly WindowResult[]) =>
+  results
+    .filter((r) => r.start === 0)
+    .map((r) => [r.key, r.start, r.count, r.values.s as number])
+    .sort((a, b) => String(a[0]).localeCompare(String(b[0])));
+
+function setUp() {
+  const p: Pipeline = pipeline({
+    outOfOrderness: "0s",
+    idleTimeout: "1d",
+    keyGroups: KEY_GROUPS,
+    aggregates: { n: { count: true }, s: { sum: "v" } },
+  });
+  const h = new HandlerHarness(deployment, p);
+  const { dynamodb, names } = deployment;
+  const sent: UnitMessage[] = [];
+  const closerDeps = (client = dynamodb) => ({
+    dynamodb: client,
+    stateTable: names.stateTable,
+    resultsTable: names.resultsTable,
+    pipelines: [p],
+    sink: { publish: async (results: readonly WindowResult[]) => void h.published.push(...results) },
+    concurrency: 4,
+    tombstoneRetentionMs: 86_400_000,
+    deadLetterTable: names.deadLetterTable,
+    now: () => h.now,
+  });
+  const coordinator = createWatermarkHandler({
+    ...closerDeps(),
+    groupsPerUnit: GROUPS_PER_UNIT,
+    unitRetryMs: UNIT_RETRY_MS,
+    dispatchUnits: async (messages) => void sent.push(...messages),
+  });
+  const closer = (client = dynamodb) => createCloserHandler(closerDeps(client));
+  const deliver = async (messages: readonly UnitMessage[], client = dynamodb) =>
+    (await closer(client)(sqsEvent(messages.map((m) => JSON.stringify(m))), testContext())).batchItemFailures;
+  const marks = async () => (await readPipelineMarks(dynamodb, names.stateTable, [p.name])).get(p.name) ?? {};
+  const keysOf = (messages: readonly UnitMessage[]) =>
+    KEYS.filter((k) => messages.some((m) => m.first <= keyGroupOf(k, KEY_GROUPS) && keyGroupOf(k, KEY_GROUPS) <= m.last));
+  return { p, h, sent, coordinator: () => coordinator(undefined, testContext()), deliver, marks, keysOf };
+}
+
+describe("closing units over a queue", () => {
+  it("are the pipeline's key groups in ranges; the pipeline is closed at the epoch once its last unit finishes", async () => {
+    // Prepare
+    const { h, sent, coordinator, deliver, marks, keysOf } = setUp();
+    await h.ingest(EVENTS);
+
+    // Act: the coordinator sends the units and closes nothing itself
+    const [report] = await coordinator();
+
+    // Assess
+    expect(report?.dispatched).toBe(KEY_GROUPS / GROUPS_PER_UNIT);
+    expect(sent.map((m) => [m.first, m.last])).toEqual([
+      [0, 1],
+      [2, 3],
+      [4, 5],
+      [6, 7],
+    ]);
+    const epoch = sent[0]?.epoch ?? 0;
+    expect(sent.every((m) => m.epoch === epoch && m.units === sent.length)).toBe(true);
+    expect(await marks()).toMatchObject({ dispatchedEpoch: epoch });
+    expect(await h.finalResults()).toEqual([]);
+
+    // Act: every unit but the last
+    const [last, ...others] = [...sent].reverse();
+    expect(await deliver(others)).toEqual([]);
+
+    // Assess: their keys' windows are fired, the last unit's are not, and the pipeline is not closed yet
+    expect(rows(await h.finalResults())).toEqual(bruteForce(keysOf(others)));
+    expect(keysOf(others).length).toBeLessThan(KEYS.length);
+    expect((await marks()).closedEpoch).toBeUndefined();
+
+    // Act: the last unit
+    expect(await deliver(last ? [last] : [])).toEqual([]);
+
+    // Assess
+    expect(rows(await h.finalResults())).toEqual(bruteForce(KEYS));
+    expect(await marks()).toMatchObject({ closedEpoch: epoch, dispatchedEpoch: epoch });
+  });
+
+  it("change nothing when delivered again, after the pipeline closed or after a later epoch's units", async () => {
+    // Prepare
+    const { h, sent, coordinator, deliver } = setUp();
+    await h.ingest(EVENTS);
+    await coordinator();
+    const first = [...sent];
+    expect(await deliver(first)).toEqual([]);
+    const firstWindows = () => h.published.filter((r) => r.start === 0).length;
+    const published = firstWindows();
+    expect(published).toBe(KEYS.length);
+
+    // Act: every unit again, then once more after a later epoch's units (an event at 130 s closes [60 s, 120 s))
+    expect(await deliver(first)).toEqual([]);
+    await h.ingest([{ host: "host-1", ts: 130_000, v: 0 }]);
+    await coordinator();
+    const later = sent.slice(first.length);
+    expect(later.length).toBe(first.length);
+    expect(await deliver(later)).toEqual([]);
+    expect(await deliver(first)).toEqual([]);
+
+    // Assess: each window once, in its first version, published once
+    const results = await h.finalResults();
+    expect(rows(results)).toEqual(bruteForce(KEYS));
+    expect(results.filter((r) => r.start === 60_000).map((r) => [r.key, r.count])).toEqual([["host-0", 1]]);
+    expect(results.every((r) => r.version === 1)).toBe(true);
+    expect(firstWindows()).toBe(published);
+  });
+
+  it("are not sent again while in flight, and are sent again, at a new epoch, once the retry time passes unfinished", async () => {
+    // Prepare
+    const { h, sent, coordinator, deliver, marks } = setUp();
+    await h.ingest(EVENTS);
+    await coordinator();
+    const lost = [...sent];
+
+    // Act: the closers have not run (the messages are lost, say); a run inside the retry time sends nothing
+    h.now += UNIT_RETRY_MS - 1;
+    const [inside] = await coordinator();
+
+    // Assess
+    expect(inside?.dispatched).toBe(0);
+    expect(sent).toHaveLength(lost.length);
+
+    // Act: past the retry time
+    h.now += 1;
+    const [after] = await coordinator();
+
+    // Assess: all of them again, at a later epoch, and they close the pipeline
+    expect(after?.dispatched).toBe(lost.length);
+    const again = sent.slice(lost.length);
+    expect(again.map((m) => [m.first, m.last])).toEqual(lost.map((m) => [m.first, m.last]));
+    expect(again[0]?.epoch).toBeGreaterThan(lost[0]?.epoch ?? 0);
+    expect(await deliver(again)).toEqual([]);
+    expect(rows(await h.finalResults())).toEqual(bruteForce(KEYS));
+    expect((await marks()).closedEpoch).toBe(again[0]?.epoch);
+  });
+
+  it("write each window once when two deliveries of a unit run at once, one held before each of its requests in turn", async () => {
+    // Prepare: how many requests a unit makes when nothing holds it
+    const counting = setUp();
+    await counting.h.ingest(EVENTS);
+    await counting.coordinator();
+    const probe = heldClient(deployment.endpoints.dynamodb, Number.POSITIVE_INFINITY);
+    const [unit] = counting.sent;
+    expect(await counting.deliver(unit ? [unit] : [], probe.client)).toEqual([]);
+    const requests = probe.requests();
+    probe.client.destroy();
+    expect(requests).toBeGreaterThan(3);
+
+    for (let n = 1; n <= requests; n++) {
+      // Prepare
+      const { h, sent, coordinator, deliver, keysOf } = setUp();
+      await h.ingest(EVENTS);
+      await coordinator();
+      const [message] = sent;
+      if (!message) throw new Error("no unit sent");
+
+      // Act: one delivery held before its nth request while the other runs to its end, then the first goes on
+      const held = heldClient(deployment.endpoints.dynamodb, n);
+      const first = deliver([message], held.client);
+      await Promise.race([held.reached, first]);
+      const second = await deliver([message]);
+      held.release();
+      const firstFailures = await first;
+      held.client.destroy();
+
+      // Assess: neither fails, and the unit's windows hold every event once, in one version
+      expect([firstFailures, second], `held before request ${n} of ${requests}`).toEqual([[], []]);
+      const results = await h.finalResults();
+      expect(rows(results), `held before request ${n}`).toEqual(bruteForce(keysOf([message])));
+      expect(
+        results.filter((r) => r.version !== 1).map((r) => `${r.key}@${r.version}`),
+        `held before request ${n}`,
+      ).toEqual([]);
+    }
+  }, 600_000);
+
+  it("report a message no closer can act on as a failed batch item, and close the others of the batch", async () => {
+    // Prepare
+    const { p, h, sent, coordinator, keysOf } = setUp();
+    await h.ingest(EVENTS);
+    await coordinator();
+    const [good] = sent;
+    if (!good) throw new Error("no unit sent");
+    const closer = createCloserHandler({
+      dynamodb: deployment.dynamodb,
+      stateTable: deployment.names.stateTable,
+      resultsTable: deployment.names.resultsTable,
+      pipelines: [p],
+      concurrency: 4,
+      tombstoneRetentionMs: 86_400_000,
+      now: () => h.now,
+    });
+
+    // Act
+    const answer = await closer(
+      sqsEvent([
+        "not json",
+        JSON.stringify({ ...good, last: good.last + 1 }),
+        JSON.stringify({ ...good, epoch: good.epoch + 1_000 }),
+        JSON.stringify({ ...good, extra: true }),
+        JSON.stringify(good),
+        JSON.stringify({ ...good, pipeline: "gone" }),
+      ]),
+      testContext(),
+    );
+
+    // Assess: the malformed, the range that is no unit's, the epoch not stored and the unknown field fail;
+    // the good unit and the undeployed pipeline's (nothing to close) succeed
+    expect(answer.batchItemFailures.map((f) => f.itemIdentifier).sort()).toEqual(["m0", "m1", "m2", "m3"]);
+    expect(rows(await h.finalResults())).toEqual(bruteForce(keysOf([good])));
+  });
+
+  it("answer each of two invocations at once with its own failed items only (the local stack runs closers side by side)", async () => {
+    // Prepare
+    const { p, h, sent, coordinator } = setUp();
+    await h.ingest(EVENTS);
+    await coordinator();
+    const [good] = sent;
+    if (!good) throw new Error("no unit sent");
+    const closer = createCloserHandler({
+      dynamodb: deployment.dynamodb,
+      stateTable: deployment.names.stateTable,
+      resultsTable: deployment.names.resultsTable,
+      pipelines: [p],
+      concurrency: 4,
+      tombstoneRetentionMs: 86_400_000,
+      now: () => h.now,
+    });
+    const failing = { Records: sqsEvent(["x", "not json"]).Records.slice(1) };
+
+    // Act
+    const [goodAnswer, failingAnswer] = await Promise.all([
+      closer(sqsEvent([JSON.stringify(good)]), testContext()),
+      closer(failing, testContext()),
+    ]);
+
+    // Assess
+    expect(goodAnswer.batchItemFailures).toEqual([]);
+    expect(failingAnswer.batchItemFailures).toEqual([{ itemIdentifier: "m1" }]);
+  });
+});
