@@ -10,6 +10,7 @@ import {
   advanceWatermark,
   markShardFinished,
   noteDispatched,
+  noteWatermarkSample,
   type PipelineMarks,
   readCheckpoints,
   readPipelineMarks,
@@ -212,6 +213,19 @@ export async function closeWindows(deps: ClosingDependencies, options: ClosingOp
     }
   }
   for (const report of reports) if (!report.error) report.watermark = watermarks.get(report.pipeline);
+  // The watermark's history (at most a sample an hour) bounds how far back an operator's reset may reach:
+  // taken before this run's units clear anything. A sample that cannot be written leaves a longer gap,
+  // which only makes that bound stricter.
+  await Promise.all(
+    reports.map(async (report) => {
+      const watermark = watermarks.get(report.pipeline);
+      if (report.error || watermark === undefined) return;
+      const sample = { watermark, at: now, tombstoneRetentionMs: deps.tombstoneRetentionMs };
+      await noteWatermarkSample(deps.dynamodb, deps.stateTable, report.pipeline, marks.get(report.pipeline) ?? {}, sample).catch(
+        () => undefined,
+      );
+    }),
+  );
   // 2. The pipelines whose key groups have work, and an epoch (a cut of the logs) for them.
   const due = deps.pipelines.filter(
     (p, i) =>

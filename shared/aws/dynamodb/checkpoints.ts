@@ -2,6 +2,7 @@
 // state table. The closing logic writes a checkpoint once it has folded a shard's log entries into
 // pane state; the watermark is derived from checkpoints and never goes backwards.
 import { type DynamoDBClient, GetItemCommand } from "@aws-sdk/client-dynamodb";
+import { earliestReset, historySampleMs, type WatermarkHistory, withSample } from "../../core/windows/watermark.ts";
 import { retryOnConflict } from "../retry.ts";
 import { type Item, N, num, S, str } from "./attributes.ts";
 import { checkpointItemKey, padSequence, shardProgressItemKey, watermarkItemKey } from "./keys.ts";
@@ -100,6 +101,16 @@ export interface PipelineMarks {
   dispatchedEpoch?: number;
   dispatchedAt?: number;
   dispatchedWatermark?: number;
+  /** the watermark's history (core/windows/watermark.ts), and the tombstone retention it was kept for */
+  history?: WatermarkHistory;
+  historyRetentionMs?: number;
+}
+
+function decodeHistory(item: Item): WatermarkHistory | undefined {
+  const samples = str(item, "hs");
+  return samples === undefined
+    ? undefined
+    : { samples: JSON.parse(samples) as [number, number][], ...(num(item, "hd") === undefined ? {} : { dropped: num(item, "hd") }) };
 }
 
 export async function readPipelineMarks(
@@ -109,7 +120,7 @@ export async function readPipelineMarks(
 ): Promise<Map<string, PipelineMarks>> {
   const marks = new Map<string, PipelineMarks>();
   for (const item of await batchGetAll(client, tableName, pipelines.map(watermarkItemKey))) {
-    const fields: [keyof PipelineMarks, string][] = [
+    const fields: [Exclude<keyof PipelineMarks, "history">, string][] = [
       ["watermark", "wm"],
       ["resetGeneration", "rg"],
       ["resetTo", "rt"],
@@ -119,12 +130,15 @@ export async function readPipelineMarks(
       ["dispatchedEpoch", "de"],
       ["dispatchedAt", "da"],
       ["dispatchedWatermark", "dw"],
+      ["historyRetentionMs", "tr"],
     ];
     const found: PipelineMarks = {};
     for (const [field, name] of fields) {
       const value = num(item, name);
       if (value !== undefined) found[field] = value;
     }
+    const history = decodeHistory(item);
+    if (history !== undefined) found.history = history;
     marks.set((str(item, "pk") ?? "").slice(2), found);
   }
   return marks;
@@ -160,6 +174,63 @@ export function noteClosed(
     condition: "attribute_not_exists(ce) OR ce < :e",
     values: { ":e": N(closed.epoch), ":at": N(closed.at), ...(closed.watermark === undefined ? {} : { ":w": N(closed.watermark) }) },
   });
+}
+
+/** Writes `history` if the stored one is still the one it was made from (its last sample at `lastAt`). */
+function writeHistory(
+  client: DynamoDBClient,
+  tableName: string,
+  pipeline: string,
+  history: WatermarkHistory,
+  lastAt: number | undefined,
+  retentionMs: number,
+  also: { expression: string; values: Record<string, ReturnType<typeof N>> } = { expression: "", values: {} },
+): Promise<boolean> {
+  const last = history.samples[history.samples.length - 1];
+  return updateItem(client, tableName, watermarkItemKey(pipeline), {
+    expression: `SET hs = :hs, ha = :ha, tr = :tr${history.dropped === undefined ? "" : ", hd = :hd"}${also.expression}`,
+    condition: lastAt === undefined ? "attribute_not_exists(ha)" : "ha = :prev",
+    values: {
+      ":hs": S(JSON.stringify(history.samples)),
+      ...(history.dropped === undefined ? {} : { ":hd": N(history.dropped) }),
+      ":ha": N(last?.[1] ?? 0),
+      ":tr": N(retentionMs),
+      ...(lastAt === undefined ? {} : { ":prev": N(lastAt) }),
+      ...also.values,
+    },
+  });
+}
+
+/**
+ * The coordinator's sample of a pipeline's watermark, at most one per sampling interval (an hour for
+ * the default retention): a history that starts after the pipeline already closed windows is trimmed
+ * from the start (what came before is unknown). A lost race with another run changes nothing.
+ */
+export async function noteWatermarkSample(
+  client: DynamoDBClient,
+  tableName: string,
+  pipeline: string,
+  marks: PipelineMarks,
+  sample: { watermark: number; at: number; tombstoneRetentionMs: number },
+): Promise<void> {
+  const last = marks.history?.samples[marks.history.samples.length - 1];
+  if (last !== undefined && sample.at - last[1] < historySampleMs(sample.tombstoneRetentionMs)) return;
+  const history = withSample(
+    marks.history ?? (marks.closedEpoch === undefined ? { samples: [] } : { samples: [], dropped: sample.watermark }),
+    sample.watermark,
+    sample.at,
+    sample.tombstoneRetentionMs,
+  );
+  await writeHistory(client, tableName, pipeline, history, last?.[1], sample.tombstoneRetentionMs);
+}
+
+/** What a reset to `to` would reach: the earliest allowed target (−∞: any), from the stored history. */
+export function resetFloorOf(marks: PipelineMarks, now: number): { earliest: number; retentionMs?: number } {
+  if (marks.history === undefined || marks.historyRetentionMs === undefined) {
+    // No history: no closing run has sampled the watermark yet, so nothing was cleared either.
+    return { earliest: marks.closedEpoch === undefined ? Number.NEGATIVE_INFINITY : Number.POSITIVE_INFINITY };
+  }
+  return { earliest: earliestReset(marks.history, marks.watermark, marks.historyRetentionMs, now), retentionMs: marks.historyRetentionMs };
 }
 
 /** Moves a watermark forward; returns the stored watermark after the call (never lower than before). */
@@ -259,10 +330,26 @@ export async function resetWatermark(
   to: number,
   now: number,
 ): Promise<number> {
-  await updateItem(client, tableName, watermarkItemKey(pipeline), {
-    expression: "SET wm = :wm, rt = :wm, updatedAt = :now ADD rg :one",
+  // The watermark it replaces goes into the history first: between two samples the watermark only moves forward.
+  const reset = {
+    expression: ", wm = :wm, rt = :wm, updatedAt = :now ADD rg :one",
     values: { ":wm": N(to), ":now": N(now), ":one": N(1) },
-  });
+  };
+  for (let attempt = 1; ; attempt++) {
+    const marks = (await readPipelineMarks(client, tableName, [pipeline])).get(pipeline) ?? {};
+    const retention = marks.historyRetentionMs;
+    if (marks.watermark === undefined || marks.history === undefined || retention === undefined) {
+      await updateItem(client, tableName, watermarkItemKey(pipeline), {
+        expression: reset.expression.replace(/^, /, "SET "),
+        values: reset.values,
+      });
+      break;
+    }
+    const last = marks.history.samples[marks.history.samples.length - 1];
+    const history = withSample(marks.history, marks.watermark, Math.max(now, (last?.[1] ?? 0) + 1), retention);
+    if (await writeHistory(client, tableName, pipeline, history, last?.[1], retention, reset)) break;
+    if (attempt >= 5) throw new Error(`the watermark of ${pipeline} kept changing under 5 attempts to reset it`);
+  }
   let clamped = 0;
   for (const checkpoint of await readCheckpoints(client, tableName, pipeline)) {
     if (checkpoint.maxEventTime === undefined || checkpoint.maxEventTime <= to) continue;

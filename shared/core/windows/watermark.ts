@@ -66,3 +66,70 @@ export function mergeWatermarks(known: KnownWatermarks, incoming: KnownWatermark
   }
   return { watermarks, generations };
 }
+
+/**
+ * A pipeline's watermark history: samples of (watermark, wall-clock ms), oldest first, at most one per
+ * `sampleEveryMs` from the coordinator, and one at every operator reset (of the watermark it replaced).
+ * Between two samples the watermark only moved forward. It bounds how far back a reset may reach: a
+ * pane is cleared (and expires `retention.tombstones` later, wall clock) only once the watermark passed
+ * its windows, so the windows after T are intact while the watermark passed T less than the retention
+ * ago.
+ */
+export interface WatermarkHistory {
+  samples: readonly (readonly [watermark: number, at: number])[];
+  /**
+   * The highest watermark among the samples dropped as older than the retention needs (or, for a
+   * pipeline that closed windows before its history began, the watermark it began at); absent while the
+   * history is whole. No reset reaches below it.
+   */
+  dropped?: number;
+}
+
+/** Samples are kept this much longer than the tombstone retention, and taken at least this far apart. */
+export const HISTORY_SAMPLE_MS = 3_600_000;
+const MAX_SAMPLES = 256;
+
+/** How far apart the coordinator takes samples for a retention: an hour, or more for retentions over ~10 days. */
+export function historySampleMs(tombstoneRetentionMs: number): number {
+  return Math.max(HISTORY_SAMPLE_MS, Math.ceil(tombstoneRetentionMs / (MAX_SAMPLES - 8)));
+}
+
+/** The history with (watermark, at) appended, and the samples no reset can need any more dropped. */
+export function withSample(history: WatermarkHistory, watermark: number, at: number, tombstoneRetentionMs: number): WatermarkHistory {
+  const samples = [...history.samples, [watermark, at] as const];
+  // A sample is needed while its successor might be the first past a reset's target and its own time
+  // is within the retention: keep everything from the last sample older than the horizon on.
+  const horizon = at - tombstoneRetentionMs - historySampleMs(tombstoneRetentionMs);
+  let first = 0;
+  let dropped = history.dropped;
+  while (first + 1 < samples.length && (samples[first + 1] as readonly [number, number])[1] < horizon) {
+    dropped = Math.max(dropped ?? Number.NEGATIVE_INFINITY, (samples[first] as readonly [number, number])[0]);
+    first++;
+  }
+  return { samples: samples.slice(first), ...(dropped === undefined ? {} : { dropped }) };
+}
+
+/**
+ * The earliest time a watermark may be reset to at `now` without reaching windows whose panes may have
+ * expired (−∞: any), given the watermark now (`current`), `marginMs` short of the retention for the closing units still running. For a
+ * target T, the panes of windows after T were cleared no earlier than the last sample before the first
+ * sample past T; without such a sample (T is below every sample), no earlier than the first sample if
+ * the history is whole, and at an unknown time if it was trimmed (nor below what was dropped).
+ */
+export function earliestReset(
+  history: WatermarkHistory,
+  current: number | undefined,
+  tombstoneRetentionMs: number,
+  now: number,
+  marginMs = HISTORY_SAMPLE_MS,
+): number {
+  let floor = history.dropped ?? Number.NEGATIVE_INFINITY;
+  // The watermark now is the last sample: it may have passed windows since the last one taken.
+  const samples = current === undefined ? history.samples : [...history.samples, [current, now] as const];
+  for (const [k, [watermark, at]] of samples.entries()) {
+    const before = samples[k - 1];
+    const clearedFrom = before?.[1] ?? (history.dropped === undefined ? at : Number.NEGATIVE_INFINITY);
+    if (clearedFrom + tombstoneRetentionMs - marginMs <= now) floor = Math.max(floor, watermark);
+  }
+  return floor;
+}
