@@ -13,7 +13,7 @@ export const handler = createCloserHandler({
   stateTable: config.stateTable,
   resultsTable: config.resultsTable,
   pipelines,
-  sink: resultSinksOf(config, createKinesisClient({ cacheMiddleware: true })),
+  sink: resultSinksOf(config, createKinesisClient({ cacheMiddleware: true }), pipelines),
   concurrency: 16,
   resultRetentionSeconds: config.resultRetentionSeconds,
   deadLetterTable: config.deadLetterTable,

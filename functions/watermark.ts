@@ -18,7 +18,7 @@ export const handler = createWatermarkHandler({
   resultsTable: config.resultsTable,
   pipelines,
   stream: kinesisSourceStream(kinesis, { streamArn: config.sourceStreamArn }),
-  sink: resultSinksOf(config, kinesis),
+  sink: resultSinksOf(config, kinesis, pipelines),
   concurrency: 16,
   resultRetentionSeconds: config.resultRetentionSeconds,
   deadLetterTable: config.deadLetterTable,

@@ -7,7 +7,7 @@ import { createDynamoDbClient } from "../../shared/aws/clients.ts";
 import { groupPaneItemKey } from "../../shared/aws/dynamodb/keys.ts";
 import { readParkedKeys } from "../../shared/aws/dynamodb/parked.ts";
 import { queryResults } from "../../shared/aws/dynamodb/results.ts";
-import { kinesisResultSink, outputPartitionKeyOf } from "../../shared/aws/outputs/kinesis.ts";
+import { kinesisResultSink, resultsOfRecord } from "../../shared/aws/outputs/kinesis.ts";
 import { keyGroupOf } from "../../shared/core/keygroups.ts";
 import type { WindowResult } from "../../shared/core/types.ts";
 import { LOCAL_CREDENTIALS, LOCAL_REGION } from "../../tools/local/stack.ts";
@@ -95,7 +95,7 @@ describe("closing goes on", () => {
     expect((await readParkedKeys(deployment.dynamodb, deployment.names.deadLetterTable, h.pipeline.name)).size).toBe(0);
   });
 
-  it("publishes a key too long for a Kinesis partition key, with the full key in the result", async () => {
+  it("publishes a key too long for a Kinesis partition key under its key group's partition key, with the full key in the result", async () => {
     // Prepare: a 300-character key, publishing to the real output stream
     const pipeline = pipelineOf({ aggregates: { n: { count: true } } });
     const key = "k".repeat(300);
@@ -107,7 +107,7 @@ describe("closing goes on", () => {
       stateTable: deployment.names.stateTable,
       resultsTable: deployment.names.resultsTable,
       pipelines: [pipeline],
-      sink: kinesisResultSink(deployment.kinesis, { streamName: deployment.names.outputStream }),
+      sink: kinesisResultSink(deployment.kinesis, { streamName: deployment.names.outputStream }, [pipeline]),
       concurrency: 2,
       tombstoneRetentionMs: 86_400_000,
     });
@@ -117,11 +117,10 @@ describe("closing goes on", () => {
 
     // Assess
     const records = await readShardRecords(deployment.kinesis, deployment.names.outputStream, "shardId-000000000000");
-    const mine = records.filter((r) => JSON.parse(Buffer.from(r.Data ?? []).toString()).pipeline === pipeline.name);
-    expect(mine.map((r) => [r.PartitionKey, JSON.parse(Buffer.from(r.Data ?? []).toString()).key])).toEqual([
-      [outputPartitionKeyOf({ pipeline: pipeline.name, key }), key],
+    const mine = records.filter((r) => resultsOfRecord(r.Data ?? new Uint8Array()).some((x) => x.pipeline === pipeline.name));
+    expect(mine.map((r) => [r.PartitionKey, resultsOfRecord(r.Data ?? new Uint8Array()).map((x) => x.key)])).toEqual([
+      [`${pipeline.name}/g${keyGroupOf(key, pipeline.keyGroups)}`, [key]],
     ]);
-    expect(mine[0]?.PartitionKey?.length).toBeLessThanOrEqual(256);
   });
 
   it("publishes what a run wrote but could not publish at the next run, once: the group's mark stays behind until it is published", async () => {

@@ -2,11 +2,13 @@
 // while the rest of the batch is applied; late events within allowedLateness re-emit their window
 // with a higher version; later ones go to the late output; results reach the output stream with
 // their idempotency keys.
+
 import { GetRecordsCommand, GetShardIteratorCommand } from "@aws-sdk/client-kinesis";
 import { describe, expect, it } from "vitest";
 import { listDeadLetters } from "../../shared/aws/dynamodb/dead-letters.ts";
 import { queryResults } from "../../shared/aws/dynamodb/results.ts";
 import { putRecordsWithRetry } from "../../shared/aws/kinesis/put-records.ts";
+import { resultsOfRecord } from "../../shared/aws/outputs/kinesis.ts";
 import { pipeline } from "../helpers/builders.ts";
 import { sendAndClose, useLocalStack } from "../helpers/local-stack.ts";
 
@@ -71,7 +73,11 @@ describe("local pipeline", () => {
       }),
     );
     const { Records = [] } = await s.kinesis.send(new GetRecordsCommand({ ShardIterator }));
-    const published = Records.map((r) => JSON.parse(Buffer.from(r.Data ?? new Uint8Array()).toString()));
+    const published = Records.flatMap((r) => resultsOfRecord(r.Data ?? new Uint8Array())) as {
+      start: number;
+      idempotencyKey: string;
+      values: { total: number };
+    }[];
     expect(published.filter((p) => p.start === T0).map((p) => [p.idempotencyKey, p.values.total])).toEqual([
       [`late/h/${T0}/1`, 1],
       [`late/h/${T0}/2`, 3],

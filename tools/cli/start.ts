@@ -4,6 +4,7 @@ import { appendFile } from "node:fs/promises";
 import { loadPipelinesFile } from "../../shared/app/pipelines-file.ts";
 import { readWatermarks } from "../../shared/aws/dynamodb/checkpoints.ts";
 import { listDeadLetters } from "../../shared/aws/dynamodb/dead-letters.ts";
+import { resultsOfRecord } from "../../shared/aws/outputs/kinesis.ts";
 import type { WindowResult } from "../../shared/core/types.ts";
 import { formatDuration } from "../../shared/core/windows/duration.ts";
 import { startDashboardServer } from "../dashboard/server.ts";
@@ -127,12 +128,13 @@ export function runStart(options: {
     const latest = new Map<string, Map<string, WindowResult>>(pipelines.map((p) => [p.name, new Map()]));
     const tty = out.isTTY === true;
     const tail = tailStream(stack.kinesis, c.names.outputStream, (data) => {
-      const result = JSON.parse(Buffer.from(data).toString()) as WindowResult;
-      const windows = latest.get(result.pipeline);
-      if (!windows) return;
-      windows.set(`${result.key}/${result.start}`, result);
-      if (windows.size > 2000) windows.delete(windows.keys().next().value ?? "");
-      if (!tty) out.write(`window ${windowLine(result)}\n`);
+      for (const result of resultsOfRecord(data) as unknown as WindowResult[]) {
+        const windows = latest.get(result.pipeline);
+        if (!windows) continue;
+        windows.set(`${result.key}/${result.start}`, result);
+        if (windows.size > 2000) windows.delete(windows.keys().next().value ?? "");
+        if (!tty) out.write(`window ${windowLine(result)}\n`);
+      }
     });
     let deadLetters: DeadLetterCounts = { invalid: 0, late: 0, partlyLate: 0 };
     let refreshes = 0;

@@ -8,12 +8,14 @@
 // run after every round, so the watermark lateness is judged against moves at round boundaries only.
 // A shard whose input is used up stops holding the watermark back (as a finished source split does in
 // Flink); the functions' clock stands still, so no shard ever turns idle by wall-clock time.
+
 import { readFile } from "node:fs/promises";
 import { markShardFinished, readWatermarks } from "../../shared/aws/dynamodb/checkpoints.ts";
 import { listDeadLetters } from "../../shared/aws/dynamodb/dead-letters.ts";
 import { countCurrentResults, queryResults } from "../../shared/aws/dynamodb/results.ts";
 import { partitionKeyFrom } from "../../shared/aws/kinesis/partition-keys.ts";
 import { putRecordsWithRetry } from "../../shared/aws/kinesis/put-records.ts";
+import { resultsOfRecord } from "../../shared/aws/outputs/kinesis.ts";
 import { valueAt } from "../../shared/core/pipelines/events.ts";
 import type { Pipeline } from "../../shared/core/pipelines/schema.ts";
 import type { DeadLetter, WindowResult } from "../../shared/core/types.ts";
@@ -202,7 +204,7 @@ export async function replay(options: ReplayOptions): Promise<ReplaySummary> {
     const published: ReplaySummary["published"] = [];
     if (options.collectOutput) {
       const records = await readAllRecordData(stack.kinesis, stack.connection.names.outputStream);
-      for (const data of records) published.push(JSON.parse(Buffer.from(data).toString()));
+      for (const data of records) published.push(...(resultsOfRecord(data) as unknown as ReplaySummary["published"]));
     }
     return {
       events: events.length,

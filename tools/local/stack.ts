@@ -159,7 +159,7 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
       ...(options.now ? { now: options.now } : {}),
     };
     const sink: ResultSink | undefined =
-      options.publishResults === false ? undefined : kinesisResultSink(kinesis, { streamName: names.outputStream });
+      options.publishResults === false ? undefined : kinesisResultSink(kinesis, { streamName: names.outputStream }, options.pipelines);
     const closing: ClosingDependencies = {
       dynamodb,
       stateTable: names.stateTable,

@@ -1,7 +1,12 @@
 // Publishes window results to the output Kinesis stream, at least once, each carrying its idempotency
-// key (pipeline/key/start/version; start-end for cumulating windows and sessions) so consumers can drop repeats.
+// key (pipeline/key/start/version; start-end for cumulating windows and sessions) so consumers can drop
+// repeats. Kinesis bills a record by 25 KB PUT payload units, so a record packs results: JSON Lines, one
+// result a line, the results of one key group (partition key `pipeline/g<group>`: a key's results stay
+// on one shard, in order), up to 25 KB a record.
 import { createHash } from "node:crypto";
-import type { KinesisClient } from "@aws-sdk/client-kinesis";
+import type { KinesisClient, PutRecordsRequestEntry } from "@aws-sdk/client-kinesis";
+import { keyGroupOf } from "../../core/keygroups.ts";
+import type { Pipeline } from "../../core/pipelines/schema.ts";
 import type { ResultSink, WindowResult } from "../../core/types.ts";
 import { idempotencyKeyOf } from "../dynamodb/results.ts";
 import { type PutRecordsTarget, putRecordsWithRetry } from "../kinesis/put-records.ts";
@@ -36,14 +41,56 @@ export function outputPartitionKeyOf(result: Pick<WindowResult, "pipeline" | "ke
   return `${result.pipeline}/sha256:${createHash("sha256").update(result.key).digest("hex")}`;
 }
 
-export function kinesisResultSink(client: KinesisClient, target: PutRecordsTarget): ResultSink {
+/** What one PUT payload unit holds: an output record packs results up to this many bytes (one larger result goes alone). */
+export const OUTPUT_RECORD_BYTES = 25 * 1024;
+
+/**
+ * The output records for results, in order: per key group of a pipeline the sink knows (else per key),
+ * the results' JSON lines packed up to OUTPUT_RECORD_BYTES a record.
+ */
+export function outputRecordsOf(results: readonly WindowResult[], pipelines: readonly Pipeline[]): PutRecordsRequestEntry[] {
+  const keyGroups = new Map(pipelines.map((p) => [p.name, p.keyGroups]));
+  const lines = new Map<string, Buffer[]>();
+  for (const result of results) {
+    const groups = keyGroups.get(result.pipeline);
+    const partitionKey = groups === undefined ? outputPartitionKeyOf(result) : `${result.pipeline}/g${keyGroupOf(result.key, groups)}`;
+    const line = Buffer.from(`${JSON.stringify(outputRecordOf(result))}\n`);
+    const list = lines.get(partitionKey);
+    if (list) list.push(line);
+    else lines.set(partitionKey, [line]);
+  }
+  const records: PutRecordsRequestEntry[] = [];
+  for (const [partitionKey, list] of lines) {
+    let packed: Buffer[] = [];
+    let bytes = 0;
+    const flush = () => {
+      if (packed.length > 0) records.push({ PartitionKey: partitionKey, Data: Buffer.concat(packed) });
+      packed = [];
+      bytes = 0;
+    };
+    for (const line of list) {
+      if (bytes + line.byteLength > OUTPUT_RECORD_BYTES) flush();
+      packed.push(line);
+      bytes += line.byteLength;
+    }
+    flush();
+  }
+  return records;
+}
+
+/** The results an output record holds (JSON Lines), as a consumer reads them. */
+export function resultsOfRecord(data: Uint8Array): Record<string, unknown>[] {
+  return Buffer.from(data)
+    .toString("utf8")
+    .split("\n")
+    .filter((line) => line.length > 0)
+    .map((line) => JSON.parse(line) as Record<string, unknown>);
+}
+
+export function kinesisResultSink(client: KinesisClient, target: PutRecordsTarget, pipelines: readonly Pipeline[]): ResultSink {
   return {
     async publish(results) {
-      await putRecordsWithRetry(
-        client,
-        target,
-        results.map((r) => ({ PartitionKey: outputPartitionKeyOf(r), Data: Buffer.from(JSON.stringify(outputRecordOf(r))) })),
-      );
+      await putRecordsWithRetry(client, target, outputRecordsOf(results, pipelines));
     },
   };
 }
