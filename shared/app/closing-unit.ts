@@ -64,6 +64,8 @@ export interface UnitDependencies {
   tombstoneRetentionMs: number;
   /** the largest pane item written (default MAX_PANE_ITEM_BYTES: DynamoDB's limit, less room) */
   maxPaneItemBytes?: number;
+  /** the container's pane cache (default: one per process, as a Lambda container has; the bench gives each simulated closer its own) */
+  paneCache?: PaneCache;
   now?: () => number;
 }
 
@@ -108,11 +110,11 @@ export interface UnitReport {
  * reading a sliding window's every pane at every firing, as Flink keeps state in the operator; a miss
  * (another container committed, or the group is new here) reads them.
  */
-class PaneCache {
+export class PaneCache {
   private readonly groups = new Map<string, { version: number; from: number; items: Map<number, Item>; bytes: number }>();
   private bytes = 0;
 
-  constructor(private readonly limitBytes: number) {}
+  constructor(private readonly limitBytes = 64 * 1024 * 1024) {}
 
   /** A copy of the group's items from `from` on, if the cache holds them at this mark version; else undefined. */
   take(id: string, version: number, from: number): Map<number, Item> | undefined {
@@ -149,7 +151,7 @@ class PaneCache {
   }
 }
 
-const paneCache = new PaneCache(64 * 1024 * 1024);
+const containerCache = new PaneCache();
 
 const reasonOf = (error: unknown) => (error instanceof Error ? `${error.name}: ${error.message}` : String(error));
 const parkedName = (group: number) => `key group ${group}`;
@@ -336,6 +338,7 @@ async function closeGroupOnce(
   // Every pane from the range's start on (later ones too, so that what the cache keeps is complete), or
   // — when no other unit committed since this container did — what the cache kept.
   const cacheId = `${deps.stateTable}/${pipeline.name}/${mark.group}`;
+  const paneCache = deps.paneCache ?? containerCache;
   const cached = range === undefined ? undefined : paneCache.take(cacheId, markRead.version, range.from);
   const items =
     range === undefined

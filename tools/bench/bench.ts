@@ -33,6 +33,8 @@ interface Prices {
   };
   managedFlink: { kpuHourUsd: number; hoursPerMonth: number };
   kinesis: { provisionedShardHourUsd: number; provisionedPutPayloadUnitsPerMillionUsd: number };
+  sqs: { standardRequestsPerMillionUsd: number };
+  eventBridge: { customEventsPerMillionUsd: number };
 }
 
 const SECONDS_PER_MONTH = 730 * 3600;
@@ -113,6 +115,8 @@ export interface MonthlyCost {
   /** DynamoDB provisioned with auto scaling at `targetUtilization`: capacity-hours for the measured mean rate */
   dynamodbProvisionedMonthlyUsd: number;
   lambdaMonthlyUsd: number;
+  /** the closing units' queue: a share of a send, a receive and a delete per unit */
+  sqsMonthlyUsd: number;
   monthlyUsd: number;
   vsManagedFlinkMin: number;
 }
@@ -120,8 +124,8 @@ export interface MonthlyCost {
 function monthlyCost(run: SeedRun, config: DeploymentConfig, prices: Prices, flinkMin: number, provisioned: boolean): MonthlyCost {
   const seconds = run.measuredMinutes * 60;
   const scale = SECONDS_PER_MONTH / seconds;
-  const wcu = run.ingest.writeUnits + run.watermark.writeUnits;
-  const rcu = run.ingest.readUnits + run.watermark.readUnits;
+  const wcu = run.ingest.writeUnits + run.watermark.writeUnits + run.closer.writeUnits;
+  const rcu = run.ingest.readUnits + run.watermark.readUnits + run.closer.readUnits;
   const onDemand =
     (wcu * scale * prices.dynamodb.onDemandWriteRequestUnitsPerMillionUsd +
       rcu * scale * prices.dynamodb.onDemandReadRequestUnitsPerMillionUsd) /
@@ -134,7 +138,10 @@ function monthlyCost(run: SeedRun, config: DeploymentConfig, prices: Prices, fli
   const lambda = (use: SeedRun["ingest"], memoryMb: number) =>
     use.invocations * scale * (prices.lambda.requestsPerMillionUsd / 1e6) +
     (use.billedMs / 1000) * scale * (memoryMb / 1024) * prices.lambda.arm64GbSecondUsd;
-  const lambdaUsd = lambda(run.ingest, config.memory.ingest) + lambda(run.watermark, config.memory.watermark);
+  const lambdaUsd =
+    lambda(run.ingest, config.memory.ingest) + lambda(run.watermark, config.memory.watermark) + lambda(run.closer, config.memory.closer);
+  // Each closing unit: a share of a SendMessageBatch (ten a request), the closer's trigger receiving and deleting it.
+  const sqsUsd = ((run.closer.invocations * (0.1 + 2) * scale) / 1e6) * prices.sqs.standardRequestsPerMillionUsd;
   const dynamodbUsd = provisioned ? provisionedUsd : onDemand;
   return {
     wcuPerEvent: round(wcu / run.events, 5),
@@ -142,8 +149,9 @@ function monthlyCost(run: SeedRun, config: DeploymentConfig, prices: Prices, fli
     dynamodbMonthlyUsd: round(onDemand, 2),
     dynamodbProvisionedMonthlyUsd: round(provisionedUsd, 2),
     lambdaMonthlyUsd: round(lambdaUsd, 2),
-    monthlyUsd: round(dynamodbUsd + lambdaUsd, 2),
-    vsManagedFlinkMin: round((dynamodbUsd + lambdaUsd) / flinkMin, 3),
+    sqsMonthlyUsd: round(sqsUsd, 2),
+    monthlyUsd: round(dynamodbUsd + lambdaUsd + sqsUsd, 2),
+    vsManagedFlinkMin: round((dynamodbUsd + lambdaUsd + sqsUsd) / flinkMin, 3),
   };
 }
 
@@ -155,7 +163,8 @@ export interface BenchReport {
     batchSize: number;
     maxBatchingWindowMs: number;
     watermarkScheduleMs: number;
-    memoryMb: { ingest: number; watermark: number };
+    memoryMb: { ingest: number; watermark: number; closer: number };
+    closer: { groupsPerUnit: number; concurrency: number };
     capacity: string;
     /** an on-demand stream starts with 4 shards */
     streamShards: number;
@@ -192,9 +201,12 @@ export interface ManyKeysRow extends MonthlyCost {
   closeLatencyMs: { p50: number; p99: number };
   /** how long each closing unit took */
   closingUnitMs: { p50: number; p99: number; max: number };
-  /** results per second, and what the output stream bills for them (one record each, on as many provisioned shards as they need) */
+  /** results per second, the output stream's records per second (packed: JSON Lines up to 25 KB), and what it bills for them on as many provisioned shards as they need */
   resultsPerSecond: number;
+  outputRecordsPerSecond: number;
   outputMonthlyUsd: number;
+  /** with `outputs.eventBus`: one event per result (so rules can match a key), billed per event */
+  eventBusMonthlyUsd: number;
 }
 
 function manyKeysRow(
@@ -206,17 +218,22 @@ function manyKeysRow(
 ): ManyKeysRow {
   const seconds = run.measuredMinutes * 60;
   const resultsPerSecond = run.results / seconds;
-  const shards = Math.max(config.outputs.streamShards, Math.ceil(resultsPerSecond / 1000));
+  // A provisioned shard takes 1,000 records and 1 MB a second; records are billed by 25 KB payload units.
+  const shards = Math.max(
+    config.outputs.streamShards,
+    Math.ceil(run.output.records / seconds / 1000),
+    Math.ceil(run.output.bytes / seconds / 1_000_000),
+  );
   const outputMonthlyUsd =
     shards * prices.kinesis.provisionedShardHourUsd * 730 +
-    (resultsPerSecond * SECONDS_PER_MONTH * prices.kinesis.provisionedPutPayloadUnitsPerMillionUsd) / 1e6;
+    ((run.output.payloadUnits / seconds) * SECONDS_PER_MONTH * prices.kinesis.provisionedPutPayloadUnitsPerMillionUsd) / 1e6;
   const sorted = (xs: number[]) => [...xs].sort((a, b) => a - b);
   const runs = sorted(run.closingRunsMs);
   const units = sorted(run.closingUnitsMs);
   return {
     ...load,
     ...cost,
-    byteFloorWcuPerEvent: round((run.ingest.bytesWritten + run.watermark.bytesWritten) / 1024 / run.events, 5),
+    byteFloorWcuPerEvent: round((run.ingest.bytesWritten + run.watermark.bytesWritten + run.closer.bytesWritten) / 1024 / run.events, 5),
     closeLatencyMs: { p50: round(percentile(runs, 0.5), 0), p99: round(percentile(runs, 0.99), 0) },
     closingUnitMs: {
       p50: round(percentile(units, 0.5), 0),
@@ -224,7 +241,9 @@ function manyKeysRow(
       max: round(units[units.length - 1] ?? Number.NaN, 0),
     },
     resultsPerSecond: round(resultsPerSecond, 1),
+    outputRecordsPerSecond: round(run.output.records / seconds, 1),
     outputMonthlyUsd: round(outputMonthlyUsd, 2),
+    eventBusMonthlyUsd: round((resultsPerSecond * SECONDS_PER_MONTH * prices.eventBridge.customEventsPerMillionUsd) / 1e6, 2),
   };
 }
 
@@ -269,6 +288,7 @@ export async function runBench(say: (message: string) => void = () => undefined,
       warmupMinutes,
       ...batching,
       scheduleMs: config.watermarkSchedule,
+      closer: config.closer,
       latencyMs: 4,
       label,
     });
@@ -294,7 +314,7 @@ export async function runBench(say: (message: string) => void = () => undefined,
       10,
       5,
     );
-    const perEvent = (run: SeedRun) => (run.ingest.writeUnits + run.watermark.writeUnits) / run.events;
+    const perEvent = (run: SeedRun) => (run.ingest.writeUnits + run.watermark.writeUnits + run.closer.writeUnits) / run.events;
     say("naive baseline: every event updates its 60 sliding windows");
     const naive = await measureNaiveSliding(dynalite.endpoint, seedEvents(500, 100, 1000, start, "mem"), 3_600_000, 60_000);
 
@@ -341,6 +361,7 @@ export async function runBench(say: (message: string) => void = () => undefined,
         maxBatchingWindowMs: config.eventSource.maxBatchingWindow,
         watermarkScheduleMs: config.watermarkSchedule,
         memoryMb: config.memory,
+        closer: config.closer,
         capacity: config.capacity.mode,
         streamShards: seedLoad.shards,
       },
@@ -397,6 +418,7 @@ async function measureEndToEnd(
   config: DeploymentConfig,
 ) {
   const stack = await startLocalStack({
+    closer: config.closer,
     pipelines: seedPipelines(),
     endpoints,
     shards: 2,
@@ -460,8 +482,10 @@ async function measureLatency(endpoints: { kinesis: string; dynamodb: string }, 
             const maxTs = entry.maxEventTimes.latency;
             if (entry.kind === "batch" && maxTs !== undefined) logEntries.push({ t: at, shard: item.pk.S.slice(2), maxTs });
           }
-          if (String(input.TableName).endsWith("-results") && item.version?.N === "1" && item.end?.N) {
-            const end = Number(item.end.N);
+          // A key group's results item for a window end (shared/aws/dynamodb/results.ts): the first one
+          // written for an end is the first result of that window in the ledger.
+          if (String(input.TableName).endsWith("-results") && item.pk?.S?.startsWith("R#latency#") && item.sk?.S) {
+            const end = Number(item.sk.S);
             if (!resultsAt.has(end)) resultsAt.set(end, at);
           }
         }
@@ -470,6 +494,7 @@ async function measureLatency(endpoints: { kinesis: string; dynamodb: string }, 
       { step: "initialize", name: "panesBenchLatency" },
     );
   const stack = await startLocalStack({
+    closer: config.closer,
     pipelines: parsePipelines({
       pipelines: [
         {

@@ -3,21 +3,31 @@
 // it — records spread over shards by partition key, each shard's batches cut as the event source
 // mapping cuts them (batch size or batching window, whichever comes first), the watermark function
 // started by the ingest function's nudges (at most once a second per container, one run at a time) and
-// by its schedule. Every DynamoDB request reports what it would be billed (capacity.ts) and waits a
+// by its schedule, sending its closing units to the closer function as deployed (a queue, at most
+// `closer.concurrency` closers at once, `closer.groupsPerUnit` key groups a unit). In AWS each closer
+// has a CPU of its own; here every process shares two cores: so the units run one at a time, each
+// measured alone, and a run's close latency is the coordinator's time plus the time `concurrency`
+// closers would take for its units (each unit to the first free closer, in the order sent). Every DynamoDB request reports what it would be billed (capacity.ts) and waits a
 // typical in-region round trip, so handler durations approximate what Lambda would bill.
 import { createHash } from "node:crypto";
 import type { DynamoDBClient } from "@aws-sdk/client-dynamodb";
 import type { KinesisStreamEvent } from "aws-lambda";
+import { createCloserHandler } from "../../functions/commons/closer-handler.ts";
 import { createIngestHandler } from "../../functions/commons/ingest-handler.ts";
 import { createWatermarkHandler } from "../../functions/commons/watermark-handler.ts";
+import { PaneCache } from "../../shared/app/closing-unit.ts";
 import { createDynamoDbClient } from "../../shared/aws/clients.ts";
 import { S } from "../../shared/aws/dynamodb/attributes.ts";
 import { logItemOf, readLogHead } from "../../shared/aws/dynamodb/log.ts";
 import { putItem } from "../../shared/aws/dynamodb/requests.ts";
+import { OUTPUT_RECORD_BYTES, outputRecordsOf } from "../../shared/aws/outputs/kinesis.ts";
 import type { Pipeline } from "../../shared/core/pipelines/schema.ts";
+import type { WindowResult } from "../../shared/core/types.ts";
+import { seededRandom } from "../local/generate.ts";
 import { localLambdaContext } from "../local/lambda-context.ts";
 import { createTables, localNames } from "../local/resources.ts";
 import { LOCAL_CREDENTIALS, LOCAL_REGION } from "../local/stack.ts";
+import { LocalUnitQueue } from "../local/unit-queue.ts";
 import { type CapacityMeter, meterCapacity } from "./capacity.ts";
 
 export interface SeedOptions {
@@ -34,6 +44,8 @@ export interface SeedOptions {
   batchSize: number;
   batchingWindowMs: number;
   scheduleMs: number;
+  /** closing units: key groups a unit, closers at once (infra/config.ts's `closer`) */
+  closer: { groupsPerUnit: number; concurrency: number };
   /** added to every DynamoDB request: a typical in-region round trip */
   latencyMs: number;
   label: string;
@@ -60,7 +72,10 @@ export interface SeedRun {
   /** events per batch, on average */
   batchEvents: number;
   ingest: FunctionUse;
+  /** the coordinator; its CPU is the whole closing run's (its units' included) */
   watermark: FunctionUse;
+  /** the closer function: one invocation per closing unit; no CPU of its own (see watermark) */
+  closer: FunctionUse;
   /** CPU of only decoding the same records (base64 and JSON.parse), the baseline of handlerCpuRatio */
   decodeCpuMicros: number;
   /**
@@ -71,9 +86,11 @@ export interface SeedRun {
   /** write and read units by table and index */
   unitsByName: Record<string, { read: number; write: number }>;
   results: number;
-  /** measured closing runs that wrote results: how long each took (wall clock, ms) — a window's close latency is at most that */
+  /** the output stream's records for those results, their bytes and 25 KB PUT payload units */
+  output: { records: number; bytes: number; payloadUnits: number };
+  /** measured closing runs that wrote results: how long each would take with its units on closers of their own (ms) — a window's close latency is at most that */
   closingRunsMs: number[];
-  /** measured closing units: how long each took (ms) */
+  /** measured closing units: how long each closer invocation took (ms) */
   closingUnitsMs: number[];
 }
 
@@ -93,6 +110,17 @@ function delayed(client: DynamoDBClient, ms: number): void {
     },
     { step: "initialize", name: "panesBenchLatency" },
   );
+}
+
+/** How long `workers` closers take for these units, each taken by the first free closer in the order sent. */
+export function makespan(units: readonly number[], workers: number): number {
+  const free = Array.from({ length: Math.max(1, workers) }, () => 0);
+  for (const ms of units) {
+    let first = 0;
+    for (let i = 1; i < free.length; i++) if ((free[i] as number) < (free[first] as number)) first = i;
+    free[first] = (free[first] as number) + ms;
+  }
+  return Math.max(...free);
 }
 
 const emptyUse = (): FunctionUse => ({
@@ -151,14 +179,17 @@ export async function simulateSeed(options: SeedOptions): Promise<SeedRun> {
     createDynamoDbClient({ endpoint: options.endpoint, region: LOCAL_REGION, credentials: LOCAL_CREDENTIALS, cacheMiddleware: true });
   const ingestClient = client();
   const closingClient = client();
+  const closerClient = client();
   const names = localNames(`seed-${options.label}-${Date.now().toString(36)}`);
   const setup = createDynamoDbClient({ endpoint: options.endpoint, region: LOCAL_REGION, credentials: LOCAL_CREDENTIALS });
   await createTables(setup, names);
   setup.destroy();
   delayed(ingestClient, options.latencyMs);
   delayed(closingClient, options.latencyMs);
+  delayed(closerClient, options.latencyMs);
   const ingestMeter = meterCapacity(ingestClient);
   const closingMeter = meterCapacity(closingClient);
+  const closerMeter = meterCapacity(closerClient);
 
   let now = T0;
   const clock = () => now;
@@ -174,25 +205,66 @@ export async function simulateSeed(options: SeedOptions): Promise<SeedRun> {
     requestClosing: async () => void nudged.add(shardOfBatch),
   });
   let results = 0;
+  const output = { records: 0, bytes: 0, payloadUnits: 0 };
   const closingUnitsMs: number[] = [];
   const closingRunsMs: number[] = [];
-  const watermark = createWatermarkHandler({
-    dynamodb: closingClient,
+  let unitsOfRun: number[] = [];
+  const sent: string[] = [];
+  const closing = {
     stateTable: names.stateTable,
     resultsTable: names.resultsTable,
     pipelines: options.pipelines,
+    // The output stream's records as the sink packs them (JSON Lines, a key group's results up to 25 KB).
     sink: {
-      publish: async (written) => {
-        if (measuring()) results += written.length;
+      publish: async (written: readonly WindowResult[]) => {
+        if (!measuring()) return;
+        results += written.length;
+        for (const record of outputRecordsOf(written, options.pipelines)) {
+          output.records++;
+          output.bytes += record.Data?.byteLength ?? 0;
+          output.payloadUnits += Math.ceil((record.Data?.byteLength ?? 0) / OUTPUT_RECORD_BYTES);
+        }
       },
     },
     concurrency: 16,
     tombstoneRetentionMs: 7 * 86_400_000,
     deadLetterTable: names.deadLetterTable,
     now: clock,
-    observeUnit: ({ ms }) => {
-      if (measuring()) closingUnitsMs.push(ms);
+  };
+  const closerUse = emptyUse();
+  // Closer containers, each with the pane cache a Lambda container keeps; SQS hands a unit to any of
+  // them (nothing pins a key group to a container), here one chosen at random.
+  const closers = Array.from({ length: options.closer.concurrency }, () =>
+    createCloserHandler({ ...closing, dynamodb: closerClient, paneCache: new PaneCache() }),
+  );
+  const pick = seededRandom(7);
+  const units = new LocalUnitQueue(
+    async (event) => {
+      const closer = closers[Math.floor(pick() * closers.length)] as (typeof closers)[number];
+      const wall = performance.now();
+      const answer = await closer(event, localLambdaContext("panes-closer", LOCAL_REGION, 120_000));
+      const ms = performance.now() - wall;
+      if (measuring()) {
+        closerUse.invocations++;
+        closerUse.billedMs += Math.ceil(ms);
+        closingUnitsMs.push(ms);
+      }
+      unitsOfRun.push(ms);
+      return answer;
     },
+    {
+      concurrency: 1,
+      visibilityTimeoutMs: 1000,
+      maxReceives: 5,
+      queueArn: "arn:aws:sqs:us-east-1:000000000000:bench",
+    },
+  );
+  const watermark = createWatermarkHandler({
+    ...closing,
+    dynamodb: closingClient,
+    // Sent when the coordinator returns (below): each is measured alone, not beside the coordinator.
+    dispatchUnits: async (messages) => void sent.push(...messages.map((m) => JSON.stringify(m))),
+    groupsPerUnit: options.closer.groupsPerUnit,
   });
 
   const ingestUse = emptyUse();
@@ -266,8 +338,24 @@ export async function simulateSeed(options: SeedOptions): Promise<SeedRun> {
     lastClosing = now;
     const before = results;
     const started = performance.now();
-    await invoke(closingUse, closingMeter, () => watermark(undefined, localLambdaContext("panes-watermark", LOCAL_REGION, 300_000)));
-    if (measuring() && results > before) closingRunsMs.push(performance.now() - started);
+    const cpu = cpuMicros();
+    await watermark(undefined, localLambdaContext("panes-watermark", LOCAL_REGION, 300_000));
+    const coordinatorMs = performance.now() - started;
+    unitsOfRun = [];
+    units.send(sent.splice(0));
+    // A window's result is in the ledger when the last unit of the run has finished.
+    await units.idle();
+    if (measuring()) {
+      closingUse.invocations++;
+      closingUse.billedMs += Math.ceil(coordinatorMs);
+      closingUse.cpuMicros += cpuMicros() - cpu;
+      takeUnits(closingUse, closingMeter, byName);
+      takeUnits(closerUse, closerMeter, byName);
+      if (results > before) closingRunsMs.push(coordinatorMs + makespan(unitsOfRun, options.closer.concurrency));
+    } else {
+      closingMeter.reset();
+      closerMeter.reset();
+    }
   };
 
   for (; now < end; now += tick) {
@@ -311,8 +399,10 @@ export async function simulateSeed(options: SeedOptions): Promise<SeedRun> {
     }
   }
   const requestCpuMicros = await measureRequestCpu(ingestClient, names.stateTable, shardIds[0] as string);
+  await units.stop();
   ingestClient.destroy();
   closingClient.destroy();
+  closerClient.destroy();
   return {
     options: { ...options, endpoint: undefined, pipelines: options.pipelines.map((p) => p.name) } as SeedRun["options"],
     measuredMinutes: options.minutes - options.warmupMinutes,
@@ -320,10 +410,12 @@ export async function simulateSeed(options: SeedOptions): Promise<SeedRun> {
     batchEvents: batches === 0 ? 0 : batchEvents / batches,
     ingest: ingestUse,
     watermark: closingUse,
+    closer: closerUse,
     decodeCpuMicros,
     requestCpuMicros,
     unitsByName: Object.fromEntries(byName),
     results,
+    output,
     closingRunsMs,
     closingUnitsMs,
   };
