@@ -10,7 +10,7 @@ import { logMetrics } from "@aws-lambda-powertools/metrics/middleware";
 import middy from "@middy/core";
 import type { SQSBatchResponse, SQSEvent, SQSRecord } from "aws-lambda";
 import { z } from "zod";
-import { type CloserDependencies, closeUnitMessage, UnitMessageError } from "#shared/app/closer.ts";
+import { type CloserDependencies, closeUnitMessage, MAX_SHIPPED_CHARS, UnitMessageError } from "#shared/app/closer.ts";
 import { addPipelineMetric, logger, metrics } from "./observability.ts";
 
 const groupIndex = z.number().int().min(0).max(32_767);
@@ -23,6 +23,12 @@ const unitMessageSchema = z
     first: groupIndex,
     last: groupIndex,
     reset: z.strictObject({ generation: z.number().int().min(1), to: z.number().int() }).optional(),
+    shipped: z
+      .strictObject({
+        after: z.array(z.tuple([z.string().min(1), z.number().int().min(0)])),
+        portions: z.base64().max(MAX_SHIPPED_CHARS),
+      })
+      .optional(),
   })
   .refine((m) => m.unit < m.units && m.first <= m.last, "unit must be below units, and first at most last");
 

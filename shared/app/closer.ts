@@ -6,8 +6,10 @@
 // condition, and the finished units are a set. The same path runs units in the coordinator's process.
 import { noteClosed, type PipelineMarks } from "../aws/dynamodb/checkpoints.ts";
 import { type Epoch, noteUnitFinished, readEpochs } from "../aws/dynamodb/epochs.ts";
-import { keyGroupRanges } from "../core/keygroups.ts";
+import { decodePortions, encodePortions, type LogEntry } from "../aws/dynamodb/log.ts";
+import { keyGroupOf, keyGroupRanges } from "../core/keygroups.ts";
 import type { Pipeline } from "../core/pipelines/schema.ts";
+import type { GroupPortion } from "../core/windows/key-group.ts";
 import { runClosingUnit, type UnitDependencies, type UnitReport } from "./closing-unit.ts";
 
 /** One closing unit, as the coordinator sends it. */
@@ -22,6 +24,12 @@ export interface UnitMessage {
   last: number;
   /** the operator's latest watermark reset when the epoch was taken (a later one is the next epoch's) */
   reset?: { generation: number; to: number };
+  /**
+   * The unit's portions of the log entries the coordinator read, per shard after `after` up to the
+   * epoch's cut (encodePortions): each unit would otherwise read every new entry whole for its groups'
+   * part. Left out when they would make the message too large; a unit whose groups lag reads the log.
+   */
+  shipped?: { after: [string, number][]; portions: string };
 }
 
 export interface CloserDependencies extends UnitDependencies {
@@ -33,6 +41,44 @@ export interface CloserDependencies extends UnitDependencies {
 /** A message no closer can act on (a range that is not a unit's, an epoch that is gone): it is not retried into success. */
 export class UnitMessageError extends Error {
   override name = "UnitMessageError";
+}
+
+/** What a closing-unit message may carry of the log (SQS takes 256 KB; each 64 KB is billed as one request). */
+export const MAX_SHIPPED_CHARS = 192 * 1024;
+
+/**
+ * Each unit's portions of the entries the coordinator read, per shard after `after` (the entries must
+ * run without a gap from there to the epoch's cut), encoded; undefined for a unit whose portions would
+ * not fit in a message.
+ */
+export function shippedPortions(
+  pipeline: Pipeline,
+  messages: readonly UnitMessage[],
+  after: ReadonlyMap<string, number>,
+  entries: readonly { shardId: string; entry: Pick<LogEntry, "ordinal" | "panes"> }[],
+): (UnitMessage["shipped"] | undefined)[] {
+  const unitOf = new Map<number, number>();
+  for (const [i, m] of messages.entries()) for (let g = m.first; g <= m.last; g++) unitOf.set(g, i);
+  const portions: GroupPortion[][] = messages.map(() => []);
+  for (const { shardId, entry } of entries)
+    for (const pane of entry.panes) {
+      if (pane.pipeline !== pipeline.name) continue;
+      const unit = unitOf.get(keyGroupOf(pane.key, pipeline.keyGroups));
+      if (unit === undefined) continue;
+      portions[unit]?.push({ shardId, ordinal: entry.ordinal, key: pane.key, paneStart: pane.paneStart, layers: pane.layers });
+    }
+  return portions.map((mine) => {
+    const encoded = encodePortions(mine);
+    return encoded.length > MAX_SHIPPED_CHARS ? undefined : { after: [...after], portions: encoded };
+  });
+}
+
+function decodeShipped(portions: string) {
+  try {
+    return decodePortions(portions);
+  } catch (error) {
+    throw new UnitMessageError(`the shipped portions cannot be decoded: ${(error as Error).message}`);
+  }
 }
 
 /** The messages for a pipeline's key groups split into `units` ranges at `epoch`, with the reset the marks hold. */
@@ -67,8 +113,15 @@ export async function closeUnitMessage(deps: CloserDependencies, message: UnitMe
     );
   const epoch = known ?? (await readEpochs(deps.dynamodb, deps.stateTable, [message.epoch])).get(message.epoch);
   if (epoch === undefined) throw new UnitMessageError(`epoch ${message.epoch} is not stored (older than the log retention?)`);
-  const { first, last, reset } = message;
-  const report = await runClosingUnit(deps, { pipeline, first, last, epoch, ...(reset ? { reset } : {}) });
+  const { first, last, reset, shipped } = message;
+  const report = await runClosingUnit(deps, {
+    pipeline,
+    first,
+    last,
+    epoch,
+    ...(reset ? { reset } : {}),
+    ...(shipped ? { shipped: { after: new Map(shipped.after), portions: decodeShipped(shipped.portions) } } : {}),
+  });
   // A unit with parked groups has not finished: the coordinator sends the range again later.
   if (report.parked.length > 0) return report;
   const now = deps.now?.() ?? Date.now();

@@ -77,6 +77,11 @@ export interface ClosingUnit {
   epoch: Epoch;
   /** an operator's latest watermark reset: groups that have not taken it move their fired mark back to `to` */
   reset?: { generation: number; to: number };
+  /**
+   * The unit's portions of the log entries after `after` up to the epoch's cut, as the coordinator read
+   * them: a unit whose groups all stand at or after `after` reads no log (closer.ts).
+   */
+  shipped?: { after: Cut; portions: readonly GroupPortion[] };
 }
 
 export interface UnitReport {
@@ -247,6 +252,20 @@ async function readPortions(
       const at = epochs.cut(mark.epoch).get(shardId) ?? 0;
       lowest.set(shardId, Math.min(at, lowest.get(shardId) ?? at));
     }
+  // What the coordinator shipped covers every entry the groups lack: no log to read.
+  const { shipped } = unit;
+  if (shipped !== undefined && [...epoch.cut.keys()].every((shardId) => (lowest.get(shardId) ?? 0) >= (shipped.after.get(shardId) ?? 0))) {
+    const byGroup = new Map<number, GroupPortion[]>();
+    for (const portion of shipped.portions) {
+      if (portion.ordinal <= (lowest.get(portion.shardId) ?? 0)) continue;
+      const group = keyGroupOf(portion.key, pipeline.keyGroups);
+      if (group < unit.first || group > unit.last) continue;
+      const list = byGroup.get(group) ?? [];
+      list.push(portion);
+      byGroup.set(group, list);
+    }
+    return byGroup;
+  }
   const limit = pLimit(deps.concurrency);
   const logs = await Promise.all(
     [...epoch.cut].map(([shardId, upTo]) =>

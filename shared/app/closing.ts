@@ -19,7 +19,7 @@ import {
   type ShardProgressRecord,
 } from "../aws/dynamodb/checkpoints.ts";
 import { createEpoch, cutAfter, type Epoch, readNewestEpoch } from "../aws/dynamodb/epochs.ts";
-import { readLogEntry } from "../aws/dynamodb/log.ts";
+import { type LogEntry, readLogEntry } from "../aws/dynamodb/log.ts";
 import { queryDue, readSessionsNow, sessionsItemOf, writeSessions } from "../aws/dynamodb/panes.ts";
 import { parkKey, readParkedKeys, unparkKey } from "../aws/dynamodb/parked.ts";
 import { commitGroupResults, ensureLayout, markSuperseded, type ResultIntent, readResultsItems } from "../aws/dynamodb/results.ts";
@@ -40,7 +40,7 @@ import {
   settleSessions,
 } from "../core/windows/sessions.ts";
 import { END_OF_TIME, isIdle, type ShardProgress, watermarkOf } from "../core/windows/watermark.ts";
-import { type CloserDependencies, closeUnitMessage, type UnitMessage, unitMessages } from "./closer.ts";
+import { type CloserDependencies, closeUnitMessage, shippedPortions, type UnitMessage, unitMessages } from "./closer.ts";
 import type { UnitReport } from "./closing-unit.ts";
 import {
   advanceShards,
@@ -243,7 +243,7 @@ export async function closeWindows(deps: ClosingDependencies, options: ClosingOp
       due.map(async (pipeline) => {
         const report = reports[deps.pipelines.indexOf(pipeline)] as PipelineClosing;
         try {
-          await closeKeyGroups(deps, pipeline, epoch, marks.get(pipeline.name) ?? {}, report, fold, now);
+          await closeKeyGroups(deps, pipeline, epoch, marks.get(pipeline.name) ?? {}, report, fold, now, logs);
         } catch (error) {
           report.error = reasonOf(error);
         }
@@ -347,10 +347,11 @@ async function closeKeyGroups(
   report: PipelineClosing,
   fold: FoldReport,
   now: number,
+  logs: UnfoldedLogs,
 ): Promise<void> {
   await ensureLayout(deps.dynamodb, deps.resultsTable, pipeline.name, pipeline.keyGroups);
   const units = Math.ceil(pipeline.keyGroups / Math.max(1, deps.groupsPerUnit ?? pipeline.keyGroups));
-  const messages = unitMessages(pipeline, epoch.epoch, units, marks);
+  const messages = withShippedPortions(pipeline, unitMessages(pipeline, epoch.epoch, units, marks), epoch, logs);
   await noteDispatched(deps.dynamodb, deps.stateTable, pipeline.name, {
     epoch: epoch.epoch,
     at: now,
@@ -373,6 +374,27 @@ async function closeKeyGroups(
     ),
   );
   for (const u of unitReports) if (u) addUnit(report, fold, u);
+}
+
+/**
+ * The units' portions of the entries this run read, in their messages, when those entries run up to the
+ * epoch's cut on every shard (another run's epoch may have cut further: then the units read the log).
+ */
+function withShippedPortions(pipeline: Pipeline, messages: UnitMessage[], epoch: Epoch, logs: UnfoldedLogs): UnitMessage[] {
+  const after = new Map<string, number>();
+  const entries: { shardId: string; entry: LogEntry }[] = [];
+  for (const [shardId, upTo] of epoch.cut) {
+    const log = logs.shards.get(shardId);
+    const head = log?.entries[log.entries.length - 1]?.ordinal ?? log?.progress?.ordinal ?? upTo;
+    if (head !== upTo) return messages;
+    after.set(shardId, log === undefined ? upTo : (log.progress?.ordinal ?? 0));
+    for (const entry of log?.entries ?? []) entries.push({ shardId, entry });
+  }
+  const shipped = shippedPortions(pipeline, messages, after, entries);
+  return messages.map((message, i) => {
+    const mine = shipped[i];
+    return mine === undefined ? message : { ...message, shipped: mine };
+  });
 }
 
 function addUnit(report: PipelineClosing, fold: FoldReport, unit: UnitReport): void {

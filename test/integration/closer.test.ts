@@ -3,6 +3,8 @@
 // pipeline counts as closed at that epoch only once every unit has finished. Deliveries twice, at once,
 // late or malformed — what SQS's at-least-once delivery allows — change no result. Each ends with what a
 // brute-force count over the events says the windows hold.
+
+import type { DynamoDBClient } from "@aws-sdk/client-dynamodb";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { createCloserHandler } from "../../functions/commons/closer-handler.ts";
 import { createWatermarkHandler } from "../../functions/commons/watermark-handler.ts";
@@ -15,6 +17,20 @@ import { pipeline, sqsEvent, testContext } from "../helpers/builders.ts";
 import { emulatedDeployment } from "../helpers/emulated.ts";
 import { HandlerHarness } from "../helpers/handler-harness.ts";
 import { heldClient } from "../helpers/hold.ts";
+
+/** Counts the client's reads of shard logs (Queries of `L#` partitions). */
+function countLogReads(client: DynamoDBClient): () => number {
+  let reads = 0;
+  client.middlewareStack.add(
+    (next) => async (args) => {
+      const input = args.input as { KeyConditionExpression?: string; ExpressionAttributeValues?: Record<string, { S?: string }> };
+      if (input.KeyConditionExpression && input.ExpressionAttributeValues?.[":pk"]?.S?.startsWith("L#")) reads++;
+      return next(args);
+    },
+    { step: "initialize", name: "countLogReads" },
+  );
+  return () => reads;
+}
 
 let deployment: Awaited<ReturnType<typeof emulatedDeployment>>;
 
@@ -227,6 +243,44 @@ describe("closing units over a queue", () => {
       ).toEqual([]);
     }
   }, 600_000);
+
+  it("read no shard log when the coordinator ships their portions, and the log when their groups lag behind what it shipped", async () => {
+    // Prepare: a first dispatch that is lost (its units never run), then more events and a second dispatch
+    const { h, sent, coordinator, deliver } = setUp();
+    await h.ingest(EVENTS.slice(0, 20));
+    await coordinator();
+    const lost = sent.splice(0);
+    await h.ingest(EVENTS.slice(20));
+    h.now += UNIT_RETRY_MS;
+    await coordinator();
+    const second = sent.splice(0);
+    expect(second.every((m) => m.shipped !== undefined && m.epoch > (lost[0]?.epoch ?? 0))).toBe(true);
+
+    // Act: the second dispatch's units, whose groups stand before what it shipped (the lost epoch's entries)
+    const lagging = heldClient(deployment.endpoints.dynamodb, Number.POSITIVE_INFINITY);
+    const lagReads = countLogReads(lagging.client);
+    expect(await deliver(second, lagging.client)).toEqual([]);
+
+    // Assess: they read the log, and every window holds all its events
+    expect(lagReads()).toBeGreaterThan(0);
+    expect(rows(await h.finalResults())).toEqual(bruteForce(KEYS));
+
+    // Act: one more event past the next window, a dispatch whose units find their groups where it starts
+    await h.ingest([{ host: "host-1", ts: 130_000, v: 5 }]);
+    h.now += UNIT_RETRY_MS;
+    await coordinator();
+    const third = sent.splice(0);
+    const current = heldClient(deployment.endpoints.dynamodb, Number.POSITIVE_INFINITY);
+    const currentReads = countLogReads(current.client);
+    expect(await deliver(third, current.client)).toEqual([]);
+
+    // Assess: no log read, and the window [60 s, 120 s) holds host-0's and host-1's events
+    expect(third.length).toBeGreaterThan(0);
+    expect(third.every((m) => m.shipped !== undefined)).toBe(true);
+    expect(currentReads()).toBe(0);
+    const next = (await h.finalResults()).filter((r) => r.start === 60_000).map((r) => [r.key, r.count]);
+    expect(next.sort()).toEqual([["host-0", 1]]);
+  });
 
   it("report a message no closer can act on as a failed batch item, and close the others of the batch", async () => {
     // Prepare

@@ -2,7 +2,7 @@
 // here it is held to losing nothing a fixed window reads: every state kind round-trips, for random panes.
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
-import { decodeLogItem, type LogEntry, logItemOf } from "../../shared/aws/dynamodb/log.ts";
+import { decodeLogItem, decodePortions, encodePortions, type LogEntry, logItemOf } from "../../shared/aws/dynamodb/log.ts";
 import { type AggregateSpec, addEvent, emptyState, stateToJson } from "../../shared/core/aggregates/state.ts";
 
 const specs: AggregateSpec[] = [
@@ -27,20 +27,24 @@ const pane = fc.record({
   }),
 });
 
+type Draft = typeof pane extends fc.Arbitrary<infer T> ? T : never;
+const panesOf = (drafts: readonly Draft[]) =>
+  drafts.map((d) => ({
+    pipeline: d.pipeline,
+    key: d.key,
+    paneStart: d.paneStart,
+    layers: d.layers.map(([k, events, sketched]) => {
+      const state = emptyState();
+      for (const e of events) addEvent(state, d.paneStart + e.ts, { v: e.v }, sketched ? specs : [], { u: e.u });
+      return { from: d.paneStart + (k + 1) * 60_000, state };
+    }),
+  }));
+
 describe("a shard-log entry", () => {
   it("gives back every pane, layer and state it was written with", () => {
     fc.assert(
       fc.property(fc.array(pane, { maxLength: 8 }), (drafts) => {
-        const panes = drafts.map((d) => ({
-          pipeline: d.pipeline,
-          key: d.key,
-          paneStart: d.paneStart,
-          layers: d.layers.map(([k, events, sketched]) => {
-            const state = emptyState();
-            for (const e of events) addEvent(state, d.paneStart + e.ts, { v: e.v }, sketched ? specs : [], { u: e.u });
-            return { from: d.paneStart + (k + 1) * 60_000, state };
-          }),
-        }));
+        const panes = panesOf(drafts);
         const entry: LogEntry = {
           ordinal: 7,
           kind: "batch",
@@ -63,6 +67,25 @@ describe("a shard-log entry", () => {
         expect(plain(decoded)).toEqual(plain(entry));
       }),
       { numRuns: 100 },
+    );
+  });
+
+  it("ships to a closing unit exactly the portions a unit reading the log finds", () => {
+    fc.assert(
+      fc.property(fc.array(fc.tuple(fc.constantFrom("shardId-1", "shardId-2"), fc.nat({ max: 99 }), pane), { maxLength: 12 }), (drafts) => {
+        const read = drafts.flatMap(([shardId, ordinal, d]) => {
+          const entry: LogEntry = { ordinal, kind: "batch", at: 0, watermarks: {}, maxEventTimes: {}, panes: panesOf([d]) };
+          return decodeLogItem(logItemOf(shardId, entry)).panes.map((p) => ({
+            shardId,
+            ordinal,
+            key: p.key,
+            paneStart: p.paneStart,
+            layers: p.layers,
+          }));
+        });
+        expect(decodePortions(encodePortions(read))).toEqual(read);
+      }),
+      { numRuns: 40 },
     );
   });
 });

@@ -24,11 +24,8 @@ export function runChaos(options: {
 }) {
   return runCommand(async () => {
     const pipelines = await loadPipelinesFile(options.pipelines);
-    // The handlers log the faults injected into them as the errors they are in AWS (a closing unit that
-    // failed, SQS delivers it again): hundreds of lines a run. The report counts every fault by kind and
-    // checks every window; a handler's critical log still shows.
-    logger.setLogLevel("CRITICAL");
-    process.stderr.write("chaos: the functions' logs below CRITICAL are off; injected faults are counted by kind\n");
+    // bin/panes.js sets the functions' log level to CRITICAL for this command unless POWERTOOLS_LOG_LEVEL is set.
+    process.stderr.write(`chaos: the functions log at ${logger.getLevelName()} and above; injected faults are counted by kind\n`);
     const runs = await runChaosReport({
       pipelines,
       runs: options.runs,

@@ -8,6 +8,7 @@
 import { deflateRawSync, inflateRawSync } from "node:zlib";
 import { DeleteItemCommand, type DynamoDBClient, QueryCommand } from "@aws-sdk/client-dynamodb";
 import type { PaneLayer } from "../../core/ingest/deltas.ts";
+import type { GroupPortion } from "../../core/windows/key-group.ts";
 import { type Item, N, num, S, str } from "./attributes.ts";
 import { type LayerRow, layerRow, Names, rowLayer } from "./compact.ts";
 import { logItemKey, logShardItemKey } from "./keys.ts";
@@ -232,4 +233,38 @@ export async function readLogEntry(
   if (ordinal <= 0) return undefined;
   const entries = await readLogBetween(client, tableName, shardId, ordinal - 1, ordinal);
   return entries[0];
+}
+
+/** Portions of log entries as the coordinator ships them to a closing unit (closer.ts): compact, deflated, base64. */
+type PortionRow = [shard: number, ordinal: number, key: number, paneStart: number, layers: LayerRow[]];
+
+export function encodePortions(portions: readonly GroupPortion[]): string {
+  const shards = new Names();
+  const keys = new Names();
+  const fields = new Names();
+  let base = Number.POSITIVE_INFINITY;
+  for (const p of portions) if (p.paneStart < base) base = p.paneStart;
+  const rows: PortionRow[] = portions.map((p) => [
+    shards.of(p.shardId),
+    p.ordinal,
+    keys.of(p.key),
+    p.paneStart - base,
+    p.layers.map((l) => layerRow(l, p.paneStart, fields)),
+  ]);
+  const body = { b: Number.isFinite(base) ? base : 0, s: shards.list, k: keys.list, f: fields.list, d: rows };
+  return deflateRawSync(JSON.stringify(body)).toString("base64");
+}
+
+export function decodePortions(text: string): GroupPortion[] {
+  const { b, s, k, f, d } = JSON.parse(inflateRawSync(Buffer.from(text, "base64")).toString("utf8")) as {
+    b: number;
+    s: string[];
+    k: string[];
+    f: string[];
+    d: PortionRow[];
+  };
+  return d.map(([si, ordinal, ki, offset, layers]) => {
+    const paneStart = b + offset;
+    return { shardId: s[si] as string, ordinal, key: k[ki] as string, paneStart, layers: layers.map((row) => rowLayer(row, paneStart, f)) };
+  });
 }
