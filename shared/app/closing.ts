@@ -18,8 +18,8 @@ import {
   registerShard,
   type ShardProgressRecord,
 } from "../aws/dynamodb/checkpoints.ts";
-import { createEpoch, cutAfter, type Epoch, readNewestEpoch } from "../aws/dynamodb/epochs.ts";
-import { type LogEntry, readLogEntry } from "../aws/dynamodb/log.ts";
+import { createEpoch, cutAfter, type Epoch, readEpochs, readNewestEpoch } from "../aws/dynamodb/epochs.ts";
+import { type LogEntry, readLogBetween, readLogEntry } from "../aws/dynamodb/log.ts";
 import { queryDue, readSessionsNow, sessionsItemOf, writeSessions } from "../aws/dynamodb/panes.ts";
 import { parkKey, readParkedKeys, unparkKey } from "../aws/dynamodb/parked.ts";
 import { commitGroupResults, ensureLayout, markSuperseded, type ResultIntent, readResultsItems } from "../aws/dynamodb/results.ts";
@@ -351,7 +351,7 @@ async function closeKeyGroups(
 ): Promise<void> {
   await ensureLayout(deps.dynamodb, deps.resultsTable, pipeline.name, pipeline.keyGroups);
   const units = Math.ceil(pipeline.keyGroups / Math.max(1, deps.groupsPerUnit ?? pipeline.keyGroups));
-  const messages = withShippedPortions(pipeline, unitMessages(pipeline, epoch.epoch, units, marks), epoch, logs);
+  const messages = await withShippedPortions(deps, pipeline, unitMessages(pipeline, epoch.epoch, units, marks), epoch, logs, marks);
   await noteDispatched(deps.dynamodb, deps.stateTable, pipeline.name, {
     epoch: epoch.epoch,
     at: now,
@@ -376,18 +376,37 @@ async function closeKeyGroups(
   for (const u of unitReports) if (u) addUnit(report, fold, u);
 }
 
+/** Entries a pipeline's groups may lag behind this run's reading (a pipeline not due every run): read for its units, up to this many a shard. */
+const MAX_CATCH_UP_ENTRIES = 1_000;
+
 /**
- * The units' portions of the entries this run read, in their messages, when those entries run up to the
- * epoch's cut on every shard (another run's epoch may have cut further: then the units read the log).
+ * The units' portions of the log since the pipeline's last closed epoch (every group stands there or
+ * later), in their messages: the entries this run read, and those between that epoch's cut and them
+ * (read here once rather than by every unit). Left out when the entries do not run up to the epoch's
+ * cut on every shard (another run's epoch cut further) or the groups lag too far: then units read the log.
  */
-function withShippedPortions(pipeline: Pipeline, messages: UnitMessage[], epoch: Epoch, logs: UnfoldedLogs): UnitMessage[] {
+async function withShippedPortions(
+  deps: ClosingDependencies,
+  pipeline: Pipeline,
+  messages: UnitMessage[],
+  epoch: Epoch,
+  logs: UnfoldedLogs,
+  marks: PipelineMarks,
+): Promise<UnitMessage[]> {
+  if (marks.closedEpoch === undefined) return messages;
+  const closed = (await readEpochs(deps.dynamodb, deps.stateTable, [marks.closedEpoch])).get(marks.closedEpoch);
+  if (closed === undefined) return messages;
   const after = new Map<string, number>();
   const entries: { shardId: string; entry: LogEntry }[] = [];
   for (const [shardId, upTo] of epoch.cut) {
     const log = logs.shards.get(shardId);
     const head = log?.entries[log.entries.length - 1]?.ordinal ?? log?.progress?.ordinal ?? upTo;
     if (head !== upTo) return messages;
-    after.set(shardId, log === undefined ? upTo : (log.progress?.ordinal ?? 0));
+    const read = log === undefined ? upTo : (log.progress?.ordinal ?? 0);
+    const from = Math.min(read, closed.cut.get(shardId) ?? 0);
+    if (read - from > MAX_CATCH_UP_ENTRIES) return messages;
+    after.set(shardId, from);
+    for (const entry of await readLogBetween(deps.dynamodb, deps.stateTable, shardId, from, read)) entries.push({ shardId, entry });
     for (const entry of log?.entries ?? []) entries.push({ shardId, entry });
   }
   const shipped = shippedPortions(pipeline, messages, after, entries);
