@@ -253,15 +253,15 @@ export class PanesStack extends Stack {
 
     // Watermark and closer (shared/app/closing.ts, closer.ts, closing-unit.ts, shard-logs.ts): shard logs
     // read, checkpoints, watermarks (and their notices), epochs, key groups' panes and marks in the state
-    // table (session state found through the due index, never a scan; a shard read to its end is
-    // forgotten); the results ledger written per key group and window end under a condition on its
+    // table (the closer finds session sets through their key groups' due index, never a scan; a shard
+    // read to its end is forgotten); the results ledger written per key group and window end under a condition on its
     // version, never deleted; the outputs. The watermark function also reads the source stream's shards
     // (idle probes) and sends closing units; the closer runs them (its mapping receives and deletes them).
     const closingState = ["dynamodb:BatchGetItem", "dynamodb:Query", "dynamodb:PutItem", "dynamodb:UpdateItem", "dynamodb:DeleteItem"];
     for (const [role, state] of [
-      // the watermark function also reads single items (the code decides: test/infra/iam.test.ts compares)
+      // both read single items (the code decides: test/infra/iam.test.ts compares)
       [watermarkRole, ["dynamodb:GetItem", ...closingState]],
-      [closerRole, closingState],
+      [closerRole, ["dynamodb:GetItem", ...closingState]],
     ] as const) {
       role.allow("State", state, [storage.state.tableArn]);
       // Events a pane could not store (item size) are reported as dead letters, under partition keys of their own.
@@ -277,7 +277,7 @@ export class PanesStack extends Stack {
       if (output) role.allow("OutputStream", ["kinesis:PutRecords"], [output.streamArn]);
       if (bus) role.allow("ResultBus", ["events:PutEvents"], [bus.eventBusArn]);
     }
-    watermarkRole.allow("DueIndex", ["dynamodb:Query"], [storage.indexArn(storage.state, "due")]);
+    closerRole.allow("DueIndex", ["dynamodb:Query"], [storage.indexArn(storage.state, "due")]);
     watermarkRole.allow("SourceShards", ["kinesis:ListShards", "kinesis:GetShardIterator", "kinesis:GetRecords"], [source.streamArn]);
     watermarkRole.allow("ClosingUnits", ["sqs:SendMessage"], [unitsQueue.queueArn]);
     closerRole.allow("ClosingUnits", ["sqs:ReceiveMessage", "sqs:DeleteMessage", "sqs:GetQueueAttributes"], [unitsQueue.queueArn]);

@@ -52,7 +52,7 @@ export function createCloserHandler(deps: CloserDependencies) {
     const perPipeline = (name: string, value: number) => addPipelineMetric(report.pipeline, name, MetricUnit.Count, value);
     perPipeline("WindowsFired", report.fired + report.refired);
     perPipeline("LedgerConflicts", report.conflicts);
-    perPipeline("StatePurged", report.panesCleared);
+    perPipeline("StatePurged", report.cleared);
     perPipeline("ParkedKeys", report.parked.length);
     perPipeline("UnpublishedResults", report.unpublished);
     metrics.addMetric("PanesFolded", MetricUnit.Count, report.panesWritten);

@@ -1,6 +1,6 @@
 // What the closer does with one unit message: the coordinator (closing.ts) sends each due pipeline's
 // key groups, split into ranges, as messages naming (pipeline, range, epoch); a closer brings the range
-// to the epoch (closing-unit.ts) and records that its unit finished. When every unit of the dispatch
+// to the epoch (closing-unit.ts; session-unit.ts for sessions) and records that its unit finished. When every unit of the dispatch
 // has, the pipeline is closed at that epoch. A message delivered twice, or a unit that a later epoch's
 // unit overtook, changes nothing: the groups' marks, panes and results are each written under a
 // condition, and the finished units are a set. The same path runs units in the coordinator's process.
@@ -11,6 +11,7 @@ import { keyGroupOf, keyGroupRanges } from "../core/keygroups.ts";
 import type { Pipeline } from "../core/pipelines/schema.ts";
 import type { GroupPortion } from "../core/windows/key-group.ts";
 import { runClosingUnit, type UnitDependencies, type UnitReport } from "./closing-unit.ts";
+import { runSessionUnit } from "./session-unit.ts";
 
 /** One closing unit, as the coordinator sends it. */
 export interface UnitMessage {
@@ -114,14 +115,17 @@ export async function closeUnitMessage(deps: CloserDependencies, message: UnitMe
   const epoch = known ?? (await readEpochs(deps.dynamodb, deps.stateTable, [message.epoch])).get(message.epoch);
   if (epoch === undefined) throw new UnitMessageError(`epoch ${message.epoch} is not stored (older than the log retention?)`);
   const { first, last, reset, shipped } = message;
-  const report = await runClosingUnit(deps, {
-    pipeline,
-    first,
-    last,
-    epoch,
-    ...(reset ? { reset } : {}),
-    ...(shipped ? { shipped: { after: new Map(shipped.after), portions: decodeShipped(shipped.portions) } } : {}),
-  });
+  const report =
+    pipeline.window.type === "session"
+      ? await runSessionUnit(deps, { pipeline, first, last, epoch })
+      : await runClosingUnit(deps, {
+          pipeline,
+          first,
+          last,
+          epoch,
+          ...(reset ? { reset } : {}),
+          ...(shipped ? { shipped: { after: new Map(shipped.after), portions: decodeShipped(shipped.portions) } } : {}),
+        });
   // A unit with parked groups has not finished: the coordinator sends the range again later.
   if (report.parked.length > 0) return report;
   const now = deps.now?.() ?? Date.now();

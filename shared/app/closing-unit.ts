@@ -93,7 +93,8 @@ export interface UnitReport {
   early: number;
   conflicts: number;
   panesWritten: number;
-  panesCleared: number;
+  /** panes cleared, or sessions dropped once their lateness passed */
+  cleared: number;
   /** panes that could not store all their events (a dead letter describes the rest) */
   unstorable: number;
   /** log entries read */
@@ -102,8 +103,27 @@ export interface UnitReport {
   unpublished: number;
   /** results a unit that stopped had written, published again */
   republished: number;
-  /** groups that could not be closed: parked with the reason, taken up again by the next unit */
-  parked: { group: number; reason: string }[];
+  /** groups (or, for sessions, keys) that could not be closed: parked with the reason, taken up again by the next unit */
+  parked: { group: number; key?: string; reason: string }[];
+}
+
+/** A unit's report before it has done anything. */
+export function emptyUnitReport(pipeline: string): UnitReport {
+  return {
+    pipeline,
+    groups: 0,
+    fired: 0,
+    refired: 0,
+    early: 0,
+    conflicts: 0,
+    panesWritten: 0,
+    cleared: 0,
+    unstorable: 0,
+    entries: 0,
+    unpublished: 0,
+    republished: 0,
+    parked: [],
+  };
 }
 
 /**
@@ -165,21 +185,7 @@ const MAX_ATTEMPTS = 6;
 /** Brings every group of the unit whose mark is behind to the unit's epoch. */
 export async function runClosingUnit(deps: UnitDependencies, unit: ClosingUnit): Promise<UnitReport> {
   const { pipeline, epoch } = unit;
-  const report: UnitReport = {
-    pipeline: pipeline.name,
-    groups: 0,
-    fired: 0,
-    refired: 0,
-    early: 0,
-    conflicts: 0,
-    panesWritten: 0,
-    panesCleared: 0,
-    unstorable: 0,
-    entries: 0,
-    unpublished: 0,
-    republished: 0,
-    parked: [],
-  };
+  const report = emptyUnitReport(pipeline.name);
   const groups = Array.from({ length: unit.last - unit.first + 1 }, (_, i) => unit.first + i);
   const marks = await readGroupMarks(deps.dynamodb, deps.stateTable, pipeline.name, groups);
   const behind = [...marks.values()].filter((m) => m.epoch < epoch.epoch);
@@ -612,7 +618,8 @@ async function fireWindows(
   report.republished += again.length;
 }
 
-async function publish(deps: UnitDependencies, results: readonly StoredResult[], report: UnitReport): Promise<void> {
+/** Publishes what the ledger holds downstream (at least once); a failure is counted and thrown: the group (or session key) is taken up again. */
+export async function publish(deps: UnitDependencies, results: readonly StoredResult[], report: UnitReport): Promise<void> {
   if (!deps.sink || results.length === 0) return;
   const plain: WindowResult[] = results.map(({ epoch: _epoch, ...r }) => r);
   try {
@@ -653,7 +660,7 @@ async function clearPanes(
             ttl,
           )
         )
-          report.panesCleared++;
+          report.cleared++;
         else failed = true;
       }),
     ),

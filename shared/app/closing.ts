@@ -1,8 +1,8 @@
 // The coordinator of closing (the watermark function): read what the shard logs added since the last
 // run, derive each pipeline's watermark from the checkpoints, take a cut of the logs (an epoch), and
-// send each fixed-window pipeline's key groups, a range a message, to closing units (closer.ts) when they
-// have work: to the closer function's queue in AWS, or run in this process; close session pipelines key
-// by key; then tell every shard's log the watermarks in force. A pipeline that fails is reported with the
+// send each pipeline's key groups, a range a message, to closing units (closer.ts) when they have work:
+// to the closer function's queue in AWS, or run in this process; then tell every shard's log the
+// watermarks in force. Nothing here grows with a pipeline's keys: the units read and write key groups. A pipeline that fails is reported with the
 // reason and the others still close. Which windows fire, fire again or go is decided in core
 // (windows/key-group.ts, windows/sessions.ts, windows/fates.ts).
 import pLimit from "p-limit";
@@ -20,25 +20,10 @@ import {
 } from "../aws/dynamodb/checkpoints.ts";
 import { createEpoch, cutAfter, type Epoch, readEpochs, readNewestEpoch } from "../aws/dynamodb/epochs.ts";
 import { type LogEntry, readLogBetween, readLogEntry } from "../aws/dynamodb/log.ts";
-import { queryDue, readSessionsNow, sessionsItemOf, writeSessions } from "../aws/dynamodb/panes.ts";
-import { parkKey, readParkedKeys, unparkKey } from "../aws/dynamodb/parked.ts";
-import { commitGroupResults, ensureLayout, markSuperseded, type ResultIntent, readResultsItems } from "../aws/dynamodb/results.ts";
+import { ensureLayout } from "../aws/dynamodb/results.ts";
 import type { ShardProbe, SourceStream } from "../aws/kinesis/probe.ts";
-import { finalValues } from "../core/aggregates/state.ts";
-import type { StoredSessions } from "../core/ingest/deltas.ts";
-import { keyGroupOf } from "../core/keygroups.ts";
 import type { Pipeline } from "../core/pipelines/schema.ts";
-import type { WindowResult } from "../core/types.ts";
 import { closesWindows } from "../core/windows/assigners.ts";
-import { earlyDueOf } from "../core/windows/fates.ts";
-import {
-  recordEmitting,
-  type SessionEntry,
-  type SessionFiring,
-  sessionsDueOf,
-  sessionsToFire,
-  settleSessions,
-} from "../core/windows/sessions.ts";
 import { END_OF_TIME, isIdle, type ShardProgress, watermarkOf } from "../core/windows/watermark.ts";
 import { type CloserDependencies, closeUnitMessage, shippedPortions, type UnitMessage, unitMessages } from "./closer.ts";
 import type { UnitReport } from "./closing-unit.ts";
@@ -73,7 +58,7 @@ export interface PipelineClosing {
   watermark?: number;
   fired: number;
   refired: number;
-  /** session sets past their lateness, and panes cleared */
+  /** panes cleared, and sessions dropped once their lateness passed */
   purged: number;
   republished: number;
   conflicts: number;
@@ -228,10 +213,7 @@ export async function closeWindows(deps: ClosingDependencies, options: ClosingOp
   );
   // 2. The pipelines whose key groups have work, and an epoch (a cut of the logs) for them.
   const due = deps.pipelines.filter(
-    (p, i) =>
-      !reports[i]?.error &&
-      p.window.type !== "session" &&
-      hasWork(p, marks.get(p.name) ?? {}, logs, watermarks, now, options, retryMsOf(deps)),
+    (p, i) => !reports[i]?.error && hasWork(p, marks.get(p.name) ?? {}, logs, watermarks, now, options, retryMsOf(deps)),
   );
   const fold: FoldReport = { entries: 0, panes: 0, failed: [], reasons: [], unstorable: 0 };
   // Every entry the shard progress moves over (step 3) is covered by an epoch first, units or not.
@@ -253,18 +235,7 @@ export async function closeWindows(deps: ClosingDependencies, options: ClosingOp
   // 3. The checkpoints and shard progress move over the entries read (the epoch holds them now).
   fold.entries = await advanceShards(deps, logs);
   options.onFold?.(fold);
-  // 4. Sessions, key by key.
-  for (const [i, pipeline] of deps.pipelines.entries()) {
-    const report = reports[i] as PipelineClosing;
-    const watermark = watermarks.get(pipeline.name);
-    if (report.error || pipeline.window.type !== "session" || watermark === undefined) continue;
-    try {
-      await closeSessionKeys({ deps, pipeline, watermark, now, report });
-    } catch (error) {
-      report.error = reasonOf(error);
-    }
-  }
-  // 5. Every shard's log hears of the watermarks in force: every pipeline's, moved or not.
+  // 4. Every shard's log hears of the watermarks in force: every pipeline's, moved or not.
   if ([...watermarks].some(([p, w]) => w !== before.get(p))) {
     const generations = new Map(names.map((name) => [name, marks.get(name)?.resetGeneration ?? 0]));
     await announceWatermarks(deps, headsOf(logs), watermarks, deps.now?.() ?? Date.now(), deps.logRetentionSeconds, generations);
@@ -292,6 +263,9 @@ function hasWork(
   const events = holdsEvents(logs, pipeline.name);
   // Early results look at open windows whenever processing time passes.
   if (pipeline.early !== undefined || (options.drain && events)) return true;
+  // Sessions are folded at ingest: new events may have grown a session that already fired, and a
+  // session is due whenever the watermark passes its end (which only its group's due index knows).
+  if (pipeline.window.type === "session") return events || (next !== undefined && (previous === undefined || next > previous));
   if (next !== undefined && closesWindows(pipeline.window, previous, next)) return true;
   if (events && holdsLateEvents(logs, pipeline.name, previous)) return true;
   // Events wait for their windows, but not for long: what every unit reads stays small.
@@ -351,7 +325,9 @@ async function closeKeyGroups(
 ): Promise<void> {
   await ensureLayout(deps.dynamodb, deps.resultsTable, pipeline.name, pipeline.keyGroups);
   const units = Math.ceil(pipeline.keyGroups / Math.max(1, deps.groupsPerUnit ?? pipeline.keyGroups));
-  const messages = await withShippedPortions(deps, pipeline, unitMessages(pipeline, epoch.epoch, units, marks), epoch, logs, marks);
+  const planned = unitMessages(pipeline, epoch.epoch, units, marks);
+  // Session sets are folded at ingest: their units read no log.
+  const messages = pipeline.window.type === "session" ? planned : await withShippedPortions(deps, pipeline, planned, epoch, logs, marks);
   await noteDispatched(deps.dynamodb, deps.stateTable, pipeline.name, {
     epoch: epoch.epoch,
     at: now,
@@ -421,11 +397,11 @@ function addUnit(report: PipelineClosing, fold: FoldReport, unit: UnitReport): v
   report.refired += unit.refired;
   report.early += unit.early;
   report.conflicts += unit.conflicts;
-  report.purged += unit.panesCleared;
+  report.purged += unit.cleared;
   report.unpublished += unit.unpublished;
   report.republished += unit.republished;
   for (const p of unit.parked) {
-    report.parked.push({ key: `key group ${p.group}`, reason: p.reason });
+    report.parked.push({ key: p.key ?? `key group ${p.group}`, reason: p.reason });
     fold.failed.push({ pipeline: unit.pipeline, group: p.group });
     if (fold.reasons.length < 5) fold.reasons.push(`${unit.pipeline}/group ${p.group}: ${p.reason}`);
   }
@@ -466,170 +442,4 @@ async function candidateWatermark(
     counted.push({ ...checkpoint, pending });
   }
   return watermarkOf(counted, pipeline.outOfOrderness, pipeline.idleTimeout, now);
-}
-
-interface SessionContext {
-  deps: ClosingDependencies;
-  pipeline: Pipeline;
-  watermark: number;
-  now: number;
-  report: PipelineClosing;
-}
-
-/** Session keys: found through the due index (a key's sessions are one item); one key that fails is parked, the others go on. */
-async function closeSessionKeys(ctx: SessionContext): Promise<void> {
-  const { deps, pipeline, watermark, report, now } = ctx;
-  // Early results need every live item (open windows too); otherwise only what is due.
-  const upTo = pipeline.early !== undefined ? END_OF_TIME : watermark;
-  const due = await queryDue(deps.dynamodb, deps.stateTable, pipeline.name, upTo);
-  const keys = new Set(due.map((item) => item.key));
-  const parked = deps.deadLetterTable ? await readParkedKeys(deps.dynamodb, deps.deadLetterTable, pipeline.name) : new Map();
-  await ensureLayout(deps.dynamodb, deps.resultsTable, pipeline.name, pipeline.keyGroups);
-  const limit = pLimit(deps.concurrency);
-  await Promise.all(
-    [...keys].map((key) =>
-      limit(async () => {
-        try {
-          await closeSessions(ctx, key);
-        } catch (error) {
-          report.parked.push({ key, reason: reasonOf(error) });
-          if (deps.deadLetterTable) await parkKey(deps.dynamodb, deps.deadLetterTable, pipeline.name, key, reasonOf(error), now);
-          return;
-        }
-        if (parked.has(key) && deps.deadLetterTable) await unparkKey(deps.dynamodb, deps.deadLetterTable, pipeline.name, key);
-      }),
-    ),
-  );
-}
-
-const windowId = (w: { start: number; end: number }) => `${w.start}/${w.end}`;
-
-/**
- * A key's sessions: emit what is due (or early), mark what grown or merged sessions supersede, drop
- * sessions past their lateness. Each result is first recorded on its session (a conditional write of
- * the session set), then written to the ledger, then confirmed: a batch that grows a session in
- * between finds the identity recorded and supersedes it later; a result is never orphaned. A result a
- * stopped run wrote but did not confirm is published again.
- */
-async function closeSessions(ctx: SessionContext, key: string): Promise<void> {
-  const { pipeline, watermark, deps, now } = ctx;
-  if (pipeline.window.type !== "session") return;
-  const gap = pipeline.window.gap;
-  const options = { gap, allowedLateness: pipeline.allowedLateness, watermark };
-  let stored = await readSessionsNow(deps.dynamodb, deps.stateTable, pipeline.name, key);
-  if (stored === null) return;
-  const write = async (entries: SessionEntry[]) => {
-    const next: StoredSessions = {
-      ...(stored as StoredSessions),
-      entries,
-      version: (stored as StoredSessions).version + 1,
-      watermark: Math.max(stored?.watermark ?? watermark, watermark),
-    };
-    const item = sessionsItemOf(
-      { pipeline: pipeline.name, key },
-      next,
-      sessionsDueOf(entries, gap, pipeline.allowedLateness),
-      now + deps.tombstoneRetentionMs,
-    );
-    // A failed condition means a batch changed the sessions since they were read: the next run looks again.
-    if (!(await writeSessions(deps.dynamodb, deps.stateTable, item, (stored as StoredSessions).version, next))) {
-      ctx.report.conflicts++;
-      return false;
-    }
-    stored = next;
-    return true;
-  };
-
-  const group = keyGroupOf(key, pipeline.keyGroups);
-  const firings = sessionsToFire(stored.entries, gap, watermark, pipeline.early !== undefined);
-  const open = firings.filter((f) => !f.final);
-  const known =
-    open.length > 0
-      ? await readResultsItems(deps.dynamodb, deps.resultsTable, pipeline.name, group, [...new Set(open.map((f) => f.window.end))])
-      : undefined;
-  const chosen = firings.filter(
-    (f) =>
-      f.final ||
-      earlyDueOf(known?.get(f.window.end)?.results.get(`${key}\u0000${f.window.start}`), f.entry.state.n, now, pipeline.early ?? 0),
-  );
-  const written = new Set<SessionEntry>();
-  if (chosen.length > 0) {
-    // Results recorded on their session by a run that did not confirm them: maybe written, maybe not published.
-    const unconfirmed = new Set(
-      chosen
-        .filter((f) => f.entry.emitted?.confirmed === false && windowId(f.entry.emitted) === windowId(f.window))
-        .map((f) => windowId(f.window)),
-    );
-    const { entries, emitting } = recordEmitting(stored.entries, chosen);
-    if (!(await write(entries))) return;
-    const intents: ResultIntent[] = chosen.map((f) => ({
-      result: resultOfSession(ctx, key, f),
-      ...(f.supersedes.length > 0 ? { supersedes: f.supersedes } : {}),
-    }));
-    const outcome = await commitGroupResults(
-      deps.dynamodb,
-      deps.resultsTable,
-      { pipeline: pipeline.name, group, epoch: 0, markEpoch: 0 },
-      intents,
-      { ttlSeconds: deps.resultRetentionSeconds, now, ...(known ? { known } : {}) },
-    );
-    ctx.report.conflicts += outcome.conflicts;
-    const settledIds = new Set([...outcome.written, ...outcome.settled].map((r) => windowId(r)));
-    for (const r of outcome.written) {
-      if (!r.final) ctx.report.early++;
-      else if (r.version === 1) ctx.report.fired++;
-      else ctx.report.refired++;
-    }
-    const again = outcome.settled.filter((r) => unconfirmed.has(windowId(r)));
-    await publish(ctx, [...outcome.written, ...again]);
-    ctx.report.republished += again.length;
-    for (const f of chosen) {
-      if (!settledIds.has(windowId(f.window))) continue;
-      for (const old of f.supersedes) {
-        if (old.end === f.window.end) continue; // marked in the same item
-        await markSuperseded(
-          deps.dynamodb,
-          deps.resultsTable,
-          { pipeline: pipeline.name, key, start: old.start, end: old.end, endInKey: true },
-          f.window,
-          {
-            keyGroups: pipeline.keyGroups,
-            ttlSeconds: deps.resultRetentionSeconds,
-            now,
-          },
-        );
-      }
-      const entry = emitting.get(f);
-      if (entry) written.add(entry);
-    }
-  }
-  const entries = settleSessions(stored.entries, written, options);
-  if (written.size === 0 && entries.length === stored.entries.length) return;
-  const before = stored.entries.length;
-  if (await write(entries)) ctx.report.purged += before - entries.length;
-}
-
-function resultOfSession(ctx: SessionContext, key: string, f: SessionFiring): Omit<WindowResult, "version"> {
-  return {
-    pipeline: ctx.pipeline.name,
-    key,
-    start: f.window.start,
-    end: f.window.end,
-    values: finalValues(ctx.pipeline.aggregates, f.entry.state),
-    count: f.entry.state.n,
-    firedAt: ctx.now,
-    final: f.final,
-    endInKey: true,
-  };
-}
-
-/** Publishes results downstream (at least once); a failure is counted and thrown: the key is parked and tried again. */
-async function publish(ctx: SessionContext, results: readonly (WindowResult & { epoch?: number })[]): Promise<void> {
-  if (!ctx.deps.sink || results.length === 0) return;
-  try {
-    await ctx.deps.sink.publish(results.map(({ epoch: _epoch, ...r }) => r));
-  } catch (error) {
-    ctx.report.unpublished += results.length;
-    throw error;
-  }
 }

@@ -207,7 +207,7 @@ async function applySessionDelta(ctx: BatchContext, delta: SessionDelta): Promis
 async function sessionsAttempt(ctx: BatchContext, delta: SessionDelta): Promise<{ done: true } | "conflict"> {
   const { dynamodb, stateTable } = ctx.deps;
   const watermark = ctx.watermarks.get(delta.pipeline);
-  const known = await readSessions(dynamodb, stateTable, delta.pipeline, delta.key);
+  const known = await readSessions(dynamodb, stateTable, delta);
   const update = updateSessions(known, delta, ctx.shardId, watermark);
   ctx.counts.alreadyApplied += update.alreadyApplied;
   if (update.kind === "applied-before") return DONE;

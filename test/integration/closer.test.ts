@@ -72,12 +72,13 @@ const rows = (results: readonly WindowResult[]) =>
     .map((r) => [r.key, r.start, r.count, r.values.s as number])
     .sort((a, b) => String(a[0]).localeCompare(String(b[0])));
 
-function setUp() {
+function setUp(overrides: Parameters<typeof pipeline>[0] = {}) {
   const p: Pipeline = pipeline({
     outOfOrderness: "0s",
     idleTimeout: "1d",
     keyGroups: KEY_GROUPS,
     aggregates: { n: { count: true }, s: { sum: "v" } },
+    ...overrides,
   });
   const h = new HandlerHarness(deployment, p);
   const { dynamodb, names } = deployment;
@@ -352,5 +353,131 @@ describe("closing units over a queue", () => {
     // Assess
     expect(goodAnswer.batchItemFailures).toEqual([]);
     expect(failingAnswer.batchItemFailures).toEqual([{ itemIdentifier: "m1" }]);
+  });
+});
+
+/** Counts the client's requests that touch session sets: their items (`s#`/`h#` sort keys) or the due index. */
+function countSessionRequests(client: DynamoDBClient): { count: () => number; stop: () => void } {
+  let requests = 0;
+  const name = "countSessionRequests";
+  client.middlewareStack.add(
+    (next) => async (args) => {
+      const input = args.input as { IndexName?: string; Key?: { sk?: { S?: string } } };
+      const sk = input.Key?.sk?.S ?? "";
+      if (input.IndexName === "due" || sk.startsWith("s#") || sk.startsWith("h#")) requests++;
+      return next(args);
+    },
+    { step: "initialize", name },
+  );
+  return { count: () => requests, stop: () => void client.middlewareStack.remove(name) };
+}
+
+describe("session pipelines' closing units", () => {
+  const GAP = 10_000;
+  /** every key one session of two events in [1 s, 6 s); one more event at 100 s moves the watermark past them */
+  const SESSION_EVENTS = [
+    ...KEYS.flatMap((host, i) => [
+      { host, ts: 1_000 + i * 10, v: i },
+      { host, ts: 5_000 + i * 10, v: 1 },
+    ]),
+    { host: "host-0", ts: 100_000, v: 0 },
+  ];
+  /** [key, start, end, count, sum] of each session the events make, merged here by brute force */
+  const sessionsOf = (keys: readonly string[]) =>
+    keys
+      .flatMap((host) => {
+        const times = SESSION_EVENTS.filter((e) => e.host === host).sort((a, b) => a.ts - b.ts);
+        const out: (string | number)[][] = [];
+        for (const e of times) {
+          const last = out[out.length - 1];
+          if (last && (last[2] as number) >= e.ts) {
+            last[2] = e.ts + GAP;
+            last[3] = (last[3] as number) + 1;
+            last[4] = (last[4] as number) + e.v;
+          } else out.push([host, e.ts, e.ts + GAP, 1, e.v]);
+        }
+        return out.filter((s) => (s[2] as number) <= 100_000);
+      })
+      .sort((a, b) => String(a[0]).localeCompare(String(b[0])));
+  const sessionRows = (results: readonly WindowResult[]) =>
+    results.map((r) => [r.key, r.start, r.end, r.count, r.values.s as number]).sort((a, b) => String(a[0]).localeCompare(String(b[0])));
+
+  it("close each range's keys in the closer; the coordinator reads no session set and no due index", async () => {
+    // Prepare
+    const { h, sent, coordinator, deliver, marks, keysOf } = setUp({ window: { type: "session", gap: "10s" } });
+    await h.ingest(SESSION_EVENTS);
+    const coordinatorRequests = countSessionRequests(deployment.dynamodb);
+
+    // Act: the coordinator sends the units
+    let report: Awaited<ReturnType<typeof coordinator>>[number] | undefined;
+    try {
+      [report] = await coordinator();
+    } finally {
+      coordinatorRequests.stop();
+    }
+
+    // Assess: ranges of key groups, as for fixed windows, and nothing read or closed key by key
+    expect(report?.dispatched).toBe(KEY_GROUPS / GROUPS_PER_UNIT);
+    expect(sent.map((m) => [m.first, m.last])).toEqual([
+      [0, 1],
+      [2, 3],
+      [4, 5],
+      [6, 7],
+    ]);
+    expect(coordinatorRequests.count()).toBe(0);
+    expect(await h.finalResults()).toEqual([]);
+
+    // Act: every unit but the last, then the last
+    const [last, ...others] = [...sent].reverse();
+    expect(await deliver(others)).toEqual([]);
+    const before = sessionRows(await h.finalResults());
+    expect((await marks()).closedEpoch).toBeUndefined();
+    expect(await deliver(last ? [last] : [])).toEqual([]);
+
+    // Assess: each unit fired its own groups' sessions, and the pipeline is closed at the epoch
+    expect(keysOf(others).length).toBeLessThan(KEYS.length);
+    expect(before).toEqual(sessionsOf(keysOf(others)));
+    expect(sessionRows(await h.finalResults())).toEqual(sessionsOf(KEYS));
+    expect(await marks()).toMatchObject({ closedEpoch: sent[0]?.epoch });
+  });
+
+  it("fire a session that grew after it fired when the next run's units come, the watermark held", async () => {
+    // Prepare: the sessions fired
+    const { h, sent, coordinator, deliver } = setUp({ window: { type: "session", gap: "10s" }, allowedLateness: "1h" });
+    await h.ingest(SESSION_EVENTS);
+    await coordinator();
+    expect(await deliver(sent)).toEqual([]);
+    const first = sent.length;
+
+    // Act: a late event (within the allowed lateness) grows host-3's session; the watermark does not move
+    await h.ingest([{ host: "host-3", ts: 12_000, v: 100 }]);
+    await coordinator();
+    expect(await deliver(sent.slice(first))).toEqual([]);
+
+    // Assess: host-3's grown session holding all three events supersedes the one that fired; the others as they were
+    const results = await h.finalResults();
+    const host3 = results.filter((r) => r.key === "host-3");
+    expect(host3.map((r) => [r.start, r.end, r.count, r.values.s])).toEqual([[1_030, 22_000, 3, 104]]);
+    expect(sessionRows(results.filter((r) => r.key !== "host-3"))).toEqual(sessionsOf(KEYS.filter((k) => k !== "host-3")));
+    expect(sent.length).toBeGreaterThan(first);
+  });
+
+  it("close the sessions of a key too long for a sort key (named by its hash there)", async () => {
+    // Prepare: a 1,900-byte key (DynamoDB sort keys hold 1,024 bytes)
+    const { h, sent, coordinator, deliver } = setUp({ window: { type: "session", gap: "10s" } });
+    const long = "ü".repeat(950);
+    await h.ingest([
+      { host: long, ts: 1_000, v: 1 },
+      { host: long, ts: 4_000, v: 2 },
+      { host: "short", ts: 100_000, v: 0 },
+    ]);
+
+    // Act
+    await coordinator();
+    expect(await deliver(sent)).toEqual([]);
+
+    // Assess
+    const results = await h.finalResults();
+    expect(results.map((r) => [r.key, r.start, r.end, r.count, r.values.s])).toEqual([[long, 1_000, 14_000, 2, 3]]);
   });
 });

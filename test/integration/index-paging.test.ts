@@ -21,25 +21,26 @@ afterAll(() => {
 });
 
 describe("index queries across many pages of equal times", () => {
-  it("find all 8,000 session sets due at the same time", async () => {
-    // Prepare: 8,000 keys, one session set each, all due at 60000 (one index partition's worth and more)
+  it("find all 8,000 session sets of a key group due at the same time", async () => {
+    // Prepare: 8,000 keys of one key group, one session set each, all due at 60000 (many pages of one index partition)
     const sessions = { version: 1, entries: [{ state: { ...emptyState(), n: 1, tmin: 1, tmax: 1 }, absorbed: [] }], fences: new Map() };
     const keys = Array.from({ length: 8000 }, (_, i) => `k${i}`);
     for (let i = 0; i < keys.length; i += 25) {
       const items = keys
         .slice(i, i + 25)
-        .map((key) => ({ PutRequest: { Item: sessionsItemOf({ pipeline: "p", key }, sessions, 60_000) } }));
+        .map((key) => ({ PutRequest: { Item: sessionsItemOf({ pipeline: "p", group: 3, key }, sessions, 60_000) } }));
       await deployment.dynamodb.send(new BatchWriteItemCommand({ RequestItems: { [deployment.names.stateTable]: items } }));
     }
 
     // Act
-    const due = await queryDue(deployment.dynamodb, deployment.names.stateTable, "p", 60_000);
+    const due = await queryDue(deployment.dynamodb, deployment.names.stateTable, { pipeline: "p", group: 3 }, 60_000);
 
     // Assess
     expect(due).toHaveLength(8000);
     expect(new Set(due.map((d) => d.key)).size).toBe(8000);
     expect(due.every((d) => d.due === 60_000)).toBe(true);
-    expect(await queryDue(deployment.dynamodb, deployment.names.stateTable, "p", 59_999)).toEqual([]);
+    expect(await queryDue(deployment.dynamodb, deployment.names.stateTable, { pipeline: "p", group: 3 }, 59_999)).toEqual([]);
+    expect(await queryDue(deployment.dynamodb, deployment.names.stateTable, { pipeline: "p", group: 2 }, 60_000)).toEqual([]);
   });
 
   it("find all 3,000 results that end at the same time, over the key groups", async () => {

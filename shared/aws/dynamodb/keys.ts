@@ -1,6 +1,6 @@
 // How Panes names things in DynamoDB: item keys, fixed-width numbers that sort as strings, and the
 // spread of index partitions. Changing any of these is a storage format change.
-import { hash32 } from "../../core/hash.ts";
+import { createHash } from "node:crypto";
 
 /** Sort keys hold times as 16-digit zero-padded strings (times are ≥ 0 and < 10^16 ms). */
 export function padTime(ms: number): string {
@@ -33,26 +33,27 @@ export function padSequence(sequenceNumber: string | bigint): string {
   return String(sequenceNumber).padStart(130, "0");
 }
 
-/** Index partitions per pipeline for the due index of session sets (avoids hot partitions). */
-export const INDEX_PARTITIONS = 8;
+/** DynamoDB sort keys hold at most 1,024 bytes: a longer key is named in a session set's sort key by its hash. */
+const MAX_KEY_IN_SORT_KEY_BYTES = 1000;
 
-export function indexPartitionOf(pipeline: string, key: string): string {
-  return `${pipeline}#${hash32(key) % INDEX_PARTITIONS}`;
+/**
+ * State table: the session set of a key, in its key group's partition (sorts between the group's panes
+ * and its mark; a session pipeline has neither). A key too long for a sort key is named by its SHA-256
+ * (the item holds the key itself).
+ */
+export function sessionsItemKey(pipeline: string, group: number, key: string): { pk: string; sk: string } {
+  const sk = Buffer.byteLength(key) <= MAX_KEY_IN_SORT_KEY_BYTES ? `s#${key}` : `h#${createHash("sha256").update(key).digest("hex")}`;
+  return { pk: groupPartition(pipeline, group), sk };
 }
 
-export function indexPartitionsOf(pipeline: string): string[] {
-  return Array.from({ length: INDEX_PARTITIONS }, (_, i) => `${pipeline}#${i}`);
+/** The key a session set's item key names, when its sort key holds it (undefined: named by its hash). */
+export function keyOfSessionsItem(item: { pk: string; sk: string }): string | undefined {
+  return item.sk.startsWith("s#") ? item.sk.slice(2) : undefined;
 }
 
-/** State table: the session set of a (pipeline, key). */
-export function sessionsItemKey(pipeline: string, key: string): { pk: string; sk: string } {
-  return { pk: `P#${pipeline}#${key}`, sk: "sessions" };
-}
-
-export function parsePanePartition(pk: string): { pipeline: string; key: string } {
-  const rest = pk.slice(2);
-  const at = rest.indexOf("#");
-  return { pipeline: rest.slice(0, at), key: rest.slice(at + 1) };
+/** The due index's partition for a key group's session sets: a closing unit queries its groups' own. */
+export function duePartitionOf(pipeline: string, group: number): string {
+  return `${pipeline}#${group}`;
 }
 
 /** State table: per (pipeline, shard) checkpoint. */
@@ -80,7 +81,7 @@ export function watermarkItemKey(pipeline: string): { pk: string; sk: string } {
   return { pk: `W#${pipeline}`, sk: "watermark" };
 }
 
-/** State table: a key group of a fixed-window pipeline — its panes (by start) and its mark — in one partition. */
+/** State table: a key group's state — its panes (by start) and its mark, or its keys' session sets — in one partition. */
 export function groupPartition(pipeline: string, group: number): string {
   return `G#${pipeline}#${group}`;
 }

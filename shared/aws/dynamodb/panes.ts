@@ -1,21 +1,14 @@
-// State items in DynamoDB that live per key: session sets (one per pipeline and key; fixed windows
-// live per key group, groups.ts). Reads, and writes conditional on the version
+// Session sets in DynamoDB: one item per key, in its key group's partition (fixed windows keep a whole
+// group's panes per item, groups.ts), found by a closing unit through its groups' partitions of the due
+// index. Reads, and writes conditional on the version
 // read — what to write is decided in ingest/deltas.ts and the closing logic; never a blind ADD.
 import { type AttributeValue, type DynamoDBClient, GetItemCommand } from "@aws-sdk/client-dynamodb";
 import { type StoredState, stateFromJson, stateToJson } from "../../core/aggregates/state.ts";
 import type { StoredSessions } from "../../core/ingest/deltas.ts";
 import type { SessionEntry } from "../../core/windows/sessions.ts";
 import { type Item, N, num, S, str } from "./attributes.ts";
-import {
-  indexPartitionOf,
-  indexPartitionsOf,
-  parsePanePartition,
-  sessionsItemKey,
-  timeOfUniqueKey,
-  uniqueTimeKey,
-  uniqueTimeRange,
-} from "./keys.ts";
-import { putItem, queryPartitions } from "./requests.ts";
+import { duePartitionOf, keyOfSessionsItem, sessionsItemKey, timeOfUniqueKey, uniqueTimeKey, uniqueTimeRange } from "./keys.ts";
+import { putItem, queryAll } from "./requests.ts";
 
 /** DynamoDB items are at most 400 KB; state stays well below, leaving room for names and fences. */
 export const MAX_PANE_ITEM_BYTES = 350_000;
@@ -132,24 +125,28 @@ async function putIfVersion(
   return written;
 }
 
-export function readSessions(client: DynamoDBClient, tableName: string, pipeline: string, key: string) {
-  return readCached(client, tableName, sessionsItemKey(pipeline, key), decodeSessions);
+/** Where a key's session set lives: its pipeline, its key group, the key. */
+export interface SessionsAddress {
+  pipeline: string;
+  group: number;
+  key: string;
 }
 
-/** The session-set item; in the due index while it holds sessions, kept (fences) until TTL when it holds none. */
-export function sessionsItemOf(
-  where: { pipeline: string; key: string },
-  sessions: StoredSessions,
-  due: number | undefined,
-  expiresAt?: number,
-): Item {
-  const { pk, sk } = sessionsItemKey(where.pipeline, where.key);
+const itemKeyOf = (at: SessionsAddress) => sessionsItemKey(at.pipeline, at.group, at.key);
+
+/** A key's session set as this container last wrote it, or read (ingest). */
+export function readSessions(client: DynamoDBClient, tableName: string, at: SessionsAddress) {
+  return readCached(client, tableName, itemKeyOf(at), decodeSessions);
+}
+
+/** The session-set item; in its group's due index partition while it holds sessions, kept (fences) until TTL when it holds none. */
+export function sessionsItemOf(at: SessionsAddress, sessions: StoredSessions, due: number | undefined, expiresAt?: number): Item {
+  const { pk, sk } = itemKeyOf(at);
   return {
     pk: S(pk),
     sk: S(sk),
-    ...(due === undefined
-      ? {}
-      : { gpk: S(indexPartitionOf(where.pipeline, where.key)), due: N(due), dk: S(uniqueTimeKey(due, { pk, sk })) }),
+    k: S(at.key),
+    ...(due === undefined ? {} : { gpk: S(duePartitionOf(at.pipeline, at.group)), due: N(due), dk: S(uniqueTimeKey(due, { pk, sk })) }),
     ss: S(encodeSessions(sessions.entries)),
     f: encodeFences(sessions.fences),
     v: N(sessions.version),
@@ -173,26 +170,33 @@ export interface DueItem {
   due: number;
 }
 
-/** Live state items of a pipeline whose `due` is at or before `upTo`, read from the sparse due index (no scan). */
-export async function queryDue(client: DynamoDBClient, tableName: string, pipeline: string, upTo: number): Promise<DueItem[]> {
-  const items = await queryPartitions(client, indexPartitionsOf(pipeline), (partition) => ({
+/**
+ * A key group's session sets whose `due` is at or before `upTo`, from its partition of the sparse due
+ * index (no scan). The index holds keys only: a key is read from its item's sort key, or — for a key
+ * too long for one, named by its hash — from the item itself.
+ */
+export async function queryDue(
+  client: DynamoDBClient,
+  tableName: string,
+  at: { pipeline: string; group: number },
+  upTo: number,
+): Promise<DueItem[]> {
+  const items = await queryAll(client, {
     TableName: tableName,
     IndexName: "due",
     KeyConditionExpression: "gpk = :p AND dk <= :upTo",
-    ExpressionAttributeValues: { ":p": S(partition), ":upTo": S(uniqueTimeRange(0, upTo).to) },
-  }));
-  return items.map((item): DueItem => {
-    const { key } = parsePanePartition(str(item, "pk") ?? "");
-    return { key, due: timeOfUniqueKey(str(item, "dk") ?? "") };
+    ExpressionAttributeValues: { ":p": S(duePartitionOf(at.pipeline, at.group)), ":upTo": S(uniqueTimeRange(0, upTo).to) },
   });
+  const due: DueItem[] = [];
+  for (const item of items) {
+    const itemKey = { pk: str(item, "pk") ?? "", sk: str(item, "sk") ?? "" };
+    const key = keyOfSessionsItem(itemKey) ?? str(await getItem(client, tableName, itemKey), "k");
+    if (key !== undefined) due.push({ key, due: timeOfUniqueKey(str(item, "dk") ?? "") });
+  }
+  return due;
 }
 
 /** A session set read by the closing logic, as it is now (strongly consistent). */
-export async function readSessionsNow(
-  client: DynamoDBClient,
-  tableName: string,
-  pipeline: string,
-  key: string,
-): Promise<StoredSessions | null> {
-  return decodeSessions(await getItem(client, tableName, sessionsItemKey(pipeline, key)));
+export async function readSessionsNow(client: DynamoDBClient, tableName: string, at: SessionsAddress): Promise<StoredSessions | null> {
+  return decodeSessions(await getItem(client, tableName, itemKeyOf(at)));
 }

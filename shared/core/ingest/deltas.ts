@@ -32,6 +32,8 @@ export interface PaneDelta {
 
 export interface SessionDelta {
   pipeline: string;
+  /** the key's key group (its session set lives there) */
+  group: number;
   gap: number;
   allowedLateness: number;
   aggregates: readonly AggregateSpec[];

@@ -3,6 +3,7 @@
 // sessions, collect per (pipeline, key) in sequence order (merging needs the stored sessions). Bad
 // records become dead letters with the reason, refused events late letters; nothing is dropped silently.
 
+import { keyGroupOf } from "../keygroups.ts";
 import { type PipelineEvent, readPipelineEvent } from "../pipelines/events.ts";
 import type { Pipeline } from "../pipelines/schema.ts";
 import type { DeadLetter, StreamRecord } from "../types.ts";
@@ -282,6 +283,7 @@ class Planner {
     if (delta === undefined) {
       delta = {
         pipeline: pipeline.name,
+        group: keyGroupOf(key, pipeline.keyGroups),
         gap,
         allowedLateness: pipeline.allowedLateness,
         aggregates: pipeline.aggregates,
