@@ -1,5 +1,5 @@
 // An independent, brute-force batch computation of window results, written from the definitions in
-// DESIGN.md (not from shared/core/windows): the reference Panes' results are checked against.
+// docs/DESIGN.md (not from shared/core/windows): the reference Panes' results are checked against.
 
 export interface ReferencePipeline {
   name: string;

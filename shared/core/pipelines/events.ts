@@ -1,6 +1,6 @@
 // Reads one pipeline's view of a decoded event: does the filter match, and what are its key, event time
 // and aggregated values. A record that matches the filter but lacks what the pipeline needs — or holds
-// something DynamoDB or Kinesis cannot carry (DESIGN.md §Limits) — is invalid: it goes to the
+// something DynamoDB or Kinesis cannot carry (docs/DESIGN.md §Limits) — is invalid: it goes to the
 // dead-letter store with the reason. A record that does not match is simply not ours. Pure.
 import type { Pipeline } from "./schema.ts";
 

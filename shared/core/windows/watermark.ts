@@ -1,4 +1,4 @@
-// Watermark math (DESIGN.md §Semantics), pure: the watermark of a pipeline is the minimum, over the
+// Watermark math (docs/DESIGN.md §Semantics), pure: the watermark of a pipeline is the minimum, over the
 // shards that are not idle, of (max event time − outOfOrderness). When every shard is idle, the most
 // advanced shard sets it (as Flink's watermark valve does once all its inputs are idle).
 
