@@ -169,6 +169,10 @@ describe("Panes stack", () => {
       Dimensions: Match.arrayWith([{ Name: "pipeline", Value: "mem-max-60m" }]),
     });
     for (const alarm of alarms) expect(alarm.Properties.AlarmActions).toHaveLength(1);
+    // The README's idle-cost table counts them as the template has them.
+    const readme = readFileSync(join(import.meta.dirname, "..", "..", "README.md"), "utf8");
+    const counted = /CloudWatch: (\d+) alarms \+ (\d+) per pipeline \((\d+) for the seed's two\)/.exec(readme);
+    expect(counted?.slice(1).map(Number)).toEqual([alarms.length - 2 * 2, 2, alarms.length]);
     template.resourceCountIs("AWS::CloudWatch::Dashboard", 1);
     template.hasResourceProperties("AWS::SNS::Topic", { KmsMasterKeyId: Match.anyValue() });
   });

@@ -99,7 +99,7 @@ describe("panes CLI", () => {
     );
   });
 
-  it("ends every error in one line: usage (exit 2), missing credentials and unreachable endpoints (exit 1)", async () => {
+  it("ends every error in one line: usage (exit 2: a bad value, an unknown or misspelt option, a missing input file), missing credentials and unreachable endpoints (exit 1)", async () => {
     const cwd = await mkdtemp(join(tmpdir(), "panes-cli-"));
     // a fresh machine: no credentials anywhere, no instance metadata to ask
     const bare = { HOME: cwd, AWS_ACCESS_KEY_ID: "", AWS_SECRET_ACCESS_KEY: "", AWS_PROFILE: "", AWS_EC2_METADATA_DISABLED: "true" };
@@ -110,8 +110,12 @@ describe("panes CLI", () => {
       cwd,
       env: { AWS_ENDPOINT_URL: "http://127.0.0.1:9", AWS_ACCESS_KEY_ID: "x", AWS_SECRET_ACCESS_KEY: "y" },
     });
+    const misspelt = await runPanes(["results", "--pipline", "x"], { cwd });
+    const noFile = await runPanes(["produce", "--stream", "s", join(cwd, "missing.jsonl")], { cwd, env: bare });
     const oneLine = (stderr: string) => stderr.split("\n").filter((line) => line.trim() !== "");
-    expect([usage.code, unknown.code, credentials.code, unreachable.code]).toEqual([2, 2, 1, 1]);
+    expect([usage.code, unknown.code, credentials.code, unreachable.code, misspelt.code, noFile.code]).toEqual([2, 2, 1, 1, 2, 2]);
+    expect(oneLine(misspelt.stderr)).toEqual(["panes: unknown option '--pipline' (did you mean --pipeline?) (--help shows the usage)"]);
+    expect(oneLine(noFile.stderr)).toEqual([expect.stringMatching(/^panes: cannot read .*missing\.jsonl: ENOENT/)]);
     expect(oneLine(usage.stderr)).toEqual([
       expect.stringMatching(/^panes: option '--limit <n>' argument 'many' is invalid\. must be a whole number/),
     ]);

@@ -5,6 +5,7 @@ import { planBatch } from "../../shared/core/ingest/plan.ts";
 import type { StreamRecord } from "../../shared/core/types.ts";
 import { CliError, checkPipelineName } from "../../tools/cli/connection.ts";
 import { countDeadLetters, describeDeadLetterCounts } from "../../tools/cli/dead-letters.ts";
+import { unknownOptionIn } from "../../tools/cli/program.ts";
 import { counted } from "../../tools/local/plural.ts";
 import { pipeline } from "../helpers/builders.ts";
 
@@ -96,5 +97,22 @@ describe("an unknown --pipeline", () => {
     expect(() => checkPipelineName(undefined, local)).not.toThrow();
     expect(() => checkPipelineName("nope", { pipelines: local.pipelines })).not.toThrow();
     expect(() => checkPipelineName("nope", {})).not.toThrow();
+  });
+});
+
+describe("an option the command does not take", () => {
+  it("is named, with a did-you-mean, before a required option it misspells reads as missing", () => {
+    expect(unknownOptionIn(["results", "--pipline", "x"])?.message).toBe("unknown option '--pipline' (did you mean --pipeline?)");
+    expect(unknownOptionIn(["dlq", "redrive", "--dryrun"])?.message).toBe("unknown option '--dryrun' (did you mean --dry-run?)");
+    expect(unknownOptionIn(["produce", "--stream", "s", "--nothing-like-it"])?.message).toBe("unknown option '--nothing-like-it'");
+    expect(unknownOptionIn(["results", "--pipline", "x"])?.command.name()).toBe("results");
+  });
+
+  it("is nothing when every option is the command's (values, negations, --opt=value and what follows -- included)", () => {
+    expect(unknownOptionIn(["results", "--pipeline=x", "--key", "--weird-key", "--json"])).toBeUndefined();
+    expect(unknownOptionIn(["start", "--no-demo", "--no-dashboard", "--shards", "1"])).toBeUndefined();
+    expect(unknownOptionIn(["produce", "--stream", "s", "--", "--file-named-like-an-option"])).toBeUndefined();
+    expect(unknownOptionIn(["results", "--help"])).toBeUndefined();
+    expect(unknownOptionIn(["nope", "--x"])).toBeUndefined();
   });
 });

@@ -1,5 +1,6 @@
 import { randomUUID } from "node:crypto";
-import { createReadStream } from "node:fs";
+import { constants, createReadStream } from "node:fs";
+import { access } from "node:fs/promises";
 import { createInterface } from "node:readline";
 import { aggregateRecords } from "../../shared/aws/kinesis/kpl.ts";
 import { partitionKeyFrom } from "../../shared/aws/kinesis/partition-keys.ts";
@@ -10,6 +11,11 @@ import { CliError, connect, runCommand } from "./connection.ts";
 
 export function runProduce(file: string, options: { stream: string; partitionKey?: string; aggregate?: boolean }) {
   return runCommand(async () => {
+    // A file that cannot be opened is the user's input: a usage error (2), said before anything is sent.
+    if (file !== "-")
+      await access(file, constants.R_OK).catch((error: Error) => {
+        throw new CliError(`cannot read ${file}: ${error.message}`, 2);
+      });
     const connection = await connect();
     const target = options.stream.startsWith("arn:") ? { streamArn: options.stream } : { streamName: options.stream };
     const input = file === "-" ? process.stdin : createReadStream(file);
@@ -26,7 +32,10 @@ export function runProduce(file: string, options: { stream: string; partitionKey
             Data: p.data,
           }))
         : batch;
-      await putRecordsWithRetry(connection.kinesis, target, entries);
+      await putRecordsWithRetry(connection.kinesis, target, entries).catch((error: Error) => {
+        if (error.name !== "ResourceNotFoundException") throw error;
+        throw new CliError(`${connection.describe} has no stream ${options.stream}: give its name or ARN (--stream)`);
+      });
       sent += batch.length;
       batch = [];
     };
