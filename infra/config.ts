@@ -206,6 +206,18 @@ export const deploymentConfigSchema = z.strictObject({
       log: duration("7d", TTL).prefault("7d"),
     })
     .prefault({}),
+  /**
+   * What outlives `cdk destroy`: kept tables are retained with deletion protection on; the streams
+   * (a day of events and results) go unless kept. The state table (rebuilt from the stream), the
+   * queues, functions, log groups, alarms and the alarm topic's key always go.
+   */
+  keep: z
+    .strictObject({
+      results: z.boolean().default(true),
+      deadLetters: z.boolean().default(true),
+      streams: z.boolean().default(false),
+    })
+    .prefault({}),
   alarms: z
     .strictObject({
       /** alarm when the ingest function's iterator age exceeds this */

@@ -67,11 +67,16 @@ export class PanesStack extends Stack {
 
     // Streams use the AWS managed key (aws/kinesis). The alarm topic needs a customer managed key:
     // CloudWatch alarms cannot publish to a topic encrypted with the AWS managed SNS key.
+    // It encrypts nothing but alarm notifications in flight: it goes with the stack (deletion is
+    // scheduled, the shortest waiting period KMS allows).
     const key = new kms.Key(this, "AlarmTopicKey", {
       description: "Panes: alarm topic encryption",
       enableKeyRotation: true,
-      removalPolicy: RemovalPolicy.RETAIN,
+      removalPolicy: RemovalPolicy.DESTROY,
+      pendingWindow: Duration.days(7),
     });
+    // Streams carry events and results for a day: deleted with the stack unless `keep.streams`.
+    const streamRemoval = config.keep.streams ? RemovalPolicy.RETAIN : RemovalPolicy.DESTROY;
 
     // An imported stream may be encrypted with a customer managed key: then reading it needs kms:Decrypt on that key.
     const sourceKeyArn = "import" in config.stream ? config.stream.import.encryptionKeyArn : undefined;
@@ -83,6 +88,7 @@ export class PanesStack extends Stack {
             shardCount: config.stream.create.mode === "provisioned" ? config.stream.create.shards : undefined,
             encryption: kinesis.StreamEncryption.MANAGED,
             retentionPeriod: Duration.days(1),
+            removalPolicy: streamRemoval,
           });
     const output = config.outputs.stream
       ? new kinesis.Stream(this, "OutputStream", {
@@ -90,11 +96,12 @@ export class PanesStack extends Stack {
           streamMode: kinesis.StreamMode.PROVISIONED,
           shardCount: config.outputs.streamShards,
           encryption: kinesis.StreamEncryption.MANAGED,
+          removalPolicy: streamRemoval,
         })
       : undefined;
     const bus = config.outputs.eventBus ? events.EventBus.fromEventBusName(this, "ResultBus", config.outputs.eventBus) : undefined;
 
-    const storage = new Storage(this, "Tables", config.capacity);
+    const storage = new Storage(this, "Tables", config.capacity, config.keep);
     this.storage = storage;
     this.sourceStream = source;
     this.outputStream = output;

@@ -24,6 +24,9 @@ export function createIngestHandler(deps: IngestDependencies) {
       metrics.addMetric("RecordsDeadLettered", MetricUnit.Count, counts.invalid);
       metrics.addMetric("LateEventsDropped", MetricUnit.Count, counts.late);
       metrics.addMetric("LateEventsAccepted", MetricUnit.Count, counts.lateAccepted);
+      // Read, but probably not what the producer meant: a misspelt field, seconds given as milliseconds.
+      metrics.addMetric("RecordsUnmatched", MetricUnit.Count, counts.unmatched);
+      metrics.addMetric("EventTimesLikeSeconds", MetricUnit.Count, counts.secondsLike);
       metrics.addMetric("StateWrites", MetricUnit.Count, counts.stateWrites);
       metrics.addMetric("WriteConflictsRetried", MetricUnit.Count, counts.conflicts);
       metrics.addMetric("DuplicateEventsDropped", MetricUnit.Count, counts.duplicates);

@@ -48,21 +48,34 @@ function tableFrom(scope: Construct, definition: TableDefinition, removalPolicy:
   return table;
 }
 
+/** Which tables outlive the stack (`keep` in the configuration): kept ones are retained and deletion-protected. */
+export interface KeptTables {
+  results: boolean;
+  deadLetters: boolean;
+}
+
+const removalOf = (kept: boolean) => (kept ? RemovalPolicy.RETAIN : RemovalPolicy.DESTROY);
+
 export class Storage extends Construct {
-  /** panes, checkpoints, watermarks: rebuilt by replaying the stream, so it goes with the stack */
+  /** panes, checkpoints, watermarks: rebuilt by replaying the stream, so it always goes with the stack */
   readonly state: dynamodb.Table;
-  /** the results ledger: retained and deletion-protected */
+  /** the results ledger: by default retained and deletion-protected */
   readonly results: dynamodb.Table;
-  /** invalid and too-late records with their bytes: retained and deletion-protected */
+  /** invalid and too-late records with their bytes: by default retained and deletion-protected */
   readonly deadLetters: dynamodb.Table;
 
   private readonly definitions = new Map<dynamodb.Table, TableDefinition>();
 
-  constructor(scope: Construct, id: string, capacity: TableCapacity = { mode: "on-demand" }) {
+  constructor(
+    scope: Construct,
+    id: string,
+    capacity: TableCapacity = { mode: "on-demand" },
+    keep: KeptTables = { results: true, deadLetters: true },
+  ) {
     super(scope, id);
     this.state = tableFrom(this, STATE_TABLE, RemovalPolicy.DESTROY, capacity);
-    this.results = tableFrom(this, RESULTS_TABLE, RemovalPolicy.RETAIN, capacity);
-    this.deadLetters = tableFrom(this, DEAD_LETTER_TABLE, RemovalPolicy.RETAIN, { mode: "on-demand" });
+    this.results = tableFrom(this, RESULTS_TABLE, removalOf(keep.results), capacity);
+    this.deadLetters = tableFrom(this, DEAD_LETTER_TABLE, removalOf(keep.deadLetters), { mode: "on-demand" });
     this.definitions.set(this.state, STATE_TABLE).set(this.results, RESULTS_TABLE).set(this.deadLetters, DEAD_LETTER_TABLE);
   }
 

@@ -8,11 +8,12 @@
 // ingest/deltas.ts and windows/fates.ts.
 import type { DynamoDBClient } from "@aws-sdk/client-dynamodb";
 import pLimit, { type LimitFunction } from "p-limit";
-import { readPipelineMarks, readShardProgress } from "../aws/dynamodb/checkpoints.ts";
+import { lastPositionOf, readPipelineMarks, readShardProgress } from "../aws/dynamodb/checkpoints.ts";
 import { putDeadLetters } from "../aws/dynamodb/dead-letters.ts";
 import { claimEventIds } from "../aws/dynamodb/dedupe.ts";
 import {
   appendLogItem,
+  type EntryNotices,
   type LogEntry,
   type LoggedPane,
   logItemOf,
@@ -69,6 +70,10 @@ export interface BatchOutcome {
     /** events some (not all) of their windows refused */
     partlyLate: number;
     lateAccepted: number;
+    /** records no pipeline's filter took */
+    unmatched: number;
+    /** events whose time reads like epoch seconds given as milliseconds */
+    secondsLike: number;
     /** log entries and session sets written */
     stateWrites: number;
     alreadyApplied: number;
@@ -117,11 +122,9 @@ async function readHead(deps: IngestDependencies, shardId: string): Promise<LogH
       watermarksReadAt: 0,
     };
   const progress = (await readShardProgress(deps.dynamodb, deps.stateTable, [shardId])).get(shardId);
-  const seq = progress?.sequenceNumber;
-  // Progress counts whole Kinesis records: every user record of the last one is applied.
   return {
     ordinal: progress?.ordinal ?? 0,
-    last: seq === undefined ? undefined : (BigInt(seq) << 32n) + 0xffffffffn,
+    last: lastPositionOf(progress),
     watermarks: new Map(),
     generations: new Map(),
     watermarksReadAt: 0,
@@ -319,13 +322,18 @@ async function applySessionDeltas(
   return lowestFailed;
 }
 
-/** The log entries for `records` (one, unless the batch's state would not fit in an item: then split by records). */
+/**
+ * The log entries for `records` (one, unless the batch's state would not fit in an item: then split by
+ * records). `endsRecord`: the last of `records` ends its Kinesis record (false when the user records
+ * of a KPL-aggregated record go on in the next entry).
+ */
 function entriesOf(
   ctx: BatchContext,
   plan: BatchPlan,
   records: readonly StreamRecord[],
   ordinal: number,
   shardId: string,
+  endsRecord = true,
 ): { entry: LogEntry; records: readonly StreamRecord[] }[] {
   const first = records[0];
   const last = records[records.length - 1];
@@ -349,23 +357,43 @@ function entriesOf(
     for (const e of events)
       if (all || (e.sequenceNumber >= from && e.sequenceNumber <= to))
         maxEventTimes[pipeline] = Math.max(e.ts, maxEventTimes[pipeline] ?? Number.NEGATIVE_INFINITY);
+  const inEntry = (position: bigint) => all || (position >= from && position <= to);
+  const unmatched = plan.notices.unmatched.filter(inEntry).length;
+  const secondsLike = Object.fromEntries(
+    [...plan.notices.secondsLike]
+      .map(([pipeline, { positions, sample }]) => [pipeline, { count: positions.filter(inEntry).length, sample }] as const)
+      .filter(([, n]) => n.count > 0),
+  );
+  const notices: EntryNotices = {
+    ...(unmatched > 0
+      ? { unmatched, ...(plan.notices.unmatchedSample === undefined ? {} : { unmatchedSample: plan.notices.unmatchedSample }) }
+      : {}),
+    ...(Object.keys(secondsLike).length > 0 ? { secondsLike } : {}),
+  };
   const entry: LogEntry = {
     ordinal,
     kind: "batch",
     first: from,
-    last: (BigInt(last.sequenceNumber) << 32n) + 0xffffffffn,
+    // The whole Kinesis record, or — split inside an aggregated record — its user records up to this one.
+    last: endsRecord ? (BigInt(last.sequenceNumber) << 32n) + 0xffffffffn : to,
     at: ctx.now,
     watermarks: Object.fromEntries(ctx.watermarks),
     ...(ctx.generations.size > 0 ? { generations: Object.fromEntries(ctx.generations) } : {}),
     maxEventTimes,
     panes,
+    ...(Object.keys(notices).length > 0 ? { notices } : {}),
   };
   if (approximateItemBytes(logItemOf(shardId, entry)) <= MAX_LOG_ITEM_BYTES) return [{ entry, records }];
-  // Split on a Kinesis record boundary (never between the user records of one aggregated record).
-  const cut = records.findIndex((r, i) => i >= records.length / 2 && r.sequenceNumber !== records[i - 1]?.sequenceNumber);
-  if (cut <= 0) throw new RangeError(`the state of one Kinesis record of shard ${shardId} does not fit in a log entry`);
-  const head = entriesOf(ctx, plan, records.slice(0, cut), ordinal, shardId);
-  return [...head, ...entriesOf(ctx, plan, records.slice(cut), ordinal + head.length, shardId)];
+  // Split on a Kinesis record boundary, past the middle if there is one; else inside a KPL-aggregated
+  // record, between two of its user records (positions tell them apart: a redelivery drops exactly
+  // the user records an entry holds).
+  const boundary = (i: number) => i > 0 && records[i]?.sequenceNumber !== records[i - 1]?.sequenceNumber;
+  let cut = records.findIndex((_, i) => i >= records.length / 2 && boundary(i));
+  if (cut <= 0) cut = records.findIndex((_, i) => boundary(i));
+  if (cut <= 0) cut = Math.floor(records.length / 2);
+  if (cut <= 0) throw new RangeError(`the state of one user record of shard ${shardId} does not fit in a log entry`);
+  const head = entriesOf(ctx, plan, records.slice(0, cut), ordinal, shardId, boundary(cut));
+  return [...head, ...entriesOf(ctx, plan, records.slice(cut), ordinal + head.length, shardId, endsRecord)];
 }
 
 const emptyCounts = (records: number): BatchOutcome["counts"] => ({
@@ -375,6 +403,8 @@ const emptyCounts = (records: number): BatchOutcome["counts"] => ({
   late: 0,
   partlyLate: 0,
   lateAccepted: 0,
+  unmatched: 0,
+  secondsLike: 0,
   stateWrites: 0,
   alreadyApplied: 0,
   failedWrites: 0,

@@ -4,7 +4,14 @@
 // next batch at the new watermark). Folding entries into state is the closing units' (closing-unit.ts).
 import type { DynamoDBClient } from "@aws-sdk/client-dynamodb";
 import pLimit from "p-limit";
-import { readShardProgress, type ShardProgressRecord, writeCheckpoint, writeShardProgress } from "../aws/dynamodb/checkpoints.ts";
+import {
+  lastPositionOf,
+  readShardProgress,
+  type ShardProgressRecord,
+  sumNotices,
+  writeCheckpoint,
+  writeShardProgress,
+} from "../aws/dynamodb/checkpoints.ts";
 import { appendLogItem, forgetLogShard, type LogEntry, logItemOf, readLogAfter, readLogHead, readLogShards } from "../aws/dynamodb/log.ts";
 import type { Pipeline } from "../core/pipelines/schema.ts";
 
@@ -86,12 +93,8 @@ export function headsOf(logs: UnfoldedLogs): Map<string, { ordinal: number; last
 
 function headAfter(progress: ShardProgressRecord | undefined, newest: LogEntry | undefined) {
   if (newest !== undefined) return { ordinal: newest.ordinal, last: newest.last, finished: progress?.finished ?? false };
-  const seq = progress?.sequenceNumber;
-  return {
-    ordinal: progress?.ordinal ?? 0,
-    ...(seq === undefined ? {} : { last: (BigInt(seq) << 32n) + 0xffffffffn }),
-    finished: progress?.finished ?? false,
-  };
+  const last = lastPositionOf(progress);
+  return { ordinal: progress?.ordinal ?? 0, ...(last === undefined ? {} : { last }), finished: progress?.finished ?? false };
 }
 
 /** Moves every shard's checkpoints (per pipeline) and progress over the entries read. */
@@ -102,7 +105,7 @@ export async function advanceShards(deps: LogDependencies, logs: UnfoldedLogs): 
     [...logs.shards].map(([shardId, log]) =>
       limit(async () => {
         if (log.entries.length === 0) return;
-        await advanceShard(deps, shardId, log.entries);
+        await advanceShard(deps, shardId, log.entries, log.progress?.ordinal ?? 0);
         entries += log.entries.length;
       }),
     ),
@@ -110,8 +113,8 @@ export async function advanceShards(deps: LogDependencies, logs: UnfoldedLogs): 
   return entries;
 }
 
-/** A shard's pipelines' checkpoints, then its progress. */
-async function advanceShard(deps: LogDependencies, shardId: string, entries: readonly LogEntry[]): Promise<void> {
+/** A shard's pipelines' checkpoints, then its progress (read at `after`). */
+async function advanceShard(deps: LogDependencies, shardId: string, entries: readonly LogEntry[], after: number): Promise<void> {
   const batches = entries.filter((e) => e.kind === "batch" && e.last !== undefined);
   const lastBatch = batches[batches.length - 1];
   if (lastBatch?.last !== undefined) {
@@ -129,13 +132,29 @@ async function advanceShard(deps: LogDependencies, shardId: string, entries: rea
     );
   }
   const newest = entries[entries.length - 1] as LogEntry;
-  await writeShardProgress(
-    deps.dynamodb,
-    deps.stateTable,
-    shardId,
-    { ordinal: newest.ordinal, ...(lastBatch?.last === undefined ? {} : { sequenceNumber: sequenceOf(lastBatch.last) }) },
-    newest.at,
-  );
+  const progress = {
+    ordinal: newest.ordinal,
+    ...(lastBatch?.last === undefined ? {} : { sequenceNumber: sequenceOf(lastBatch.last), position: lastBatch.last }),
+  };
+  if (sumNotices(entries) === undefined) {
+    await writeShardProgress(deps.dynamodb, deps.stateTable, shardId, progress, newest.at);
+    return;
+  }
+  // The entries' notices are added once: the progress moves only from where this run read it; when
+  // another run moved it meanwhile, what that run covered is left out and the rest added from there.
+  let from = after;
+  for (let attempt = 1; attempt <= 6; attempt++) {
+    const notices = sumNotices(entries.filter((e) => e.ordinal > from));
+    if (notices === undefined) {
+      await writeShardProgress(deps.dynamodb, deps.stateTable, shardId, progress, newest.at);
+      return;
+    }
+    if (await writeShardProgress(deps.dynamodb, deps.stateTable, shardId, progress, newest.at, { after: from, notices })) return;
+    const now = (await readShardProgress(deps.dynamodb, deps.stateTable, [shardId])).get(shardId)?.ordinal ?? 0;
+    if (now >= newest.ordinal) return;
+    from = now;
+  }
+  throw new Error(`the progress of shard ${shardId} kept moving under 6 attempts`);
 }
 
 /**

@@ -1,9 +1,10 @@
 // What `panes status` reports: per pipeline the watermark and its lag behind wall clock, per shard how
 // far it is applied (last sequence number, max event time, idle or not: the checkpoint, and the
-// shard log's newest entry, which may not be folded yet), and dead-letter counts by kind.
+// shard log's newest entry, which may not be folded yet), dead-letter counts by kind, and input that was
+// read but probably not meant so (records no filter took, event times that read like seconds).
 import type { DynamoDBClient } from "@aws-sdk/client-dynamodb";
 import { str } from "../aws/dynamodb/attributes.ts";
-import { readCheckpoints, readWatermarks } from "../aws/dynamodb/checkpoints.ts";
+import { readCheckpoints, readShardProgress, readWatermarks, sumNotices } from "../aws/dynamodb/checkpoints.ts";
 import { type LogEntry, readLogHead, readLogShards } from "../aws/dynamodb/log.ts";
 import { scanAll } from "../aws/dynamodb/requests.ts";
 import { isIdle } from "../core/windows/watermark.ts";
@@ -24,12 +25,16 @@ export interface PipelineStatus {
   shards: ShardStatus[];
   deadLettered: number;
   late: number;
+  /** events whose time, a number of milliseconds, reads like epoch seconds; with the newest such time */
+  secondsLike: { count: number; sample?: number };
 }
 
 export interface DeploymentStatus {
   pipelines: PipelineStatus[];
   /** dead-lettered records that no pipeline could read (not JSON objects) */
   unreadable: number;
+  /** records no pipeline's filter took (a misspelt field?), with the newest one's first characters */
+  unmatched: { count: number; sample?: string };
 }
 
 export interface DeadLetterCount {
@@ -68,10 +73,13 @@ export async function readStatus(
   );
   const counts = tables.deadLetterTable ? await countDeadLetters(client, tables.deadLetterTable) : new Map<string, DeadLetterCount>();
   const heads = new Map<string, LogEntry>();
-  for (const shardId of await readLogShards(client, tables.stateTable)) {
+  const shardIds = await readLogShards(client, tables.stateTable);
+  for (const shardId of shardIds) {
     const head = await readLogHead(client, tables.stateTable, shardId);
     if (head !== undefined) heads.set(shardId, head);
   }
+  // Input notices are counted on each shard's progress as the watermark function moves over its entries.
+  const notices = sumNotices([...(await readShardProgress(client, tables.stateTable, shardIds)).values()]) ?? {};
   const statuses = await Promise.all(
     pipelines.map(async (pipeline): Promise<PipelineStatus> => {
       const checkpoints = (await readCheckpoints(client, tables.stateTable, pipeline.name)).map((c) => {
@@ -103,8 +111,13 @@ export async function readStatus(
           .sort((a, b) => a.shardId.localeCompare(b.shardId)),
         deadLettered: count.invalid,
         late: count.late,
+        secondsLike: notices.secondsLike?.[pipeline.name] ?? { count: 0 },
       };
     }),
   );
-  return { pipelines: statuses, unreadable: counts.get("*")?.invalid ?? 0 };
+  return {
+    pipelines: statuses,
+    unreadable: counts.get("*")?.invalid ?? 0,
+    unmatched: { count: notices.unmatched ?? 0, ...(notices.unmatchedSample === undefined ? {} : { sample: notices.unmatchedSample }) },
+  };
 }

@@ -194,6 +194,46 @@ describe("Panes stack", () => {
   });
 });
 
+describe("what outlives the stack (keep)", () => {
+  /** Per resource type, the deletion policies of its resources, and the tables' deletion protection, in template order. */
+  const policies = (t: Template) => {
+    const of = (type: string) => Object.values(t.findResources(type)).map((r) => r.DeletionPolicy ?? "Delete");
+    const tables = Object.values(t.findResources("AWS::DynamoDB::Table"));
+    return {
+      tables: tables.map((r) => [r.DeletionPolicy ?? "Delete", r.Properties.DeletionProtectionEnabled === true]),
+      streams: of("AWS::Kinesis::Stream"),
+      keys: of("AWS::KMS::Key"),
+      logs: of("AWS::Logs::LogGroup"),
+    };
+  };
+
+  it("keeps the results and dead-letter tables, protected, and lets the streams, the state table, the key and the logs go", () => {
+    expect(policies(template)).toEqual({
+      tables: [
+        ["Delete", false],
+        ["Retain", true],
+        ["Retain", true],
+      ],
+      streams: ["Delete", "Delete"],
+      keys: ["Delete"],
+      logs: ["Delete", "Delete", "Delete"],
+    });
+    template.hasResourceProperties("AWS::KMS::Key", { PendingWindowInDays: 7 });
+  });
+
+  it("keeps the streams when asked, and lets every table go when asked", async () => {
+    const kept = (await synth({ keep: { streams: true, results: false, deadLetters: false } })).template();
+    expect(policies(kept)).toMatchObject({
+      tables: [
+        ["Delete", false],
+        ["Delete", false],
+        ["Delete", false],
+      ],
+      streams: ["Retain", "Retain"],
+    });
+  });
+});
+
 describe("capacity and memory", () => {
   it("bills state and results provisioned with auto scaling on tables and indexes when asked, dead letters still on demand", async () => {
     const provisioned = (

@@ -99,6 +99,30 @@ describe("panes CLI", () => {
     );
   });
 
+  it("tells events late for every window (Flink's side output; --strict fails on them) from events late for some windows only", async () => {
+    // Prepare: a 3 s window sliding by 1 s, one event a round. 2400 comes after [0, 3000) fired: late
+    // for it, taken by [1000, 4000) and [2000, 5000). 3001 comes after all three of its windows fired.
+    const dir = await mkdtemp(join(tmpdir(), "panes-cli-"));
+    const pipelines = join(dir, "sliding.json");
+    const window = { type: "sliding", size: "3s", slide: "1s" };
+    const pipeline = { name: "s", key: "k", eventTime: "ts", outOfOrderness: "0s", window, aggregates: { n: { count: true } } };
+    await writeFile(pipelines, JSON.stringify({ pipelines: [pipeline] }));
+    const input = join(dir, "events.jsonl");
+    const times = [1000, 3500, 2400, 10_000, 3001];
+    await writeFile(input, times.map((ts) => JSON.stringify({ k: "a", ts })).join("\n"));
+    const args = ["replay", "--pipelines", pipelines, "--input", input, "--output", "-", "--shards", "1", "--batch-size", "1"];
+
+    // Act
+    const plain = await runPanes(args);
+    const strict = await runPanes([...args, "--strict"]);
+
+    // Assess
+    expect(plain.code, plain.stderr).toBe(0);
+    expect(plain.stderr).toMatch(/; 0 dead-lettered, 1 late \(and 1 late for some windows only, counted in the others\), 0 batches/);
+    expect(strict.code).toBe(3);
+    expect(strict.stderr).toMatch(/^panes: 0 dead-lettered, 1 late for every window \(--strict\)$/m);
+  });
+
   it("ends every error in one line: usage (exit 2: a bad value, an unknown or misspelt option, a missing input file), missing credentials and unreachable endpoints (exit 1)", async () => {
     const cwd = await mkdtemp(join(tmpdir(), "panes-cli-"));
     // a fresh machine: no credentials anywhere, no instance metadata to ask

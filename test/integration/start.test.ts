@@ -1,7 +1,7 @@
 // `npm start` (panes start): both seed queries produce windows on screen, other commands reach the
 // running stack (the AWS CLI too: test/clients), and Ctrl-C stops everything it started.
 import { existsSync } from "node:fs";
-import { mkdtemp } from "node:fs/promises";
+import { mkdtemp, readFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
@@ -58,12 +58,17 @@ describe("panes start", () => {
     }
   });
 
-  it("takes JSON lines from panes produce and serves them to panes results", async () => {
+  it("takes JSON lines from the produce command it prints (run from the screen's own text) and serves them to panes results", async () => {
     // Prepare
     const cwd = await mkdtemp(join(tmpdir(), "panes-produce-"));
     const panes = startPanes(["start", "--pipelines", pipelinesFile, "--no-demo", "--shards", "1"], cwd);
     try {
-      await panes.waitFor(/Ctrl-C stops everything/);
+      const [, printed] = (await panes.waitFor(/with {2}npx panes (.+?) {2}beside this\. Ctrl-C stops everything/)) as string[];
+      // The printed command, with standard input for its FILE placeholder
+      const command = (printed as string).split(" ").map((word) => (word === "FILE" ? "-" : word));
+      // The dashboard's address is where the endpoints are, for whoever did not see the screen
+      const local = JSON.parse(await readFile(join(cwd, ".panes", "local.json"), "utf8"));
+      expect(local.dashboardUrl).toMatch(/^http:\/\/127\.0\.0\.1:\d+/);
       const lines = [
         { host: "p1", metric: "cpu", ts: "2026-02-01T10:00:10Z", value: 10 },
         { host: "p1", metric: "cpu", ts: "2026-02-01T10:04:50Z", value: 30 },
@@ -73,7 +78,7 @@ describe("panes start", () => {
       ];
 
       // Act
-      const produced = await runPanes(["produce", "--stream", "panes-events", "--partition-key", "host", "-"], {
+      const produced = await runPanes(command, {
         cwd,
         input: lines.map((l) => JSON.stringify(l)).join("\n"),
       });

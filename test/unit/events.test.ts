@@ -55,3 +55,43 @@ describe("reading an event for a pipeline", () => {
     expect(parseEventTime(1.9)).toBe(1);
   });
 });
+
+describe("the event-time unit", () => {
+  const withUnit = (eventTimeUnit: string) =>
+    parsePipelines({
+      pipelines: [
+        {
+          name: "u",
+          key: "k",
+          eventTime: "ts",
+          eventTimeUnit,
+          window: { type: "tumbling", size: "1m" },
+          aggregates: { n: { count: true } },
+        },
+      ],
+    })[0] as NonNullable<typeof pipeline>;
+
+  it("reads numbers as the pipeline's unit and ISO-8601 strings as what they say", () => {
+    const jan1 = Date.parse("2026-01-01T00:00:00Z");
+    expect(readPipelineEvent(withUnit("seconds"), { k: "a", ts: jan1 / 1000 })).toMatchObject({ kind: "event", ts: jan1 });
+    expect(readPipelineEvent(withUnit("seconds"), { k: "a", ts: jan1 / 1000 + 0.25 })).toMatchObject({ ts: jan1 + 250 });
+    expect(readPipelineEvent(withUnit("microseconds"), { k: "a", ts: jan1 * 1000 + 999 })).toMatchObject({ ts: jan1 });
+    expect(readPipelineEvent(withUnit("milliseconds"), { k: "a", ts: jan1 })).toMatchObject({ ts: jan1 });
+    expect(readPipelineEvent(withUnit("seconds"), { k: "a", ts: "2026-01-01T00:00:00Z" })).toMatchObject({ ts: jan1 });
+    expect(parseEventTime("soon", "seconds")).toBe('must be epoch seconds or an ISO-8601 time with a zone, got "soon"');
+  });
+
+  it("marks milliseconds that read like epoch seconds (1970-01-12 to 1970-04-27), and nothing else", () => {
+    const seconds = Date.parse("2026-01-01T00:00:00Z") / 1000;
+    expect(readPipelineEvent(withUnit("milliseconds"), { k: "a", ts: seconds })).toMatchObject({ ts: seconds, secondsLike: true });
+    for (const ts of [0, 1000, 999_999_999, 10_000_000_000, Date.parse("2026-01-01T00:00:00Z")])
+      expect(readPipelineEvent(withUnit("milliseconds"), { k: "a", ts })).not.toHaveProperty("secondsLike");
+    // a string is what it says, and a pipeline that reads seconds reads them as seconds
+    expect(readPipelineEvent(withUnit("milliseconds"), { k: "a", ts: "1970-01-21T10:33:45Z" })).not.toHaveProperty("secondsLike");
+    expect(readPipelineEvent(withUnit("seconds"), { k: "a", ts: seconds })).not.toHaveProperty("secondsLike");
+  });
+
+  it("refuses a unit it does not know, naming the field", () => {
+    expect(() => withUnit("hours")).toThrow(/eventTimeUnit/);
+  });
+});

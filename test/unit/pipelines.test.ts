@@ -33,6 +33,7 @@ describe("pipelines file", () => {
       name: "cpu-avg-5m",
       key: "host",
       eventTime: "ts",
+      eventTimeUnit: "milliseconds",
       filter: { metric: "cpu" },
       window: { type: "tumbling", size: 300_000 },
       aggregates: [

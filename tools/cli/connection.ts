@@ -48,8 +48,11 @@ export interface AwsFlags {
 export async function connect(flags: AwsFlags = {}): Promise<CliConnection> {
   const endpoint = process.env.AWS_ENDPOINT_URL ?? process.env.AWS_ENDPOINT_URL_DYNAMODB ?? process.env.AWS_ENDPOINT_URL_KINESIS;
   if (endpoint) {
-    // The SDK reads AWS_ENDPOINT_URL and the per-service AWS_ENDPOINT_URL_<SERVICE> itself.
-    return { dynamodb: createDynamoDbClient(flags), kinesis: createKinesisClient(flags), aws: false, describe: `endpoint ${endpoint}` };
+    // The SDK reads AWS_ENDPOINT_URL and the per-service AWS_ENDPOINT_URL_<SERVICE> itself. An emulator
+    // takes any region: without one configured, sign for us-east-1 rather than refuse.
+    const configured = flags.region ?? process.env.AWS_REGION ?? flags.profile ?? process.env.AWS_PROFILE;
+    const at = configured === undefined ? { ...flags, region: "us-east-1" } : flags;
+    return { dynamodb: createDynamoDbClient(at), kinesis: createKinesisClient(at), aws: false, describe: `endpoint ${endpoint}` };
   }
   const local = await readLocalConnection();
   if (local) {

@@ -7,17 +7,23 @@ import { partitionKeyFrom } from "../../shared/aws/kinesis/partition-keys.ts";
 import { putRecordsWithRetry } from "../../shared/aws/kinesis/put-records.ts";
 import { valueAt } from "../../shared/core/pipelines/events.ts";
 import { counted } from "../local/plural.ts";
-import { CliError, connect, runCommand } from "./connection.ts";
+import { CliError, connect, resolveTarget, runCommand, type TargetFlags } from "./connection.ts";
 
-export function runProduce(file: string, options: { stream: string; partitionKey?: string; aggregate?: boolean }) {
+export function runProduce(file: string, options: TargetFlags & { stream?: string; partitionKey?: string; aggregate?: boolean }) {
   return runCommand(async () => {
     // A file that cannot be opened is the user's input: a usage error (2), said before anything is sent.
     if (file !== "-")
       await access(file, constants.R_OK).catch((error: Error) => {
         throw new CliError(`cannot read ${file}: ${error.message}`, 2);
       });
-    const connection = await connect();
-    const target = options.stream.startsWith("arn:") ? { streamArn: options.stream } : { streamName: options.stream };
+    const connection = await connect(options);
+    const stream = options.stream ?? (await resolveTarget(connection, options)).sourceStream;
+    if (stream === undefined)
+      throw new CliError(
+        "no stream to write to: pass --stream NAME, or --stack NAME (a deployed stack), or run this beside `panes start`",
+        2,
+      );
+    const target = stream.startsWith("arn:") ? { streamArn: stream } : { streamName: stream };
     const input = file === "-" ? process.stdin : createReadStream(file);
     input.on("error", () => undefined);
     const lines = createInterface({ input, crlfDelay: Number.POSITIVE_INFINITY });
@@ -34,7 +40,7 @@ export function runProduce(file: string, options: { stream: string; partitionKey
         : batch;
       await putRecordsWithRetry(connection.kinesis, target, entries).catch((error: Error) => {
         if (error.name !== "ResourceNotFoundException") throw error;
-        throw new CliError(`${connection.describe} has no stream ${options.stream}: give its name or ARN (--stream)`);
+        throw new CliError(`${connection.describe} has no stream ${stream}: give its name or ARN (--stream)`);
       });
       sent += batch.length;
       batch = [];
@@ -62,7 +68,7 @@ export function runProduce(file: string, options: { stream: string; partitionKey
     }
     await flush();
     process.stderr.write(
-      `produce: ${counted(sent, "record")} to ${options.stream} (${connection.describe}), ${counted(lineNumber, "line")} read\n`,
+      `produce: ${counted(sent, "record")} to ${stream} (${connection.describe}), ${counted(lineNumber, "line")} read\n`,
     );
   });
 }

@@ -1,7 +1,7 @@
 // The `panes` command line, declared: each command is a small module calling shared/. main.ts runs it;
 // the tests read it (every command and option is in the README).
 import { fileURLToPath } from "node:url";
-import { Command, CommanderError, InvalidArgumentError, Option } from "commander";
+import { Command, InvalidArgumentError, Option } from "commander";
 import { nearest } from "../../shared/core/config-issues.ts";
 import { parseDuration } from "../../shared/core/windows/duration.ts";
 import { runBenchCommand } from "./bench.ts";
@@ -114,14 +114,14 @@ program
   .option("--reshard-at <k>", "split every shard after k records, and merge two back after 2k", integer(1, 100_000_000))
   .action(runReplay);
 
-program
+const produce = program
   .command("produce")
   .description("write JSON lines to a Kinesis stream with PutRecords batching and retry of refused records")
-  .requiredOption("--stream <name>", "stream name (or ARN)")
   .argument("[file]", "JSON lines file, or '-' for standard input", "-")
+  .option("--stream <name>", "stream name or ARN (default: the source stream of --stack, or of the local stack)")
   .option("--partition-key <field>", "event field used as the partition key (default: a random key per record)")
-  .option("--aggregate", "pack records KPL-style (Kinesis Producer Library aggregation), as high-volume producers do")
-  .action(runProduce);
+  .option("--aggregate", "pack records KPL-style (Kinesis Producer Library aggregation), as high-volume producers do");
+awsOptions(produce).action(runProduce);
 
 const results = program
   .command("results")

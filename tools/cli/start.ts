@@ -1,6 +1,6 @@
 // `panes start` (npm start): the local pipeline with a demo producer and a live view of closed windows.
 
-import { appendFile } from "node:fs/promises";
+import { appendFile, writeFile } from "node:fs/promises";
 import { loadPipelinesFile } from "../../shared/app/pipelines-file.ts";
 import { readWatermarks } from "../../shared/aws/dynamodb/checkpoints.ts";
 import { listDeadLetters } from "../../shared/aws/dynamodb/dead-letters.ts";
@@ -13,6 +13,7 @@ import { Chaos } from "../local/chaos.ts";
 import { startDemoProducer } from "../local/demo.ts";
 import type { KinesisEmulator } from "../local/emulators.ts";
 import { counted } from "../local/plural.ts";
+import { fitScreen, redraw, type ScreenBlock } from "../local/screen.ts";
 import { startLocalStack } from "../local/stack.ts";
 import { tailStream } from "../local/tail.ts";
 import { CliError, LOCAL_STATE_FILE, runCommand } from "./connection.ts";
@@ -103,7 +104,11 @@ export function runStart(options: {
           throw new CliError(`the dashboard could not listen on 127.0.0.1:${options.dashboardPort}: ${error.message}`);
         })
       : undefined;
-    if (dashboard) out.write(`Dashboard: ${dashboard.url}\n`);
+    if (dashboard) {
+      out.write(`Dashboard: ${dashboard.url}\n`);
+      // Other commands (and people) find it where they find the endpoints.
+      await writeFile(LOCAL_STATE_FILE, JSON.stringify({ ...c, dashboardUrl: dashboard.url }, null, 2));
+    }
 
     // Hours back, at the speed-up: the clock reaches wall time after 12 h / speed (2.4 minutes at 300×).
     const start = Math.floor((Date.now() - DEMO_HISTORY_MS) / 3_600_000) * 3_600_000;
@@ -121,7 +126,7 @@ export function runStart(options: {
     out.write(
       demo
         ? `Demo producer: ${counted(options.hosts, "host")}, cpu and mem every 10 s of event time, clock ${options.speed}× from 12 hours ago until it reaches wall time (a 5-minute window every ${(300_000 / options.speed / 1000).toFixed(1)} s until then; wall time after ${formatDuration(Math.ceil(DEMO_HISTORY_MS / options.speed / 1000) * 1000)}). Ctrl-C stops everything.\n`
-        : `No demo producer: write events with  AWS_ENDPOINT_URL=${c.kinesisEndpoint} npx panes produce --stream ${c.names.sourceStream} FILE. Ctrl-C stops everything.\n`,
+        : `No demo producer: write events (JSON lines) to ${c.names.sourceStream} with  npx panes produce FILE  beside this. Ctrl-C stops everything.\n`,
     );
 
     // The view follows the output stream, as a downstream consumer would: every result version arrives there.
@@ -149,10 +154,16 @@ export function runStart(options: {
       if (refreshes % 4 === 1) {
         deadLetters = countDeadLetters(await listDeadLetters(stack.dynamodb, c.names.deadLetterTable));
       }
-      const screen: string[] = [
-        `\x1b[1mPanes\x1b[0m local pipeline — Kinesis ${c.kinesisEndpoint} (${options.kinesis}), DynamoDB ${c.dynamodbEndpoint} (dynalite), stream ${c.names.sourceStream} (${counted(options.shards, "shard")})`,
-        ...(dashboard ? [`Dashboard: ${dashboard.url}`] : []),
-        "",
+      const blocks: ScreenBlock[] = [
+        {
+          head: [
+            `\x1b[1mPanes\x1b[0m local pipeline — Kinesis ${c.kinesisEndpoint} (${options.kinesis}), DynamoDB ${c.dynamodbEndpoint} (dynalite), stream ${c.names.sourceStream} (${counted(options.shards, "shard")})`,
+            ...(dashboard ? [`Dashboard: ${dashboard.url}`] : []),
+            "",
+          ],
+          rows: [],
+          tail: [],
+        },
       ];
       for (const pipeline of pipelines) {
         const wm = watermarks.get(pipeline.name);
@@ -161,9 +172,6 @@ export function runStart(options: {
         const ends = [...new Set(results.map((r) => r.end))].sort((a, b) => a - b).slice(-4);
         const keys = [...new Set(results.map((r) => r.key))].sort((a, b) => a.localeCompare(b, undefined, { numeric: true })).slice(0, 20);
         const firstAggregate = pipeline.aggregates[0]?.name ?? "";
-        screen.push(
-          `\x1b[1m${pipeline.name}\x1b[0m  ${describeWindow(pipeline)}, ${firstAggregate} per ${pipeline.key}   watermark ${wm === undefined ? "—" : new Date(wm).toISOString().slice(11, 19)}`,
-        );
         const header = [
           "key".padEnd(8),
           ...ends.map((e) => {
@@ -171,22 +179,32 @@ export function runStart(options: {
             return `${hhmm(r?.start ?? e)}–${hhmm(e)}`.padStart(13);
           }),
         ];
-        screen.push(`  ${header.join(" ")}`);
-        for (const key of keys) {
-          const cells = ends.map((e) => {
-            const r = results.find((x) => x.key === key && x.end === e);
-            return (r ? `${formatValue(r.values[firstAggregate])} (${r.count})` : "").padStart(13);
-          });
-          screen.push(`  ${printable(key).padEnd(8)} ${cells.join(" ")}`);
-        }
-        screen.push("");
+        blocks.push({
+          head: [
+            `\x1b[1m${pipeline.name}\x1b[0m  ${describeWindow(pipeline)}, ${firstAggregate} per ${pipeline.key}   watermark ${wm === undefined ? "—" : new Date(wm).toISOString().slice(11, 19)}`,
+            `  ${header.join(" ")}`,
+          ],
+          rows: keys.map((key) => {
+            const cells = ends.map((e) => {
+              const r = results.find((x) => x.key === key && x.end === e);
+              return (r ? `${formatValue(r.values[firstAggregate])} (${r.count})` : "").padStart(13);
+            });
+            return `  ${printable(key).padEnd(8)} ${cells.join(" ")}`;
+          }),
+          more: (hidden) => `  … and ${counted(hidden, "more key")}`,
+          tail: [""],
+        });
       }
       const stats = demo?.stats;
-      screen.push(
-        `events produced ${stats?.produced ?? 0}   ${describeDeadLetterCounts(deadLetters)}   event clock ${demo ? new Date(demo.eventClock()).toISOString().slice(0, 19) : "—"}`,
-      );
-      screen.push("Ctrl-C stops everything.  `npx panes results --pipeline NAME` and `npx panes dlq list` work while this runs.");
-      out.write(`\x1b[H\x1b[2J${screen.join("\n")}\n`);
+      blocks.push({
+        head: [
+          `events produced ${stats?.produced ?? 0}   ${describeDeadLetterCounts(deadLetters)}   event clock ${demo ? new Date(demo.eventClock()).toISOString().slice(0, 19) : "—"}`,
+          "Ctrl-C stops everything.  `npx panes results --pipeline NAME` and `npx panes dlq list` work while this runs.",
+        ],
+        rows: [],
+        tail: [],
+      });
+      out.write(redraw(fitScreen(blocks, out.rows ?? 24, out.columns ?? 80)));
     };
 
     let stopping = false;

@@ -3,6 +3,7 @@
 import { loadPipelinesFile } from "../../shared/app/pipelines-file.ts";
 import { readStatus } from "../../shared/app/status.ts";
 import { formatDuration } from "../../shared/core/windows/duration.ts";
+import { counted } from "../local/plural.ts";
 import { CliError, connect, required, resolveTarget, runCommand, type TargetFlags } from "./connection.ts";
 import { printTable } from "./results.ts";
 
@@ -12,6 +13,17 @@ function ago(ms: number): string {
   const sign = ms < 0 ? "-" : "";
   const abs = Math.abs(Math.round(ms));
   return abs < 1000 ? `${sign}${abs}ms` : `${sign}${formatDuration(Math.round(abs / 1000) * 1000)}`;
+}
+
+/** The one line status prints for events whose time reads like seconds. */
+export function secondsLikeLine(pipeline: string, { count, sample }: { count: number; sample?: number }): string {
+  const example = sample === undefined ? "" : ` (the newest: ${sample} ms, ${new Date(sample).toISOString()})`;
+  return `${counted(count, "event time")} read like epoch seconds given as milliseconds${example}: if the producers send seconds, set "eventTimeUnit": "seconds" on pipeline ${pipeline}`;
+}
+
+/** The one line status prints for records no pipeline's filter took. */
+export function unmatchedLine({ count, sample }: { count: number; sample?: string }): string {
+  return `records no pipeline's filter took: ${count}${count > 0 && sample !== undefined ? ` (the newest: ${sample}) — a field a filter reads missing or misspelt?` : ""}`;
 }
 
 export function runStatus(options: TargetFlags & { pipelines?: string; json?: boolean; watch?: boolean }) {
@@ -39,6 +51,7 @@ export function runStatus(options: TargetFlags & { pipelines?: string; json?: bo
             ? "none yet"
             : `${new Date(p.watermark).toISOString()} (${(p.lagMs ?? 0) >= 0 ? `${ago(p.lagMs ?? 0)} behind` : `${ago(-(p.lagMs ?? 0))} ahead of`} wall clock)`;
         process.stdout.write(`${p.pipeline}: watermark ${watermark}; dead-lettered ${p.deadLettered}, late ${p.late}\n`);
+        if (p.secondsLike.count > 0) process.stdout.write(`  ${secondsLikeLine(p.pipeline, p.secondsLike)}\n`);
         printTable(
           ["  shard", "last sequence number", "max event time", "updated", "state"],
           p.shards.map((s) => [
@@ -52,6 +65,7 @@ export function runStatus(options: TargetFlags & { pipelines?: string; json?: bo
         process.stdout.write("\n");
       }
       process.stdout.write(`records no pipeline could read (not JSON): ${status.unreadable}\n`);
+      process.stdout.write(`${unmatchedLine(status.unmatched)}\n`);
     };
     await show();
     if (!options.watch) return;

@@ -65,6 +65,8 @@ export interface PipelineView {
   progress: ProgressHistory;
   deadLettered: number;
   late: number;
+  /** events whose time (milliseconds) reads like epoch seconds: a producer sending seconds? */
+  secondsLike: number;
   /** every key with a closed window in view, by latest value of the charted metric, largest first (at most 500) */
   keys: string[];
   keysTotal: number;
@@ -83,6 +85,8 @@ export interface DashboardSnapshot {
   error?: string;
   /** dead-lettered records no pipeline could read (not JSON objects) */
   unreadable: number;
+  /** records no pipeline's filter took (a field missing or misspelt?), with the newest one's start */
+  unmatched: { count: number; sample?: string };
   /** when dead letters were last counted (they are scanned less often than the rest is read) */
   deadLettersCountedAt?: number;
   pipelines: PipelineView[];

@@ -70,6 +70,7 @@ export class DashboardSource {
   private deadLetters = new Map<string, DeadLetterCount>();
   private deadLettersCountedAt?: number;
   private lastError?: string;
+  private unmatched: DashboardSnapshot["unmatched"] = { count: 0 };
   private timer?: NodeJS.Timeout;
   private running?: Promise<void>;
   private readonly listeners = new Set<() => void>();
@@ -128,6 +129,7 @@ export class DashboardSource {
       this.deadLettersCountedAt = now;
     }
     const status = await readStatus(dynamodb, { stateTable: tables.stateTable }, this.options.pipelines, now);
+    this.unmatched = status.unmatched;
     await Promise.all(
       this.states.map(async (state, i) => {
         const current = status.pipelines[i];
@@ -198,6 +200,7 @@ export class DashboardSource {
         progress: state.progress.history(),
         deadLettered: counts.invalid,
         late: counts.late,
+        secondsLike: status?.secondsLike.count ?? 0,
         keys: ranked.slice(0, MAX_KEYS_LISTED),
         keysTotal: ranked.length,
         chart: windows.chart(metric, chartKeys, own && own.length > 0 ? "viewer" : "top"),
@@ -210,6 +213,7 @@ export class DashboardSource {
       refreshMs: this.options.refreshMs,
       ...(this.lastError === undefined ? {} : { error: this.lastError }),
       unreadable: this.deadLetters.get("*")?.invalid ?? 0,
+      unmatched: this.unmatched,
       ...(this.deadLettersCountedAt === undefined ? {} : { deadLettersCountedAt: this.deadLettersCountedAt }),
       pipelines,
       held: {

@@ -95,6 +95,8 @@ export interface LocalConnection {
   pipelines: string[];
   /** absolute path of the pipelines file, when the stack was started from one */
   pipelinesFile?: string;
+  /** the web dashboard `npm start` serves, once it listens */
+  dashboardUrl?: string;
   pid: number;
 }
 

@@ -1,11 +1,12 @@
 // Per (pipeline, shard) checkpoints, per-shard progress and the per-pipeline watermark, kept in the
 // state table. The closing logic writes a checkpoint once it has folded a shard's log entries into
 // pane state; the watermark is derived from checkpoints and never goes backwards.
-import { type DynamoDBClient, GetItemCommand } from "@aws-sdk/client-dynamodb";
+import { type AttributeValue, type DynamoDBClient, GetItemCommand } from "@aws-sdk/client-dynamodb";
 import { earliestReset, historySampleMs, type WatermarkHistory, withSample } from "../../core/windows/watermark.ts";
 import { retryOnConflict } from "../retry.ts";
 import { type Item, N, num, S, str } from "./attributes.ts";
 import { checkpointItemKey, padSequence, shardProgressItemKey, watermarkItemKey } from "./keys.ts";
+import type { EntryNotices } from "./log.ts";
 import { batchGetAll, putItem, queryAll, updateItem } from "./requests.ts";
 
 export interface Checkpoint {
@@ -257,8 +258,42 @@ export interface ShardProgressRecord {
   sequenceNumber?: string;
   /** the shard log's last entry folded into pane state (0: none yet) */
   ordinal: number;
+  /**
+   * The last record position that entry covers: the whole Kinesis record, or — an entry that ends
+   * inside a KPL-aggregated record — its user records up to there (absent before positions were kept).
+   */
+  position?: bigint;
   /** the shard is closed and was read to its end */
   finished: boolean;
+  /** the input notices of every entry the progress moved over, summed (absent: none) */
+  notices?: EntryNotices;
+}
+
+/**
+ * The last record position a shard's progress covers: exact when kept; else (older items) every user
+ * record of its last Kinesis record.
+ */
+export function lastPositionOf(progress: Pick<ShardProgressRecord, "sequenceNumber" | "position"> | undefined): bigint | undefined {
+  if (progress?.position !== undefined) return progress.position;
+  return progress?.sequenceNumber === undefined ? undefined : (BigInt(progress.sequenceNumber) << 32n) + 0xffffffffn;
+}
+
+/** The notices of entries, summed; undefined when they hold none. Samples: the newest entry's. */
+export function sumNotices(entries: readonly { notices?: EntryNotices }[]): EntryNotices | undefined {
+  let sum: EntryNotices | undefined;
+  for (const { notices } of entries) {
+    if (notices === undefined) continue;
+    sum ??= {};
+    if (notices.unmatched) {
+      sum.unmatched = (sum.unmatched ?? 0) + notices.unmatched;
+      if (notices.unmatchedSample !== undefined) sum.unmatchedSample = notices.unmatchedSample;
+    }
+    for (const [pipeline, { count, sample }] of Object.entries(notices.secondsLike ?? {})) {
+      sum.secondsLike ??= {};
+      sum.secondsLike[pipeline] = { count: (sum.secondsLike[pipeline]?.count ?? 0) + count, sample };
+    }
+  }
+  return sum;
 }
 
 /**
@@ -269,19 +304,76 @@ export async function writeShardProgress(
   client: DynamoDBClient,
   tableName: string,
   shardId: string,
-  progress: { ordinal: number; sequenceNumber?: string },
+  progress: { ordinal: number; sequenceNumber?: string; position?: bigint },
   now: number,
-): Promise<void> {
-  const seq = progress.sequenceNumber === undefined ? "" : ", seq = :seq";
-  await updateItem(client, tableName, shardProgressItemKey(shardId), {
-    expression: `SET ord = :ord, updatedAt = :now${seq}`,
-    condition: "attribute_not_exists(ord) OR ord < :ord",
-    values: {
-      ":ord": N(progress.ordinal),
-      ":now": N(now),
-      ...(progress.sequenceNumber === undefined ? {} : { ":seq": S(padSequence(progress.sequenceNumber)) }),
-    },
+  /**
+   * The notices of the entries after `after` (the ordinal the progress stood at when they were read),
+   * added exactly once: the write then applies only if the progress still stands at `after`.
+   */
+  counted?: { after: number; notices: EntryNotices },
+): Promise<boolean> {
+  const seq = `${progress.sequenceNumber === undefined ? "" : ", seq = :seq"}${progress.position === undefined ? "" : ", pos = :pos"}`;
+  const sets = [`ord = :ord, updatedAt = :now${seq}`];
+  const adds: string[] = [];
+  const names: Record<string, string> = {};
+  const values: Record<string, AttributeValue> = {
+    ":ord": N(progress.ordinal),
+    ":now": N(now),
+    ...(progress.sequenceNumber === undefined ? {} : { ":seq": S(padSequence(progress.sequenceNumber)) }),
+    ...(progress.position === undefined ? {} : { ":pos": S(progress.position.toString()) }),
+  };
+  const notices = counted?.notices;
+  if (notices?.unmatched) {
+    adds.push("um :um");
+    values[":um"] = N(notices.unmatched);
+    if (notices.unmatchedSample !== undefined) {
+      sets.push("ums = :ums");
+      values[":ums"] = S(notices.unmatchedSample);
+    }
+  }
+  for (const [i, [pipeline, { count, sample }]] of Object.entries(notices?.secondsLike ?? {}).entries()) {
+    adds.push(`#sl${i} :sl${i}`);
+    sets.push(`#ss${i} = :ss${i}`);
+    names[`#sl${i}`] = `sl#${pipeline}`;
+    names[`#ss${i}`] = `ss#${pipeline}`;
+    values[`:sl${i}`] = N(count);
+    values[`:ss${i}`] = N(sample);
+  }
+  if (counted !== undefined) values[":after"] = N(counted.after);
+  return updateItem(client, tableName, shardProgressItemKey(shardId), {
+    expression: `SET ${sets.join(", ")}${adds.length > 0 ? ` ADD ${adds.join(", ")}` : ""}`,
+    condition:
+      counted === undefined
+        ? "attribute_not_exists(ord) OR ord < :ord"
+        : counted.after === 0
+          ? "attribute_not_exists(ord) OR ord = :after"
+          : "ord = :after",
+    ...(Object.keys(names).length > 0 ? { names } : {}),
+    values,
   });
+}
+
+const noticesField = (item: Item) => {
+  const notices = noticesOfProgress(item);
+  return notices === undefined ? {} : { notices };
+};
+
+/** The input notices a shard's progress item has summed. */
+function noticesOfProgress(item: Item): EntryNotices | undefined {
+  const notices: EntryNotices = {};
+  const unmatched = num(item, "um");
+  if (unmatched) {
+    notices.unmatched = unmatched;
+    const sample = str(item, "ums");
+    if (sample !== undefined) notices.unmatchedSample = sample;
+  }
+  for (const [name, value] of Object.entries(item)) {
+    if (!name.startsWith("sl#") || value.N === undefined) continue;
+    const pipeline = name.slice(3);
+    notices.secondsLike ??= {};
+    notices.secondsLike[pipeline] = { count: Number(value.N), sample: num(item, `ss#${pipeline}`) ?? 0 };
+  }
+  return Object.keys(notices).length > 0 ? notices : undefined;
 }
 
 /** Marks a closed shard as read to its end: the watermark stops waiting for it. */
@@ -308,7 +400,9 @@ export async function readShardProgress(
           shardId,
           sequenceNumber: seq === undefined ? undefined : BigInt(seq).toString(),
           ordinal: num(item, "ord") ?? 0,
+          ...(str(item, "pos") === undefined ? {} : { position: BigInt(str(item, "pos") as string) }),
           finished: item.finished?.BOOL === true,
+          ...noticesField(item),
         },
       ];
     }),

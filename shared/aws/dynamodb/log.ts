@@ -42,6 +42,15 @@ export interface LogEntry {
   /** batches: per pipeline, the max event time among the events it read */
   maxEventTimes: Record<string, number>;
   panes: LoggedPane[];
+  /** batches: input that was read but probably not meant so (plan.ts InputNotices), counted */
+  notices?: EntryNotices;
+}
+
+/** An entry's input notices: how many records no pipeline took, and per pipeline how many event times read like seconds. */
+export interface EntryNotices {
+  unmatched?: number;
+  unmatchedSample?: string;
+  secondsLike?: Record<string, { count: number; sample: number }>;
 }
 
 /** DynamoDB items are at most 400 KB; an entry stays well below (the ingest function splits a batch that would not). */
@@ -126,6 +135,7 @@ export function logItemOf(shardId: string, entry: LogEntry, ttlSeconds?: number)
     ...(first === undefined ? {} : { f: S(base36(first)) }),
     at: N(entry.at),
     d: { B: encodeBody(entry) },
+    ...(entry.notices === undefined ? {} : { nt: S(JSON.stringify(entry.notices)) }),
     ...(ttlSeconds === undefined ? {} : { ttl: N(Math.floor(entry.at / 1000) + ttlSeconds) }),
   };
 }
@@ -141,6 +151,7 @@ export function decodeLogItem(item: Item): LogEntry {
     ...(lastPosition === undefined ? {} : { last: lastPosition }),
     at: num(item, "at") ?? 0,
     ...(item.d?.B === undefined ? { panes: [], watermarks: {}, maxEventTimes: {} } : decodeBody(item.d.B)),
+    ...(item.nt?.S === undefined ? {} : { notices: JSON.parse(item.nt.S) as EntryNotices }),
   };
 }
 

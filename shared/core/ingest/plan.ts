@@ -29,8 +29,26 @@ export interface BatchPlan {
    * the ingest makes need it (a redrive must not count the record there again).
    */
   acceptedBy: Map<bigint, string[]>;
-  counts: { records: number; events: number; invalid: number; lateAccepted: number };
+  counts: { records: number; events: number; invalid: number; lateAccepted: number; unmatched: number; secondsLike: number };
+  /** what the batch says about its input that is not an error: counted per shard, shown by status */
+  notices: InputNotices;
 }
+
+/**
+ * Input that is read but probably not what the producer meant: records no pipeline's filter took (a
+ * misspelt field?), and event times that read like epoch seconds given as milliseconds. By position,
+ * so a batch split into several log entries counts each once; with the first of each as a sample.
+ */
+export interface InputNotices {
+  unmatched: bigint[];
+  /** the first unmatched record's text (its first 200 characters) */
+  unmatchedSample?: string;
+  /** per pipeline, the positions of its events whose time reads like seconds, and the first such raw time */
+  secondsLike: Map<string, { positions: bigint[]; sample: number }>;
+}
+
+/** The longest sample of an unmatched record kept. */
+const SAMPLE_CHARS = 200;
 
 const utf8 = new TextDecoder("utf-8", { fatal: true });
 
@@ -158,6 +176,7 @@ class Planner {
   readonly progress: Map<string, { sequenceNumber: bigint; ts: number }[]>;
   readonly acceptedBy = new Map<bigint, string[]>();
   readonly counts: BatchPlan["counts"];
+  readonly notices: InputNotices = { unmatched: [], secondsLike: new Map() };
 
   constructor(
     private readonly pipelines: readonly Pipeline[],
@@ -167,7 +186,7 @@ class Planner {
     records: number,
   ) {
     this.progress = new Map(pipelines.map((p) => [p.name, []]));
-    this.counts = { records, events: 0, invalid: 0, lateAccepted: 0 };
+    this.counts = { records, events: 0, invalid: 0, lateAccepted: 0, unmatched: 0, secondsLike: 0 };
   }
 
   private letter(record: StreamRecord, kind: DeadLetter["kind"], pipeline: string, reason: string): DeadLetter {
@@ -195,9 +214,11 @@ class Planner {
     let letters: DeadLetter[] | undefined;
     let takenBy: string[] | undefined;
     let bySession = false;
+    let read = false;
     for (const pipeline of this.pipelines) {
       const event = readPipelineEvent(pipeline, decoded.value, this.now);
       if (event.kind === "skipped") continue;
+      read = true;
       if (event.kind === "invalid") {
         const invalid = this.letter(record, "invalid", pipeline.name, event.reason);
         this.deadLetters.push(invalid);
@@ -205,12 +226,18 @@ class Planner {
         this.counts.invalid++;
         continue;
       }
+      if (event.secondsLike) this.noteSecondsLike(pipeline.name, position, event.ts);
       const taken = this.event(pipeline, record, position, event);
       if (taken.letter !== undefined) letters = withItem(letters, taken.letter);
       if (taken.taken) {
         takenBy = withItem(takenBy, pipeline.name);
         if (pipeline.window.type === "session") bySession = true;
       }
+    }
+    if (!read) {
+      this.counts.unmatched++;
+      this.notices.unmatched.push(position);
+      this.notices.unmatchedSample ??= Buffer.from(record.data).toString("utf8").slice(0, SAMPLE_CHARS);
     }
     // A redrive must know whether pipelines already counted this record.
     if (letters !== undefined) for (const l of letters) l.acceptedBy = takenBy ?? [];
@@ -315,6 +342,13 @@ class Planner {
     return entry;
   }
 
+  private noteSecondsLike(pipeline: string, position: bigint, ts: number): void {
+    this.counts.secondsLike++;
+    const known = this.notices.secondsLike.get(pipeline);
+    if (known) known.positions.push(position);
+    else this.notices.secondsLike.set(pipeline, { positions: [position], sample: ts });
+  }
+
   plan(): BatchPlan {
     return {
       panes: entriesIn(this.panes),
@@ -324,6 +358,7 @@ class Planner {
       progress: this.progress,
       acceptedBy: this.acceptedBy,
       counts: this.counts,
+      notices: this.notices,
     };
   }
 }

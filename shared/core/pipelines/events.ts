@@ -17,7 +17,16 @@ const MIN_NUMBER = 1e-130;
 const ISO_8601 = /^(\d{4})-(\d{2})-(\d{2})T(\d{2}):(\d{2})(?::(\d{2})(\.\d{1,9})?)?(Z|[+-]\d{2}:?\d{2})$/;
 
 export type PipelineEvent =
-  | { kind: "event"; key: string; ts: number; values: Record<string, number>; keys: Record<string, string>; id?: string }
+  | {
+      kind: "event";
+      key: string;
+      ts: number;
+      values: Record<string, number>;
+      keys: Record<string, string>;
+      id?: string;
+      /** a number of milliseconds that reads like epoch seconds (between 1970-01-12 and 1970-04-27): counted, shown */
+      secondsLike?: true;
+    }
   | { kind: "skipped" }
   | { kind: "invalid"; reason: string };
 
@@ -64,11 +73,30 @@ const utf8Length = (text: string) => utf8.encode(text).byteLength;
 
 const daysInMonth = (year: number, month: number) => new Date(Date.UTC(year, month, 0)).getUTCDate();
 
-/** Parses an event time: epoch milliseconds (number) or an ISO-8601 string with a zone and a real calendar date. */
-export function parseEventTime(value: unknown): number | string {
+/** What a number in an event-time field counts. */
+export type EventTimeUnit = "milliseconds" | "seconds" | "microseconds";
+
+const MS_PER_UNIT: Record<EventTimeUnit, number> = { milliseconds: 1, seconds: 1000, microseconds: 0.001 };
+
+/**
+ * Epoch seconds of 2001-09-09 to 2286-11-20, read as milliseconds, fall between 1970-01-12 and
+ * 1970-04-27: a time there is almost surely seconds taken for milliseconds. Not refused (a test's or a
+ * replay's times may start at the epoch), but counted and shown (status, the dashboard, a metric).
+ */
+export const SECONDS_LIKE_MS = { from: 1e9, to: 1e10 } as const;
+
+export function looksLikeSeconds(ms: number): boolean {
+  return ms >= SECONDS_LIKE_MS.from && ms < SECONDS_LIKE_MS.to;
+}
+
+/**
+ * Parses an event time: a number of `unit`s since the epoch (default milliseconds) or an ISO-8601
+ * string with a zone and a real calendar date; epoch milliseconds, or the reason it is not one.
+ */
+export function parseEventTime(value: unknown, unit: EventTimeUnit = "milliseconds"): number | string {
   let ms: number;
   if (typeof value === "number") {
-    ms = Math.floor(value);
+    ms = Math.floor(value * MS_PER_UNIT[unit]);
   } else if (typeof value === "string" && ISO_8601.test(value)) {
     const [, year, month, day, hour, minute, second] = (value.match(ISO_8601) ?? []).map(Number);
     const valid =
@@ -82,7 +110,7 @@ export function parseEventTime(value: unknown): number | string {
     if (!valid) return `is not a calendar date and time (${describe(value)})`;
     ms = Date.parse(value);
   } else {
-    return `must be epoch milliseconds or an ISO-8601 time with a zone, got ${describe(value)}`;
+    return `must be epoch ${unit} or an ISO-8601 time with a zone, got ${describe(value)}`;
   }
   if (!Number.isFinite(ms) || ms < 0 || ms > MAX_EVENT_TIME) return `is out of range (${describe(value)})`;
   return ms;
@@ -135,7 +163,8 @@ export function readPipelineEvent(pipeline: Pipeline, event: unknown, now = Date
   const maxKeyBytes = maxKeyBytesCached(pipeline);
   const key = textOf(valueAt(event, pipeline.key), `key field "${pipeline.key}"`, maxKeyBytes);
   if ("reason" in key) return { kind: "invalid", reason: key.reason };
-  const ts = parseEventTime(valueAt(event, pipeline.eventTime));
+  const raw = valueAt(event, pipeline.eventTime);
+  const ts = parseEventTime(raw, pipeline.eventTimeUnit);
   if (typeof ts === "string") return { kind: "invalid", reason: `event time field "${pipeline.eventTime}" ${ts}` };
   if (pipeline.maxFutureSkew !== undefined && ts > now + pipeline.maxFutureSkew) {
     return {
@@ -174,5 +203,6 @@ export function readPipelineEvent(pipeline: Pipeline, event: unknown, now = Date
     }
     values[aggregate.field] = value;
   }
-  return { kind: "event", key: key.text, ts, values, keys, id };
+  const suspicious = typeof raw === "number" && pipeline.eventTimeUnit === "milliseconds" && looksLikeSeconds(ts);
+  return { kind: "event", key: key.text, ts, values, keys, id, ...(suspicious ? { secondsLike: true as const } : {}) };
 }

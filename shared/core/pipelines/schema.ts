@@ -133,6 +133,8 @@ export const pipelineSchema = z
     }),
     key: fieldPath,
     eventTime: fieldPath,
+    /** what a number in the event-time field counts (an ISO-8601 string is read as what it says) */
+    eventTimeUnit: z.enum(["milliseconds", "seconds", "microseconds"]).default("milliseconds"),
     filter: namedRecord(fieldPath, scalar, "a field").default({}),
     window: windowSchema,
     aggregates: namedRecord(
@@ -164,6 +166,7 @@ export const pipelineSchema = z
     name: p.name,
     key: p.key,
     eventTime: p.eventTime,
+    eventTimeUnit: p.eventTimeUnit,
     filter: p.filter,
     window: p.window as WindowSpec,
     aggregates: Object.entries(p.aggregates).map(([name, a]): AggregateSpec => {

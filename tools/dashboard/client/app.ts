@@ -101,7 +101,12 @@ function render(snapshot: DashboardSnapshot): void {
   const sourceLine = document.getElementById("source");
   if (sourceLine) {
     const counted = snapshot.deadLettersCountedAt === undefined ? "" : `; dead letters counted ${localTime(snapshot.deadLettersCountedAt)}`;
-    sourceLine.textContent = `Reading ${snapshot.source} every ${duration(snapshot.refreshMs)}${counted}. Unreadable records (not JSON): ${snapshot.unreadable}.`;
+    const unmatched =
+      snapshot.unmatched.count === 0
+        ? ""
+        : ` Records no pipeline's filter took: ${snapshot.unmatched.count}${snapshot.unmatched.sample === undefined ? "" : ` (the newest: ${snapshot.unmatched.sample})`} — a field a filter reads missing or misspelt?`;
+    sourceLine.textContent = `Reading ${snapshot.source} every ${duration(snapshot.refreshMs)}${counted}. Unreadable records (not JSON): ${snapshot.unreadable}.${unmatched}`;
+    sourceLine.classList.toggle("warn", snapshot.unmatched.count > 0);
   }
   const memory = document.getElementById("memory");
   if (memory) {
@@ -243,6 +248,18 @@ function updatePanel(panel: PipelinePanel, view: PipelineView, now: number): voi
     stat("Shards", `${view.shards.length} (${idle} idle)`),
     stat("Late records (dropped)", el("span", { class: view.late > 0 ? "warn" : "" }, String(view.late))),
     stat("Dead-lettered records", el("span", { class: view.deadLettered > 0 ? "warn" : "" }, String(view.deadLettered))),
+    ...(view.secondsLike > 0
+      ? [
+          stat(
+            "Event times like seconds",
+            el(
+              "span",
+              { class: "warn", title: 'times in ms that read like epoch seconds: set "eventTimeUnit": "seconds"?' },
+              String(view.secondsLike),
+            ),
+          ),
+        ]
+      : []),
   );
 
   const metric = view.metrics.find((m) => m.id === view.chart.metric);
