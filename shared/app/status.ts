@@ -6,7 +6,9 @@ import type { DynamoDBClient } from "@aws-sdk/client-dynamodb";
 import { str } from "../aws/dynamodb/attributes.ts";
 import { readCheckpoints, readShardProgress, readWatermarks, sumNotices } from "../aws/dynamodb/checkpoints.ts";
 import { type LogEntry, readLogHead, readLogShards } from "../aws/dynamodb/log.ts";
+import { PARKED_PREFIX } from "../aws/dynamodb/parked.ts";
 import { scanAll } from "../aws/dynamodb/requests.ts";
+import { countLetters, type DeadLetterCounts, type PipelineLetterCounts, type ReasonCount, totalOf } from "../core/dead-letters.ts";
 import { isIdle } from "../core/windows/watermark.ts";
 
 export interface ShardStatus {
@@ -23,8 +25,13 @@ export interface PipelineStatus {
   /** wall clock minus watermark, ms (negative when event time runs ahead, as in the demo) */
   lagMs?: number;
   shards: ShardStatus[];
+  /** invalid records (dead-lettered with the reason) */
   deadLettered: number;
+  /** late letters: events too late for every window (dropped), and partlyLate of them for some windows only */
   late: number;
+  partlyLate: number;
+  /** invalid letters by what their reason says (the record's own value left out), most frequent first */
+  reasons: ReasonCount[];
   /** events whose time, a number of milliseconds, reads like epoch seconds; with the newest such time */
   secondsLike: { count: number; sample?: number };
 }
@@ -33,31 +40,32 @@ export interface DeploymentStatus {
   pipelines: PipelineStatus[];
   /** dead-lettered records that no pipeline could read (not JSON objects) */
   unreadable: number;
+  /** what the unreadable records' reasons say, most frequent first */
+  unreadableReasons: ReasonCount[];
+  /** every dead letter, all pipelines and the unreadable records together (what the live screen shows) */
+  deadLetters: DeadLetterCounts;
   /** records no pipeline's filter took (a misspelt field?), with the newest one's first characters */
   unmatched: { count: number; sample?: string };
 }
 
-export interface DeadLetterCount {
-  invalid: number;
-  late: number;
-}
-
-/** Dead letters by pipeline ("*" for records no pipeline could read). An operator's tool: it scans the table, two attributes per item. */
-export async function countDeadLetters(client: DynamoDBClient, deadLetterTable: string): Promise<Map<string, DeadLetterCount>> {
-  const counts = new Map<string, DeadLetterCount>();
+/** Dead letters by pipeline ("*" for records no pipeline could read). An operator's tool: it scans the table, the attributes counting needs. */
+export async function countDeadLetters(client: DynamoDBClient, deadLetterTable: string): Promise<Map<string, PipelineLetterCounts>> {
   const items = await scanAll(client, {
     TableName: deadLetterTable,
-    ProjectionExpression: "#kind, pipeline",
+    ProjectionExpression: "pk, #kind, pipeline, reason, acceptedBy",
     ExpressionAttributeNames: { "#kind": "kind" },
   });
-  for (const item of items) {
-    const pipeline = str(item, "pipeline") ?? "*";
-    const count = counts.get(pipeline) ?? { invalid: 0, late: 0 };
-    if (str(item, "kind") === "late") count.late++;
-    else count.invalid++;
-    counts.set(pipeline, count);
-  }
-  return counts;
+  return countLetters(
+    items
+      // keys whose closing is parked share the table, and are not letters (panes status lists them apart)
+      .filter((item) => !(str(item, "pk") ?? "").startsWith(PARKED_PREFIX))
+      .map((item) => ({
+        kind: str(item, "kind") === "late" ? "late" : "invalid",
+        pipeline: str(item, "pipeline") ?? "*",
+        reason: str(item, "reason") ?? "",
+        acceptedBy: item.acceptedBy?.L?.flatMap((v) => (v.S === undefined ? [] : [v.S])) ?? [],
+      })),
+  );
 }
 
 export async function readStatus(
@@ -71,7 +79,7 @@ export async function readStatus(
     tables.stateTable,
     pipelines.map((p) => p.name),
   );
-  const counts = tables.deadLetterTable ? await countDeadLetters(client, tables.deadLetterTable) : new Map<string, DeadLetterCount>();
+  const counts = tables.deadLetterTable ? await countDeadLetters(client, tables.deadLetterTable) : new Map<string, PipelineLetterCounts>();
   const heads = new Map<string, LogEntry>();
   const shardIds = await readLogShards(client, tables.stateTable);
   for (const shardId of shardIds) {
@@ -95,7 +103,7 @@ export async function readStatus(
         };
       });
       const watermark = watermarks.get(pipeline.name);
-      const count = counts.get(pipeline.name) ?? { invalid: 0, late: 0 };
+      const count = counts.get(pipeline.name) ?? { invalid: 0, late: 0, partlyLate: 0, reasons: [] };
       return {
         pipeline: pipeline.name,
         watermark,
@@ -111,6 +119,8 @@ export async function readStatus(
           .sort((a, b) => a.shardId.localeCompare(b.shardId)),
         deadLettered: count.invalid,
         late: count.late,
+        partlyLate: count.partlyLate,
+        reasons: count.reasons,
         secondsLike: notices.secondsLike?.[pipeline.name] ?? { count: 0 },
       };
     }),
@@ -118,6 +128,8 @@ export async function readStatus(
   return {
     pipelines: statuses,
     unreadable: counts.get("*")?.invalid ?? 0,
+    unreadableReasons: counts.get("*")?.reasons ?? [],
+    deadLetters: totalOf(counts.values()),
     unmatched: { count: notices.unmatched ?? 0, ...(notices.unmatchedSample === undefined ? {} : { sample: notices.unmatchedSample }) },
   };
 }

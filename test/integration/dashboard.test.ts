@@ -189,7 +189,14 @@ describe("dashboard server", () => {
       { id: "peak", label: "max of value", unit: "%" },
       { id: "n", label: "count", unit: "events", countsEvents: true },
     ]);
-    expect([view.deadLettered, view.late]).toEqual([1, 1]);
+    expect([view.deadLettered, view.late, view.partlyLate, view.reasons]).toEqual([
+      1,
+      1,
+      0,
+      [{ reason: 'key field "host" must be a non-empty string or a number', count: 1 }],
+    ]);
+    // the live screen's line, the same counts
+    expect(source.snapshot(all).deadLetters).toBe("dead letters (all pipelines): 1 invalid, 1 late (too late for every window, dropped)");
     expect(afterFirst.pipelines[0]?.deadLettered).toBe(1);
     expect(view.shards.map((s) => s.maxEventTime)).toEqual([Math.max(...everything.map((e) => e.ts as number))]);
     expect(view.progress.watermark).toHaveLength(2);

@@ -46,6 +46,8 @@ describe("panes dlq list", () => {
     const lastMinute = await list("--since", "1m", "--kind", "invalid");
     const newestTwo = await list("--limit", "2");
     const table = await runPanes(["dlq", "list", "--limit", "2"], { cwd });
+    const status = JSON.parse((await runPanes(["status", "--json"], { cwd })).stdout);
+    const statusText = (await runPanes(["status"], { cwd })).stdout;
 
     // Assess
     expect(all.length).toBe(6); // sums: no v; both: keyless, late; "*": not JSON
@@ -58,6 +60,29 @@ describe("panes dlq list", () => {
     expect(newestTwo.map(idOf)).toEqual(everything.slice(0, 2).map(idOf));
     expect(table.stderr).toMatch(new RegExp(`^2 of ${all.length} dead letters, newest first; --limit 0 shows all ${all.length} `, "m"));
     expect(table.stdout.split("\n")[0]).toMatch(/^recorded\s+kind\s+pipeline\s+shard\s+sequence\s+reason\s+data/);
+    // panes status counts the same letters: by pipeline, the late ones too late for every window, the
+    // invalid ones by what their reasons say (the value left out), and all of them in the screen's line
+    const of = (pipeline: string, kind: string) => all.filter((l) => l.pipeline === pipeline && l.kind === kind).length;
+    const keyless = 'key field "k" must be a non-empty string or a number';
+    expect(status.pipelines.map((p: Record<string, unknown>) => [p.pipeline, p.deadLettered, p.late, p.partlyLate, p.reasons])).toEqual([
+      ["counts", of("counts", "invalid"), of("counts", "late"), 0, [{ reason: keyless, count: 1 }]],
+      [
+        "sums",
+        of("sums", "invalid"),
+        of("sums", "late"),
+        0,
+        [
+          { reason: 'field "v" (aggregate "s") must be a finite number', count: 1 },
+          { reason: keyless, count: 1 },
+        ],
+      ],
+    ]);
+    expect([status.unreadable, status.unreadableReasons]).toEqual([of("*", "invalid"), [{ reason: "record data is not JSON", count: 1 }]]);
+    expect(status.deadLetters).toEqual({ invalid: 4, late: 2, partlyLate: 0 });
+    expect(statusText).toContain(
+      "dead letters (all pipelines): 4 invalid, 2 late (too late for every window, dropped); `panes dlq list` lists them",
+    );
+    expect(statusText).toContain(`    1 × ${keyless}`);
   });
 
   it("refuses a --pipeline the local stack does not run, naming its pipelines, in every command that takes one", async () => {

@@ -1,10 +1,12 @@
 // What the `panes` command says, as pure functions: counts with their nouns, the dead-letter line of
 // `npm start`'s footer (from letters the real planner makes), and an unknown --pipeline's usage error.
+import { readFileSync } from "node:fs";
 import { describe, expect, it } from "vitest";
+import { describeDeadLetterCounts } from "../../shared/core/dead-letters.ts";
 import { planBatch } from "../../shared/core/ingest/plan.ts";
 import type { StreamRecord } from "../../shared/core/types.ts";
 import { CliError, checkPipelineName } from "../../tools/cli/connection.ts";
-import { countDeadLetters, describeDeadLetterCounts } from "../../tools/cli/dead-letters.ts";
+import { countDeadLetters } from "../../tools/cli/dead-letters.ts";
 import { unknownOptionIn } from "../../tools/cli/program.ts";
 import { counted } from "../../tools/local/plural.ts";
 import { pipeline } from "../helpers/builders.ts";
@@ -55,15 +57,24 @@ describe("the dead-letter line of npm start's footer", () => {
     expect(letters.map((l) => l.kind).sort()).toEqual(["invalid", "late", "late"]);
     expect(counts).toEqual({ invalid: 1, late: 2, partlyLate: 1 });
     expect(describeDeadLetterCounts(counts)).toBe(
-      "dead letters: 1 invalid, 2 late (1 too late for every window, dropped; 1 for some windows only, counted in the others)",
+      "dead letters (all pipelines): 1 invalid, 2 late (1 too late for every window, dropped; 1 for some windows only, counted in the others)",
     );
     expect(describeDeadLetterCounts({ invalid: 40, late: 70, partlyLate: 0 })).toBe(
-      "dead letters: 40 invalid, 70 late (too late for every window, dropped)",
+      "dead letters (all pipelines): 40 invalid, 70 late (too late for every window, dropped)",
     );
     expect(describeDeadLetterCounts({ invalid: 0, late: 3, partlyLate: 3 })).toBe(
-      "dead letters: 0 invalid, 3 late (too late for some windows only, counted in the others)",
+      "dead letters (all pipelines): 0 invalid, 3 late (too late for some windows only, counted in the others)",
     );
-    expect(describeDeadLetterCounts({ invalid: 2, late: 0, partlyLate: 0 })).toBe("dead letters: 2 invalid, 0 late");
+    expect(describeDeadLetterCounts({ invalid: 2, late: 0, partlyLate: 0 })).toBe("dead letters (all pipelines): 2 invalid, 0 late");
+  });
+
+  it("is the line the README quotes", () => {
+    const readme = readFileSync(new URL("../../README.md", import.meta.url), "utf8");
+    const quoted = readme.match(/`(dead letters \(all pipelines\): (\d+) invalid, (\d+) late[^`]*)`/);
+    expect(quoted, "the README quotes the dead-letter line").not.toBeNull();
+    const [, line, invalid, late] = quoted as RegExpMatchArray;
+    const partlyLate = Number(line?.match(/; (\d+) for some windows only/)?.[1] ?? 0);
+    expect(describeDeadLetterCounts({ invalid: Number(invalid), late: Number(late), partlyLate })).toBe(line);
   });
 });
 

@@ -1,4 +1,5 @@
 import { listDeadLetters } from "../../shared/aws/dynamodb/dead-letters.ts";
+import { countLetters, type DeadLetterCounts, totalOf } from "../../shared/core/dead-letters.ts";
 import type { DeadLetter, DeadLetterKind } from "../../shared/core/types.ts";
 import { counted } from "../local/plural.ts";
 import { checkPipelineName, connect, required, resolveTarget, runCommand, type TargetFlags } from "./connection.ts";
@@ -23,45 +24,8 @@ export function selectDeadLetters(letters: readonly DeadLetter[], filter: DeadLe
   return { shown: filter.limit > 0 ? matching.slice(0, filter.limit) : matching, matched: matching.length };
 }
 
-/**
- * Dead letters by what happened to their records: invalid ones; late ones, all of them (`--kind late`
- * lists them), and of those the events only some of their windows refused, which the others counted.
- */
-export interface DeadLetterCounts {
-  invalid: number;
-  late: number;
-  /** late letters of events that other windows of the same pipeline took */
-  partlyLate: number;
-}
-
-/** A late letter whose own pipeline also took the record: only some of the event's windows refused it. */
-export const isPartlyLate = (l: DeadLetter) => l.kind === "late" && (l.acceptedBy ?? []).includes(l.pipeline);
-
-export function countDeadLetters(letters: readonly DeadLetter[]): DeadLetterCounts {
-  const counts: DeadLetterCounts = { invalid: 0, late: 0, partlyLate: 0 };
-  for (const l of letters) {
-    if (l.kind === "invalid") counts.invalid++;
-    else if (l.kind === "late") {
-      counts.late++;
-      if (isPartlyLate(l)) counts.partlyLate++;
-    }
-  }
-  return counts;
-}
-
-/** The counts in one line: "dead letters: 40 invalid, 70 late (55 too late for every window, dropped; 15 for some windows only, counted in the others)". */
-export function describeDeadLetterCounts({ invalid, late, partlyLate }: DeadLetterCounts): string {
-  const dropped = late - partlyLate;
-  const split =
-    late === 0
-      ? ""
-      : partlyLate === 0
-        ? " (too late for every window, dropped)"
-        : dropped === 0
-          ? " (too late for some windows only, counted in the others)"
-          : ` (${dropped} too late for every window, dropped; ${partlyLate} for some windows only, counted in the others)`;
-  return `dead letters: ${invalid} invalid, ${late} late${split}`;
-}
+/** Every letter's counts added up (all pipelines), for the one-line summaries. */
+export const countDeadLetters = (letters: readonly DeadLetter[]): DeadLetterCounts => totalOf(countLetters(letters).values());
 
 export function runDeadLetters(options: DeadLetterFilter & { json?: boolean; table?: string } & TargetFlags) {
   return runCommand(async () => {

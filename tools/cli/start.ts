@@ -5,6 +5,7 @@ import { loadPipelinesFile } from "../../shared/app/pipelines-file.ts";
 import { readWatermarks } from "../../shared/aws/dynamodb/checkpoints.ts";
 import { listDeadLetters } from "../../shared/aws/dynamodb/dead-letters.ts";
 import { resultsOfRecord } from "../../shared/aws/outputs/kinesis.ts";
+import { type DeadLetterCounts, describeDeadLetterCounts } from "../../shared/core/dead-letters.ts";
 import type { WindowResult } from "../../shared/core/types.ts";
 import { formatDuration } from "../../shared/core/windows/duration.ts";
 import { startDashboardServer } from "../dashboard/server.ts";
@@ -17,7 +18,7 @@ import { fitScreen, redraw, type ScreenBlock } from "../local/screen.ts";
 import { startLocalStack } from "../local/stack.ts";
 import { tailStream } from "../local/tail.ts";
 import { CliError, LOCAL_STATE_FILE, runCommand } from "./connection.ts";
-import { countDeadLetters, type DeadLetterCounts, describeDeadLetterCounts } from "./dead-letters.ts";
+import { countDeadLetters } from "./dead-letters.ts";
 import { formatNumber, formatValue, printable } from "./results.ts";
 
 const ON_FAILURE_FILE = ".panes/on-failure.jsonl";
@@ -143,8 +144,16 @@ export function runStart(options: {
     });
     let deadLetters: DeadLetterCounts = { invalid: 0, late: 0, partlyLate: 0 };
     let refreshes = 0;
+    let printedDeadLetters = "";
     const refresh = async () => {
-      if (!tty) return;
+      if (!tty) {
+        // Not a terminal (a log, a pipe): window lines as they come, and the dead-letter line when it changes.
+        if (refreshes++ % 4 !== 0) return;
+        const line = describeDeadLetterCounts(countDeadLetters(await listDeadLetters(stack.dynamodb, c.names.deadLetterTable)));
+        if (line !== printedDeadLetters) out.write(`${line}\n`);
+        printedDeadLetters = line;
+        return;
+      }
       refreshes++;
       const watermarks = await readWatermarks(
         stack.dynamodb,
@@ -198,7 +207,9 @@ export function runStart(options: {
       const stats = demo?.stats;
       blocks.push({
         head: [
-          `events produced ${stats?.produced ?? 0}   ${describeDeadLetterCounts(deadLetters)}   event clock ${demo ? new Date(demo.eventClock()).toISOString().slice(0, 19) : "—"}`,
+          `events produced ${stats?.produced ?? 0}   event clock ${demo ? new Date(demo.eventClock()).toISOString().slice(0, 19) : "—"}`,
+          // the dashboard's header shows this same line; its pipeline panels, each pipeline's share
+          describeDeadLetterCounts(deadLetters),
           "Ctrl-C stops everything.  `npx panes results --pipeline NAME` and `npx panes dlq list` work while this runs.",
         ],
         rows: [],

@@ -2,6 +2,7 @@
 
 import { loadPipelinesFile } from "../../shared/app/pipelines-file.ts";
 import { readStatus } from "../../shared/app/status.ts";
+import { describeDeadLetterCounts } from "../../shared/core/dead-letters.ts";
 import { formatDuration } from "../../shared/core/windows/duration.ts";
 import { counted } from "../local/plural.ts";
 import { CliError, connect, required, resolveTarget, runCommand, type TargetFlags } from "./connection.ts";
@@ -50,7 +51,10 @@ export function runStatus(options: TargetFlags & { pipelines?: string; json?: bo
           p.watermark === undefined
             ? "none yet"
             : `${new Date(p.watermark).toISOString()} (${(p.lagMs ?? 0) >= 0 ? `${ago(p.lagMs ?? 0)} behind` : `${ago(-(p.lagMs ?? 0))} ahead of`} wall clock)`;
-        process.stdout.write(`${p.pipeline}: watermark ${watermark}; dead-lettered ${p.deadLettered}, late ${p.late}\n`);
+        process.stdout.write(
+          `${p.pipeline}: watermark ${watermark}\n  ${describeDeadLetterCounts({ ...p, invalid: p.deadLettered }, p.pipeline)}\n`,
+        );
+        for (const r of p.reasons) process.stdout.write(`    ${r.count} × ${r.reason}\n`);
         if (p.secondsLike.count > 0) process.stdout.write(`  ${secondsLikeLine(p.pipeline, p.secondsLike)}\n`);
         printTable(
           ["  shard", "last sequence number", "max event time", "updated", "state"],
@@ -65,6 +69,8 @@ export function runStatus(options: TargetFlags & { pipelines?: string; json?: bo
         process.stdout.write("\n");
       }
       process.stdout.write(`records no pipeline could read (not JSON): ${status.unreadable}\n`);
+      for (const r of status.unreadableReasons) process.stdout.write(`    ${r.count} × ${r.reason}\n`);
+      process.stdout.write(`${describeDeadLetterCounts(status.deadLetters)}; \`panes dlq list\` lists them\n`);
       process.stdout.write(`${unmatchedLine(status.unmatched)}\n`);
     };
     await show();

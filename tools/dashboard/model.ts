@@ -63,8 +63,13 @@ export interface PipelineView {
   lagMs?: number;
   shards: ShardView[];
   progress: ProgressHistory;
+  /** invalid records, dead-lettered with the reason */
   deadLettered: number;
+  /** late letters: partlyLate of them for some windows only (the others counted the event), the rest dropped */
   late: number;
+  partlyLate: number;
+  /** what the invalid records' reasons say (the record's own value left out), most frequent first */
+  reasons: { reason: string; count: number }[];
   /** events whose time (milliseconds) reads like epoch seconds: a producer sending seconds? */
   secondsLike: number;
   /** every key with a closed window in view, by latest value of the charted metric, largest first (at most 500) */
@@ -83,8 +88,11 @@ export interface DashboardSnapshot {
   refreshMs: number;
   /** the last refresh failed with this message (the snapshot holds the data of the last good one) */
   error?: string;
-  /** dead-lettered records no pipeline could read (not JSON objects) */
+  /** dead-lettered records no pipeline could read (not JSON objects), and what their reasons say */
   unreadable: number;
+  unreadableReasons: { reason: string; count: number }[];
+  /** every dead letter, all pipelines: the same line the live screen (`npm start`) and `panes status` print */
+  deadLetters: string;
   /** records no pipeline's filter took (a field missing or misspelt?), with the newest one's start */
   unmatched: { count: number; sample?: string };
   /** when dead letters were last counted (they are scanned less often than the rest is read) */

@@ -3,8 +3,9 @@
 // read (through the byEnd index); the whole chart range is re-read now and then to pick up windows a
 // delayed closing run wrote late, and dead letters are counted (a scan) less often still.
 import type { DynamoDBClient } from "@aws-sdk/client-dynamodb";
-import { countDeadLetters, type DeadLetterCount, type PipelineStatus, readStatus } from "../../shared/app/status.ts";
+import { countDeadLetters, type PipelineStatus, readStatus } from "../../shared/app/status.ts";
 import { queryResults } from "../../shared/aws/dynamodb/results.ts";
+import { describeDeadLetterCounts, type PipelineLetterCounts, totalOf } from "../../shared/core/dead-letters.ts";
 import type { Pipeline } from "../../shared/core/pipelines/schema.ts";
 import { formatDuration } from "../../shared/core/windows/duration.ts";
 import type { DashboardSnapshot, PipelineView, Selection } from "./model.ts";
@@ -67,7 +68,7 @@ const MAX_KEYS_LISTED = 500;
 
 export class DashboardSource {
   private readonly states: PipelineState[];
-  private deadLetters = new Map<string, DeadLetterCount>();
+  private deadLetters = new Map<string, PipelineLetterCounts>();
   private deadLettersCountedAt?: number;
   private lastError?: string;
   private unmatched: DashboardSnapshot["unmatched"] = { count: 0 };
@@ -188,7 +189,7 @@ export class DashboardSource {
       const ranked = windows.rankKeys(metric);
       const own = asked?.keys?.filter((k) => ranked.includes(k));
       const chartKeys = own && own.length > 0 ? own : ranked.slice(0, top);
-      const counts = this.deadLetters.get(pipeline.name) ?? { invalid: 0, late: 0 };
+      const counts = this.deadLetters.get(pipeline.name) ?? { invalid: 0, late: 0, partlyLate: 0, reasons: [] };
       return {
         name: pipeline.name,
         window: describeWindow(pipeline),
@@ -200,6 +201,8 @@ export class DashboardSource {
         progress: state.progress.history(),
         deadLettered: counts.invalid,
         late: counts.late,
+        partlyLate: counts.partlyLate,
+        reasons: counts.reasons,
         secondsLike: status?.secondsLike.count ?? 0,
         keys: ranked.slice(0, MAX_KEYS_LISTED),
         keysTotal: ranked.length,
@@ -213,6 +216,8 @@ export class DashboardSource {
       refreshMs: this.options.refreshMs,
       ...(this.lastError === undefined ? {} : { error: this.lastError }),
       unreadable: this.deadLetters.get("*")?.invalid ?? 0,
+      unreadableReasons: this.deadLetters.get("*")?.reasons ?? [],
+      deadLetters: describeDeadLetterCounts(totalOf(this.deadLetters.values())),
       unmatched: this.unmatched,
       ...(this.deadLettersCountedAt === undefined ? {} : { deadLettersCountedAt: this.deadLettersCountedAt }),
       pipelines,

@@ -84,6 +84,7 @@ function connect(): void {
 interface PipelinePanel {
   root: HTMLElement;
   stats: HTMLElement;
+  reasons: HTMLElement;
   metric: HTMLSelectElement;
   keysSummary: HTMLElement;
   keysList: HTMLElement;
@@ -105,8 +106,19 @@ function render(snapshot: DashboardSnapshot): void {
       snapshot.unmatched.count === 0
         ? ""
         : ` Records no pipeline's filter took: ${snapshot.unmatched.count}${snapshot.unmatched.sample === undefined ? "" : ` (the newest: ${snapshot.unmatched.sample})`} — a field a filter reads missing or misspelt?`;
-    sourceLine.textContent = `Reading ${snapshot.source} every ${duration(snapshot.refreshMs)}${counted}. Unreadable records (not JSON): ${snapshot.unreadable}.${unmatched}`;
+    sourceLine.textContent = `Reading ${snapshot.source} every ${duration(snapshot.refreshMs)}${counted}.${unmatched}`;
     sourceLine.classList.toggle("warn", snapshot.unmatched.count > 0);
+  }
+  const letters = document.getElementById("dead-letters");
+  if (letters) {
+    // The live screen's own line, so the two read alike; each pipeline's panel shows its share.
+    const unreadable =
+      snapshot.unreadable === 0 ? "" : `; ${snapshot.unreadable} no pipeline could read${reasonsText(snapshot.unreadableReasons)}`;
+    letters.replaceChildren(
+      `${capitalised(snapshot.deadLetters)}${unreadable}. `,
+      el("code", {}, "npx panes dlq list"),
+      " lists them with their records.",
+    );
   }
   const memory = document.getElementById("memory");
   if (memory) {
@@ -130,10 +142,46 @@ function render(snapshot: DashboardSnapshot): void {
     }
     updatePanel(panel, view, snapshot.at);
   }
+  updateOverview(snapshot.pipelines);
+}
+
+const capitalised = (text: string) => `${text.charAt(0).toUpperCase()}${text.slice(1)}`;
+
+/** " (the most frequent: 12 × field "value" … must be a finite number)" */
+function reasonsText(reasons: readonly { reason: string; count: number }[]): string {
+  const first = reasons[0];
+  return first === undefined ? "" : ` (the most frequent: ${first.count} × ${first.reason})`;
+}
+
+const panelId = (name: string) => `p-${name.replace(/[^A-Za-z0-9_-]/g, "_")}`;
+const lagText = (lagMs: number | undefined) =>
+  lagMs === undefined ? "—" : lagMs >= 0 ? `${duration(lagMs)} behind wall clock` : `${duration(-lagMs)} ahead of wall clock`;
+
+/** Every pipeline in one table above the panels: all of them in view on a laptop's screen, each linking to its panel. */
+function updateOverview(views: readonly PipelineView[]): void {
+  const body = document.querySelector<HTMLTableSectionElement>("#overview tbody");
+  if (!body) return;
+  body.replaceChildren(
+    ...views.map((view) => {
+      const dropped = view.late - view.partlyLate;
+      const newest = view.latest[0];
+      return el(
+        "tr",
+        { "data-pipeline": view.name },
+        el("th", { scope: "row" }, el("a", { href: `#${panelId(view.name)}` }, view.name)),
+        el("td", {}, `${view.window} by ${view.keyField}`),
+        el("td", {}, timeEl(view.watermark)),
+        el("td", {}, lagText(view.lagMs)),
+        el("td", {}, newest === undefined ? "—" : timeEl(newest.end)),
+        el("td", { class: `num${view.deadLettered > 0 ? " warn" : ""}` }, String(view.deadLettered)),
+        el("td", { class: `num${dropped > 0 ? " warn" : ""}` }, String(dropped)),
+      );
+    }),
+  );
 }
 
 function createPanel(view: PipelineView): PipelinePanel {
-  const id = `p-${view.name.replace(/[^A-Za-z0-9_-]/g, "_")}`;
+  const id = panelId(view.name);
   const metric = el("select", { id: `${id}-metric` }) as HTMLSelectElement;
   for (const m of view.metrics) metric.append(el("option", { value: m.id }, withUnit(m)));
   metric.addEventListener("change", () => {
@@ -164,11 +212,13 @@ function createPanel(view: PipelineView): PipelinePanel {
   const windowsHead = el("tr");
   const windows = el("tbody");
   const stats = el("dl", { class: "stats" });
+  const reasons = el("div", { class: "reasons" });
   const root = el(
     "section",
-    { class: "pipeline", "aria-labelledby": `${id}-title`, "data-pipeline": view.name },
+    { class: "pipeline", id, "aria-labelledby": `${id}-title`, "data-pipeline": view.name },
     el("h2", { id: `${id}-title` }, view.name, " ", el("small", {}, `${view.window} by ${view.keyField}`)),
     stats,
+    reasons,
     el(
       "div",
       { class: "charts" },
@@ -218,6 +268,7 @@ function createPanel(view: PipelineView): PipelinePanel {
   return {
     root,
     stats,
+    reasons,
     metric,
     keysSummary,
     keysList,
@@ -235,19 +286,26 @@ function stat(term: string, ...value: (Node | string)[]): HTMLElement {
 }
 
 function updatePanel(panel: PipelinePanel, view: PipelineView, now: number): void {
-  const lag =
-    view.lagMs === undefined
-      ? "—"
-      : view.lagMs >= 0
-        ? `${duration(view.lagMs)} behind wall clock`
-        : `${duration(-view.lagMs)} ahead of wall clock`;
   const idle = view.shards.filter((s) => s.idle).length;
+  const dropped = view.late - view.partlyLate;
   panel.stats.replaceChildren(
     stat("Watermark", timeEl(view.watermark)),
-    stat("Watermark vs wall clock", lag),
+    stat("Watermark vs wall clock", lagText(view.lagMs)),
     stat("Shards", `${view.shards.length} (${idle} idle)`),
-    stat("Late records (dropped)", el("span", { class: view.late > 0 ? "warn" : "" }, String(view.late))),
-    stat("Dead-lettered records", el("span", { class: view.deadLettered > 0 ? "warn" : "" }, String(view.deadLettered))),
+    stat("Invalid records (dead-lettered)", el("span", { class: view.deadLettered > 0 ? "warn" : "" }, String(view.deadLettered))),
+    stat("Too late for every window (dropped)", el("span", { class: dropped > 0 ? "warn" : "" }, String(dropped))),
+    ...(view.partlyLate > 0
+      ? [
+          stat(
+            "Late for some windows only",
+            el(
+              "span",
+              { title: "too late for some of their windows, counted in the others (dead-lettered as late)" },
+              String(view.partlyLate),
+            ),
+          ),
+        ]
+      : []),
     ...(view.secondsLike > 0
       ? [
           stat(
@@ -261,6 +319,8 @@ function updatePanel(panel: PipelinePanel, view: PipelineView, now: number): voi
         ]
       : []),
   );
+
+  updateReasons(panel.reasons, view);
 
   const metric = view.metrics.find((m) => m.id === view.chart.metric);
   if (panel.metric.value !== view.chart.metric) panel.metric.value = view.chart.metric;
@@ -284,6 +344,24 @@ function updatePanel(panel: PipelinePanel, view: PipelineView, now: number): voi
   panel.windows.replaceChildren(...view.latest.map((w) => windowRow(w, view.metrics, events)));
   if (view.latest.length === 0)
     panel.windows.append(el("tr", {}, el("td", { colspan: String(view.metrics.length + (events ? 4 : 3)) }, "No window has closed yet")));
+}
+
+/** Why this pipeline's invalid records were refused, most frequent first, and the command that lists them. */
+function updateReasons(box: HTMLElement, view: PipelineView): void {
+  const signature = JSON.stringify(view.reasons);
+  if (box.dataset.signature === signature) return;
+  box.dataset.signature = signature;
+  box.hidden = view.reasons.length === 0;
+  box.replaceChildren(
+    el(
+      "p",
+      {},
+      "Why records were invalid (the most frequent reasons; ",
+      el("code", {}, `npx panes dlq list --pipeline ${view.name}`),
+      " lists them):",
+    ),
+    el("ul", {}, ...view.reasons.map((r) => el("li", {}, el("span", { class: "num" }, `${r.count} ×`), " ", r.reason))),
+  );
 }
 
 function updateKeys(panel: PipelinePanel, view: PipelineView): void {
@@ -402,7 +480,31 @@ function timeTicks(precision: keyof typeof clockFormats): uPlot.Axis.Values {
     });
 }
 
-const hoverTime = (_u: uPlot, v: number | null) => (v == null ? "—" : `${localTime(v)} (${utcTime(v)})`);
+/** A series' newest value: the rightmost point it has. */
+function latestOf(values: ArrayLike<number | null | undefined> | undefined): number | undefined {
+  for (let i = (values?.length ?? 0) - 1; i >= 0; i--) {
+    const v = values?.[i];
+    if (v != null) return v;
+  }
+  return undefined;
+}
+
+/**
+ * What a legend entry shows: the value under the cursor, and with the cursor off the chart the series'
+ * newest value, marked so (uPlot asks with no index then: without this, every entry reads "—").
+ */
+function legendValue(format: (v: number) => string): uPlot.Series.Value {
+  return (u, v, seriesIdx, idx) => {
+    if (idx == null) {
+      const latest = latestOf(u.data[seriesIdx]);
+      return latest === undefined ? "—" : `${format(latest)} (latest)`;
+    }
+    return v == null ? "—" : format(v);
+  };
+}
+
+const timeValue = (v: number) => `${localTime(v)} (${utcTime(v)})`;
+const hoverTime = legendValue(timeValue);
 
 function resultsChart(chart: ChartData, metric: MetricInfo | undefined, keyField: string): ChartSpec {
   const points = chart.values.reduce((n, series) => n + series.filter((v) => v !== null).length, 0);
@@ -426,7 +528,7 @@ function resultsChart(chart: ChartData, metric: MetricInfo | undefined, keyField
           stroke: PALETTE[i % PALETTE.length],
           width: 2,
           points: { show: true, size: 5 },
-          value: (_u: uPlot, v: number | null) => (v == null ? "—" : `${numberFormat.format(v)}${metric?.unit ? ` ${metric.unit}` : ""}`),
+          value: legendValue((v) => `${numberFormat.format(v)}${metric?.unit ? ` ${metric.unit}` : ""}`),
         })),
       ],
     },
