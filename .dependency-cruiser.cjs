@@ -10,7 +10,7 @@ module.exports = {
       severity: "error",
       from: { path: "^shared/core/" },
       to: {
-        pathNot: ["^shared/core/", "^node_modules/(zod|@datadog/sketches-js|fastest-levenshtein)/", "^crypto$"],
+        pathNot: ["^shared/core/", "^node_modules/(zod|@datadog/sketches-js|fastest-levenshtein|dt-sql-parser)/", "^crypto$"],
         dependencyTypesNot: ["type-only"],
       },
     },
@@ -39,6 +39,13 @@ module.exports = {
       severity: "error",
       from: { path: "^functions/" },
       to: { path: "^(tools|infra)/" },
+    },
+    {
+      name: "functions-do-not-reach-the-sql-parser",
+      comment: "SQL pipelines are compiled when the pipelines file loads (CLI, cdk synth); dt-sql-parser (800 KB), which only the parse modules import, stays out of the bundles",
+      severity: "error",
+      from: { path: "^functions/" },
+      to: { path: "^shared/core/sql/parse", reachable: true },
     },
     {
       name: "nothing-imports-tools",

@@ -1,0 +1,352 @@
+// Flink SQL's scalar expressions, from dt-sql-parser's FlinkSQL parse tree (ANTLR4) to the expression
+// tree `expressions.ts` evaluates (issue 22; the parser chosen in docs/design/sql-parser-evaluation.md).
+// A construct outside the subset is refused naming it, with its line and column. Pure; used when a
+// pipelines file loads (the CLI, cdk synth), never bundled into a function.
+import { FlinkSQL, FlinkSqlParserVisitor } from "dt-sql-parser";
+import type {
+  ArithmeticBinaryContext,
+  ArithmeticUnaryContext,
+  CastContext,
+  ColumnReferenceContext,
+  ColumnTypeContext,
+  ComparisonContext,
+  ConstantDefaultContext,
+  DereferenceContext,
+  ExpressionContext,
+  FunctionCallContext,
+  LogicalBinaryContext,
+  LogicalNestedContext,
+  LogicalNotContext,
+  ParenthesizedExpressionContext,
+  PredicatedContext,
+  SearchedCaseContext,
+  SimpleCaseContext,
+  ValueExpressionDefaultContext,
+} from "dt-sql-parser/dist/lib/flink/FlinkSqlParser.js";
+import type { ArithmeticOp, ComparisonOp, Expr, Position, SqlType } from "./expressions.ts";
+
+/** A construct Panes cannot run, or SQL that does not parse: where it is and why, for one line of output. */
+export class SqlSyntaxError extends Error {
+  override name = "SqlSyntaxError";
+  constructor(
+    readonly at: Position,
+    message: string,
+  ) {
+    super(message);
+  }
+}
+
+interface Node {
+  start: { line: number; column: number; start: number } | null;
+  stop: { stop: number } | null;
+  getText(): string;
+}
+
+/** The 1-based position of a node (ANTLR's columns count from 0). */
+export function positionOf(node: Node, offset: Position = { line: 1, column: 1 }): Position {
+  const line = node.start?.line ?? 1;
+  const column = (node.start?.column ?? 0) + 1;
+  return line === 1 ? { line: offset.line, column: column + offset.column - 1 } : { line: line + offset.line - 1, column };
+}
+
+/** The source text of a node, as written (ANTLR's getText drops the spaces). */
+export function sourceOf(node: Node, source: string): string {
+  if (!node.start || !node.stop) return node.getText();
+  return source.slice(node.start.start, node.stop.stop + 1);
+}
+
+/** A string literal's value: quotes removed, doubled quotes undone. */
+export function stringValue(text: string): string {
+  return text.slice(1, -1).replaceAll("''", "'");
+}
+
+/** An identifier as Flink reads it: backquotes removed (doubled backquotes undone), case kept. */
+export function identifierValue(text: string): string {
+  return text.startsWith("`") && text.endsWith("`") ? text.slice(1, -1).replaceAll("``", "`") : text;
+}
+
+const INT_MAX = 2 ** 31 - 1;
+
+const ARITHMETIC: Record<string, ArithmeticOp> = { "+": "+", "-": "-", "*": "*", "/": "/", "%": "%" };
+const COMPARISON: Record<string, ComparisonOp> = { "=": "=", "<>": "<>", "!=": "<>", "<": "<", "<=": "<=", ">": ">", ">=": ">=" };
+const FUNCTIONS = new Set(["COALESCE", "ABS", "UPPER", "LOWER"] as const);
+type FunctionName = typeof FUNCTIONS extends Set<infer T> ? T : never;
+
+/** A declared or CAST type, as Panes computes it; undefined for a type Panes has not got. */
+export function sqlTypeOf(type: string): SqlType | undefined {
+  const base = type
+    .toUpperCase()
+    .replace(/\(.*\)/, "")
+    .replace(/\s+/g, " ")
+    .trim();
+  if (base === "BOOLEAN") return "BOOLEAN";
+  if (base === "TINYINT" || base === "SMALLINT" || base === "INT" || base === "INTEGER") return "INT";
+  if (base === "BIGINT") return "BIGINT";
+  if (base === "FLOAT" || base === "DOUBLE" || base === "DOUBLE PRECISION" || base === "DECIMAL" || base === "DEC" || base === "NUMERIC")
+    return "DOUBLE";
+  if (base === "STRING" || base === "VARCHAR" || base === "CHAR") return "STRING";
+  if (
+    base === "TIMESTAMP" ||
+    base === "TIMESTAMP WITHOUT TIME ZONE" ||
+    base === "TIMESTAMP_LTZ" ||
+    base === "TIMESTAMP WITH LOCAL TIME ZONE"
+  )
+    return "TIMESTAMP";
+  return undefined;
+}
+
+/**
+ * Converts expression nodes of one source text. `offset` is where that text starts in the file the
+ * user wrote, so that positions name the user's line and column.
+ */
+export class ExpressionBuilder extends FlinkSqlParserVisitor<Expr> {
+  constructor(
+    private readonly source: string,
+    private readonly offset: Position = { line: 1, column: 1 },
+  ) {
+    super();
+  }
+
+  at(node: Node): Position {
+    return positionOf(node, this.offset);
+  }
+
+  /** Refuses a construct outside the subset, quoting it. */
+  refuse(node: Node, what?: string): never {
+    const text = sourceOf(node, this.source).replace(/\s+/g, " ");
+    const quoted = text.length > 60 ? `${text.slice(0, 57)}...` : text;
+    throw new SqlSyntaxError(this.at(node), `${what ?? "this expression"} is not supported: ${quoted}`);
+  }
+
+  build(node: { accept(visitor: never): unknown } | null | undefined): Expr {
+    if (!node) throw new Error("a parse tree node the grammar guarantees is missing");
+    return (node as unknown as { accept(v: unknown): Expr }).accept(this);
+  }
+
+  protected override defaultResult(): Expr {
+    return undefined as unknown as Expr;
+  }
+
+  override visitChildren = (node: unknown): Expr => this.refuse(node as Node);
+
+  override visitExpression = (ctx: ExpressionContext): Expr => this.build(ctx.booleanExpression());
+
+  override visitLogicalNot = (ctx: LogicalNotContext): Expr => ({
+    at: this.at(ctx),
+    kind: "not",
+    operand: this.build(ctx.booleanExpression()),
+  });
+
+  override visitLogicalBinary = (ctx: LogicalBinaryContext): Expr => {
+    const kind = ctx.KW_AND() ? "and" : "or";
+    const operands: Expr[] = [];
+    for (const side of [ctx._left, ctx._right]) {
+      const e = this.build(side);
+      // a AND b AND c as one node
+      if (e.kind === kind) operands.push(...e.operands);
+      else operands.push(e);
+    }
+    return { at: this.at(ctx), kind, operands };
+  };
+
+  override visitLogicalNested = (ctx: LogicalNestedContext): Expr => {
+    const operand = this.build(ctx.booleanExpression());
+    return this.isTest(ctx, operand, ctx.KW_NOT() !== null, ctx._kind?.text ?? "");
+  };
+
+  /** x IS [NOT] NULL / TRUE / FALSE / UNKNOWN */
+  private isTest(ctx: Node, operand: Expr, negated: boolean, kind: string): Expr {
+    const at = this.at(ctx);
+    switch (kind.toUpperCase()) {
+      case "NULL":
+      case "UNKNOWN":
+        return { at, kind: "isNull", operand, negated };
+      case "TRUE":
+      case "FALSE": {
+        // x IS TRUE: TRUE when x is TRUE, never NULL
+        const truth: Expr = { at, kind: "literal", value: kind.toUpperCase() === "TRUE", type: "BOOLEAN" };
+        const is: Expr = {
+          at,
+          kind: "and",
+          operands: [
+            { at, kind: "isNull", operand, negated: true },
+            { at, kind: "compare", op: "=", left: operand, right: truth },
+          ],
+        };
+        return negated ? { at, kind: "not", operand: is } : is;
+      }
+      default:
+        return this.refuse(ctx);
+    }
+  }
+
+  override visitPredicated = (ctx: PredicatedContext): Expr => {
+    const operand = this.build(ctx.valueExpression());
+    const p = ctx.predicate();
+    if (!p) return operand;
+    const at = this.at(p);
+    const negated = p.KW_NOT() !== null;
+    if (p.KW_BETWEEN()) {
+      if (p.KW_SYMMETRIC()) this.refuse(p, "BETWEEN SYMMETRIC");
+      return { at, kind: "between", operand, low: this.build(p._lower), high: this.build(p._upper), negated };
+    }
+    if (p.KW_IN()) {
+      if (p.queryStatement()) this.refuse(p, "IN with a subquery");
+      return { at, kind: "in", operand, list: p.expression().map((e) => this.build(e)), negated };
+    }
+    const like = p.likePredicate();
+    if (like) {
+      if (like._quantifier) this.refuse(like, "LIKE ANY / ALL");
+      const escapeText = like.stringLiteral()?.getText();
+      const escapeChar = escapeText === undefined ? undefined : stringValue(escapeText);
+      if (escapeChar !== undefined && [...escapeChar].length !== 1) {
+        throw new SqlSyntaxError(this.at(like), `a LIKE escape must be one character, got '${escapeChar}'`);
+      }
+      const pattern = this.build(like._pattern);
+      return { at: this.at(like), kind: "like", operand, pattern, escape: escapeChar, negated: like.KW_NOT() !== null };
+    }
+    if (p.KW_IS() && !p.KW_DISTINCT()) return this.isTest(p, operand, negated, p._kind?.text ?? "");
+    return this.refuse(p);
+  };
+
+  override visitValueExpressionDefault = (ctx: ValueExpressionDefaultContext): Expr => this.build(ctx.primaryExpression());
+
+  override visitArithmeticBinary = (ctx: ArithmeticBinaryContext): Expr => {
+    const op = ctx._operator?.text ?? "";
+    const left = this.build(ctx._left);
+    const right = this.build(ctx._right);
+    if (op === "||") return { at: this.at(ctx), kind: "concat", left, right };
+    const arithmetic = ARITHMETIC[op];
+    if (!arithmetic) return this.refuse(ctx, `the operator ${op}`);
+    return { at: this.at(ctx), kind: "arithmetic", op: arithmetic, left, right };
+  };
+
+  override visitArithmeticUnary = (ctx: ArithmeticUnaryContext): Expr => {
+    const op = ctx._operator?.text;
+    const operand = this.build(ctx.valueExpression());
+    if (op === "+") return operand;
+    if (op === "-") return { at: this.at(ctx), kind: "negate", operand };
+    return this.refuse(ctx, `the operator ${op}`);
+  };
+
+  override visitComparison = (ctx: ComparisonContext): Expr => {
+    const text = ctx.comparisonOperator().getText();
+    const op = COMPARISON[text];
+    if (!op) return this.refuse(ctx, `the comparison ${text}`);
+    return { at: this.at(ctx), kind: "compare", op, left: this.build(ctx._left), right: this.build(ctx._right) };
+  };
+
+  override visitParenthesizedExpression = (ctx: ParenthesizedExpressionContext): Expr => this.build(ctx.expression());
+
+  override visitColumnReference = (ctx: ColumnReferenceContext): Expr => ({ at: this.at(ctx), kind: "column", name: this.columnName(ctx) });
+
+  override visitDereference = (ctx: DereferenceContext): Expr => ({ at: this.at(ctx), kind: "column", name: this.columnName(ctx) });
+
+  /** A column, or a field of a nested JSON object (`a.b`), by its name as written. */
+  columnName(ctx: Node): string {
+    return sourceOf(ctx, this.source)
+      .split(/\s*\.\s*/)
+      .map(identifierValue)
+      .join(".");
+  }
+
+  override visitConstantDefault = (ctx: ConstantDefaultContext): Expr => {
+    const c = ctx.constant();
+    const at = this.at(ctx);
+    if (c.KW_NULL()) return c.KW_NOT() ? this.refuse(ctx) : { at, kind: "literal", value: null, type: "NULL" };
+    const s = c.stringLiteral();
+    // the grammar lexes a backquoted name as a string; Flink reads it as a column
+    if (s?.getText().startsWith("`")) return { at, kind: "column", name: identifierValue(s.getText()) };
+    if (s) return { at, kind: "literal", value: stringValue(s.getText()), type: "STRING" };
+    const b = c.booleanLiteral();
+    if (b) return { at, kind: "literal", value: b.getText().toUpperCase() === "TRUE", type: "BOOLEAN" };
+    const d = c.decimalLiteral();
+    if (d) {
+      const value = Number(d.getText()) * (c.HYPHEN_SIGN() ? -1 : 1);
+      if (!Number.isSafeInteger(value))
+        throw new SqlSyntaxError(at, `the number ${d.getText()} is beyond what Panes computes exactly (±2^53)`);
+      return { at, kind: "literal", value: value === 0 ? 0 : value, type: Math.abs(value) <= INT_MAX ? "INT" : "BIGINT" };
+    }
+    const real = c.REAL_LITERAL();
+    if (real) return { at, kind: "literal", value: Number(real.getText()), type: "DOUBLE" };
+    return this.refuse(ctx, "this literal");
+  };
+
+  override visitCast = (ctx: CastContext): Expr => {
+    const to = this.typeOf(ctx.columnType());
+    return { at: this.at(ctx), kind: "cast", operand: this.build(ctx.expression()), to };
+  };
+
+  typeOf(ctx: ColumnTypeContext): SqlType {
+    const text = sourceOf(ctx, this.source);
+    const type = sqlTypeOf(text);
+    if (!type)
+      throw new SqlSyntaxError(
+        this.at(ctx),
+        `the type ${text} is not supported (BOOLEAN, INT, BIGINT, DOUBLE, DECIMAL, STRING, TIMESTAMP are)`,
+      );
+    return type;
+  }
+
+  override visitSearchedCase = (ctx: SearchedCaseContext): Expr => ({
+    at: this.at(ctx),
+    kind: "case",
+    whens: ctx.whenClause().map((w) => ({ when: this.build(w._condition), result: this.build(w._result) })),
+    otherwise: ctx._elseExpression ? this.build(ctx._elseExpression) : undefined,
+  });
+
+  override visitSimpleCase = (ctx: SimpleCaseContext): Expr => ({
+    at: this.at(ctx),
+    kind: "case",
+    operand: this.build(ctx._value),
+    whens: ctx.whenClause().map((w) => ({ when: this.build(w._condition), result: this.build(w._result) })),
+    otherwise: ctx._elseExpression ? this.build(ctx._elseExpression) : undefined,
+  });
+
+  override visitFunctionCall = (ctx: FunctionCallContext): Expr => {
+    const call = ctx.functionCallExpression();
+    const nameNode = call.functionNameWithParams();
+    if (!nameNode || !call.LR_BRACKET()) return this.refuse(ctx, "this function");
+    const name = nameNode.getText().toUpperCase();
+    if (!FUNCTIONS.has(name as FunctionName)) return this.refuse(ctx, `the function ${name}`);
+    if (call.setQuantifier()) return this.refuse(ctx, `${name}(DISTINCT …)`);
+    const args = call.functionParam().map((p) => {
+      const e = p.expression();
+      return e ? this.build(e) : this.refuse(p, "this argument");
+    });
+    return { at: this.at(ctx), kind: "call", name: name as FunctionName, args };
+  };
+}
+
+const flink = new FlinkSQL();
+
+/** Syntax errors of a text, first one first, as a SqlSyntaxError (line and column 1-based). */
+export function syntaxErrorOf(sql: string, offset: Position = { line: 1, column: 1 }): SqlSyntaxError | undefined {
+  const errors = flink.validate(sql);
+  const first = errors[0];
+  if (!first) return undefined;
+  const line = first.startLine;
+  const column = first.startColumn;
+  const at = line === 1 ? { line: offset.line, column: column + offset.column - 1 } : { line: line + offset.line - 1, column };
+  return new SqlSyntaxError(at, first.message);
+}
+
+/**
+ * One scalar expression written on its own (`status >= 500 AND region IN ('eu', 'us')`), as the
+ * JSON form's filters and computed values are. Positions count within the text.
+ */
+export function parseExpression(text: string): Expr {
+  // The text as a WHERE condition, which the grammar takes as any expression (of any type)
+  const prefix = "SELECT x FROM t WHERE ";
+  const sql = `${prefix}${text}\n`;
+  const offset = { line: 1, column: 1 - prefix.length };
+  const error = syntaxErrorOf(sql, offset);
+  if (error) throw error;
+  const where = flink.parse(sql).singleStatement(0)?.sqlStatement()?.dmlStatement()?.queryStatement()?.selectStatement()?.whereClause();
+  const builder = new ExpressionBuilder(sql, offset);
+  const condition = where?.booleanExpression();
+  if (condition) return builder.build(condition);
+  const column = where?.columnNamePathAllowEmpty();
+  if (column) return { at: builder.at(column), kind: "column", name: builder.columnName(column) };
+  throw new SqlSyntaxError({ line: 1, column: 1 }, "write one expression");
+}
