@@ -42,7 +42,8 @@ module.exports = {
     },
     {
       name: "functions-do-not-reach-the-sql-parser",
-      comment: "SQL pipelines are compiled when the pipelines file loads (CLI, cdk synth); dt-sql-parser (800 KB), which only the parse modules import, stays out of the bundles",
+      comment:
+        "SQL pipelines are compiled when the pipelines file loads (CLI, cdk synth); dt-sql-parser (800 KB), which only the parse modules import, stays out of the bundles",
       severity: "error",
       from: { path: "^functions/" },
       to: { path: "^shared/core/sql/parse", reachable: true },

@@ -1,12 +1,12 @@
 // Lambda entry point of the closer function (SQS-triggered closing units): configuration and clients once per container.
-import { loadPipelinesFile } from "#shared/app/pipelines-file.ts";
+import { loadBundledPipelines } from "#shared/app/bundled-pipelines.ts";
 import { createDynamoDbClient, createKinesisClient } from "#shared/aws/clients.ts";
 import { createCloserHandler } from "./commons/closer-handler.ts";
 import { loadFunctionConfig } from "./commons/config.ts";
 import { resultSinksOf } from "./commons/sinks.ts";
 
 const config = loadFunctionConfig(process.env);
-const pipelines = await loadPipelinesFile(config.pipelinesFile);
+const pipelines = await loadBundledPipelines(config.pipelinesFile);
 
 export const handler = createCloserHandler({
   dynamodb: createDynamoDbClient({ cacheMiddleware: true }),

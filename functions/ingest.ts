@@ -1,13 +1,13 @@
 // Lambda entry point of the ingest function: configuration and clients once per container.
 import { InvokeCommand, LambdaClient } from "@aws-sdk/client-lambda";
-import { loadPipelinesFile } from "#shared/app/pipelines-file.ts";
+import { loadBundledPipelines } from "#shared/app/bundled-pipelines.ts";
 import { createDynamoDbClient } from "#shared/aws/clients.ts";
 import { loadFunctionConfig } from "./commons/config.ts";
 import { createIngestHandler } from "./commons/ingest-handler.ts";
 import { logger } from "./commons/observability.ts";
 
 const config = loadFunctionConfig(process.env);
-const pipelines = await loadPipelinesFile(config.pipelinesFile);
+const pipelines = await loadBundledPipelines(config.pipelinesFile);
 const lambda = new LambdaClient({});
 
 /** Starts the watermark function at once (asynchronously), at most once a second per container. */

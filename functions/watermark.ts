@@ -1,6 +1,6 @@
 // Lambda entry point of the watermark function (the coordinator of closing): configuration and clients once per container.
 import { SQSClient } from "@aws-sdk/client-sqs";
-import { loadPipelinesFile } from "#shared/app/pipelines-file.ts";
+import { loadBundledPipelines } from "#shared/app/bundled-pipelines.ts";
 import { createDynamoDbClient, createKinesisClient } from "#shared/aws/clients.ts";
 import { kinesisSourceStream } from "#shared/aws/kinesis/probe.ts";
 import { sqsUnitDispatcher } from "#shared/aws/sqs/units.ts";
@@ -9,7 +9,7 @@ import { resultSinksOf } from "./commons/sinks.ts";
 import { createWatermarkHandler } from "./commons/watermark-handler.ts";
 
 const config = loadFunctionConfig(process.env);
-const pipelines = await loadPipelinesFile(config.pipelinesFile);
+const pipelines = await loadBundledPipelines(config.pipelinesFile);
 const kinesis = createKinesisClient({ cacheMiddleware: true });
 
 export const handler = createWatermarkHandler({

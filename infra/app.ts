@@ -3,11 +3,10 @@
 // one line per problem, no stack trace, exit code 2 (README, "Command line").
 import { App, Validations } from "aws-cdk-lib";
 import { AwsSolutionsChecks } from "cdk-nag";
-import { loadPipelinesFile } from "../shared/app/pipelines-file.ts";
+import { loadPipelinesFile, readPipelinesInput } from "../shared/app/pipelines-file.ts";
 import { PipelinesConfigError } from "../shared/core/pipelines/parse.ts";
 import { DeploymentConfigError, parseDeploymentContext } from "./config.ts";
 import { PanesStack } from "./panes-stack.ts";
-import { readPipelinesInput } from "./pipelines-input.ts";
 
 /** The user's mistake in one line per problem; anything else is ours and keeps its stack. */
 function explain(error: unknown): string[] | undefined {

@@ -5,9 +5,46 @@ import { resolve } from "node:path";
 import { pathToFileURL } from "node:url";
 import { PipelinesConfigError, parsePipelines } from "../core/pipelines/parse.ts";
 import type { Pipeline } from "../core/pipelines/schema.ts";
+import { parseExpression, SqlSyntaxError } from "../core/sql/parse-expression.ts";
 
 /** Reads a pipelines file: `.json`, or a module (`.js`, `.mjs`, `.ts`) with a default export. */
 export async function loadPipelinesFile(path: string): Promise<Pipeline[]> {
+  return parsePipelines(await readPipelinesInput(path), path);
+}
+
+/**
+ * A pipelines file's content as the functions read it: SQL text compiled (a `where` condition becomes
+ * its expression tree), everything else as written. This is what travels inside the bundles, so the
+ * SQL parser never does. Not yet validated: parsePipelines does that.
+ */
+export async function readPipelinesInput(path: string): Promise<unknown> {
+  return compileSqlText(await readRaw(path), path);
+}
+
+/** Every pipeline's `where` text parsed; a text that does not parse fails naming the pipeline, line and column. */
+function compileSqlText(raw: unknown, path: string): unknown {
+  const pipelines = (raw as { pipelines?: unknown })?.pipelines;
+  if (!Array.isArray(pipelines)) return raw;
+  const problems: string[] = [];
+  const compiled = pipelines.map((pipeline, index) => {
+    const where = (pipeline as { where?: unknown })?.where;
+    if (typeof where !== "string") return pipeline;
+    try {
+      return { ...(pipeline as object), where: parseExpression(where) };
+    } catch (error) {
+      if (!(error instanceof SqlSyntaxError)) throw error;
+      const name = (pipeline as { name?: unknown }).name;
+      problems.push(
+        `pipeline ${typeof name === "string" ? `"${name}"` : "(unnamed)"} (pipelines[${index}]), field where: ${error.at.line}:${error.at.column}: ${error.message}`,
+      );
+      return pipeline;
+    }
+  });
+  if (problems.length > 0) throw new PipelinesConfigError(path, problems);
+  return { ...(raw as object), pipelines: compiled };
+}
+
+async function readRaw(path: string): Promise<unknown> {
   const absolute = resolve(path);
   let raw: unknown;
   if (/\.(m?js|m?ts)$/.test(absolute)) {
@@ -30,5 +67,5 @@ export async function loadPipelinesFile(path: string): Promise<Pipeline[]> {
       throw new PipelinesConfigError(path, [`not valid JSON: ${(error as Error).message}`]);
     }
   }
-  return parsePipelines(raw, path);
+  return raw;
 }

@@ -8,8 +8,7 @@ import { Template } from "aws-cdk-lib/assertions";
 import { AwsSolutionsChecks } from "cdk-nag";
 import { type DeploymentConfigInput, parseDeploymentConfig } from "../../infra/config.ts";
 import { PanesStack } from "../../infra/panes-stack.ts";
-import { readPipelinesInput } from "../../infra/pipelines-input.ts";
-import { loadPipelinesFile } from "../../shared/app/pipelines-file.ts";
+import { loadPipelinesFile, readPipelinesInput } from "../../shared/app/pipelines-file.ts";
 
 export const PIPELINES = "examples/monitoring.pipelines.json";
 

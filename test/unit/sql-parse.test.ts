@@ -55,11 +55,11 @@ describe("SQL expressions parse to what they say", () => {
   }
 
   it("reads Flink's spellings: != and <>, IS TRUE, backquoted and nested names, + signs, mixed case keywords", () => {
-    expect(formatExpression(parseExpression("a != 1 and `order`.`id` <> +2"))).toBe("((a <> 1) AND (order.id <> 2))");
-    expect(formatExpression(parseExpression("x is not true"))).toBe("(NOT ((x IS NOT NULL) AND (x = TRUE)))");
+    expect(formatExpression(parseExpression("a != 1 and `order`.`id` <> +2"))).toBe("((`a` <> 1) AND (`order`.`id` <> 2))");
+    expect(formatExpression(parseExpression("x is not true"))).toBe("(NOT ((`x` IS NOT NULL) AND (`x` = TRUE)))");
     expect(formatExpression(parseExpression("`my col` Like 'a!%%' escape '!'"))).toBe("(`my col` LIKE 'a!%%' ESCAPE '!')");
     expect(formatExpression(parseExpression("CASE status WHEN 500 THEN 'e' ELSE 'ok' END"))).toBe(
-      "CASE status WHEN 500 THEN 'e' ELSE 'ok' END",
+      "CASE `status` WHEN 500 THEN 'e' ELSE 'ok' END",
     );
     expect(parseExpression("3000000000")).toMatchObject({ kind: "literal", value: 3e9, type: "BIGINT" });
     expect(parseExpression("'it''s'")).toMatchObject({ kind: "literal", value: "it's", type: "STRING" });
@@ -77,6 +77,14 @@ describe("SQL expressions parse to what they say", () => {
     expect(refusal("a,\n b")).toMatch(/^1:2: /);
     expect(refusal("x LIKE 'a' ESCAPE '!!'")).toBe("1:3: a LIKE escape must be one character, got '!!'");
     expect(refusal("a = = 1")).toMatch(/^1:5: /);
+    // a column named like a Flink keyword needs backquotes, as in Flink; the message says which
+    expect(refusal("value >= 50 AND host IN ('a') OR value < 2")).toMatch(
+      /^1:1: value is a reserved word in Flink SQL: write it in backquotes, `value` \(/,
+    );
+    expect(refusal("timestamp > 1 AND `value` < 2 AND value > 0")).toMatch(
+      /^1:\d+: timestamp is a reserved word in Flink SQL: write it in backquotes, `timestamp`; value is a reserved word in Flink SQL: write it in backquotes, `value` \(/,
+    );
+    expect(formatExpression(parseExpression("`value` >= 50 AND `timestamp` > 1"))).toBe("((`value` >= 50) AND (`timestamp` > 1))");
     expect(refusal("a = 1 AND\n  b = = 2")).toMatch(/^2:7: /);
   });
 });

@@ -2,6 +2,7 @@
 // and aggregated values. A record that matches the filter but lacks what the pipeline needs — or holds
 // something DynamoDB or Kinesis cannot carry (docs/DESIGN.md §Limits) — is invalid: it goes to the
 // dead-letter store with the reason. A record that does not match is simply not ours. Pure.
+import { EvaluationError, type Expr, evaluate, readColumn, type SqlType, type SqlValue, typesOf } from "../sql/expressions.ts";
 import type { Pipeline } from "./schema.ts";
 
 /** Event times are epoch ms between 1970 and the end of year 9999. */
@@ -158,8 +159,43 @@ export function matchesFilter(pipeline: Pipeline, event: unknown): boolean {
   return true;
 }
 
+const conditions = new WeakMap<Pipeline, (e: Expr) => SqlType>();
+
+/** Column decoding failed: the event is invalid for this pipeline, with the reason. */
+class ColumnError extends Error {}
+
+/**
+ * The pipeline's `where` condition on one event: "keep" when TRUE, "skip" when FALSE or NULL, or the
+ * reason the event cannot be judged (a field that is not of its column's type, a division by zero).
+ */
+export function checkWhere(pipeline: Pipeline, event: unknown): "keep" | "skip" | { reason: string } {
+  const where = pipeline.where;
+  if (where === undefined) return "keep";
+  let types = conditions.get(pipeline);
+  if (types === undefined) {
+    types = typesOf(where, (name) => pipeline.columns?.[name]);
+    conditions.set(pipeline, types);
+  }
+  const row = (name: string): SqlValue => {
+    const type = pipeline.columns?.[name] ?? "STRING";
+    const read = readColumn(valueAt(event, name), type, (v) => parseEventTime(v, pipeline.eventTimeUnit));
+    if ("reason" in read) throw new ColumnError(`field "${name}" (${type === "INT" ? "an" : "a"} ${type} column of where) ${read.reason}`);
+    return read.value;
+  };
+  try {
+    return evaluate(where, row, types) === true ? "keep" : "skip";
+  } catch (error) {
+    if (error instanceof ColumnError) return { reason: error.message };
+    if (error instanceof EvaluationError) return { reason: `where: ${error.message}` };
+    throw error;
+  }
+}
+
 export function readPipelineEvent(pipeline: Pipeline, event: unknown, now = Date.now()): PipelineEvent {
   if (!matchesFilter(pipeline, event)) return { kind: "skipped" };
+  const where = checkWhere(pipeline, event);
+  if (where === "skip") return { kind: "skipped" };
+  if (where !== "keep") return { kind: "invalid", reason: where.reason };
   const maxKeyBytes = maxKeyBytesCached(pipeline);
   const key = textOf(valueAt(event, pipeline.key), `key field "${pipeline.key}"`, maxKeyBytes);
   if ("reason" in key) return { kind: "invalid", reason: key.reason };

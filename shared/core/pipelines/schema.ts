@@ -3,6 +3,8 @@
 import { z } from "zod";
 import type { AggregateSpec } from "../aggregates/state.ts";
 import { MAX_KEY_GROUPS, MIN_KEY_GROUPS } from "../keygroups.ts";
+import { exprSchema } from "../sql/expression-schema.ts";
+import { type Expr, type SqlType, SqlTypeError, sqlTypeOf, typeOf } from "../sql/expressions.ts";
 import { gcd } from "../windows/arithmetic.ts";
 import type { WindowSpec } from "../windows/assigners.ts";
 import { formatDuration, parseDuration } from "../windows/duration.ts";
@@ -110,6 +112,18 @@ const aggregateSchema = z
     }
   });
 
+const columnType = z.string().transform((text, ctx): SqlType => {
+  const type = sqlTypeOf(text);
+  if (type === undefined || type === "NULL") {
+    ctx.addIssue({
+      code: "custom",
+      message: `unknown SQL type ${JSON.stringify(text)}: BOOLEAN, INT, BIGINT, DOUBLE, DECIMAL, STRING or TIMESTAMP`,
+    });
+    return z.NEVER;
+  }
+  return type;
+});
+
 const scalar = z.union([z.string(), z.number(), z.boolean(), z.null()]);
 
 /**
@@ -161,6 +175,33 @@ export const pipelineSchema = z
       .min(MIN_KEY_GROUPS)
       .max(MAX_KEY_GROUPS, { message: `must be at most ${MAX_KEY_GROUPS} (Flink's bound)` })
       .default(DEFAULT_KEY_GROUPS),
+    /** the SQL types of the fields `where` reads (Flink's CREATE TABLE columns) */
+    columns: namedRecord(fieldPath, columnType, "a column").default({}),
+    /** a SQL condition (Flink SQL's WHERE): the pipeline takes an event only when it is TRUE */
+    where: z.union([z.string(), exprSchema]).optional(),
+  })
+  .superRefine((p, ctx) => {
+    if (p.where === undefined) return;
+    if (typeof p.where === "string") {
+      ctx.addIssue({
+        code: "custom",
+        path: ["where"],
+        message: "is SQL text the pipelines file loader compiles; load the file with `panes` or cdk synth",
+      });
+      return;
+    }
+    const columns = p.columns as Record<string, SqlType>;
+    try {
+      const type = typeOf(p.where, (name) => (Object.hasOwn(columns, name) ? columns[name] : undefined));
+      if (type !== "BOOLEAN" && type !== "NULL")
+        ctx.addIssue({ code: "custom", path: ["where"], message: `must be a condition (BOOLEAN), not ${type}` });
+    } catch (error) {
+      if (!(error instanceof SqlTypeError)) throw error;
+      const hint = error.message.startsWith("unknown column")
+        ? ` (declare its type in "columns", e.g. "columns": { "status": "INT" })`
+        : "";
+      ctx.addIssue({ code: "custom", path: ["where"], message: `${error.at.line}:${error.at.column}: ${error.message}${hint}` });
+    }
   })
   .transform((p) => ({
     name: p.name,
@@ -190,6 +231,8 @@ export const pipelineSchema = z
     early: p.early,
     dedupe: p.dedupe,
     keyGroups: p.keyGroups,
+    // only pipelines with a condition carry its columns
+    ...(p.where === undefined ? {} : { columns: p.columns as Record<string, SqlType>, where: p.where as Expr }),
   }));
 
 export const pipelinesFileSchema = z

@@ -501,9 +501,10 @@ export function formatExpression(e: Expr): string {
       if (e.type === "DOUBLE") return e.value < 0 ? `-(${javaDoubleString(-e.value)})` : javaDoubleString(e.value);
       return String(e.value);
     case "column":
+      // backquoted, as Flink prints identifiers: a column may be named like a keyword (`value`)
       return e.name
         .split(".")
-        .map((part) => (/^[A-Za-z_][A-Za-z0-9_]*$/.test(part) ? part : `\`${part.replaceAll("`", "``")}\``))
+        .map((part) => `\`${part.replaceAll("`", "``")}\``)
         .join(".");
     case "arithmetic":
       return `(${f(e.left)} ${e.op} ${f(e.right)})`;
@@ -533,4 +534,83 @@ export function formatExpression(e: Expr): string {
     case "call":
       return `${e.name}(${e.args.map(f).join(", ")})`;
   }
+}
+
+/** A declared or CAST type, as Panes computes it; undefined for a type Panes has not got. */
+export function sqlTypeOf(type: string): SqlType | undefined {
+  const base = type
+    .toUpperCase()
+    .replace(/\(.*\)/, "")
+    .replace(/\s+/g, " ")
+    .trim();
+  if (base === "BOOLEAN") return "BOOLEAN";
+  if (base === "TINYINT" || base === "SMALLINT" || base === "INT" || base === "INTEGER") return "INT";
+  if (base === "BIGINT") return "BIGINT";
+  if (base === "FLOAT" || base === "DOUBLE" || base === "DOUBLE PRECISION" || base === "DECIMAL" || base === "DEC" || base === "NUMERIC")
+    return "DOUBLE";
+  if (base === "STRING" || base === "VARCHAR" || base === "CHAR") return "STRING";
+  if (
+    base === "TIMESTAMP" ||
+    base === "TIMESTAMP WITHOUT TIME ZONE" ||
+    base === "TIMESTAMP_LTZ" ||
+    base === "TIMESTAMP WITH LOCAL TIME ZONE"
+  )
+    return "TIMESTAMP";
+  return undefined;
+}
+
+/**
+ * A JSON field's value as a column of `type`, converted as Flink's JSON format does
+ * (JsonToRowDataConverters): a missing field or null is NULL; a STRING column takes any value (text as
+ * is, anything else as its JSON); numbers and booleans may also come as text. TIMESTAMP reads epoch
+ * milliseconds or an ISO-8601 time (`parseTime`). Returns the reason when the value cannot be one.
+ */
+export function readColumn(
+  value: unknown,
+  type: SqlType,
+  parseTime: (value: unknown) => number | string,
+): { value: SqlValue } | { reason: string } {
+  if (value === undefined || value === null) return { value: null };
+  const shown = () =>
+    typeof value === "string"
+      ? JSON.stringify(value.length > 40 ? `${value.slice(0, 37)}...` : value)
+      : typeof value === "object"
+        ? "an object"
+        : String(value);
+  switch (type) {
+    case "STRING":
+      return { value: typeof value === "string" ? value : JSON.stringify(value) };
+    case "BOOLEAN":
+      if (typeof value === "boolean") return { value };
+      // Flink: Boolean.parseBoolean(text) — "true" in any case is TRUE, anything else FALSE
+      if (typeof value === "string") return { value: value.toLowerCase() === "true" };
+      return { reason: `must be a BOOLEAN, got ${shown()}` };
+    case "INT":
+    case "BIGINT": {
+      const n =
+        typeof value === "number" ? value : typeof value === "string" && /^\s*[+-]?\d+\s*$/.test(value) ? Number(value) : Number.NaN;
+      const limit = type === "INT" ? 2 ** 31 : 2 ** 53;
+      if (!Number.isInteger(n) || n < -limit || n >= limit)
+        return { reason: `must be ${type === "INT" ? "an INT" : "a BIGINT"}, got ${shown()}` };
+      return { value: n === 0 ? 0 : n };
+    }
+    case "DOUBLE": {
+      const n = typeof value === "number" ? value : typeof value === "string" && value.trim() !== "" ? Number(value) : Number.NaN;
+      if (!Number.isFinite(n)) return { reason: `must be a finite DOUBLE, got ${shown()}` };
+      return { value: n };
+    }
+    case "TIMESTAMP": {
+      const ms = parseTime(value);
+      return typeof ms === "string" ? { reason: ms } : { value: ms };
+    }
+    case "NULL":
+      return { value: null };
+  }
+}
+
+/** The columns an expression reads, each once. */
+export function columnsOf(e: Expr, into = new Set<string>()): Set<string> {
+  if (e.kind === "column") into.add(e.name);
+  for (const child of children(e)) columnsOf(child, into);
+  return into;
 }

@@ -3,6 +3,7 @@
 // A construct outside the subset is refused naming it, with its line and column. Pure; used when a
 // pipelines file loads (the CLI, cdk synth), never bundled into a function.
 import { FlinkSQL, FlinkSqlParserVisitor } from "dt-sql-parser";
+import { FlinkSqlLexer } from "dt-sql-parser/dist/lib/flink/FlinkSqlLexer.js";
 import type {
   ArithmeticBinaryContext,
   ArithmeticUnaryContext,
@@ -23,7 +24,7 @@ import type {
   SimpleCaseContext,
   ValueExpressionDefaultContext,
 } from "dt-sql-parser/dist/lib/flink/FlinkSqlParser.js";
-import type { ArithmeticOp, ComparisonOp, Expr, Position, SqlType } from "./expressions.ts";
+import { type ArithmeticOp, type ComparisonOp, type Expr, type Position, type SqlType, sqlTypeOf } from "./expressions.ts";
 
 /** A construct Panes cannot run, or SQL that does not parse: where it is and why, for one line of output. */
 export class SqlSyntaxError extends Error {
@@ -71,29 +72,6 @@ const ARITHMETIC: Record<string, ArithmeticOp> = { "+": "+", "-": "-", "*": "*",
 const COMPARISON: Record<string, ComparisonOp> = { "=": "=", "<>": "<>", "!=": "<>", "<": "<", "<=": "<=", ">": ">", ">=": ">=" };
 const FUNCTIONS = new Set(["COALESCE", "ABS", "UPPER", "LOWER"] as const);
 type FunctionName = typeof FUNCTIONS extends Set<infer T> ? T : never;
-
-/** A declared or CAST type, as Panes computes it; undefined for a type Panes has not got. */
-export function sqlTypeOf(type: string): SqlType | undefined {
-  const base = type
-    .toUpperCase()
-    .replace(/\(.*\)/, "")
-    .replace(/\s+/g, " ")
-    .trim();
-  if (base === "BOOLEAN") return "BOOLEAN";
-  if (base === "TINYINT" || base === "SMALLINT" || base === "INT" || base === "INTEGER") return "INT";
-  if (base === "BIGINT") return "BIGINT";
-  if (base === "FLOAT" || base === "DOUBLE" || base === "DOUBLE PRECISION" || base === "DECIMAL" || base === "DEC" || base === "NUMERIC")
-    return "DOUBLE";
-  if (base === "STRING" || base === "VARCHAR" || base === "CHAR") return "STRING";
-  if (
-    base === "TIMESTAMP" ||
-    base === "TIMESTAMP WITHOUT TIME ZONE" ||
-    base === "TIMESTAMP_LTZ" ||
-    base === "TIMESTAMP WITH LOCAL TIME ZONE"
-  )
-    return "TIMESTAMP";
-  return undefined;
-}
 
 /**
  * Converts expression nodes of one source text. `offset` is where that text starts in the file the
@@ -341,7 +319,20 @@ export function parseExpression(text: string): Expr {
   const sql = `${prefix}${text}\n`;
   const offset = { line: 1, column: 1 - prefix.length };
   const error = syntaxErrorOf(sql, offset);
-  if (error) throw error;
+  if (error) {
+    // the reserved words that, backquoted, make the text parse: each one needed once all are quoted
+    const candidates = reservedWordsIn(text);
+    const quoted = (words: string[]) => words.reduce(quoteWord, text);
+    const parses = (words: string[]) => !syntaxErrorOf(`${prefix}${quoted(words)}\n`);
+    const reserved = parses(candidates) ? candidates.filter((word) => !parses(candidates.filter((w) => w !== word))) : [];
+    if (reserved.length > 0) {
+      throw new SqlSyntaxError(
+        error.at,
+        `${reserved.map((w) => `${w} is a reserved word in Flink SQL: write it in backquotes, \`${w}\``).join("; ")} (${error.message})`,
+      );
+    }
+    throw error;
+  }
   const where = flink.parse(sql).singleStatement(0)?.sqlStatement()?.dmlStatement()?.queryStatement()?.selectStatement()?.whereClause();
   const builder = new ExpressionBuilder(sql, offset);
   const condition = where?.booleanExpression();
@@ -349,4 +340,35 @@ export function parseExpression(text: string): Expr {
   const column = where?.columnNamePathAllowEmpty();
   if (column) return { at: builder.at(column), kind: "column", name: builder.columnName(column) };
   throw new SqlSyntaxError({ line: 1, column: 1 }, "write one expression");
+}
+
+/** Flink SQL's keywords (the lexer's KW_ tokens), upper case. */
+const KEYWORDS = new Set(
+  (FlinkSqlLexer.symbolicNames as (string | null)[]).flatMap((name) => (name?.startsWith("KW_") ? [name.slice(3)] : [])),
+);
+
+/** The keywords an expression of the subset is written with: never a column's name in disguise. */
+const SYNTAX = new Set(
+  (
+    "AND OR NOT IN BETWEEN SYMMETRIC ASYMMETRIC IS NULL TRUE FALSE UNKNOWN LIKE ESCAPE CASE WHEN THEN ELSE END CAST AS " +
+    "COALESCE ABS UPPER LOWER DISTINCT FROM BOOLEAN TINYINT SMALLINT INT INTEGER BIGINT FLOAT DOUBLE PRECISION DECIMAL DEC NUMERIC " +
+    "VARCHAR CHAR"
+  ).split(" "),
+);
+
+/** The words of a text, outside its string literals and backquotes, that are Flink SQL keywords and could be column names. */
+function reservedWordsIn(text: string): string[] {
+  const bare = text.replace(/'(?:[^']|'')*'|`(?:[^`]|``)*`/g, " ");
+  return [...new Set(bare.match(/\b[A-Za-z_][A-Za-z0-9_]*\b/g) ?? [])].filter(
+    (word) => KEYWORDS.has(word.toUpperCase()) && !SYNTAX.has(word.toUpperCase()),
+  );
+}
+
+/** The text with every bare occurrence of `word` backquoted. */
+function quoteWord(text: string, word: string): string {
+  return text.replace(
+    /('(?:[^']|'')*'|`(?:[^`]|``)*`)|\b([A-Za-z_][A-Za-z0-9_]*)\b/g,
+    (match, quoted: string | undefined, bareWord: string | undefined) =>
+      quoted === undefined && bareWord === word ? `\`${word}\`` : match,
+  );
 }
