@@ -6,8 +6,9 @@ import { pathToFileURL } from "node:url";
 import { PipelinesConfigError, parsePipelines } from "../core/pipelines/parse.ts";
 import type { Pipeline } from "../core/pipelines/schema.ts";
 import { parseExpression, SqlSyntaxError } from "../core/sql/parse-expression.ts";
+import { compilePipelinesSql } from "../core/sql/parse-pipelines.ts";
 
-/** Reads a pipelines file: `.json`, or a module (`.js`, `.mjs`, `.ts`) with a default export. */
+/** Reads a pipelines file: `.json`, Flink SQL (`.sql`), or a module (`.js`, `.mjs`, `.ts`) with a default export. */
 export async function loadPipelinesFile(path: string): Promise<Pipeline[]> {
   return parsePipelines(await readPipelinesInput(path), path);
 }
@@ -18,6 +19,20 @@ export async function loadPipelinesFile(path: string): Promise<Pipeline[]> {
  * SQL parser never does. Not yet validated: parsePipelines does that.
  */
 export async function readPipelinesInput(path: string): Promise<unknown> {
+  if (/\.sql$/i.test(path)) {
+    let sql: string;
+    try {
+      sql = await readFile(resolve(path), "utf8");
+    } catch (error) {
+      throw new PipelinesConfigError(path, [`cannot read the file: ${(error as Error).message}`]);
+    }
+    try {
+      return compilePipelinesSql(sql);
+    } catch (error) {
+      if (!(error instanceof SqlSyntaxError)) throw error;
+      throw new PipelinesConfigError(path, [`line ${error.at.line}, column ${error.at.column}: ${error.message}`]);
+    }
+  }
   return compileSqlText(await readRaw(path), path);
 }
 

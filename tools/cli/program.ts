@@ -83,7 +83,7 @@ export const program = new Command("panes")
 program
   .command("start")
   .description("run the local pipeline: emulators, stream and tables, ingest and watermark functions, and a demo producer")
-  .option("--pipelines <file>", "pipelines file (JSON or TS module); default: the demo's", example("demo.pipelines.json"))
+  .option("--pipelines <file>", "pipelines file (JSON, Flink SQL or a TS module); default: the demo's", example("demo.pipelines.json"))
   .addOption(kinesisOption())
   .option("--shards <n>", "shards of the source stream", integer(1, 64), 2)
   .option("--no-demo", "do not run the demo producer (produce your own events with `panes produce`)")
@@ -96,7 +96,7 @@ program
 program
   .command("replay")
   .description("run a bounded input through the whole local stack and write every final window as JSON lines")
-  .requiredOption("--pipelines <file>", "pipelines file (JSON or TS module)")
+  .requiredOption("--pipelines <file>", "pipelines file (JSON, Flink SQL or a TS module)")
   .requiredOption("--input <file>", "events, one JSON object per line")
   .requiredOption("--output <file>", "results, one JSON object per line ('-' for stdout)")
   .option("--shards <n>", "shards of the emulated stream", integer(1, 64), 2)

@@ -66,6 +66,11 @@ export function identifierValue(text: string): string {
   return text.startsWith("`") && text.endsWith("`") ? text.slice(1, -1).replaceAll("``", "`") : text;
 }
 
+/** A dotted name as written (`a.b`, `` `tags.host` ``, `` `a`.`b` ``): its parts, backquotes removed, joined by dots. */
+export function identifierPath(text: string): string {
+  return (text.match(/`(?:[^`]|``)*`|[^.\s`]+/g) ?? []).map(identifierValue).join(".");
+}
+
 const INT_MAX = 2 ** 31 - 1;
 
 const ARITHMETIC: Record<string, ArithmeticOp> = { "+": "+", "-": "-", "*": "*", "/": "/", "%": "%" };
@@ -222,10 +227,7 @@ export class ExpressionBuilder extends FlinkSqlParserVisitor<Expr> {
 
   /** A column, or a field of a nested JSON object (`a.b`), by its name as written. */
   columnName(ctx: Node): string {
-    return sourceOf(ctx, this.source)
-      .split(/\s*\.\s*/)
-      .map(identifierValue)
-      .join(".");
+    return identifierPath(sourceOf(ctx, this.source));
   }
 
   override visitConstantDefault = (ctx: ConstantDefaultContext): Expr => {

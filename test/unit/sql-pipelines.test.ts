@@ -1,0 +1,171 @@
+// Pipelines written in Flink SQL (issue 22): a CREATE TABLE, SET statements and windowed queries compile
+// to the JSON form's pipelines; the seed's SQL twin is the seed; every construct outside the subset is
+// refused in one line naming it, with its line and column.
+import { mkdtemp, writeFile } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { describe, expect, it } from "vitest";
+import { loadPipelinesFile } from "../../shared/app/pipelines-file.ts";
+import { PipelinesConfigError } from "../../shared/core/pipelines/parse.ts";
+import type { Pipeline } from "../../shared/core/pipelines/schema.ts";
+import { formatExpression } from "../../shared/core/sql/expressions.ts";
+
+const TABLE = `CREATE TABLE requests (
+  service STRING,
+  endpoint STRING,
+  status INT,
+  latency DOUBLE,
+  ts TIMESTAMP(3),
+  WATERMARK FOR ts AS ts - INTERVAL '5' SECOND
+) WITH ('connector' = 'kinesis', 'format' = 'json');
+`;
+
+async function load(sql: string): Promise<Pipeline[]> {
+  const dir = await mkdtemp(join(tmpdir(), "panes-sql-"));
+  const path = join(dir, "pipelines.sql");
+  await writeFile(path, sql);
+  return loadPipelinesFile(path);
+}
+
+async function refusal(sql: string): Promise<string> {
+  try {
+    await load(sql);
+  } catch (error) {
+    if (!(error instanceof PipelinesConfigError)) throw error;
+    expect(error.problems).toHaveLength(1);
+    return error.problems[0] as string;
+  }
+  throw new Error("expected the SQL to be refused");
+}
+
+const withoutUnits = (pipelines: Pipeline[]) =>
+  pipelines.map((p) => ({ ...p, aggregates: p.aggregates.map(({ unit: _unit, ...a }) => a) }));
+
+describe("a pipelines file in Flink SQL", () => {
+  it("examples/monitoring.sql is the seed's pipelines (examples/monitoring.pipelines.json), units aside", async () => {
+    const sql = await loadPipelinesFile("examples/monitoring.sql");
+    const json = await loadPipelinesFile("examples/monitoring.pipelines.json");
+    expect(withoutUnits(sql)).toEqual(withoutUnits(json));
+  });
+
+  it("compiles every window of the subset, the lateness and early firing SET, and WHERE to a filter and a condition", async () => {
+    const [tumble, hop, cumulate, legacy, session] = await load(`${TABLE}
+SET 'table.exec.emit.allow-lateness' = '1 min';
+SET 'table.exec.emit.early-fire.enabled' = 'true';
+SET 'table.exec.emit.early-fire.delay' = '10 s';
+INSERT INTO errors SELECT window_start, window_end, service, COUNT(*) AS n, AVG(latency) AS avg_latency
+  FROM TABLE(TUMBLE(TABLE requests, DESCRIPTOR(ts), INTERVAL '5' MINUTES))
+  WHERE endpoint = '/pay' AND status >= 500 AND (latency > 1 OR status = 503)
+  GROUP BY window_start, window_end, service;
+CREATE VIEW slow AS SELECT window_start, window_end, endpoint, MAX(latency) AS worst
+  FROM TABLE(HOP(TABLE requests, DESCRIPTOR(ts), INTERVAL '1' MINUTE, INTERVAL '1' HOUR))
+  GROUP BY window_start, window_end, endpoint;
+INSERT INTO daily SELECT window_start, window_end, service, SUM(latency) AS total
+  FROM TABLE(CUMULATE(TABLE requests, DESCRIPTOR(ts), INTERVAL '1' HOUR, INTERVAL '1' DAY))
+  GROUP BY window_start, window_end, service;
+INSERT INTO legacy SELECT service, TUMBLE_START(ts, INTERVAL '1' MINUTE) AS s, MIN(latency) AS best
+  FROM requests GROUP BY TUMBLE(ts, INTERVAL '1' MINUTE), service;
+INSERT INTO visits SELECT service, SESSION_END(ts, INTERVAL '30' SECOND) AS e, COUNT(*) AS n
+  FROM requests GROUP BY SESSION(ts, INTERVAL '30' SECOND), service;
+`);
+    expect(tumble).toMatchObject({
+      name: "errors",
+      key: "service",
+      eventTime: "ts",
+      filter: { endpoint: "/pay" },
+      window: { type: "tumbling", size: 300_000 },
+      aggregates: [
+        { name: "n", op: "count" },
+        { name: "avg_latency", op: "avg", field: "latency" },
+      ],
+      outOfOrderness: 5000,
+      allowedLateness: 60_000,
+      early: 10_000,
+    });
+    expect(formatExpression(tumble?.where as NonNullable<Pipeline["where"]>)).toBe(
+      "((`status` >= 500) AND ((`latency` > 1) OR (`status` = 503)))",
+    );
+    expect(tumble?.columns).toEqual({ service: "STRING", endpoint: "STRING", status: "INT", latency: "DOUBLE", ts: "TIMESTAMP" });
+    expect(hop).toMatchObject({ name: "slow", key: "endpoint", window: { type: "sliding", size: 3_600_000, slide: 60_000 }, filter: {} });
+    expect(hop?.where).toBeUndefined();
+    expect(cumulate).toMatchObject({ name: "daily", window: { type: "cumulate", size: 86_400_000, step: 3_600_000 } });
+    expect(legacy).toMatchObject({
+      name: "legacy",
+      window: { type: "tumbling", size: 60_000 },
+      aggregates: [{ name: "best", op: "min", field: "latency" }],
+    });
+    expect(session).toMatchObject({ name: "visits", key: "service", window: { type: "session", gap: 30_000 } });
+  });
+
+  it("reads a nested JSON field through a backquoted dotted column", async () => {
+    const [pipeline] = await load(`CREATE TABLE m (\`tags.host\` STRING, v DOUBLE, ts TIMESTAMP(3), WATERMARK FOR ts AS ts)
+WITH ('connector' = 'kinesis', 'format' = 'json');
+INSERT INTO per_host SELECT window_start, window_end, \`tags.host\`, MAX(v) AS top
+FROM TABLE(TUMBLE(TABLE m, DESCRIPTOR(ts), INTERVAL '1' MINUTE)) WHERE \`tags.host\` <> 'x'
+GROUP BY window_start, window_end, \`tags.host\`;`);
+    expect(pipeline).toMatchObject({ key: "tags.host", outOfOrderness: 0, aggregates: [{ name: "top", op: "max", field: "v" }] });
+    expect(formatExpression(pipeline?.where as NonNullable<Pipeline["where"]>)).toBe("(`tags`.`host` <> 'x')");
+  });
+
+  it("refuses what Panes cannot run in one line naming it, its line and its column", async () => {
+    const query = (select: string) => `${TABLE}INSERT INTO x ${select};`;
+    const tumble = "FROM TABLE(TUMBLE(TABLE requests, DESCRIPTOR(ts), INTERVAL '5' MINUTES))";
+    const cases: [string, RegExp][] = [
+      [
+        TABLE.replace("'kinesis'", "'kafka'"),
+        /^line 8, column 9: the connector 'kafka' \(Panes reads its Kinesis stream: 'kinesis'\) is not supported/,
+      ],
+      [TABLE.replace("'json'", "'csv'"), /^line 8, column 34: the format 'csv' \(Panes reads JSON: 'json'\) is not supported/],
+      [TABLE.replace(",\n  WATERMARK FOR ts AS ts - INTERVAL '5' SECOND", ""), /^line 1, column 1: a table without WATERMARK FOR/],
+      [`${TABLE}SET 'parallelism.default' = '4';`, /^line 9, column 5: SET 'parallelism.default' \(Panes takes/],
+      [
+        query(
+          `SELECT window_start, window_end, service, endpoint, COUNT(*) AS n ${tumble} GROUP BY window_start, window_end, service, endpoint`,
+        ),
+        /^line 9, column 154: a composite key \(GROUP BY several columns: not yet\)/,
+      ],
+      [
+        query(`SELECT window_start, window_end, COUNT(*) AS n ${tumble} GROUP BY window_start, window_end`),
+        /^line 9, column 135: a global window/,
+      ],
+      [
+        query(
+          `SELECT window_start, window_end, service, COUNT(*) AS n ${tumble} GROUP BY window_start, window_end, service HAVING COUNT(*) > 1`,
+        ),
+        /^line 9, column 187: HAVING \(not yet\)/,
+      ],
+      [
+        query(
+          `SELECT window_start, window_end, service, COUNT(DISTINCT endpoint) AS n ${tumble} GROUP BY window_start, window_end, service`,
+        ),
+        /^line 9, column 57: COUNT\(DISTINCT …\) \(not yet\)/,
+      ],
+      [
+        query(`SELECT window_start, window_end, service, SUM(latency * 2) AS n ${tumble} GROUP BY window_start, window_end, service`),
+        /SUM of an expression \(not yet: aggregate a column\)/,
+      ],
+      [
+        query(`SELECT window_start, window_end, service, AVG(latency) ${tumble} GROUP BY window_start, window_end, service`),
+        /an aggregate without a name \(write AVG\(x\) AS avg_x\)/,
+      ],
+      [
+        query("SELECT r.service, COUNT(*) AS n FROM requests r JOIN requests s ON r.service = s.service GROUP BY r.service"),
+        /^line 9, column 52: a join is not supported: requests r JOIN requests s/,
+      ],
+      [
+        query(`SELECT window_start, window_end, service, endpoint, COUNT(*) AS n ${tumble} GROUP BY window_start, window_end, service`),
+        /the column endpoint, neither grouped nor aggregated/,
+      ],
+      [query("SELECT service, COUNT(*) AS n FROM requests GROUP BY service"), /^line 9, column 15: a query without a window/],
+      [
+        query(`SELECT * FROM (SELECT *, ROW_NUMBER() OVER (PARTITION BY window_start ORDER BY n DESC) AS r FROM t) WHERE r <= 3`),
+        /^line 9, column 15: Window Top-N \(ROW_NUMBER\(\) OVER …: not yet\)/,
+      ],
+    ];
+    for (const [sql, expected] of cases) {
+      const problem = await refusal(sql);
+      expect(problem, sql).toMatch(expected);
+      expect(problem).not.toContain("\n");
+    }
+  });
+});
