@@ -50,10 +50,7 @@ describe("the AWS CLI", () => {
       await put({ host: "h1", metric: "cpu", ts: "2026-02-01T10:12:00Z", value: 10 });
 
       // Assess
-      await panes.waitFor(
-        /^window cpu-avg-5m {2}h1 {2}\[2026-02-01T10:00:00\.000Z, 2026-02-01T10:05:00\.000Z\) {2}avg=50 max=60 n=2/m,
-        30_000,
-      );
+      await panes.waitFor(/^window cpu-avg-5m {2}h1 {2}\[2026-02-01T10:00:00\.000Z, 2026-02-01T10:05:00\.000Z\) {2}avg=50 max=60 n=2/m);
       const json = await runPanes(["results", "--pipeline", "cpu-avg-5m", "--key", "h1", "--json"], { cwd });
       expect(JSON.parse(json.stdout.trim().split("\n")[0] ?? "{}")).toMatchObject({
         key: "h1",

@@ -43,7 +43,7 @@ export async function sendAndClose(stack: LocalStack, payloads: (object | string
     { streamName: stack.connection.names.sourceStream },
     payloads.map((p) => ({ PartitionKey: "h", Data: Buffer.isBuffer(p) ? p : Buffer.from(typeof p === "string" ? p : JSON.stringify(p)) })),
   );
-  await stack.mapping.waitUntilCaughtUp(60_000);
+  await stack.mapping.waitUntilCaughtUp();
   await stack.closeNow();
 }
 

@@ -49,7 +49,7 @@ export function startPanes(args: string[], cwd: string, env: NodeJS.ProcessEnv =
     child,
     output: () => output,
     exited,
-    async waitFor(pattern, timeoutMs = 90_000) {
+    async waitFor(pattern, timeoutMs = 300_000) {
       const deadline = Date.now() + timeoutMs;
       while (Date.now() < deadline) {
         const match = output.match(pattern);

@@ -35,7 +35,7 @@ async function runMapping(kind: KinesisKind, count: number, handler: KinesisHand
     },
   });
   mapping.start();
-  await mapping.waitUntilCaughtUp(60_000);
+  await mapping.waitUntilCaughtUp();
   return { failures };
 }
 

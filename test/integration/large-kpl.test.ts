@@ -75,5 +75,5 @@ describe("a KPL-aggregated record too large for one log entry", () => {
     expect([...perKey(sliding).values()].every((n) => n === 2)).toBe(true);
     deployment.dynamodb.destroy();
     deployment.kinesis.destroy();
-  }, 120_000);
+  }, 600_000);
 });

@@ -30,7 +30,7 @@ describe("panes dlq redrive", () => {
     // Act: another stream is refused; then redrive what "sums" refused
     const other = await runPanes(["dlq", "redrive", "--stream", stack.connection.names.outputStream], { cwd });
     const redriven = await runPanes(["dlq", "redrive", "--pipeline", "sums"], { cwd });
-    await stack.mapping.waitUntilCaughtUp(60_000);
+    await stack.mapping.waitUntilCaughtUp();
     await sendAndClose(stack, [{ k: "z", ts: T0 + 120_000, v: 0 }]); // the watermark passes the window
 
     // Assess

@@ -70,7 +70,7 @@ describe("poison pills", () => {
     const redriven = await runPanes(["dlq", "redrive", "--pipeline", "skew", ...table], { env });
     expect(redriven.code).toBe(0);
     expect(redriven.stderr).toMatch(/put 3 records back/);
-    await s.mapping.waitUntilCaughtUp(60_000);
+    await s.mapping.waitUntilCaughtUp();
 
     // Assess: the future event is now applied; the still-invalid ones were dead-lettered again
     const windows = await queryResults(s.dynamodb, s.connection.names.resultsTable, { pipeline: "skew" });
@@ -118,7 +118,7 @@ describe("idle shards", () => {
     await put(SHARD_1, { host: "b", ts: at(5), v: 1 });
     await put(SHARD_0, { host: "a", ts: at(5), v: 1 });
     await put(SHARD_0, { host: "a", ts: at(600), v: 1 });
-    await s.mapping.waitUntilCaughtUp(60_000);
+    await s.mapping.waitUntilCaughtUp();
     await s.closeNow();
     const held = (await readWatermarks(s.dynamodb, s.connection.names.stateTable, ["idle"])).get("idle");
     expect(held).toBe(T0 + 5_000); // shard 1 holds it at its max event time
@@ -132,7 +132,7 @@ describe("idle shards", () => {
       watermark = (await readWatermarks(s.dynamodb, s.connection.names.stateTable, ["idle"])).get("idle") ?? 0;
     }
     await put(SHARD_1, { host: "b", ts: at(30), v: 7 }); // shard 1 wakes up with an old event
-    await s.mapping.waitUntilCaughtUp(60_000);
+    await s.mapping.waitUntilCaughtUp();
 
     // Assess
     expect(watermark).toBe(T0 + 600_000);

@@ -24,13 +24,13 @@ describe("panes start", () => {
       const early = await panes.waitFor(/^window mem-max-60m {2}(web-\d+) {2}(\[[^)]*\)) .*\(early\)$/m);
       const escapeRegExp = (text: string) => text.replace(/[.*+?^${}()|[\]\\]/g, "\\$&");
       const finalOfSame = new RegExp(`^window mem-max-60m {2}${early[1]} {2}${escapeRegExp(early[2] ?? "")} .*v\\d+$`, "m");
-      await panes.waitFor(finalOfSame, 60_000);
+      await panes.waitFor(finalOfSame);
       expect(panes.output().search(finalOfSame)).toBeGreaterThan(panes.output().indexOf(early[0]));
       const status = async () => JSON.parse((await runPanes(["status", "--json"], { cwd })).stdout);
       const first = await status();
       // live figures: poll until the watermark has moved on (with a deadline, no fixed sleep)
       let second = await status();
-      const deadline = Date.now() + 30_000;
+      const deadline = Date.now() + 300_000;
       while (!(second.pipelines[0].watermark > first.pipelines[0].watermark) && Date.now() < deadline) second = await status();
       expect(first.pipelines.map((p: { pipeline: string }) => p.pipeline)).toEqual(["cpu-avg-5m", "mem-max-60m"]);
       expect(first.pipelines[0].shards).toHaveLength(2);
@@ -86,10 +86,7 @@ describe("panes start", () => {
       // Assess
       expect(produced.code).toBe(0);
       expect(produced.stderr).toMatch(/produce: 5 records to panes-events \(local stack/);
-      await panes.waitFor(
-        /^window cpu-avg-5m {2}p1 {2}\[2026-02-01T10:00:00\.000Z, 2026-02-01T10:05:00\.000Z\) {2}avg=20 max=30 n=2/m,
-        30_000,
-      );
+      await panes.waitFor(/^window cpu-avg-5m {2}p1 {2}\[2026-02-01T10:00:00\.000Z, 2026-02-01T10:05:00\.000Z\) {2}avg=20 max=30 n=2/m);
       const json = await runPanes(["results", "--pipeline", "cpu-avg-5m", "--key", "p1", "--to", "2026-02-01T10:05:00Z", "--json"], {
         cwd,
       });

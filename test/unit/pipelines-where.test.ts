@@ -128,5 +128,5 @@ describe("the events a where condition takes", () => {
       }),
       { numRuns: 300 },
     );
-  }, 120_000);
+  }, 600_000);
 });

@@ -60,6 +60,6 @@ describe("SQL expressions evaluate as a SQL engine does (DuckDB, asked Flink's q
         }),
         { numRuns: Number(process.env.SQL_RUNS ?? 300) },
       );
-    }, 120_000);
+    }, 600_000);
   }
 });
