@@ -89,8 +89,14 @@ export function commonType(a: SqlType, b: SqlType): SqlType | undefined {
 }
 
 /** The type of an expression over columns of these types, or a SqlTypeError naming what Flink would refuse. */
-export function typeOf(expr: Expr, columns: (name: string) => SqlType | undefined): SqlType {
-  const type = (e: Expr) => typeOf(e, columns);
+export function typeOf(expr: Expr, columns: (name: string) => SqlType | undefined, record?: WeakMap<Expr, SqlType>): SqlType {
+  const type = (e: Expr) => typeOf(e, columns, record);
+  const t = typeOfNode(expr, columns, type);
+  record?.set(expr, t);
+  return t;
+}
+
+function typeOfNode(expr: Expr, columns: (name: string) => SqlType | undefined, type: (e: Expr) => SqlType): SqlType {
   const need = (e: Expr, ok: (t: SqlType) => boolean, what: string): SqlType => {
     const t = type(e);
     if (!ok(t)) throw new SqlTypeError(e.at, `${what}, got ${t}`);
@@ -444,11 +450,7 @@ export function evaluate(expr: Expr, row: (name: string) => SqlValue, types: (e:
 /** Types of every node of an expression, computed once at load, for `evaluate`. */
 export function typesOf(expr: Expr, columns: (name: string) => SqlType | undefined): (e: Expr) => SqlType {
   const types = new WeakMap<Expr, SqlType>();
-  const visit = (e: Expr): void => {
-    types.set(e, typeOf(e, columns));
-    for (const child of children(e)) visit(child);
-  };
-  visit(expr);
+  typeOf(expr, columns, types);
   return (e) => {
     const t = types.get(e);
     if (t === undefined) throw new Error("an expression node typesOf did not see");

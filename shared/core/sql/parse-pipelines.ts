@@ -109,14 +109,14 @@ export function compilePipelinesSql(sql: string): { pipelines: Record<string, un
     }
     const view = ddl?.createView();
     if (view) {
-      queries.push({ name: identifierOf(text(view.viewPathCreate())), query: view.queryStatement(), at: view });
+      queries.push({ name: identifierPath(text(view.viewPathCreate())), query: view.queryStatement(), at: view });
       continue;
     }
     const insert = s.dmlStatement()?.insertStatement()?.insertSimpleStatement();
     if (insert) {
       const query = insert.queryStatement();
       if (!query || insert.KW_OVERWRITE() || insert.columnNameList() || insert.insertPartitionDefinition()) refuse(insert, "this INSERT");
-      queries.push({ name: identifierOf(text(insert.tablePath())), query: query as QueryStatementContext, at: insert });
+      queries.push({ name: identifierPath(text(insert.tablePath())), query: query as QueryStatementContext, at: insert });
       continue;
     }
     const set = s.setStatement()?.tableProperty();
@@ -151,11 +151,6 @@ export function compilePipelinesSql(sql: string): { pipelines: Record<string, un
   };
 }
 
-/** A table, view or column name as written: backquotes removed. */
-function identifierOf(text: string): string {
-  return identifierPath(text);
-}
-
 function sourceTable(create: SimpleCreateTableContext, builder: ExpressionBuilder, sql: string): SourceTable {
   const text = (node: Node) => sourceOf(node, sql);
   const columns: Record<string, SqlType> = {};
@@ -165,12 +160,12 @@ function sourceTable(create: SimpleCreateTableContext, builder: ExpressionBuilde
     const column = physical as NonNullable<typeof physical>;
     const type = sqlTypeOf(text(column.columnType()));
     if (!type) builder.refuse(column.columnType(), `the column type ${text(column.columnType())}`);
-    columns[identifierOf(text(column.columnNameCreate()))] = type as SqlType;
+    columns[identifierPath(text(column.columnNameCreate()))] = type as SqlType;
   }
   const watermark = create.watermarkDefinition();
   if (!watermark) builder.refuse(create, "a table without WATERMARK FOR (Panes windows on event time)");
   const w = watermark as NonNullable<typeof watermark>;
-  const eventTime = identifierOf(text(w.columnName()));
+  const eventTime = identifierPath(text(w.columnName()));
   if (columns[eventTime] !== "TIMESTAMP") builder.refuse(w.columnName(), `an event-time column that is not a TIMESTAMP (${eventTime})`);
   const outOfOrderness = watermarkDelay(w.expression(), eventTime, builder, sql);
   for (const option of create.withOption().tablePropertyList().tableProperty()) {
@@ -180,16 +175,16 @@ function sourceTable(create: SimpleCreateTableContext, builder: ExpressionBuilde
       builder.refuse(option, `the connector '${value}' (Panes reads its Kinesis stream: 'kinesis')`);
     if (key === "format" && value !== "json") builder.refuse(option, `the format '${value}' (Panes reads JSON: 'json')`);
   }
-  return { name: identifierOf(text(create.tablePathCreate())), columns, eventTime, outOfOrderness };
+  return { name: identifierPath(text(create.tablePathCreate())), columns, eventTime, outOfOrderness };
 }
 
 /** `ts` or `ts - INTERVAL 'n' UNIT`: the out-of-orderness bound. */
 function watermarkDelay(expression: ExpressionContext, eventTime: string, builder: ExpressionBuilder, sql: string): number {
   const text = sourceOf(expression, sql).replace(/\s+/g, " ").trim();
-  if (identifierOf(text) === eventTime) return 0;
+  if (identifierPath(text) === eventTime) return 0;
   const m = text.match(/^(`?[^`\s]+`?) - INTERVAL '(\d+)' ([A-Za-z]+)$/i);
   const unit = INTERVAL_MS[(m?.[3] ?? "").toUpperCase()];
-  if (!m || identifierOf(m[1] as string) !== eventTime || unit === undefined) {
+  if (!m || identifierPath(m[1] as string) !== eventTime || unit === undefined) {
     return builder.refuse(expression, `this watermark (write WATERMARK FOR ${eventTime} AS ${eventTime} - INTERVAL '5' SECOND)`);
   }
   return Number(m[2]) * unit;
@@ -233,10 +228,10 @@ function compileQuery(
     const params = tvf.windowTVFParam();
     const kind = text(tvf.windowTVFName()).toUpperCase();
     const tableName = params[0]?.timeAttrColumn();
-    if (!tableName || identifierOf(text(tableName)) !== table.name)
+    if (!tableName || identifierPath(text(tableName)) !== table.name)
       builder.refuse(params[0] ?? tvf, `a window over something other than TABLE ${table.name}`);
     const descriptor = params[1]?.columnDescriptor();
-    const timeColumn = descriptor ? identifierOf(text(descriptor).replace(/^DESCRIPTOR\s*\(\s*|\s*\)$/gi, "")) : undefined;
+    const timeColumn = descriptor ? identifierPath(text(descriptor).replace(/^DESCRIPTOR\s*\(\s*|\s*\)$/gi, "")) : undefined;
     if (timeColumn !== table.eventTime)
       builder.refuse(params[1] ?? tvf, `a window on a column other than the WATERMARK's (DESCRIPTOR(${table.eventTime}))`);
     const intervals = params
@@ -250,7 +245,7 @@ function compileQuery(
     else builder.refuse(tvf, `${kind} with ${intervals.length} intervals (an offset is not supported)`);
   } else {
     const reference = from.tableReference()[0];
-    if (!reference || identifierOf(text(reference.tablePrimary())) !== table.name)
+    if (!reference || identifierPath(text(reference.tablePrimary())) !== table.name)
       builder.refuse(from, `a query over something other than ${table.name}`);
   }
 
@@ -263,7 +258,7 @@ function compileQuery(
     if (groupWindow) {
       if (tvf) builder.refuse(item, "a group window beside a window TVF");
       const kind = text(groupWindow.groupWindowFunctionName()).toUpperCase();
-      if (identifierOf(text(groupWindow.timeAttrColumn())) !== table.eventTime)
+      if (identifierPath(text(groupWindow.timeAttrColumn())) !== table.eventTime)
         builder.refuse(groupWindow, `a window on a column other than ${table.eventTime}`);
       const interval = intervalMs(groupWindow.timeIntervalExpression(), builder, sql);
       if (kind === "TUMBLE") window = { type: "tumbling", size: interval };
@@ -273,15 +268,15 @@ function compileQuery(
     }
     const column = item.columnName();
     if (!column) builder.refuse(item, "this GROUP BY item (group by columns)");
-    const columnName = identifierOf(text(column as Node));
+    const columnName = identifierPath(text(column as Node));
     if (tvf && (columnName === "window_start" || columnName === "window_end")) continue;
     keys.push(columnName);
   }
   if (!window) return builder.refuse(select, "a query without a window (TUMBLE, HOP, CUMULATE or a SESSION group window)");
   if (
     tvf &&
-    !groupItems.some((i) => identifierOf(text(i)) === "window_start") &&
-    !groupItems.some((i) => identifierOf(text(i)) === "window_end")
+    !groupItems.some((i) => identifierPath(text(i)) === "window_start") &&
+    !groupItems.some((i) => identifierPath(text(i)) === "window_end")
   ) {
     builder.refuse(select.groupByClause() as Node, "a window TVF aggregation that does not GROUP BY window_start, window_end");
   }
@@ -301,7 +296,7 @@ function compileQuery(
   for (const item of select.selectClause().selectList().columnProjectItem()) {
     const plain = item.selectLiteralColumnName()?.columnName() ?? item.columnName();
     if (plain) {
-      const column = identifierOf(text(plain));
+      const column = identifierPath(text(plain));
       const bound = ["window_start", "window_end", "window_time"].includes(column) && tvf;
       if (!bound && column !== key) builder.refuse(item, `the column ${column}, neither grouped nor aggregated`);
       continue;
@@ -312,7 +307,7 @@ function compileQuery(
     const call = expressionCall(expression, builder, sql);
     if (call === "window-bound") continue;
     if (!alias) builder.refuse(item, "an aggregate without a name (write AVG(x) AS avg_x)");
-    const aggregateName = identifierOf(text(alias as Node).replace(/^AS\s+/i, ""));
+    const aggregateName = identifierPath(text(alias as Node).replace(/^AS\s+/i, ""));
     aggregates[aggregateName] = call.argument === undefined ? { count: true } : { [call.op]: call.argument };
   }
   if (Object.keys(aggregates).length === 0) builder.refuse(select.selectClause(), "a query without aggregates");
@@ -371,5 +366,5 @@ function expressionCall(
     return builder.refuse(expression, `${fn} of an expression (not yet: aggregate a column)`);
   }
   if (op === "count") return builder.refuse(expression, "COUNT(column) (not yet: COUNT(*))");
-  return { op, argument: identifierOf(argument) };
+  return { op, argument: identifierPath(argument) };
 }
