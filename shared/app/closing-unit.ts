@@ -28,8 +28,8 @@ import { approximateItemBytes, MAX_PANE_ITEM_BYTES } from "../aws/dynamodb/panes
 import { parkKey, readParkedKeys, unparkKey } from "../aws/dynamodb/parked.ts";
 import { commitGroupResults, type ResultIntent, type ResultsItem, readResultsItems, type StoredResult } from "../aws/dynamodb/results.ts";
 import { retryOnConflict } from "../aws/retry.ts";
-import { finalValues } from "../core/aggregates/state.ts";
 import { keyGroupOf } from "../core/keygroups.ts";
+import { windowValues } from "../core/pipelines/project.ts";
 import type { Pipeline } from "../core/pipelines/schema.ts";
 import type { DeadLetter, ResultSink, WindowResult } from "../core/types.ts";
 import type { WindowSpec } from "../core/windows/assigners.ts";
@@ -591,7 +591,7 @@ async function fireWindows(
         key: e.key,
         start: e.window.start,
         end: e.window.end,
-        values: finalValues(pipeline.aggregates, e.state),
+        values: windowValues(pipeline, e.key, e.window, e.state),
         count: e.state.n,
         firedAt: at,
         final: e.final,

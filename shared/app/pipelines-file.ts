@@ -36,24 +36,37 @@ export async function readPipelinesInput(path: string): Promise<unknown> {
   return compileSqlText(await readRaw(path), path);
 }
 
-/** Every pipeline's `where` text parsed; a text that does not parse fails naming the pipeline, line and column. */
+/**
+ * Every pipeline's SQL texts parsed (`where`, and each of `computed` and `select`); a text that does
+ * not parse fails naming the pipeline, the field, its line and column.
+ */
 function compileSqlText(raw: unknown, path: string): unknown {
   const pipelines = (raw as { pipelines?: unknown })?.pipelines;
   if (!Array.isArray(pipelines)) return raw;
   const problems: string[] = [];
   const compiled = pipelines.map((pipeline, index) => {
-    const where = (pipeline as { where?: unknown })?.where;
-    if (typeof where !== "string") return pipeline;
-    try {
-      return { ...(pipeline as object), where: parseExpression(where) };
-    } catch (error) {
-      if (!(error instanceof SqlSyntaxError)) throw error;
-      const name = (pipeline as { name?: unknown }).name;
-      problems.push(
-        `pipeline ${typeof name === "string" ? `"${name}"` : "(unnamed)"} (pipelines[${index}]), field where: ${error.at.line}:${error.at.column}: ${error.message}`,
-      );
-      return pipeline;
+    if (pipeline === null || typeof pipeline !== "object") return pipeline;
+    const name = (pipeline as { name?: unknown }).name;
+    const parse = (text: unknown, field: string): unknown => {
+      if (typeof text !== "string") return text;
+      try {
+        return parseExpression(text);
+      } catch (error) {
+        if (!(error instanceof SqlSyntaxError)) throw error;
+        problems.push(
+          `pipeline ${typeof name === "string" ? `"${name}"` : "(unnamed)"} (pipelines[${index}]), field ${field}: ${error.at.line}:${error.at.column}: ${error.message}`,
+        );
+        return text;
+      }
+    };
+    const out: Record<string, unknown> = { ...pipeline };
+    if ("where" in out) out.where = parse(out.where, "where");
+    for (const part of ["computed", "select"] as const) {
+      const texts = out[part];
+      if (texts === null || typeof texts !== "object" || Array.isArray(texts) || Object.hasOwn(texts, "__proto__")) continue;
+      out[part] = Object.fromEntries(Object.entries(texts).map(([k, v]) => [k, parse(v, `${part}.${k}`)]));
     }
+    return out;
   });
   if (problems.length > 0) throw new PipelinesConfigError(path, problems);
   return { ...(raw as object), pipelines: compiled };

@@ -10,8 +10,8 @@ import type { Epoch } from "../aws/dynamodb/epochs.ts";
 import { queryDue, readSessionsNow, sessionsItemOf, writeSessions } from "../aws/dynamodb/panes.ts";
 import { parkKey, readParkedKeys, unparkKey } from "../aws/dynamodb/parked.ts";
 import { commitGroupResults, markSuperseded, type ResultIntent, readResultsItems } from "../aws/dynamodb/results.ts";
-import { finalValues } from "../core/aggregates/state.ts";
 import type { StoredSessions } from "../core/ingest/deltas.ts";
+import { windowValues } from "../core/pipelines/project.ts";
 import type { Pipeline } from "../core/pipelines/schema.ts";
 import type { WindowResult } from "../core/types.ts";
 import { earlyDueOf } from "../core/windows/fates.ts";
@@ -189,7 +189,7 @@ function resultOfSession(ctx: SessionContext, key: string, f: SessionFiring): Om
     key,
     start: f.window.start,
     end: f.window.end,
-    values: finalValues(ctx.pipeline.aggregates, f.entry.state),
+    values: windowValues(ctx.pipeline, key, f.window, f.entry.state),
     count: f.entry.state.n,
     firedAt: ctx.now,
     final: f.final,

@@ -10,10 +10,11 @@
 // before its mark, and the next run (a later epoch) take the group on — what a crashed or timed-out unit
 // leaves behind must change nothing.
 
-import { finalValues } from "../../shared/core/aggregates/state.ts";
+import type { AggregateState } from "../../shared/core/aggregates/state.ts";
 import { type Contribution, layersOf, type StoredSessions, updateSessions } from "../../shared/core/ingest/deltas.ts";
 import { planBatch } from "../../shared/core/ingest/plan.ts";
 import { keyGroupOf } from "../../shared/core/keygroups.ts";
+import { windowValues } from "../../shared/core/pipelines/project.ts";
 import type { Pipeline } from "../../shared/core/pipelines/schema.ts";
 import type { DeadLetter, StreamRecord } from "../../shared/core/types.ts";
 import type { TimeWindow } from "../../shared/core/windows/assigners.ts";
@@ -245,7 +246,7 @@ export class MemoryEngine {
   private write(
     key: string,
     window: TimeWindow,
-    state: Parameters<typeof finalValues>[1] & { n: number },
+    state: AggregateState,
     final: boolean,
     supersedes: EngineResult["supersedes"] = [],
   ): "settled" | "stale" {
@@ -259,7 +260,7 @@ export class MemoryEngine {
       start: window.start,
       end: window.end,
       count: state.n,
-      values: finalValues(this.pipeline.aggregates, state),
+      values: windowValues(this.pipeline, key, window, state),
       version: decision.write,
       final,
       supersedes,

@@ -5,7 +5,7 @@
 // Whole numbers beyond ±2^53 fail in Panes (documented); such rows are accepted as failing.
 import fc from "fast-check";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { EvaluationError, type Expr, evaluate, type SqlType, type SqlValue, typeOf, typesOf } from "../../shared/core/sql/expressions.ts";
+import { EvaluationError, type Expr, evaluate, type SqlType, typeOf, typesOf } from "../../shared/core/sql/expressions.ts";
 import { COLUMNS, duck, exprOf, type Outcome, openReference, type Row, rowArb } from "../helpers/sql-expressions.ts";
 
 function ours(e: Expr, types: (e: Expr) => SqlType, row: Row): Outcome {

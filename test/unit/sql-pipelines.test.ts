@@ -38,14 +38,62 @@ async function refusal(sql: string): Promise<string> {
   throw new Error("expected the SQL to be refused");
 }
 
+/** The engine's part of a pipeline: what it computes, not how results name it (units, the select list, column types). */
 const withoutUnits = (pipelines: Pipeline[]) =>
-  pipelines.map((p) => ({ ...p, aggregates: p.aggregates.map(({ unit: _unit, ...a }) => a) }));
+  pipelines.map(({ select: _select, columns: _columns, ...p }) => ({ ...p, aggregates: p.aggregates.map(({ unit: _unit, ...a }) => a) }));
+
+const printed = (exprs: Record<string, Parameters<typeof formatExpression>[0]> | undefined) =>
+  Object.fromEntries(Object.entries(exprs ?? {}).map(([name, e]) => [name, formatExpression(e)]));
 
 describe("a pipelines file in Flink SQL", () => {
   it("examples/monitoring.sql is the seed's pipelines (examples/monitoring.pipelines.json), units aside", async () => {
     const sql = await loadPipelinesFile("examples/monitoring.sql");
     const json = await loadPipelinesFile("examples/monitoring.pipelines.json");
     expect(withoutUnits(sql)).toEqual(withoutUnits(json));
+    // the results carry the select list: the window's bounds, the key column and the aggregates
+    expect(printed(sql[0]?.select)).toEqual({
+      window_start: "`window_start`",
+      window_end: "`window_end`",
+      host: "`host`",
+      avg: "`avg`",
+      max: "`max`",
+      n: "`n`",
+    });
+  });
+
+  it("compiles composite keys, a global window, expressions in and around aggregates, COUNT(x), COUNT(DISTINCT x) and FILTER", async () => {
+    const [errors, total] = await load(`${TABLE}
+INSERT INTO errors SELECT window_start, window_end, service, endpoint, COUNT(*) AS n,
+    COUNT(*) FILTER (WHERE status >= 500) AS errors,
+    SUM(latency * 1000) / COUNT(latency) AS mean_ms,
+    COUNT(DISTINCT endpoint) AS endpoints, AVG(status) AS avg_status,
+    MAX(CASE WHEN status >= 500 THEN latency END) AS worst_error,
+    MIN(latency * 1000) FILTER (WHERE status < 500) AS best_ok_ms
+  FROM TABLE(TUMBLE(TABLE requests, DESCRIPTOR(ts), INTERVAL '5' MINUTES))
+  GROUP BY window_start, window_end, service, endpoint;
+INSERT INTO total SELECT window_start, COUNT(*) AS n, SUM(latency) AS s
+  FROM TABLE(TUMBLE(TABLE requests, DESCRIPTOR(ts), INTERVAL '1' MINUTE)) GROUP BY window_start, window_end;
+`);
+    expect(errors?.key).toEqual(["service", "endpoint"]);
+    expect(errors?.aggregates).toEqual([
+      { name: "n", op: "count" },
+      { name: "errors", op: "count", field: "$1" },
+      { name: "$a3", op: "sum", field: "$2" },
+      { name: "$a4", op: "count", field: "latency" },
+      { name: "endpoints", op: "distinct", field: "endpoint", precision: 12 },
+      { name: "avg_status", op: "avg", field: "status" },
+      { name: "worst_error", op: "max", field: "$3" },
+      { name: "best_ok_ms", op: "min", field: "$4" },
+    ]);
+    expect(printed(errors?.computed)).toEqual({
+      $1: "CASE WHEN (`status` >= 500) THEN 1 END",
+      $2: "(`latency` * 1000)",
+      $3: "CASE WHEN (`status` >= 500) THEN `latency` END",
+      $4: "CASE WHEN (`status` < 500) THEN (`latency` * 1000) END",
+    });
+    expect(printed(errors?.select)).toMatchObject({ service: "`service`", endpoint: "`endpoint`", mean_ms: "(`$a3` / `$a4`)" });
+    expect(total?.key).toEqual([]);
+    expect(printed(total?.select)).toEqual({ window_start: "`window_start`", n: "`n`", s: "`s`" });
   });
 
   it("compiles every window of the subset, the lateness and early firing SET, and WHERE to a filter and a condition", async () => {
@@ -120,33 +168,39 @@ GROUP BY window_start, window_end, \`tags.host\`;`);
       [`${TABLE}SET 'parallelism.default' = '4';`, /^line 9, column 5: SET 'parallelism.default' \(Panes takes/],
       [
         query(
-          `SELECT window_start, window_end, service, endpoint, COUNT(*) AS n ${tumble} GROUP BY window_start, window_end, service, endpoint`,
-        ),
-        /^line 9, column 154: a composite key \(GROUP BY several columns: not yet\)/,
-      ],
-      [
-        query(`SELECT window_start, window_end, COUNT(*) AS n ${tumble} GROUP BY window_start, window_end`),
-        /^line 9, column 135: a global window/,
-      ],
-      [
-        query(
           `SELECT window_start, window_end, service, COUNT(*) AS n ${tumble} GROUP BY window_start, window_end, service HAVING COUNT(*) > 1`,
         ),
         /^line 9, column 187: HAVING \(not yet\)/,
       ],
       [
-        query(
-          `SELECT window_start, window_end, service, COUNT(DISTINCT endpoint) AS n ${tumble} GROUP BY window_start, window_end, service`,
-        ),
-        /^line 9, column 57: COUNT\(DISTINCT …\) \(not yet\)/,
+        query(`SELECT window_start, window_end, service, SUM(DISTINCT latency) AS n ${tumble} GROUP BY window_start, window_end, service`),
+        /^line 9, column 57: SUM\(DISTINCT …\) \(COUNT\(DISTINCT x\) is supported\) is not supported/,
       ],
       [
-        query(`SELECT window_start, window_end, service, SUM(latency * 2) AS n ${tumble} GROUP BY window_start, window_end, service`),
-        /SUM of an expression \(not yet: aggregate a column\)/,
+        query(`SELECT window_start, window_end, service, SUM(MAX(latency)) AS n ${tumble} GROUP BY window_start, window_end, service`),
+        /^line 9, column 61: an aggregate inside an aggregate is not supported: MAX\(latency\)/,
+      ],
+      [
+        query(`SELECT window_start, window_end, service, MIN(service) AS n ${tumble} GROUP BY window_start, window_end, service`),
+        /^line 9, column 57: MIN of a STRING \(it needs a number\) is not supported: MIN\(service\)/,
       ],
       [
         query(`SELECT window_start, window_end, service, AVG(latency) ${tumble} GROUP BY window_start, window_end, service`),
-        /an aggregate without a name \(write AVG\(x\) AS avg_x\)/,
+        /an expression without a name \(write AVG\(x\) AS avg_x\)/,
+      ],
+      [
+        query(`SELECT window_start, service, COUNT(*) AS service ${tumble} GROUP BY window_start, window_end, service`),
+        /^line 9, column 54: a second column named service/,
+      ],
+      [
+        query(
+          `SELECT TUMBLE_START(ts, INTERVAL '5' MINUTE) AS s, service, COUNT(*) AS n ${tumble} GROUP BY window_start, window_end, service`,
+        ),
+        /^line 9, column 22: TUMBLE_START in a window TVF query \(select window_start, window_end\)/,
+      ],
+      [
+        query(`SELECT window_start, service, COUNT(*) FILTER (WHERE nope > 1) AS n ${tumble} GROUP BY window_start, window_end, service`),
+        /^line 9, column 68: unknown column nope$/,
       ],
       [
         query("SELECT r.service, COUNT(*) AS n FROM requests r JOIN requests s ON r.service = s.service GROUP BY r.service"),

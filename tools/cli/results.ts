@@ -48,6 +48,8 @@ export function formatValue(value: AggregateValue | undefined): string {
   if (value === undefined) return "";
   if (value === null) return "n/a";
   if (typeof value === "number") return formatNumber(value);
+  if (typeof value === "string") return printable(value);
+  if (typeof value === "boolean") return String(value).toUpperCase();
   return Object.entries(value)
     .map(([q, v]) => `${q}=${formatNumber(v)}`)
     .join(" ");

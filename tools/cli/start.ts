@@ -6,6 +6,7 @@ import { readWatermarks } from "../../shared/aws/dynamodb/checkpoints.ts";
 import { listDeadLetters } from "../../shared/aws/dynamodb/dead-letters.ts";
 import { resultsOfRecord } from "../../shared/aws/outputs/kinesis.ts";
 import { type DeadLetterCounts, describeDeadLetterCounts } from "../../shared/core/dead-letters.ts";
+import { keyLabel } from "../../shared/core/pipelines/schema.ts";
 import type { WindowResult } from "../../shared/core/types.ts";
 import { formatDuration } from "../../shared/core/windows/duration.ts";
 import { startDashboardServer } from "../dashboard/server.ts";
@@ -89,7 +90,7 @@ export function runStart(options: {
     );
     out.write(`DynamoDB ${c.dynamodbEndpoint}  tables ${c.names.stateTable}, ${c.names.resultsTable}, ${c.names.deadLetterTable}\n`);
     for (const p of pipelines)
-      out.write(`Pipeline ${p.name}: ${describeWindow(p)} by ${p.key}, outOfOrderness ${formatDuration(p.outOfOrderness)}\n`);
+      out.write(`Pipeline ${p.name}: ${describeWindow(p)} by ${keyLabel(p)}, outOfOrderness ${formatDuration(p.outOfOrderness)}\n`);
     const dashboard = options.dashboard
       ? await startDashboardServer({
           port: options.dashboardPort,
@@ -190,7 +191,7 @@ export function runStart(options: {
         ];
         blocks.push({
           head: [
-            `\x1b[1m${pipeline.name}\x1b[0m  ${describeWindow(pipeline)}, ${firstAggregate} per ${pipeline.key}   watermark ${wm === undefined ? "—" : new Date(wm).toISOString().slice(11, 19)}`,
+            `\x1b[1m${pipeline.name}\x1b[0m  ${describeWindow(pipeline)}, ${firstAggregate} per ${keyLabel(pipeline)}   watermark ${wm === undefined ? "—" : new Date(wm).toISOString().slice(11, 19)}`,
             `  ${header.join(" ")}`,
           ],
           rows: keys.map((key) => {

@@ -6,7 +6,7 @@ import type { DynamoDBClient } from "@aws-sdk/client-dynamodb";
 import { countDeadLetters, type PipelineStatus, readStatus } from "../../shared/app/status.ts";
 import { queryResults } from "../../shared/aws/dynamodb/results.ts";
 import { describeDeadLetterCounts, type PipelineLetterCounts, totalOf } from "../../shared/core/dead-letters.ts";
-import type { Pipeline } from "../../shared/core/pipelines/schema.ts";
+import { keyLabel, type Pipeline } from "../../shared/core/pipelines/schema.ts";
 import { formatDuration } from "../../shared/core/windows/duration.ts";
 import type { DashboardSnapshot, PipelineView, Selection } from "./model.ts";
 import { metricsOf, ProgressRecorder, WindowStore, type WindowStoreLimits } from "./store.ts";
@@ -193,7 +193,7 @@ export class DashboardSource {
       return {
         name: pipeline.name,
         window: describeWindow(pipeline),
-        keyField: pipeline.key,
+        keyField: keyLabel(pipeline),
         metrics,
         watermark: status?.watermark,
         lagMs: status?.lagMs,

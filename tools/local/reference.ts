@@ -3,7 +3,7 @@
 
 export interface ReferencePipeline {
   name: string;
-  key: string;
+  key: string | readonly string[];
   eventTime: string;
   filter: Record<string, unknown>;
   window:
@@ -52,7 +52,8 @@ export function eventsOf(pipeline: ReferencePipeline, events: readonly Record<st
   return events.filter((e) => Object.entries(pipeline.filter).every(([path, v]) => get(e, path) === v));
 }
 
-export const keyOf = (pipeline: ReferencePipeline, event: Record<string, unknown>) => String(get(event, pipeline.key));
+export const keyOf = (pipeline: ReferencePipeline, event: Record<string, unknown>) =>
+  typeof pipeline.key === "string" ? String(get(event, pipeline.key)) : JSON.stringify(pipeline.key.map((k) => get(event, k)));
 export const timeOfEvent = (pipeline: ReferencePipeline, event: Record<string, unknown>) => timeOf(get(event, pipeline.eventTime));
 export const fieldOf = (event: Record<string, unknown>, path: string) => get(event, path);
 
@@ -70,7 +71,7 @@ export function referenceWindows(
     const mine = eventsOf(pipeline, events);
     const byKey = new Map<string, Record<string, unknown>[]>();
     for (const e of mine) {
-      const key = String(get(e, pipeline.key));
+      const key = keyOf(pipeline, e);
       byKey.set(key, [...(byKey.get(key) ?? []), e]);
     }
     for (const [key, keyed] of byKey) {

@@ -154,7 +154,8 @@ export async function replay(options: ReplayOptions): Promise<ReplaySummary> {
     },
   });
   try {
-    const partitionField = options.partitionKeyField ?? options.pipelines[0]?.key ?? "";
+    const firstKey = options.pipelines[0]?.key;
+    const partitionField = options.partitionKeyField ?? (typeof firstKey === "string" ? firstKey : firstKey?.[0]) ?? "";
     const streamName = stack.connection.names.sourceStream;
     // Put in chunks that end exactly where the stream is resharded.
     const cuts = options.reshardAt ? [options.reshardAt, 2 * options.reshardAt] : [];

@@ -5,15 +5,17 @@ import { DDSketch } from "@datadog/sketches-js";
 import { addDistinct, cardinality, type DistinctState, decodeDistinct, emptyDistinct, encodeDistinct, mergeDistinct } from "./distinct.ts";
 import { copySketch, decodeSketch, encodeSketch, mergeSketch, type SketchCounts } from "./sketch.ts";
 
-export type AggregateSpec = (
-  | { name: string; op: "count" }
-  | { name: string; op: "sum" | "min" | "max" | "avg"; field: string }
-  | { name: string; op: "quantiles"; field: string; q: number[]; accuracy: number }
-  | { name: string; op: "distinct"; field: string; precision: number }
-) & {
-  /** the unit of the values, for people (dashboard axes); no effect on the computation */
-  unit?: string;
-};
+export type AggregateSpec =
+  /** COUNT(*), or with a field COUNT(field): the events whose field is not NULL */
+  (
+    | { name: string; op: "count"; field?: string }
+    | { name: string; op: "sum" | "min" | "max" | "avg"; field: string }
+    | { name: string; op: "quantiles"; field: string; q: number[]; accuracy: number }
+    | { name: string; op: "distinct"; field: string; precision: number }
+  ) & {
+    /** the unit of the values, for people (dashboard axes); no effect on the computation */
+    unit?: string;
+  };
 
 export interface FieldState {
   sum: number;
@@ -39,18 +41,28 @@ export interface AggregateState {
    * before. Absent: every part has seen all `n`.
    */
   seen?: Record<string, number>;
+  /**
+   * How many of the events a field has seen held NULL there (SQL columns: Flink's aggregates skip
+   * NULL). Absent, or no entry: none. A field whose every value was NULL has no `fields` entry.
+   */
+  nulls?: Record<string, number>;
 }
 
 /**
  * A window's value for one aggregate: a number, quantiles by name (`p50`, `p99.9`), or null when some
  * of the window's events were applied before the aggregate was added to the pipeline.
  */
-export type AggregateValue = number | Record<string, number> | null;
+export type AggregateValue = number | Record<string, number> | null | ResultScalar;
+
+/** What else a result's selected values may be (the SQL form's key columns, window bounds as ISO-8601 text, conditions). */
+export type ResultScalar = string | boolean;
 
 /** The parts of a state, each named by what it holds: `f:field`, `q:field@accuracy`, `d:field@precision`. */
 function partIdsOf(state: Readonly<AggregateState>): string[] {
+  const fields = Object.keys(state.fields);
+  for (const f of Object.keys(state.nulls ?? {})) if (state.fields[f] === undefined) fields.push(f);
   return [
-    ...Object.keys(state.fields).map((f) => `f:${f}`),
+    ...fields.map((f) => `f:${f}`),
     ...Object.keys(state.sketches).map((k) => `q:${k}`),
     ...Object.keys(state.distinct).map((k) => `d:${k}`),
   ];
@@ -76,21 +88,24 @@ export function emptyState(): AggregateState {
 const sketchKey = (field: string, accuracy: number) => `${field}@${accuracy}`;
 const accuracyOf = (key: string) => Number(key.slice(key.lastIndexOf("@") + 1));
 
-/** Adds one event to `state` in place. `values` holds a finite number for every aggregated field. */
+/** Adds one event to `state` in place. `values` holds a finite number, or NULL, for every aggregated field. */
 export function addEvent(
   state: AggregateState,
   ts: number,
-  values: Readonly<Record<string, number>>,
+  values: Readonly<Record<string, number | null>>,
   specs: readonly AggregateSpec[] = [],
-  /** the values of fields counted distinctly, as text */
-  keys: Readonly<Record<string, string>> = {},
+  /** the values of fields counted distinctly, as text (null: NULL, seen but not counted) */
+  keys: Readonly<Record<string, string | null>> = {},
 ): void {
   // The common case, fast: every part sees every event (no `seen` to keep) and the event has just the
   // fields the state has, nothing else to count.
-  if (state.seen === undefined && specs.every((s) => s.op !== "distinct" && s.op !== "quantiles")) {
+  if (state.seen === undefined && state.nulls === undefined && specs.every((s) => s.op !== "distinct" && s.op !== "quantiles")) {
     const fields = Object.keys(values);
     const known = Object.keys(state.fields);
-    if (state.n === 0 ? known.length === 0 : fields.length === known.length && fields.every((f) => state.fields[f] !== undefined)) {
+    if (
+      fields.every((f) => values[f] !== null) &&
+      (state.n === 0 ? known.length === 0 : fields.length === known.length && fields.every((f) => state.fields[f] !== undefined))
+    ) {
       state.n += 1;
       if (ts < state.tmin) state.tmin = ts;
       if (ts > state.tmax) state.tmax = ts;
@@ -114,6 +129,11 @@ export function addEvent(
   if (ts > state.tmax) state.tmax = ts;
   for (const [field, value] of Object.entries(values)) {
     touched.add(`f:${field}`);
+    if (value === null) {
+      state.nulls ??= {};
+      state.nulls[field] = (state.nulls[field] ?? 0) + 1;
+      continue;
+    }
     const current = state.fields[field];
     if (current === undefined) {
       state.fields[field] = { sum: value, min: value, max: value };
@@ -133,7 +153,7 @@ export function addEvent(
         distinct = emptyDistinct(spec.precision);
         state.distinct[id] = distinct;
       }
-      addDistinct(distinct, key);
+      if (key !== null) addDistinct(distinct, key);
       touched.add(`d:${id}`);
       continue;
     }
@@ -146,7 +166,7 @@ export function addEvent(
       sketch = new DDSketch({ relativeAccuracy: spec.accuracy });
       state.sketches[key] = sketch;
     }
-    sketch.accept(value);
+    if (value !== null) sketch.accept(value);
     touched.add(`q:${key}`);
   }
   const counts = new Map<string, number>();
@@ -161,6 +181,11 @@ export function mergeInto(into: AggregateState, other: Readonly<AggregateState>)
   const counts = new Map<string, number>();
   for (const part of new Set([...ours, ...theirs]))
     counts.set(part, seenBy(into, part, ours.has(part)) + seenBy(other, part, theirs.has(part)));
+  if (other.nulls !== undefined) {
+    const nulls = { ...into.nulls };
+    for (const [field, count] of Object.entries(other.nulls)) nulls[field] = (nulls[field] ?? 0) + count;
+    into.nulls = nulls;
+  }
   into.n += other.n;
   into.tmin = Math.min(into.tmin, other.tmin);
   into.tmax = Math.max(into.tmax, other.tmax);
@@ -207,27 +232,39 @@ export function quantileName(q: number): string {
 export function finalValues(specs: readonly AggregateSpec[], state: Readonly<AggregateState>): Record<string, AggregateValue> {
   const values: Record<string, AggregateValue> = {};
   // A part that has not seen every event (the aggregate was added later) gives no value rather than a wrong one.
-  const complete = (part: string, present: boolean) => present && seenBy(state, part, true) === state.n;
+  const complete = (part: string) => seenBy(state, part, true) === state.n;
   for (const spec of specs) {
-    if (spec.op === "count") {
+    if (spec.op === "count" && spec.field === undefined) {
       values[spec.name] = state.n;
       continue;
     }
     if (spec.op === "distinct") {
       const id = `${spec.field}@${spec.precision}`;
       const distinct = state.distinct[id];
-      values[spec.name] = distinct !== undefined && complete(`d:${id}`, true) ? cardinality(distinct) : null;
+      values[spec.name] = distinct !== undefined && complete(`d:${id}`) ? cardinality(distinct) : null;
       continue;
     }
-    const field = state.fields[spec.field];
-    if (field === undefined || !complete(`f:${spec.field}`, true)) {
+    const name = spec.field as string;
+    const field = state.fields[name];
+    const nulls = state.nulls?.[name] ?? 0;
+    if ((field === undefined && nulls === 0) || !complete(`f:${name}`)) {
+      values[spec.name] = spec.op === "count" && state.n === 0 ? 0 : null;
+      continue;
+    }
+    // SQL's aggregates skip NULL: COUNT(x) counts the rest, the others are NULL when nothing is left
+    const counted = state.n - nulls;
+    if (spec.op === "count") {
+      values[spec.name] = counted;
+      continue;
+    }
+    if (field === undefined || counted === 0) {
       values[spec.name] = null;
       continue;
     }
     if (spec.op === "quantiles") {
-      const key = sketchKey(spec.field, spec.accuracy);
+      const key = sketchKey(name, spec.accuracy);
       const sketch = state.sketches[key];
-      if (sketch === undefined || !complete(`q:${key}`, true)) {
+      if (sketch === undefined || !complete(`q:${key}`)) {
         values[spec.name] = null;
         continue;
       }
@@ -237,7 +274,7 @@ export function finalValues(specs: readonly AggregateSpec[], state: Readonly<Agg
       );
       continue;
     }
-    values[spec.name] = spec.op === "sum" ? field.sum : spec.op === "min" ? field.min : spec.op === "max" ? field.max : field.sum / state.n;
+    values[spec.name] = spec.op === "sum" ? field.sum : spec.op === "min" ? field.min : spec.op === "max" ? field.max : field.sum / counted;
   }
   return values;
 }
@@ -251,6 +288,7 @@ export interface StoredState {
   sketches?: Record<string, SketchCounts>;
   distinct?: Record<string, ReturnType<typeof encodeDistinct>>;
   seen?: Record<string, number>;
+  nulls?: Record<string, number>;
 }
 
 export function stateToJson(state: Readonly<AggregateState>): StoredState {
@@ -265,6 +303,7 @@ export function stateToJson(state: Readonly<AggregateState>): StoredState {
       ? { distinct: Object.fromEntries(Object.entries(state.distinct).map(([k, d]) => [k, encodeDistinct(d)])) }
       : {}),
     ...(state.seen === undefined ? {} : { seen: state.seen }),
+    ...(state.nulls === undefined ? {} : { nulls: state.nulls }),
   };
 }
 
@@ -279,6 +318,7 @@ export function stateFromJson(stored: StoredState): AggregateState {
     sketches,
     distinct,
     ...(stored.seen ? { seen: stored.seen } : {}),
+    ...(stored.nulls ? { nulls: { ...stored.nulls } } : {}),
   };
 }
 

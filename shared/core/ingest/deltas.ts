@@ -11,11 +11,11 @@ export interface Contribution {
   /** position in the shard (sequence number and sub-sequence number), see positionOf */
   sequenceNumber: bigint;
   ts: number;
-  values: Record<string, number>;
+  values: Record<string, number | null>;
   /** the producer's event id, for pipelines that dedupe */
   id?: string;
   /** values of distinctly counted fields, as text */
-  keys?: Record<string, string>;
+  keys?: Record<string, string | null>;
   /** fixed windows: the smallest end among the windows that take it (see fixedFateOf) */
   from?: number;
 }

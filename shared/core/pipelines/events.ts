@@ -2,7 +2,7 @@
 // and aggregated values. A record that matches the filter but lacks what the pipeline needs — or holds
 // something DynamoDB or Kinesis cannot carry (docs/DESIGN.md §Limits) — is invalid: it goes to the
 // dead-letter store with the reason. A record that does not match is simply not ours. Pure.
-import { EvaluationError, type Expr, evaluate, readColumn, type SqlType, type SqlValue, typesOf } from "../sql/expressions.ts";
+import { EvaluationError, type Expr, evaluate, readColumn, type SqlType, type SqlValue, typeOf } from "../sql/expressions.ts";
 import type { Pipeline } from "./schema.ts";
 
 /** Event times are epoch ms between 1970 and the end of year 9999. */
@@ -22,8 +22,8 @@ export type PipelineEvent =
       kind: "event";
       key: string;
       ts: number;
-      values: Record<string, number>;
-      keys: Record<string, string>;
+      values: Record<string, number | null>;
+      keys: Record<string, string | null>;
       id?: string;
       /** a number of milliseconds that reads like epoch seconds (between 1970-01-12 and 1970-04-27): counted, shown */
       secondsLike?: true;
@@ -159,45 +159,134 @@ export function matchesFilter(pipeline: Pipeline, event: unknown): boolean {
   return true;
 }
 
-const conditions = new WeakMap<Pipeline, (e: Expr) => SqlType>();
-
 /** Column decoding failed: the event is invalid for this pipeline, with the reason. */
 class ColumnError extends Error {}
+
+/** What reading a pipeline's SQL columns needs, worked out once per pipeline. */
+interface SqlReader {
+  /** the types of every node of `where` and of the computed values */
+  types: (e: Expr) => SqlType;
+  computed: Map<string, Expr>;
+}
+
+const readers = new WeakMap<Pipeline, SqlReader>();
+
+function sqlReaderOf(pipeline: Pipeline): SqlReader {
+  let reader = readers.get(pipeline);
+  if (reader === undefined) {
+    const declared = (name: string) => pipeline.columns?.[name];
+    const record = new WeakMap<Expr, SqlType>();
+    const computed = new Map(Object.entries(pipeline.computed ?? {}));
+    for (const expr of computed.values()) typeOf(expr, declared, record);
+    if (pipeline.where) typeOf(pipeline.where, declared, record);
+    reader = {
+      types: (e) => record.get(e) ?? typeOf(e, declared, record),
+      computed,
+    };
+    readers.set(pipeline, reader);
+  }
+  return reader;
+}
+
+/** Whether a field is read as a SQL column (declared or computed): NULL allowed, typed as declared. */
+export function isSqlField(pipeline: Pipeline, name: string): boolean {
+  return Object.hasOwn(pipeline.computed ?? {}, name) || Object.hasOwn(pipeline.columns ?? {}, name);
+}
+
+/** One event's SQL columns, each read (or computed) once. Throws ColumnError or EvaluationError. */
+function sqlRowOf(pipeline: Pipeline, event: unknown): (name: string) => SqlValue {
+  const reader = sqlReaderOf(pipeline);
+  const known = new Map<string, SqlValue>();
+  const column = (name: string): SqlValue => {
+    const type = pipeline.columns?.[name] ?? "STRING";
+    const read = readColumn(valueAt(event, name), type, (v) => parseEventTime(v, pipeline.eventTimeUnit));
+    if ("reason" in read) throw new ColumnError(`field "${name}" (${type === "INT" ? "an" : "a"} ${type} column) ${read.reason}`);
+    return read.value;
+  };
+  const row = (name: string): SqlValue => {
+    let value = known.get(name);
+    if (value !== undefined || known.has(name)) return value as SqlValue;
+    const expr = reader.computed.get(name);
+    if (expr === undefined) value = column(name);
+    else {
+      try {
+        value = evaluate(expr, column, reader.types);
+      } catch (error) {
+        if (error instanceof EvaluationError) throw new EvaluationError(`computed value "${name}": ${error.message}`);
+        throw error;
+      }
+    }
+    known.set(name, value);
+    return value;
+  };
+  return row;
+}
 
 /**
  * The pipeline's `where` condition on one event: "keep" when TRUE, "skip" when FALSE or NULL, or the
  * reason the event cannot be judged (a field that is not of its column's type, a division by zero).
  */
-export function checkWhere(pipeline: Pipeline, event: unknown): "keep" | "skip" | { reason: string } {
+export function checkWhere(pipeline: Pipeline, event: unknown, row = sqlRowOf(pipeline, event)): "keep" | "skip" | { reason: string } {
   const where = pipeline.where;
   if (where === undefined) return "keep";
-  let types = conditions.get(pipeline);
-  if (types === undefined) {
-    types = typesOf(where, (name) => pipeline.columns?.[name]);
-    conditions.set(pipeline, types);
-  }
-  const row = (name: string): SqlValue => {
-    const type = pipeline.columns?.[name] ?? "STRING";
-    const read = readColumn(valueAt(event, name), type, (v) => parseEventTime(v, pipeline.eventTimeUnit));
-    if ("reason" in read) throw new ColumnError(`field "${name}" (${type === "INT" ? "an" : "a"} ${type} column of where) ${read.reason}`);
-    return read.value;
-  };
   try {
-    return evaluate(where, row, types) === true ? "keep" : "skip";
+    return evaluate(where, row, sqlReaderOf(pipeline).types) === true ? "keep" : "skip";
   } catch (error) {
-    if (error instanceof ColumnError) return { reason: error.message };
+    if (error instanceof ColumnError) return { reason: error.message.replace(" column)", " column of where)") };
     if (error instanceof EvaluationError) return { reason: `where: ${error.message}` };
     throw error;
   }
 }
 
+/** A key column's value as text (the key of a single column) or as JSON (in a composite key's array). */
+function keyPart(value: SqlValue): string | number | boolean {
+  return value as string | number | boolean;
+}
+
+/** The key text of an event, or the reason it has none. */
+function keyOf(
+  pipeline: Pipeline,
+  event: unknown,
+  row: (name: string) => SqlValue,
+  maxKeyBytes: number,
+): { text: string } | { reason: string } {
+  const key = pipeline.key;
+  if (typeof key === "string" && !isSqlField(pipeline, key)) return textOf(valueAt(event, key), `key field "${key}"`, maxKeyBytes);
+  const columns = typeof key === "string" ? [key] : key;
+  const parts: (string | number | boolean)[] = [];
+  for (const name of columns) {
+    const value = row(name);
+    // Flink groups NULL keys together; Panes dead-letters them, visibly and redrivably (README)
+    if (value === null) return { reason: `key column "${name}" is NULL (a key needs a value), got ${describe(valueAt(event, name))}` };
+    parts.push(keyPart(value));
+  }
+  if (typeof key === "string") return textOf(parts[0], `key column "${key}"`, maxKeyBytes);
+  const text = JSON.stringify(parts);
+  if (!text.isWellFormed()) return { reason: `the key ${describe(text)} is not well-formed Unicode (it holds a lone surrogate)` };
+  const bytes = utf8Length(text);
+  if (bytes > maxKeyBytes)
+    return { reason: `the key is ${bytes} bytes in UTF-8; at most ${maxKeyBytes} fit in a DynamoDB key (got ${describe(text)})` };
+  return { text };
+}
+
 export function readPipelineEvent(pipeline: Pipeline, event: unknown, now = Date.now()): PipelineEvent {
   if (!matchesFilter(pipeline, event)) return { kind: "skipped" };
-  const where = checkWhere(pipeline, event);
+  const row = sqlRowOf(pipeline, event);
+  try {
+    return readMatched(pipeline, event, row, now);
+  } catch (error) {
+    if (error instanceof ColumnError) return { kind: "invalid", reason: error.message };
+    if (error instanceof EvaluationError) return { kind: "invalid", reason: error.message };
+    throw error;
+  }
+}
+
+function readMatched(pipeline: Pipeline, event: unknown, row: (name: string) => SqlValue, now: number): PipelineEvent {
+  const where = checkWhere(pipeline, event, row);
   if (where === "skip") return { kind: "skipped" };
   if (where !== "keep") return { kind: "invalid", reason: where.reason };
   const maxKeyBytes = maxKeyBytesCached(pipeline);
-  const key = textOf(valueAt(event, pipeline.key), `key field "${pipeline.key}"`, maxKeyBytes);
+  const key = keyOf(pipeline, event, row, maxKeyBytes);
   if ("reason" in key) return { kind: "invalid", reason: key.reason };
   const raw = valueAt(event, pipeline.eventTime);
   const ts = parseEventTime(raw, pipeline.eventTimeUnit);
@@ -214,17 +303,41 @@ export function readPipelineEvent(pipeline: Pipeline, event: unknown, now = Date
     if ("reason" in dedupe) return { kind: "invalid", reason: dedupe.reason };
     id = dedupe.text;
   }
-  const values: Record<string, number> = {};
-  const keys: Record<string, string> = {};
+  const values: Record<string, number | null> = {};
+  const keys: Record<string, string | null> = {};
   for (const aggregate of pipeline.aggregates) {
+    if (aggregate.op === "count" && aggregate.field === undefined) continue;
+    const field = aggregate.field as string;
+    if (isSqlField(pipeline, field)) {
+      // a SQL column: NULL is skipped by the aggregate (Flink), anything else is what its type says
+      const value = row(field);
+      if (aggregate.op === "distinct") {
+        keys[field] = value === null ? null : typeof value === "string" ? value : JSON.stringify(value);
+        continue;
+      }
+      if (typeof value === "number" && !isStorableNumber(value)) {
+        return {
+          kind: "invalid",
+          reason: `${Object.hasOwn(pipeline.computed ?? {}, field) ? "computed value" : "field"} "${field}" (aggregate "${aggregate.name}") is ${value}: DynamoDB stores numbers from 1e-130 to 9.99e125 in magnitude (and 0)`,
+        };
+      }
+      // COUNT(x) of a column that is not a number counts it as 1 when it is not NULL
+      if (!(typeof values[field] === "number")) values[field] = value === null ? null : typeof value === "number" ? value : 1;
+      continue;
+    }
     if (aggregate.op === "distinct") {
       const distinct = textOf(valueAt(event, aggregate.field), `field "${aggregate.field}" (aggregate "${aggregate.name}")`, 64 * 1024);
       if ("reason" in distinct) return { kind: "invalid", reason: distinct.reason };
       keys[aggregate.field] = distinct.text;
       continue;
     }
-    if (aggregate.op === "count" || Object.hasOwn(values, aggregate.field)) continue;
-    const value = valueAt(event, aggregate.field);
+    const value = valueAt(event, field);
+    if (aggregate.op === "count") {
+      // COUNT(field): the events whose field is there and not null
+      if (!Object.hasOwn(values, field))
+        values[field] = value === undefined || value === null ? null : typeof value === "number" && isStorableNumber(value) ? value : 1;
+      continue;
+    }
     if (typeof value !== "number" || !Number.isFinite(value)) {
       return {
         kind: "invalid",
@@ -237,7 +350,7 @@ export function readPipelineEvent(pipeline: Pipeline, event: unknown, now = Date
         reason: `field "${aggregate.field}" (aggregate "${aggregate.name}") is ${value}: DynamoDB stores numbers from 1e-130 to 9.99e125 in magnitude (and 0)`,
       };
     }
-    values[aggregate.field] = value;
+    values[field] = value;
   }
   const suspicious = typeof raw === "number" && pipeline.eventTimeUnit === "milliseconds" && looksLikeSeconds(ts);
   return { kind: "event", key: key.text, ts, values, keys, id, ...(suspicious ? { secondsLike: true as const } : {}) };

@@ -8,6 +8,7 @@ import { type Expr, type SqlType, SqlTypeError, sqlTypeOf, typeOf } from "../sql
 import { gcd } from "../windows/arithmetic.ts";
 import type { WindowSpec } from "../windows/assigners.ts";
 import { formatDuration, parseDuration } from "../windows/duration.ts";
+import { resultRowTypes } from "./project.ts";
 
 /** The most panes one window may combine when it fires; bounds the reads per firing. */
 export const MAX_PANES_PER_WINDOW = 1440;
@@ -92,7 +93,8 @@ const quantilesSchema = z.strictObject({
 
 const aggregateSchema = z
   .strictObject({
-    count: z.literal(true).optional(),
+    /** true: every event (COUNT(*)); a field: the events where it is not NULL (COUNT(field)) */
+    count: z.union([z.literal(true), fieldPath]).optional(),
     sum: fieldPath.optional(),
     min: fieldPath.optional(),
     max: fieldPath.optional(),
@@ -126,6 +128,14 @@ const columnType = z.string().transform((text, ctx): SqlType => {
 
 const scalar = z.union([z.string(), z.number(), z.boolean(), z.null()]);
 
+/** SQL text (compiled by the pipelines file loader) or its compiled expression. */
+const sqlExpression = z.union([z.string(), exprSchema]);
+
+const columnName = z.string().regex(/^[A-Za-z_$][A-Za-z0-9_$]{0,63}$/, { message: "names must be identifiers" });
+
+/** Most columns a key may combine (GROUP BY a, b, …). */
+export const MAX_KEY_COLUMNS = 8;
+
 /**
  * An object whose keys name things: a key "__proto__" (JSON.parse makes it an own key) would be lost
  * when copied into an object, so it is refused by name before the record is read.
@@ -145,14 +155,18 @@ export const pipelineSchema = z
     name: z.string().regex(/^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/, {
       message: "must be 1–64 characters: letters, digits, '.', '_' or '-', starting with a letter or digit",
     }),
-    key: fieldPath,
+    /**
+     * The key field, or the key's columns (GROUP BY a, b: a composite key, written as a JSON array of
+     * their values), or [] for one window of all events (a global window)
+     */
+    key: z.union([fieldPath, z.array(fieldPath).max(MAX_KEY_COLUMNS)]),
     eventTime: fieldPath,
     /** what a number in the event-time field counts (an ISO-8601 string is read as what it says) */
     eventTimeUnit: z.enum(["milliseconds", "seconds", "microseconds"]).default("milliseconds"),
     filter: namedRecord(fieldPath, scalar, "a field").default({}),
     window: windowSchema,
     aggregates: namedRecord(
-      z.string().regex(/^[A-Za-z_][A-Za-z0-9_]{0,63}$/, { message: "aggregate names must be identifiers" }),
+      z.string().regex(/^[A-Za-z_$][A-Za-z0-9_$]{0,63}$/, { message: "aggregate names must be identifiers" }),
       aggregateSchema,
       "an aggregate",
     ).refine((aggregates) => Object.keys(aggregates).length > 0, { message: "needs at least one aggregate" }),
@@ -178,30 +192,64 @@ export const pipelineSchema = z
     /** the SQL types of the fields `where` reads (Flink's CREATE TABLE columns) */
     columns: namedRecord(fieldPath, columnType, "a column").default({}),
     /** a SQL condition (Flink SQL's WHERE): the pipeline takes an event only when it is TRUE */
-    where: z.union([z.string(), exprSchema]).optional(),
+    where: sqlExpression.optional(),
+    /** values computed from each event's columns (SQL expressions), named for aggregates and keys to read */
+    computed: namedRecord(columnName, sqlExpression, "a computed value").optional(),
+    /**
+     * The result's values (Flink SQL's select list): SQL expressions over the aggregates, the key's
+     * columns and window_start, window_end, window_time. Absent: one value per aggregate.
+     */
+    select: namedRecord(columnName, sqlExpression, "a selected value").optional(),
   })
   .superRefine((p, ctx) => {
-    if (p.where === undefined) return;
-    if (typeof p.where === "string") {
-      ctx.addIssue({
-        code: "custom",
-        path: ["where"],
-        message: "is SQL text the pipelines file loader compiles; load the file with `panes` or cdk synth",
-      });
-      return;
-    }
     const columns = p.columns as Record<string, SqlType>;
-    try {
-      const type = typeOf(p.where, (name) => (Object.hasOwn(columns, name) ? columns[name] : undefined));
-      if (type !== "BOOLEAN" && type !== "NULL")
+    const declared = (name: string) => (Object.hasOwn(columns, name) ? columns[name] : undefined);
+    const check = (
+      path: (string | number)[],
+      expr: string | Expr,
+      scope: (name: string) => SqlType | undefined,
+      hint = "",
+    ): SqlType | undefined => {
+      if (typeof expr === "string") {
+        ctx.addIssue({
+          code: "custom",
+          path,
+          message: "is SQL text the pipelines file loader compiles; load the file with `panes` or cdk synth",
+        });
+        return undefined;
+      }
+      try {
+        return typeOf(expr, scope);
+      } catch (error) {
+        if (!(error instanceof SqlTypeError)) throw error;
+        const more = error.message.startsWith("unknown column") ? hint : "";
+        ctx.addIssue({ code: "custom", path, message: `${error.at.line}:${error.at.column}: ${error.message}${more}` });
+        return undefined;
+      }
+    };
+    const declareHint = ` (declare its type in "columns", e.g. "columns": { "status": "INT" })`;
+    if (p.where !== undefined) {
+      const type = check(["where"], p.where, declared, declareHint);
+      if (type !== undefined && type !== "BOOLEAN" && type !== "NULL")
         ctx.addIssue({ code: "custom", path: ["where"], message: `must be a condition (BOOLEAN), not ${type}` });
-    } catch (error) {
-      if (!(error instanceof SqlTypeError)) throw error;
-      const hint = error.message.startsWith("unknown column")
-        ? ` (declare its type in "columns", e.g. "columns": { "status": "INT" })`
-        : "";
-      ctx.addIssue({ code: "custom", path: ["where"], message: `${error.at.line}:${error.at.column}: ${error.message}${hint}` });
     }
+    const computedTypes: Record<string, SqlType> = {};
+    for (const [name, expr] of Object.entries(p.computed ?? {})) {
+      const type = check(["computed", name], expr, declared, declareHint);
+      if (type !== undefined) computedTypes[name] = type;
+    }
+    // a field's SQL type: computed, declared, or (undefined) read as the JSON form always has
+    const fieldType = (name: string) => (Object.hasOwn(computedTypes, name) ? computedTypes[name] : declared(name));
+    for (const [name, a] of Object.entries(p.aggregates)) {
+      const op = AGGREGATE_OPS.find((candidate) => a[candidate] !== undefined);
+      if (op === undefined || op === "count" || op === "distinct") continue;
+      const field = op === "quantiles" ? (a.quantiles as { field: string }).field : (a[op] as string);
+      const type = fieldType(field);
+      if (type !== undefined && type !== "NULL" && !["INT", "BIGINT", "DOUBLE"].includes(type))
+        ctx.addIssue({ code: "custom", path: ["aggregates", name, op], message: `${op} needs a number, but "${field}" is ${type}` });
+    }
+    const keyColumns = typeof p.key === "string" ? [p.key] : p.key;
+    if (new Set(keyColumns).size !== keyColumns.length) ctx.addIssue({ code: "custom", path: ["key"], message: "names a column twice" });
   })
   .transform((p) => ({
     name: p.name,
@@ -213,7 +261,7 @@ export const pipelineSchema = z
     aggregates: Object.entries(p.aggregates).map(([name, a]): AggregateSpec => {
       const op = AGGREGATE_OPS.find((candidate) => a[candidate] !== undefined) ?? "count";
       const unit = a.unit === undefined ? {} : { unit: a.unit };
-      if (op === "count") return { name, op, ...unit };
+      if (op === "count") return typeof a.count === "string" ? { name, op, field: a.count, ...unit } : { name, op, ...unit };
       if (op === "distinct") {
         const distinct = a.distinct as z.output<typeof distinctSchema>;
         return { name, op, field: distinct.field, precision: distinct.precision, ...unit };
@@ -231,9 +279,27 @@ export const pipelineSchema = z
     early: p.early,
     dedupe: p.dedupe,
     keyGroups: p.keyGroups,
-    // only pipelines with a condition carry its columns
-    ...(p.where === undefined ? {} : { columns: p.columns as Record<string, SqlType>, where: p.where as Expr }),
-  }));
+    // only pipelines that read SQL columns carry their types
+    ...(Object.keys(p.columns).length === 0 ? {} : { columns: p.columns as Record<string, SqlType> }),
+    ...(p.where === undefined ? {} : { where: p.where as Expr }),
+    ...(p.computed === undefined ? {} : { computed: p.computed as Record<string, Expr> }),
+    ...(p.select === undefined ? {} : { select: p.select as Record<string, Expr> }),
+  }))
+  .superRefine((p, ctx) => {
+    if (p.select === undefined) return;
+    const row = resultRowTypes(p);
+    for (const [name, expr] of Object.entries(p.select)) {
+      try {
+        typeOf(expr, row);
+      } catch (error) {
+        if (!(error instanceof SqlTypeError)) throw error;
+        const hint = error.message.startsWith("unknown column")
+          ? " (a result row has the aggregates, the key's columns and window_start, window_end, window_time)"
+          : "";
+        ctx.addIssue({ code: "custom", path: ["select", name], message: `${error.at.line}:${error.at.column}: ${error.message}${hint}` });
+      }
+    }
+  });
 
 export const pipelinesFileSchema = z
   .strictObject({ pipelines: z.array(pipelineSchema).min(1, { message: "needs at least one pipeline" }) })
@@ -251,6 +317,12 @@ export const pipelinesFileSchema = z
 export type PipelinesInput = z.input<typeof pipelinesFileSchema>;
 /** What the code uses (durations in ms, aggregates as a list). */
 export type Pipeline = z.output<typeof pipelineSchema>;
+
+/** How a pipeline's key is named for people: "host", "service, endpoint", or "all events" (a global window). */
+export function keyLabel(pipeline: Pick<Pipeline, "key">): string {
+  if (typeof pipeline.key === "string") return pipeline.key;
+  return pipeline.key.length === 0 ? "all events" : pipeline.key.join(", ");
+}
 
 /** Typed helper for a pipelines module (`export default definePipelines({...})`). */
 export function definePipelines(input: PipelinesInput): PipelinesInput {

@@ -221,9 +221,14 @@ export class ExpressionBuilder extends FlinkSqlParserVisitor<Expr> {
 
   override visitParenthesizedExpression = (ctx: ParenthesizedExpressionContext): Expr => this.build(ctx.expression());
 
-  override visitColumnReference = (ctx: ColumnReferenceContext): Expr => ({ at: this.at(ctx), kind: "column", name: this.columnName(ctx) });
+  override visitColumnReference = (ctx: ColumnReferenceContext): Expr => this.column(this.columnName(ctx), ctx);
 
-  override visitDereference = (ctx: DereferenceContext): Expr => ({ at: this.at(ctx), kind: "column", name: this.columnName(ctx) });
+  override visitDereference = (ctx: DereferenceContext): Expr => this.column(this.columnName(ctx), ctx);
+
+  /** A column reference (a subclass may check or rename it). */
+  protected column(name: string, ctx: Node): Expr {
+    return { at: this.at(ctx), kind: "column", name };
+  }
 
   /** A column, or a field of a nested JSON object (`a.b`), by its name as written. */
   columnName(ctx: Node): string {
@@ -283,7 +288,10 @@ export class ExpressionBuilder extends FlinkSqlParserVisitor<Expr> {
     otherwise: ctx._elseExpression ? this.build(ctx._elseExpression) : undefined,
   });
 
-  override visitFunctionCall = (ctx: FunctionCallContext): Expr => {
+  override visitFunctionCall = (ctx: FunctionCallContext): Expr => this.functionCall(ctx);
+
+  /** A function call (a subclass may take aggregate calls). */
+  protected functionCall(ctx: FunctionCallContext): Expr {
     const call = ctx.functionCallExpression();
     const nameNode = call.functionNameWithParams();
     if (!nameNode || !call.LR_BRACKET()) return this.refuse(ctx, "this function");
@@ -295,7 +303,7 @@ export class ExpressionBuilder extends FlinkSqlParserVisitor<Expr> {
       return e ? this.build(e) : this.refuse(p, "this argument");
     });
     return { at: this.at(ctx), kind: "call", name: name as FunctionName, args };
-  };
+  }
 }
 
 const flink = new FlinkSQL();
@@ -315,11 +323,11 @@ export function syntaxErrorOf(sql: string, offset: Position = { line: 1, column:
  * One scalar expression written on its own (`status >= 500 AND region IN ('eu', 'us')`), as the
  * JSON form's filters and computed values are. Positions count within the text.
  */
-export function parseExpression(text: string): Expr {
+export function parseExpression(text: string, at: Position = { line: 1, column: 1 }): Expr {
   // The text as a WHERE condition, which the grammar takes as any expression (of any type)
   const prefix = "SELECT x FROM t WHERE ";
   const sql = `${prefix}${text}\n`;
-  const offset = { line: 1, column: 1 - prefix.length };
+  const offset = { line: at.line, column: at.column - prefix.length };
   const error = syntaxErrorOf(sql, offset);
   if (error) {
     // the reserved words that, backquoted, make the text parse: each one needed once all are quoted

@@ -6,13 +6,23 @@
 import { FlinkSQL } from "dt-sql-parser";
 import type {
   ExpressionContext,
+  FunctionCallContext,
   GroupItemDefinitionContext,
   QueryStatementContext,
   SimpleCreateTableContext,
   TimeIntervalExpressionContext,
 } from "dt-sql-parser/dist/lib/flink/FlinkSqlParser.js";
-import { type Expr, type SqlType, sqlTypeOf } from "./expressions.ts";
-import { ExpressionBuilder, identifierPath, SqlSyntaxError, sourceOf, stringValue, syntaxErrorOf } from "./parse-expression.ts";
+import { WINDOW_COLUMNS } from "../pipelines/project.ts";
+import { type Expr, type Position, type SqlType, SqlTypeError, sqlTypeOf, typeOf } from "./expressions.ts";
+import {
+  ExpressionBuilder,
+  identifierPath,
+  parseExpression,
+  SqlSyntaxError,
+  sourceOf,
+  stringValue,
+  syntaxErrorOf,
+} from "./parse-expression.ts";
 
 const flink = new FlinkSQL();
 
@@ -83,7 +93,9 @@ const AGGREGATES: Record<string, "count" | "sum" | "min" | "max" | "avg"> = {
 };
 
 /** Compiles a Flink SQL pipelines file to the JSON form (`{ pipelines: [...] }`), unvalidated. */
-export function compilePipelinesSql(sql: string): { pipelines: Record<string, unknown>[] } {
+export function compilePipelinesSql(written: string): { pipelines: Record<string, unknown>[] } {
+  // the positions of the text are kept: errors name the line and column the user wrote
+  const { sql, filters } = extractFilters(written);
   const error = syntaxErrorOf(sql);
   if (error) throw error;
   const program = flink.parse(sql);
@@ -140,10 +152,10 @@ export function compilePipelinesSql(sql: string): { pipelines: Record<string, un
   if (queries.length === 0)
     throw new SqlSyntaxError({ line: 1, column: 1 }, "no query: write INSERT INTO name SELECT … or CREATE VIEW name AS SELECT …");
   const early = earlyEnabled ? (earlyDelayMs ?? refuse(program, "early firing without table.exec.emit.early-fire.delay")) : undefined;
-  const source = table;
+  const source: SourceTable = table;
   return {
     pipelines: queries.map(({ name, query }) => ({
-      ...compileQuery(name, query, source, builder, sql),
+      ...compileQuery(name, query, source, builder, sql, filters),
       outOfOrderness: source.outOfOrderness,
       allowedLateness: allowedLatenessMs ?? 0,
       ...(early === undefined ? {} : { early }),
@@ -205,6 +217,7 @@ function compileQuery(
   table: SourceTable,
   builder: ExpressionBuilder,
   sql: string,
+  filters: ReadonlyMap<number, { text: string; at: Position }>,
 ): Record<string, unknown> {
   const text = (node: Node) => sourceOf(node, sql);
   const whole = text(query);
@@ -280,37 +293,37 @@ function compileQuery(
   ) {
     builder.refuse(select.groupByClause() as Node, "a window TVF aggregation that does not GROUP BY window_start, window_end");
   }
-  if (keys.length !== 1) {
-    builder.refuse(
-      select.groupByClause() as Node,
-      keys.length === 0
-        ? "a global window (GROUP BY without a key column: not yet)"
-        : "a composite key (GROUP BY several columns: not yet)",
-    );
-  }
-  const key = keys[0] as string;
-  if (!Object.hasOwn(table.columns, key)) builder.refuse(select.groupByClause() as Node, `the unknown column ${key}`);
+  for (const key of keys)
+    if (!Object.hasOwn(table.columns, key)) builder.refuse(select.groupByClause() as Node, `the unknown column ${key}`);
 
-  // the select list: window bounds, the key, and named aggregates of a column
-  const aggregates: Record<string, unknown> = {};
+  // the select list: window columns, key columns, and expressions over aggregates of expressions
+  const aggregates = new AggregateCollector(table, keys, sql, filters);
+  const selected: Record<string, Expr> = {};
   for (const item of select.selectClause().selectList().columnProjectItem()) {
     const plain = item.selectLiteralColumnName()?.columnName() ?? item.columnName();
+    const alias = item.columnAlias();
+    const aliasName = alias ? identifierPath(text(alias).replace(/^AS\s+/i, "")) : undefined;
+    let name: string;
+    let expr: Expr;
     if (plain) {
       const column = identifierPath(text(plain));
-      const bound = ["window_start", "window_end", "window_time"].includes(column) && tvf;
-      if (!bound && column !== key) builder.refuse(item, `the column ${column}, neither grouped nor aggregated`);
-      continue;
+      const bound = (WINDOW_COLUMNS as readonly string[]).includes(column) && tvf;
+      if (!bound && !keys.includes(column)) builder.refuse(item, `the column ${column}, neither grouped nor aggregated`);
+      name = aliasName ?? column.slice(column.lastIndexOf(".") + 1);
+      expr = { at: builder.at(plain), kind: "column", name: column };
+    } else {
+      const expression = item.selectExpressionColumnName()?.expression();
+      if (!expression) return builder.refuse(item, "this select item");
+      if (!aliasName) builder.refuse(item, "an expression without a name (write AVG(x) AS avg_x)");
+      name = aliasName as string;
+      expr = aggregates.select(expression, name, !tvf);
     }
-    const expression = item.selectExpressionColumnName()?.expression();
-    if (!expression) return builder.refuse(item, "this select item");
-    const alias = item.columnAlias();
-    const call = expressionCall(expression, builder, sql);
-    if (call === "window-bound") continue;
-    if (!alias) builder.refuse(item, "an aggregate without a name (write AVG(x) AS avg_x)");
-    const aggregateName = identifierPath(text(alias as Node).replace(/^AS\s+/i, ""));
-    aggregates[aggregateName] = call.argument === undefined ? { count: true } : { [call.op]: call.argument };
+    if (!/^[A-Za-z_$][A-Za-z0-9_$]{0,63}$/.test(name))
+      builder.refuse(alias ?? item, `the name ${name} (a result value's name is an identifier)`);
+    if (Object.hasOwn(selected, name)) builder.refuse(alias ?? item, `a second column named ${name}`);
+    selected[name] = expr;
   }
-  if (Object.keys(aggregates).length === 0) builder.refuse(select.selectClause(), "a query without aggregates");
+  if (aggregates.count === 0) builder.refuse(select.selectClause(), "a query without aggregates");
 
   // WHERE: equality on STRING columns as a filter, the rest as a condition
   const filter: Record<string, string> = {};
@@ -318,6 +331,7 @@ function compileQuery(
   const condition = select.whereClause()?.booleanExpression();
   if (condition) {
     const parsed = builder.build(condition);
+    typed(parsed, table.columns);
     const conjuncts = parsed.kind === "and" ? parsed.operands : [parsed];
     const rest: Expr[] = [];
     for (const c of conjuncts) {
@@ -338,33 +352,194 @@ function compileQuery(
   }
   return {
     name,
-    key,
+    // one column: the key is its value; several (or none: a global window) make a JSON array
+    key: keys.length === 1 ? keys[0] : keys,
     eventTime: table.eventTime,
     ...(Object.keys(filter).length > 0 ? { filter } : {}),
-    ...(where === undefined ? {} : { columns: table.columns, where }),
+    columns: table.columns,
+    ...(where === undefined ? {} : { where }),
+    ...(aggregates.computed.size > 0 ? { computed: Object.fromEntries(aggregates.computed) } : {}),
     window,
-    aggregates,
+    aggregates: Object.fromEntries(aggregates.specs),
+    select: selected,
   };
 }
 
-/** An aggregate call of the subset — COUNT(*), or COUNT / SUM / MIN / MAX / AVG of a column — or a window bound function. */
-function expressionCall(
-  expression: ExpressionContext,
-  builder: ExpressionBuilder,
-  sql: string,
-): { op: "count" | "sum" | "min" | "max" | "avg"; argument?: string } | "window-bound" {
-  const text = sourceOf(expression, sql).replace(/\s+/g, " ").trim();
-  const m = text.match(/^([A-Za-z_]+)\s*\((.*)\)$/s);
-  const fn = m?.[1]?.toUpperCase() ?? "";
-  if (/^(TUMBLE|SESSION)_(START|END|ROWTIME)$/.test(fn)) return "window-bound";
-  const op = AGGREGATES[fn];
-  if (!m || !op) return builder.refuse(expression, "this select expression (aggregates over a column: COUNT(*), SUM, MIN, MAX, AVG)");
-  const argument = (m[2] as string).trim();
-  if (op === "count" && argument === "*") return { op };
-  if (/^DISTINCT\b/i.test(argument)) return builder.refuse(expression, `${fn}(DISTINCT …) (not yet)`);
-  if (!/^(`[^`]+`|[A-Za-z_][A-Za-z0-9_]*)(\s*\.\s*(`[^`]+`|[A-Za-z_][A-Za-z0-9_]*))*$/.test(argument)) {
-    return builder.refuse(expression, `${fn} of an expression (not yet: aggregate a column)`);
+const AGGREGATE_OPS: Record<string, "count" | "sum" | "min" | "max" | "avg"> = AGGREGATES;
+
+/**
+ * The aggregates a query's select list calls, and the computed values they read: each call becomes a
+ * named aggregate of the pipeline (the item's own name when the item is just the call), each argument
+ * that is not a plain column a computed value, `FILTER (WHERE c)` a CASE WHEN c THEN … END argument.
+ */
+class AggregateCollector {
+  readonly specs = new Map<string, Record<string, unknown>>();
+  readonly computed = new Map<string, Expr>();
+  private readonly byShape = new Map<string, string>();
+
+  constructor(
+    private readonly table: SourceTable,
+    private readonly keys: readonly string[],
+    private readonly sql: string,
+    private readonly filters: ReadonlyMap<number, { text: string; at: Position }>,
+  ) {}
+
+  get count(): number {
+    return this.specs.size;
   }
-  if (op === "count") return builder.refuse(expression, "COUNT(column) (not yet: COUNT(*))");
-  return { op, argument: identifierPath(argument) };
+
+  /** A select item's expression, its aggregate calls replaced by the aggregates' names. */
+  select(expression: ExpressionContext, name: string, legacy: boolean): Expr {
+    const collector = this;
+    const inner = new (class extends ExpressionBuilder {
+      protected override functionCall(ctx: FunctionCallContext): Expr {
+        return collector.call(ctx, this, expression, name, legacy, (c) => super.functionCall(c));
+      }
+      protected override column(column: string, ctx: Node): Expr {
+        return collector.column(column, ctx, this);
+      }
+    })(this.sql);
+    return inner.build(expression);
+  }
+
+  /** A column outside any aggregate: a key column, or (window TVFs) a window column. */
+  private column(column: string, ctx: Node, base: ExpressionBuilder): Expr {
+    if (!this.keys.includes(column) && !(WINDOW_COLUMNS as readonly string[]).includes(column))
+      base.refuse(ctx, `the column ${column}, neither grouped nor aggregated`);
+    return { at: base.at(ctx), kind: "column", name: column };
+  }
+
+  private call(
+    ctx: FunctionCallContext,
+    builder: ExpressionBuilder,
+    item: ExpressionContext,
+    itemName: string,
+    legacy: boolean,
+    scalar: (ctx: FunctionCallContext) => Expr,
+  ): Expr {
+    const call = ctx.functionCallExpression();
+    const fn = (call.functionNameWithParams()?.getText() ?? "").toUpperCase();
+    const at = builder.at(ctx);
+    const bound = fn.match(/^(TUMBLE|HOP|SESSION)_(START|END|ROWTIME)$/);
+    if (bound) {
+      if (!legacy) builder.refuse(ctx, `${fn} in a window TVF query (select window_start, window_end)`);
+      return { at, kind: "column", name: bound[2] === "START" ? "window_start" : bound[2] === "END" ? "window_end" : "window_time" };
+    }
+    const op = AGGREGATE_OPS[fn];
+    if (!op) return scalar(ctx);
+    const params = call.functionParam();
+    if (params.length !== 1) builder.refuse(ctx, `${fn} with ${params.length} arguments`);
+    const distinct = call.setQuantifier()?.getText().toUpperCase() === "DISTINCT";
+    if (distinct && op !== "count") builder.refuse(ctx, `${fn}(DISTINCT …) (COUNT(DISTINCT x) is supported)`);
+    const param = params[0] as NonNullable<(typeof params)[0]>;
+    const filter = this.filters.get(ctx.stop?.stop ?? -1);
+    const condition = filter === undefined ? undefined : parseExpression(filter.text, filter.at);
+    const star = param.getText() === "*";
+    if (star && op !== "count") builder.refuse(ctx, `${fn}(*)`);
+    let argument: Expr | undefined;
+    if (!star) {
+      const e = param.expression();
+      if (!e) return builder.refuse(param, "this argument");
+      // the argument reads the table's columns (any of them), never another aggregate
+      argument = new (class extends ExpressionBuilder {
+        protected override functionCall(inner: FunctionCallContext): Expr {
+          const innerName = (inner.functionCallExpression().functionNameWithParams()?.getText() ?? "").toUpperCase();
+          if (AGGREGATE_OPS[innerName]) this.refuse(inner, "an aggregate inside an aggregate");
+          return super.functionCall(inner);
+        }
+      })(this.sql).build(e);
+    }
+    if (condition !== undefined) {
+      // FILTER (WHERE c): the aggregate of CASE WHEN c THEN x END (Calcite's expansion), COUNT(*) counting 1s
+      const result: Expr = argument ?? { at, kind: "literal", value: 1, type: "INT" };
+      argument = { at: condition.at, kind: "case", whens: [{ when: condition, result }] };
+    }
+    let field: string | undefined;
+    if (argument !== undefined) {
+      if (argument.kind === "column" && Object.hasOwn(this.table.columns, argument.name)) field = argument.name;
+      else {
+        const shape = JSON.stringify(stripPositions(argument));
+        field = this.byShape.get(shape);
+        if (field === undefined) {
+          field = `$${this.computed.size + 1}`;
+          this.computed.set(field, argument);
+          this.byShape.set(shape, field);
+        }
+      }
+    }
+    if (argument !== undefined) {
+      // typed here, against the table's columns, so that a mistake names the user's line and column
+      const type = typed(argument, this.table.columns);
+      if (op !== "count" && type !== "NULL" && !["INT", "BIGINT", "DOUBLE"].includes(type))
+        builder.refuse(ctx, `${fn} of a ${type} (it needs a number)`);
+    }
+    const spec: Record<string, unknown> = field === undefined ? { count: true } : distinct ? { distinct: field } : { [op]: field };
+    const whole = sourceOf(item, this.sql).trim() === sourceOf(ctx, this.sql).trim();
+    const specShape = JSON.stringify(spec);
+    let name = whole ? itemName : this.byShape.get(`aggregate ${specShape}`);
+    if (name === undefined) name = `$a${this.specs.size + 1}`;
+    if (!this.specs.has(name)) {
+      this.specs.set(name, spec);
+      this.byShape.set(`aggregate ${specShape}`, name);
+    }
+    return { at, kind: "column", name };
+  }
+}
+
+/** An expression's type over the table's columns; a mistake is refused with its line and column. */
+function typed(e: Expr, columns: Readonly<Record<string, SqlType>>): SqlType {
+  try {
+    return typeOf(e, (name) => (Object.hasOwn(columns, name) ? columns[name] : undefined));
+  } catch (error) {
+    if (error instanceof SqlTypeError) throw new SqlSyntaxError(error.at, error.message);
+    throw error;
+  }
+}
+
+/** An expression without its positions: two arguments written alike are one computed value. */
+function stripPositions(e: unknown): unknown {
+  if (Array.isArray(e)) return e.map(stripPositions);
+  if (e === null || typeof e !== "object") return e;
+  return Object.fromEntries(
+    Object.entries(e)
+      .filter(([k]) => k !== "at")
+      .map(([k, v]) => [k, stripPositions(v)]),
+  );
+}
+
+/**
+ * dt-sql-parser's grammar lacks an aggregate's `FILTER (WHERE …)`: each one is blanked out of the text
+ * (its positions kept) and returned by the offset of the call it follows, with its condition's text.
+ */
+export function extractFilters(sql: string): { sql: string; filters: Map<number, { text: string; at: Position }> } {
+  const filters = new Map<number, { text: string; at: Position }>();
+  let out = sql;
+  const pattern = /'(?:[^']|'')*'|`(?:[^`]|``)*`|--[^\n]*|\bFILTER\s*\(\s*WHERE\b/gi;
+  for (let m = pattern.exec(sql); m !== null; m = pattern.exec(sql)) {
+    if (!/^FILTER/i.test(m[0])) continue;
+    const open = sql.indexOf("(", m.index);
+    const conditionStart = m.index + m[0].length;
+    let depth = 1;
+    let i = open + 1;
+    for (; i < sql.length && depth > 0; i++) {
+      const c = sql[i];
+      if (c === "'" || c === "`") {
+        const close = sql.indexOf(c, i + 1);
+        i = close < 0 ? sql.length : close;
+      } else if (c === "(") depth++;
+      else if (c === ")") depth--;
+    }
+    if (depth > 0) break; // unbalanced: the parser reports it
+    const end = i; // after the closing parenthesis
+    let before = m.index - 1;
+    while (before >= 0 && /\s/.test(sql[before] as string)) before--;
+    const lines = sql.slice(0, conditionStart).split("\n");
+    filters.set(before, {
+      text: sql.slice(conditionStart, end - 1),
+      at: { line: lines.length, column: (lines.at(-1) as string).length + 1 },
+    });
+    out = out.slice(0, m.index) + sql.slice(m.index, end).replace(/[^\n]/g, " ") + out.slice(end);
+    pattern.lastIndex = end;
+  }
+  return { sql: out, filters };
 }

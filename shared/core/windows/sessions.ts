@@ -29,8 +29,8 @@ export interface SessionEntry {
 
 export interface SessionElement {
   ts: number;
-  values: Readonly<Record<string, number>>;
-  keys?: Readonly<Record<string, string>>;
+  values: Readonly<Record<string, number | null>>;
+  keys?: Readonly<Record<string, string | null>>;
 }
 
 export function sessionWindowOf(entry: { state: AggregateState }, gap: number): TimeWindow {

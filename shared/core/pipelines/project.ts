@@ -1,0 +1,130 @@
+// A window's result values: one per aggregate, or — when the pipeline selects (Flink SQL's select list) —
+// the selected expressions over the row Flink's window aggregation produces: the aggregates, the key's
+// columns and window_start, window_end, window_time. Pure.
+import { type AggregateSpec, type AggregateState, type AggregateValue, finalValues } from "../aggregates/state.ts";
+import { EvaluationError, type Expr, evaluate, type SqlType, type SqlValue, typeOf } from "../sql/expressions.ts";
+
+/** What a projection reads of a pipeline (the pipeline schema checks its select list with it). */
+export interface Projected {
+  key: string | readonly string[];
+  aggregates: readonly AggregateSpec[];
+  columns?: Readonly<Record<string, SqlType>>;
+  computed?: Readonly<Record<string, Expr>>;
+  select?: Readonly<Record<string, Expr>>;
+}
+
+/** The SQL type of an aggregate's value, as Flink types it: COUNT is a BIGINT, AVG of an INT is an INT. */
+export function aggregateSqlType(spec: AggregateSpec, fieldType: (name: string) => SqlType | undefined): SqlType | undefined {
+  if (spec.op === "count" || spec.op === "distinct") return "BIGINT";
+  if (spec.op === "quantiles") return undefined; // not a SQL value: never selected
+  const type = fieldType(spec.field);
+  return type === undefined || type === "NULL" ? "DOUBLE" : type;
+}
+
+/** A field's SQL type: computed, declared in `columns`, or undefined (the JSON form's untyped field). */
+export function fieldTypeOf(pipeline: Pick<Projected, "columns" | "computed">): (name: string) => SqlType | undefined {
+  const declared = (name: string) => (pipeline.columns && Object.hasOwn(pipeline.columns, name) ? pipeline.columns[name] : undefined);
+  const computed = new Map<string, SqlType>();
+  for (const [name, expr] of Object.entries(pipeline.computed ?? {})) computed.set(name, typeOf(expr, declared));
+  return (name) => computed.get(name) ?? declared(name);
+}
+
+export const WINDOW_COLUMNS = ["window_start", "window_end", "window_time"] as const;
+
+/** The key's columns, in order ([] for a global window). */
+export function keyColumnsOf(pipeline: Pick<Projected, "key">): readonly string[] {
+  return typeof pipeline.key === "string" ? [pipeline.key] : pipeline.key;
+}
+
+/** The types of a result row's columns (undefined: not a column of the row). */
+export function resultRowTypes(pipeline: Projected): (name: string) => SqlType | undefined {
+  const fieldType = fieldTypeOf(pipeline);
+  const keys = keyColumnsOf(pipeline);
+  return (name) => {
+    if ((WINDOW_COLUMNS as readonly string[]).includes(name)) return "TIMESTAMP";
+    const aggregate = pipeline.aggregates.find((a) => a.name === name);
+    if (aggregate !== undefined) return aggregateSqlType(aggregate, fieldType);
+    if (keys.includes(name)) return fieldType(name) ?? "STRING";
+    return undefined;
+  };
+}
+
+interface Projection {
+  select: [name: string, expr: Expr][];
+  types: (e: Expr) => SqlType;
+  rowType: (name: string) => SqlType | undefined;
+  keys: readonly string[];
+}
+
+const projections = new WeakMap<Projected, Projection>();
+
+function projectionOf(pipeline: Projected & { select: Readonly<Record<string, Expr>> }): Projection {
+  let projection = projections.get(pipeline);
+  if (projection === undefined) {
+    const rowType = resultRowTypes(pipeline);
+    const record = new WeakMap<Expr, SqlType>();
+    const select = Object.entries(pipeline.select);
+    for (const [, expr] of select) typeOf(expr, rowType, record);
+    projection = { select, types: (e) => record.get(e) ?? typeOf(e, rowType, record), rowType, keys: keyColumnsOf(pipeline) };
+    projections.set(pipeline, projection);
+  }
+  return projection;
+}
+
+/** A key column's value from the key text: a composite key is a JSON array of its columns' values. */
+function keyValues(pipeline: Projected, key: string, projection: Projection): Map<string, SqlValue> {
+  if (typeof pipeline.key !== "string") {
+    const parts = JSON.parse(key) as SqlValue[];
+    return new Map(projection.keys.map((name, i) => [name, parts[i] ?? null]));
+  }
+  const type = projection.rowType(pipeline.key);
+  const value =
+    type === "INT" || type === "BIGINT" || type === "DOUBLE" || type === "TIMESTAMP"
+      ? Number(key)
+      : type === "BOOLEAN"
+        ? key === "true"
+        : key;
+  return new Map([[pipeline.key, value]]);
+}
+
+/** A value as a result carries it: numbers, text, booleans; a TIMESTAMP as ISO-8601 UTC text. */
+function resultValue(value: SqlValue, type: SqlType): AggregateValue {
+  if (value === null) return null;
+  if (type === "TIMESTAMP" && typeof value === "number") return new Date(value).toISOString();
+  return value;
+}
+
+/** The values of a window's result. */
+export function windowValues(
+  pipeline: Projected,
+  key: string,
+  window: { start: number; end: number },
+  state: Readonly<AggregateState>,
+): Record<string, AggregateValue> {
+  const aggregates = finalValues(pipeline.aggregates, state);
+  if (pipeline.select === undefined) return aggregates;
+  const projection = projectionOf(pipeline as Projected & { select: Readonly<Record<string, Expr>> });
+  const keys = keyValues(pipeline, key, projection);
+  const row = (name: string): SqlValue => {
+    if (name === "window_start") return window.start;
+    if (name === "window_end") return window.end;
+    if (name === "window_time") return window.end - 1;
+    if (keys.has(name)) return keys.get(name) as SqlValue;
+    const value = aggregates[name];
+    if (typeof value !== "number") return value === undefined || typeof value === "object" ? null : value;
+    // AVG of an INT or BIGINT is one (Flink divides the sum by the count as integers)
+    const type = projection.rowType(name);
+    return type === "INT" || type === "BIGINT" ? Math.trunc(value) : value;
+  };
+  const values: Record<string, AggregateValue> = {};
+  for (const [name, expr] of projection.select) {
+    try {
+      values[name] = resultValue(evaluate(expr, row, projection.types), projection.types(expr));
+    } catch (error) {
+      // where Flink would fail the job (a division by zero), the value is NULL
+      if (!(error instanceof EvaluationError)) throw error;
+      values[name] = null;
+    }
+  }
+  return values;
+}

@@ -1,0 +1,216 @@
+// Flink SQL pipelines through `panes replay` (the real handlers on the emulators) against DuckDB running
+// the same aggregations over the same events: composite keys, a global window, a single INT key,
+// expressions inside aggregates, COUNT(column), COUNT(DISTINCT), FILTER (WHERE …), NULLs skipped, AVG of
+// an INT as an INT, computed select columns and the window columns in every result's values.
+import { mkdtemp, writeFile } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { DuckDBInstance } from "@duckdb/node-api";
+import { describe, expect, it } from "vitest";
+import { loadPipelinesFile } from "../../shared/app/pipelines-file.ts";
+import type { WindowResult } from "../../shared/core/types.ts";
+import { replay } from "../../tools/local/replay.ts";
+import { emulatorEndpoints } from "../helpers/emulated.ts";
+
+const SQL = `CREATE TABLE requests (
+  service STRING,
+  endpoint STRING,
+  status INT,
+  latency DOUBLE,
+  user_id STRING,
+  ts TIMESTAMP(3),
+  WATERMARK FOR ts AS ts - INTERVAL '5' SECOND
+) WITH ('connector' = 'kinesis', 'format' = 'json');
+
+INSERT INTO by_endpoint
+SELECT window_start, window_end, service, endpoint,
+       COUNT(*) AS n,
+       COUNT(*) FILTER (WHERE status >= 500) AS errors,
+       COUNT(latency) AS timed,
+       SUM(latency * 1000) / COUNT(latency) AS mean_ms,
+       COUNT(DISTINCT user_id) AS users,
+       AVG(status) AS avg_status,
+       MAX(CASE WHEN status >= 500 THEN latency END) AS worst_error,
+       MIN(latency) FILTER (WHERE endpoint = '/a') AS best_a
+FROM TABLE(TUMBLE(TABLE requests, DESCRIPTOR(ts), INTERVAL '1' MINUTE))
+WHERE service <> 'batch' OR status IS NOT NULL
+GROUP BY window_start, window_end, service, endpoint;
+
+INSERT INTO everything
+SELECT window_start, window_end, COUNT(*) AS n, SUM(COALESCE(status, 0)) AS status_sum
+FROM TABLE(HOP(TABLE requests, DESCRIPTOR(ts), INTERVAL '30' SECOND, INTERVAL '2' MINUTE))
+GROUP BY window_start, window_end;
+
+INSERT INTO legacy
+SELECT service, TUMBLE_START(ts, INTERVAL '2' MINUTE) AS wstart, TUMBLE_END(ts, INTERVAL '2' MINUTE) AS wend,
+       COUNT(*) AS n, AVG(latency) AS lat
+FROM requests
+GROUP BY TUMBLE(ts, INTERVAL '2' MINUTE), service;
+
+INSERT INTO by_status
+SELECT window_start, window_end, status, COUNT(*) AS n, MAX(latency) - MIN(latency) AS spread
+FROM TABLE(CUMULATE(TABLE requests, DESCRIPTOR(ts), INTERVAL '1' MINUTE, INTERVAL '3' MINUTE))
+GROUP BY window_start, window_end, status;
+`;
+
+/** The same queries in DuckDB's SQL over a table `ev` with the event time `t` in epoch ms. */
+const REFERENCE: Record<string, { sql: string; key: (row: Record<string, unknown>) => string }> = {
+  by_endpoint: {
+    sql: `SELECT t // 60000 * 60000 AS ws, 60000 AS size, service, endpoint,
+        COUNT(*) AS n,
+        COUNT(*) FILTER (WHERE status >= 500) AS errors,
+        COUNT(latency) AS timed,
+        SUM(latency * 1000) / COUNT(latency) AS mean_ms,
+        COUNT(DISTINCT user_id) AS users,
+        SUM(status) // COUNT(status) AS avg_status,
+        MAX(CASE WHEN status >= 500 THEN latency END) AS worst_error,
+        MIN(latency) FILTER (WHERE endpoint = '/a') AS best_a
+      FROM ev WHERE service <> 'batch' OR status IS NOT NULL
+      GROUP BY ALL`,
+    key: (r) => JSON.stringify([r.service, r.endpoint]),
+  },
+  everything: {
+    sql: `SELECT ws, 120000 AS size, COUNT(*) AS n, SUM(COALESCE(status, 0)) AS status_sum
+      FROM (SELECT *, unnest(range(t // 30000 * 30000 - 90000, t // 30000 * 30000 + 1, 30000)) AS ws FROM ev)
+      GROUP BY ALL`,
+    key: () => "[]",
+  },
+  legacy: {
+    sql: `SELECT t // 120000 * 120000 AS ws, 120000 AS size, service, COUNT(*) AS n, AVG(latency) AS lat FROM ev GROUP BY ALL`,
+    key: (r) => String(r.service),
+  },
+  by_status: {
+    // Panes dead-letters an event whose key is NULL (Flink would group NULLs): the reference leaves them out
+    sql: `SELECT t // 180000 * 180000 AS ws, size, status, COUNT(*) AS n, MAX(latency) - MIN(latency) AS spread
+      FROM (SELECT *, unnest([60000, 120000, 180000]) AS size FROM ev)
+      WHERE status IS NOT NULL AND t < t // 180000 * 180000 + size
+      GROUP BY ALL`,
+    key: (r) => String(r.status),
+  },
+};
+
+/** The selected values each reference row stands for, as Panes' results carry them. */
+function expectedValues(pipeline: string, r: Record<string, unknown>): Record<string, unknown> {
+  const start = new Date(Number(r.ws)).toISOString();
+  const end = new Date(Number(r.ws) + Number(r.size)).toISOString();
+  const { ws: _ws, size: _size, ...rest } = r;
+  if (pipeline === "legacy") return { service: r.service, wstart: start, wend: end, n: r.n, lat: r.lat };
+  return { window_start: start, window_end: end, ...rest };
+}
+
+/** A small, seeded pseudo-random sequence (the events must be the same on every run). */
+function random(seed: number): () => number {
+  let s = seed >>> 0;
+  return () => {
+    s = (Math.imul(s, 1_664_525) + 1_013_904_223) >>> 0;
+    return s / 2 ** 32;
+  };
+}
+
+interface RequestEvent {
+  service: string;
+  endpoint: string;
+  status?: number | null;
+  latency?: number;
+  user_id?: string;
+  ts: string | number;
+}
+
+function generate(count: number): RequestEvent[] {
+  const next = random(22);
+  const pick = <T>(xs: readonly T[]) => xs[Math.floor(next() * xs.length)] as T;
+  const start = Date.parse("2026-05-04T00:00:00Z");
+  const events: RequestEvent[] = [];
+  for (let i = 0; i < count; i++) {
+    // in order but for up to 3 s of disorder: under the 5 s watermark bound, nothing is late
+    const t = start + i * 150 + Math.floor(next() * 3000);
+    const status = pick([200, 200, 200, 404, 500, 503, null, undefined]);
+    const event: RequestEvent = {
+      service: pick(["api", "web", "batch"]),
+      endpoint: pick(["/a", "/b", "/c"]),
+      ts: next() < 0.5 ? new Date(t).toISOString() : t,
+    };
+    if (status !== undefined) event.status = status;
+    if (next() < 0.9) event.latency = Math.round(next() * 2_000_000) / 1_000_000;
+    if (next() < 0.95) event.user_id = `u${Math.floor(next() * 40)}`;
+    events.push(event);
+  }
+  return events;
+}
+
+async function reference(events: readonly RequestEvent[]): Promise<Map<string, Record<string, unknown>>> {
+  const db = await DuckDBInstance.create(":memory:");
+  const connection = await db.connect();
+  try {
+    await connection.run("CREATE TABLE ev (service VARCHAR, endpoint VARCHAR, status INTEGER, latency DOUBLE, user_id VARCHAR, t BIGINT)");
+    const text = (v: string | undefined) => (v === undefined ? "NULL" : `'${v.replaceAll("'", "''")}'`);
+    const rows = events.map(
+      (e) =>
+        `(${text(e.service)}, ${text(e.endpoint)}, ${e.status ?? "NULL"}, ${e.latency ?? "NULL"}, ${text(e.user_id)}, ${typeof e.ts === "number" ? e.ts : Date.parse(e.ts)})`,
+    );
+    await connection.run(`INSERT INTO ev VALUES ${rows.join(", ")}`);
+    const expected = new Map<string, Record<string, unknown>>();
+    for (const [pipeline, { sql, key }] of Object.entries(REFERENCE)) {
+      const reader = await connection.runAndReadAll(sql);
+      for (const raw of reader.getRowObjectsJS()) {
+        const row = Object.fromEntries(Object.entries(raw).map(([k, v]) => [k, typeof v === "bigint" ? Number(v) : v]));
+        const start = Number(row.ws);
+        expected.set(`${pipeline}/${key(row)}/${start}/${start + Number(row.size)}`, expectedValues(pipeline, row));
+      }
+    }
+    return expected;
+  } finally {
+    connection.closeSync();
+    db.closeSync();
+  }
+}
+
+/** Equal, doubles within a relative 1e-9 (the two engines add in different orders). */
+function close(actual: unknown, expected: unknown): boolean {
+  if (typeof actual === "number" && typeof expected === "number")
+    return Math.abs(actual - expected) <= 1e-9 * Math.max(1, Math.abs(expected));
+  return actual === expected;
+}
+
+describe("Flink SQL pipelines against DuckDB", () => {
+  it("give DuckDB's rows, value for value, through panes replay", async () => {
+    // Prepare
+    const events = generate(4000);
+    const dir = await mkdtemp(join(tmpdir(), "panes-sql-reference-"));
+    const input = join(dir, "events.jsonl");
+    const file = join(dir, "requests.sql");
+    await writeFile(input, events.map((e) => JSON.stringify(e)).join("\n"));
+    await writeFile(file, SQL);
+
+    // Act
+    const summary = await replay({
+      pipelines: await loadPipelinesFile(file),
+      input,
+      shards: 2,
+      endpoints: emulatorEndpoints(),
+      batchSize: 250,
+    });
+
+    // Assess
+    const expected = await reference(events);
+    const actual = new Map<string, WindowResult>();
+    for (const r of summary.results) actual.set(`${r.pipeline}/${r.key}/${r.start}/${r.end}`, r);
+    expect(expected.size).toBeGreaterThan(150);
+    expect([...actual.keys()].sort()).toEqual([...expected.keys()].sort());
+    const wrong: string[] = [];
+    for (const [id, values] of expected) {
+      const got = actual.get(id)?.values ?? {};
+      expect(Object.keys(got)).toEqual(Object.keys(values));
+      for (const [name, value] of Object.entries(values))
+        if (!close(got[name], value)) wrong.push(`${id} ${name}: got ${JSON.stringify(got[name])}, DuckDB ${JSON.stringify(value)}`);
+    }
+    expect(wrong).toEqual([]);
+    // the NULL keys of by_status, and nothing else, were dead-lettered
+    const nullStatus = events.filter((e) => e.status === undefined || e.status === null).length;
+    expect(summary.late).toBe(0);
+    expect(summary.deadLettered).toBe(nullStatus);
+    expect(new Set(summary.letters.map((l) => `${l.pipeline}: ${l.reason.replace(/, got .*/, "")}`))).toEqual(
+      new Set(['by_status: key column "status" is NULL (a key needs a value)']),
+    );
+  });
+});
