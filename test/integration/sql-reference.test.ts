@@ -1,7 +1,8 @@
 // Flink SQL pipelines through `panes replay` (the real handlers on the emulators) against DuckDB running
 // the same aggregations over the same events: composite keys, a global window, a single INT key,
 // expressions inside aggregates, COUNT(column), COUNT(DISTINCT), FILTER (WHERE …), NULLs skipped, AVG of
-// an INT as an INT, computed select columns and the window columns in every result's values.
+// an INT as an INT, computed select columns and the window columns in every result's values; and a
+// Window Top-N over a window TVF's rows against DuckDB's ROW_NUMBER().
 import { mkdtemp, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -47,6 +48,14 @@ SELECT service, TUMBLE_START(ts, INTERVAL '2' MINUTE) AS wstart, TUMBLE_END(ts, 
 FROM requests
 GROUP BY TUMBLE(ts, INTERVAL '2' MINUTE), service;
 
+INSERT INTO slowest
+SELECT * FROM (
+  SELECT window_start, window_end, service, endpoint, latency, ts,
+         ROW_NUMBER() OVER (PARTITION BY window_start, window_end, service ORDER BY latency DESC, endpoint) AS rownum
+  FROM TABLE(TUMBLE(TABLE requests, DESCRIPTOR(ts), INTERVAL '1' MINUTE))
+  WHERE latency IS NOT NULL
+) WHERE rownum <= 3;
+
 INSERT INTO by_status
 SELECT window_start, window_end, status, COUNT(*) AS n, MAX(latency) - MIN(latency) AS spread
 FROM TABLE(CUMULATE(TABLE requests, DESCRIPTOR(ts), INTERVAL '1' MINUTE, INTERVAL '3' MINUTE))
@@ -88,6 +97,13 @@ const REFERENCE: Record<string, { sql: string; key: (row: Record<string, unknown
     key: (r) => String(r.status),
   },
 };
+
+/** Window Top-N in DuckDB: one row per rank (ties broken, as Panes breaks them, by the row's columns in order). */
+const TOP_N = `SELECT ws, service, endpoint, latency, t, rownum FROM (
+    SELECT t // 60000 * 60000 AS ws, service, endpoint, latency, t,
+      ROW_NUMBER() OVER (PARTITION BY t // 60000, service ORDER BY latency DESC, endpoint, service, endpoint, latency, t) AS rownum
+    FROM ev WHERE latency IS NOT NULL)
+  WHERE rownum <= 3 ORDER BY ws, service, rownum`;
 
 /** The selected values each reference row stands for, as Panes' results carry them. */
 function expectedValues(pipeline: string, r: Record<string, unknown>): Record<string, unknown> {
@@ -158,6 +174,24 @@ async function reference(events: readonly RequestEvent[]): Promise<Map<string, R
         expected.set(`${pipeline}/${key(row)}/${start}/${start + Number(row.size)}`, expectedValues(pipeline, row));
       }
     }
+    for (const raw of (await connection.runAndReadAll(TOP_N)).getRowObjectsJS()) {
+      const start = Number(raw.ws);
+      const id = `slowest/${raw.service}/${start}/${start + 60_000}`;
+      const window = expected.get(id) ?? {
+        window_start: new Date(start).toISOString(),
+        window_end: new Date(start + 60_000).toISOString(),
+        service: raw.service,
+        rows: [],
+      };
+      (window.rows as unknown[]).push({
+        service: raw.service,
+        endpoint: raw.endpoint,
+        latency: raw.latency,
+        ts: new Date(Number(raw.t)).toISOString(),
+        rownum: Number(raw.rownum),
+      });
+      expected.set(id, window);
+    }
     return expected;
   } finally {
     connection.closeSync();
@@ -169,6 +203,7 @@ async function reference(events: readonly RequestEvent[]): Promise<Map<string, R
 function close(actual: unknown, expected: unknown): boolean {
   if (typeof actual === "number" && typeof expected === "number")
     return Math.abs(actual - expected) <= 1e-9 * Math.max(1, Math.abs(expected));
+  if (Array.isArray(expected)) return JSON.stringify(actual) === JSON.stringify(expected);
   return actual === expected;
 }
 

@@ -145,6 +145,33 @@ INSERT INTO visits SELECT service, SESSION_END(ts, INTERVAL '30' SECOND) AS e, C
     expect(session).toMatchObject({ name: "visits", key: "service", window: { type: "session", gap: 30_000 } });
   });
 
+  it("compiles Window Top-N over a window TVF's rows (Flink's documented query) to a top aggregate keyed by the PARTITION BY columns", async () => {
+    const [top] = await load(`${TABLE}
+INSERT INTO slowest
+SELECT *
+  FROM (
+    SELECT ts, latency, endpoint, service, window_start, window_end,
+      ROW_NUMBER() OVER (PARTITION BY window_start, window_end, service ORDER BY latency DESC) as rownum
+    FROM TABLE(TUMBLE(TABLE requests, DESCRIPTOR(ts), INTERVAL '10' MINUTES))
+    WHERE status >= 500
+  ) WHERE rownum <= 3;
+`);
+    expect(top).toMatchObject({
+      key: "service",
+      window: { type: "tumbling", size: 600_000 },
+      aggregates: [
+        { name: "rows", op: "top", n: 3, fields: ["ts", "latency", "endpoint", "service"], order: [{ field: "latency", desc: true }] },
+      ],
+    });
+    expect(printed(top?.select)).toEqual({
+      window_start: "`window_start`",
+      window_end: "`window_end`",
+      service: "`service`",
+      rows: "`rows`",
+    });
+    expect(formatExpression(top?.where as NonNullable<Pipeline["where"]>)).toBe("(`status` >= 500)");
+  });
+
   it("reads a nested JSON field through a backquoted dotted column", async () => {
     const [pipeline] = await load(`CREATE TABLE m (\`tags.host\` STRING, v DOUBLE, ts TIMESTAMP(3), WATERMARK FOR ts AS ts)
 WITH ('connector' = 'kinesis', 'format' = 'json');
@@ -213,7 +240,23 @@ GROUP BY window_start, window_end, \`tags.host\`;`);
       [query("SELECT service, COUNT(*) AS n FROM requests GROUP BY service"), /^line 9, column 15: a query without a window/],
       [
         query(`SELECT * FROM (SELECT *, ROW_NUMBER() OVER (PARTITION BY window_start ORDER BY n DESC) AS r FROM t) WHERE r <= 3`),
-        /^line 9, column 15: Window Top-N \(ROW_NUMBER\(\) OVER …: not yet\)/,
+        /^line 9, column 30: a Window Top-N that does not rank a window TVF's rows is not supported/,
+      ],
+      [
+        query(
+          `SELECT * FROM (SELECT *, ROW_NUMBER() OVER (PARTITION BY window_start, window_end ORDER BY n DESC) AS r FROM (SELECT window_start, window_end, service, COUNT(*) AS n ${tumble} GROUP BY window_start, window_end, service)) WHERE r <= 3`,
+        ),
+        /^line 9, column 30: Window Top-N after a window aggregation \(not yet/,
+      ],
+      [
+        query(`SELECT * FROM (SELECT *, ROW_NUMBER() OVER (PARTITION BY window_start ORDER BY latency DESC) AS r ${tumble}) WHERE r <= 3`),
+        /a ranking that is not PARTITION BY window_start, window_end \[, columns\] is not supported/,
+      ],
+      [
+        query(
+          `SELECT * FROM (SELECT *, ROW_NUMBER() OVER (PARTITION BY window_start, window_end ORDER BY latency DESC) AS r ${tumble}) WHERE r > 3`,
+        ),
+        /a Window Top-N without WHERE r <= N \(N from 1 to 100\) is not supported: WHERE r > 3/,
       ],
     ];
     for (const [sql, expected] of cases) {

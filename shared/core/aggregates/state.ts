@@ -4,6 +4,7 @@
 import { DDSketch } from "@datadog/sketches-js";
 import { addDistinct, cardinality, type DistinctState, decodeDistinct, emptyDistinct, encodeDistinct, mergeDistinct } from "./distinct.ts";
 import { copySketch, decodeSketch, encodeSketch, mergeSketch, type SketchCounts } from "./sketch.ts";
+import { addTopRow, copyTop, emptyTop, mergeTop, type TopRow, type TopSpec, type TopState, type TopValue } from "./top.ts";
 
 export type AggregateSpec =
   /** COUNT(*), or with a field COUNT(field): the events whose field is not NULL */
@@ -12,6 +13,8 @@ export type AggregateSpec =
     | { name: string; op: "sum" | "min" | "max" | "avg"; field: string }
     | { name: string; op: "quantiles"; field: string; q: number[]; accuracy: number }
     | { name: string; op: "distinct"; field: string; precision: number }
+    /** the first `n` rows of the window by `order` (Window Top-N over rows), each with `fields` */
+    | ({ name: string; op: "top" } & TopSpec)
   ) & {
     /** the unit of the values, for people (dashboard axes); no effect on the computation */
     unit?: string;
@@ -46,13 +49,15 @@ export interface AggregateState {
    * NULL). Absent, or no entry: none. A field whose every value was NULL has no `fields` entry.
    */
   nulls?: Record<string, number>;
+  /** ranked rows (Window Top-N), by aggregate name */
+  tops?: Record<string, TopState>;
 }
 
 /**
  * A window's value for one aggregate: a number, quantiles by name (`p50`, `p99.9`), or null when some
  * of the window's events were applied before the aggregate was added to the pipeline.
  */
-export type AggregateValue = number | Record<string, number> | null | ResultScalar;
+export type AggregateValue = number | Record<string, number> | null | ResultScalar | Record<string, TopValue>[];
 
 /** What else a result's selected values may be (the SQL form's key columns, window bounds as ISO-8601 text, conditions). */
 export type ResultScalar = string | boolean;
@@ -65,6 +70,7 @@ function partIdsOf(state: Readonly<AggregateState>): string[] {
     ...fields.map((f) => `f:${f}`),
     ...Object.keys(state.sketches).map((k) => `q:${k}`),
     ...Object.keys(state.distinct).map((k) => `d:${k}`),
+    ...Object.keys(state.tops ?? {}).map((k) => `t:${k}`),
   ];
 }
 
@@ -96,10 +102,16 @@ export function addEvent(
   specs: readonly AggregateSpec[] = [],
   /** the values of fields counted distinctly, as text (null: NULL, seen but not counted) */
   keys: Readonly<Record<string, string | null>> = {},
+  /** the event's row for each top aggregate, by its name */
+  rows: Readonly<Record<string, TopRow>> = {},
 ): void {
   // The common case, fast: every part sees every event (no `seen` to keep) and the event has just the
   // fields the state has, nothing else to count.
-  if (state.seen === undefined && state.nulls === undefined && specs.every((s) => s.op !== "distinct" && s.op !== "quantiles")) {
+  if (
+    state.seen === undefined &&
+    state.nulls === undefined &&
+    specs.every((s) => s.op !== "distinct" && s.op !== "quantiles" && s.op !== "top")
+  ) {
     const fields = Object.keys(values);
     const known = Object.keys(state.fields);
     if (
@@ -157,6 +169,19 @@ export function addEvent(
       touched.add(`d:${id}`);
       continue;
     }
+    if (spec.op === "top") {
+      const row = rows[spec.name];
+      if (row === undefined) continue;
+      state.tops ??= {};
+      let top = state.tops[spec.name];
+      if (top === undefined) {
+        top = emptyTop(spec);
+        state.tops[spec.name] = top;
+      }
+      addTopRow(top, row);
+      touched.add(`t:${spec.name}`);
+      continue;
+    }
     if (spec.op !== "quantiles") continue;
     const value = values[spec.field];
     if (value === undefined) continue;
@@ -204,6 +229,12 @@ export function mergeInto(into: AggregateState, other: Readonly<AggregateState>)
     if (ours === undefined) into.distinct[id] = decodeDistinct(encodeDistinct(theirs));
     else mergeDistinct(ours, theirs);
   }
+  for (const [name, theirs] of Object.entries(other.tops ?? {})) {
+    into.tops ??= {};
+    const ours = into.tops[name];
+    if (ours === undefined) into.tops[name] = copyTop(theirs);
+    else mergeTop(ours, theirs);
+  }
   for (const [key, theirs] of Object.entries(other.sketches)) {
     const ours = into.sketches[key];
     if (ours === undefined) into.sketches[key] = copySketch(theirs, accuracyOf(key));
@@ -242,6 +273,14 @@ export function finalValues(specs: readonly AggregateSpec[], state: Readonly<Agg
       const id = `${spec.field}@${spec.precision}`;
       const distinct = state.distinct[id];
       values[spec.name] = distinct !== undefined && complete(`d:${id}`) ? cardinality(distinct) : null;
+      continue;
+    }
+    if (spec.op === "top") {
+      const top = state.tops?.[spec.name];
+      values[spec.name] =
+        top === undefined || !complete(`t:${spec.name}`)
+          ? null
+          : top.rows.map((row, rank) => ({ ...Object.fromEntries(spec.fields.map((f, i) => [f, row[i] ?? null])), rownum: rank + 1 }));
       continue;
     }
     const name = spec.field as string;
@@ -289,6 +328,7 @@ export interface StoredState {
   distinct?: Record<string, ReturnType<typeof encodeDistinct>>;
   seen?: Record<string, number>;
   nulls?: Record<string, number>;
+  tops?: Record<string, TopState>;
 }
 
 export function stateToJson(state: Readonly<AggregateState>): StoredState {
@@ -304,6 +344,7 @@ export function stateToJson(state: Readonly<AggregateState>): StoredState {
       : {}),
     ...(state.seen === undefined ? {} : { seen: state.seen }),
     ...(state.nulls === undefined ? {} : { nulls: state.nulls }),
+    ...(state.tops === undefined ? {} : { tops: state.tops }),
   };
 }
 
@@ -319,6 +360,7 @@ export function stateFromJson(stored: StoredState): AggregateState {
     distinct,
     ...(stored.seen ? { seen: stored.seen } : {}),
     ...(stored.nulls ? { nulls: { ...stored.nulls } } : {}),
+    ...(stored.tops ? { tops: Object.fromEntries(Object.entries(stored.tops).map(([k, t]) => [k, copyTop(t)])) } : {}),
   };
 }
 

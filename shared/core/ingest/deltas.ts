@@ -4,6 +4,7 @@
 // applied before (a redelivery, a repeated fold) and is skipped. The adapters only read and write what
 // these functions decide.
 import { type AggregateSpec, type AggregateState, addEvent, emptyState } from "../aggregates/state.ts";
+import type { TopRow } from "../aggregates/top.ts";
 import type { WindowSpec } from "../windows/assigners.ts";
 import { applySessionElements, type SessionEntry } from "../windows/sessions.ts";
 
@@ -16,6 +17,8 @@ export interface Contribution {
   id?: string;
   /** values of distinctly counted fields, as text */
   keys?: Record<string, string | null>;
+  /** the event's rows for top aggregates, by aggregate name */
+  rows?: Record<string, TopRow>;
   /** fixed windows: the smallest end among the windows that take it (see fixedFateOf) */
   from?: number;
 }
@@ -78,7 +81,7 @@ export function layersOf(delta: Pick<PaneDelta, "aggregates" | "contributions">)
       state = emptyState();
       layers.set(from, state);
     }
-    addEvent(state, c.ts, c.values, delta.aggregates, c.keys);
+    addEvent(state, c.ts, c.values, delta.aggregates, c.keys, c.rows);
   }
   return [...layers].sort(([a], [b]) => a - b).map(([from, state]) => ({ from, state }));
 }

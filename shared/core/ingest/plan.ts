@@ -257,7 +257,14 @@ class Planner {
   ): { taken: boolean; letter?: DeadLetter } {
     this.counts.events++;
     this.progress.get(pipeline.name)?.push({ sequenceNumber, ts: event.ts });
-    const contribution: Contribution = { sequenceNumber, ts: event.ts, values: event.values, keys: event.keys, id: event.id };
+    const contribution: Contribution = {
+      sequenceNumber,
+      ts: event.ts,
+      values: event.values,
+      keys: event.keys,
+      id: event.id,
+      ...(event.rows === undefined ? {} : { rows: event.rows }),
+    };
     const spec = pipeline.window;
     if (spec.type === "session") {
       // Merging needs the stored sessions: lateness is decided when the delta is applied.

@@ -2,6 +2,8 @@
 // and aggregated values. A record that matches the filter but lacks what the pipeline needs — or holds
 // something DynamoDB or Kinesis cannot carry (docs/DESIGN.md §Limits) — is invalid: it goes to the
 // dead-letter store with the reason. A record that does not match is simply not ours. Pure.
+
+import type { TopRow, TopValue } from "../aggregates/top.ts";
 import { EvaluationError, type Expr, evaluate, readColumn, type SqlType, type SqlValue, typeOf } from "../sql/expressions.ts";
 import type { Pipeline } from "./schema.ts";
 
@@ -24,6 +26,8 @@ export type PipelineEvent =
       ts: number;
       values: Record<string, number | null>;
       keys: Record<string, string | null>;
+      /** the event's row for each top aggregate (Window Top-N), by the aggregate's name */
+      rows?: Record<string, TopRow>;
       id?: string;
       /** a number of milliseconds that reads like epoch seconds (between 1970-01-12 and 1970-04-27): counted, shown */
       secondsLike?: true;
@@ -238,6 +242,16 @@ export function checkWhere(pipeline: Pipeline, event: unknown, row = sqlRowOf(pi
   }
 }
 
+/** The most bytes one ranked row (Window Top-N) may take as JSON: N of them share a pane's item. */
+export const MAX_TOP_ROW_BYTES = 1024;
+
+/** A field's value as a ranked row keeps it: numbers, text, booleans, NULL; anything else as its JSON. */
+function topValueOf(value: unknown): TopValue {
+  if (value === undefined || value === null) return null;
+  if (typeof value === "number" || typeof value === "string" || typeof value === "boolean") return value;
+  return JSON.stringify(value);
+}
+
 /** A key column's value as text (the key of a single column) or as JSON (in a composite key's array). */
 function keyPart(value: SqlValue): string | number | boolean {
   return value as string | number | boolean;
@@ -305,8 +319,21 @@ function readMatched(pipeline: Pipeline, event: unknown, row: (name: string) => 
   }
   const values: Record<string, number | null> = {};
   const keys: Record<string, string | null> = {};
+  let rows: Record<string, TopRow> | undefined;
   for (const aggregate of pipeline.aggregates) {
     if (aggregate.op === "count" && aggregate.field === undefined) continue;
+    if (aggregate.op === "top") {
+      const topRow = aggregate.fields.map((f) => topValueOf(isSqlField(pipeline, f) ? row(f) : valueAt(event, f)));
+      const bytes = utf8Length(JSON.stringify(topRow));
+      if (bytes > MAX_TOP_ROW_BYTES)
+        return {
+          kind: "invalid",
+          reason: `its row for aggregate "${aggregate.name}" is ${bytes} bytes as JSON; a ranked row holds at most ${MAX_TOP_ROW_BYTES}`,
+        };
+      rows ??= {};
+      rows[aggregate.name] = topRow;
+      continue;
+    }
     const field = aggregate.field as string;
     if (isSqlField(pipeline, field)) {
       // a SQL column: NULL is skipped by the aggregate (Flink), anything else is what its type says
@@ -353,5 +380,14 @@ function readMatched(pipeline: Pipeline, event: unknown, row: (name: string) => 
     values[field] = value;
   }
   const suspicious = typeof raw === "number" && pipeline.eventTimeUnit === "milliseconds" && looksLikeSeconds(ts);
-  return { kind: "event", key: key.text, ts, values, keys, id, ...(suspicious ? { secondsLike: true as const } : {}) };
+  return {
+    kind: "event",
+    key: key.text,
+    ts,
+    values,
+    keys,
+    id,
+    ...(rows === undefined ? {} : { rows }),
+    ...(suspicious ? { secondsLike: true as const } : {}),
+  };
 }

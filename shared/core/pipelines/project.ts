@@ -16,7 +16,7 @@ export interface Projected {
 /** The SQL type of an aggregate's value, as Flink types it: COUNT is a BIGINT, AVG of an INT is an INT. */
 export function aggregateSqlType(spec: AggregateSpec, fieldType: (name: string) => SqlType | undefined): SqlType | undefined {
   if (spec.op === "count" || spec.op === "distinct") return "BIGINT";
-  if (spec.op === "quantiles") return undefined; // not a SQL value: never selected
+  if (spec.op === "quantiles" || spec.op === "top") return undefined; // not a SQL value: never selected
   const type = fieldType(spec.field);
   return type === undefined || type === "NULL" ? "DOUBLE" : type;
 }
@@ -49,10 +49,19 @@ export function resultRowTypes(pipeline: Projected): (name: string) => SqlType |
   };
 }
 
+/** A select item that names a quantiles or top aggregate as it is (its value is not a SQL scalar). */
+export function wholeAggregateOf(expr: Expr, aggregates: readonly AggregateSpec[]): AggregateSpec | undefined {
+  if (expr.kind !== "column") return undefined;
+  const name = expr.name;
+  return aggregates.find((a) => a.name === name && (a.op === "quantiles" || a.op === "top"));
+}
+
 interface Projection {
   select: [name: string, expr: Expr][];
   types: (e: Expr) => SqlType;
   rowType: (name: string) => SqlType | undefined;
+  /** the SQL types of the event's fields (a ranked row's columns) */
+  fieldType: (name: string) => SqlType | undefined;
   keys: readonly string[];
 }
 
@@ -64,8 +73,14 @@ function projectionOf(pipeline: Projected & { select: Readonly<Record<string, Ex
     const rowType = resultRowTypes(pipeline);
     const record = new WeakMap<Expr, SqlType>();
     const select = Object.entries(pipeline.select);
-    for (const [, expr] of select) typeOf(expr, rowType, record);
-    projection = { select, types: (e) => record.get(e) ?? typeOf(e, rowType, record), rowType, keys: keyColumnsOf(pipeline) };
+    for (const [, expr] of select) if (!wholeAggregateOf(expr, pipeline.aggregates)) typeOf(expr, rowType, record);
+    projection = {
+      select,
+      types: (e) => record.get(e) ?? typeOf(e, rowType, record),
+      rowType,
+      fieldType: fieldTypeOf(pipeline),
+      keys: keyColumnsOf(pipeline),
+    };
     projections.set(pipeline, projection);
   }
   return projection;
@@ -94,6 +109,22 @@ function resultValue(value: SqlValue, type: SqlType): AggregateValue {
   return value;
 }
 
+/** Ranked rows as results carry them: a TIMESTAMP column's values as ISO-8601 text. */
+function topRowsOut(
+  value: AggregateValue | undefined,
+  fields: readonly string[],
+  types: (name: string) => SqlType | undefined,
+): AggregateValue {
+  if (!Array.isArray(value)) return value ?? null;
+  const times = fields.filter((f) => types(f) === "TIMESTAMP");
+  if (times.length === 0) return value;
+  return value.map((row) => {
+    const out = { ...row };
+    for (const f of times) if (typeof out[f] === "number") out[f] = new Date(out[f] as number).toISOString();
+    return out;
+  });
+}
+
 /** The values of a window's result. */
 export function windowValues(
   pipeline: Projected,
@@ -118,6 +149,12 @@ export function windowValues(
   };
   const values: Record<string, AggregateValue> = {};
   for (const [name, expr] of projection.select) {
+    const whole = wholeAggregateOf(expr, pipeline.aggregates);
+    if (whole !== undefined) {
+      values[name] =
+        whole.op === "top" ? topRowsOut(aggregates[whole.name], whole.fields, projection.fieldType) : (aggregates[whole.name] ?? null);
+      continue;
+    }
     try {
       values[name] = resultValue(evaluate(expr, row, projection.types), projection.types(expr));
     } catch (error) {

@@ -8,7 +8,7 @@ import { type Expr, type SqlType, SqlTypeError, sqlTypeOf, typeOf } from "../sql
 import { gcd } from "../windows/arithmetic.ts";
 import type { WindowSpec } from "../windows/assigners.ts";
 import { formatDuration, parseDuration } from "../windows/duration.ts";
-import { resultRowTypes } from "./project.ts";
+import { resultRowTypes, wholeAggregateOf } from "./project.ts";
 
 /** The most panes one window may combine when it fires; bounds the reads per firing. */
 export const MAX_PANES_PER_WINDOW = 1440;
@@ -77,7 +77,29 @@ const windowSchema = z
     }
   });
 
-const AGGREGATE_OPS = ["count", "sum", "min", "max", "avg", "quantiles", "distinct"] as const;
+const AGGREGATE_OPS = ["count", "sum", "min", "max", "avg", "quantiles", "distinct", "top"] as const;
+
+/** The most rows a top aggregate keeps (each at most MAX_TOP_ROW_BYTES): they share a pane's item. */
+export const MAX_TOP_ROWS = 100;
+
+const topSchema = z
+  .strictObject({
+    /** how many rows (ROW_NUMBER() … WHERE rownum <= n) */
+    n: z.number().int().min(1).max(MAX_TOP_ROWS),
+    /** the columns each ranked row keeps */
+    fields: z.array(fieldPath).min(1).max(32),
+    /** ORDER BY: the first decides, the next break ties */
+    order: z
+      .array(z.strictObject({ field: fieldPath, desc: z.boolean().default(false) }))
+      .min(1)
+      .max(8),
+  })
+  .superRefine((top, ctx) => {
+    top.order.forEach((o, i) => {
+      if (!top.fields.includes(o.field))
+        ctx.addIssue({ code: "custom", path: ["order", i, "field"], message: `"${o.field}" must be one of the fields the rows keep` });
+    });
+  });
 
 const distinctSchema = z.union([
   fieldPath.transform((field) => ({ field, precision: 12 })),
@@ -101,6 +123,8 @@ const aggregateSchema = z
     avg: fieldPath.optional(),
     quantiles: quantilesSchema.optional(),
     distinct: distinctSchema.optional(),
+    /** the first n rows of the window by an order (Flink SQL's Window Top-N over a window's rows) */
+    top: topSchema.optional(),
     /** the unit of the values ("%", "MB", "ms"), shown on the dashboard's axes */
     unit: z.string().min(1).max(16).optional(),
   })
@@ -242,7 +266,7 @@ export const pipelineSchema = z
     const fieldType = (name: string) => (Object.hasOwn(computedTypes, name) ? computedTypes[name] : declared(name));
     for (const [name, a] of Object.entries(p.aggregates)) {
       const op = AGGREGATE_OPS.find((candidate) => a[candidate] !== undefined);
-      if (op === undefined || op === "count" || op === "distinct") continue;
+      if (op === undefined || op === "count" || op === "distinct" || op === "top") continue;
       const field = op === "quantiles" ? (a.quantiles as { field: string }).field : (a[op] as string);
       const type = fieldType(field);
       if (type !== undefined && type !== "NULL" && !["INT", "BIGINT", "DOUBLE"].includes(type))
@@ -265,6 +289,10 @@ export const pipelineSchema = z
       if (op === "distinct") {
         const distinct = a.distinct as z.output<typeof distinctSchema>;
         return { name, op, field: distinct.field, precision: distinct.precision, ...unit };
+      }
+      if (op === "top") {
+        const top = a.top as z.output<typeof topSchema>;
+        return { name, op, n: top.n, fields: top.fields, order: top.order, ...unit };
       }
       if (op === "quantiles") {
         const quantiles = a.quantiles as z.output<typeof quantilesSchema>;
@@ -289,6 +317,7 @@ export const pipelineSchema = z
     if (p.select === undefined) return;
     const row = resultRowTypes(p);
     for (const [name, expr] of Object.entries(p.select)) {
+      if (wholeAggregateOf(expr, p.aggregates)) continue;
       try {
         typeOf(expr, row);
       } catch (error) {

@@ -9,10 +9,13 @@ import type {
   FunctionCallContext,
   GroupItemDefinitionContext,
   QueryStatementContext,
+  SelectStatementContext,
   SimpleCreateTableContext,
   TimeIntervalExpressionContext,
+  WindowTVFExpressionContext,
 } from "dt-sql-parser/dist/lib/flink/FlinkSqlParser.js";
 import { WINDOW_COLUMNS } from "../pipelines/project.ts";
+import { MAX_TOP_ROWS } from "../pipelines/schema.ts";
 import { type Expr, type Position, type SqlType, SqlTypeError, sqlTypeOf, typeOf } from "./expressions.ts";
 import {
   ExpressionBuilder,
@@ -211,6 +214,190 @@ function intervalMs(interval: TimeIntervalExpressionContext | null, builder: Exp
   return Number(m[1]) * unit;
 }
 
+/**
+ * Window Top-N over a window TVF's rows (Flink's documented form):
+ *   SELECT * FROM (
+ *     SELECT …, ROW_NUMBER() OVER (PARTITION BY window_start, window_end [, col…] ORDER BY col [DESC], …) AS rownum
+ *     FROM TABLE(TUMBLE(…)) [WHERE …]
+ *   ) [alias] WHERE rownum <= N
+ * compiles to a pipeline keyed by the PARTITION BY columns whose one aggregate keeps the N first rows.
+ */
+function compileTopN(
+  name: string,
+  query: QueryStatementContext,
+  table: SourceTable,
+  builder: ExpressionBuilder,
+  sql: string,
+): Record<string, unknown> {
+  const text = (node: Node) => sourceOf(node, sql);
+  const outer = query.selectStatement();
+  if (!outer || query.orderByClause() || query.limitClause() || query.withClause() || query.queryStatement().length > 0)
+    return builder.refuse(
+      query,
+      "this Window Top-N (SELECT … FROM (SELECT …, ROW_NUMBER() OVER (…) AS rownum FROM TABLE(…)) WHERE rownum <= N)",
+    );
+  const from = outer.fromClause()?.tableExpression();
+  const inner = from?.tableReference()[0]?.tablePrimary().atomExpressionTable()?.queryStatement();
+  if (!from || !inner || from.tableReference().length !== 1 || from.KW_JOIN())
+    return builder.refuse(outer, "this Window Top-N (the ranking goes in a subquery: FROM (SELECT …, ROW_NUMBER() OVER (…) AS rownum …))");
+  const select = inner.selectStatement();
+  if (!select || inner.orderByClause() || inner.limitClause() || inner.withClause() || inner.queryStatement().length > 0)
+    return builder.refuse(inner, "this Window Top-N subquery");
+  const tvf = select.fromClause()?.tableExpression().windowTVFClause()?.windowTVFExpression();
+  if (!tvf) {
+    if (/\bGROUP\s+BY\b/i.test(text(inner)))
+      return builder.refuse(inner, "Window Top-N after a window aggregation (not yet: Top-N over a window TVF's rows is supported)");
+    return builder.refuse(select, "a Window Top-N that does not rank a window TVF's rows");
+  }
+  if (select.groupByClause() || select.havingClause()) builder.refuse(select, "Window Top-N after a window aggregation (not yet)");
+  const window = tvfWindow(tvf, table, builder, sql);
+
+  // the inner select list: columns, and one ROW_NUMBER() OVER (PARTITION BY window_start, window_end, … ORDER BY …) AS alias
+  const fields: string[] = [];
+  let rownum: string | undefined;
+  let keys: string[] = [];
+  const order: { field: string; desc: boolean }[] = [];
+  for (const item of select.selectClause().selectList().columnProjectItem()) {
+    if (item.tableAllColumns()) {
+      for (const column of Object.keys(table.columns)) if (!fields.includes(column)) fields.push(column);
+      continue;
+    }
+    const over = item.selectWindowItemColumnName()?.overWindowItem();
+    if (over) {
+      if (rownum !== undefined) builder.refuse(over, "a second ROW_NUMBER()");
+      if (!/^ROW_NUMBER\s*\(\s*\)$/i.test(text(over.primaryExpression())))
+        builder.refuse(over, `${text(over.primaryExpression())} OVER (ROW_NUMBER() is)`);
+      rownum = identifierPath(text(over.identifier()));
+      const spec = over.windowSpec();
+      if (!spec || spec.windowFrame())
+        return builder.refuse(over, "this OVER window (write OVER (PARTITION BY window_start, window_end ORDER BY …))");
+      const partition = (spec.partitionByClause()?.columnName() ?? []).map((c) => identifierPath(text(c)));
+      if (
+        !partition.includes("window_start") ||
+        !partition.includes("window_end") ||
+        (spec.partitionByClause()?.primaryExpression().length ?? 0) > 0
+      )
+        builder.refuse(spec, "a ranking that is not PARTITION BY window_start, window_end [, columns]");
+      keys = partition.filter((c) => c !== "window_start" && c !== "window_end" && c !== "window_time");
+      for (const key of keys) if (!Object.hasOwn(table.columns, key)) builder.refuse(spec, `the unknown column ${key}`);
+      const items = spec.orderByClause()?.orderItemDefinition() ?? [];
+      if (items.length === 0) builder.refuse(spec, "a ranking without ORDER BY");
+      for (const o of items) {
+        const column = o.columnName();
+        if (!column || o.KW_NULLS()) builder.refuse(o, "this ORDER BY item (order by a column, ASC or DESC)");
+        const field = identifierPath(text(column as Node));
+        if (!Object.hasOwn(table.columns, field)) builder.refuse(o, `the unknown column ${field}`);
+        order.push({ field, desc: o.KW_DESC() !== null });
+      }
+      continue;
+    }
+    const plain = item.selectLiteralColumnName()?.columnName() ?? item.columnName();
+    if (!plain || item.columnAlias()) return builder.refuse(item, "this ranked column (select the table's columns as they are)");
+    const column = identifierPath(text(plain));
+    if ((WINDOW_COLUMNS as readonly string[]).includes(column)) continue;
+    if (!Object.hasOwn(table.columns, column)) builder.refuse(item, `the unknown column ${column}`);
+    if (!fields.includes(column)) fields.push(column);
+  }
+  if (rownum === undefined) return builder.refuse(select, "a Window Top-N without ROW_NUMBER() OVER (…) AS rownum");
+  for (const o of order) if (!fields.includes(o.field)) fields.push(o.field);
+
+  // the outer query: SELECT * (or columns of the subquery) … WHERE rownum <= N
+  const outerItems = outer.selectClause().selectList().columnProjectItem();
+  if (!outerItems.every((i) => i.tableAllColumns() || i.columnName() || i.selectLiteralColumnName()))
+    builder.refuse(outer.selectClause(), "this outer select list (SELECT * or the subquery's columns)");
+  const condition = outer.whereClause()?.booleanExpression();
+  const limit = condition ? builder.build(condition) : undefined;
+  const bound =
+    limit?.kind === "compare" && limit.left.kind === "column" && limit.left.name === rownum && limit.right.kind === "literal"
+      ? { op: limit.op, value: limit.right.value }
+      : undefined;
+  const n =
+    bound && typeof bound.value === "number" && Number.isInteger(bound.value)
+      ? bound.op === "<="
+        ? bound.value
+        : bound.op === "<"
+          ? bound.value - 1
+          : bound.op === "=" && bound.value === 1
+            ? 1
+            : undefined
+      : undefined;
+  if (n === undefined || n < 1 || n > MAX_TOP_ROWS)
+    builder.refuse(outer.whereClause() ?? outer, `a Window Top-N without WHERE ${rownum} <= N (N from 1 to ${MAX_TOP_ROWS})`);
+
+  const { filter, where } = conditionOf(select, table, builder);
+  const at = builder.at(tvf);
+  const column = (c: string): Expr => ({ at, kind: "column", name: c });
+  return {
+    name,
+    key: keys.length === 1 ? keys[0] : keys,
+    eventTime: table.eventTime,
+    ...(Object.keys(filter).length > 0 ? { filter } : {}),
+    columns: table.columns,
+    ...(where === undefined ? {} : { where }),
+    window,
+    aggregates: { rows: { top: { n, fields, order } } },
+    select: {
+      window_start: column("window_start"),
+      window_end: column("window_end"),
+      ...Object.fromEntries(keys.map((k) => [k.slice(k.lastIndexOf(".") + 1), column(k)])),
+      rows: column("rows"),
+    },
+  };
+}
+
+/** A window TVF's window: TUMBLE, HOP or CUMULATE over the source table's event time. */
+function tvfWindow(tvf: WindowTVFExpressionContext, table: SourceTable, builder: ExpressionBuilder, sql: string): Record<string, unknown> {
+  const text = (node: Node) => sourceOf(node, sql);
+  const params = tvf.windowTVFParam();
+  const kind = text(tvf.windowTVFName()).toUpperCase();
+  const tableName = params[0]?.timeAttrColumn();
+  if (!tableName || identifierPath(text(tableName)) !== table.name)
+    builder.refuse(params[0] ?? tvf, `a window over something other than TABLE ${table.name}`);
+  const descriptor = params[1]?.columnDescriptor();
+  const timeColumn = descriptor ? identifierPath(text(descriptor).replace(/^DESCRIPTOR\s*\(\s*|\s*\)$/gi, "")) : undefined;
+  if (timeColumn !== table.eventTime)
+    builder.refuse(params[1] ?? tvf, `a window on a column other than the WATERMARK's (DESCRIPTOR(${table.eventTime}))`);
+  const intervals = params
+    .slice(2)
+    .map((p) =>
+      p.timeIntervalParamName() ? builder.refuse(p, "named window arguments") : intervalMs(p.timeIntervalExpression(), builder, sql),
+    );
+  if (kind === "TUMBLE" && intervals.length === 1) return { type: "tumbling", size: intervals[0] };
+  if (kind === "HOP" && intervals.length === 2) return { type: "sliding", slide: intervals[0], size: intervals[1] };
+  if (kind === "CUMULATE" && intervals.length === 2) return { type: "cumulate", step: intervals[0], size: intervals[1] };
+  return builder.refuse(tvf, `${kind} with ${intervals.length} intervals (an offset is not supported)`);
+}
+
+/** WHERE: equality on STRING columns as a filter (cheap, before any decoding), the rest as a condition. */
+function conditionOf(
+  select: SelectStatementContext,
+  table: SourceTable,
+  builder: ExpressionBuilder,
+): { filter: Record<string, string>; where?: Expr } {
+  const filter: Record<string, string> = {};
+  const condition = select.whereClause()?.booleanExpression();
+  if (!condition) return { filter };
+  const parsed = builder.build(condition);
+  typed(parsed, table.columns);
+  const conjuncts = parsed.kind === "and" ? parsed.operands : [parsed];
+  const rest: Expr[] = [];
+  for (const c of conjuncts) {
+    if (
+      c.kind === "compare" &&
+      c.op === "=" &&
+      c.left.kind === "column" &&
+      table.columns[c.left.name] === "STRING" &&
+      c.right.kind === "literal" &&
+      typeof c.right.value === "string" &&
+      !(c.left.name in filter)
+    ) {
+      filter[c.left.name] = c.right.value;
+    } else rest.push(c);
+  }
+  if (rest.length === 0) return { filter };
+  return { filter, where: rest.length === 1 ? rest[0] : { at: parsed.at, kind: "and", operands: rest } };
+}
+
 function compileQuery(
   name: string,
   query: QueryStatementContext,
@@ -221,7 +408,7 @@ function compileQuery(
 ): Record<string, unknown> {
   const text = (node: Node) => sourceOf(node, sql);
   const whole = text(query);
-  if (/\bROW_NUMBER\s*\(/i.test(whole)) builder.refuse(query, "Window Top-N (ROW_NUMBER() OVER …: not yet)");
+  if (/\bROW_NUMBER\s*\(/i.test(whole)) return compileTopN(name, query, table, builder, sql);
   if (/\bOVER\s*\(/i.test(whole)) builder.refuse(query, "an OVER aggregation");
   const select = query.selectStatement();
   if (!select || query.orderByClause() || query.limitClause() || query.withClause() || query.queryStatement().length > 0) {
@@ -238,24 +425,7 @@ function compileQuery(
   let window: Record<string, unknown> | undefined;
   const tvf = from.windowTVFClause()?.windowTVFExpression();
   if (tvf) {
-    const params = tvf.windowTVFParam();
-    const kind = text(tvf.windowTVFName()).toUpperCase();
-    const tableName = params[0]?.timeAttrColumn();
-    if (!tableName || identifierPath(text(tableName)) !== table.name)
-      builder.refuse(params[0] ?? tvf, `a window over something other than TABLE ${table.name}`);
-    const descriptor = params[1]?.columnDescriptor();
-    const timeColumn = descriptor ? identifierPath(text(descriptor).replace(/^DESCRIPTOR\s*\(\s*|\s*\)$/gi, "")) : undefined;
-    if (timeColumn !== table.eventTime)
-      builder.refuse(params[1] ?? tvf, `a window on a column other than the WATERMARK's (DESCRIPTOR(${table.eventTime}))`);
-    const intervals = params
-      .slice(2)
-      .map((p) =>
-        p.timeIntervalParamName() ? builder.refuse(p, "named window arguments") : intervalMs(p.timeIntervalExpression(), builder, sql),
-      );
-    if (kind === "TUMBLE" && intervals.length === 1) window = { type: "tumbling", size: intervals[0] };
-    else if (kind === "HOP" && intervals.length === 2) window = { type: "sliding", slide: intervals[0], size: intervals[1] };
-    else if (kind === "CUMULATE" && intervals.length === 2) window = { type: "cumulate", step: intervals[0], size: intervals[1] };
-    else builder.refuse(tvf, `${kind} with ${intervals.length} intervals (an offset is not supported)`);
+    window = tvfWindow(tvf, table, builder, sql);
   } else {
     const reference = from.tableReference()[0];
     if (!reference || identifierPath(text(reference.tablePrimary())) !== table.name)
@@ -325,31 +495,7 @@ function compileQuery(
   }
   if (aggregates.count === 0) builder.refuse(select.selectClause(), "a query without aggregates");
 
-  // WHERE: equality on STRING columns as a filter, the rest as a condition
-  const filter: Record<string, string> = {};
-  let where: Expr | undefined;
-  const condition = select.whereClause()?.booleanExpression();
-  if (condition) {
-    const parsed = builder.build(condition);
-    typed(parsed, table.columns);
-    const conjuncts = parsed.kind === "and" ? parsed.operands : [parsed];
-    const rest: Expr[] = [];
-    for (const c of conjuncts) {
-      if (
-        c.kind === "compare" &&
-        c.op === "=" &&
-        c.left.kind === "column" &&
-        table.columns[c.left.name] === "STRING" &&
-        c.right.kind === "literal" &&
-        typeof c.right.value === "string" &&
-        !(c.left.name in filter)
-      ) {
-        filter[c.left.name] = c.right.value;
-      } else rest.push(c);
-    }
-    if (rest.length === 1) where = rest[0];
-    else if (rest.length > 1) where = { at: parsed.at, kind: "and", operands: rest };
-  }
+  const { filter, where } = conditionOf(select, table, builder);
   return {
     name,
     // one column: the key is its value; several (or none: a global window) make a JSON array

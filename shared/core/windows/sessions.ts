@@ -5,6 +5,7 @@
 // What the ledger holds for a session (its identity, start and end, and how much of it was emitted)
 // is kept with it, so a grown or merged session supersedes the results it replaces.
 import { type AggregateSpec, type AggregateState, addEvent, emptyState, mergeStates } from "../aggregates/state.ts";
+import type { TopRow } from "../aggregates/top.ts";
 import type { TimeWindow } from "./assigners.ts";
 import { isWindowDue, isWindowLate } from "./fates.ts";
 
@@ -31,6 +32,7 @@ export interface SessionElement {
   ts: number;
   values: Readonly<Record<string, number | null>>;
   keys?: Readonly<Record<string, string | null>>;
+  rows?: Readonly<Record<string, TopRow>>;
 }
 
 export function sessionWindowOf(entry: { state: AggregateState }, gap: number): TimeWindow {
@@ -71,13 +73,13 @@ export function applySessionElements<E extends SessionElement>(
         continue;
       }
       const state = emptyState();
-      addEvent(state, element.ts, element.values, options.aggregates, element.keys);
+      addEvent(state, element.ts, element.values, options.aggregates, element.keys, element.rows);
       current.push({ state, absorbed: [] });
       accepted.push(element);
       continue;
     }
     const state = mergeStates(touching.map((e) => e.state));
-    addEvent(state, element.ts, element.values, options.aggregates, element.keys);
+    addEvent(state, element.ts, element.values, options.aggregates, element.keys, element.rows);
     const identity = sessionWindowOf({ state }, gap);
     const merged: SessionEntry = { state, absorbed: [] };
     for (const e of touching) {
