@@ -2,7 +2,8 @@
 // the same aggregations over the same events: composite keys, a global window, a single INT key,
 // expressions inside aggregates, COUNT(column), COUNT(DISTINCT), FILTER (WHERE …), NULLs skipped, AVG of
 // an INT as an INT, computed select columns and the window columns in every result's values; and a
-// Window Top-N over a window TVF's rows against DuckDB's ROW_NUMBER().
+// Window Top-N over a window TVF's rows against DuckDB's ROW_NUMBER(); a view with renamed and computed
+// columns and a condition, read through a table alias.
 import { mkdtemp, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -56,6 +57,13 @@ SELECT * FROM (
   WHERE latency IS NOT NULL
 ) WHERE rownum <= 3;
 
+CREATE VIEW slow_requests AS SELECT service AS svc, latency * 1000 AS ms, ts FROM requests WHERE latency > 1;
+
+INSERT INTO slow_by_service
+SELECT S.svc, TUMBLE_START(S.ts, INTERVAL '1' MINUTE) AS window_start, COUNT(*) AS n, MAX(S.ms) AS worst
+FROM slow_requests S
+GROUP BY TUMBLE(S.ts, INTERVAL '1' MINUTE), S.svc;
+
 INSERT INTO by_status
 SELECT window_start, window_end, status, COUNT(*) AS n, MAX(latency) - MIN(latency) AS spread
 FROM TABLE(CUMULATE(TABLE requests, DESCRIPTOR(ts), INTERVAL '1' MINUTE, INTERVAL '3' MINUTE))
@@ -88,6 +96,11 @@ const REFERENCE: Record<string, { sql: string; key: (row: Record<string, unknown
     sql: `SELECT t // 120000 * 120000 AS ws, 120000 AS size, service, COUNT(*) AS n, AVG(latency) AS lat FROM ev GROUP BY ALL`,
     key: (r) => String(r.service),
   },
+  slow_by_service: {
+    sql: `SELECT t // 60000 * 60000 AS ws, 60000 AS size, service AS svc, COUNT(*) AS n, MAX(latency * 1000) AS worst
+      FROM ev WHERE latency > 1 GROUP BY ALL`,
+    key: (r) => String(r.svc),
+  },
   by_status: {
     // Panes dead-letters an event whose key is NULL (Flink would group NULLs): the reference leaves them out
     sql: `SELECT t // 180000 * 180000 AS ws, size, status, COUNT(*) AS n, MAX(latency) - MIN(latency) AS spread
@@ -111,6 +124,7 @@ function expectedValues(pipeline: string, r: Record<string, unknown>): Record<st
   const end = new Date(Number(r.ws) + Number(r.size)).toISOString();
   const { ws: _ws, size: _size, ...rest } = r;
   if (pipeline === "legacy") return { service: r.service, wstart: start, wend: end, n: r.n, lat: r.lat };
+  if (pipeline === "slow_by_service") return { svc: r.svc, window_start: start, n: r.n, worst: r.worst };
   return { window_start: start, window_end: end, ...rest };
 }
 

@@ -172,6 +172,48 @@ SELECT *
     expect(formatExpression(top?.where as NonNullable<Pipeline["where"]>)).toBe("(`status` >= 500)");
   });
 
+  it("reads through a view over the source and a table alias, and takes as names the words only dt-sql-parser reserves (Nexmark's q11 as written)", async () => {
+    const [q11, renamed] = await load(`CREATE TABLE datagen (
+  event_type INT, auction BIGINT, bidder BIGINT, price BIGINT, dateTime TIMESTAMP(3), extra STRING,
+  WATERMARK FOR dateTime AS dateTime - INTERVAL '4' SECOND
+) WITH ('connector' = 'kinesis', 'format' = 'json');
+CREATE VIEW bid AS SELECT auction, bidder, price, dateTime, extra FROM datagen WHERE event_type = 2;
+CREATE VIEW cents AS SELECT bidder AS who, price * 100 AS cents, dateTime FROM datagen WHERE event_type = 2 AND price > 0;
+INSERT INTO nexmark_q11
+SELECT
+    B.bidder,
+    count(*) as bid_count,
+    SESSION_START(B.dateTime, INTERVAL '10' SECOND) as starttime,
+    SESSION_END(B.dateTime, INTERVAL '10' SECOND) as endtime
+FROM bid B
+GROUP BY B.bidder, SESSION(B.dateTime, INTERVAL '10' SECOND);
+INSERT INTO spend SELECT window_start, who, SUM(cents) AS total
+FROM TABLE(TUMBLE(TABLE cents, DESCRIPTOR(dateTime), INTERVAL '1' MINUTE)) WHERE who <> 7
+GROUP BY window_start, window_end, who;
+`);
+    expect(q11).toMatchObject({
+      name: "nexmark_q11",
+      key: "bidder",
+      eventTime: "dateTime",
+      window: { type: "session", gap: 10_000 },
+      aggregates: [{ name: "bid_count", op: "count" }],
+      outOfOrderness: 4000,
+    });
+    expect(formatExpression(q11?.where as NonNullable<Pipeline["where"]>)).toBe("(`event_type` = 2)");
+    expect(printed(q11?.select)).toEqual({
+      bidder: "`bidder`",
+      bid_count: "`bid_count`",
+      starttime: "`window_start`",
+      endtime: "`window_end`",
+    });
+    // a view's renamed and computed columns are computed values; its condition joins the query's
+    expect(renamed).toMatchObject({ key: "who", aggregates: [{ name: "total", op: "sum", field: "cents" }] });
+    expect(printed(renamed?.computed)).toEqual({ who: "`bidder`", cents: "(`price` * 100)" });
+    expect(formatExpression(renamed?.where as NonNullable<Pipeline["where"]>)).toBe(
+      "(((`event_type` = 2) AND (`price` > 0)) AND (`who` <> 7))",
+    );
+  });
+
   it("reads a nested JSON field through a backquoted dotted column", async () => {
     const [pipeline] = await load(`CREATE TABLE m (\`tags.host\` STRING, v DOUBLE, ts TIMESTAMP(3), WATERMARK FOR ts AS ts)
 WITH ('connector' = 'kinesis', 'format' = 'json');

@@ -181,8 +181,9 @@ function sqlReaderOf(pipeline: Pipeline): SqlReader {
     const declared = (name: string) => pipeline.columns?.[name];
     const record = new WeakMap<Expr, SqlType>();
     const computed = new Map(Object.entries(pipeline.computed ?? {}));
-    for (const expr of computed.values()) typeOf(expr, declared, record);
-    if (pipeline.where) typeOf(pipeline.where, declared, record);
+    const computedTypes = new Map([...computed].map(([name, expr]) => [name, typeOf(expr, declared, record)]));
+    // where reads the computed values too (a view's columns)
+    if (pipeline.where) typeOf(pipeline.where, (name) => computedTypes.get(name) ?? declared(name), record);
     reader = {
       types: (e) => record.get(e) ?? typeOf(e, declared, record),
       computed,

@@ -252,18 +252,18 @@ export const pipelineSchema = z
       }
     };
     const declareHint = ` (declare its type in "columns", e.g. "columns": { "status": "INT" })`;
-    if (p.where !== undefined) {
-      const type = check(["where"], p.where, declared, declareHint);
-      if (type !== undefined && type !== "BOOLEAN" && type !== "NULL")
-        ctx.addIssue({ code: "custom", path: ["where"], message: `must be a condition (BOOLEAN), not ${type}` });
-    }
+    // a field's SQL type: computed, declared, or (undefined) read as the JSON form always has
+    const fieldType = (name: string) => (Object.hasOwn(computedTypes, name) ? computedTypes[name] : declared(name));
     const computedTypes: Record<string, SqlType> = {};
     for (const [name, expr] of Object.entries(p.computed ?? {})) {
       const type = check(["computed", name], expr, declared, declareHint);
       if (type !== undefined) computedTypes[name] = type;
     }
-    // a field's SQL type: computed, declared, or (undefined) read as the JSON form always has
-    const fieldType = (name: string) => (Object.hasOwn(computedTypes, name) ? computedTypes[name] : declared(name));
+    if (p.where !== undefined) {
+      const type = check(["where"], p.where, fieldType, declareHint);
+      if (type !== undefined && type !== "BOOLEAN" && type !== "NULL")
+        ctx.addIssue({ code: "custom", path: ["where"], message: `must be a condition (BOOLEAN), not ${type}` });
+    }
     for (const [name, a] of Object.entries(p.aggregates)) {
       const op = AGGREGATE_OPS.find((candidate) => a[candidate] !== undefined);
       if (op === undefined || op === "count" || op === "distinct" || op === "top") continue;

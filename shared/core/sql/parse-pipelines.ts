@@ -19,8 +19,10 @@ import { MAX_TOP_ROWS } from "../pipelines/schema.ts";
 import { type Expr, type Position, type SqlType, SqlTypeError, sqlTypeOf, typeOf } from "./expressions.ts";
 import {
   ExpressionBuilder,
+  flinkNamesIn,
   identifierPath,
   parseExpression,
+  quoteWord,
   SqlSyntaxError,
   sourceOf,
   stringValue,
@@ -35,11 +37,22 @@ interface Node {
   getText(): string;
 }
 
+/** What a query reads: the source table, or a view over it (a projection and a condition). */
 interface SourceTable {
   name: string;
+  /** the columns the query sees, with their types */
   columns: Record<string, SqlType>;
+  /** the event-time column, as the query names it */
   eventTime: string;
   outOfOrderness: number;
+  /** the fields of the events (the CREATE TABLE's columns): what the pipeline reads */
+  fields: Record<string, SqlType>;
+  /** the event-time field of the events */
+  eventField: string;
+  /** a view's columns that are not a field as it is: computed from the fields */
+  computed: Map<string, Expr>;
+  /** a view's condition */
+  where?: Expr;
 }
 
 /** Milliseconds of Flink SQL's interval units. */
@@ -98,7 +111,9 @@ const AGGREGATES: Record<string, "count" | "sum" | "min" | "max" | "avg"> = {
 /** Compiles a Flink SQL pipelines file to the JSON form (`{ pipelines: [...] }`), unvalidated. */
 export function compilePipelinesSql(written: string): { pipelines: Record<string, unknown>[] } {
   // the positions of the text are kept: errors name the line and column the user wrote
-  const { sql, filters } = extractFilters(written);
+  // names Flink reads as names where the grammar has keywords, backquoted (found with the FILTERs blanked out)
+  const names = flinkNamesIn(extractFilters(written).sql);
+  const { sql, filters } = extractFilters(names.reduce(quoteWord, written));
   const error = syntaxErrorOf(sql);
   if (error) throw error;
   const program = flink.parse(sql);
@@ -111,6 +126,7 @@ export function compilePipelinesSql(written: string): { pipelines: Record<string
   let earlyEnabled = false;
   let earlyDelayMs: number | undefined;
   const queries: { name: string; query: QueryStatementContext; at: Node }[] = [];
+  const relations = new Map<string, SourceTable>();
 
   for (const statement of program.singleStatement()) {
     const s = statement.sqlStatement();
@@ -120,11 +136,17 @@ export function compilePipelinesSql(written: string): { pipelines: Record<string
     if (create) {
       if (table) refuse(create, "a second CREATE TABLE (one source table per file)");
       table = sourceTable(create, builder, sql);
+      relations.set(table.name, table);
       continue;
     }
     const view = ddl?.createView();
     if (view) {
-      queries.push({ name: identifierPath(text(view.viewPathCreate())), query: view.queryStatement(), at: view });
+      const viewName = identifierPath(text(view.viewPathCreate()));
+      if (isSourceView(view.queryStatement(), sql)) {
+        if (!table) refuse(view, "a view before the CREATE TABLE it reads");
+        if (relations.has(viewName)) refuse(view, `a second table or view named ${viewName}`);
+        relations.set(viewName, sourceView(viewName, view.queryStatement(), table as SourceTable, builder, sql));
+      } else queries.push({ name: viewName, query: view.queryStatement(), at: view });
       continue;
     }
     const insert = s.dmlStatement()?.insertStatement()?.insertSimpleStatement();
@@ -158,7 +180,7 @@ export function compilePipelinesSql(written: string): { pipelines: Record<string
   const source: SourceTable = table;
   return {
     pipelines: queries.map(({ name, query }) => ({
-      ...compileQuery(name, query, source, builder, sql, filters),
+      ...compileQuery(name, query, relationOf(query, relations, sql) ?? source, sql, filters),
       outOfOrderness: source.outOfOrderness,
       allowedLateness: allowedLatenessMs ?? 0,
       ...(early === undefined ? {} : { early }),
@@ -190,7 +212,15 @@ function sourceTable(create: SimpleCreateTableContext, builder: ExpressionBuilde
       builder.refuse(option, `the connector '${value}' (Panes reads its Kinesis stream: 'kinesis')`);
     if (key === "format" && value !== "json") builder.refuse(option, `the format '${value}' (Panes reads JSON: 'json')`);
   }
-  return { name: identifierPath(text(create.tablePathCreate())), columns, eventTime, outOfOrderness };
+  return {
+    name: identifierPath(text(create.tablePathCreate())),
+    columns,
+    eventTime,
+    outOfOrderness,
+    fields: columns,
+    eventField: eventTime,
+    computed: new Map(),
+  };
 }
 
 /** `ts` or `ts - INTERVAL 'n' UNIT`: the out-of-orderness bound. */
@@ -271,7 +301,7 @@ function compileTopN(
       const spec = over.windowSpec();
       if (!spec || spec.windowFrame())
         return builder.refuse(over, "this OVER window (write OVER (PARTITION BY window_start, window_end ORDER BY …))");
-      const partition = (spec.partitionByClause()?.columnName() ?? []).map((c) => identifierPath(text(c)));
+      const partition = (spec.partitionByClause()?.columnName() ?? []).map((c) => builder.unqualified(identifierPath(text(c))));
       if (
         !partition.includes("window_start") ||
         !partition.includes("window_end") ||
@@ -285,7 +315,7 @@ function compileTopN(
       for (const o of items) {
         const column = o.columnName();
         if (!column || o.KW_NULLS()) builder.refuse(o, "this ORDER BY item (order by a column, ASC or DESC)");
-        const field = identifierPath(text(column as Node));
+        const field = builder.unqualified(identifierPath(text(column as Node)));
         if (!Object.hasOwn(table.columns, field)) builder.refuse(o, `the unknown column ${field}`);
         order.push({ field, desc: o.KW_DESC() !== null });
       }
@@ -293,7 +323,7 @@ function compileTopN(
     }
     const plain = item.selectLiteralColumnName()?.columnName() ?? item.columnName();
     if (!plain || item.columnAlias()) return builder.refuse(item, "this ranked column (select the table's columns as they are)");
-    const column = identifierPath(text(plain));
+    const column = builder.unqualified(identifierPath(text(plain)));
     if ((WINDOW_COLUMNS as readonly string[]).includes(column)) continue;
     if (!Object.hasOwn(table.columns, column)) builder.refuse(item, `the unknown column ${column}`);
     if (!fields.includes(column)) fields.push(column);
@@ -330,10 +360,8 @@ function compileTopN(
   return {
     name,
     key: keys.length === 1 ? keys[0] : keys,
-    eventTime: table.eventTime,
     ...(Object.keys(filter).length > 0 ? { filter } : {}),
-    columns: table.columns,
-    ...(where === undefined ? {} : { where }),
+    ...readsOf(table, where),
     window,
     aggregates: { rows: { top: { n, fields, order } } },
     select: {
@@ -342,6 +370,109 @@ function compileTopN(
       ...Object.fromEntries(keys.map((k) => [k.slice(k.lastIndexOf(".") + 1), column(k)])),
       rows: column("rows"),
     },
+  };
+}
+
+/** A view with no window and no aggregation (Nexmark's `CREATE VIEW bid AS SELECT … FROM datagen WHERE …`): what queries read, not a pipeline. */
+function isSourceView(query: QueryStatementContext, sql: string): boolean {
+  const select = query.selectStatement();
+  if (!select || select.groupByClause() || select.havingClause()) return false;
+  if (select.fromClause()?.tableExpression().windowTVFClause()) return false;
+  return !/\b(ROW_NUMBER|COUNT|SUM|MIN|MAX|AVG)\s*\(|\bOVER\s*\(/i.test(sourceOf(query, sql));
+}
+
+/** A view over the source table: its columns (each a field, renamed or not, or an expression of fields) and its condition. */
+function sourceView(name: string, query: QueryStatementContext, table: SourceTable, base: ExpressionBuilder, sql: string): SourceTable {
+  const text = (node: Node) => sourceOf(node, sql);
+  const select = query.selectStatement() as SelectStatementContext;
+  if (query.orderByClause() || query.limitClause() || query.withClause() || query.queryStatement().length > 0)
+    base.refuse(query, "this view (a view selects columns of the source table, with a WHERE if need be)");
+  const from = select.fromClause()?.tableExpression();
+  const reference = from?.tableReference()[0];
+  if (!from || !reference || from.tableReference().length !== 1 || from.KW_JOIN() || from.tableExpression().length > 0)
+    return base.refuse(select, "this view's FROM (a view reads the source table)");
+  const relation = identifierPath(text(reference.tablePrimary()));
+  if (relation !== table.name) base.refuse(reference, `a view over ${relation} (a view reads the source table ${table.name})`);
+  const alias = reference.tableAlias();
+  const builder = new ExpressionBuilder(sql, undefined, [table.name, ...(alias ? [identifierPath(text(alias.identifier()))] : [])]);
+  const columns: Record<string, SqlType> = {};
+  const computed = new Map<string, Expr>();
+  let eventTime: string | undefined;
+  for (const item of select.selectClause().selectList().columnProjectItem()) {
+    if (item.tableAllColumns()) {
+      for (const [column, type] of Object.entries(table.columns)) columns[column] = type;
+      if (eventTime === undefined) eventTime = table.eventTime;
+      continue;
+    }
+    const plain = item.selectLiteralColumnName()?.columnName() ?? item.columnName();
+    const alias = item.columnAlias();
+    const expression = plain ? undefined : item.selectExpressionColumnName()?.expression();
+    const expr: Expr = plain
+      ? { at: builder.at(plain), kind: "column", name: builder.unqualified(identifierPath(text(plain))) }
+      : expression
+        ? builder.build(expression)
+        : builder.refuse(item, "this view column");
+    const columnName = alias
+      ? identifierPath(text(alias).replace(/^AS\s+/i, ""))
+      : expr.kind === "column"
+        ? expr.name.slice(expr.name.lastIndexOf(".") + 1)
+        : builder.refuse(item, "a view column without a name (write … AS name)");
+    if (Object.hasOwn(columns, columnName)) builder.refuse(alias ?? item, `a second column named ${columnName}`);
+    columns[columnName] = typed(expr, table.columns);
+    if (expr.kind === "column" && expr.name === table.eventTime) eventTime = columnName;
+    if (!(expr.kind === "column" && expr.name === columnName)) computed.set(columnName, expr);
+  }
+  if (eventTime === undefined) builder.refuse(select.selectClause(), `a view without the event-time column ${table.eventTime}`);
+  if (computed.has(eventTime as string) && (computed.get(eventTime as string) as Expr).kind !== "column")
+    builder.refuse(select.selectClause(), "a view whose event time is computed");
+  const condition = select.whereClause()?.booleanExpression();
+  let where: Expr | undefined;
+  if (condition) {
+    where = builder.build(condition);
+    typed(where, table.columns);
+  }
+  return {
+    name,
+    columns,
+    eventTime: eventTime as string,
+    outOfOrderness: table.outOfOrderness,
+    fields: table.fields,
+    eventField: table.eventField,
+    computed,
+    ...(where === undefined ? {} : { where }),
+  };
+}
+
+/** The table or view a query reads: the first name after TABLE or FROM that is one (else the source table). */
+function relationOf(query: QueryStatementContext, relations: ReadonlyMap<string, SourceTable>, sql: string): SourceTable | undefined {
+  const text = sourceOf(query, sql).replace(/'(?:[^']|'')*'/g, "''");
+  for (const m of text.matchAll(/\b(?:TABLE|FROM)\s+(`(?:[^`]|``)*`|[A-Za-z_][A-Za-z0-9_]*)/gi)) {
+    const relation = relations.get(identifierPath(m[1] as string));
+    if (relation) return relation;
+  }
+  return undefined;
+}
+
+/** The names that may qualify a query's columns: its table's name, and the alias the query gives it. */
+function qualifiersOf(query: QueryStatementContext, table: SourceTable, sql: string): string[] {
+  const text = sourceOf(query, sql).replace(/'(?:[^']|'')*'/g, "''");
+  const name = table.name.replace(/[.*+?^${}()|[\]\\]/g, "\\$&");
+  const alias = text.match(new RegExp(`\\b${name}\\s+(?:AS\\s+)?([A-Za-z_][A-Za-z0-9_]*)\\b`, "i"))?.[1];
+  const keywords = new Set(["WHERE", "GROUP", "ON", "JOIN", "WINDOW", "HAVING", "ORDER", "LIMIT", "UNION"]);
+  return [table.name, ...(alias && !keywords.has(alias.toUpperCase()) ? [alias] : [])];
+}
+
+/** What every pipeline of a relation reads: the events' fields and time, the view's computed columns and condition. */
+function readsOf(table: SourceTable, where: Expr | undefined, computed: ReadonlyMap<string, Expr> = new Map()): Record<string, unknown> {
+  const conditions = [table.where, where].filter((c): c is Expr => c !== undefined);
+  const all = new Map([...table.computed, ...computed]);
+  return {
+    eventTime: table.eventField,
+    columns: table.fields,
+    ...(conditions.length === 0
+      ? {}
+      : { where: conditions.length === 1 ? conditions[0] : { at: (conditions[0] as Expr).at, kind: "and", operands: conditions } }),
+    ...(all.size > 0 ? { computed: Object.fromEntries(all) } : {}),
   };
 }
 
@@ -354,7 +485,9 @@ function tvfWindow(tvf: WindowTVFExpressionContext, table: SourceTable, builder:
   if (!tableName || identifierPath(text(tableName)) !== table.name)
     builder.refuse(params[0] ?? tvf, `a window over something other than TABLE ${table.name}`);
   const descriptor = params[1]?.columnDescriptor();
-  const timeColumn = descriptor ? identifierPath(text(descriptor).replace(/^DESCRIPTOR\s*\(\s*|\s*\)$/gi, "")) : undefined;
+  const timeColumn = descriptor
+    ? builder.unqualified(identifierPath(text(descriptor).replace(/^DESCRIPTOR\s*\(\s*|\s*\)$/gi, "")))
+    : undefined;
   if (timeColumn !== table.eventTime)
     builder.refuse(params[1] ?? tvf, `a window on a column other than the WATERMARK's (DESCRIPTOR(${table.eventTime}))`);
   const intervals = params
@@ -387,6 +520,8 @@ function conditionOf(
       c.op === "=" &&
       c.left.kind === "column" &&
       table.columns[c.left.name] === "STRING" &&
+      !table.computed.has(c.left.name) &&
+      table.fields[c.left.name] === "STRING" &&
       c.right.kind === "literal" &&
       typeof c.right.value === "string" &&
       !(c.left.name in filter)
@@ -402,11 +537,12 @@ function compileQuery(
   name: string,
   query: QueryStatementContext,
   table: SourceTable,
-  builder: ExpressionBuilder,
   sql: string,
   filters: ReadonlyMap<number, { text: string; at: Position }>,
 ): Record<string, unknown> {
+  const builder = new ExpressionBuilder(sql, undefined, qualifiersOf(query, table, sql));
   const text = (node: Node) => sourceOf(node, sql);
+  const col = (node: Node) => builder.unqualified(identifierPath(text(node)));
   const whole = text(query);
   if (/\bROW_NUMBER\s*\(/i.test(whole)) return compileTopN(name, query, table, builder, sql);
   if (/\bOVER\s*\(/i.test(whole)) builder.refuse(query, "an OVER aggregation");
@@ -441,7 +577,7 @@ function compileQuery(
     if (groupWindow) {
       if (tvf) builder.refuse(item, "a group window beside a window TVF");
       const kind = text(groupWindow.groupWindowFunctionName()).toUpperCase();
-      if (identifierPath(text(groupWindow.timeAttrColumn())) !== table.eventTime)
+      if (col(groupWindow.timeAttrColumn()) !== table.eventTime)
         builder.refuse(groupWindow, `a window on a column other than ${table.eventTime}`);
       const interval = intervalMs(groupWindow.timeIntervalExpression(), builder, sql);
       if (kind === "TUMBLE") window = { type: "tumbling", size: interval };
@@ -451,23 +587,19 @@ function compileQuery(
     }
     const column = item.columnName();
     if (!column) builder.refuse(item, "this GROUP BY item (group by columns)");
-    const columnName = identifierPath(text(column as Node));
+    const columnName = col(column as Node);
     if (tvf && (columnName === "window_start" || columnName === "window_end")) continue;
     keys.push(columnName);
   }
   if (!window) return builder.refuse(select, "a query without a window (TUMBLE, HOP, CUMULATE or a SESSION group window)");
-  if (
-    tvf &&
-    !groupItems.some((i) => identifierPath(text(i)) === "window_start") &&
-    !groupItems.some((i) => identifierPath(text(i)) === "window_end")
-  ) {
+  if (tvf && !groupItems.some((i) => col(i) === "window_start") && !groupItems.some((i) => col(i) === "window_end")) {
     builder.refuse(select.groupByClause() as Node, "a window TVF aggregation that does not GROUP BY window_start, window_end");
   }
   for (const key of keys)
     if (!Object.hasOwn(table.columns, key)) builder.refuse(select.groupByClause() as Node, `the unknown column ${key}`);
 
   // the select list: window columns, key columns, and expressions over aggregates of expressions
-  const aggregates = new AggregateCollector(table, keys, sql, filters);
+  const aggregates = new AggregateCollector(table, keys, sql, filters, builder.qualifiers);
   const selected: Record<string, Expr> = {};
   for (const item of select.selectClause().selectList().columnProjectItem()) {
     const plain = item.selectLiteralColumnName()?.columnName() ?? item.columnName();
@@ -476,7 +608,7 @@ function compileQuery(
     let name: string;
     let expr: Expr;
     if (plain) {
-      const column = identifierPath(text(plain));
+      const column = col(plain);
       const bound = (WINDOW_COLUMNS as readonly string[]).includes(column) && tvf;
       if (!bound && !keys.includes(column)) builder.refuse(item, `the column ${column}, neither grouped nor aggregated`);
       name = aliasName ?? column.slice(column.lastIndexOf(".") + 1);
@@ -500,11 +632,8 @@ function compileQuery(
     name,
     // one column: the key is its value; several (or none: a global window) make a JSON array
     key: keys.length === 1 ? keys[0] : keys,
-    eventTime: table.eventTime,
     ...(Object.keys(filter).length > 0 ? { filter } : {}),
-    columns: table.columns,
-    ...(where === undefined ? {} : { where }),
-    ...(aggregates.computed.size > 0 ? { computed: Object.fromEntries(aggregates.computed) } : {}),
+    ...readsOf(table, where, aggregates.computed),
     window,
     aggregates: Object.fromEntries(aggregates.specs),
     select: selected,
@@ -528,6 +657,7 @@ class AggregateCollector {
     private readonly keys: readonly string[],
     private readonly sql: string,
     private readonly filters: ReadonlyMap<number, { text: string; at: Position }>,
+    private readonly qualifiers: readonly string[],
   ) {}
 
   get count(): number {
@@ -542,9 +672,9 @@ class AggregateCollector {
         return collector.call(ctx, this, expression, name, legacy, (c) => super.functionCall(c));
       }
       protected override column(column: string, ctx: Node): Expr {
-        return collector.column(column, ctx, this);
+        return collector.column(this.unqualified(column), ctx, this);
       }
-    })(this.sql);
+    })(this.sql, undefined, this.qualifiers);
     return inner.build(expression);
   }
 
@@ -593,7 +723,7 @@ class AggregateCollector {
           if (AGGREGATE_OPS[innerName]) this.refuse(inner, "an aggregate inside an aggregate");
           return super.functionCall(inner);
         }
-      })(this.sql).build(e);
+      })(this.sql, undefined, this.qualifiers).build(e);
     }
     if (condition !== undefined) {
       // FILTER (WHERE c): the aggregate of CASE WHEN c THEN x END (Calcite's expansion), COUNT(*) counting 1s
