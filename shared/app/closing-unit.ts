@@ -29,7 +29,7 @@ import { parkKey, readParkedKeys, unparkKey } from "../aws/dynamodb/parked.ts";
 import { commitGroupResults, type ResultIntent, type ResultsItem, readResultsItems, type StoredResult } from "../aws/dynamodb/results.ts";
 import { retryOnConflict } from "../aws/retry.ts";
 import { keyGroupOf } from "../core/keygroups.ts";
-import { windowValues } from "../core/pipelines/project.ts";
+import { passesHaving, windowValues } from "../core/pipelines/project.ts";
 import type { Pipeline } from "../core/pipelines/schema.ts";
 import type { DeadLetter, ResultSink, WindowResult } from "../core/types.ts";
 import type { WindowSpec } from "../core/windows/assigners.ts";
@@ -584,6 +584,8 @@ async function fireWindows(
       const stored = known?.get(e.window.end)?.results.get(`${e.key}\u0000${e.window.start}`);
       if (!earlyDueOf(stored, e.state.n, at, pipeline.early ?? 0)) continue;
     }
+    // HAVING: a window whose row it does not keep gives no result (it never gave one: see the pipeline schema)
+    if (!passesHaving(pipeline, e.key, e.window, e.state)) continue;
     kinds.set(windowKey(e.key, e.window), e.final);
     intents.push({
       result: {

@@ -60,7 +60,7 @@ function compileSqlText(raw: unknown, path: string): unknown {
       }
     };
     const out: Record<string, unknown> = { ...pipeline };
-    if ("where" in out) out.where = parse(out.where, "where");
+    for (const field of ["where", "having"] as const) if (field in out) out[field] = parse(out[field], field);
     for (const part of ["computed", "select"] as const) {
       const texts = out[part];
       if (texts === null || typeof texts !== "object" || Array.isArray(texts) || Object.hasOwn(texts, "__proto__")) continue;

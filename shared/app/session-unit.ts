@@ -11,7 +11,7 @@ import { queryDue, readSessionsNow, sessionsItemOf, writeSessions } from "../aws
 import { parkKey, readParkedKeys, unparkKey } from "../aws/dynamodb/parked.ts";
 import { commitGroupResults, markSuperseded, type ResultIntent, readResultsItems } from "../aws/dynamodb/results.ts";
 import type { StoredSessions } from "../core/ingest/deltas.ts";
-import { windowValues } from "../core/pipelines/project.ts";
+import { passesHaving, windowValues } from "../core/pipelines/project.ts";
 import type { Pipeline } from "../core/pipelines/schema.ts";
 import type { WindowResult } from "../core/types.ts";
 import { earlyDueOf } from "../core/windows/fates.ts";
@@ -136,7 +136,13 @@ async function closeSessions(ctx: SessionContext, key: string): Promise<void> {
     );
     const { entries, emitting } = recordEmitting(stored.entries, chosen);
     if (!(await write(entries))) return;
-    const intents: ResultIntent[] = chosen.map((f) => ({
+    // HAVING: a session whose row it does not keep gives no result, and is settled as if it had
+    const kept = chosen.filter((f) => passesHaving(pipeline, key, f.window, f.entry.state));
+    for (const f of chosen) {
+      const entry = emitting.get(f);
+      if (entry && !kept.includes(f)) written.add(entry);
+    }
+    const intents: ResultIntent[] = kept.map((f) => ({
       result: resultOfSession(ctx, key, f),
       ...(f.supersedes.length > 0 ? { supersedes: f.supersedes } : {}),
     }));
@@ -157,7 +163,7 @@ async function closeSessions(ctx: SessionContext, key: string): Promise<void> {
     const again = outcome.settled.filter((r) => unconfirmed.has(windowId(r)));
     await publish(deps, [...outcome.written, ...again], ctx.report);
     ctx.report.republished += again.length;
-    for (const f of chosen) {
+    for (const f of kept) {
       if (!settledIds.has(windowId(f.window))) continue;
       for (const old of f.supersedes) {
         if (old.end === f.window.end) continue; // marked in the same item

@@ -64,6 +64,18 @@ SELECT S.svc, TUMBLE_START(S.ts, INTERVAL '1' MINUTE) AS window_start, COUNT(*) 
 FROM slow_requests S
 GROUP BY TUMBLE(S.ts, INTERVAL '1' MINUTE), S.svc;
 
+INSERT INTO busy
+SELECT window_start, window_end, service, COUNT(*) AS n
+FROM TABLE(TUMBLE(TABLE requests, DESCRIPTOR(ts), INTERVAL '1' MINUTE))
+GROUP BY window_start, window_end, service
+HAVING COUNT(*) > 130 AND AVG(latency) < 1.05;
+
+INSERT INTO visits
+SELECT user_id, SESSION_START(ts, INTERVAL '5' SECOND) AS s, SESSION_END(ts, INTERVAL '5' SECOND) AS e, COUNT(*) AS n
+FROM requests WHERE user_id IS NOT NULL
+GROUP BY SESSION(ts, INTERVAL '5' SECOND), user_id
+HAVING COUNT(*) >= 2;
+
 INSERT INTO by_status
 SELECT window_start, window_end, status, COUNT(*) AS n, MAX(latency) - MIN(latency) AS spread
 FROM TABLE(CUMULATE(TABLE requests, DESCRIPTOR(ts), INTERVAL '1' MINUTE, INTERVAL '3' MINUTE))
@@ -101,6 +113,20 @@ const REFERENCE: Record<string, { sql: string; key: (row: Record<string, unknown
       FROM ev WHERE latency > 1 GROUP BY ALL`,
     key: (r) => String(r.svc),
   },
+  busy: {
+    sql: `SELECT t // 60000 * 60000 AS ws, 60000 AS size, service, COUNT(*) AS n FROM ev
+      GROUP BY ALL HAVING COUNT(*) > 130 AND AVG(latency) < 1.05`,
+    key: (r) => String(r.service),
+  },
+  visits: {
+    // sessions as Flink merges them: an event less than the gap after the session's last one joins it
+    sql: `SELECT user_id, MIN(t) AS ws, MAX(t) + 5000 - MIN(t) AS size, COUNT(*) AS n FROM (
+        SELECT *, SUM(CASE WHEN prev IS NULL OR t - prev >= 5000 THEN 1 ELSE 0 END)
+          OVER (PARTITION BY user_id ORDER BY t ROWS UNBOUNDED PRECEDING) AS session
+        FROM (SELECT *, LAG(t) OVER (PARTITION BY user_id ORDER BY t) AS prev FROM ev WHERE user_id IS NOT NULL))
+      GROUP BY user_id, session HAVING COUNT(*) >= 2`,
+    key: (r) => String(r.user_id),
+  },
   by_status: {
     // Panes dead-letters an event whose key is NULL (Flink would group NULLs): the reference leaves them out
     sql: `SELECT t // 180000 * 180000 AS ws, size, status, COUNT(*) AS n, MAX(latency) - MIN(latency) AS spread
@@ -124,6 +150,7 @@ function expectedValues(pipeline: string, r: Record<string, unknown>): Record<st
   const end = new Date(Number(r.ws) + Number(r.size)).toISOString();
   const { ws: _ws, size: _size, ...rest } = r;
   if (pipeline === "legacy") return { service: r.service, wstart: start, wend: end, n: r.n, lat: r.lat };
+  if (pipeline === "visits") return { user_id: r.user_id, s: start, e: end, n: r.n };
   if (pipeline === "slow_by_service") return { svc: r.svc, window_start: start, n: r.n, worst: r.worst };
   return { window_start: start, window_end: end, ...rest };
 }

@@ -93,6 +93,16 @@ INSERT INTO total SELECT window_start, COUNT(*) AS n, SUM(latency) AS s
     });
     expect(printed(errors?.select)).toMatchObject({ service: "`service`", endpoint: "`endpoint`", mean_ms: "(`$a3` / `$a4`)" });
     expect(total?.key).toEqual([]);
+    const [having] = await load(`${TABLE}
+INSERT INTO busy SELECT window_start, window_end, service, COUNT(*) AS n
+  FROM TABLE(TUMBLE(TABLE requests, DESCRIPTOR(ts), INTERVAL '1' MINUTE))
+  GROUP BY window_start, window_end, service HAVING COUNT(*) > 10 AND MAX(latency) < 2;
+`);
+    expect(formatExpression(having?.having as NonNullable<Pipeline["having"]>)).toBe("((`n` > 10) AND (`$a2` < 2))");
+    expect(having?.aggregates).toEqual([
+      { name: "n", op: "count" },
+      { name: "$a2", op: "max", field: "latency" },
+    ]);
     expect(printed(total?.select)).toEqual({ window_start: "`window_start`", n: "`n`", s: "`s`" });
   });
 
@@ -236,10 +246,8 @@ GROUP BY window_start, window_end, \`tags.host\`;`);
       [TABLE.replace(",\n  WATERMARK FOR ts AS ts - INTERVAL '5' SECOND", ""), /^line 1, column 1: a table without WATERMARK FOR/],
       [`${TABLE}SET 'parallelism.default' = '4';`, /^line 9, column 5: SET 'parallelism.default' \(Panes takes/],
       [
-        query(
-          `SELECT window_start, window_end, service, COUNT(*) AS n ${tumble} GROUP BY window_start, window_end, service HAVING COUNT(*) > 1`,
-        ),
-        /^line 9, column 187: HAVING \(not yet\)/,
+        `${TABLE}SET 'table.exec.emit.allow-lateness' = '1 min';\nINSERT INTO x SELECT window_start, window_end, service, COUNT(*) AS n ${tumble} GROUP BY window_start, window_end, service HAVING COUNT(*) > 1;`,
+        /field having: cannot yet go with allowedLateness or early firing/,
       ],
       [
         query(`SELECT window_start, window_end, service, SUM(DISTINCT latency) AS n ${tumble} GROUP BY window_start, window_end, service`),

@@ -11,6 +11,8 @@ export interface Projected {
   columns?: Readonly<Record<string, SqlType>>;
   computed?: Readonly<Record<string, Expr>>;
   select?: Readonly<Record<string, Expr>>;
+  /** Flink SQL's HAVING: a condition on the result row; a window whose row it does not keep gives no result */
+  having?: Expr;
 }
 
 /** The SQL type of an aggregate's value, as Flink types it: COUNT is a BIGINT, AVG of an INT is an INT. */
@@ -67,13 +69,14 @@ interface Projection {
 
 const projections = new WeakMap<Projected, Projection>();
 
-function projectionOf(pipeline: Projected & { select: Readonly<Record<string, Expr>> }): Projection {
+function projectionOf(pipeline: Projected): Projection {
   let projection = projections.get(pipeline);
   if (projection === undefined) {
     const rowType = resultRowTypes(pipeline);
     const record = new WeakMap<Expr, SqlType>();
-    const select = Object.entries(pipeline.select);
+    const select = Object.entries(pipeline.select ?? {});
     for (const [, expr] of select) if (!wholeAggregateOf(expr, pipeline.aggregates)) typeOf(expr, rowType, record);
+    if (pipeline.having) typeOf(pipeline.having, rowType, record);
     projection = {
       select,
       types: (e) => record.get(e) ?? typeOf(e, rowType, record),
@@ -125,18 +128,16 @@ function topRowsOut(
   });
 }
 
-/** The values of a window's result. */
-export function windowValues(
+/** The result row of a window (Flink's window aggregation row): the aggregates, the key's columns, the window's bounds. */
+function resultRow(
   pipeline: Projected,
+  projection: Projection,
   key: string,
   window: { start: number; end: number },
-  state: Readonly<AggregateState>,
-): Record<string, AggregateValue> {
-  const aggregates = finalValues(pipeline.aggregates, state);
-  if (pipeline.select === undefined) return aggregates;
-  const projection = projectionOf(pipeline as Projected & { select: Readonly<Record<string, Expr>> });
+  aggregates: Readonly<Record<string, AggregateValue>>,
+): (name: string) => SqlValue {
   const keys = keyValues(pipeline, key, projection);
-  const row = (name: string): SqlValue => {
+  return (name) => {
     if (name === "window_start") return window.start;
     if (name === "window_end") return window.end;
     if (name === "window_time") return window.end - 1;
@@ -147,6 +148,37 @@ export function windowValues(
     const type = projection.rowType(name);
     return type === "INT" || type === "BIGINT" ? Math.trunc(value) : value;
   };
+}
+
+/** Whether HAVING keeps a window's row (TRUE; FALSE, NULL or a failing condition do not). */
+export function passesHaving(
+  pipeline: Projected,
+  key: string,
+  window: { start: number; end: number },
+  state: Readonly<AggregateState>,
+): boolean {
+  if (pipeline.having === undefined) return true;
+  const projection = projectionOf(pipeline);
+  const row = resultRow(pipeline, projection, key, window, finalValues(pipeline.aggregates, state));
+  try {
+    return evaluate(pipeline.having, row, projection.types) === true;
+  } catch (error) {
+    if (!(error instanceof EvaluationError)) throw error;
+    return false;
+  }
+}
+
+/** The values of a window's result. */
+export function windowValues(
+  pipeline: Projected,
+  key: string,
+  window: { start: number; end: number },
+  state: Readonly<AggregateState>,
+): Record<string, AggregateValue> {
+  const aggregates = finalValues(pipeline.aggregates, state);
+  if (pipeline.select === undefined) return aggregates;
+  const projection = projectionOf(pipeline);
+  const row = resultRow(pipeline, projection, key, window, aggregates);
   const values: Record<string, AggregateValue> = {};
   for (const [name, expr] of projection.select) {
     const whole = wholeAggregateOf(expr, pipeline.aggregates);

@@ -224,6 +224,8 @@ export const pipelineSchema = z
      * columns and window_start, window_end, window_time. Absent: one value per aggregate.
      */
     select: namedRecord(columnName, sqlExpression, "a selected value").optional(),
+    /** a SQL condition on the result row (Flink SQL's HAVING): a window whose row it does not keep gives no result */
+    having: sqlExpression.optional(),
   })
   .superRefine((p, ctx) => {
     const columns = p.columns as Record<string, SqlType>;
@@ -312,19 +314,37 @@ export const pipelineSchema = z
     ...(p.where === undefined ? {} : { where: p.where as Expr }),
     ...(p.computed === undefined ? {} : { computed: p.computed as Record<string, Expr> }),
     ...(p.select === undefined ? {} : { select: p.select as Record<string, Expr> }),
+    ...(p.having === undefined ? {} : { having: p.having as Expr }),
   }))
   .superRefine((p, ctx) => {
-    if (p.select === undefined) return;
     const row = resultRowTypes(p);
+    const rowHint = " (a result row has the aggregates, the key's columns and window_start, window_end, window_time)";
+    if (p.having !== undefined) {
+      if (p.allowedLateness > 0 || p.early !== undefined)
+        ctx.addIssue({
+          code: "custom",
+          path: ["having"],
+          message:
+            "cannot yet go with allowedLateness or early firing: a window re-fired or fired early could stop passing it, and results cannot yet be retracted",
+        });
+      try {
+        const type = typeOf(p.having, row);
+        if (type !== "BOOLEAN" && type !== "NULL")
+          ctx.addIssue({ code: "custom", path: ["having"], message: `must be a condition (BOOLEAN), not ${type}` });
+      } catch (error) {
+        if (!(error instanceof SqlTypeError)) throw error;
+        const hint = error.message.startsWith("unknown column") ? rowHint : "";
+        ctx.addIssue({ code: "custom", path: ["having"], message: `${error.at.line}:${error.at.column}: ${error.message}${hint}` });
+      }
+    }
+    if (p.select === undefined) return;
     for (const [name, expr] of Object.entries(p.select)) {
       if (wholeAggregateOf(expr, p.aggregates)) continue;
       try {
         typeOf(expr, row);
       } catch (error) {
         if (!(error instanceof SqlTypeError)) throw error;
-        const hint = error.message.startsWith("unknown column")
-          ? " (a result row has the aggregates, the key's columns and window_start, window_end, window_time)"
-          : "";
+        const hint = error.message.startsWith("unknown column") ? rowHint : "";
         ctx.addIssue({ code: "custom", path: ["select", name], message: `${error.at.line}:${error.at.column}: ${error.message}${hint}` });
       }
     }

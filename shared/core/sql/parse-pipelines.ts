@@ -5,6 +5,7 @@
 // Pure; used when a pipelines file loads (the CLI, cdk synth), never bundled into a function.
 import { FlinkSQL } from "dt-sql-parser";
 import type {
+  BooleanExpressionContext,
   ExpressionContext,
   FunctionCallContext,
   GroupItemDefinitionContext,
@@ -552,7 +553,6 @@ function compileQuery(
   }
   if (select.matchRecognizeClause()) builder.refuse(select.matchRecognizeClause() as Node, "MATCH_RECOGNIZE");
   if (select.windowClause()) builder.refuse(select.windowClause() as Node, "a WINDOW clause");
-  if (select.havingClause()) builder.refuse(select.havingClause() as Node, "HAVING (not yet)");
   const from = select.fromClause()?.tableExpression();
   if (!from) return builder.refuse(select, "a query without FROM");
   if (from.KW_JOIN() || from.tableExpression().length > 0 || from.tableReference().length > 1) builder.refuse(from, "a join");
@@ -626,6 +626,9 @@ function compileQuery(
     selected[name] = expr;
   }
   if (aggregates.count === 0) builder.refuse(select.selectClause(), "a query without aggregates");
+  // HAVING: a condition on the result row, which may call aggregates the select list does not
+  const havingClause = select.havingClause();
+  const having = havingClause ? aggregates.select(havingClause.booleanExpression(), "", !tvf) : undefined;
 
   const { filter, where } = conditionOf(select, table, builder);
   return {
@@ -637,6 +640,7 @@ function compileQuery(
     window,
     aggregates: Object.fromEntries(aggregates.specs),
     select: selected,
+    ...(having === undefined ? {} : { having }),
   };
 }
 
@@ -664,8 +668,8 @@ class AggregateCollector {
     return this.specs.size;
   }
 
-  /** A select item's expression, its aggregate calls replaced by the aggregates' names. */
-  select(expression: ExpressionContext, name: string, legacy: boolean): Expr {
+  /** A select item's expression (or HAVING's condition, named ""), its aggregate calls replaced by the aggregates' names. */
+  select(expression: ExpressionContext | BooleanExpressionContext, name: string, legacy: boolean): Expr {
     const collector = this;
     const inner = new (class extends ExpressionBuilder {
       protected override functionCall(ctx: FunctionCallContext): Expr {
@@ -688,7 +692,7 @@ class AggregateCollector {
   private call(
     ctx: FunctionCallContext,
     builder: ExpressionBuilder,
-    item: ExpressionContext,
+    item: ExpressionContext | BooleanExpressionContext,
     itemName: string,
     legacy: boolean,
     scalar: (ctx: FunctionCallContext) => Expr,
@@ -750,7 +754,7 @@ class AggregateCollector {
         builder.refuse(ctx, `${fn} of a ${type} (it needs a number)`);
     }
     const spec: Record<string, unknown> = field === undefined ? { count: true } : distinct ? { distinct: field } : { [op]: field };
-    const whole = sourceOf(item, this.sql).trim() === sourceOf(ctx, this.sql).trim();
+    const whole = itemName !== "" && sourceOf(item, this.sql).trim() === sourceOf(ctx, this.sql).trim();
     const specShape = JSON.stringify(spec);
     let name = whole ? itemName : this.byShape.get(`aggregate ${specShape}`);
     if (name === undefined) name = `$a${this.specs.size + 1}`;
