@@ -11,6 +11,7 @@ import { keyGroupOf, keyGroupRanges } from "../core/keygroups.ts";
 import type { Pipeline } from "../core/pipelines/schema.ts";
 import type { GroupPortion } from "../core/windows/key-group.ts";
 import { runClosingUnit, type UnitDependencies, type UnitReport } from "./closing-unit.ts";
+import { rankWindows } from "./rank.ts";
 import { runSessionUnit } from "./session-unit.ts";
 
 /** One closing unit, as the coordinator sends it. */
@@ -129,12 +130,14 @@ export async function closeUnitMessage(deps: CloserDependencies, message: UnitMe
   // A unit with parked groups has not finished: the coordinator sends the range again later.
   if (report.parked.length > 0) return report;
   const now = deps.now?.() ?? Date.now();
-  const all = await noteUnitFinished(
+  const { all, ends } = await noteUnitFinished(
     deps.dynamodb,
     deps.stateTable,
-    { pipeline: pipeline.name, epoch: message.epoch, unit: message.unit, units: message.units, at: now },
+    { pipeline: pipeline.name, epoch: message.epoch, unit: message.unit, units: message.units, at: now, ends: [...report.rankEnds] },
     deps.logRetentionSeconds,
   );
+  // every key group is closed at this epoch: the windows whose candidates changed are ranked again
+  if (all && pipeline.rank !== undefined) await rankWindows(deps, pipeline, message.epoch, ends, report);
   if (all)
     await noteClosed(deps.dynamodb, deps.stateTable, pipeline.name, {
       epoch: message.epoch,

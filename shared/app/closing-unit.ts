@@ -26,10 +26,12 @@ import {
 import { readLogBetween } from "../aws/dynamodb/log.ts";
 import { approximateItemBytes, MAX_PANE_ITEM_BYTES } from "../aws/dynamodb/panes.ts";
 import { parkKey, readParkedKeys, unparkKey } from "../aws/dynamodb/parked.ts";
+import { writeRankCandidates } from "../aws/dynamodb/ranks.ts";
 import { commitGroupResults, type ResultIntent, type ResultsItem, readResultsItems, type StoredResult } from "../aws/dynamodb/results.ts";
 import { retryOnConflict } from "../aws/retry.ts";
 import { keyGroupOf } from "../core/keygroups.ts";
 import { passesHaving, windowValues } from "../core/pipelines/project.ts";
+import { candidatesOf, keyResultsNameOf } from "../core/pipelines/rank.ts";
 import type { Pipeline } from "../core/pipelines/schema.ts";
 import type { DeadLetter, ResultSink, WindowResult } from "../core/types.ts";
 import type { WindowSpec } from "../core/windows/assigners.ts";
@@ -105,6 +107,8 @@ export interface UnitReport {
   republished: number;
   /** groups (or, for sessions, keys) that could not be closed: parked with the reason, taken up again by the next unit */
   parked: { group: number; key?: string; reason: string }[];
+  /** ranked pipelines: the window ends whose candidates the unit wrote (ranked again once every unit is done) */
+  rankEnds: Set<number>;
 }
 
 /** A unit's report before it has done anything. */
@@ -123,6 +127,7 @@ export function emptyUnitReport(pipeline: string): UnitReport {
     unpublished: 0,
     republished: 0,
     parked: [],
+    rankEnds: new Set(),
   };
 }
 
@@ -567,6 +572,8 @@ async function fireWindows(
   const { pipeline, epoch } = unit;
   const at = now(deps);
   const endInKey = pipeline.window.type === "cumulate";
+  // a ranked pipeline's per-key results are internal: its rankings are its results
+  const resultsName = keyResultsNameOf(pipeline);
   const evaluated = toFire.flatMap((w) => {
     const state = keyWindowState(w.key, w.window, panes);
     return state === undefined ? [] : [{ ...w, state }];
@@ -575,7 +582,7 @@ async function fireWindows(
   let known: Map<number, ResultsItem> | undefined;
   if (pipeline.early !== undefined) {
     const ends = [...new Set(evaluated.filter((e) => !e.final).map((e) => e.window.end))];
-    known = await readResultsItems(deps.dynamodb, deps.resultsTable, pipeline.name, mark.group, ends);
+    known = await readResultsItems(deps.dynamodb, deps.resultsTable, resultsName, mark.group, ends);
   }
   const intents: ResultIntent[] = [];
   const kinds = new Map<string, boolean>();
@@ -589,7 +596,7 @@ async function fireWindows(
     kinds.set(windowKey(e.key, e.window), e.final);
     intents.push({
       result: {
-        pipeline: pipeline.name,
+        pipeline: resultsName,
         key: e.key,
         start: e.window.start,
         end: e.window.end,
@@ -604,16 +611,30 @@ async function fireWindows(
   const outcome = await commitGroupResults(
     deps.dynamodb,
     deps.resultsTable,
-    { pipeline: pipeline.name, group: mark.group, epoch: epoch.epoch, markEpoch: mark.epoch },
+    { pipeline: resultsName, group: mark.group, epoch: epoch.epoch, markEpoch: mark.epoch },
     intents,
     { ttlSeconds: deps.resultRetentionSeconds, now: at, ...(known ? { known } : {}) },
   );
   report.conflicts += outcome.conflicts;
+  if (pipeline.rank !== undefined) {
+    // the group's best rows of each window it fired, for the ranking once every group is closed
+    for (const [end, item] of outcome.items) {
+      await writeRankCandidates(
+        deps.dynamodb,
+        deps.resultsTable,
+        { pipeline: pipeline.name, end, group: mark.group, version: item.version },
+        candidatesOf(pipeline.rank, item.results.values()),
+        { ttlSeconds: deps.resultRetentionSeconds, now: at },
+      );
+      report.rankEnds.add(end);
+    }
+  }
   for (const r of outcome.written) {
     if (!r.final) report.early++;
     else if (r.version === 1 || kinds.get(windowKey(r.key, r)) === false) report.fired++;
     else report.refired++;
   }
+  if (pipeline.rank !== undefined) return;
   const written = new Set(outcome.written.map((r) => windowKey(r.key, r)));
   const again = outcome.unconfirmed.filter((r) => !written.has(windowKey(r.key, r)));
   await publish(deps, [...outcome.written, ...again], report);

@@ -76,6 +76,26 @@ FROM requests WHERE user_id IS NOT NULL
 GROUP BY SESSION(ts, INTERVAL '5' SECOND), user_id
 HAVING COUNT(*) >= 2;
 
+INSERT INTO top_endpoints
+SELECT * FROM (
+  SELECT *, ROW_NUMBER() OVER (PARTITION BY window_start, window_end, service ORDER BY n DESC) AS rownum
+  FROM (
+    SELECT window_start, window_end, service, endpoint, COUNT(*) AS n, MAX(latency) AS worst
+    FROM TABLE(HOP(TABLE requests, DESCRIPTOR(ts), INTERVAL '30' SECOND, INTERVAL '2' MINUTE))
+    GROUP BY window_start, window_end, service, endpoint
+  )
+) WHERE rownum <= 2;
+
+INSERT INTO worst_pairs
+SELECT * FROM (
+  SELECT *, ROW_NUMBER() OVER (PARTITION BY window_start, window_end ORDER BY worst DESC) AS rownum
+  FROM (
+    SELECT window_start, window_end, service, endpoint, MAX(latency) AS worst
+    FROM TABLE(TUMBLE(TABLE requests, DESCRIPTOR(ts), INTERVAL '1' MINUTE))
+    GROUP BY window_start, window_end, service, endpoint
+  )
+) WHERE rownum <= 3;
+
 INSERT INTO by_status
 SELECT window_start, window_end, status, COUNT(*) AS n, MAX(latency) - MIN(latency) AS spread
 FROM TABLE(CUMULATE(TABLE requests, DESCRIPTOR(ts), INTERVAL '1' MINUTE, INTERVAL '3' MINUTE))
@@ -143,6 +163,29 @@ const TOP_N = `SELECT ws, service, endpoint, latency, t, rownum FROM (
       ROW_NUMBER() OVER (PARTITION BY t // 60000, service ORDER BY latency DESC, endpoint, service, endpoint, latency, t) AS rownum
     FROM ev WHERE latency IS NOT NULL)
   WHERE rownum <= 3 ORDER BY ws, service, rownum`;
+
+/**
+ * Window Top-N after a window aggregation in DuckDB: the aggregation, then ROW_NUMBER() per window and
+ * partition (ties broken, as Panes breaks them, by the key: the JSON array of the GROUP BY columns).
+ */
+const RANKED: Record<string, { sql: string; partition: string[]; size: number }> = {
+  top_endpoints: {
+    sql: `SELECT ws, service, endpoint, n, worst, ROW_NUMBER() OVER (PARTITION BY ws, service ORDER BY n DESC, k) AS rownum FROM (
+        SELECT ws, service, endpoint, COUNT(*) AS n, MAX(latency) AS worst, '["' || service || '","' || endpoint || '"]' AS k
+        FROM (SELECT *, unnest(range(t // 30000 * 30000 - 90000, t // 30000 * 30000 + 1, 30000)) AS ws FROM ev) GROUP BY ALL)
+      QUALIFY rownum <= 2 ORDER BY ws, service, rownum`,
+    partition: ["service"],
+    size: 120_000,
+  },
+  worst_pairs: {
+    sql: `SELECT ws, service, endpoint, worst, ROW_NUMBER() OVER (PARTITION BY ws ORDER BY worst DESC NULLS LAST, k) AS rownum FROM (
+        SELECT t // 60000 * 60000 AS ws, service, endpoint, MAX(latency) AS worst, '["' || service || '","' || endpoint || '"]' AS k
+        FROM ev GROUP BY ALL)
+      QUALIFY rownum <= 3 ORDER BY ws, rownum`,
+    partition: [],
+    size: 60_000,
+  },
+};
 
 /** The selected values each reference row stands for, as Panes' results carry them. */
 function expectedValues(pipeline: string, r: Record<string, unknown>): Record<string, unknown> {
@@ -215,6 +258,26 @@ async function reference(events: readonly RequestEvent[]): Promise<Map<string, R
         expected.set(`${pipeline}/${key(row)}/${start}/${start + Number(row.size)}`, expectedValues(pipeline, row));
       }
     }
+    for (const [pipeline, { sql, partition, size }] of Object.entries(RANKED)) {
+      for (const raw of (await connection.runAndReadAll(sql)).getRowObjectsJS()) {
+        const row = Object.fromEntries(Object.entries(raw).map(([k, v]) => [k, typeof v === "bigint" ? Number(v) : v]));
+        const start = Number(row.ws);
+        const window_start = new Date(start).toISOString();
+        const window_end = new Date(start + size).toISOString();
+        const partitionValues = partition.map((c) => row[c]);
+        const key = partitionValues.length === 1 ? String(partitionValues[0]) : JSON.stringify(partitionValues);
+        const id = `${pipeline}/${key}/${start}/${start + size}`;
+        const ranking = expected.get(id) ?? {
+          window_start,
+          window_end,
+          ...Object.fromEntries(partition.map((c) => [c, row[c]])),
+          rows: [],
+        };
+        const { ws: _ws, rownum, ...values } = row;
+        (ranking.rows as unknown[]).push({ window_start, window_end, ...values, rownum });
+        expected.set(id, ranking);
+      }
+    }
     for (const raw of (await connection.runAndReadAll(TOP_N)).getRowObjectsJS()) {
       const start = Number(raw.ws);
       const id = `slowest/${raw.service}/${start}/${start + 60_000}`;
@@ -244,7 +307,17 @@ async function reference(events: readonly RequestEvent[]): Promise<Map<string, R
 function close(actual: unknown, expected: unknown): boolean {
   if (typeof actual === "number" && typeof expected === "number")
     return Math.abs(actual - expected) <= 1e-9 * Math.max(1, Math.abs(expected));
-  if (Array.isArray(expected)) return JSON.stringify(actual) === JSON.stringify(expected);
+  if (Array.isArray(expected)) {
+    // rows of values: equal column for column, doubles within the tolerance
+    if (!Array.isArray(actual) || actual.length !== expected.length) return false;
+    return expected.every((row, i) => {
+      const got = actual[i] as Record<string, unknown>;
+      const want = row as Record<string, unknown>;
+      return (
+        JSON.stringify(Object.keys(got)) === JSON.stringify(Object.keys(want)) && Object.keys(want).every((k) => close(got[k], want[k]))
+      );
+    });
+  }
   return actual === expected;
 }
 

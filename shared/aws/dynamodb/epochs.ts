@@ -94,23 +94,26 @@ export function cutAfter(previous: Cut, heads: ReadonlyMap<string, number>): Map
 export async function noteUnitFinished(
   client: DynamoDBClient,
   tableName: string,
-  finished: { pipeline: string; epoch: number; unit: number; units: number; at: number },
+  finished: { pipeline: string; epoch: number; unit: number; units: number; at: number; ends?: readonly number[] },
   ttlSeconds?: number,
-): Promise<boolean> {
+): Promise<{ all: boolean; ends: number[] }> {
   const { pk, sk } = unitsItemKey(finished.pipeline, finished.epoch);
+  const ends = finished.ends ?? [];
   const { Attributes } = await client.send(
     new UpdateItemCommand({
       TableName: tableName,
       Key: { pk: S(pk), sk: S(sk) },
-      UpdateExpression: `ADD done :u SET n = :n${ttlSeconds === undefined ? "" : ", #ttl = :ttl"}`,
+      // the window ends ranked pipelines' units wrote candidates for, gathered for the ranking
+      UpdateExpression: `ADD done :u${ends.length > 0 ? ", ends :e" : ""} SET n = :n${ttlSeconds === undefined ? "" : ", #ttl = :ttl"}`,
       ExpressionAttributeValues: {
         ":u": { NS: [String(finished.unit)] },
         ":n": N(finished.units),
+        ...(ends.length > 0 ? { ":e": { NS: ends.map(String) } } : {}),
         ...(ttlSeconds === undefined ? {} : { ":ttl": N(Math.floor(finished.at / 1000) + ttlSeconds) }),
       },
       ...(ttlSeconds === undefined ? {} : { ExpressionAttributeNames: { "#ttl": "ttl" } }),
       ReturnValues: "ALL_NEW",
     }),
   );
-  return (Attributes?.done?.NS?.length ?? 0) >= finished.units;
+  return { all: (Attributes?.done?.NS?.length ?? 0) >= finished.units, ends: (Attributes?.ends?.NS ?? []).map(Number) };
 }

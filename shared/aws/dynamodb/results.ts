@@ -156,6 +156,8 @@ export interface CommitOutcome {
   conflicts: number;
   /** windows whose stored contents hold more than this unit computed (a concurrent unit read more) */
   stale: number;
+  /** each window end's item as it stands after the commit (every key's results of the group ending there) */
+  items: Map<number, ResultsItem>;
 }
 
 const MAX_ATTEMPTS = 6;
@@ -178,7 +180,7 @@ export async function commitGroupResults(
   intents: readonly ResultIntent[],
   options: { ttlSeconds?: number; now: number; known?: ReadonlyMap<number, ResultsItem> },
 ): Promise<CommitOutcome> {
-  const outcome: CommitOutcome = { written: [], unconfirmed: [], settled: [], conflicts: 0, stale: 0 };
+  const outcome: CommitOutcome = { written: [], unconfirmed: [], settled: [], conflicts: 0, stale: 0, items: new Map() };
   const byEnd = new Map<number, ResultIntent[]>();
   for (const intent of intents) byEnd.set(intent.result.end, [...(byEnd.get(intent.result.end) ?? []), intent]);
   const missing = [...byEnd.keys()].filter((end) => !options.known?.has(end));
@@ -207,8 +209,9 @@ export async function commitGroupResults(
         written.push(version);
         for (const old of supersedes ?? []) markSupersededIn(next, old, result);
       }
-      if (written.length === 0) return { done: { written, same } };
-      if (await writeResultsItem(client, tableName, next, options)) return { done: { written, same } };
+      if (written.length === 0) return { done: { written, same, item } };
+      if (await writeResultsItem(client, tableName, next, options))
+        return { done: { written, same, item: { ...next, version: next.version + 1 } } };
       outcome.conflicts++;
       item = (await readResultsItems(client, tableName, where.pipeline, where.group, [end])).get(end) as ResultsItem;
       return "conflict";
@@ -219,6 +222,7 @@ export async function commitGroupResults(
       );
     for (const r of settled.done.written) outcome.written.push(r);
     for (const r of settled.done.same) outcome.settled.push(r);
+    outcome.items.set(end, settled.done.item);
   }
   return outcome;
 }

@@ -226,6 +226,21 @@ export const pipelineSchema = z
     select: namedRecord(columnName, sqlExpression, "a selected value").optional(),
     /** a SQL condition on the result row (Flink SQL's HAVING): a window whose row it does not keep gives no result */
     having: sqlExpression.optional(),
+    /**
+     * Window Top-N after the aggregation: each window's (and partition's) first n key results by
+     * order, as one result whose rows carry their row number
+     */
+    rank: z
+      .strictObject({
+        n: z.number().int().min(1).max(MAX_TOP_ROWS),
+        partition: z.array(fieldPath).max(MAX_KEY_COLUMNS).default([]),
+        order: z
+          .array(z.strictObject({ field: columnName, desc: z.boolean().default(false) }))
+          .min(1)
+          .max(8),
+        rownum: columnName.default("rownum"),
+      })
+      .optional(),
   })
   .superRefine((p, ctx) => {
     const columns = p.columns as Record<string, SqlType>;
@@ -315,8 +330,24 @@ export const pipelineSchema = z
     ...(p.computed === undefined ? {} : { computed: p.computed as Record<string, Expr> }),
     ...(p.select === undefined ? {} : { select: p.select as Record<string, Expr> }),
     ...(p.having === undefined ? {} : { having: p.having as Expr }),
+    ...(p.rank === undefined ? {} : { rank: p.rank }),
   }))
   .superRefine((p, ctx) => {
+    if (p.rank !== undefined) {
+      const issue = (path: (string | number)[], message: string) => ctx.addIssue({ code: "custom", path: ["rank", ...path], message });
+      if (p.window.type === "session") issue([], "ranks the windows of a window TVF (tumbling, sliding or cumulate), not sessions");
+      if (p.early !== undefined) issue([], "cannot yet go with early firing");
+      const keys = typeof p.key === "string" ? [p.key] : p.key;
+      const columns = p.select === undefined ? p.aggregates.map((a) => a.name) : Object.keys(p.select);
+      p.rank.partition.forEach((column, i) => {
+        if (!keys.includes(column)) issue(["partition", i], `"${column}" must be one of the key's columns`);
+        else if (!columns.includes(column)) issue(["partition", i], `"${column}" must be selected (in select)`);
+      });
+      p.rank.order.forEach((o, i) => {
+        if (!columns.includes(o.field))
+          issue(["order", i, "field"], `"${o.field}" must be one of the result's values (${columns.join(", ")})`);
+      });
+    }
     const row = resultRowTypes(p);
     const rowHint = " (a result row has the aggregates, the key's columns and window_start, window_end, window_time)";
     if (p.having !== undefined) {

@@ -375,8 +375,9 @@ const SYNTAX = new Set(
 );
 
 /**
- * Flink SQL's keywords, as its documentation lists them (docs/content/docs/dev/table/sql/overview.md,
- * "Reserved Keywords", apache/flink at 0ff55c17745afb476db588d2e55bebc28c2a82db): a word dt-sql-parser's grammar
+ * Flink SQL's keywords, as its documentation lists them (the SQL overview's "Reserved Keywords",
+ * https://nightlies.apache.org/flink/flink-docs-stable/docs/dev/table/sql/overview/, apache/flink at
+ * 0ff55c17745afb476db588d2e55bebc28c2a82db): a word dt-sql-parser's grammar
  * takes as a keyword but Flink does not (`dateTime`, which Nexmark's queries use as a column) is a name.
  */
 const FLINK_KEYWORDS = new Set(

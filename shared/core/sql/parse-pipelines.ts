@@ -9,6 +9,7 @@ import type {
   ExpressionContext,
   FunctionCallContext,
   GroupItemDefinitionContext,
+  OverWindowItemContext,
   QueryStatementContext,
   SelectStatementContext,
   SimpleCreateTableContext,
@@ -259,6 +260,7 @@ function compileTopN(
   table: SourceTable,
   builder: ExpressionBuilder,
   sql: string,
+  filters: ReadonlyMap<number, { text: string; at: Position }>,
 ): Record<string, unknown> {
   const text = (node: Node) => sourceOf(node, sql);
   const outer = query.selectStatement();
@@ -276,9 +278,10 @@ function compileTopN(
     return builder.refuse(inner, "this Window Top-N subquery");
   const tvf = select.fromClause()?.tableExpression().windowTVFClause()?.windowTVFExpression();
   if (!tvf) {
-    if (/\bGROUP\s+BY\b/i.test(text(inner)))
-      return builder.refuse(inner, "Window Top-N after a window aggregation (not yet: Top-N over a window TVF's rows is supported)");
-    return builder.refuse(select, "a Window Top-N that does not rank a window TVF's rows");
+    const aggregation = select.fromClause()?.tableExpression().tableReference()[0]?.tablePrimary().atomExpressionTable()?.queryStatement();
+    if (aggregation?.selectStatement()?.groupByClause())
+      return compileRankedAggregation(name, outer, select, aggregation, table, builder, sql, filters);
+    return builder.refuse(select, "a Window Top-N that does not rank a window TVF's rows or a window aggregation's");
   }
   if (select.groupByClause() || select.havingClause()) builder.refuse(select, "Window Top-N after a window aggregation (not yet)");
   const window = tvfWindow(tvf, table, builder, sql);
@@ -296,29 +299,13 @@ function compileTopN(
     const over = item.selectWindowItemColumnName()?.overWindowItem();
     if (over) {
       if (rownum !== undefined) builder.refuse(over, "a second ROW_NUMBER()");
-      if (!/^ROW_NUMBER\s*\(\s*\)$/i.test(text(over.primaryExpression())))
-        builder.refuse(over, `${text(over.primaryExpression())} OVER (ROW_NUMBER() is)`);
-      rownum = identifierPath(text(over.identifier()));
-      const spec = over.windowSpec();
-      if (!spec || spec.windowFrame())
-        return builder.refuse(over, "this OVER window (write OVER (PARTITION BY window_start, window_end ORDER BY …))");
-      const partition = (spec.partitionByClause()?.columnName() ?? []).map((c) => builder.unqualified(identifierPath(text(c))));
-      if (
-        !partition.includes("window_start") ||
-        !partition.includes("window_end") ||
-        (spec.partitionByClause()?.primaryExpression().length ?? 0) > 0
-      )
-        builder.refuse(spec, "a ranking that is not PARTITION BY window_start, window_end [, columns]");
-      keys = partition.filter((c) => c !== "window_start" && c !== "window_end" && c !== "window_time");
-      for (const key of keys) if (!Object.hasOwn(table.columns, key)) builder.refuse(spec, `the unknown column ${key}`);
-      const items = spec.orderByClause()?.orderItemDefinition() ?? [];
-      if (items.length === 0) builder.refuse(spec, "a ranking without ORDER BY");
-      for (const o of items) {
-        const column = o.columnName();
-        if (!column || o.KW_NULLS()) builder.refuse(o, "this ORDER BY item (order by a column, ASC or DESC)");
-        const field = builder.unqualified(identifierPath(text(column as Node)));
-        if (!Object.hasOwn(table.columns, field)) builder.refuse(o, `the unknown column ${field}`);
-        order.push({ field, desc: o.KW_DESC() !== null });
+      const ranking = overRanking(over, builder, sql);
+      rownum = ranking.rownum;
+      keys = ranking.partition;
+      for (const key of keys) if (!Object.hasOwn(table.columns, key)) builder.refuse(over, `the unknown column ${key}`);
+      for (const o of ranking.order) {
+        if (!Object.hasOwn(table.columns, o.field)) builder.refuse(over, `the unknown column ${o.field}`);
+        order.push(o);
       }
       continue;
     }
@@ -332,7 +319,59 @@ function compileTopN(
   if (rownum === undefined) return builder.refuse(select, "a Window Top-N without ROW_NUMBER() OVER (…) AS rownum");
   for (const o of order) if (!fields.includes(o.field)) fields.push(o.field);
 
-  // the outer query: SELECT * (or columns of the subquery) … WHERE rownum <= N
+  const n = rowLimit(outer, rownum, builder);
+
+  const { filter, where } = conditionOf(select, table, builder);
+  const at = builder.at(tvf);
+  const column = (c: string): Expr => ({ at, kind: "column", name: c });
+  return {
+    name,
+    key: keys.length === 1 ? keys[0] : keys,
+    ...(Object.keys(filter).length > 0 ? { filter } : {}),
+    ...readsOf(table, where),
+    window,
+    aggregates: { rows: { top: { n, fields, order } } },
+    select: {
+      window_start: column("window_start"),
+      window_end: column("window_end"),
+      ...Object.fromEntries(keys.map((k) => [k.slice(k.lastIndexOf(".") + 1), column(k)])),
+      rows: column("rows"),
+    },
+  };
+}
+
+/** ROW_NUMBER() OVER (PARTITION BY window_start, window_end [, columns] ORDER BY column [ASC|DESC], …) AS alias */
+function overRanking(
+  over: OverWindowItemContext,
+  builder: ExpressionBuilder,
+  sql: string,
+): { rownum: string; partition: string[]; order: { field: string; desc: boolean }[] } {
+  const text = (node: Node) => sourceOf(node, sql);
+  if (!/^ROW_NUMBER\s*\(\s*\)$/i.test(text(over.primaryExpression())))
+    builder.refuse(over, `${text(over.primaryExpression())} OVER (ROW_NUMBER() is)`);
+  const rownum = identifierPath(text(over.identifier()));
+  const spec = over.windowSpec();
+  if (!spec || spec.windowFrame())
+    return builder.refuse(over, "this OVER window (write OVER (PARTITION BY window_start, window_end ORDER BY …))");
+  const partition = (spec.partitionByClause()?.columnName() ?? []).map((c) => builder.unqualified(identifierPath(text(c))));
+  if (
+    !partition.includes("window_start") ||
+    !partition.includes("window_end") ||
+    (spec.partitionByClause()?.primaryExpression().length ?? 0) > 0
+  )
+    builder.refuse(spec, "a ranking that is not PARTITION BY window_start, window_end [, columns]");
+  const items = spec.orderByClause()?.orderItemDefinition() ?? [];
+  if (items.length === 0) builder.refuse(spec, "a ranking without ORDER BY");
+  const order = items.map((o) => {
+    const column = o.columnName();
+    if (!column || o.KW_NULLS()) builder.refuse(o, "this ORDER BY item (order by a column, ASC or DESC)");
+    return { field: builder.unqualified(identifierPath(text(column as Node))), desc: o.KW_DESC() !== null };
+  });
+  return { rownum, partition: partition.filter((c) => c !== "window_start" && c !== "window_end" && c !== "window_time"), order };
+}
+
+/** The outer query of a Window Top-N: SELECT * (or the subquery's columns) … WHERE rownum <= N (or < N, or = 1): N. */
+function rowLimit(outer: SelectStatementContext, rownum: string, builder: ExpressionBuilder): number {
   const outerItems = outer.selectClause().selectList().columnProjectItem();
   if (!outerItems.every((i) => i.tableAllColumns() || i.columnName() || i.selectLiteralColumnName()))
     builder.refuse(outer.selectClause(), "this outer select list (SELECT * or the subquery's columns)");
@@ -353,25 +392,43 @@ function compileTopN(
             : undefined
       : undefined;
   if (n === undefined || n < 1 || n > MAX_TOP_ROWS)
-    builder.refuse(outer.whereClause() ?? outer, `a Window Top-N without WHERE ${rownum} <= N (N from 1 to ${MAX_TOP_ROWS})`);
+    return builder.refuse(outer.whereClause() ?? outer, `a Window Top-N without WHERE ${rownum} <= N (N from 1 to ${MAX_TOP_ROWS})`);
+  return n;
+}
 
-  const { filter, where } = conditionOf(select, table, builder);
-  const at = builder.at(tvf);
-  const column = (c: string): Expr => ({ at, kind: "column", name: c });
-  return {
-    name,
-    key: keys.length === 1 ? keys[0] : keys,
-    ...(Object.keys(filter).length > 0 ? { filter } : {}),
-    ...readsOf(table, where),
-    window,
-    aggregates: { rows: { top: { n, fields, order } } },
-    select: {
-      window_start: column("window_start"),
-      window_end: column("window_end"),
-      ...Object.fromEntries(keys.map((k) => [k.slice(k.lastIndexOf(".") + 1), column(k)])),
-      rows: column("rows"),
-    },
-  };
+/**
+ * Window Top-N after a window aggregation (Flink's documented query):
+ *   SELECT * FROM (
+ *     SELECT *, ROW_NUMBER() OVER (PARTITION BY window_start, window_end [, key columns] ORDER BY aggregate DESC) AS rownum
+ *     FROM (SELECT window_start, window_end, key…, aggregates… FROM TABLE(…) GROUP BY window_start, window_end, key…)
+ *   ) WHERE rownum <= N
+ * compiles to the aggregation's pipeline with a rank: its results are the rankings.
+ */
+function compileRankedAggregation(
+  name: string,
+  outer: SelectStatementContext,
+  middle: SelectStatementContext,
+  aggregation: QueryStatementContext,
+  table: SourceTable,
+  builder: ExpressionBuilder,
+  sql: string,
+  filters: ReadonlyMap<number, { text: string; at: Position }>,
+): Record<string, unknown> {
+  if (middle.whereClause() || middle.groupByClause() || middle.havingClause())
+    builder.refuse(middle, "a condition or grouping around the ranked aggregation (rank the aggregation's rows as they are)");
+  let ranking: ReturnType<typeof overRanking> | undefined;
+  for (const item of middle.selectClause().selectList().columnProjectItem()) {
+    const over = item.selectWindowItemColumnName()?.overWindowItem();
+    if (over) {
+      if (ranking !== undefined) builder.refuse(over, "a second ROW_NUMBER()");
+      ranking = overRanking(over, builder, sql);
+    } else if (!item.tableAllColumns() && !(item.selectLiteralColumnName()?.columnName() ?? item.columnName()))
+      builder.refuse(item, "this ranked column (select the aggregation's columns as they are)");
+  }
+  if (ranking === undefined) return builder.refuse(middle, "a Window Top-N without ROW_NUMBER() OVER (…) AS rownum");
+  const n = rowLimit(outer, ranking.rownum, builder);
+  const pipeline = compileQuery(name, aggregation, table, sql, filters);
+  return { ...pipeline, rank: { n, partition: ranking.partition, order: ranking.order, rownum: ranking.rownum } };
 }
 
 /** A view with no window and no aggregation (Nexmark's `CREATE VIEW bid AS SELECT … FROM datagen WHERE …`): what queries read, not a pipeline. */
@@ -545,7 +602,7 @@ function compileQuery(
   const text = (node: Node) => sourceOf(node, sql);
   const col = (node: Node) => builder.unqualified(identifierPath(text(node)));
   const whole = text(query);
-  if (/\bROW_NUMBER\s*\(/i.test(whole)) return compileTopN(name, query, table, builder, sql);
+  if (/\bROW_NUMBER\s*\(/i.test(whole)) return compileTopN(name, query, table, builder, sql, filters);
   if (/\bOVER\s*\(/i.test(whole)) builder.refuse(query, "an OVER aggregation");
   const select = query.selectStatement();
   if (!select || query.orderByClause() || query.limitClause() || query.withClause() || query.queryStatement().length > 0) {
