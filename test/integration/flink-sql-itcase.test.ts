@@ -78,10 +78,11 @@ function sameScalar(actual: unknown, expected: Value): boolean {
   return actual === expected;
 }
 
-/** A ranked row on the columns the test asserts of it (the test's outer select list). */
+/** A ranked row: the test's outer select list's columns, in its order, each value equal. */
 function sameRow(actual: unknown, expected: Value): boolean {
   if (actual === null || typeof actual !== "object" || expected === null || typeof expected !== "object" || Array.isArray(expected))
     return false;
+  if (JSON.stringify(Object.keys(actual)) !== JSON.stringify(Object.keys(expected))) return false;
   return Object.entries(expected).every(([name, value]) => sameScalar((actual as Record<string, unknown>)[name], value));
 }
 

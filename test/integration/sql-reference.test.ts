@@ -96,6 +96,11 @@ SELECT * FROM (
   )
 ) WHERE rownum <= 3;
 
+INSERT INTO spans
+SELECT window_start, window_end, window_time, service, MIN(ts) AS first_seen, MAX(ts) AS last_seen, 1 AS one
+FROM TABLE(TUMBLE(TABLE requests, DESCRIPTOR(ts), INTERVAL '1' MINUTE))
+GROUP BY window_start, window_end, window_time, service;
+
 INSERT INTO by_status
 SELECT window_start, window_end, status, COUNT(*) AS n, MAX(latency) - MIN(latency) AS spread
 FROM TABLE(CUMULATE(TABLE requests, DESCRIPTOR(ts), INTERVAL '1' MINUTE, INTERVAL '3' MINUTE))
@@ -147,6 +152,10 @@ const REFERENCE: Record<string, { sql: string; key: (row: Record<string, unknown
       GROUP BY user_id, session HAVING COUNT(*) >= 2`,
     key: (r) => String(r.user_id),
   },
+  spans: {
+    sql: `SELECT t // 60000 * 60000 AS ws, 60000 AS size, service, MIN(t) AS first_seen, MAX(t) AS last_seen FROM ev GROUP BY ALL`,
+    key: (r) => String(r.service),
+  },
   by_status: {
     // Panes dead-letters an event whose key is NULL (Flink would group NULLs): the reference leaves them out
     sql: `SELECT t // 180000 * 180000 AS ws, size, status, COUNT(*) AS n, MAX(latency) - MIN(latency) AS spread
@@ -193,6 +202,19 @@ function expectedValues(pipeline: string, r: Record<string, unknown>): Record<st
   const end = new Date(Number(r.ws) + Number(r.size)).toISOString();
   const { ws: _ws, size: _size, ...rest } = r;
   if (pipeline === "legacy") return { service: r.service, wstart: start, wend: end, n: r.n, lat: r.lat };
+  if (pipeline === "spans") {
+    const iso = (ms: unknown) => new Date(Number(ms)).toISOString();
+    const window_time = iso(Number(r.ws) + Number(r.size) - 1);
+    return {
+      window_start: start,
+      window_end: end,
+      window_time,
+      service: r.service,
+      first_seen: iso(r.first_seen),
+      last_seen: iso(r.last_seen),
+      one: 1,
+    };
+  }
   if (pipeline === "visits") return { user_id: r.user_id, s: start, e: end, n: r.n };
   if (pipeline === "slow_by_service") return { svc: r.svc, window_start: start, n: r.n, worst: r.worst };
   return { window_start: start, window_end: end, ...rest };
@@ -288,6 +310,8 @@ async function reference(events: readonly RequestEvent[]): Promise<Map<string, R
         rows: [],
       };
       (window.rows as unknown[]).push({
+        window_start: new Date(start).toISOString(),
+        window_end: new Date(start + 60_000).toISOString(),
         service: raw.service,
         endpoint: raw.endpoint,
         latency: raw.latency,

@@ -281,7 +281,7 @@ GROUP BY window_start, window_end, \`tags.host\`;`);
       ],
       [
         query(`SELECT window_start, window_end, service, MIN(service) AS n ${tumble} GROUP BY window_start, window_end, service`),
-        /^line 9, column 57: MIN of a STRING \(it needs a number\) is not supported: MIN\(service\)/,
+        /^line 9, column 57: MIN of a STRING \(it needs a number or a TIMESTAMP\) is not supported: MIN\(service\)/,
       ],
       [
         query(`SELECT window_start, window_end, service, AVG(latency) ${tumble} GROUP BY window_start, window_end, service`),

@@ -13,8 +13,12 @@ export type AggregateSpec =
     | { name: string; op: "sum" | "min" | "max" | "avg"; field: string }
     | { name: string; op: "quantiles"; field: string; q: number[]; accuracy: number }
     | { name: string; op: "distinct"; field: string; precision: number }
-    /** the first `n` rows of the window by `order` (Window Top-N over rows), each with `fields` */
-    | ({ name: string; op: "top" } & TopSpec)
+    /**
+     * the first `n` rows of the window by `order` (Window Top-N over rows), each with `fields` and its
+     * row number (named `rownum`); `columns`, when given, are a result row's columns in order, among
+     * them the window's and the row number
+     */
+    | ({ name: string; op: "top"; rownum?: string; columns?: string[] } & TopSpec)
   ) & {
     /** the unit of the values, for people (dashboard axes); no effect on the computation */
     unit?: string;
@@ -280,7 +284,10 @@ export function finalValues(specs: readonly AggregateSpec[], state: Readonly<Agg
       values[spec.name] =
         top === undefined || !complete(`t:${spec.name}`)
           ? null
-          : top.rows.map((row, rank) => ({ ...Object.fromEntries(spec.fields.map((f, i) => [f, row[i] ?? null])), rownum: rank + 1 }));
+          : top.rows.map((row, rank) => ({
+              ...Object.fromEntries(spec.fields.map((f, i) => [f, row[i] ?? null])),
+              [spec.rownum ?? "rownum"]: rank + 1,
+            }));
       continue;
     }
     const name = spec.field as string;

@@ -2,6 +2,7 @@
 // the selected expressions over the row Flink's window aggregation produces: the aggregates, the key's
 // columns and window_start, window_end, window_time. Pure.
 import { type AggregateSpec, type AggregateState, type AggregateValue, finalValues } from "../aggregates/state.ts";
+import type { TopValue } from "../aggregates/top.ts";
 import { EvaluationError, type Expr, evaluate, type SqlType, type SqlValue, typeOf } from "../sql/expressions.ts";
 
 /** What a projection reads of a pipeline (the pipeline schema checks its select list with it). */
@@ -115,15 +116,26 @@ function resultValue(value: SqlValue, type: SqlType): AggregateValue {
 /** Ranked rows as results carry them: a TIMESTAMP column's values as ISO-8601 text. */
 function topRowsOut(
   value: AggregateValue | undefined,
-  fields: readonly string[],
+  spec: Extract<AggregateSpec, { op: "top" }>,
   types: (name: string) => SqlType | undefined,
+  window: { start: number; end: number },
 ): AggregateValue {
   if (!Array.isArray(value)) return value ?? null;
-  const times = fields.filter((f) => types(f) === "TIMESTAMP");
-  if (times.length === 0) return value;
+  const iso = (ms: number) => new Date(ms).toISOString();
+  const rownum = spec.rownum ?? "rownum";
+  const times = new Set(spec.fields.filter((f) => types(f) === "TIMESTAMP"));
+  const columns = spec.columns ?? [...spec.fields, rownum];
   return value.map((row) => {
-    const out = { ...row };
-    for (const f of times) if (typeof out[f] === "number") out[f] = new Date(out[f] as number).toISOString();
+    const out: Record<string, TopValue> = {};
+    for (const column of columns) {
+      if (column === "window_start") out[column] = iso(window.start);
+      else if (column === "window_end") out[column] = iso(window.end);
+      else if (column === "window_time") out[column] = iso(window.end - 1);
+      else {
+        const v = row[column] ?? null;
+        out[column] = times.has(column) && typeof v === "number" ? iso(v) : v;
+      }
+    }
     return out;
   });
 }
@@ -184,7 +196,7 @@ export function windowValues(
     const whole = wholeAggregateOf(expr, pipeline.aggregates);
     if (whole !== undefined) {
       values[name] =
-        whole.op === "top" ? topRowsOut(aggregates[whole.name], whole.fields, projection.fieldType) : (aggregates[whole.name] ?? null);
+        whole.op === "top" ? topRowsOut(aggregates[whole.name], whole, projection.fieldType, window) : (aggregates[whole.name] ?? null);
       continue;
     }
     try {

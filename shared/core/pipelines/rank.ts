@@ -15,6 +15,8 @@ export interface RankSpec {
   order: { field: string; desc: boolean }[];
   /** the name of the row number in each ranked row */
   rownum: string;
+  /** a ranked row's columns in order, the row number among them (default: the key's result values, then the row number) */
+  columns?: string[];
 }
 
 /** A ranked row: the key's result values, and the key (the last tie-breaker). */
@@ -105,7 +107,11 @@ export function rankedResult(pipeline: string, rank: RankSpec, c: RankCandidates
       window_start: new Date(c.start).toISOString(),
       window_end: new Date(c.end).toISOString(),
       ...Object.fromEntries(rank.partition.map((column, i) => [column, c.partition[i] ?? null])),
-      rows: c.rows.map((row, i) => ({ ...row.values, [rank.rownum]: i + 1 })) as AggregateValue,
+      rows: c.rows.map((row, i) =>
+        rank.columns === undefined
+          ? { ...row.values, [rank.rownum]: i + 1 }
+          : Object.fromEntries(rank.columns.map((column) => [column, column === rank.rownum ? i + 1 : (row.values[column] ?? null)])),
+      ) as AggregateValue,
     },
     count: c.count,
     firedAt,

@@ -93,8 +93,17 @@ const topSchema = z
       .array(z.strictObject({ field: fieldPath, desc: z.boolean().default(false) }))
       .min(1)
       .max(8),
+    /** the name of each row's number (default rownum) */
+    rownum: z.string().min(1).max(64).optional(),
+    /** a ranked row's columns in order: fields, window_start, window_end, window_time and the row number (default: the fields, then the row number) */
+    columns: z.array(z.string().min(1).max(256)).min(1).max(40).optional(),
   })
   .superRefine((top, ctx) => {
+    const known = new Set([...top.fields, "window_start", "window_end", "window_time", top.rownum ?? "rownum"]);
+    top.columns?.forEach((c, i) => {
+      if (!known.has(c))
+        ctx.addIssue({ code: "custom", path: ["columns", i], message: `"${c}" is not a field, a window column or the row number` });
+    });
     top.order.forEach((o, i) => {
       if (!top.fields.includes(o.field))
         ctx.addIssue({ code: "custom", path: ["order", i, "field"], message: `"${o.field}" must be one of the fields the rows keep` });
@@ -239,6 +248,8 @@ export const pipelineSchema = z
           .min(1)
           .max(8),
         rownum: columnName.default("rownum"),
+        /** a ranked row's columns in order (default: the result's values, then the row number) */
+        columns: z.array(z.string().min(1).max(256)).min(1).max(40).optional(),
       })
       .optional(),
   })
@@ -286,8 +297,13 @@ export const pipelineSchema = z
       if (op === undefined || op === "count" || op === "distinct" || op === "top") continue;
       const field = op === "quantiles" ? (a.quantiles as { field: string }).field : (a[op] as string);
       const type = fieldType(field);
-      if (type !== undefined && type !== "NULL" && !["INT", "BIGINT", "DOUBLE"].includes(type))
-        ctx.addIssue({ code: "custom", path: ["aggregates", name, op], message: `${op} needs a number, but "${field}" is ${type}` });
+      const ordered = op === "min" || op === "max" ? ["INT", "BIGINT", "DOUBLE", "TIMESTAMP"] : ["INT", "BIGINT", "DOUBLE"];
+      if (type !== undefined && type !== "NULL" && !ordered.includes(type))
+        ctx.addIssue({
+          code: "custom",
+          path: ["aggregates", name, op],
+          message: `${op} needs a number${ordered.includes("TIMESTAMP") ? " or a TIMESTAMP" : ""}, but "${field}" is ${type}`,
+        });
     }
     const keyColumns = typeof p.key === "string" ? [p.key] : p.key;
     if (new Set(keyColumns).size !== keyColumns.length) ctx.addIssue({ code: "custom", path: ["key"], message: "names a column twice" });
@@ -309,7 +325,16 @@ export const pipelineSchema = z
       }
       if (op === "top") {
         const top = a.top as z.output<typeof topSchema>;
-        return { name, op, n: top.n, fields: top.fields, order: top.order, ...unit };
+        return {
+          name,
+          op,
+          n: top.n,
+          fields: top.fields,
+          order: top.order,
+          ...(top.rownum === undefined ? {} : { rownum: top.rownum }),
+          ...(top.columns === undefined ? {} : { columns: top.columns }),
+          ...unit,
+        };
       }
       if (op === "quantiles") {
         const quantiles = a.quantiles as z.output<typeof quantilesSchema>;

@@ -288,12 +288,19 @@ function compileTopN(
 
   // the inner select list: columns, and one ROW_NUMBER() OVER (PARTITION BY window_start, window_end, … ORDER BY …) AS alias
   const fields: string[] = [];
+  /** the subquery's columns in order (the window's and the row number among them) */
+  const ranked: string[] = [];
   let rownum: string | undefined;
   let keys: string[] = [];
   const order: { field: string; desc: boolean }[] = [];
   for (const item of select.selectClause().selectList().columnProjectItem()) {
     if (item.tableAllColumns()) {
-      for (const column of Object.keys(table.columns)) if (!fields.includes(column)) fields.push(column);
+      for (const column of Object.keys(table.columns)) {
+        if (!fields.includes(column)) fields.push(column);
+        ranked.push(column);
+      }
+      // a window TVF's rows are the table's columns and the window's
+      ranked.push(...WINDOW_COLUMNS);
       continue;
     }
     const over = item.selectWindowItemColumnName()?.overWindowItem();
@@ -301,6 +308,7 @@ function compileTopN(
       if (rownum !== undefined) builder.refuse(over, "a second ROW_NUMBER()");
       const ranking = overRanking(over, builder, sql);
       rownum = ranking.rownum;
+      ranked.push(rownum);
       keys = ranking.partition;
       for (const key of keys) if (!Object.hasOwn(table.columns, key)) builder.refuse(over, `the unknown column ${key}`);
       for (const o of ranking.order) {
@@ -312,6 +320,7 @@ function compileTopN(
     const plain = item.selectLiteralColumnName()?.columnName() ?? item.columnName();
     if (!plain || item.columnAlias()) return builder.refuse(item, "this ranked column (select the table's columns as they are)");
     const column = builder.unqualified(identifierPath(text(plain)));
+    ranked.push(column);
     if ((WINDOW_COLUMNS as readonly string[]).includes(column)) continue;
     if (!Object.hasOwn(table.columns, column)) builder.refuse(item, `the unknown column ${column}`);
     if (!fields.includes(column)) fields.push(column);
@@ -320,6 +329,7 @@ function compileTopN(
   for (const o of order) if (!fields.includes(o.field)) fields.push(o.field);
 
   const n = rowLimit(outer, rownum, builder);
+  const columns = outerColumns(outer, ranked, builder, sql);
 
   const { filter, where } = conditionOf(select, table, builder);
   const at = builder.at(tvf);
@@ -330,7 +340,7 @@ function compileTopN(
     ...(Object.keys(filter).length > 0 ? { filter } : {}),
     ...readsOf(table, where),
     window,
-    aggregates: { rows: { top: { n, fields, order } } },
+    aggregates: { rows: { top: { n, fields, order, rownum, columns } } },
     select: {
       window_start: column("window_start"),
       window_end: column("window_end"),
@@ -368,6 +378,23 @@ function overRanking(
     return { field: builder.unqualified(identifierPath(text(column as Node))), desc: o.KW_DESC() !== null };
   });
   return { rownum, partition: partition.filter((c) => c !== "window_start" && c !== "window_end" && c !== "window_time"), order };
+}
+
+/** The outer select list of a Window Top-N: the subquery's columns it names, in its order (all of them for SELECT *). */
+function outerColumns(outer: SelectStatementContext, inner: readonly string[], builder: ExpressionBuilder, sql: string): string[] {
+  const columns: string[] = [];
+  for (const item of outer.selectClause().selectList().columnProjectItem()) {
+    if (item.tableAllColumns()) {
+      columns.push(...inner);
+      continue;
+    }
+    const plain = item.selectLiteralColumnName()?.columnName() ?? item.columnName();
+    if (!plain || item.columnAlias()) return builder.refuse(item, "this outer select item (SELECT * or the subquery's columns)");
+    const column = builder.unqualified(identifierPath(sourceOf(plain, sql)));
+    if (!inner.includes(column)) builder.refuse(item, `the column ${column}, which the subquery does not select`);
+    columns.push(column);
+  }
+  return columns;
 }
 
 /** The outer query of a Window Top-N: SELECT * (or the subquery's columns) … WHERE rownum <= N (or < N, or = 1): N. */
@@ -416,19 +443,28 @@ function compileRankedAggregation(
 ): Record<string, unknown> {
   if (middle.whereClause() || middle.groupByClause() || middle.havingClause())
     builder.refuse(middle, "a condition or grouping around the ranked aggregation (rank the aggregation's rows as they are)");
+  const pipeline = compileQuery(name, aggregation, table, sql, filters);
+  const selected = Object.keys(pipeline.select as Record<string, unknown>);
   let ranking: ReturnType<typeof overRanking> | undefined;
+  const inner: string[] = [];
   for (const item of middle.selectClause().selectList().columnProjectItem()) {
     const over = item.selectWindowItemColumnName()?.overWindowItem();
+    const plain = item.selectLiteralColumnName()?.columnName() ?? item.columnName();
     if (over) {
       if (ranking !== undefined) builder.refuse(over, "a second ROW_NUMBER()");
       ranking = overRanking(over, builder, sql);
-    } else if (!item.tableAllColumns() && !(item.selectLiteralColumnName()?.columnName() ?? item.columnName()))
-      builder.refuse(item, "this ranked column (select the aggregation's columns as they are)");
+      inner.push(ranking.rownum);
+    } else if (item.tableAllColumns()) inner.push(...selected);
+    else if (plain && !item.columnAlias()) {
+      const column = builder.unqualified(identifierPath(sourceOf(plain, sql)));
+      if (!selected.includes(column)) builder.refuse(item, `the column ${column}, which the aggregation does not select`);
+      inner.push(column);
+    } else builder.refuse(item, "this ranked column (select the aggregation's columns as they are)");
   }
   if (ranking === undefined) return builder.refuse(middle, "a Window Top-N without ROW_NUMBER() OVER (…) AS rownum");
   const n = rowLimit(outer, ranking.rownum, builder);
-  const pipeline = compileQuery(name, aggregation, table, sql, filters);
-  return { ...pipeline, rank: { n, partition: ranking.partition, order: ranking.order, rownum: ranking.rownum } };
+  const columns = outerColumns(outer, inner, builder, sql);
+  return { ...pipeline, rank: { n, partition: ranking.partition, order: ranking.order, rownum: ranking.rownum, columns } };
 }
 
 /** A view with no window and no aggregation (Nexmark's `CREATE VIEW bid AS SELECT … FROM datagen WHERE …`): what queries read, not a pipeline. */
@@ -645,7 +681,7 @@ function compileQuery(
     const column = item.columnName();
     if (!column) builder.refuse(item, "this GROUP BY item (group by columns)");
     const columnName = col(column as Node);
-    if (tvf && (columnName === "window_start" || columnName === "window_end")) continue;
+    if (tvf && (WINDOW_COLUMNS as readonly string[]).includes(columnName)) continue;
     keys.push(columnName);
   }
   if (!window) return builder.refuse(select, "a query without a window (TUMBLE, HOP, CUMULATE or a SESSION group window)");
@@ -664,7 +700,12 @@ function compileQuery(
     const aliasName = alias ? identifierPath(text(alias).replace(/^AS\s+/i, "")) : undefined;
     let name: string;
     let expr: Expr;
-    if (plain) {
+    const literal = plain ? literalOf(text(plain), builder.at(plain)) : undefined;
+    if (plain && literal) {
+      if (!aliasName) builder.refuse(item, "a constant without a name (write 1 AS one)");
+      name = aliasName as string;
+      expr = literal;
+    } else if (plain) {
       const column = col(plain);
       const bound = (WINDOW_COLUMNS as readonly string[]).includes(column) && tvf;
       if (!bound && !keys.includes(column)) builder.refuse(item, `the column ${column}, neither grouped nor aggregated`);
@@ -807,8 +848,9 @@ class AggregateCollector {
     if (argument !== undefined) {
       // typed here, against the table's columns, so that a mistake names the user's line and column
       const type = typed(argument, this.table.columns);
-      if (op !== "count" && type !== "NULL" && !["INT", "BIGINT", "DOUBLE"].includes(type))
-        builder.refuse(ctx, `${fn} of a ${type} (it needs a number)`);
+      const ordered = op === "min" || op === "max" ? ["INT", "BIGINT", "DOUBLE", "TIMESTAMP"] : ["INT", "BIGINT", "DOUBLE"];
+      if (op !== "count" && type !== "NULL" && !ordered.includes(type))
+        builder.refuse(ctx, `${fn} of a ${type} (it needs a number${op === "min" || op === "max" ? " or a TIMESTAMP" : ""})`);
     }
     const spec: Record<string, unknown> = field === undefined ? { count: true } : distinct ? { distinct: field } : { [op]: field };
     const whole = itemName !== "" && sourceOf(item, this.sql).trim() === sourceOf(ctx, this.sql).trim();
@@ -831,6 +873,17 @@ function typed(e: Expr, columns: Readonly<Record<string, SqlType>>): SqlType {
     if (error instanceof SqlTypeError) throw new SqlSyntaxError(error.at, error.message);
     throw error;
   }
+}
+
+/** A select item the grammar takes for a column that is a constant: a number or a string. */
+function literalOf(text: string, at: Position): Expr | undefined {
+  if (/^-?\d+$/.test(text)) {
+    const value = Number(text);
+    return Number.isSafeInteger(value) ? { at, kind: "literal", value, type: Math.abs(value) < 2 ** 31 ? "INT" : "BIGINT" } : undefined;
+  }
+  if (/^-?\d*\.\d+(e-?\d+)?$/i.test(text)) return { at, kind: "literal", value: Number(text), type: "DOUBLE" };
+  if (/^'(?:[^']|'')*'$/.test(text)) return { at, kind: "literal", value: stringValue(text), type: "STRING" };
+  return undefined;
 }
 
 /** An expression without its positions: two arguments written alike are one computed value. */
