@@ -9,6 +9,7 @@ import { loadPipelinesFile } from "../../shared/app/pipelines-file.ts";
 import { PipelinesConfigError } from "../../shared/core/pipelines/parse.ts";
 import type { Pipeline } from "../../shared/core/pipelines/schema.ts";
 import { formatExpression } from "../../shared/core/sql/expressions.ts";
+import { readmeBlock } from "../helpers/readme.ts";
 
 const TABLE = `CREATE TABLE requests (
   service STRING,
@@ -244,6 +245,13 @@ GROUP BY window_start, window_end, who;
     expect(formatExpression(renamed?.where as NonNullable<Pipeline["where"]>)).toBe(
       "(((`event_type` = 2) AND (`price` > 0)) AND (`who` <> 7))",
     );
+  });
+
+  it("compiles the README's Window Top-N queries as printed, over the README's requests table", async () => {
+    const queries = ["INSERT INTO slowest", "INSERT INTO top_endpoints"].map((marker) => readmeBlock(marker).code);
+    const [slowest, top] = await load(`${TABLE}${queries.join("\n")}`);
+    expect(slowest?.aggregates[0]).toMatchObject({ op: "top", n: 3, order: [{ field: "latency", desc: true }] });
+    expect(top?.rank).toMatchObject({ n: 3, partition: [], order: [{ field: "n", desc: true }] });
   });
 
   it("reads a nested JSON field through a backquoted dotted column", async () => {

@@ -8,7 +8,8 @@ import type { ChartData, MetricInfo, ProgressHistory, WindowRow } from "./model.
 /** The plottable numbers of a pipeline's results: one per aggregate, one per quantile of a quantiles aggregate. */
 export function metricsOf(aggregates: readonly AggregateSpec[]): MetricInfo[] {
   return aggregates.flatMap((a): MetricInfo[] => {
-    if (a.op === "top") return []; // ranked rows: a table, not a line
+    // ranked rows are a table, not a line; a name starting with $ is a SQL query's inner aggregate
+    if (a.op === "top" || a.name.startsWith("$")) return [];
     const unit = a.unit ?? (a.op === "count" ? "events" : a.op === "distinct" ? "distinct values" : undefined);
     const info = (id: string, label: string): MetricInfo => (unit === undefined ? { id, label } : { id, label, unit });
     if (a.op === "count") return [{ ...info(a.name, "count"), countsEvents: true }];
