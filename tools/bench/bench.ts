@@ -4,11 +4,13 @@
 // would bill (capacity.ts) and from Lambda's measured invocations and durations, at published prices.
 import { readFileSync } from "node:fs";
 import { cpus } from "node:os";
+import { fileURLToPath } from "node:url";
 import type { DynamoDBClient } from "@aws-sdk/client-dynamodb";
 import { UpdateItemCommand } from "@aws-sdk/client-dynamodb";
 import { GetRecordsCommand, GetShardIteratorCommand, type KinesisClient, PutRecordsCommand } from "@aws-sdk/client-kinesis";
 import pLimit from "p-limit";
 import { type DeploymentConfig, parseDeploymentConfig } from "../../infra/config.ts";
+import { loadPipelinesFile } from "../../shared/app/pipelines-file.ts";
 import { createDynamoDbClient, createKinesisClient } from "../../shared/aws/clients.ts";
 import { N, S } from "../../shared/aws/dynamodb/attributes.ts";
 import { decodeLogItem } from "../../shared/aws/dynamodb/log.ts";
@@ -170,6 +172,8 @@ export interface BenchReport {
     streamShards: number;
   };
   seedDefault: MonthlyCost & { managedFlinkMonthlyMinUsd: number; eventsPerSecond: number; keys: number; eventsPerBatch: number };
+  /** the seed's pipelines written in Flink SQL against their JSON form, the same run length each: what a SQL pipeline costs */
+  sqlTwin: { json: MonthlyCost; sql: MonthlyCost; ratio: number };
   closeLatencyMs: { p50: number; p99: number; windows: number };
   freshnessMs: { p50: number; p99: number; windows: number };
   handlerCpuRatio: number;
@@ -304,6 +308,29 @@ export async function runBench(say: (message: string) => void = () => undefined,
     const seed = await simulate(dynalite.endpoint, seedPipelines(), "seed", seedLoad, 75, 62);
     const seedCost = monthlyCost(seed, config, prices, flinkMin, config.capacity.mode === "provisioned");
 
+    say("the seed's pipelines in Flink SQL (examples/monitoring.sql) beside their JSON twin: 15 minutes each, the last 8 measured");
+    const twinJson = monthlyCost(
+      await simulate(dynalite.endpoint, seedPipelines(), "twin-json", seedLoad, 15, 7),
+      config,
+      prices,
+      flinkMin,
+      false,
+    );
+    const twinSql = monthlyCost(
+      await simulate(
+        dynalite.endpoint,
+        await loadPipelinesFile(fileURLToPath(new URL("../../examples/monitoring.sql", import.meta.url))),
+        "twin-sql",
+        seedLoad,
+        15,
+        7,
+      ),
+      config,
+      prices,
+      flinkMin,
+      false,
+    );
+
     say("write units per event: a 1-minute tumbling and a 60-minute sliding-by-1-minute window (10 minutes, the last 5 measured)");
     const tumbling = await simulate(dynalite.endpoint, fixed("tumbling1m", { type: "tumbling", size: "1m" }), "t", seedLoad, 10, 5);
     const sliding = await simulate(
@@ -373,6 +400,7 @@ export async function runBench(say: (message: string) => void = () => undefined,
         keys: seedLoad.keys,
         eventsPerBatch: round(seed.batchEvents, 1),
       },
+      sqlTwin: { json: twinJson, sql: twinSql, ratio: round(twinSql.monthlyUsd / twinJson.monthlyUsd, 3) },
       closeLatencyMs: live.closeLatencyMs,
       freshnessMs: live.freshnessMs,
       handlerCpuRatio: round(seed.ingest.cpuMicros / seed.decodeCpuMicros, 2),
