@@ -11,6 +11,7 @@ import { DuckDBInstance } from "@duckdb/node-api";
 import { describe, expect, it } from "vitest";
 import { loadPipelinesFile } from "../../shared/app/pipelines-file.ts";
 import type { WindowResult } from "../../shared/core/types.ts";
+import { Chaos } from "../../tools/local/chaos.ts";
 import { replay } from "../../tools/local/replay.ts";
 import { emulatorEndpoints } from "../helpers/emulated.ts";
 
@@ -346,44 +347,50 @@ function close(actual: unknown, expected: unknown): boolean {
 }
 
 describe("Flink SQL pipelines against DuckDB", () => {
-  it("give DuckDB's rows, value for value, through panes replay", async () => {
-    // Prepare
-    const events = generate(4000);
-    const dir = await mkdtemp(join(tmpdir(), "panes-sql-reference-"));
-    const input = join(dir, "events.jsonl");
-    const file = join(dir, "requests.sql");
-    await writeFile(input, events.map((e) => JSON.stringify(e)).join("\n"));
-    await writeFile(file, SQL);
+  const events = generate(4000);
+  const expected = reference(events);
 
-    // Act
-    const summary = await replay({
-      pipelines: await loadPipelinesFile(file),
-      input,
-      shards: 2,
-      endpoints: emulatorEndpoints(),
-      batchSize: 250,
+  for (const faults of [undefined, new Chaos(0.2, 22)]) {
+    it(`give DuckDB's rows, value for value, through panes replay${faults ? ", under injected faults (crashes, redeliveries, overlapping units)" : ""}`, async () => {
+      // Prepare
+      const dir = await mkdtemp(join(tmpdir(), "panes-sql-reference-"));
+      const input = join(dir, "events.jsonl");
+      const file = join(dir, "requests.sql");
+      await writeFile(input, events.map((e) => JSON.stringify(e)).join("\n"));
+      await writeFile(file, SQL);
+
+      // Act
+      const summary = await replay({
+        pipelines: await loadPipelinesFile(file),
+        input,
+        shards: 2,
+        endpoints: emulatorEndpoints(),
+        batchSize: 250,
+        ...(faults ? { chaos: faults } : {}),
+      });
+
+      // Assess
+      const rows = await expected;
+      const actual = new Map<string, WindowResult>();
+      for (const r of summary.results) actual.set(`${r.pipeline}/${r.key}/${r.start}/${r.end}`, r);
+      expect(rows.size).toBeGreaterThan(150);
+      if (faults) expect(faults.total).toBeGreaterThan(20);
+      expect([...actual.keys()].sort()).toEqual([...rows.keys()].sort());
+      const wrong: string[] = [];
+      for (const [id, values] of rows) {
+        const got = actual.get(id)?.values ?? {};
+        expect(Object.keys(got)).toEqual(Object.keys(values));
+        for (const [name, value] of Object.entries(values))
+          if (!close(got[name], value)) wrong.push(`${id} ${name}: got ${JSON.stringify(got[name])}, DuckDB ${JSON.stringify(value)}`);
+      }
+      expect(wrong).toEqual([]);
+      // the NULL keys of by_status, and nothing else, were dead-lettered
+      const nullStatus = events.filter((e) => e.status === undefined || e.status === null).length;
+      expect(summary.late).toBe(0);
+      expect(summary.deadLettered).toBe(nullStatus);
+      expect(new Set(summary.letters.map((l) => `${l.pipeline}: ${l.reason.replace(/, got .*/, "")}`))).toEqual(
+        new Set(['by_status: key column "status" is NULL (a key needs a value)']),
+      );
     });
-
-    // Assess
-    const expected = await reference(events);
-    const actual = new Map<string, WindowResult>();
-    for (const r of summary.results) actual.set(`${r.pipeline}/${r.key}/${r.start}/${r.end}`, r);
-    expect(expected.size).toBeGreaterThan(150);
-    expect([...actual.keys()].sort()).toEqual([...expected.keys()].sort());
-    const wrong: string[] = [];
-    for (const [id, values] of expected) {
-      const got = actual.get(id)?.values ?? {};
-      expect(Object.keys(got)).toEqual(Object.keys(values));
-      for (const [name, value] of Object.entries(values))
-        if (!close(got[name], value)) wrong.push(`${id} ${name}: got ${JSON.stringify(got[name])}, DuckDB ${JSON.stringify(value)}`);
-    }
-    expect(wrong).toEqual([]);
-    // the NULL keys of by_status, and nothing else, were dead-lettered
-    const nullStatus = events.filter((e) => e.status === undefined || e.status === null).length;
-    expect(summary.late).toBe(0);
-    expect(summary.deadLettered).toBe(nullStatus);
-    expect(new Set(summary.letters.map((l) => `${l.pipeline}: ${l.reason.replace(/, got .*/, "")}`))).toEqual(
-      new Set(['by_status: key column "status" is NULL (a key needs a value)']),
-    );
-  });
+  }
 });
