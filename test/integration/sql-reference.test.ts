@@ -102,6 +102,11 @@ SELECT window_start, window_end, window_time, service, MIN(ts) AS first_seen, MA
 FROM TABLE(TUMBLE(TABLE requests, DESCRIPTOR(ts), INTERVAL '1' MINUTE))
 GROUP BY window_start, window_end, window_time, service;
 
+INSERT INTO latency_p90
+SELECT window_start, window_end, service, APPROX_PERCENTILE(latency * 1000, 0.9) AS p90_ms
+FROM TABLE(TUMBLE(TABLE requests, DESCRIPTOR(ts), INTERVAL '1' MINUTE))
+GROUP BY window_start, window_end, service;
+
 INSERT INTO by_status
 SELECT window_start, window_end, status, COUNT(*) AS n, MAX(latency) - MIN(latency) AS spread
 FROM TABLE(CUMULATE(TABLE requests, DESCRIPTOR(ts), INTERVAL '1' MINUTE, INTERVAL '3' MINUTE))
@@ -155,6 +160,13 @@ const REFERENCE: Record<string, { sql: string; key: (row: Record<string, unknown
   },
   spans: {
     sql: `SELECT t // 60000 * 60000 AS ws, 60000 AS size, service, MIN(t) AS first_seen, MAX(t) AS last_seen FROM ev GROUP BY ALL`,
+    key: (r) => String(r.service),
+  },
+  latency_p90: {
+    // the exact lower quantile (rank ⌊q·(n−1)⌋), which DDSketch's estimate stays within 1% of
+    sql: `SELECT t // 60000 * 60000 AS ws, 60000 AS size, service,
+        list_sort(list(latency * 1000) FILTER (WHERE latency IS NOT NULL))[floor(0.9 * (count(latency) - 1))::INTEGER + 1] AS p90_ms
+      FROM ev GROUP BY ALL`,
     key: (r) => String(r.service),
   },
   by_status: {
@@ -328,6 +340,13 @@ async function reference(events: readonly RequestEvent[]): Promise<Map<string, R
   }
 }
 
+/** APPROX_PERCENTILE's DDSketch: within its relative accuracy (1%) of the exact quantile. */
+function withinSketchAccuracy(actual: unknown, expected: unknown): boolean {
+  return (
+    typeof actual === "number" && typeof expected === "number" && Math.abs(actual - expected) <= 0.01 * Math.abs(expected) * (1 + 1e-9)
+  );
+}
+
 /** Equal, doubles within a relative 1e-9 (the two engines add in different orders). */
 function close(actual: unknown, expected: unknown): boolean {
   if (typeof actual === "number" && typeof expected === "number")
@@ -381,7 +400,8 @@ describe("Flink SQL pipelines against DuckDB", () => {
         const got = actual.get(id)?.values ?? {};
         expect(Object.keys(got)).toEqual(Object.keys(values));
         for (const [name, value] of Object.entries(values))
-          if (!close(got[name], value)) wrong.push(`${id} ${name}: got ${JSON.stringify(got[name])}, DuckDB ${JSON.stringify(value)}`);
+          if (!(name === "p90_ms" ? withinSketchAccuracy(got[name], value) : close(got[name], value)))
+            wrong.push(`${id} ${name}: got ${JSON.stringify(got[name])}, DuckDB ${JSON.stringify(value)}`);
       }
       expect(wrong).toEqual([]);
       // the NULL keys of by_status, and nothing else, were dead-lettered

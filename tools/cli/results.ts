@@ -50,6 +50,8 @@ export function formatValue(value: AggregateValue | undefined): string {
   if (typeof value === "number") return formatNumber(value);
   if (typeof value === "string") return printable(value);
   if (typeof value === "boolean") return String(value).toUpperCase();
+  // a ranking's rows
+  if (Array.isArray(value)) return printable(JSON.stringify(value));
   return Object.entries(value)
     .map(([q, v]) => `${q}=${formatNumber(v)}`)
     .join(" ");

@@ -19,7 +19,9 @@ export interface Projected {
 /** The SQL type of an aggregate's value, as Flink types it: COUNT is a BIGINT, AVG of an INT is an INT. */
 export function aggregateSqlType(spec: AggregateSpec, fieldType: (name: string) => SqlType | undefined): SqlType | undefined {
   if (spec.op === "count" || spec.op === "distinct") return "BIGINT";
-  if (spec.op === "quantiles" || spec.op === "top") return undefined; // not a SQL value: never selected
+  // one quantile is a number (SQL's APPROX_PERCENTILE); several, or ranked rows, are no SQL value
+  if (spec.op === "quantiles") return spec.q.length === 1 ? "DOUBLE" : undefined;
+  if (spec.op === "top") return undefined;
   const type = fieldType(spec.field);
   return type === undefined || type === "NULL" ? "DOUBLE" : type;
 }
@@ -56,7 +58,7 @@ export function resultRowTypes(pipeline: Projected): (name: string) => SqlType |
 export function wholeAggregateOf(expr: Expr, aggregates: readonly AggregateSpec[]): AggregateSpec | undefined {
   if (expr.kind !== "column") return undefined;
   const name = expr.name;
-  return aggregates.find((a) => a.name === name && (a.op === "quantiles" || a.op === "top"));
+  return aggregates.find((a) => a.name === name && ((a.op === "quantiles" && a.q.length > 1) || a.op === "top"));
 }
 
 interface Projection {
@@ -154,7 +156,12 @@ function resultRow(
     if (name === "window_end") return window.end;
     if (name === "window_time") return window.end - 1;
     if (keys.has(name)) return keys.get(name) as SqlValue;
-    const value = aggregates[name];
+    let value = aggregates[name];
+    // one quantile (APPROX_PERCENTILE) is its number
+    if (value !== null && typeof value === "object" && !Array.isArray(value)) {
+      const numbers = Object.values(value);
+      value = numbers.length === 1 ? (numbers[0] as number) : null;
+    }
     if (typeof value !== "number") return value === undefined || typeof value === "object" ? null : value;
     // AVG of an INT or BIGINT is one (Flink divides the sum by the count as integers)
     const type = projection.rowType(name);

@@ -742,7 +742,19 @@ function compileQuery(
   };
 }
 
-const AGGREGATE_OPS: Record<string, "count" | "sum" | "min" | "max" | "avg"> = AGGREGATES;
+const AGGREGATE_OPS: Record<string, "count" | "sum" | "min" | "max" | "avg" | "quantiles"> = {
+  ...AGGREGATES,
+  // Panes' extension: the DDSketch of the JSON form's quantiles (relative accuracy 1%, or the third argument)
+  APPROX_PERCENTILE: "quantiles",
+};
+
+/** A literal number argument of an aggregate (APPROX_PERCENTILE's percentage and accuracy), strictly between 0 and 1. */
+function fractionArgument(param: { getText(): string } | null | undefined, builder: ExpressionBuilder, node: Node, what: string): number {
+  const value = Number(param?.getText());
+  if (!(value > 0 && value < 1))
+    return builder.refuse(node, `APPROX_PERCENTILE with ${what} ${param?.getText() ?? "missing"} (write a number between 0 and 1)`);
+  return value;
+}
 
 /**
  * The aggregates a query's select list calls, and the computed values they read: each call becomes a
@@ -806,7 +818,8 @@ class AggregateCollector {
     const op = AGGREGATE_OPS[fn];
     if (!op) return scalar(ctx);
     const params = call.functionParam();
-    if (params.length !== 1) builder.refuse(ctx, `${fn} with ${params.length} arguments`);
+    const arity = op === "quantiles" ? [2, 3] : [1];
+    if (!arity.includes(params.length)) builder.refuse(ctx, `${fn} with ${params.length} arguments`);
     const distinct = call.setQuantifier()?.getText().toUpperCase() === "DISTINCT";
     if (distinct && op !== "count") builder.refuse(ctx, `${fn}(DISTINCT …) (COUNT(DISTINCT x) is supported)`);
     const param = params[0] as NonNullable<(typeof params)[0]>;
@@ -852,7 +865,20 @@ class AggregateCollector {
       if (op !== "count" && type !== "NULL" && !ordered.includes(type))
         builder.refuse(ctx, `${fn} of a ${type} (it needs a number${op === "min" || op === "max" ? " or a TIMESTAMP" : ""})`);
     }
-    const spec: Record<string, unknown> = field === undefined ? { count: true } : distinct ? { distinct: field } : { [op]: field };
+    const spec: Record<string, unknown> =
+      field === undefined
+        ? { count: true }
+        : distinct
+          ? { distinct: field }
+          : op === "quantiles"
+            ? {
+                quantiles: {
+                  field,
+                  q: [fractionArgument(params[1], builder, ctx, "the percentage")],
+                  accuracy: params[2] ? fractionArgument(params[2], builder, ctx, "the accuracy") : 0.01,
+                },
+              }
+            : { [op]: field };
     const whole = itemName !== "" && sourceOf(item, this.sql).trim() === sourceOf(ctx, this.sql).trim();
     const specShape = JSON.stringify(spec);
     let name = whole ? itemName : this.byShape.get(`aggregate ${specShape}`);
