@@ -107,6 +107,16 @@ SELECT window_start, window_end, service, APPROX_PERCENTILE(latency * 1000, 0.9)
 FROM TABLE(TUMBLE(TABLE requests, DESCRIPTOR(ts), INTERVAL '1' MINUTE))
 GROUP BY window_start, window_end, service;
 
+INSERT INTO runner_up
+SELECT * FROM (
+  SELECT *, ROW_NUMBER() OVER (PARTITION BY window_start, window_end ORDER BY n DESC) AS rownum
+  FROM (
+    SELECT window_start, window_end, service, COUNT(*) AS n
+    FROM TABLE(TUMBLE(TABLE requests, DESCRIPTOR(ts), INTERVAL '1' MINUTE))
+    GROUP BY window_start, window_end, service
+  )
+) WHERE rownum > 1 AND rownum <= 2;
+
 INSERT INTO by_status
 SELECT window_start, window_end, status, COUNT(*) AS n, MAX(latency) - MIN(latency) AS spread
 FROM TABLE(CUMULATE(TABLE requests, DESCRIPTOR(ts), INTERVAL '1' MINUTE, INTERVAL '3' MINUTE))
@@ -198,6 +208,13 @@ const RANKED: Record<string, { sql: string; partition: string[]; size: number }>
       QUALIFY rownum <= 2 ORDER BY ws, service, rownum`,
     partition: ["service"],
     size: 120_000,
+  },
+  runner_up: {
+    sql: `SELECT ws, service, n, ROW_NUMBER() OVER (PARTITION BY ws ORDER BY n DESC, service) AS rownum FROM (
+        SELECT t // 60000 * 60000 AS ws, service, COUNT(*) AS n FROM ev GROUP BY ALL)
+      QUALIFY rownum > 1 AND rownum <= 2 ORDER BY ws, rownum`,
+    partition: [],
+    size: 60_000,
   },
   worst_pairs: {
     sql: `SELECT ws, service, endpoint, worst, ROW_NUMBER() OVER (PARTITION BY ws ORDER BY worst DESC NULLS LAST, k) AS rownum FROM (

@@ -210,6 +210,8 @@ SELECT *
   event_type INT, auction BIGINT, bidder BIGINT, price BIGINT, dateTime TIMESTAMP(3), extra STRING,
   WATERMARK FOR dateTime AS dateTime - INTERVAL '4' SECOND
 ) WITH ('connector' = 'kinesis', 'format' = 'json');
+-- Nexmark's bid view, flattened (an apostrophe in a comment must not hide the names after it)
+/* the columns of the view: auction, bidder, price, dateTime, extra */
 CREATE VIEW bid AS SELECT auction, bidder, price, dateTime, extra FROM datagen WHERE event_type = 2;
 CREATE VIEW cents AS SELECT bidder AS who, price * 100 AS cents, dateTime FROM datagen WHERE event_type = 2 AND price > 0;
 INSERT INTO nexmark_q11
@@ -330,7 +332,7 @@ GROUP BY window_start, window_end, \`tags.host\`;`);
         query(
           `SELECT * FROM (SELECT *, ROW_NUMBER() OVER (PARTITION BY window_start, window_end ORDER BY latency DESC) AS r ${tumble}) WHERE r > 3`,
         ),
-        /a Window Top-N without WHERE r <= N \(N from 1 to 100\) is not supported: WHERE r > 3/,
+        /a Window Top-N without WHERE r <= N \(N from 1 to 100; with r > M for an offset\) is not supported: WHERE r > 3/,
       ],
     ];
     for (const [sql, expected] of cases) {

@@ -18,7 +18,7 @@ export type AggregateSpec =
      * row number (named `rownum`); `columns`, when given, are a result row's columns in order, among
      * them the window's and the row number
      */
-    | ({ name: string; op: "top"; rownum?: string; columns?: string[] } & TopSpec)
+    | ({ name: string; op: "top"; rownum?: string; columns?: string[]; from?: number } & TopSpec)
   ) & {
     /** the unit of the values, for people (dashboard axes); no effect on the computation */
     unit?: string;
@@ -284,10 +284,13 @@ export function finalValues(specs: readonly AggregateSpec[], state: Readonly<Agg
       values[spec.name] =
         top === undefined || !complete(`t:${spec.name}`)
           ? null
-          : top.rows.map((row, rank) => ({
-              ...Object.fromEntries(spec.fields.map((f, i) => [f, row[i] ?? null])),
-              [spec.rownum ?? "rownum"]: rank + 1,
-            }));
+          : top.rows
+              .map((row, rank) => ({
+                ...Object.fromEntries(spec.fields.map((f, i) => [f, row[i] ?? null])),
+                [spec.rownum ?? "rownum"]: rank + 1,
+              }))
+              // a rank offset: the first rows are kept (they rank the others) but not given
+              .slice((spec.from ?? 1) - 1);
       continue;
     }
     const name = spec.field as string;

@@ -17,6 +17,8 @@ export interface RankSpec {
   rownum: string;
   /** a ranked row's columns in order, the row number among them (default: the key's result values, then the row number) */
   columns?: string[];
+  /** a rank offset: the rows numbered from this one to n (default 1) */
+  from?: number;
 }
 
 /** A ranked row: the key's result values, and the key (the last tie-breaker). */
@@ -107,11 +109,14 @@ export function rankedResult(pipeline: string, rank: RankSpec, c: RankCandidates
       window_start: new Date(c.start).toISOString(),
       window_end: new Date(c.end).toISOString(),
       ...Object.fromEntries(rank.partition.map((column, i) => [column, c.partition[i] ?? null])),
-      rows: c.rows.map((row, i) =>
-        rank.columns === undefined
-          ? { ...row.values, [rank.rownum]: i + 1 }
-          : Object.fromEntries(rank.columns.map((column) => [column, column === rank.rownum ? i + 1 : (row.values[column] ?? null)])),
-      ) as AggregateValue,
+      rows: c.rows
+        .map((row, i) =>
+          rank.columns === undefined
+            ? { ...row.values, [rank.rownum]: i + 1 }
+            : Object.fromEntries(rank.columns.map((column) => [column, column === rank.rownum ? i + 1 : (row.values[column] ?? null)])),
+        )
+        // a rank offset: the first rows rank the others but are not given
+        .slice((rank.from ?? 1) - 1) as AggregateValue,
     },
     count: c.count,
     firedAt,

@@ -95,6 +95,8 @@ const topSchema = z
       .max(8),
     /** the name of each row's number (default rownum) */
     rownum: z.string().min(1).max(64).optional(),
+    /** a rank offset: the rows numbered from this one to n (default 1) */
+    from: z.number().int().min(1).max(MAX_TOP_ROWS).optional(),
     /** a ranked row's columns in order: fields, window_start, window_end, window_time and the row number (default: the fields, then the row number) */
     columns: z.array(z.string().min(1).max(256)).min(1).max(40).optional(),
   })
@@ -248,6 +250,8 @@ export const pipelineSchema = z
           .min(1)
           .max(8),
         rownum: columnName.default("rownum"),
+        /** a rank offset: the rows numbered from this one to n (default 1) */
+        from: z.number().int().min(1).max(MAX_TOP_ROWS).optional(),
         /** a ranked row's columns in order (default: the result's values, then the row number) */
         columns: z.array(z.string().min(1).max(256)).min(1).max(40).optional(),
       })
@@ -332,6 +336,7 @@ export const pipelineSchema = z
           fields: top.fields,
           order: top.order,
           ...(top.rownum === undefined ? {} : { rownum: top.rownum }),
+          ...(top.from === undefined ? {} : { from: top.from }),
           ...(top.columns === undefined ? {} : { columns: top.columns }),
           ...unit,
         };

@@ -458,9 +458,9 @@ export function flinkNamesIn(text: string): string[] {
   return words;
 }
 
-/** The words of a text, outside its string literals and backquotes, that are Flink SQL keywords and could be column names. */
+/** The words of a text, outside its string literals, backquotes and comments, that are Flink SQL keywords and could be column names. */
 function reservedWordsIn(text: string): string[] {
-  const bare = text.replace(/'(?:[^']|'')*'|`(?:[^`]|``)*`/g, " ");
+  const bare = text.replace(/'(?:[^']|'')*'|`(?:[^`]|``)*`|--[^\n]*|\/\*[\s\S]*?\*\//g, " ");
   return [...new Set(bare.match(/\b[A-Za-z_][A-Za-z0-9_]*\b/g) ?? [])].filter(
     (word) => KEYWORDS.has(word.toUpperCase()) && !SYNTAX.has(word.toUpperCase()),
   );
@@ -469,7 +469,8 @@ function reservedWordsIn(text: string): string[] {
 /** The text with every bare occurrence of `word` backquoted. */
 export function quoteWord(text: string, word: string): string {
   return text.replace(
-    /('(?:[^']|'')*'|`(?:[^`]|``)*`)|\b([A-Za-z_][A-Za-z0-9_]*)\b/g,
+    // string literals, backquoted names and comments are left as they are
+    /('(?:[^']|'')*'|`(?:[^`]|``)*`|--[^\n]*|\/\*[\s\S]*?\*\/)|\b([A-Za-z_][A-Za-z0-9_]*)\b/g,
     (match, quoted: string | undefined, bareWord: string | undefined) =>
       quoted === undefined && bareWord === word ? `\`${word}\`` : match,
   );

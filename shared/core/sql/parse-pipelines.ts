@@ -328,7 +328,7 @@ function compileTopN(
   if (rownum === undefined) return builder.refuse(select, "a Window Top-N without ROW_NUMBER() OVER (…) AS rownum");
   for (const o of order) if (!fields.includes(o.field)) fields.push(o.field);
 
-  const n = rowLimit(outer, rownum, builder);
+  const { n, from: first } = rowLimit(outer, rownum, builder);
   const columns = outerColumns(outer, ranked, builder, sql);
 
   const { filter, where } = conditionOf(select, table, builder);
@@ -340,7 +340,7 @@ function compileTopN(
     ...(Object.keys(filter).length > 0 ? { filter } : {}),
     ...readsOf(table, where),
     window,
-    aggregates: { rows: { top: { n, fields, order, rownum, columns } } },
+    aggregates: { rows: { top: { n, fields, order, rownum, columns, ...(first > 1 ? { from: first } : {}) } } },
     select: {
       window_start: column("window_start"),
       window_end: column("window_end"),
@@ -398,29 +398,47 @@ function outerColumns(outer: SelectStatementContext, inner: readonly string[], b
 }
 
 /** The outer query of a Window Top-N: SELECT * (or the subquery's columns) … WHERE rownum <= N (or < N, or = 1): N. */
-function rowLimit(outer: SelectStatementContext, rownum: string, builder: ExpressionBuilder): number {
+function rowLimit(outer: SelectStatementContext, rownum: string, builder: ExpressionBuilder): { n: number; from: number } {
   const outerItems = outer.selectClause().selectList().columnProjectItem();
   if (!outerItems.every((i) => i.tableAllColumns() || i.columnName() || i.selectLiteralColumnName()))
     builder.refuse(outer.selectClause(), "this outer select list (SELECT * or the subquery's columns)");
   const condition = outer.whereClause()?.booleanExpression();
   const limit = condition ? builder.build(condition) : undefined;
-  const bound =
-    limit?.kind === "compare" && limit.left.kind === "column" && limit.left.name === rownum && limit.right.kind === "literal"
-      ? { op: limit.op, value: limit.right.value }
-      : undefined;
-  const n =
-    bound && typeof bound.value === "number" && Number.isInteger(bound.value)
-      ? bound.op === "<="
-        ? bound.value
-        : bound.op === "<"
-          ? bound.value - 1
-          : bound.op === "=" && bound.value === 1
-            ? 1
-            : undefined
-      : undefined;
-  if (n === undefined || n < 1 || n > MAX_TOP_ROWS)
-    return builder.refuse(outer.whereClause() ?? outer, `a Window Top-N without WHERE ${rownum} <= N (N from 1 to ${MAX_TOP_ROWS})`);
-  return n;
+  // rownum <= N (or < N, = 1), and a rank offset: rownum > M (or >= M, BETWEEN M AND N)
+  let n: number | undefined;
+  let from = 1;
+  const bounds = limit === undefined ? [] : limit.kind === "and" ? limit.operands : [limit];
+  let understood = bounds.length > 0;
+  for (const b of bounds) {
+    if (b.kind === "between" && !b.negated && b.operand.kind === "column" && b.operand.name === rownum) {
+      const [low, high] = [b.low, b.high].map((e) => (e.kind === "literal" && typeof e.value === "number" ? e.value : Number.NaN));
+      if (Number.isInteger(low) && Number.isInteger(high)) {
+        from = Math.max(from, low as number);
+        n = Math.min(n ?? Number.POSITIVE_INFINITY, high as number);
+        continue;
+      }
+    }
+    const value =
+      b.kind === "compare" && b.left.kind === "column" && b.left.name === rownum && b.right.kind === "literal" ? b.right.value : undefined;
+    if (b.kind !== "compare" || typeof value !== "number" || !Number.isInteger(value)) {
+      understood = false;
+      continue;
+    }
+    if (b.op === "<=") n = Math.min(n ?? Number.POSITIVE_INFINITY, value);
+    else if (b.op === "<") n = Math.min(n ?? Number.POSITIVE_INFINITY, value - 1);
+    else if (b.op === "=") {
+      from = Math.max(from, value);
+      n = Math.min(n ?? Number.POSITIVE_INFINITY, value);
+    } else if (b.op === ">") from = Math.max(from, value + 1);
+    else if (b.op === ">=") from = Math.max(from, value);
+    else understood = false;
+  }
+  if (!understood || n === undefined || n < 1 || n > MAX_TOP_ROWS || from > n)
+    return builder.refuse(
+      outer.whereClause() ?? outer,
+      `a Window Top-N without WHERE ${rownum} <= N (N from 1 to ${MAX_TOP_ROWS}; with ${rownum} > M for an offset)`,
+    );
+  return { n, from };
 }
 
 /**
@@ -462,9 +480,12 @@ function compileRankedAggregation(
     } else builder.refuse(item, "this ranked column (select the aggregation's columns as they are)");
   }
   if (ranking === undefined) return builder.refuse(middle, "a Window Top-N without ROW_NUMBER() OVER (…) AS rownum");
-  const n = rowLimit(outer, ranking.rownum, builder);
+  const { n, from } = rowLimit(outer, ranking.rownum, builder);
   const columns = outerColumns(outer, inner, builder, sql);
-  return { ...pipeline, rank: { n, partition: ranking.partition, order: ranking.order, rownum: ranking.rownum, columns } };
+  return {
+    ...pipeline,
+    rank: { n, partition: ranking.partition, order: ranking.order, rownum: ranking.rownum, columns, ...(from > 1 ? { from } : {}) },
+  };
 }
 
 /** A view with no window and no aggregation (Nexmark's `CREATE VIEW bid AS SELECT … FROM datagen WHERE …`): what queries read, not a pipeline. */
@@ -539,7 +560,7 @@ function sourceView(name: string, query: QueryStatementContext, table: SourceTab
 
 /** The table or view a query reads: the first name after TABLE or FROM that is one (else the source table). */
 function relationOf(query: QueryStatementContext, relations: ReadonlyMap<string, SourceTable>, sql: string): SourceTable | undefined {
-  const text = sourceOf(query, sql).replace(/'(?:[^']|'')*'/g, "''");
+  const text = sourceOf(query, sql).replace(/'(?:[^']|'')*'|--[^\n]*|\/\*[\s\S]*?\*\//g, "''");
   for (const m of text.matchAll(/\b(?:TABLE|FROM)\s+(`(?:[^`]|``)*`|[A-Za-z_][A-Za-z0-9_]*)/gi)) {
     const relation = relations.get(identifierPath(m[1] as string));
     if (relation) return relation;
@@ -549,7 +570,7 @@ function relationOf(query: QueryStatementContext, relations: ReadonlyMap<string,
 
 /** The names that may qualify a query's columns: its table's name, and the alias the query gives it. */
 function qualifiersOf(query: QueryStatementContext, table: SourceTable, sql: string): string[] {
-  const text = sourceOf(query, sql).replace(/'(?:[^']|'')*'/g, "''");
+  const text = sourceOf(query, sql).replace(/'(?:[^']|'')*'|--[^\n]*|\/\*[\s\S]*?\*\//g, "''");
   const name = table.name.replace(/[.*+?^${}()|[\]\\]/g, "\\$&");
   const alias = text.match(new RegExp(`\\b${name}\\s+(?:AS\\s+)?([A-Za-z_][A-Za-z0-9_]*)\\b`, "i"))?.[1];
   const keywords = new Set(["WHERE", "GROUP", "ON", "JOIN", "WINDOW", "HAVING", "ORDER", "LIMIT", "UNION"]);
@@ -930,7 +951,7 @@ function stripPositions(e: unknown): unknown {
 export function extractFilters(sql: string): { sql: string; filters: Map<number, { text: string; at: Position }> } {
   const filters = new Map<number, { text: string; at: Position }>();
   let out = sql;
-  const pattern = /'(?:[^']|'')*'|`(?:[^`]|``)*`|--[^\n]*|\bFILTER\s*\(\s*WHERE\b/gi;
+  const pattern = /'(?:[^']|'')*'|`(?:[^`]|``)*`|--[^\n]*|\/\*[\s\S]*?\*\/|\bFILTER\s*\(\s*WHERE\b/gi;
   for (let m = pattern.exec(sql); m !== null; m = pattern.exec(sql)) {
     if (!/^FILTER/i.test(m[0])) continue;
     const open = sql.indexOf("(", m.index);
