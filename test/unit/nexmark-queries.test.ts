@@ -9,6 +9,7 @@ import { describe, expect, it } from "vitest";
 import { PipelinesConfigError } from "../../shared/core/pipelines/parse.ts";
 import type { Pipeline } from "../../shared/core/pipelines/schema.ts";
 import { formatExpression } from "../../shared/core/sql/expressions.ts";
+import { NEXMARK_DEFAULTS } from "../../tools/nexmark/generator.ts";
 import { compileQuery, EXAMPLES_DIR, formatReport, NEXMARK_QUERIES, type NexmarkReport } from "../../tools/nexmark/nexmark.ts";
 
 const flat = (text: string) => text.replace(/\s+/g, " ").trim();
@@ -222,22 +223,7 @@ describe("the nexmark report", () => {
       events: 1000,
       bids: 920,
       eventTimeSeconds: 0.1,
-      generator: {
-        seed: 1,
-        startTime: 0,
-        eventsPerSecond: 10_000,
-        personProportion: 1,
-        auctionProportion: 3,
-        bidProportion: 46,
-        hotAuctionRatio: 2,
-        hotBiddersRatio: 4,
-        hotSellersRatio: 4,
-        numInFlightAuctions: 100,
-        numActivePeople: 1000,
-        avgPersonByteSize: 200,
-        avgAuctionByteSize: 500,
-        avgBidByteSize: 100,
-      },
+      generator: { ...NEXMARK_DEFAULTS, startTime: 0 },
       shards: 2,
       batchSize: 1000,
       decode: { cpuSeconds: 0.002, eventsPerCoreSecond: 500_000 },

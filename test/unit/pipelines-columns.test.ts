@@ -1,16 +1,14 @@
 // The JSON form's SQL parts (issue 22): a composite key or none (a global window), computed values,
 // COUNT(field), NULLs skipped by aggregates of SQL columns, and a select list over the aggregates, the
 // key's columns and the window's bounds — checked against a brute-force computation of the same rows.
-import { mkdtemp, writeFile } from "node:fs/promises";
-import { tmpdir } from "node:os";
-import { join } from "node:path";
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
 import { loadPipelinesFile, readPipelinesInput } from "../../shared/app/pipelines-file.ts";
 import { addEvent, emptyState } from "../../shared/core/aggregates/state.ts";
 import { readPipelineEvent } from "../../shared/core/pipelines/events.ts";
-import { PipelinesConfigError, parsePipelines } from "../../shared/core/pipelines/parse.ts";
+import { parsePipelines } from "../../shared/core/pipelines/parse.ts";
 import { windowValues } from "../../shared/core/pipelines/project.ts";
+import { pipelinesFileWith, refusalOf } from "../helpers/pipelines-file.ts";
 
 const spec = {
   name: "latency",
@@ -31,22 +29,8 @@ const spec = {
   },
 };
 
-async function fileWith(pipelines: unknown[]): Promise<string> {
-  const dir = await mkdtemp(join(tmpdir(), "panes-columns-"));
-  const path = join(dir, "pipelines.json");
-  await writeFile(path, JSON.stringify({ pipelines }));
-  return path;
-}
-
 async function problemsOf(pipelines: unknown[]): Promise<string[]> {
-  const path = await fileWith(pipelines);
-  try {
-    await loadPipelinesFile(path);
-  } catch (error) {
-    expect(error).toBeInstanceOf(PipelinesConfigError);
-    return (error as PipelinesConfigError).problems;
-  }
-  throw new Error("expected the pipelines to be refused");
+  return (await refusalOf(pipelines)).error.problems;
 }
 
 const requestArb = fc.record(
@@ -64,7 +48,7 @@ const requestArb = fc.record(
 
 describe("the JSON form's SQL columns", () => {
   it("a composite key, computed values, COUNT(field) and NULL-skipping aggregates give a brute-force computation's select list", async () => {
-    const [pipeline] = await loadPipelinesFile(await fileWith([spec]));
+    const [pipeline] = await loadPipelinesFile(await pipelinesFileWith([spec]));
     const p = pipeline as NonNullable<typeof pipeline>;
     fc.assert(
       fc.property(fc.array(requestArb, { minLength: 1, maxLength: 30 }), (requests) => {
@@ -101,7 +85,7 @@ describe("the JSON form's SQL columns", () => {
   });
 
   it("ships compiled, reads a NULL key column as a dead letter with the reason, and a global window's key is []", async () => {
-    const path = await fileWith([spec, { ...spec, name: "all", key: [], select: { n: "n", at: "window_start" } }]);
+    const path = await pipelinesFileWith([spec, { ...spec, name: "all", key: [], select: { n: "n", at: "window_start" } }]);
     const [pipeline, global] = await loadPipelinesFile(path);
     expect(parsePipelines(await readPipelinesInput(path))).toEqual([pipeline, global]);
     const read = (p: typeof pipeline, event: object) => readPipelineEvent(p as NonNullable<typeof p>, { ts: 1000, ...event }, 2000);

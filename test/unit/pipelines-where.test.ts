@@ -2,15 +2,13 @@
 // loads, typed against the pipeline's `columns`, and applied to every event — kept when TRUE, not taken
 // when FALSE or NULL, dead-lettered with the reason when a field is not of its column's type or the
 // condition fails (division by zero). The events a pipeline takes match DuckDB's WHERE over the same rows.
-import { mkdtemp, writeFile } from "node:fs/promises";
-import { tmpdir } from "node:os";
-import { join } from "node:path";
 import fc from "fast-check";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { loadPipelinesFile, readPipelinesInput } from "../../shared/app/pipelines-file.ts";
 import { readPipelineEvent } from "../../shared/core/pipelines/events.ts";
-import { PipelinesConfigError, parsePipelines } from "../../shared/core/pipelines/parse.ts";
+import { parsePipelines } from "../../shared/core/pipelines/parse.ts";
 import { formatExpression, typesOf } from "../../shared/core/sql/expressions.ts";
+import { pipelinesFileWith, refusalOf } from "../helpers/pipelines-file.ts";
 import { COLUMNS, duck, exprOf, openReference, rowArb } from "../helpers/sql-expressions.ts";
 
 const base = {
@@ -21,29 +19,16 @@ const base = {
   aggregates: { n: { count: true } },
 };
 
-async function fileWith(pipelines: unknown[]): Promise<string> {
-  const dir = await mkdtemp(join(tmpdir(), "panes-where-"));
-  const path = join(dir, "pipelines.json");
-  await writeFile(path, JSON.stringify({ pipelines }));
-  return path;
-}
-
 async function problemsOf(pipelines: unknown[]): Promise<string[]> {
-  const path = await fileWith(pipelines);
-  try {
-    await loadPipelinesFile(path);
-  } catch (error) {
-    expect(error).toBeInstanceOf(PipelinesConfigError);
-    return (error as PipelinesConfigError).lines().map((line) => line.replace(path, "F"));
-  }
-  throw new Error("expected the pipelines to be refused");
+  const { path, error } = await refusalOf(pipelines);
+  return error.lines().map((line) => line.replace(path, "F"));
 }
 
 describe("a pipeline's where condition", () => {
   it("is compiled at load, shipped compiled, and keeps only the events it is TRUE for", async () => {
     // Prepare
     const spec = { ...base, columns: { status: "INT", region: "STRING" }, where: "status >= 500 AND region IN ('eu', 'us')" };
-    const path = await fileWith([spec]);
+    const path = await pipelinesFileWith([spec]);
 
     // Act
     const [pipeline] = await loadPipelinesFile(path);
@@ -66,7 +51,9 @@ describe("a pipeline's where condition", () => {
 
   it("dead-letters an event whose field is not of its column's type, or whose condition fails", async () => {
     const [pipeline] = parsePipelines(
-      (await readPipelinesInput(await fileWith([{ ...base, columns: { status: "INT", n: "INT" }, where: "status / n > 1" }]))) as object,
+      (await readPipelinesInput(
+        await pipelinesFileWith([{ ...base, columns: { status: "INT", n: "INT" }, where: "status / n > 1" }]),
+      )) as object,
     );
     const read = (event: object) => readPipelineEvent(pipeline as NonNullable<typeof pipeline>, { service: "api", ts: 1000, ...event });
     expect(read({ status: "teapot", n: 1 })).toEqual({

@@ -253,11 +253,6 @@ function topValueOf(value: unknown): TopValue {
   return JSON.stringify(value);
 }
 
-/** A key column's value as text (the key of a single column) or as JSON (in a composite key's array). */
-function keyPart(value: SqlValue): string | number | boolean {
-  return value as string | number | boolean;
-}
-
 /** The key text of an event, or the reason it has none. */
 function keyOf(
   pipeline: Pipeline,
@@ -273,7 +268,7 @@ function keyOf(
     const value = row(name);
     // Flink groups NULL keys together; Panes dead-letters them, visibly and redrivably (README)
     if (value === null) return { reason: `key column "${name}" is NULL (a key needs a value), got ${describe(valueAt(event, name))}` };
-    parts.push(keyPart(value));
+    parts.push(value);
   }
   if (typeof key === "string") return textOf(parts[0], `key column "${key}"`, maxKeyBytes);
   const text = JSON.stringify(parts);

@@ -102,14 +102,6 @@ export function flinkDurationMs(text: string): number | undefined {
   return unit === undefined ? undefined : Number(m[1]) * unit;
 }
 
-const AGGREGATES: Record<string, "count" | "sum" | "min" | "max" | "avg"> = {
-  COUNT: "count",
-  SUM: "sum",
-  MIN: "min",
-  MAX: "max",
-  AVG: "avg",
-};
-
 /** Compiles a Flink SQL pipelines file to the JSON form (`{ pipelines: [...] }`), unvalidated. */
 export function compilePipelinesSql(written: string): { pipelines: Record<string, unknown>[] } {
   // the positions of the text are kept: errors name the line and column the user wrote
@@ -763,8 +755,13 @@ function compileQuery(
   };
 }
 
+/** The aggregate functions of the subset, by name, and the JSON form's aggregate each compiles to. */
 const AGGREGATE_OPS: Record<string, "count" | "sum" | "min" | "max" | "avg" | "quantiles"> = {
-  ...AGGREGATES,
+  COUNT: "count",
+  SUM: "sum",
+  MIN: "min",
+  MAX: "max",
+  AVG: "avg",
   // Panes' extension: the DDSketch of the JSON form's quantiles (relative accuracy 1%, or the third argument)
   APPROX_PERCENTILE: "quantiles",
 };
