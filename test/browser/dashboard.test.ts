@@ -16,21 +16,25 @@ type Result = Omit<WindowRow, "firedAt">;
 const hhmm = (ms: number, timeZone: string) =>
   new Intl.DateTimeFormat("en-GB", { timeZone, hour: "2-digit", minute: "2-digit", hourCycle: "h23" }).format(ms);
 
-/** Pixels of the canvas close to an RGB colour: what a drawn series left on the chart. */
-function countPixels(page: Page, selector: string, rgb: [number, number, number]): Promise<number> {
-  return page.evaluate(
-    ({ selector, rgb }) => {
-      const canvas = document.querySelector<HTMLCanvasElement>(selector);
-      const context = canvas?.getContext("2d");
-      if (!canvas || !context) return 0;
-      const { data } = context.getImageData(0, 0, canvas.width, canvas.height);
-      let n = 0;
-      for (let i = 0; i < data.length; i += 4)
-        if (Math.abs((data[i] ?? 0) - rgb[0]) + Math.abs((data[i + 1] ?? 0) - rgb[1]) + Math.abs((data[i + 2] ?? 0) - rgb[2]) < 30) n++;
-      return n;
-    },
-    { selector, rgb },
-  );
+/**
+ * Pixels of the canvas close to an RGB colour: what a drawn series left on the chart. The chart is live
+ * (new windows redraw it, a change in its top keys rebuilds it), so this waits, up to `timeout`, for at
+ * least `atLeast` such pixels and then gives the count it found.
+ */
+async function pixelsOf(page: Page, selector: string, rgb: [number, number, number], atLeast: number, timeout: number): Promise<number> {
+  // gives the count once it is at least `atLeast`, else false (what waitForFunction waits past)
+  const count = ({ selector, rgb, atLeast }: { selector: string; rgb: [number, number, number]; atLeast: number }) => {
+    const canvas = document.querySelector<HTMLCanvasElement>(selector);
+    const context = canvas?.getContext("2d");
+    if (!canvas || !context) return false;
+    const { data } = context.getImageData(0, 0, canvas.width, canvas.height);
+    let n = 0;
+    for (let i = 0; i < data.length; i += 4)
+      if (Math.abs((data[i] ?? 0) - rgb[0]) + Math.abs((data[i + 1] ?? 0) - rgb[1]) + Math.abs((data[i + 2] ?? 0) - rgb[2]) < 30) n++;
+    return n >= atLeast ? n : false;
+  };
+  await page.waitForFunction(count, { selector, rgb, atLeast }, { timeout, polling: 500 }).catch(() => undefined);
+  return Number(await page.evaluate(count, { selector, rgb, atLeast: 0 }));
 }
 
 /**
@@ -107,7 +111,7 @@ describe("the dashboard in Chromium", () => {
       );
 
       // Assess: the chart drew its points (the first key's colour is on the canvas), with labelled axes
-      expect(await countPixels(page, `${section} .results-chart canvas`, [0x1f, 0x77, 0xb4])).toBeGreaterThan(50);
+      expect(await pixelsOf(page, `${section} .results-chart canvas`, [0x1f, 0x77, 0xb4], 51, time.left())).toBeGreaterThan(50);
       // the axes' labels (drawn on the canvas) are also the charts' accessible names
       expect(await page.locator(`${section} .results-chart .plot`).getAttribute("aria-label")).toMatch(
         new RegExp(
