@@ -4,7 +4,7 @@
 // dead-letter store with the reason. A record that does not match is simply not ours. Pure.
 
 import type { TopRow, TopValue } from "../aggregates/top.ts";
-import { EvaluationError, type Expr, evaluate, readColumn, type SqlType, type SqlValue, typeOf } from "../sql/expressions.ts";
+import { EvaluationError, type Expr, evaluate, readColumn, type SqlType, type SqlValue, simplify, typeOf } from "../sql/expressions.ts";
 import type { Pipeline } from "./schema.ts";
 
 /** Event times are epoch ms between 1970 and the end of year 9999. */
@@ -171,6 +171,7 @@ interface SqlReader {
   /** the types of every node of `where` and of the computed values */
   types: (e: Expr) => SqlType;
   computed: Map<string, Expr>;
+  where?: Expr;
 }
 
 const readers = new WeakMap<Pipeline, SqlReader>();
@@ -180,13 +181,17 @@ function sqlReaderOf(pipeline: Pipeline): SqlReader {
   if (reader === undefined) {
     const declared = (name: string) => pipeline.columns?.[name];
     const record = new WeakMap<Expr, SqlType>();
-    const computed = new Map(Object.entries(pipeline.computed ?? {}));
+    // as Flink plans them: constants computed once, an operator on the NULL literal NULL (`simplify`)
+    const computed = new Map(Object.entries(pipeline.computed ?? {}).map(([name, expr]) => [name, simplify(expr, declared)]));
     const computedTypes = new Map([...computed].map(([name, expr]) => [name, typeOf(expr, declared, record)]));
     // where reads the computed values too (a view's columns)
-    if (pipeline.where) typeOf(pipeline.where, (name) => computedTypes.get(name) ?? declared(name), record);
+    const scope = (name: string) => computedTypes.get(name) ?? declared(name);
+    const where = pipeline.where && simplify(pipeline.where, scope);
+    if (where) typeOf(where, scope, record);
     reader = {
       types: (e) => record.get(e) ?? typeOf(e, declared, record),
       computed,
+      where,
     };
     readers.set(pipeline, reader);
   }
@@ -232,10 +237,10 @@ function sqlRowOf(pipeline: Pipeline, event: unknown): (name: string) => SqlValu
  * reason the event cannot be judged (a field that is not of its column's type, a division by zero).
  */
 export function checkWhere(pipeline: Pipeline, event: unknown, row = sqlRowOf(pipeline, event)): "keep" | "skip" | { reason: string } {
-  const where = pipeline.where;
-  if (where === undefined) return "keep";
+  if (pipeline.where === undefined) return "keep";
+  const reader = sqlReaderOf(pipeline);
   try {
-    return evaluate(where, row, sqlReaderOf(pipeline).types) === true ? "keep" : "skip";
+    return evaluate(reader.where as Expr, row, reader.types) === true ? "keep" : "skip";
   } catch (error) {
     if (error instanceof ColumnError) return { reason: error.message.replace(" column)", " column of where)") };
     if (error instanceof EvaluationError) return { reason: `where: ${error.message}` };

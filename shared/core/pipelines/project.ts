@@ -3,7 +3,7 @@
 // columns and window_start, window_end, window_time. Pure.
 import { type AggregateSpec, type AggregateState, type AggregateValue, finalValues } from "../aggregates/state.ts";
 import type { TopValue } from "../aggregates/top.ts";
-import { EvaluationError, type Expr, evaluate, type SqlType, type SqlValue, typeOf } from "../sql/expressions.ts";
+import { EvaluationError, type Expr, evaluate, type SqlType, type SqlValue, simplify, typeOf } from "../sql/expressions.ts";
 
 /** What a projection reads of a pipeline (the pipeline schema checks its select list with it). */
 export interface Projected {
@@ -63,6 +63,7 @@ export function wholeAggregateOf(expr: Expr, aggregates: readonly AggregateSpec[
 
 interface Projection {
   select: [name: string, expr: Expr][];
+  having?: Expr;
   types: (e: Expr) => SqlType;
   rowType: (name: string) => SqlType | undefined;
   /** the SQL types of the event's fields (a ranked row's columns) */
@@ -77,11 +78,17 @@ function projectionOf(pipeline: Projected): Projection {
   if (projection === undefined) {
     const rowType = resultRowTypes(pipeline);
     const record = new WeakMap<Expr, SqlType>();
-    const select = Object.entries(pipeline.select ?? {});
+    // as Flink plans them: constants computed once, an operator on the NULL literal NULL (`simplify`)
+    const select = Object.entries(pipeline.select ?? {}).map(([name, expr]): [string, Expr] => [
+      name,
+      wholeAggregateOf(expr, pipeline.aggregates) ? expr : simplify(expr, rowType),
+    ]);
     for (const [, expr] of select) if (!wholeAggregateOf(expr, pipeline.aggregates)) typeOf(expr, rowType, record);
-    if (pipeline.having) typeOf(pipeline.having, rowType, record);
+    const having = pipeline.having && simplify(pipeline.having, rowType);
+    if (having) typeOf(having, rowType, record);
     projection = {
       select,
+      having,
       types: (e) => record.get(e) ?? typeOf(e, rowType, record),
       rowType,
       fieldType: fieldTypeOf(pipeline),
@@ -180,7 +187,7 @@ export function passesHaving(
   const projection = projectionOf(pipeline);
   const row = resultRow(pipeline, projection, key, window, finalValues(pipeline.aggregates, state));
   try {
-    return evaluate(pipeline.having, row, projection.types) === true;
+    return evaluate(projection.having as Expr, row, projection.types) === true;
   } catch (error) {
     if (!(error instanceof EvaluationError)) throw error;
     return false;

@@ -616,3 +616,130 @@ export function columnsOf(e: Expr, into = new Set<string>()): Set<string> {
   for (const child of children(e)) columnsOf(child, into);
   return into;
 }
+
+/** A node with its direct sub-expressions replaced (in the order `children` lists them). */
+function withChildren(e: Expr, c: Expr[]): Expr {
+  const at = (i: number) => c[i] as Expr;
+  switch (e.kind) {
+    case "literal":
+    case "column":
+      return e;
+    case "arithmetic":
+    case "concat":
+    case "compare":
+      return { ...e, left: at(0), right: at(1) };
+    case "negate":
+    case "not":
+    case "isNull":
+    case "cast":
+      return { ...e, operand: at(0) };
+    case "and":
+    case "or":
+      return { ...e, operands: c };
+    case "in":
+      return { ...e, operand: at(0), list: c.slice(1) };
+    case "between":
+      return { ...e, operand: at(0), low: at(1), high: at(2) };
+    case "like":
+      return { ...e, operand: at(0), pattern: at(1) };
+    case "case": {
+      let i = 0;
+      const operand = e.operand ? at(i++) : undefined;
+      const whens = e.whens.map(() => ({ when: at(i++), result: at(i++) }));
+      return { ...e, operand, whens, otherwise: e.otherwise ? at(i) : undefined };
+    }
+    case "call":
+      return { ...e, args: c };
+  }
+}
+
+const isNullLiteral = (e: Expr) => e.kind === "literal" && e.value === null;
+
+/**
+ * What Flink's planner makes of an expression before it runs (Calcite's RexSimplify and constant
+ * reduction), as far as it decides which events fail: a sub-expression without columns is computed once
+ * (one that fails stays, to fail each event); an operator that is NULL whenever an operand is NULL
+ * (Calcite's `Strong`: arithmetic, comparisons, LIKE, CAST, NOT, ABS …; IN by its tested operand, or when
+ * every element is) is NULL when that operand is the NULL literal, without evaluating the others; BETWEEN
+ * is the AND (NOT BETWEEN the OR) of two comparisons; AND is FALSE with a FALSE term, OR TRUE with a TRUE
+ * one, and both drop the terms that cannot decide; CASE drops the branches that cannot be taken. So
+ * `CAST(s AS INT) = CAST(NULL AS INT)` is NULL for every event, never a failed CAST.
+ */
+export function simplify(expr: Expr, columns: (name: string) => SqlType | undefined): Expr {
+  const types = typesOf(expr, columns);
+  const typeAt = (x: Expr) => (x.kind === "literal" ? x.type : typeOf(x, columns));
+  const literal = (value: SqlValue, type: SqlType, at: Position): Expr => ({ kind: "literal", value, type, at });
+  // what stands for a node keeps the node's type (Calcite adds the CAST too)
+  const typedAs = (x: Expr, type: SqlType): Expr =>
+    typeAt(x) === type || type === "NULL" ? x : x.kind === "literal" ? { ...x, type } : { kind: "cast", operand: x, to: type, at: x.at };
+  const fold = (node: Expr, type: SqlType): Expr => {
+    const c = children(node);
+    if (strongOperands(node).some(isNullLiteral)) return literal(null, type, node.at);
+    if (node.kind === "in" && node.list.every(isNullLiteral)) return literal(null, type, node.at);
+    if (node.kind === "between") {
+      const [x, low, high] = [node.operand, node.low, node.high];
+      const [op1, op2, join]: [ComparisonOp, ComparisonOp, "and" | "or"] = node.negated ? ["<", ">", "or"] : [">=", "<=", "and"];
+      const terms = [
+        fold({ kind: "compare", op: op1, left: x, right: low, at: node.at }, "BOOLEAN"),
+        fold({ kind: "compare", op: op2, left: x, right: high, at: node.at }, "BOOLEAN"),
+      ];
+      return fold({ kind: join, operands: terms, at: node.at }, type);
+    }
+    if (node.kind === "and" || node.kind === "or") {
+      const decisive = node.kind === "or";
+      if (node.operands.some((t) => t.kind === "literal" && t.value === decisive)) return literal(decisive, type, node.at);
+      const operands = node.operands.filter((t) => !(t.kind === "literal" && t.value === !decisive));
+      if (operands.length === 0) return literal(!decisive, type, node.at);
+      if (operands.every(isNullLiteral)) return literal(null, type, node.at);
+      if (operands.length === 1) return typedAs(operands[0] as Expr, type);
+      if (operands.length < node.operands.length) return { ...node, operands };
+    }
+    if (node.kind === "case" && node.operand === undefined) {
+      // a WHEN that is FALSE or NULL is never taken; one that is TRUE ends the CASE
+      const whens = node.whens.filter(({ when }) => !(when.kind === "literal" && when.value !== true));
+      const first = whens[0];
+      if (first === undefined) return node.otherwise ? typedAs(node.otherwise, type) : literal(null, type, node.at);
+      if (first.when.kind === "literal") return typedAs(first.result, type);
+      if (whens.length < node.whens.length) return typedAs({ ...node, whens }, type);
+    }
+    if (node.kind !== "literal" && node.kind !== "column" && c.every((x) => x.kind === "literal")) {
+      try {
+        return literal(
+          evaluate(
+            node,
+            () => null,
+            (x) => (x === node ? type : typeAt(x)),
+          ),
+          type,
+          node.at,
+        );
+      } catch (error) {
+        if (!(error instanceof EvaluationError)) throw error;
+      }
+    }
+    return node;
+  };
+  const go = (e: Expr): Expr => fold(withChildren(e, children(e).map(go)), types(e));
+  return go(expr);
+}
+
+/** The operands whose NULL makes a node NULL, whatever the others are (Calcite's `Strong`). */
+function strongOperands(e: Expr): Expr[] {
+  switch (e.kind) {
+    case "arithmetic":
+    case "negate":
+    case "concat":
+    case "compare":
+    case "not":
+    case "cast":
+    case "like":
+      return children(e);
+    case "call":
+      return e.name === "COALESCE" ? [] : e.args;
+    case "in":
+    case "between":
+      return [e.operand];
+    default:
+      return [];
+  }
+}
