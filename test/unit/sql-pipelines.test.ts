@@ -334,11 +334,50 @@ GROUP BY window_start, window_end, \`tags.host\`;`);
         ),
         /a Window Top-N without WHERE r <= N \(N from 1 to 100; with r > M for an offset\) is not supported: WHERE r > 3/,
       ],
+      [
+        query(
+          "SELECT window_start, window_end, endpoint, COUNT(*) AS n FROM TABLE(SESSION(TABLE requests PARTITION BY service, DESCRIPTOR(ts), INTERVAL '1' MINUTE)) GROUP BY window_start, window_end, endpoint",
+        ),
+        /^line 9, column 166: a SESSION window grouped by other keys than its PARTITION BY keys \(service\) is not supported: GROUP BY window_start, window_end, endpoint$/,
+      ],
+      [
+        query(
+          "SELECT * FROM (SELECT *, ROW_NUMBER() OVER (PARTITION BY window_start, window_end ORDER BY latency DESC) AS r FROM TABLE(SESSION(TABLE requests PARTITION BY service, DESCRIPTOR(ts), INTERVAL '1' MINUTE))) WHERE r <= 3",
+        ),
+        /^line 9, column 136: Window Top-N over SESSION windows \(rank TUMBLE, HOP or CUMULATE windows\) is not supported: SESSION\(\.\.\.\)$/,
+      ],
+      [
+        query("SELECT service, COUNT(*) AS n FROM requests GROUP BY HOP(ts, INTERVAL '5' MINUTE), service"),
+        /^line 9, column 68: the group window HOP \(write HOP\(time, slide, size\)\) is not supported: HOP\(ts, INTERVAL '5' MINUTE\)$/,
+      ],
+      [
+        query(
+          "SELECT service, COUNT(*) AS n FROM requests GROUP BY HOP(ts, INTERVAL '1' MINUTE, INTERVAL '5' MINUTE, INTERVAL '1' SECOND), service",
+        ),
+        /^line 9, column 68: HOP with 3 intervals \(write HOP\(time, slide, size\); an offset is not supported\) is not supported/,
+      ],
     ];
     for (const [sql, expected] of cases) {
       const problem = await refusal(sql);
       expect(problem, sql).toMatch(expected);
       expect(problem).not.toContain("\n");
     }
+  });
+
+  it("runs SESSION window TVFs (PARTITION BY as the key, none: one global session) and the legacy HOP group window", async () => {
+    const session = (partition: string, keys: string) =>
+      `${TABLE}INSERT INTO x SELECT window_start, window_end${keys}, COUNT(*) AS n FROM TABLE(SESSION(TABLE requests${partition}, DESCRIPTOR(ts), INTERVAL '0.5' SECOND)) GROUP BY window_start, window_end${keys};`;
+    const [keyed] = await load(session(" PARTITION BY service, endpoint", ", service, endpoint"));
+    expect(keyed?.key).toEqual(["service", "endpoint"]);
+    expect(keyed?.window).toEqual({ type: "session", gap: 500 });
+    const [global] = await load(session("", ""));
+    expect(global?.key).toEqual([]);
+    expect(global?.window).toEqual({ type: "session", gap: 500 });
+    const [hop] = await load(
+      `${TABLE}INSERT INTO x SELECT HOP_START(ts, INTERVAL '1' MINUTE, INTERVAL '5' MINUTE) AS s, HOP_END(ts, INTERVAL '1' MINUTE, INTERVAL '5' MINUTE) AS e, service, COUNT(*) AS n FROM requests GROUP BY HOP(ts, INTERVAL '1' MINUTE, INTERVAL '5' MINUTE), service;`,
+    );
+    expect(hop?.key).toBe("service");
+    expect(hop?.window).toEqual({ type: "sliding", size: 300_000, slide: 60_000 });
+    expect(Object.keys(hop?.select ?? {})).toEqual(["s", "e", "service", "n"]);
   });
 });

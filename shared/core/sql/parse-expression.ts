@@ -103,8 +103,9 @@ export class ExpressionBuilder extends FlinkSqlParserVisitor<Expr> {
   }
 
   /** Refuses a construct outside the subset, quoting it. */
-  refuse(node: Node, what?: string): never {
-    const text = sourceOf(node, this.source).replace(/\s+/g, " ");
+  /** Refuses a construct at its position, quoting its text (or `shown`, where the text was rewritten). */
+  refuse(node: Node, what?: string, shown?: string): never {
+    const text = shown ?? sourceOf(node, this.source).replace(/\s+/g, " ");
     const quoted = text.length > 60 ? `${text.slice(0, 57)}...` : text;
     throw new SqlSyntaxError(this.at(node), `${what ?? "this expression"} is not supported: ${quoted}`);
   }

@@ -33,6 +33,12 @@ import {
 
 const flink = new FlinkSQL();
 
+/** What is taken out of the text before the grammar reads it, by offset. */
+interface Rewrites {
+  filters: ReadonlyMap<number, { text: string; at: Position }>;
+  sessions: ReadonlyMap<number, SessionTvf>;
+}
+
 interface Node {
   start: { line: number; column: number; start: number } | null;
   stop: { stop: number } | null;
@@ -107,7 +113,9 @@ export function compilePipelinesSql(written: string): { pipelines: Record<string
   // the positions of the text are kept: errors name the line and column the user wrote
   // names Flink reads as names where the grammar has keywords, backquoted (found with the FILTERs blanked out)
   const names = flinkNamesIn(extractFilters(written).sql);
-  const { sql, filters } = extractFilters(names.reduce(quoteWord, written));
+  const filtered = extractFilters(names.reduce(quoteWord, written));
+  const { sql, sessions } = extractSessions(filtered.sql);
+  const rewrites: Rewrites = { filters: filtered.filters, sessions };
   const error = syntaxErrorOf(sql);
   if (error) throw error;
   const program = flink.parse(sql);
@@ -174,7 +182,7 @@ export function compilePipelinesSql(written: string): { pipelines: Record<string
   const source: SourceTable = table;
   return {
     pipelines: queries.map(({ name, query }) => ({
-      ...compileQuery(name, query, relationOf(query, relations, sql) ?? source, sql, filters),
+      ...compileQuery(name, query, relationOf(query, relations, sql) ?? source, sql, rewrites),
       outOfOrderness: source.outOfOrderness,
       allowedLateness: allowedLatenessMs ?? 0,
       ...(early === undefined ? {} : { early }),
@@ -221,21 +229,35 @@ function sourceTable(create: SimpleCreateTableContext, builder: ExpressionBuilde
 function watermarkDelay(expression: ExpressionContext, eventTime: string, builder: ExpressionBuilder, sql: string): number {
   const text = sourceOf(expression, sql).replace(/\s+/g, " ").trim();
   if (identifierPath(text) === eventTime) return 0;
-  const m = text.match(/^(`?[^`\s]+`?) - INTERVAL '(\d+)' ([A-Za-z]+)$/i);
-  const unit = INTERVAL_MS[(m?.[3] ?? "").toUpperCase()];
-  if (!m || identifierPath(m[1] as string) !== eventTime || unit === undefined) {
+  const m = text.match(/^(`?[^`\s]+`?) - (INTERVAL .*)$/i);
+  const delay = m ? intervalOf(m[2] as string) : undefined;
+  if (!m || identifierPath(m[1] as string) !== eventTime || delay === undefined) {
     return builder.refuse(expression, `this watermark (write WATERMARK FOR ${eventTime} AS ${eventTime} - INTERVAL '5' SECOND)`);
   }
-  return Number(m[2]) * unit;
+  return delay;
 }
 
 function intervalMs(interval: TimeIntervalExpressionContext | null, builder: ExpressionBuilder, sql: string): number {
   if (!interval) throw new Error("an interval the grammar guarantees is missing");
-  const text = sourceOf(interval, sql).replace(/\s+/g, " ").trim();
-  const m = text.match(/^INTERVAL '(\d+)' ([A-Za-z]+)$/i);
+  return positiveInterval(sourceOf(interval, sql)) ?? builder.refuse(interval, "this interval (write INTERVAL '5' MINUTE)");
+}
+
+/** `INTERVAL 'n' UNIT` in milliseconds, if it is one: n ≥ 0, with decimals if they make whole milliseconds ('0.005' SECOND). */
+function intervalOf(written: string): number | undefined {
+  const m = written
+    .replace(/\s+/g, " ")
+    .trim()
+    .match(/^INTERVAL '(\d+(?:\.\d+)?)' ([A-Za-z]+)$/i);
   const unit = INTERVAL_MS[(m?.[2] ?? "").toUpperCase()];
-  if (!m || unit === undefined || Number(m[1]) <= 0) return builder.refuse(interval, "this interval (write INTERVAL '5' MINUTE)");
-  return Number(m[1]) * unit;
+  if (!m || unit === undefined) return undefined;
+  const ms = Number(m[1]) * unit;
+  return Math.abs(ms - Math.round(ms)) < 1e-6 ? Math.round(ms) : undefined;
+}
+
+/** A window's length: an interval of at least one millisecond. */
+function positiveInterval(written: string): number | undefined {
+  const ms = intervalOf(written);
+  return ms !== undefined && ms > 0 ? ms : undefined;
 }
 
 /**
@@ -252,7 +274,7 @@ function compileTopN(
   table: SourceTable,
   builder: ExpressionBuilder,
   sql: string,
-  filters: ReadonlyMap<number, { text: string; at: Position }>,
+  rewrites: Rewrites,
 ): Record<string, unknown> {
   const text = (node: Node) => sourceOf(node, sql);
   const outer = query.selectStatement();
@@ -272,11 +294,13 @@ function compileTopN(
   if (!tvf) {
     const aggregation = select.fromClause()?.tableExpression().tableReference()[0]?.tablePrimary().atomExpressionTable()?.queryStatement();
     if (aggregation?.selectStatement()?.groupByClause())
-      return compileRankedAggregation(name, outer, select, aggregation, table, builder, sql, filters);
+      return compileRankedAggregation(name, outer, select, aggregation, table, builder, sql, rewrites);
     return builder.refuse(select, "a Window Top-N that does not rank a window TVF's rows or a window aggregation's");
   }
   if (select.groupByClause() || select.havingClause()) builder.refuse(select, "Window Top-N after a window aggregation (not yet)");
-  const window = tvfWindow(tvf, table, builder, sql);
+  if (rewrites.sessions.has(tvf.windowTVFName().start?.start ?? -1))
+    builder.refuse(tvf, "Window Top-N over SESSION windows (rank TUMBLE, HOP or CUMULATE windows)", "SESSION(...)");
+  const window = tvfWindow(tvf, table, builder, sql, rewrites.sessions);
 
   // the inner select list: columns, and one ROW_NUMBER() OVER (PARTITION BY window_start, window_end, … ORDER BY …) AS alias
   const fields: string[] = [];
@@ -449,11 +473,13 @@ function compileRankedAggregation(
   table: SourceTable,
   builder: ExpressionBuilder,
   sql: string,
-  filters: ReadonlyMap<number, { text: string; at: Position }>,
+  rewrites: Rewrites,
 ): Record<string, unknown> {
   if (middle.whereClause() || middle.groupByClause() || middle.havingClause())
     builder.refuse(middle, "a condition or grouping around the ranked aggregation (rank the aggregation's rows as they are)");
-  const pipeline = compileQuery(name, aggregation, table, sql, filters);
+  const pipeline = compileQuery(name, aggregation, table, sql, rewrites);
+  if ((pipeline.window as { type?: string }).type === "session")
+    builder.refuse(aggregation, "Window Top-N over SESSION windows (rank TUMBLE, HOP or CUMULATE windows)", "SESSION(...)");
   const selected = Object.keys(pipeline.select as Record<string, unknown>);
   let ranking: ReturnType<typeof overRanking> | undefined;
   const inner: string[] = [];
@@ -583,11 +609,17 @@ function readsOf(table: SourceTable, where: Expr | undefined, computed: Readonly
   };
 }
 
-/** A window TVF's window: TUMBLE, HOP or CUMULATE over the source table's event time. */
-function tvfWindow(tvf: WindowTVFExpressionContext, table: SourceTable, builder: ExpressionBuilder, sql: string): Record<string, unknown> {
+/** A window TVF's window: TUMBLE, HOP, CUMULATE or SESSION over the source table's event time. */
+function tvfWindow(
+  tvf: WindowTVFExpressionContext,
+  table: SourceTable,
+  builder: ExpressionBuilder,
+  sql: string,
+  sessions: ReadonlyMap<number, SessionTvf>,
+): Record<string, unknown> {
   const text = (node: Node) => sourceOf(node, sql);
   const params = tvf.windowTVFParam();
-  const kind = text(tvf.windowTVFName()).toUpperCase();
+  const kind = sessions.has(tvf.windowTVFName().start?.start ?? -1) ? "SESSION" : text(tvf.windowTVFName()).toUpperCase();
   const tableName = params[0]?.timeAttrColumn();
   if (!tableName || identifierPath(text(tableName)) !== table.name)
     builder.refuse(params[0] ?? tvf, `a window over something other than TABLE ${table.name}`);
@@ -605,7 +637,29 @@ function tvfWindow(tvf: WindowTVFExpressionContext, table: SourceTable, builder:
   if (kind === "TUMBLE" && intervals.length === 1) return { type: "tumbling", size: intervals[0] };
   if (kind === "HOP" && intervals.length === 2) return { type: "sliding", slide: intervals[0], size: intervals[1] };
   if (kind === "CUMULATE" && intervals.length === 2) return { type: "cumulate", step: intervals[0], size: intervals[1] };
+  if (kind === "SESSION" && intervals.length === 1) return { type: "session", gap: intervals[0] };
   return builder.refuse(tvf, `${kind} with ${intervals.length} intervals (an offset is not supported)`);
+}
+
+/** The legacy group window HOP(time, slide, size): a call in GROUP BY (the grammar's group window takes one interval). */
+function legacyHop(
+  item: GroupItemDefinitionContext,
+  builder: ExpressionBuilder,
+  sql: string,
+): { time: string; slide: number; size: number } | undefined {
+  const expressions = item.expression();
+  if (expressions.length !== 1) return undefined;
+  const m = sourceOf(expressions[0] as Node, sql).match(/^HOP\s*\(([\s\S]*)\)$/i);
+  if (!m) return undefined;
+  const args = (m[1] as string).split(",").map((a) => a.replace(/\s+/g, " ").trim());
+  if (args.length !== 3)
+    return builder.refuse(item, `HOP with ${args.length - 1} intervals (write HOP(time, slide, size); an offset is not supported)`);
+  const interval = (a: string) => positiveInterval(a) ?? builder.refuse(item, `the interval ${a} (write INTERVAL '5' MINUTE)`);
+  return {
+    time: builder.unqualified(identifierPath(args[0] as string)),
+    slide: interval(args[1] as string),
+    size: interval(args[2] as string),
+  };
 }
 
 /** WHERE: equality on STRING columns as a filter (cheap, before any decoding), the rest as a condition. */
@@ -645,13 +699,13 @@ function compileQuery(
   query: QueryStatementContext,
   table: SourceTable,
   sql: string,
-  filters: ReadonlyMap<number, { text: string; at: Position }>,
+  rewrites: Rewrites,
 ): Record<string, unknown> {
   const builder = new ExpressionBuilder(sql, undefined, qualifiersOf(query, table, sql));
   const text = (node: Node) => sourceOf(node, sql);
   const col = (node: Node) => builder.unqualified(identifierPath(text(node)));
   const whole = text(query);
-  if (/\bROW_NUMBER\s*\(/i.test(whole)) return compileTopN(name, query, table, builder, sql, filters);
+  if (/\bROW_NUMBER\s*\(/i.test(whole)) return compileTopN(name, query, table, builder, sql, rewrites);
   if (/\bOVER\s*\(/i.test(whole)) builder.refuse(query, "an OVER aggregation");
   const select = query.selectStatement();
   if (!select || query.orderByClause() || query.limitClause() || query.withClause() || query.queryStatement().length > 0) {
@@ -667,7 +721,7 @@ function compileQuery(
   let window: Record<string, unknown> | undefined;
   const tvf = from.windowTVFClause()?.windowTVFExpression();
   if (tvf) {
-    window = tvfWindow(tvf, table, builder, sql);
+    window = tvfWindow(tvf, table, builder, sql, rewrites.sessions);
   } else {
     const reference = from.tableReference()[0];
     if (!reference || identifierPath(text(reference.tablePrimary())) !== table.name)
@@ -688,7 +742,14 @@ function compileQuery(
       const interval = intervalMs(groupWindow.timeIntervalExpression(), builder, sql);
       if (kind === "TUMBLE") window = { type: "tumbling", size: interval };
       else if (kind === "SESSION") window = { type: "session", gap: interval };
-      else builder.refuse(groupWindow, `the group window ${kind} (use the HOP window TVF)`);
+      else builder.refuse(groupWindow, `the group window ${kind} (write HOP(time, slide, size))`);
+      continue;
+    }
+    const hop = legacyHop(item, builder, sql);
+    if (hop) {
+      if (tvf) builder.refuse(item, "a group window beside a window TVF");
+      if (hop.time !== table.eventTime) builder.refuse(item, `a window on a column other than ${table.eventTime}`);
+      window = { type: "sliding", slide: hop.slide, size: hop.size };
       continue;
     }
     const column = item.columnName();
@@ -697,7 +758,15 @@ function compileQuery(
     if (tvf && (WINDOW_COLUMNS as readonly string[]).includes(columnName)) continue;
     keys.push(columnName);
   }
-  if (!window) return builder.refuse(select, "a query without a window (TUMBLE, HOP, CUMULATE or a SESSION group window)");
+  if (!window) return builder.refuse(select, "a query without a window (TUMBLE, HOP, CUMULATE or SESSION)");
+  // Flink's own rule (PullUpWindowTableFunctionIntoWindowAggregateRule.validateWindow): the group keys
+  // of a SESSION window aggregation are window_start, window_end and exactly the window's PARTITION BY keys
+  const session = tvf ? rewrites.sessions.get(tvf.windowTVFName().start?.start ?? -1) : undefined;
+  if (session && (session.partition.length !== keys.length || !session.partition.every((c) => keys.includes(builder.unqualified(c)))))
+    builder.refuse(
+      select.groupByClause() as Node,
+      `a SESSION window grouped by other keys than its PARTITION BY keys (${session.partition.join(", ") || "none"})`,
+    );
   if (tvf && !groupItems.some((i) => col(i) === "window_start") && !groupItems.some((i) => col(i) === "window_end")) {
     builder.refuse(select.groupByClause() as Node, "a window TVF aggregation that does not GROUP BY window_start, window_end");
   }
@@ -705,7 +774,7 @@ function compileQuery(
     if (!Object.hasOwn(table.columns, key)) builder.refuse(select.groupByClause() as Node, `the unknown column ${key}`);
 
   // the select list: window columns, key columns, and expressions over aggregates of expressions
-  const aggregates = new AggregateCollector(table, keys, sql, filters, builder.qualifiers);
+  const aggregates = new AggregateCollector(table, keys, sql, rewrites.filters, builder.qualifiers);
   const selected: Record<string, Expr> = {};
   for (const item of select.selectClause().selectList().columnProjectItem()) {
     const plain = item.selectLiteralColumnName()?.columnName() ?? item.columnName();
@@ -939,6 +1008,38 @@ function stripPositions(e: unknown): unknown {
       .filter(([k]) => k !== "at")
       .map(([k, v]) => [k, stripPositions(v)]),
   );
+}
+
+/** A SESSION window TVF's PARTITION BY columns. */
+export interface SessionTvf {
+  partition: string[];
+}
+
+/**
+ * dt-sql-parser's grammar lacks the SESSION window TVF, `SESSION(TABLE t [PARTITION BY cols], DESCRIPTOR(time), gap)`:
+ * each is rewritten in place, its positions kept, to the TUMBLE form the grammar has (`SESSION` becomes
+ * `TUMBLE `, the PARTITION BY clause is blanked out) and returned by the offset of its name with its
+ * partition columns. The legacy group window `SESSION(time, gap)` takes no TABLE and is left as it is.
+ */
+export function extractSessions(sql: string): { sql: string; sessions: Map<number, SessionTvf> } {
+  const sessions = new Map<number, SessionTvf>();
+  let out = sql;
+  const pattern = /'(?:[^']|'')*'|`(?:[^`]|``)*`|--[^\n]*|\/\*[\s\S]*?\*\/|\bSESSION\s*\(\s*TABLE\s+(?:`(?:[^`]|``)*`|[A-Za-z_][\w.]*)/gi;
+  for (let m = pattern.exec(sql); m !== null; m = pattern.exec(sql)) {
+    if (!/^SESSION/i.test(m[0])) continue;
+    out = `${out.slice(0, m.index)}TUMBLE ${out.slice(m.index + "SESSION".length)}`;
+    const rest = sql.slice(pattern.lastIndex);
+    const partition = rest.match(/^(\s+PARTITION\s+BY\s+)([\s\S]*?)(?=,\s*DESCRIPTOR\s*\()/i);
+    const columns: string[] = [];
+    if (partition) {
+      for (const c of (partition[2] as string).split(",")) columns.push(identifierPath(c.trim()));
+      const end = pattern.lastIndex + (partition[0] as string).length;
+      out = out.slice(0, pattern.lastIndex) + sql.slice(pattern.lastIndex, end).replace(/[^\n]/g, " ") + out.slice(end);
+      pattern.lastIndex = end;
+    }
+    sessions.set(m.index, { partition: columns });
+  }
+  return { sql: out, sessions };
 }
 
 /**
