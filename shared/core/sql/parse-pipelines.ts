@@ -298,8 +298,7 @@ function compileTopN(
     return builder.refuse(select, "a Window Top-N that does not rank a window TVF's rows or a window aggregation's");
   }
   if (select.groupByClause() || select.havingClause()) builder.refuse(select, "Window Top-N after a window aggregation (not yet)");
-  if (rewrites.sessions.has(tvf.windowTVFName().start?.start ?? -1))
-    builder.refuse(tvf, "Window Top-N over SESSION windows (rank TUMBLE, HOP or CUMULATE windows)", "SESSION(...)");
+  if (sessionOf(tvf, rewrites.sessions)) builder.refuse(tvf, TOP_N_OVER_SESSION, "SESSION(...)");
   const window = tvfWindow(tvf, table, builder, sql, rewrites.sessions);
 
   // the inner select list: columns, and one ROW_NUMBER() OVER (PARTITION BY window_start, window_end, … ORDER BY …) AS alias
@@ -478,8 +477,7 @@ function compileRankedAggregation(
   if (middle.whereClause() || middle.groupByClause() || middle.havingClause())
     builder.refuse(middle, "a condition or grouping around the ranked aggregation (rank the aggregation's rows as they are)");
   const pipeline = compileQuery(name, aggregation, table, sql, rewrites);
-  if ((pipeline.window as { type?: string }).type === "session")
-    builder.refuse(aggregation, "Window Top-N over SESSION windows (rank TUMBLE, HOP or CUMULATE windows)", "SESSION(...)");
+  if ((pipeline.window as { type?: string }).type === "session") builder.refuse(aggregation, TOP_N_OVER_SESSION, "SESSION(...)");
   const selected = Object.keys(pipeline.select as Record<string, unknown>);
   let ranking: ReturnType<typeof overRanking> | undefined;
   const inner: string[] = [];
@@ -619,7 +617,7 @@ function tvfWindow(
 ): Record<string, unknown> {
   const text = (node: Node) => sourceOf(node, sql);
   const params = tvf.windowTVFParam();
-  const kind = sessions.has(tvf.windowTVFName().start?.start ?? -1) ? "SESSION" : text(tvf.windowTVFName()).toUpperCase();
+  const kind = sessionOf(tvf, sessions) ? "SESSION" : text(tvf.windowTVFName()).toUpperCase();
   const tableName = params[0]?.timeAttrColumn();
   if (!tableName || identifierPath(text(tableName)) !== table.name)
     builder.refuse(params[0] ?? tvf, `a window over something other than TABLE ${table.name}`);
@@ -761,7 +759,7 @@ function compileQuery(
   if (!window) return builder.refuse(select, "a query without a window (TUMBLE, HOP, CUMULATE or SESSION)");
   // Flink's own rule (PullUpWindowTableFunctionIntoWindowAggregateRule.validateWindow): the group keys
   // of a SESSION window aggregation are window_start, window_end and exactly the window's PARTITION BY keys
-  const session = tvf ? rewrites.sessions.get(tvf.windowTVFName().start?.start ?? -1) : undefined;
+  const session = tvf && sessionOf(tvf, rewrites.sessions);
   if (session && (session.partition.length !== keys.length || !session.partition.every((c) => keys.includes(builder.unqualified(c)))))
     builder.refuse(
       select.groupByClause() as Node,
@@ -1008,6 +1006,14 @@ function stripPositions(e: unknown): unknown {
       .filter(([k]) => k !== "at")
       .map(([k, v]) => [k, stripPositions(v)]),
   );
+}
+
+/** Flink refuses a Window Top-N over SESSION windows (in both forms), and so does Panes. */
+const TOP_N_OVER_SESSION = "Window Top-N over SESSION windows (rank TUMBLE, HOP or CUMULATE windows)";
+
+/** The SESSION window TVF a window TVF was rewritten from, if it was one (`extractSessions`). */
+function sessionOf(tvf: WindowTVFExpressionContext, sessions: ReadonlyMap<number, SessionTvf>): SessionTvf | undefined {
+  return sessions.get(tvf.windowTVFName().start?.start ?? -1);
 }
 
 /** A SESSION window TVF's PARTITION BY columns. */
