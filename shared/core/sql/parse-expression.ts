@@ -32,9 +32,17 @@ export class SqlSyntaxError extends Error {
   constructor(
     readonly at: Position,
     message: string,
+    /** a refused construct: what it is, and where its text is in `source` (offsets, the end excluded) */
+    readonly refused?: { what: string; source: string; start: number; end: number },
   ) {
     super(message);
   }
+}
+
+/** A refusal's message: what is refused, quoting the text (shortened to 60 characters, one line). */
+export function refusalMessage(what: string, text: string): string {
+  const flat = text.replace(/\s+/g, " ");
+  return `${what} is not supported: ${flat.length > 60 ? `${flat.slice(0, 57)}...` : flat}`;
 }
 
 interface Node {
@@ -102,12 +110,14 @@ export class ExpressionBuilder extends FlinkSqlParserVisitor<Expr> {
     return positionOf(node, this.offset);
   }
 
-  /** Refuses a construct outside the subset, quoting it. */
-  /** Refuses a construct at its position, quoting its text (or `shown`, where the text was rewritten). */
-  refuse(node: Node, what?: string, shown?: string): never {
-    const text = shown ?? sourceOf(node, this.source).replace(/\s+/g, " ");
-    const quoted = text.length > 60 ? `${text.slice(0, 57)}...` : text;
-    throw new SqlSyntaxError(this.at(node), `${what ?? "this expression"} is not supported: ${quoted}`);
+  /** Refuses a construct at its position, quoting its text (or `shown`). */
+  refuse(node: Node, what = "this expression", shown?: string): never {
+    const message = refusalMessage(what, shown ?? sourceOf(node, this.source));
+    const span =
+      shown === undefined && node.start && node.stop
+        ? { what, source: this.source, start: node.start.start, end: node.stop.stop + 1 }
+        : undefined;
+    throw new SqlSyntaxError(this.at(node), message, span);
   }
 
   build(node: { accept(visitor: never): unknown } | null | undefined): Expr {
@@ -469,10 +479,78 @@ function reservedWordsIn(text: string): string[] {
 
 /** The text with every bare occurrence of `word` backquoted. */
 export function quoteWord(text: string, word: string): string {
-  return text.replace(
-    // string literals, backquoted names and comments are left as they are
-    /('(?:[^']|'')*'|`(?:[^`]|``)*`|--[^\n]*|\/\*[\s\S]*?\*\/)|\b([A-Za-z_][A-Za-z0-9_]*)\b/g,
-    (match, quoted: string | undefined, bareWord: string | undefined) =>
-      quoted === undefined && bareWord === word ? `\`${word}\`` : match,
-  );
+  return quoteWords(text, [word]).text;
+}
+
+/** Backquotes every bare occurrence of the words (as quoteWord does one): the text, and the offsets in it of the backquotes added. */
+export function quoteWords(text: string, words: readonly string[]): { text: string; added: number[] } {
+  const wanted = new Set(words);
+  const added: number[] = [];
+  let out = "";
+  let copied = 0;
+  // string literals, backquoted names and comments are left as they are
+  for (const m of text.matchAll(/('(?:[^']|'')*'|`(?:[^`]|``)*`|--[^\n]*|\/\*[\s\S]*?\*\/)|\b([A-Za-z_][A-Za-z0-9_]*)\b/g)) {
+    const bare = m[2];
+    if (bare === undefined || !wanted.has(bare)) continue;
+    out += text.slice(copied, m.index);
+    added.push(out.length, out.length + bare.length + 1);
+    out += `\`${bare}\``;
+    copied = m.index + bare.length;
+  }
+  return { text: out + text.slice(copied), added };
+}
+
+/**
+ * The text a user wrote and the text the parser reads: the same but for backquotes added (`quoteWords`;
+ * the other rewrites keep every position). Maps the parser's positions and offsets back to the user's.
+ */
+export class WrittenText {
+  private readonly readLines: number[];
+  private readonly writtenLines: number[];
+
+  constructor(
+    readonly written: string,
+    readonly read: string,
+    /** offsets in `read` of the characters that are not in `written`, ascending */
+    private readonly added: readonly number[],
+  ) {
+    this.readLines = lineStarts(read);
+    this.writtenLines = lineStarts(written);
+  }
+
+  /** The offset in the written text of an offset in the text read (an added backquote maps to what follows it). */
+  offset(read: number): number {
+    let low = 0;
+    let high = this.added.length;
+    while (low < high) {
+      const mid = (low + high) >> 1;
+      if ((this.added[mid] as number) < read) low = mid + 1;
+      else high = mid;
+    }
+    return read - low;
+  }
+
+  /** The written line and column (1-based) of a line and column in the text read. */
+  position(at: Position): Position {
+    const start = this.readLines[at.line - 1];
+    if (start === undefined) return at;
+    const offset = this.offset(start + at.column - 1);
+    let line = 0;
+    while (line + 1 < this.writtenLines.length && (this.writtenLines[line + 1] as number) <= offset) line++;
+    return { line: line + 1, column: offset - (this.writtenLines[line] as number) + 1 };
+  }
+
+  /** A SqlSyntaxError about the text read, told about the written text: its position, and the text a refusal quotes. */
+  error(error: SqlSyntaxError): SqlSyntaxError {
+    const at = this.position(error.at);
+    const refused = error.refused;
+    if (refused?.source !== this.read) return new SqlSyntaxError(at, error.message);
+    return new SqlSyntaxError(at, refusalMessage(refused.what, this.written.slice(this.offset(refused.start), this.offset(refused.end))));
+  }
+}
+
+function lineStarts(text: string): number[] {
+  const starts = [0];
+  for (let i = text.indexOf("\n"); i >= 0; i = text.indexOf("\n", i + 1)) starts.push(i + 1);
+  return starts;
 }

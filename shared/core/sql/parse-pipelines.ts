@@ -24,11 +24,12 @@ import {
   flinkNamesIn,
   identifierPath,
   parseExpression,
-  quoteWord,
+  quoteWords,
   SqlSyntaxError,
   sourceOf,
   stringValue,
   syntaxErrorOf,
+  WrittenText,
 } from "./parse-expression.ts";
 
 const flink = new FlinkSQL();
@@ -108,14 +109,26 @@ export function flinkDurationMs(text: string): number | undefined {
   return unit === undefined ? undefined : Number(m[1]) * unit;
 }
 
-/** Compiles a Flink SQL pipelines file to the JSON form (`{ pipelines: [...] }`), unvalidated. */
+/**
+ * Compiles a Flink SQL pipelines file to the JSON form (`{ pipelines: [...] }`), unvalidated. Its errors
+ * name the line and column the user wrote and quote the user's text.
+ */
 export function compilePipelinesSql(written: string): { pipelines: Record<string, unknown>[] } {
-  // the positions of the text are kept: errors name the line and column the user wrote
   // names Flink reads as names where the grammar has keywords, backquoted (found with the FILTERs blanked out)
-  const names = flinkNamesIn(extractFilters(written).sql);
-  const filtered = extractFilters(names.reduce(quoteWord, written));
+  const quoted = quoteWords(written, flinkNamesIn(extractFilters(written).sql));
+  // the other rewrites keep every position
+  const filtered = extractFilters(quoted.text);
   const { sql, sessions } = extractSessions(filtered.sql);
-  const rewrites: Rewrites = { filters: filtered.filters, sessions };
+  const text = new WrittenText(written, sql, quoted.added);
+  try {
+    return compileRewritten(sql, { filters: filtered.filters, sessions });
+  } catch (error) {
+    throw error instanceof SqlSyntaxError ? text.error(error) : error;
+  }
+}
+
+/** Compiles the text the grammar reads (`compilePipelinesSql`): positions and quotes are the read text's. */
+function compileRewritten(sql: string, rewrites: Rewrites): { pipelines: Record<string, unknown>[] } {
   const error = syntaxErrorOf(sql);
   if (error) throw error;
   const program = flink.parse(sql);
@@ -298,7 +311,7 @@ function compileTopN(
     return builder.refuse(select, "a Window Top-N that does not rank a window TVF's rows or a window aggregation's");
   }
   if (select.groupByClause() || select.havingClause()) builder.refuse(select, "Window Top-N after a window aggregation (not yet)");
-  if (sessionOf(tvf, rewrites.sessions)) builder.refuse(tvf, TOP_N_OVER_SESSION, "SESSION(...)");
+  if (sessionOf(tvf, rewrites.sessions)) builder.refuse(tvf, TOP_N_OVER_SESSION);
   const window = tvfWindow(tvf, table, builder, sql, rewrites.sessions);
 
   // the inner select list: columns, and one ROW_NUMBER() OVER (PARTITION BY window_start, window_end, … ORDER BY …) AS alias
