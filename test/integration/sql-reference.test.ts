@@ -3,7 +3,8 @@
 // expressions inside aggregates, COUNT(column), COUNT(DISTINCT), FILTER (WHERE …), NULLs skipped, AVG of
 // an INT as an INT, computed select columns and the window columns in every result's values; and a
 // Window Top-N over a window TVF's rows against DuckDB's ROW_NUMBER(); a view with renamed and computed
-// columns and a condition, read through a table alias.
+// columns and a condition, read through a table alias; SESSION window TVFs, keyed by their PARTITION BY
+// columns and global, against sessions DuckDB cuts with LAG() (a gap longer than the session gap).
 import { mkdtemp, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -121,7 +122,32 @@ INSERT INTO by_status
 SELECT window_start, window_end, status, COUNT(*) AS n, MAX(latency) - MIN(latency) AS spread
 FROM TABLE(CUMULATE(TABLE requests, DESCRIPTOR(ts), INTERVAL '1' MINUTE, INTERVAL '3' MINUTE))
 GROUP BY window_start, window_end, status;
+
+INSERT INTO user_sessions
+SELECT window_start, window_end, user_id, endpoint, COUNT(*) AS n, MAX(latency) AS worst, COUNT(DISTINCT service) AS services
+FROM TABLE(SESSION(TABLE requests PARTITION BY user_id, endpoint, DESCRIPTOR(ts), INTERVAL '20' SECOND))
+WHERE user_id IS NOT NULL
+GROUP BY window_start, window_end, user_id, endpoint;
+
+INSERT INTO bursts
+SELECT window_start, window_end, COUNT(*) AS n, SUM(latency) AS total
+FROM TABLE(SESSION(TABLE requests, DESCRIPTOR(ts), INTERVAL '0.4' SECOND))
+GROUP BY window_start, window_end;
 `;
+
+/**
+ * Session windows in DuckDB, as Flink merges them: an event at most the gap after the partition's
+ * previous one joins its session (Flink's TimeWindow.intersects merges [a, b) with [b, c): windows that
+ * touch); `columns` are selected after the window's start and size.
+ */
+function sessions(partition: string[], gapMs: number, columns: string, where = "TRUE"): string {
+  const by = partition.length === 0 ? "" : `PARTITION BY ${partition.join(", ")}`;
+  return `SELECT MIN(t) AS ws, MAX(t) + ${gapMs} - MIN(t) AS size, ${columns} FROM (
+      SELECT *, SUM(CASE WHEN prev IS NULL OR t - prev > ${gapMs} THEN 1 ELSE 0 END)
+        OVER (${by} ORDER BY t ROWS UNBOUNDED PRECEDING) AS session
+      FROM (SELECT *, LAG(t) OVER (${by} ORDER BY t) AS prev FROM ev WHERE ${where}))
+    GROUP BY ${[...partition, "session"].join(", ")}`;
+}
 
 /** The same queries in DuckDB's SQL over a table `ev` with the event time `t` in epoch ms. */
 const REFERENCE: Record<string, { sql: string; key: (row: Record<string, unknown>) => string }> = {
@@ -160,13 +186,21 @@ const REFERENCE: Record<string, { sql: string; key: (row: Record<string, unknown
     key: (r) => String(r.service),
   },
   visits: {
-    // sessions as Flink merges them: an event less than the gap after the session's last one joins it
-    sql: `SELECT user_id, MIN(t) AS ws, MAX(t) + 5000 - MIN(t) AS size, COUNT(*) AS n FROM (
-        SELECT *, SUM(CASE WHEN prev IS NULL OR t - prev >= 5000 THEN 1 ELSE 0 END)
-          OVER (PARTITION BY user_id ORDER BY t ROWS UNBOUNDED PRECEDING) AS session
-        FROM (SELECT *, LAG(t) OVER (PARTITION BY user_id ORDER BY t) AS prev FROM ev WHERE user_id IS NOT NULL))
-      GROUP BY user_id, session HAVING COUNT(*) >= 2`,
+    sql: `${sessions(["user_id"], 5000, "user_id, COUNT(*) AS n", "user_id IS NOT NULL")} HAVING COUNT(*) >= 2`,
     key: (r) => String(r.user_id),
+  },
+  user_sessions: {
+    sql: sessions(
+      ["user_id", "endpoint"],
+      20_000,
+      "user_id, endpoint, COUNT(*) AS n, MAX(latency) AS worst, COUNT(DISTINCT service) AS services",
+      "user_id IS NOT NULL",
+    ),
+    key: (r) => JSON.stringify([r.user_id, r.endpoint]),
+  },
+  bursts: {
+    sql: sessions([], 400, "COUNT(*) AS n, SUM(latency) AS total"),
+    key: () => "[]",
   },
   spans: {
     sql: `SELECT t // 60000 * 60000 AS ws, 60000 AS size, service, MIN(t) AS first_seen, MAX(t) AS last_seen FROM ev GROUP BY ALL`,
@@ -410,6 +444,12 @@ describe("Flink SQL pipelines against DuckDB", () => {
       const actual = new Map<string, WindowResult>();
       for (const r of summary.results) actual.set(`${r.pipeline}/${r.key}/${r.start}/${r.end}`, r);
       expect(rows.size).toBeGreaterThan(150);
+      // the session pipelines cut many sessions, most of several events
+      for (const pipeline of ["user_sessions", "bursts"]) {
+        const cut = [...rows].filter(([id]) => id.startsWith(`${pipeline}/`)).map(([, values]) => Number(values.n));
+        expect(cut.length, pipeline).toBeGreaterThan(200);
+        expect(cut.filter((n) => n > 1).length, pipeline).toBeGreaterThan(cut.length / 2);
+      }
       if (faults) expect(faults.total).toBeGreaterThan(20);
       expect([...actual.keys()].sort()).toEqual([...rows.keys()].sort());
       const wrong: string[] = [];
