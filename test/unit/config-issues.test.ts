@@ -176,6 +176,15 @@ describe("configuration problems", () => {
       `${at} window.slide: not allowed with type "tumbling" (only with "sliding")`,
     ]);
     expect(problems({ window: { type: "sliding", size: "5m" } })).toEqual([`${at} window.slide: required for type "sliding" (string)`]);
+    expect(problems({ window: { type: "tumbling", size: "5m", offset: "-5m" } })).toEqual([
+      `${at} window.offset: must be shorter than the size (5m), either sign, as Flink requires of a tumbling window's offset`,
+    ]);
+    expect(problems({ window: { type: "sliding", size: "1d", slide: "12h", offset: "8x" } })).toEqual([
+      `${at} window.offset: invalid offset "8x": write a duration with a unit, "-" before it for a negative one, e.g. "8h", "-8h", "30m"`,
+    ]);
+    expect(problems({ window: { type: "session", gap: "5m", offset: "1m" } })).toEqual([
+      `${at} window.offset: not allowed with type "session" (only with "tumbling" or "sliding" or "cumulate")`,
+    ]);
     expect(problems({ dedupe: { field: "id", whithin: "1m" } })).toContainEqual(
       `${at} dedupe.whithin: unknown key; did you mean "within"?`,
     );

@@ -385,6 +385,30 @@ GROUP BY window_start, window_end, \`tags.host\`;`);
     );
   });
 
+  it("takes a window TVF's offset, of either sign, as Flink does (TUMBLE's less than its size)", async () => {
+    const query = (name: string, tvf: string) =>
+      `INSERT INTO ${name} SELECT window_start, window_end, COUNT(*) AS n FROM TABLE(${tvf}) GROUP BY window_start, window_end;\n`;
+    const [tumble, hop, cumulate, zero] = await load(
+      TABLE +
+        query("t", "TUMBLE(TABLE requests, DESCRIPTOR(ts), INTERVAL '1' DAY, INTERVAL '-8' HOUR)") +
+        query("h", "HOP(TABLE requests, DESCRIPTOR(ts), INTERVAL '12' HOUR, INTERVAL '1' DAY, INTERVAL '8' HOUR)") +
+        query("c", "CUMULATE(TABLE requests, DESCRIPTOR(ts), INTERVAL '1' HOUR, INTERVAL '1' DAY, INTERVAL '30' MINUTE)") +
+        query("z", "TUMBLE(TABLE requests, DESCRIPTOR(ts), INTERVAL '5' MINUTE, INTERVAL '0' SECOND)"),
+    );
+    expect(tumble?.window).toEqual({ type: "tumbling", size: 86_400_000, offset: -28_800_000 });
+    expect(hop?.window).toEqual({ type: "sliding", slide: 43_200_000, size: 86_400_000, offset: 28_800_000 });
+    expect(cumulate?.window).toEqual({ type: "cumulate", step: 3_600_000, size: 86_400_000, offset: 1_800_000 });
+    expect(zero?.window).toEqual({ type: "tumbling", size: 300_000 });
+
+    const line = query("t", "TUMBLE(TABLE requests, DESCRIPTOR(ts), INTERVAL '5' MINUTE, INTERVAL '-5' MINUTE)").trim();
+    expect(await refusal(TABLE + line)).toBe(
+      `line 9, column ${line.indexOf("INTERVAL '-5'") + 1}: a TUMBLE offset as long as the window or longer (Flink requires abs(offset) < size) is not supported: INTERVAL '-5' MINUTE`,
+    );
+    expect(await refusal(TABLE + query("t", "TUMBLE(TABLE requests, DESCRIPTOR(ts), INTERVAL '5' MINUTE, INTERVAL 'x' MINUTE)"))).toMatch(
+      /^line 9, column \d+: this offset \(write INTERVAL '8' HOUR or INTERVAL '-8' HOUR\) is not supported: INTERVAL 'x' MINUTE$/,
+    );
+  });
+
   it("runs SESSION window TVFs (PARTITION BY as the key, none: one global session) and the legacy HOP group window", async () => {
     const session = (partition: string, keys: string) =>
       `${TABLE}INSERT INTO x SELECT window_start, window_end${keys}, COUNT(*) AS n FROM TABLE(SESSION(TABLE requests${partition}, DESCRIPTOR(ts), INTERVAL '0.5' SECOND)) GROUP BY window_start, window_end${keys};`;

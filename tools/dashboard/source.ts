@@ -46,10 +46,11 @@ export function windowStepOf(pipeline: Pick<Pipeline, "window">): number {
 
 export function describeWindow(pipeline: Pick<Pipeline, "window">): string {
   const w = pipeline.window;
-  if (w.type === "tumbling") return `tumbling ${formatDuration(w.size)}`;
-  if (w.type === "sliding") return `sliding ${formatDuration(w.size)} every ${formatDuration(w.slide)}`;
-  if (w.type === "cumulate") return `cumulating ${formatDuration(w.size)} by ${formatDuration(w.step)}`;
-  return `session gap ${formatDuration(w.gap)}`;
+  if (w.type === "session") return `session gap ${formatDuration(w.gap)}`;
+  const offset = w.offset ? `, offset ${w.offset < 0 ? "-" : ""}${formatDuration(Math.abs(w.offset))}` : "";
+  if (w.type === "tumbling") return `tumbling ${formatDuration(w.size)}${offset}`;
+  if (w.type === "sliding") return `sliding ${formatDuration(w.size)} every ${formatDuration(w.slide)}${offset}`;
+  return `cumulating ${formatDuration(w.size)} by ${formatDuration(w.step)}${offset}`;
 }
 
 interface PipelineState {

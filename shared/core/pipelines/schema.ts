@@ -27,6 +27,20 @@ const duration = z.union([z.string(), z.number()]).transform((value, ctx): numbe
 
 const positiveDuration = duration.refine((ms) => ms > 0, { message: "must be longer than 0" });
 
+/** A window's offset (Flink's window TVF offset): a duration, "-" before it for a negative one ("8h", "-8h"). */
+const offset = z.union([z.string(), z.number()]).transform((value, ctx): number => {
+  const negative = typeof value === "string" && value.startsWith("-");
+  const ms = typeof value === "number" ? value : parseDuration(negative ? value.slice(1) : value);
+  if (ms === undefined || !Number.isSafeInteger(ms)) {
+    ctx.addIssue({
+      code: "custom",
+      message: `invalid offset ${JSON.stringify(value)}: write a duration with a unit, "-" before it for a negative one, e.g. "8h", "-8h", "30m"`,
+    });
+    return z.NEVER;
+  }
+  return negative ? -ms : ms;
+});
+
 const fieldPath = z
   .string()
   .regex(/^[^.\s]+(\.[^.\s]+)*$/, { message: 'must be a field name or a dot path such as "tags.host"' })
@@ -42,14 +56,22 @@ const windowSchema = z
   .discriminatedUnion(
     "type",
     [
-      z.strictObject({ type: z.literal("tumbling"), size: positiveDuration }),
-      z.strictObject({ type: z.literal("sliding"), size: positiveDuration, slide: positiveDuration }),
+      z.strictObject({ type: z.literal("tumbling"), size: positiveDuration, offset: offset.optional() }),
+      z.strictObject({ type: z.literal("sliding"), size: positiveDuration, slide: positiveDuration, offset: offset.optional() }),
       z.strictObject({ type: z.literal("session"), gap: positiveDuration }),
-      z.strictObject({ type: z.literal("cumulate"), size: positiveDuration, step: positiveDuration }),
+      z.strictObject({ type: z.literal("cumulate"), size: positiveDuration, step: positiveDuration, offset: offset.optional() }),
     ],
     { error: 'type must be "tumbling", "sliding", "session" or "cumulate"' },
   )
   .superRefine((window, ctx) => {
+    // as Flink's TumblingSliceAssigner requires (HOP and CUMULATE take any offset)
+    if (window.type === "tumbling" && window.offset !== undefined && Math.abs(window.offset) >= window.size) {
+      ctx.addIssue({
+        code: "custom",
+        path: ["offset"],
+        message: `must be shorter than the size (${formatDuration(window.size)}), either sign, as Flink requires of a tumbling window's offset`,
+      });
+    }
     if (window.type === "cumulate") {
       if (window.size % window.step !== 0) {
         ctx.addIssue({

@@ -15,6 +15,7 @@ import type {
   SimpleCreateTableContext,
   TimeIntervalExpressionContext,
   WindowTVFExpressionContext,
+  WindowTVFParamContext,
 } from "dt-sql-parser/dist/lib/flink/FlinkSqlParser.js";
 import { WINDOW_COLUMNS } from "../pipelines/project.ts";
 import { MAX_TOP_ROWS } from "../pipelines/schema.ts";
@@ -244,7 +245,7 @@ function watermarkDelay(expression: ExpressionContext, eventTime: string, builde
   if (identifierPath(text) === eventTime) return 0;
   const m = text.match(/^(`?[^`\s]+`?) - (INTERVAL .*)$/i);
   const delay = m ? intervalOf(m[2] as string) : undefined;
-  if (!m || identifierPath(m[1] as string) !== eventTime || delay === undefined) {
+  if (!m || identifierPath(m[1] as string) !== eventTime || delay === undefined || delay < 0) {
     return builder.refuse(expression, `this watermark (write WATERMARK FOR ${eventTime} AS ${eventTime} - INTERVAL '5' SECOND)`);
   }
   return delay;
@@ -255,12 +256,18 @@ function intervalMs(interval: TimeIntervalExpressionContext | null, builder: Exp
   return positiveInterval(sourceOf(interval, sql)) ?? builder.refuse(interval, "this interval (write INTERVAL '5' MINUTE)");
 }
 
-/** `INTERVAL 'n' UNIT` in milliseconds, if it is one: n ≥ 0, with decimals if they make whole milliseconds ('0.005' SECOND). */
+/** A window offset: an interval of either sign (INTERVAL '-8' HOUR). */
+function signedIntervalMs(interval: TimeIntervalExpressionContext | null, builder: ExpressionBuilder, sql: string): number {
+  if (!interval) throw new Error("an interval the grammar guarantees is missing");
+  return intervalOf(sourceOf(interval, sql)) ?? builder.refuse(interval, "this offset (write INTERVAL '8' HOUR or INTERVAL '-8' HOUR)");
+}
+
+/** `INTERVAL 'n' UNIT` in milliseconds, if it is one: n of either sign, with decimals if they make whole milliseconds ('0.005' SECOND). */
 function intervalOf(written: string): number | undefined {
   const m = written
     .replace(/\s+/g, " ")
     .trim()
-    .match(/^INTERVAL '(\d+(?:\.\d+)?)' ([A-Za-z]+)$/i);
+    .match(/^INTERVAL '(-?\d+(?:\.\d+)?)' ([A-Za-z]+)$/i);
   const unit = INTERVAL_MS[(m?.[2] ?? "").toUpperCase()];
   if (!m || unit === undefined) return undefined;
   const ms = Number(m[1]) * unit;
@@ -640,16 +647,29 @@ function tvfWindow(
     : undefined;
   if (timeColumn !== table.eventTime)
     builder.refuse(params[1] ?? tvf, `a window on a column other than the WATERMARK's (DESCRIPTOR(${table.eventTime}))`);
-  const intervals = params
-    .slice(2)
-    .map((p) =>
-      p.timeIntervalParamName() ? builder.refuse(p, "named window arguments") : intervalMs(p.timeIntervalExpression(), builder, sql),
-    );
-  if (kind === "TUMBLE" && intervals.length === 1) return { type: "tumbling", size: intervals[0] };
-  if (kind === "HOP" && intervals.length === 2) return { type: "sliding", slide: intervals[0], size: intervals[1] };
-  if (kind === "CUMULATE" && intervals.length === 2) return { type: "cumulate", step: intervals[0], size: intervals[1] };
-  if (kind === "SESSION" && intervals.length === 1) return { type: "session", gap: intervals[0] };
-  return builder.refuse(tvf, `${kind} with ${intervals.length} intervals (an offset is not supported)`);
+  const intervals = params.slice(2);
+  for (const p of intervals) if (p.timeIntervalParamName()) builder.refuse(p, "named window arguments");
+  // the last interval of TUMBLE (its second), HOP and CUMULATE (their third) is the offset, of either sign
+  const offsetParam = params[kind === "TUMBLE" ? 3 : 4];
+  const shifted = (window: Record<string, unknown>) => {
+    if (!offsetParam) return window;
+    const offset = signedIntervalMs(offsetParam.timeIntervalExpression(), builder, sql);
+    return offset === 0 ? window : { ...window, offset };
+  };
+  const positive = (p: WindowTVFParamContext | undefined) => intervalMs(p?.timeIntervalExpression() ?? null, builder, sql);
+  const arity = intervals.length;
+  if (kind === "TUMBLE" && (arity === 1 || arity === 2)) {
+    const window = shifted({ type: "tumbling", size: positive(params[2]) });
+    if (Math.abs(Number(window.offset ?? 0)) >= Number(window.size))
+      builder.refuse(offsetParam ?? tvf, "a TUMBLE offset as long as the window or longer (Flink requires abs(offset) < size)");
+    return window;
+  }
+  if (kind === "HOP" && (arity === 2 || arity === 3))
+    return shifted({ type: "sliding", slide: positive(params[2]), size: positive(params[3]) });
+  if (kind === "CUMULATE" && (arity === 2 || arity === 3))
+    return shifted({ type: "cumulate", step: positive(params[2]), size: positive(params[3]) });
+  if (kind === "SESSION" && arity === 1) return { type: "session", gap: positive(params[2]) };
+  return builder.refuse(tvf, `${kind} with ${arity} intervals`);
 }
 
 /** The legacy group window HOP(time, slide, size): a call in GROUP BY (the grammar's group window takes one interval). */
