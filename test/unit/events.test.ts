@@ -2,18 +2,15 @@ import { describe, expect, it } from "vitest";
 import { parseEventTime, readPipelineEvent } from "../../shared/core/pipelines/events.ts";
 import { parsePipelines } from "../../shared/core/pipelines/parse.ts";
 
-const [pipeline] = parsePipelines({
-  pipelines: [
-    {
-      name: "p",
-      key: "tags.host",
-      eventTime: "ts",
-      filter: { metric: "cpu" },
-      window: { type: "tumbling", size: "1m" },
-      aggregates: { avg: { avg: "value" }, n: { count: true } },
-    },
-  ],
-});
+const pipelineJson = {
+  name: "p",
+  key: "tags.host",
+  eventTime: "ts",
+  filter: { metric: "cpu" },
+  window: { type: "tumbling", size: "1m" },
+  aggregates: { avg: { avg: "value" }, n: { count: true } },
+};
+const [pipeline] = parsePipelines({ pipelines: [pipelineJson] });
 if (!pipeline) throw new Error("no pipeline");
 
 describe("reading an event for a pipeline", () => {
@@ -47,6 +44,16 @@ describe("reading an event for a pipeline", () => {
     expect(reasonOf({ ts: "yesterday" })).toMatch(/event time field "ts" must be epoch milliseconds or an ISO-8601/);
     expect(reasonOf({ ts: "2026-01-01T00:00:00" })).toMatch(/ISO-8601 time with a zone/);
     expect(reasonOf({ ts: -5 })).toMatch(/out of range/);
+    // a window offset puts the window of a time in 1970's first hours before 1970, where no pane is kept
+    const [shifted] = parsePipelines({ pipelines: [{ ...pipelineJson, window: { type: "tumbling", size: "1d", offset: "-8h" } }] });
+    if (!shifted) throw new Error("no pipeline");
+    const read = (ts: number) => readPipelineEvent(shifted, { metric: "cpu", tags: { host: "a" }, ts, value: 1 });
+    expect(read(3_600_000)).toEqual({
+      kind: "invalid",
+      reason:
+        "event time 1970-01-01T01:00:00.000Z falls in a window starting before 1970-01-01 (the window's offset), which Panes cannot keep",
+    });
+    expect(read(16 * 3_600_000)).toMatchObject({ kind: "event", ts: 16 * 3_600_000 });
     expect(reasonOf({ value: "12" })).toMatch(/field "value" \(aggregate "avg"\) must be a finite number, got "12"/);
   });
 

@@ -10,10 +10,10 @@
 // emits an open window whose contents changed, if it never emitted or last emitted `every` ago or more.
 
 export type ModelWindowSpec =
-  | { type: "tumbling"; size: number }
-  | { type: "sliding"; size: number; slide: number }
+  | { type: "tumbling"; size: number; offset?: number }
+  | { type: "sliding"; size: number; slide: number; offset?: number }
   | { type: "session"; gap: number }
-  | { type: "cumulate"; size: number; step: number };
+  | { type: "cumulate"; size: number; step: number; offset?: number };
 
 export interface ModelElement {
   key: string;
@@ -62,9 +62,15 @@ interface WindowState {
 const id = (w: ModelWindow) => `${w.start}/${w.end}`;
 const maxTimestamp = (w: ModelWindow) => w.end - 1;
 
-/** Flink's assigners (TumblingEventTimeWindows, SlidingEventTimeWindows, CumulativeWindowAssigner), offset 0. */
+/**
+ * Flink's assigners (TumblingEventTimeWindows, SlidingEventTimeWindows, CumulativeWindowAssigner), with
+ * their offset as TimeWindow.getWindowStartWithOffset applies it: `timestamp - (timestamp - offset +
+ * windowSize) % windowSize`, Java's remainder (JavaScript's is the same), for the non-negative
+ * timestamps and offsets shorter than the window the scripts use.
+ */
 export function assignModelWindows(spec: ModelWindowSpec, ts: number): ModelWindow[] {
-  const startOf = (t: number, size: number) => t - (((t % size) + size) % size);
+  const offset = spec.type === "session" ? 0 : (spec.offset ?? 0);
+  const startOf = (t: number, size: number) => t - ((t - offset + size) % size);
   switch (spec.type) {
     case "tumbling": {
       const start = startOf(ts, spec.size);

@@ -5,6 +5,7 @@
 
 import type { TopRow, TopValue } from "../aggregates/top.ts";
 import { EvaluationError, type Expr, evaluate, readColumn, type SqlType, type SqlValue, simplify, typeOf } from "../sql/expressions.ts";
+import { paneOf } from "../windows/assigners.ts";
 import type { Pipeline } from "./schema.ts";
 
 /** Event times are epoch ms between 1970 and the end of year 9999. */
@@ -306,6 +307,12 @@ function readMatched(pipeline: Pipeline, event: unknown, row: (name: string) => 
   const raw = valueAt(event, pipeline.eventTime);
   const ts = parseEventTime(raw, pipeline.eventTimeUnit);
   if (typeof ts === "string") return { kind: "invalid", reason: `event time field "${pipeline.eventTime}" ${ts}` };
+  // a window offset can put the first pane of a time just after 1970 before it, where no pane is kept
+  if (paneOf(pipeline.window, ts) < 0)
+    return {
+      kind: "invalid",
+      reason: `event time ${new Date(ts).toISOString()} falls in a window starting before 1970-01-01 (the window's offset), which Panes cannot keep`,
+    };
   if (pipeline.maxFutureSkew !== undefined && ts > now + pipeline.maxFutureSkew) {
     return {
       kind: "invalid",
