@@ -560,6 +560,9 @@ function unstoredLetter(
 
 const windowKey = (key: string, w: { start: number; end: number }) => `${key}\u0000${w.start}/${w.end}`;
 
+/** Whether a window of the pipeline can give a row and later lose it (HAVING with allowed lateness or early results). */
+const mayRetract = (pipeline: Pipeline) => pipeline.having !== undefined && (pipeline.allowedLateness > 0 || pipeline.early !== undefined);
+
 /** Evaluates the windows, decides each against the ledger, writes the versions it lacks, and publishes them. */
 async function fireWindows(
   deps: UnitDependencies,
@@ -591,8 +594,10 @@ async function fireWindows(
       const stored = known?.get(e.window.end)?.results.get(`${e.key}\u0000${e.window.start}`);
       if (!earlyDueOf(stored, e.state.n, at, pipeline.early ?? 0)) continue;
     }
-    // HAVING: a window whose row it does not keep gives no result (it never gave one: see the pipeline schema)
-    if (!passesHaving(pipeline, e.key, e.window, e.state)) continue;
+    // HAVING: a window whose row it does not keep gives no result; where an earlier version (early, or
+    // before a late event re-fired the window) gave a row, that row is retracted (the ledger decides)
+    const passes = passesHaving(pipeline, e.key, e.window, e.state);
+    if (!passes && !mayRetract(pipeline)) continue;
     kinds.set(windowKey(e.key, e.window), e.final);
     intents.push({
       result: {
@@ -605,6 +610,7 @@ async function fireWindows(
         firedAt: at,
         final: e.final,
         ...(endInKey ? { endInKey: true } : {}),
+        ...(passes ? {} : { retracted: true as const }),
       },
     });
   }

@@ -59,6 +59,12 @@ export interface WindowResult {
   supersedes?: { start: number; end: number }[];
   /** set on a session's result once a later result holds all its events */
   supersededBy?: { start: number; end: number };
+  /**
+   * HAVING (Flink's retraction): the window's row given by an earlier version no longer holds — a late
+   * event re-fired the window, or its final result followed an early one, and its row does not pass the
+   * condition. The window has no row until a later version gives one; `values` are its current row.
+   */
+  retracted?: true;
 }
 
 /** How the ledger names a window. */

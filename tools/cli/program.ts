@@ -132,6 +132,7 @@ const results = program
   .option("--to <time>", "windows ending at or before this time (epoch ms or ISO-8601)", parseTime)
   .option("--json", "one JSON object per line instead of a table")
   .option("--superseded", "also session results that a later result of a grown or merged session replaced")
+  .option("--retracted", "also windows whose row HAVING retracted (a late event or the final result stopped it passing)")
   .option("--table <name>", "results table (default: the stack's or the local stack's)");
 awsOptions(results).action(runResults);
 

@@ -4,7 +4,15 @@ import { counted } from "../local/plural.ts";
 import { checkPipelineName, connect, required, resolveTarget, runCommand, type TargetFlags } from "./connection.ts";
 
 export function runResults(
-  options: { pipeline: string; key?: string; from?: number; to?: number; json?: boolean; superseded?: boolean } & TargetFlags,
+  options: {
+    pipeline: string;
+    key?: string;
+    from?: number;
+    to?: number;
+    json?: boolean;
+    superseded?: boolean;
+    retracted?: boolean;
+  } & TargetFlags,
 ) {
   return runCommand(async () => {
     const connection = await connect(options);
@@ -17,6 +25,7 @@ export function runResults(
       from: options.from,
       to: options.to,
       superseded: options.superseded,
+      retracted: options.retracted,
     });
     if (options.json) {
       for (const r of results) process.stdout.write(`${JSON.stringify(r)}\n`);
@@ -33,8 +42,21 @@ export function runResults(
       ...(options.superseded
         ? [r.supersededBy ? `by ${new Date(r.supersededBy.start).toISOString()}–${new Date(r.supersededBy.end).toISOString()}` : ""]
         : []),
+      ...(options.retracted ? [r.retracted ? "yes" : ""] : []),
     ]);
-    printTable(["key", "start", "end", ...names, "events", "version", ...(options.superseded ? ["superseded"] : [])], rows);
+    printTable(
+      [
+        "key",
+        "start",
+        "end",
+        ...names,
+        "events",
+        "version",
+        ...(options.superseded ? ["superseded"] : []),
+        ...(options.retracted ? ["retracted"] : []),
+      ],
+      rows,
+    );
     process.stderr.write(`${counted(results.length, "window")} of ${options.pipeline} (${connection.describe})\n`);
   });
 }

@@ -30,7 +30,7 @@ function windowLine(r: WindowResult): string {
   const values = Object.entries(r.values)
     .map(([k, v]) => (typeof v === "number" ? `${k}=${formatNumber(v)}` : `${k}(${formatValue(v)})`))
     .join(" ");
-  return `${r.pipeline}  ${printable(r.key)}  [${new Date(r.start).toISOString()}, ${new Date(r.end).toISOString()})  ${values}  events=${r.count}${r.version > 1 ? `  v${r.version}` : ""}${r.final === false ? "  (early)" : ""}`;
+  return `${r.pipeline}  ${printable(r.key)}  [${new Date(r.start).toISOString()}, ${new Date(r.end).toISOString()})  ${values}  events=${r.count}${r.version > 1 ? `  v${r.version}` : ""}${r.final === false ? "  (early)" : ""}${r.retracted ? "  (retracted: HAVING no longer holds)" : ""}`;
 }
 
 /** How far back the demo's event clock starts: at 300× it reaches wall time after 2.4 minutes. */
@@ -178,7 +178,7 @@ export function runStart(options: {
       for (const pipeline of pipelines) {
         const wm = watermarks.get(pipeline.name);
         // Closed windows only: early results of open windows are on the output stream (and in non-terminal output).
-        const results = [...(latest.get(pipeline.name)?.values() ?? [])].filter((r) => r.final !== false);
+        const results = [...(latest.get(pipeline.name)?.values() ?? [])].filter((r) => r.final !== false && !r.retracted);
         const ends = [...new Set(results.map((r) => r.end))].sort((a, b) => a - b).slice(-4);
         const keys = [...new Set(results.map((r) => r.key))].sort((a, b) => a.localeCompare(b, undefined, { numeric: true })).slice(0, 20);
         const firstAggregate = pipeline.aggregates[0]?.name ?? "";

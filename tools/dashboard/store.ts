@@ -41,6 +41,8 @@ export interface WindowStoreLimits {
 /** The closed windows of one pipeline, newest ends first to stay. */
 export class WindowStore {
   private readonly rows = new Map<string, WindowRow>();
+  /** windows whose row a retraction took away, by id: the version that did, and the window's end */
+  private readonly retracted = new Map<string, { version: number; end: number }>();
   private newestEnd: number | undefined;
   private windowsCutAt: number | undefined;
 
@@ -63,13 +65,23 @@ export class WindowStore {
     return this.windowsCutAt;
   }
 
-  /** Takes closed (final) results; a window's higher version replaces its lower one. Early results are not windows yet. */
+  /**
+   * Takes closed (final) results; a window's higher version replaces its lower one. Early results are
+   * not windows yet; a retraction (HAVING) takes the window's row away until a higher version gives one.
+   */
   add(results: Iterable<WindowResult>): void {
     for (const r of results) {
       if (r.final === false) continue;
       const id = `${r.key}\u0000${r.start}\u0000${r.end}`;
       const held = this.rows.get(id);
       if (held && held.version >= r.version) continue;
+      if ((this.retracted.get(id)?.version ?? 0) >= r.version) continue;
+      if (r.retracted) {
+        this.rows.delete(id);
+        this.retracted.set(id, { version: r.version, end: r.end });
+        continue;
+      }
+      this.retracted.delete(id);
       this.rows.set(id, {
         key: r.key,
         start: r.start,
@@ -105,6 +117,7 @@ export class WindowStore {
       lastKept = end;
     }
     for (const [id, row] of this.rows) if (row.end < oldestKept) this.rows.delete(id);
+    for (const [id, gone] of this.retracted) if (gone.end < oldestKept) this.retracted.delete(id);
   }
 
   /** Keys by their latest window's value of the metric, largest first; keys without one last, by name. */

@@ -49,7 +49,7 @@ type ResultRow = [
   final: 0 | 1,
   firedAt: number,
   epoch: number,
-  extra?: { e?: 1; s?: { start: number; end: number }[]; b?: { start: number; end: number } },
+  extra?: { e?: 1; s?: { start: number; end: number }[]; b?: { start: number; end: number }; r?: 1 },
 ];
 
 function encodeResults(results: Iterable<StoredResult>): Uint8Array {
@@ -59,6 +59,7 @@ function encodeResults(results: Iterable<StoredResult>): Uint8Array {
     if (r.endInKey) extra.e = 1;
     if (r.supersedes && r.supersedes.length > 0) extra.s = r.supersedes;
     if (r.supersededBy) extra.b = r.supersededBy;
+    if (r.retracted) extra.r = 1;
     const row: ResultRow = [r.key, r.start, r.values, r.count, r.version, r.final ? 1 : 0, r.firedAt, r.epoch];
     if (Object.keys(extra).length > 0) row.push(extra);
     rows.push(row);
@@ -87,6 +88,7 @@ function decodeResultsItem(pipeline: string, item: Item): ResultsItem {
       ...(extra?.e ? { endInKey: true } : {}),
       ...(extra?.s ? { supersedes: extra.s } : {}),
       ...(extra?.b ? { supersededBy: extra.b } : {}),
+      ...(extra?.r ? { retracted: true as const } : {}),
     };
     results.set(entryIdOf(result), result);
   }
@@ -192,6 +194,7 @@ export async function commitGroupResults(
       const next: ResultsItem = { ...item, results: new Map(item.results) };
       const written: StoredResult[] = [];
       const same: StoredResult[] = [];
+      let silent = 0;
       for (const { result, supersedes } of mine) {
         const id = entryIdOf(result);
         const stored = next.results.get(id);
@@ -206,10 +209,13 @@ export async function commitGroupResults(
           ...(supersedes && supersedes.length > 0 ? { supersedes } : {}),
         };
         next.results.set(id, version);
-        written.push(version);
+        // a retraction withdraws the row an earlier version showed; with none shown, the ledger keeps it
+        // (its count and firing time, which early results are paced by) but there is nothing to publish
+        if (result.retracted && (stored === undefined || stored.retracted)) silent++;
+        else written.push(version);
         for (const old of supersedes ?? []) markSupersededIn(next, old, result);
       }
-      if (written.length === 0) return { done: { written, same, item } };
+      if (written.length === 0 && silent === 0) return { done: { written, same, item } };
       if (await writeResultsItem(client, tableName, next, options))
         return { done: { written, same, item: { ...next, version: next.version + 1 } } };
       outcome.conflicts++;
@@ -300,6 +306,8 @@ export interface ResultQuery {
   to?: number;
   /** include session results a later result superseded (default: only the current ones) */
   superseded?: boolean;
+  /** include windows whose current version retracts their row (HAVING; default: only windows with a row) */
+  retracted?: boolean;
 }
 
 /** Results of a pipeline, ordered by window end then key (its key groups read one Query each; one group for a key). */
@@ -325,6 +333,7 @@ export async function queryResults(client: DynamoDBClient, tableName: string, qu
     for (const stored of decodeResultsItem(query.pipeline, item).results.values()) {
       if (query.key !== undefined && stored.key !== query.key) continue;
       if (!query.superseded && stored.supersededBy !== undefined) continue;
+      if (!query.retracted && stored.retracted) continue;
       const { epoch: _epoch, ...result } = stored;
       results.push(result);
     }
@@ -332,7 +341,7 @@ export async function queryResults(client: DynamoDBClient, tableName: string, qu
 }
 
 /**
- * Current (not superseded) results per pipeline, counted by a Scan of the table rather than by the
+ * Current (not superseded, not retracted) results per pipeline, counted by a Scan of the table rather than by the
  * queries readers use: an independent count to reconcile a query's answer with (replay does). Tools only.
  */
 export async function countCurrentResults(client: DynamoDBClient, tableName: string): Promise<Map<string, number>> {
@@ -342,7 +351,9 @@ export async function countCurrentResults(client: DynamoDBClient, tableName: str
     const pk = str(item, "pk") ?? "";
     if (!pk.startsWith("R#") || item.d?.B === undefined) continue;
     const pipeline = pk.slice(2, pk.lastIndexOf("#"));
-    const current = [...decodeResultsItem(pipeline, item).results.values()].filter((r) => r.supersededBy === undefined).length;
+    const current = [...decodeResultsItem(pipeline, item).results.values()].filter(
+      (r) => r.supersededBy === undefined && !r.retracted,
+    ).length;
     counts.set(pipeline, (counts.get(pipeline) ?? 0) + current);
   }
   return counts;
