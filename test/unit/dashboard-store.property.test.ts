@@ -1,8 +1,12 @@
 // The dashboard's window store against a brute-force model: whatever results arrive, in whatever order
 // and versions, it holds the highest final version of each window of the newest ends, within its bounds;
 // a window whose highest version is a retraction (HAVING) holds no row.
+import { mkdtemp, writeFile } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
+import { loadPipelinesFile } from "../../shared/app/pipelines-file.ts";
 import type { WindowResult } from "../../shared/core/types.ts";
 import { metricsOf, ProgressRecorder, WindowStore } from "../../tools/dashboard/store.ts";
 
@@ -102,12 +106,15 @@ describe("dashboard window store", () => {
 
   it("names metrics with their units, one per quantile", () => {
     expect(
-      metricsOf([
-        { name: "n", op: "count" },
-        { name: "lat", op: "quantiles", field: "ms", q: [0.5, 0.999], accuracy: 0.01, unit: "ms" },
-        { name: "users", op: "distinct", field: "user", precision: 12 },
-        { name: "cpu", op: "avg", field: "value", unit: "%" },
-      ]),
+      metricsOf({
+        key: "host",
+        aggregates: [
+          { name: "n", op: "count" },
+          { name: "lat", op: "quantiles", field: "ms", q: [0.5, 0.999], accuracy: 0.01, unit: "ms" },
+          { name: "users", op: "distinct", field: "user", precision: 12 },
+          { name: "cpu", op: "avg", field: "value", unit: "%" },
+        ],
+      }),
     ).toEqual([
       { id: "n", label: "count", unit: "events", countsEvents: true },
       { id: "lat.p50", label: "p50 of ms", unit: "ms" },
@@ -115,6 +122,32 @@ describe("dashboard window store", () => {
       { id: "users", label: "distinct of user", unit: "distinct values" },
       { id: "cpu", label: "avg of value", unit: "%" },
     ]);
+  });
+
+  it("plots a SQL pipeline's numeric selected columns under their names: aggregates as themselves, expressions by their SQL", async () => {
+    const dir = await mkdtemp(join(tmpdir(), "panes-metrics-"));
+    const file = join(dir, "errors.sql");
+    await writeFile(
+      file,
+      `CREATE TABLE requests (service STRING, status INT, latency DOUBLE, ts TIMESTAMP(3), WATERMARK FOR ts AS ts - INTERVAL '5' SECOND)
+  WITH ('connector' = 'kinesis', 'format' = 'json');
+INSERT INTO errors
+SELECT window_start, window_end, service, status, COUNT(*) AS n, COUNT(latency) AS timed,
+       COUNT(*) FILTER (WHERE status >= 500) AS failed, CAST(COUNT(*) FILTER (WHERE status >= 500) AS DOUBLE) / COUNT(*) AS error_share,
+       APPROX_PERCENTILE(latency, 0.99) AS p99, UPPER(service) AS label
+FROM TABLE(TUMBLE(TABLE requests, DESCRIPTOR(ts), INTERVAL '1' MINUTE))
+GROUP BY window_start, window_end, service, status;`,
+    );
+    const [pipeline] = await loadPipelinesFile(file);
+    if (pipeline === undefined) throw new Error("no pipeline");
+
+    const metrics = metricsOf(pipeline);
+
+    // the window columns (TIMESTAMP), the key columns (service, and status though an INT) and a STRING are no lines
+    expect(metrics.map((m) => m.id)).toEqual(["n", "timed", "failed", "error_share", "p99"]);
+    expect(metrics.find((m) => m.id === "n")).toEqual({ id: "n", label: "count", unit: "events", countsEvents: true });
+    expect(metrics.find((m) => m.id === "timed")).toEqual({ id: "timed", label: "count of latency", unit: "events" });
+    expect(metrics.find((m) => m.id === "error_share")?.label).toMatch(/CAST\(.* AS DOUBLE\) \/ `?n`?/);
   });
 
   it("keeps a bounded ring of progress samples", () => {

@@ -183,7 +183,7 @@ export class DashboardSource {
   snapshot(selection: Selection): DashboardSnapshot {
     const pipelines = this.states.map((state): PipelineView => {
       const { pipeline, windows, status } = state;
-      const metrics = metricsOf(pipeline.aggregates);
+      const metrics = metricsOf(pipeline);
       const asked = selection.pipelines[pipeline.name];
       const top = Math.max(1, Math.min(50, Math.floor(asked?.top ?? selection.top) || 5));
       const metric = metrics.find((m) => m.id === asked?.metric)?.id ?? metrics[0]?.id ?? "";

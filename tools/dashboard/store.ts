@@ -2,20 +2,44 @@
 // newest window ends, and a ring of event-time progress samples. Pure: no I/O.
 
 import { type AggregateSpec, type AggregateValue, quantileName } from "../../shared/core/aggregates/state.ts";
+import { numericColumnsOf, type Projected } from "../../shared/core/pipelines/project.ts";
+import { formatExpression } from "../../shared/core/sql/expressions.ts";
 import type { WindowResult } from "../../shared/core/types.ts";
 import type { ChartData, MetricInfo, ProgressHistory, WindowRow } from "./model.ts";
 
-/** The plottable numbers of a pipeline's results: one per aggregate, one per quantile of a quantiles aggregate. */
-export function metricsOf(aggregates: readonly AggregateSpec[]): MetricInfo[] {
-  return aggregates.flatMap((a): MetricInfo[] => {
-    // ranked rows are a table, not a line; a name starting with $ is a SQL query's inner aggregate
-    if (a.op === "top" || a.name.startsWith("$")) return [];
-    const unit = a.unit ?? (a.op === "count" ? "events" : a.op === "distinct" ? "distinct values" : undefined);
-    const info = (id: string, label: string): MetricInfo => (unit === undefined ? { id, label } : { id, label, unit });
-    if (a.op === "count") return [{ ...info(a.name, "count"), countsEvents: true }];
-    if (a.op === "quantiles") return a.q.map((q) => info(`${a.name}.${quantileName(q)}`, `${quantileName(q)} of ${a.field}`));
-    return [info(a.name, `${a.op === "distinct" ? "distinct" : a.op} of ${a.field}`)];
+/**
+ * The plottable numbers of a pipeline's results: one per aggregate (one per quantile of a quantiles
+ * aggregate) — or, when the pipeline selects (Flink SQL's select list), one per numeric selected column
+ * under its name: an aggregate selected as it is keeps its label and unit, an expression is labelled
+ * with its SQL.
+ */
+export function metricsOf(pipeline: Projected): MetricInfo[] {
+  const byName = new Map(pipeline.aggregates.map((a) => [a.name, a]));
+  if (pipeline.select === undefined) return pipeline.aggregates.flatMap((a) => aggregateMetrics(a, a.name));
+  return numericColumnsOf(pipeline).flatMap(({ name, expr }) => {
+    const aggregate = expr.kind === "column" ? byName.get(expr.name) : undefined;
+    if (aggregate === undefined) return [{ id: name, label: formatExpression(expr) }];
+    // one quantile selected is a number (SQL's APPROX_PERCENTILE), not an object of quantiles
+    if (aggregate.op === "quantiles" && aggregate.q.length === 1) return aggregateMetrics(aggregate, name).map((m) => ({ ...m, id: name }));
+    return aggregateMetrics(aggregate, name);
   });
+}
+
+/** An aggregate's metrics, under the name its value has in the results. */
+function aggregateMetrics(a: AggregateSpec, name: string): MetricInfo[] {
+  // ranked rows are a table, not a line; a name starting with $ is a SQL query's inner aggregate
+  if (a.op === "top" || name.startsWith("$")) return [];
+  const unit = a.unit ?? (a.op === "count" ? "events" : a.op === "distinct" ? "distinct values" : undefined);
+  const info = (id: string, label: string): MetricInfo => (unit === undefined ? { id, label } : { id, label, unit });
+  if (a.op === "count")
+    return [
+      {
+        ...info(name, a.field === undefined ? "count" : `count of ${a.field}`),
+        ...(a.field === undefined ? { countsEvents: true as const } : {}),
+      },
+    ];
+  if (a.op === "quantiles") return a.q.map((q) => info(`${name}.${quantileName(q)}`, `${quantileName(q)} of ${a.field}`));
+  return [info(name, `${a.op === "distinct" ? "distinct" : a.op} of ${a.field}`)];
 }
 
 /** A result's values as metric id → number (quantiles flattened to "name.p99"). */

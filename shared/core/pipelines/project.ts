@@ -99,6 +99,24 @@ function projectionOf(pipeline: Projected): Projection {
   return projection;
 }
 
+/** The numeric SQL types: what a chart can plot. */
+const NUMERIC: ReadonlySet<SqlType> = new Set<SqlType>(["INT", "BIGINT", "DOUBLE"]);
+
+/**
+ * The selected columns whose values are numbers, in select-list order, each with its expression (a
+ * key column is left out: it names the line, it is no value on it), and a quantiles aggregate selected
+ * whole (its value is one number per quantile). Empty without a select list.
+ */
+export function numericColumnsOf(pipeline: Projected): { name: string; expr: Expr; quantiles?: readonly number[] }[] {
+  const projection = projectionOf(pipeline);
+  return projection.select.flatMap(([name, expr]) => {
+    const whole = wholeAggregateOf(expr, pipeline.aggregates);
+    if (whole !== undefined) return whole.op === "quantiles" ? [{ name, expr, quantiles: whole.q }] : [];
+    if (expr.kind === "column" && projection.keys.includes(expr.name)) return [];
+    return NUMERIC.has(projection.types(expr)) ? [{ name, expr }] : [];
+  });
+}
+
 /** A key column's value from the key text: a composite key is a JSON array of its columns' values. */
 function keyValues(pipeline: Projected, key: string, projection: Projection): Map<string, SqlValue> {
   if (typeof pipeline.key !== "string") {
