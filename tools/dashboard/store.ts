@@ -141,7 +141,14 @@ export class WindowStore {
       lastKept = end;
     }
     for (const [id, row] of this.rows) if (row.end < oldestKept) this.rows.delete(id);
-    for (const [id, gone] of this.retracted) if (gone.end < oldestKept) this.retracted.delete(id);
+    // A retraction is remembered while a row of its end could still be taken: once the store is full, ends
+    // older than the oldest kept are refused anyway; before, any end is taken. At most `windows` are kept.
+    const full = ends.length >= this.limits.ends || this.windowsCutAt !== undefined;
+    if (full) for (const [id, gone] of this.retracted) if (gone.end < oldestKept) this.retracted.delete(id);
+    if (this.retracted.size > this.limits.windows) {
+      const newestFirst = [...this.retracted].sort(([, a], [, b]) => b.end - a.end);
+      for (const [id] of newestFirst.slice(this.limits.windows)) this.retracted.delete(id);
+    }
   }
 
   /** Keys by their latest window's value of the metric, largest first; keys without one last, by name. */
