@@ -87,4 +87,14 @@ describe("SQL expressions parse to what they say", () => {
     expect(formatExpression(parseExpression("`value` >= 50 AND `timestamp` > 1"))).toBe("((`value` >= 50) AND (`timestamp` > 1))");
     expect(refusal("a = 1 AND\n  b = = 2")).toMatch(/^2:7: /);
   });
+
+  it("takes as names the words only dt-sql-parser reserves, and names the column and text as written after them", () => {
+    // `comment` is a name in Flink SQL but a keyword of the grammar: backquoted for the parser, never for the user
+    expect(formatExpression(parseExpression("comment = 'x' AND n > 1"))).toBe("((`comment` = 'x') AND (`n` > 1))");
+    const text = "comment = 'x' AND FLOOR(b) > 1";
+    expect(refusal(text)).toBe(`1:${text.indexOf("FLOOR") + 1}: the function FLOOR is not supported: FLOOR(b)`);
+    expect(refusal("a = 1 AND\n comment <> 'x' AND comment LIKE 'y%' AND FLOOR(b) > 1")).toBe(
+      `2:${" comment <> 'x' AND comment LIKE 'y%' AND ".length + 1}: the function FLOOR is not supported: FLOOR(b)`,
+    );
+  });
 });

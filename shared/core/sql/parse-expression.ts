@@ -53,9 +53,14 @@ interface Node {
 
 /** The 1-based position of a node (ANTLR's columns count from 0). */
 export function positionOf(node: Node, offset: Position = { line: 1, column: 1 }): Position {
-  const line = node.start?.line ?? 1;
-  const column = (node.start?.column ?? 0) + 1;
-  return line === 1 ? { line: offset.line, column: column + offset.column - 1 } : { line: line + offset.line - 1, column };
+  return shifted({ line: node.start?.line ?? 1, column: (node.start?.column ?? 0) + 1 }, offset);
+}
+
+/** A position in a text that starts at `offset` of a larger one, as a position in the larger one. */
+function shifted(at: Position, offset: Position): Position {
+  return at.line === 1
+    ? { line: offset.line, column: at.column + offset.column - 1 }
+    : { line: at.line + offset.line - 1, column: at.column };
 }
 
 /** The source text of a node, as written (ANTLR's getText drops the spaces). */
@@ -96,6 +101,8 @@ export class ExpressionBuilder extends FlinkSqlParserVisitor<Expr> {
     private readonly offset: Position = { line: 1, column: 1 },
     /** names that may qualify a column (`B.bidder` with FROM bid B): dropped from a column's name */
     readonly qualifiers: readonly string[] = [],
+    /** the text as written, when `source` backquotes words of it: positions and quotes are the written text's */
+    private readonly written?: WrittenText,
   ) {
     super();
   }
@@ -107,12 +114,15 @@ export class ExpressionBuilder extends FlinkSqlParserVisitor<Expr> {
   }
 
   at(node: Node): Position {
-    return positionOf(node, this.offset);
+    const read = positionOf(node);
+    return shifted(this.written ? this.written.position(read) : read, this.offset);
   }
 
   /** Refuses a construct at its position, quoting its text (or `shown`). */
   refuse(node: Node, what = "this expression", shown?: string): never {
-    const message = refusalMessage(what, shown ?? sourceOf(node, this.source));
+    const text =
+      this.written && node.start && node.stop ? this.written.slice(node.start.start, node.stop.stop + 1) : sourceOf(node, this.source);
+    const message = refusalMessage(what, shown ?? text);
     const span =
       shown === undefined && node.start && node.stop
         ? { what, source: this.source, start: node.start.start, end: node.stop.stop + 1 }
@@ -343,11 +353,16 @@ export function syntaxErrorOf(sql: string, offset: Position = { line: 1, column:
  * JSON form's filters and computed values are. Positions count within the text.
  */
 export function parseExpression(text: string, at: Position = { line: 1, column: 1 }): Expr {
-  // The text as a WHERE condition, which the grammar takes as any expression (of any type)
+  // The text as a WHERE condition, which the grammar takes as any expression (of any type), with the
+  // names Flink reads as names where the grammar has keywords backquoted (found in that statement)
   const prefix = "SELECT x FROM t WHERE ";
-  const sql = `${prefix}${withFlinkNames(text)}\n`;
+  const statement = `${prefix}${text}\n`;
+  const quoted = quoteWords(statement, flinkNamesIn(statement));
+  const sql = quoted.text;
+  const written = new WrittenText(statement, sql, quoted.added);
   const offset = { line: at.line, column: at.column - prefix.length };
-  const error = syntaxErrorOf(sql, offset);
+  const readError = syntaxErrorOf(sql);
+  const error = readError && new SqlSyntaxError(shifted(written.position(readError.at), offset), readError.message);
   if (error) {
     // the reserved words that, backquoted, make the text parse: each one needed once all are quoted
     const candidates = reservedWordsIn(text);
@@ -363,7 +378,7 @@ export function parseExpression(text: string, at: Position = { line: 1, column: 
     throw error;
   }
   const where = flink.parse(sql).singleStatement(0)?.sqlStatement()?.dmlStatement()?.queryStatement()?.selectStatement()?.whereClause();
-  const builder = new ExpressionBuilder(sql, offset);
+  const builder = new ExpressionBuilder(sql, offset, [], written);
   const condition = where?.booleanExpression();
   if (condition) return builder.build(condition);
   const column = where?.columnNamePathAllowEmpty();
@@ -439,16 +454,10 @@ const FLINK_KEYWORDS = new Set(
 );
 
 /**
- * The text with the names Flink reads as names but dt-sql-parser's grammar as keywords backquoted —
- * each one only where that moves the first syntax error later or removes it (a keyword of Flink's own
- * grammar, such as WATERMARK, stays as written). Positions on a line after such a name move by its two
- * backquotes.
+ * The names in a statement that Flink reads as names but dt-sql-parser's grammar as keywords: each one
+ * whose backquoting moves the first syntax error later or removes it (a keyword of Flink's own grammar,
+ * such as WATERMARK, is not one). `quoteWords` backquotes them; `WrittenText` maps positions back.
  */
-export function withFlinkNames(text: string): string {
-  return flinkNamesIn(text).reduce(quoteWord, text);
-}
-
-/** The words withFlinkNames backquotes. */
 export function flinkNamesIn(text: string): string[] {
   let error = syntaxErrorOf(text);
   if (!error) return [];
@@ -530,6 +539,11 @@ export class WrittenText {
     return read - low;
   }
 
+  /** The written text of a span of the text read (offsets; the end excluded). */
+  slice(start: number, end: number): string {
+    return this.written.slice(this.offset(start), this.offset(end));
+  }
+
   /** The written line and column (1-based) of a line and column in the text read. */
   position(at: Position): Position {
     const start = this.readLines[at.line - 1];
@@ -545,7 +559,7 @@ export class WrittenText {
     const at = this.position(error.at);
     const refused = error.refused;
     if (refused?.source !== this.read) return new SqlSyntaxError(at, error.message);
-    return new SqlSyntaxError(at, refusalMessage(refused.what, this.written.slice(this.offset(refused.start), this.offset(refused.end))));
+    return new SqlSyntaxError(at, refusalMessage(refused.what, this.slice(refused.start, refused.end)));
   }
 }
 
