@@ -27,6 +27,8 @@ export interface WindowResultLine {
   firedAt: number;
   /** sessions: the results of this key this one replaces (the session grew, or merged them) */
   supersedes?: { start: number; end: number }[];
+  /** HAVING: this version withdraws the window's row (the table then holds the withdrawal as the window's latest) */
+  retracted?: true;
 }
 
 /** The results an output record holds. */

@@ -25,7 +25,10 @@ export async function rankWindows(
     const rankings = mergeCandidates(rank, await readRankCandidates(deps.dynamodb, deps.resultsTable, pipeline.name, end));
     const byGroup = new Map<number, ResultIntent[]>();
     for (const ranking of rankings) {
-      const result = rankedResult(pipeline.name, rank, ranking, at);
+      const ranked = rankedResult(pipeline.name, rank, ranking, at);
+      // no row to give (a rank offset past the window's rows, or HAVING kept none): as in Flink, no row;
+      // a ranking given before is retracted (the ledger keeps the count, publishing only a retraction)
+      const result = (ranked.values.rows as unknown[]).length === 0 ? { ...ranked, retracted: true as const } : ranked;
       const group = keyGroupOf(result.key, pipeline.keyGroups);
       byGroup.set(group, [...(byGroup.get(group) ?? []), { result }]);
     }

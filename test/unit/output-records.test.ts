@@ -71,6 +71,31 @@ describe("output records", () => {
     expect(records.length).toBeGreaterThanOrEqual(8);
   });
 
+  it("carry what a consumer needs of a result: sessions' supersedes and HAVING's retraction, and no internal field", () => {
+    const result: WindowResult = {
+      ...resultOf("k", 0, 3),
+      supersedes: [{ start: 0, end: 30_000 }],
+      supersededBy: { start: 0, end: 90_000 },
+      retracted: true,
+    };
+    expect(outputRecordOf(result)).toEqual({
+      type: "window",
+      idempotencyKey: "p/k/0/3",
+      pipeline: "p",
+      key: "k",
+      start: 0,
+      end: 60_000,
+      values: { n: 3 },
+      count: 3,
+      version: 3,
+      final: true,
+      firedAt: 0,
+      supersedes: [{ start: 0, end: 30_000 }],
+      retracted: true,
+    });
+    expect(outputRecordOf(resultOf("k", 0, 1))).not.toHaveProperty("retracted");
+  });
+
   it("puts a result larger than a payload unit in a record of its own", () => {
     const big = resultOf("a", 0, 2, 30_000);
     const records = outputRecordsOf([resultOf("a", 0, 1), big, resultOf("a", 0, 3)], [pipeline]);

@@ -25,6 +25,7 @@ export function outputRecordOf(result: WindowResult): Record<string, unknown> {
     final: result.final,
     firedAt: result.firedAt,
     ...(result.supersedes && result.supersedes.length > 0 ? { supersedes: result.supersedes } : {}),
+    ...(result.retracted ? { retracted: true } : {}),
   };
 }
 

@@ -76,12 +76,14 @@ function addAll(into: Map<string, RankCandidates>, rank: RankSpec, c: RankCandid
 /** A key group's candidates: for each window and partition of its results, the best `n` rows and the events they hold. */
 export function candidatesOf(
   rank: RankSpec,
-  results: Iterable<Pick<WindowResult, "key" | "start" | "end" | "values" | "count">>,
+  results: Iterable<Pick<WindowResult, "key" | "start" | "end" | "values" | "count" | "retracted">>,
 ): RankCandidates[] {
   const by = new Map<string, RankCandidates>();
   for (const r of results) {
     const partition = rank.partition.map((column) => r.values[column] ?? null);
-    addAll(by, rank, { start: r.start, end: r.end, partition, count: r.count, rows: [{ key: r.key, values: r.values }] });
+    // a row HAVING does not keep is no candidate; its events still count (the ranking changed)
+    const rows = r.retracted ? [] : [{ key: r.key, values: r.values }];
+    addAll(by, rank, { start: r.start, end: r.end, partition, count: r.count, rows });
   }
   return [...by.values()];
 }
