@@ -19,6 +19,7 @@ import {
   recordEmitting,
   type SessionEntry,
   type SessionFiring,
+  type SessionIdentity,
   sessionsDueOf,
   sessionsToFire,
   settleSessions,
@@ -136,16 +137,32 @@ async function closeSessions(ctx: SessionContext, key: string): Promise<void> {
     );
     const { entries, emitting } = recordEmitting(stored.entries, chosen);
     if (!(await write(entries))) return;
-    // HAVING: a session whose row it does not keep gives no result, and is settled as if it had
+    // HAVING: a session whose row it does not keep gives no result, and is settled as if it had; with
+    // allowed lateness or early results, a row it (or a session it supersedes) showed is retracted
     const kept = chosen.filter((f) => passesHaving(pipeline, key, f.window, f.entry.state));
-    for (const f of chosen) {
+    const failing = chosen.filter((f) => !kept.includes(f));
+    for (const f of failing) {
       const entry = emitting.get(f);
-      if (entry && !kept.includes(f)) written.add(entry);
+      if (entry) written.add(entry);
     }
-    const intents: ResultIntent[] = kept.map((f) => ({
-      result: resultOfSession(ctx, key, f),
-      ...(f.supersedes.length > 0 ? { supersedes: f.supersedes } : {}),
-    }));
+    const retracting = pipeline.allowedLateness > 0 || pipeline.early !== undefined ? failing : [];
+    const shown = await shownSessions(
+      ctx,
+      group,
+      key,
+      retracting.flatMap((f) => f.supersedes),
+    );
+    const intents: ResultIntent[] = [
+      ...kept.map((f) => ({
+        result: resultOfSession(ctx, key, f),
+        ...(f.supersedes.length > 0 ? { supersedes: f.supersedes } : {}),
+      })),
+      ...retracting.map((f) => ({
+        result: { ...resultOfSession(ctx, key, f), retracted: true as const },
+        ...(f.supersedes.length > 0 ? { supersedes: f.supersedes } : {}),
+        ...(f.supersedes.some((old) => shown.has(windowId(old))) ? { withdraws: true } : {}),
+      })),
+    ];
     const outcome = await commitGroupResults(
       deps.dynamodb,
       deps.resultsTable,
@@ -163,7 +180,7 @@ async function closeSessions(ctx: SessionContext, key: string): Promise<void> {
     const again = outcome.settled.filter((r) => unconfirmed.has(windowId(r)));
     await publish(deps, [...outcome.written, ...again], ctx.report);
     ctx.report.republished += again.length;
-    for (const f of kept) {
+    for (const f of [...kept, ...retracting]) {
       if (!settledIds.has(windowId(f.window))) continue;
       for (const old of f.supersedes) {
         if (old.end === f.window.end) continue; // marked in the same item
@@ -187,6 +204,20 @@ async function closeSessions(ctx: SessionContext, key: string): Promise<void> {
   if (written.size === 0 && entries.length === stored.entries.length) return;
   const before = stored.entries.length;
   if (await write(entries)) ctx.report.cleared += before - entries.length;
+}
+
+/** Which of a key's earlier sessions show a row (in the ledger, neither retracted nor superseded), by window id. */
+async function shownSessions(ctx: SessionContext, group: number, key: string, sessions: readonly SessionIdentity[]): Promise<Set<string>> {
+  const shown = new Set<string>();
+  if (sessions.length === 0) return shown;
+  const items = await readResultsItems(ctx.deps.dynamodb, ctx.deps.resultsTable, ctx.pipeline.name, group, [
+    ...new Set(sessions.map((s) => s.end)),
+  ]);
+  for (const s of sessions) {
+    const stored = items.get(s.end)?.results.get(`${key}\u0000${s.start}`);
+    if (stored !== undefined && !stored.retracted && stored.supersededBy === undefined) shown.add(windowId(s));
+  }
+  return shown;
 }
 
 function resultOfSession(ctx: SessionContext, key: string, f: SessionFiring): Omit<WindowResult, "version"> {

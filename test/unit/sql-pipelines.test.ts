@@ -278,10 +278,6 @@ GROUP BY window_start, window_end, \`tags.host\`;`);
       [TABLE.replace(",\n  WATERMARK FOR ts AS ts - INTERVAL '5' SECOND", ""), /^line 1, column 1: a table without WATERMARK FOR/],
       [`${TABLE}SET 'parallelism.default' = '4';`, /^line 9, column 5: SET 'parallelism.default' \(Panes takes/],
       [
-        `${TABLE}SET 'table.exec.emit.allow-lateness' = '1 min';\nINSERT INTO x SELECT service, SESSION_END(ts, INTERVAL '1' MINUTE) AS e, COUNT(*) AS n FROM requests GROUP BY SESSION(ts, INTERVAL '1' MINUTE), service HAVING COUNT(*) > 1;`,
-        /field having: cannot yet go with allowedLateness or early firing in session windows/,
-      ],
-      [
         query(`SELECT window_start, window_end, service, SUM(DISTINCT latency) AS n ${tumble} GROUP BY window_start, window_end, service`),
         /^line 9, column 57: SUM\(DISTINCT …\) \(COUNT\(DISTINCT x\) is supported\) is not supported/,
       ],

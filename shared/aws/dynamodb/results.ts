@@ -145,6 +145,8 @@ export interface ResultIntent {
   result: Omit<WindowResult, "version">;
   /** sessions: mark these earlier results of the key superseded by this one, once it is written */
   supersedes?: { start: number; end: number }[];
+  /** a retraction that withdraws a row an earlier window showed (a session it supersedes): published even where this window showed none */
+  withdraws?: boolean;
 }
 
 export interface CommitOutcome {
@@ -195,7 +197,7 @@ export async function commitGroupResults(
       const written: StoredResult[] = [];
       const same: StoredResult[] = [];
       let silent = 0;
-      for (const { result, supersedes } of mine) {
+      for (const { result, supersedes, withdraws } of mine) {
         const id = entryIdOf(result);
         const stored = next.results.get(id);
         const decision = ledgerDecisionOf({ count: result.count, final: result.final }, stored);
@@ -211,7 +213,7 @@ export async function commitGroupResults(
         next.results.set(id, version);
         // a retraction withdraws the row an earlier version showed; with none shown, the ledger keeps it
         // (its count and firing time, which early results are paced by) but there is nothing to publish
-        if (result.retracted && (stored === undefined || stored.retracted)) silent++;
+        if (result.retracted && !withdraws && (stored === undefined || stored.retracted)) silent++;
         else written.push(version);
         for (const old of supersedes ?? []) markSupersededIn(next, old, result);
       }

@@ -403,14 +403,6 @@ export const pipelineSchema = z
     const row = resultRowTypes(p);
     const rowHint = " (a result row has the aggregates, the key's columns and window_start, window_end, window_time)";
     if (p.having !== undefined) {
-      // a re-fired or early row that stops passing is retracted (WindowResult.retracted): not yet for sessions
-      if ((p.allowedLateness > 0 || p.early !== undefined) && p.window.type === "session")
-        ctx.addIssue({
-          code: "custom",
-          path: ["having"],
-          message:
-            "cannot yet go with allowedLateness or early firing in session windows: a session re-fired or fired early could stop passing it, and its results cannot yet be retracted",
-        });
       try {
         const type = typeOf(p.having, row);
         if (type !== "BOOLEAN" && type !== "NULL")
