@@ -4,7 +4,7 @@
 // output sink packs, however often and in whatever order they come.
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
-import { CreateTableCommand, type DynamoDBClient, ScanCommand } from "@aws-sdk/client-dynamodb";
+import { CreateTableCommand, type DynamoDBClient, ScanCommand, waitUntilTableExists } from "@aws-sdk/client-dynamodb";
 import type { EventBridgeClient, PutEventsCommand, PutEventsRequestEntry } from "@aws-sdk/client-eventbridge";
 import type { PutRecordsCommandOutput } from "@aws-sdk/client-kinesis";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
@@ -92,6 +92,8 @@ describe("the consumer example", () => {
         BillingMode: "PAY_PER_REQUEST",
       }),
     );
+    // the emulator, as DynamoDB, creates a table in the background: a write before it is ACTIVE is refused
+    await waitUntilTableExists({ client, maxWaitTime: 60, minDelay: 1, maxDelay: 1 }, { TableName: table });
     return table;
   }
 
