@@ -30,7 +30,7 @@ import { writeRankCandidates } from "../aws/dynamodb/ranks.ts";
 import { commitGroupResults, type ResultIntent, type ResultsItem, readResultsItems, type StoredResult } from "../aws/dynamodb/results.ts";
 import { retryOnConflict } from "../aws/retry.ts";
 import { keyGroupOf } from "../core/keygroups.ts";
-import { passesHaving, windowValues } from "../core/pipelines/project.ts";
+import { passesHaving, retractsRows, windowValues } from "../core/pipelines/project.ts";
 import { candidatesOf, keyResultsNameOf } from "../core/pipelines/rank.ts";
 import type { Pipeline } from "../core/pipelines/schema.ts";
 import type { DeadLetter, ResultSink, WindowResult } from "../core/types.ts";
@@ -560,9 +560,6 @@ function unstoredLetter(
 
 const windowKey = (key: string, w: { start: number; end: number }) => `${key}\u0000${w.start}/${w.end}`;
 
-/** Whether a window of the pipeline can give a row and later lose it (HAVING with allowed lateness or early results). */
-const mayRetract = (pipeline: Pipeline) => pipeline.having !== undefined && (pipeline.allowedLateness > 0 || pipeline.early !== undefined);
-
 /** Evaluates the windows, decides each against the ledger, writes the versions it lacks, and publishes them. */
 async function fireWindows(
   deps: UnitDependencies,
@@ -597,7 +594,7 @@ async function fireWindows(
     // HAVING: a window whose row it does not keep gives no result; where an earlier version (early, or
     // before a late event re-fired the window) gave a row, that row is retracted (the ledger decides)
     const passes = passesHaving(pipeline, e.key, e.window, e.state);
-    if (!passes && !mayRetract(pipeline)) continue;
+    if (!passes && !retractsRows(pipeline)) continue;
     kinds.set(windowKey(e.key, e.window), e.final);
     intents.push({
       result: {

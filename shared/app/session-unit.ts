@@ -11,7 +11,7 @@ import { queryDue, readSessionsNow, sessionsItemOf, writeSessions } from "../aws
 import { parkKey, readParkedKeys, unparkKey } from "../aws/dynamodb/parked.ts";
 import { commitGroupResults, markSuperseded, type ResultIntent, readResultsItems } from "../aws/dynamodb/results.ts";
 import type { StoredSessions } from "../core/ingest/deltas.ts";
-import { passesHaving, windowValues } from "../core/pipelines/project.ts";
+import { passesHaving, retractsRows, windowValues } from "../core/pipelines/project.ts";
 import type { Pipeline } from "../core/pipelines/schema.ts";
 import type { WindowResult } from "../core/types.ts";
 import { earlyDueOf } from "../core/windows/fates.ts";
@@ -145,7 +145,7 @@ async function closeSessions(ctx: SessionContext, key: string): Promise<void> {
       const entry = emitting.get(f);
       if (entry) written.add(entry);
     }
-    const retracting = pipeline.allowedLateness > 0 || pipeline.early !== undefined ? failing : [];
+    const retracting = retractsRows(pipeline) ? failing : [];
     const shown = await shownSessions(
       ctx,
       group,

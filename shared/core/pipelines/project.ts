@@ -194,6 +194,14 @@ function resultRow(
   };
 }
 
+/**
+ * Whether a window's row can be shown and later withdrawn: HAVING, with allowed lateness or early
+ * results (a window fired again can stop passing it).
+ */
+export function retractsRows(pipeline: Pick<Projected, "having"> & { allowedLateness: number; early?: number }): boolean {
+  return pipeline.having !== undefined && (pipeline.allowedLateness > 0 || pipeline.early !== undefined);
+}
+
 /** Whether HAVING keeps a window's row (TRUE; FALSE, NULL or a failing condition do not). */
 export function passesHaving(
   pipeline: Projected,

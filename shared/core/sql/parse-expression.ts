@@ -366,7 +366,7 @@ export function parseExpression(text: string, at: Position = { line: 1, column: 
   if (error) {
     // the reserved words that, backquoted, make the text parse: each one needed once all are quoted
     const candidates = reservedWordsIn(text);
-    const quoted = (words: string[]) => words.reduce(quoteWord, text);
+    const quoted = (words: string[]) => quoteWords(text, words).text;
     const parses = (words: string[]) => !syntaxErrorOf(`${prefix}${quoted(words)}\n`);
     const reserved = parses(candidates) ? candidates.filter((word) => !parses(candidates.filter((w) => w !== word))) : [];
     if (reserved.length > 0) {
@@ -466,7 +466,7 @@ export function flinkNamesIn(text: string): string[] {
   const later = (a: Position, b: Position) => a.line > b.line || (a.line === b.line && a.column > b.column);
   for (const word of reservedWordsIn(text)) {
     if (FLINK_KEYWORDS.has(word.toUpperCase())) continue;
-    const next = quoteWord(current, word);
+    const next = quoteWords(current, [word]).text;
     const nextError = syntaxErrorOf(next);
     if (!nextError || later(nextError.at, error.at)) {
       current = next;
@@ -486,12 +486,7 @@ function reservedWordsIn(text: string): string[] {
   );
 }
 
-/** The text with every bare occurrence of `word` backquoted. */
-export function quoteWord(text: string, word: string): string {
-  return quoteWords(text, [word]).text;
-}
-
-/** Backquotes every bare occurrence of the words (as quoteWord does one): the text, and the offsets in it of the backquotes added. */
+/** Backquotes every bare occurrence of the words: the text, and the offsets in it of the backquotes added. */
 export function quoteWords(text: string, words: readonly string[]): { text: string; added: number[] } {
   const wanted = new Set(words);
   const added: number[] = [];
