@@ -88,10 +88,11 @@ export function scripts(options: { maxSteps: number; maxBatch: number; having?: 
   });
 }
 
-export function pipelineOfScript(script: Script, name = "p"): Pipeline {
+export function pipelineOfScript(script: Script, name = "p", more: Record<string, unknown> = {}): Pipeline {
   const [pipeline] = parsePipelines({
     pipelines: [
       {
+        ...more,
         name,
         key: "key",
         eventTime: "ts",
@@ -270,6 +271,147 @@ export async function checkAgainstModel(script: Script, system: SystemUnderTest)
     const id = `${e.key}/${e.start}/${e.end}`;
     if (script.having === undefined) expect(e.version, `version of ${id}`).toBe((versions.get(id) ?? 0) + 1);
     else expect(e.version, `version of ${id}`).toBeGreaterThan(versions.get(id) ?? 0);
+    versions.set(id, e.version);
+  }
+}
+
+/** A Window Top-N of a script's keys: each window's first `n` by sum (descending, then by key). */
+export const scriptRank = (n: number) => ({ rank: { n, order: [{ field: "sum", desc: true }] } });
+
+export interface RankingEmission {
+  start: number;
+  end: number;
+  version: number;
+  final: boolean;
+  /** events of the window over every key, those whose row HAVING drops included */
+  count: number;
+  rows: Record<string, number>[];
+  retracted?: true;
+}
+
+export function rankingOf(r: {
+  start: number;
+  end: number;
+  version: number;
+  final: boolean;
+  count: number;
+  values: Record<string, unknown>;
+  retracted?: true;
+}): RankingEmission {
+  const rows = (r.values.rows ?? []) as Record<string, number>[];
+  return {
+    start: r.start,
+    end: r.end,
+    version: r.version,
+    final: r.final,
+    count: r.count,
+    rows: rows.map((row) => ({
+      ...Object.fromEntries(Object.keys(SCRIPT_AGGREGATES).map((n) => [n, row[n] as number])),
+      rownum: row.rownum as number,
+    })),
+    ...(r.retracted ? { retracted: true as const } : {}),
+  };
+}
+
+/** What a ranked pipeline's system under test must do: the keyed one's steps, emitting rankings. */
+export interface RankedSystemUnderTest extends Omit<SystemUnderTest, "emitted" | "finalResults"> {
+  emitted(): RankingEmission[];
+  finalResults(): Promise<RankingEmission[]>;
+}
+
+/**
+ * Window Top-N over the model's firings, as Flink's Top-N over an updating aggregate has it: after
+ * every step, each window a firing touched (early or final, late or not, kept by HAVING or not) is
+ * ranked again from the current row of each of its keys — the first `n` rows HAVING keeps, by sum
+ * descending then by key — and given as one ranking: early while any key's current row is early, its
+ * count the events of every key. A window left with no row retracts the ranking it gave, if it gave one.
+ */
+export async function checkRankingsAgainstModel(script: Script, n: number, system: RankedSystemUnderTest): Promise<void> {
+  const model = new WindowOperatorModel(script.window, script.allowedLateness);
+  const passes = (values: Record<string, number>) => script.having === undefined || (values.sum as number) > script.having;
+  /** per window: each key's current row, its events, and whether it is final */
+  const current = new Map<string, Map<string, { values: Record<string, number>; final: boolean }>>();
+  const shown = new Map<string, boolean>();
+  const rankingOfWindow = (id: string, start: number, end: number): Omit<RankingEmission, "version"> => {
+    const keys = [...(current.get(id) ?? new Map()).entries()];
+    const rows = keys
+      .filter(([, k]) => passes(k.values))
+      .sort(([a, x], [b, y]) => (y.values.sum as number) - (x.values.sum as number) || (a < b ? -1 : a > b ? 1 : 0))
+      .slice(0, n)
+      .map(([, k], i) => ({ ...k.values, rownum: i + 1 }));
+    return {
+      start,
+      end,
+      final: keys.every(([, k]) => k.final),
+      count: keys.reduce((sum, [, k]) => sum + (k.values.n as number), 0),
+      rows,
+    };
+  };
+  let flinkWatermark = TIME_BASE - 1;
+  model.processWatermark(flinkWatermark);
+  await system.advanceWatermark(flinkWatermark + 1);
+  let now = 0;
+  let seenModel = 0;
+  let seenSystem = 0;
+  const withoutVersion = (xs: readonly Omit<RankingEmission, "version">[]) =>
+    xs.map(({ start, end, final, count, rows, retracted }) => JSON.stringify({ start, end, final, count, rows, retracted })).sort();
+  const settle = async (label: string) => {
+    if (script.early !== undefined) model.earlyFire(now, script.early);
+    await system.close(now);
+    const touched = new Map<string, { start: number; end: number }>();
+    for (const f of model.firings.slice(seenModel)) {
+      const id = `${f.window.start}/${f.window.end}`;
+      const values = valuesOfElements(
+        SCRIPT_AGGREGATES,
+        f.elements.map((e) => e.data as ScriptElement),
+      ) as Record<string, number>;
+      const keys = current.get(id) ?? new Map();
+      keys.set(f.key, { values, final: f.final });
+      current.set(id, keys);
+      touched.set(id, f.window);
+    }
+    const expected: Omit<RankingEmission, "version">[] = [];
+    for (const [id, w] of touched) {
+      const ranking = rankingOfWindow(id, w.start, w.end);
+      if (ranking.rows.length > 0) expected.push(ranking);
+      else if (shown.get(id)) expected.push({ ...ranking, retracted: true });
+      shown.set(id, ranking.rows.length > 0);
+    }
+    const actual = system.emitted().slice(seenSystem);
+    expect(withoutVersion(actual), label).toEqual(withoutVersion(expected));
+    seenModel = model.firings.length;
+    seenSystem = system.emitted().length;
+  };
+  for (const [i, step] of script.steps.entries()) {
+    if ("batch" in step) {
+      const batch = step.batch.map((e) => ({ ...e, ts: e.ts + TIME_BASE }));
+      for (const e of batch) model.processElement({ key: e.key, ts: e.ts, data: e });
+      await system.ingest(batch);
+    } else if ("watermark" in step) {
+      flinkWatermark += step.watermark;
+      model.processWatermark(flinkWatermark);
+      await system.advanceWatermark(flinkWatermark + 1);
+    } else {
+      now += step.tick;
+    }
+    await settle(`after step ${i}: ${JSON.stringify(step)}`);
+  }
+  model.processWatermark(Number.MAX_SAFE_INTEGER);
+  await system.advanceWatermark(END_OF_TIME);
+  await settle("end of input");
+  // every window's current ranking: those with a row to give
+  const rankings = [...current.keys()]
+    .map((id) => {
+      const [start, end] = id.split("/").map(Number) as [number, number];
+      return rankingOfWindow(id, start, end);
+    })
+    .filter((r) => r.rows.length > 0);
+  expect(withoutVersion(await system.finalResults()), "current rankings").toEqual(withoutVersion(rankings));
+  // a window's rankings come in rising versions
+  const versions = new Map<string, number>();
+  for (const e of system.emitted()) {
+    const id = `${e.start}/${e.end}`;
+    expect(e.version, `version of ${id}`).toBeGreaterThan(versions.get(id) ?? 0);
     versions.set(id, e.version);
   }
 }

@@ -203,6 +203,22 @@ SELECT *
       ],
       rank: { n: 3, partition: [], order: [{ field: "total", desc: true }], rownum: "rownum" },
     });
+
+    // with early firing (Flink's Top-N over an early-firing window aggregation): rankings early, then final
+    const [early] = await load(`${TABLE}
+SET 'table.exec.emit.early-fire.enabled' = 'true';
+SET 'table.exec.emit.early-fire.delay' = '5 s';
+INSERT INTO top_services
+SELECT * FROM (
+  SELECT *, ROW_NUMBER() OVER (PARTITION BY window_start, window_end ORDER BY total DESC) AS rownum
+  FROM (
+    SELECT window_start, window_end, service, SUM(latency) AS total
+    FROM TABLE(TUMBLE(TABLE requests, DESCRIPTOR(ts), INTERVAL '10' MINUTES))
+    GROUP BY window_start, window_end, service
+  )
+) WHERE rownum <= 3;
+`);
+    expect(early).toMatchObject({ early: 5_000, rank: { n: 3, order: [{ field: "total", desc: true }] } });
   });
 
   it("reads through a view over the source and a table alias, and takes as names the words only dt-sql-parser reserves (Nexmark's q11 as written)", async () => {

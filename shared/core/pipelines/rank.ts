@@ -35,6 +35,8 @@ export interface RankCandidates {
   /** events of the window and partition, over every key of the groups (a ranking changes only when this grows) */
   count: number;
   rows: RankRow[];
+  /** false while a row of some key is an early result (the window still open); absent in items written before early rankings: true */
+  final?: boolean;
 }
 
 /** SQL's order of two values of one column: NULL lowest. */
@@ -70,20 +72,21 @@ function addAll(into: Map<string, RankCandidates>, rank: RankSpec, c: RankCandid
     return;
   }
   known.count += c.count;
+  known.final = (known.final ?? true) && (c.final ?? true);
   known.rows = [...known.rows, ...c.rows].sort((a, b) => compareRankRows(rank, a, b)).slice(0, rank.n);
 }
 
 /** A key group's candidates: for each window and partition of its results, the best `n` rows and the events they hold. */
 export function candidatesOf(
   rank: RankSpec,
-  results: Iterable<Pick<WindowResult, "key" | "start" | "end" | "values" | "count" | "retracted">>,
+  results: Iterable<Pick<WindowResult, "key" | "start" | "end" | "values" | "count" | "final" | "retracted">>,
 ): RankCandidates[] {
   const by = new Map<string, RankCandidates>();
   for (const r of results) {
     const partition = rank.partition.map((column) => r.values[column] ?? null);
     // a row HAVING does not keep is no candidate; its events still count (the ranking changed)
     const rows = r.retracted ? [] : [{ key: r.key, values: r.values }];
-    addAll(by, rank, { start: r.start, end: r.end, partition, count: r.count, rows });
+    addAll(by, rank, { start: r.start, end: r.end, partition, count: r.count, rows, final: r.final });
   }
   return [...by.values()];
 }
@@ -122,7 +125,8 @@ export function rankedResult(pipeline: string, rank: RankSpec, c: RankCandidates
     },
     count: c.count,
     firedAt,
-    final: true,
+    // early while a key's row is (the window is still open: with early firing)
+    final: c.final ?? true,
   };
 }
 

@@ -388,7 +388,6 @@ export const pipelineSchema = z
     if (p.rank !== undefined) {
       const issue = (path: (string | number)[], message: string) => ctx.addIssue({ code: "custom", path: ["rank", ...path], message });
       if (p.window.type === "session") issue([], "ranks the windows of a window TVF (tumbling, sliding or cumulate), not sessions");
-      if (p.early !== undefined) issue([], "cannot yet go with early firing");
       const keys = typeof p.key === "string" ? [p.key] : p.key;
       const columns = p.select === undefined ? p.aggregates.map((a) => a.name) : Object.keys(p.select);
       p.rank.partition.forEach((column, i) => {
