@@ -1,13 +1,14 @@
 // The dashboard's server on a real local stack: what it holds and serves after full and incremental
 // reads equals a brute-force computation of the closed windows, dead letters are counted, and the
 // HTTP surface (page, script, snapshot, live events) answers only on its own address.
-import { mkdtemp } from "node:fs/promises";
+import { mkdtemp, writeFile } from "node:fs/promises";
 import { request } from "node:http";
 import { createServer } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import type { QueryCommandOutput } from "@aws-sdk/client-dynamodb";
 import { afterEach, describe, expect, it } from "vitest";
+import { loadPipelinesFile } from "../../shared/app/pipelines-file.ts";
 import { createDynamoDbClient } from "../../shared/aws/clients.ts";
 import { parsePipelines } from "../../shared/core/pipelines/parse.ts";
 import type { DashboardSnapshot } from "../../tools/dashboard/model.ts";
@@ -200,6 +201,89 @@ describe("dashboard server", () => {
     expect(afterFirst.pipelines[0]?.deadLettered).toBe(1);
     expect(view.shards.map((s) => s.maxEventTime)).toEqual([Math.max(...everything.map((e) => e.ts as number))]);
     expect(view.progress.watermark).toHaveLength(2);
+  });
+
+  it("holds a Window Top-N's rankings as places — the row numbers charted over the window ends, the rows listed with their host — as a brute force ranks them", async () => {
+    // Prepare: the top 3 hosts by average CPU of each minute, in Flink SQL
+    const dir = await mkdtemp(join(tmpdir(), "panes-dash-top-"));
+    const file = join(dir, "top.sql");
+    await writeFile(
+      file,
+      `CREATE TABLE metrics (host STRING, metric STRING, \`value\` DOUBLE, ts TIMESTAMP(3), WATERMARK FOR ts AS ts - INTERVAL '5' SECOND)
+  WITH ('connector' = 'kinesis', 'format' = 'json');
+INSERT INTO top_hosts
+SELECT * FROM (
+  SELECT *, ROW_NUMBER() OVER (PARTITION BY window_start, window_end ORDER BY avg_cpu DESC) AS rownum
+  FROM (SELECT window_start, window_end, host, AVG(\`value\`) AS avg_cpu, COUNT(*) AS n
+        FROM TABLE(TUMBLE(TABLE metrics, DESCRIPTOR(ts), INTERVAL '1' MINUTE))
+        WHERE metric = 'cpu'
+        GROUP BY window_start, window_end, host)
+) WHERE rownum <= 3;
+INSERT INTO peak_readings
+SELECT * FROM (
+  SELECT host, \`value\`, window_start, window_end,
+    ROW_NUMBER() OVER (PARTITION BY window_start, window_end ORDER BY \`value\` DESC) AS rownum
+  FROM TABLE(TUMBLE(TABLE metrics, DESCRIPTOR(ts), INTERVAL '1' MINUTE))
+  WHERE metric = 'cpu'
+) WHERE rownum <= 2;`,
+    );
+    const ranked = await loadPipelinesFile(file);
+    const stack = await start(ranked);
+    const source = new DashboardSource({ ...sourceOptions(stack), pipelines: ranked, limits: { ends: 6, windows: 100 } });
+    const everything = events(0, 600, 11);
+
+    // Act
+    await sendAndClose(stack, everything);
+    expect(await source.refresh()).toBeUndefined();
+    const [view, peaks] = source.snapshot({ top: 5, pipelines: {} }).pipelines;
+
+    // Assess against a brute force: per closed minute, each host's average, the first 3 by it (then by host)
+    if (!view || view.watermark === undefined) throw new Error("no watermark");
+    const byWindow = new Map<number, Map<string, number[]>>();
+    for (const e of everything) {
+      const end = Math.floor((e.ts as number) / 60_000) * 60_000 + 60_000;
+      const hosts = byWindow.get(end) ?? new Map<string, number[]>();
+      hosts.set(e.host as string, [...(hosts.get(e.host as string) ?? []), e.value as number]);
+      byWindow.set(end, hosts);
+    }
+    const ends = [...byWindow.keys()]
+      .filter((end) => end <= (view.watermark as number))
+      .sort((a, b) => a - b)
+      .slice(-6);
+    const places = ends.flatMap((end) =>
+      [...(byWindow.get(end) ?? new Map<string, number[]>())]
+        .map(([host, values]) => ({ host, avg: values.reduce((a, b) => a + b, 0) / values.length }))
+        .sort((a, b) => b.avg - a.avg || (a.host < b.host ? -1 : 1))
+        .slice(0, 3)
+        .map((row, i) => ({ end, key: `#${i + 1}`, ...row })),
+    );
+    expect(ends.length).toBe(6);
+    expect(view.keyField).toBe("rank");
+    expect(view.metrics.map((m) => m.id)).toEqual(["avg_cpu", "n"]);
+    expect(view.chart.keys).toEqual(["#1", "#2", "#3"]);
+    expect(view.chart.ends).toEqual(ends);
+    for (const p of places)
+      expect(view.chart.values[view.chart.keys.indexOf(p.key)]?.[ends.indexOf(p.end)], `${p.key} ${p.end}`).toBeCloseTo(p.avg, 9);
+    const newestFirst = places.toSorted((a, b) => b.end - a.end || (a.key < b.key ? -1 : 1)).slice(0, 12);
+    expect(view.latest.map((r) => [r.key, r.end, r.labels?.host])).toEqual(newestFirst.map((p) => [p.key, p.end, p.host]));
+    for (const [i, r] of view.latest.entries()) expect(r.values.avg_cpu).toBeCloseTo(newestFirst[i]?.avg as number, 9);
+    // over a window's rows: the two highest readings of each minute, charted by their numbers
+    const readings = ends.flatMap((end) =>
+      [...(byWindow.get(end) ?? new Map<string, number[]>())]
+        .flatMap(([host, values]) => values.map((value) => ({ host, value })))
+        .sort((a, b) => b.value - a.value)
+        .slice(0, 2)
+        .map((row, i) => ({ end, key: `#${i + 1}`, ...row })),
+    );
+    expect(peaks?.metrics.map((m) => m.id)).toEqual(["value"]);
+    expect(peaks?.chart.keys).toEqual(["#1", "#2"]);
+    for (const p of readings) expect(peaks?.chart.values[peaks.chart.keys.indexOf(p.key)]?.[ends.indexOf(p.end)]).toBe(p.value);
+    expect(peaks?.latest.slice(0, 4).map((r) => [r.key, r.end, r.values.value])).toEqual(
+      readings
+        .toSorted((a, b) => b.end - a.end || (a.key < b.key ? -1 : 1))
+        .slice(0, 4)
+        .map((p) => [p.key, p.end, p.value]),
+    );
   });
 
   it("serves the page, its script, snapshots and live events on its own address only", async () => {

@@ -8,7 +8,7 @@ import fc from "fast-check";
 import { describe, expect, it } from "vitest";
 import { loadPipelinesFile } from "../../shared/app/pipelines-file.ts";
 import type { WindowResult } from "../../shared/core/types.ts";
-import { metricsOf, ProgressRecorder, WindowStore } from "../../tools/dashboard/store.ts";
+import { metricsOf, ProgressRecorder, rankingPlaces, rankingShapeOf, WindowStore } from "../../tools/dashboard/store.ts";
 
 const resultArb = fc.record({
   key: fc.constantFrom("a", "b", "c", "d", "e"),
@@ -117,6 +117,82 @@ describe("dashboard window store", () => {
           ],
         ],
       },
+    );
+  });
+
+  it("holds a ranking as its places: each window's rows of its highest final version, by row number, whatever arrives in whatever order", async () => {
+    // a Window Top-N after an aggregation (the first 3 services by total, from the 2nd: rows #2 and #3)
+    const dir = await mkdtemp(join(tmpdir(), "panes-ranking-"));
+    const file = join(dir, "top.sql");
+    await writeFile(
+      file,
+      `CREATE TABLE requests (service STRING, latency DOUBLE, ts TIMESTAMP(3), WATERMARK FOR ts AS ts - INTERVAL '5' SECOND)
+  WITH ('connector' = 'kinesis', 'format' = 'json');
+INSERT INTO top_services
+SELECT * FROM (
+  SELECT *, ROW_NUMBER() OVER (PARTITION BY window_start, window_end ORDER BY total DESC) AS rownum
+  FROM (SELECT window_start, window_end, service, SUM(latency) AS total, COUNT(*) AS n
+        FROM TABLE(TUMBLE(TABLE requests, DESCRIPTOR(ts), INTERVAL '1' MINUTE))
+        GROUP BY window_start, window_end, service)
+) WHERE rownum > 1 AND rownum <= 3;`,
+    );
+    const [pipeline] = await loadPipelinesFile(file);
+    const shape = pipeline && rankingShapeOf(pipeline);
+    if (shape === undefined) throw new Error("no ranking");
+    expect(shape).toMatchObject({ column: "rows", rownum: "rownum", from: 2, n: 3, partition: [] });
+
+    const ranking = fc.record({
+      slot: fc.integer({ min: 0, max: 6 }),
+      version: fc.integer({ min: 1, max: 5 }),
+      final: fc.boolean(),
+      rows: fc.array(fc.record({ service: fc.constantFrom("api", "web", "db"), total: fc.integer({ min: 0, max: 99 }) }), { maxLength: 2 }),
+    });
+    fc.assert(
+      fc.property(fc.array(fc.array(ranking, { maxLength: 12 }), { minLength: 1, maxLength: 4 }), (batches) => {
+        // the same version of a window is the same ranking, whatever batch it comes in
+        const first = new Map<string, (typeof batches)[0][0]>();
+        for (const r of batches.flat()) if (!first.has(`${r.slot}/${r.version}`)) first.set(`${r.slot}/${r.version}`, r);
+        const resultOf = (r: (typeof batches)[0][0]): WindowResult => {
+          const { rows, final } = first.get(`${r.slot}/${r.version}`) ?? r;
+          return {
+            pipeline: "top_services",
+            key: "[]",
+            start: r.slot * 60_000,
+            end: (r.slot + 1) * 60_000,
+            values: {
+              window_start: new Date(r.slot * 60_000).toISOString(),
+              rows: rows.map((row, i) => ({ window_start: "…", service: row.service, total: row.total, rownum: i + 2 })) as never,
+            },
+            count: r.version,
+            version: r.version,
+            firedAt: 0,
+            final,
+            ...(rows.length === 0 ? { retracted: true as const } : {}),
+          };
+        };
+        // Act
+        const store = new WindowStore({ ends: 100, windows: 1000 });
+        for (const batch of batches) store.add(batch.map(resultOf).flatMap((r) => rankingPlaces(shape, r)));
+
+        // Assess against the model: per window, the rows of its highest final version, placed #2 and #3
+        const best = new Map<number, WindowResult>();
+        for (const r of batches.flat().map(resultOf)) if (r.final && (best.get(r.start)?.version ?? 0) < r.version) best.set(r.start, r);
+        const expected = [...best.values()]
+          .flatMap((r) =>
+            (r.values.rows as unknown as { service: string; total: number }[]).map((row, i) => ({
+              key: `#${i + 2}`,
+              end: r.end,
+              labels: { service: row.service },
+              values: { total: row.total },
+              version: r.version,
+            })),
+          )
+          .sort((a, b) => b.end - a.end || (a.key < b.key ? -1 : 1));
+        expect(store.latest(1000).map(({ key, end, labels, values, version }) => ({ key, end, labels, values, version }))).toEqual(
+          expected,
+        );
+      }),
+      { numRuns: 300 },
     );
   });
 

@@ -62,6 +62,18 @@ describe("a pipelines file in Flink SQL", () => {
     });
   });
 
+  it("examples/top-hosts.sql compiles to both forms of Window Top-N over the demo's events", async () => {
+    const [busiest, peaks] = await loadPipelinesFile("examples/top-hosts.sql");
+    expect(busiest).toMatchObject({
+      name: "busiest-hosts-5m",
+      key: "host",
+      window: { type: "tumbling", size: 300_000 },
+      rank: { n: 3, partition: [], order: [{ field: "avg_cpu", desc: true }] },
+    });
+    expect(peaks).toMatchObject({ name: "peak-mem-10m", key: [], window: { type: "tumbling", size: 600_000 } });
+    expect(peaks?.aggregates).toMatchObject([{ op: "top", n: 2, fields: ["host", "value"], order: [{ field: "value", desc: true }] }]);
+  });
+
   it("compiles composite keys, a global window, expressions in and around aggregates, COUNT(x), COUNT(DISTINCT x) and FILTER", async () => {
     const [errors, total] = await load(`${TABLE}
 INSERT INTO errors SELECT window_start, window_end, service, endpoint, COUNT(*) AS n,

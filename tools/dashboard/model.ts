@@ -28,6 +28,8 @@ export interface WindowRow {
   end: number;
   /** metric id → value */
   values: Record<string, number>;
+  /** a ranked row's text columns (a ranking's place: its key is the row number) */
+  labels?: Record<string, string>;
   count: number;
   version: number;
   firedAt: number;

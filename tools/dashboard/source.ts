@@ -8,8 +8,17 @@ import { queryResults } from "../../shared/aws/dynamodb/results.ts";
 import { describeDeadLetterCounts, type PipelineLetterCounts, totalOf } from "../../shared/core/dead-letters.ts";
 import { keyLabel, type Pipeline } from "../../shared/core/pipelines/schema.ts";
 import { formatDuration } from "../../shared/core/windows/duration.ts";
-import type { DashboardSnapshot, PipelineView, Selection } from "./model.ts";
-import { metricsOf, ProgressRecorder, WindowStore, type WindowStoreLimits } from "./store.ts";
+import type { DashboardSnapshot, MetricInfo, PipelineView, Selection } from "./model.ts";
+import {
+  metricsOf,
+  ProgressRecorder,
+  type RankingShape,
+  rankingKeyLabel,
+  rankingPlaces,
+  rankingShapeOf,
+  WindowStore,
+  type WindowStoreLimits,
+} from "./store.ts";
 
 export interface DashboardSourceOptions {
   dynamodb: DynamoDBClient;
@@ -55,6 +64,8 @@ export function describeWindow(pipeline: Pick<Pipeline, "window">): string {
 
 interface PipelineState {
   pipeline: Pipeline;
+  /** a pipeline whose results are rankings: held one place (row number) per window */
+  ranking?: RankingShape;
   windows: WindowStore;
   progress: ProgressRecorder;
   status?: PipelineStatus;
@@ -65,6 +76,19 @@ interface PipelineState {
 }
 
 const TABLE_ROWS = 12;
+
+/**
+ * The numbers a pipeline's view plots: its results' (metricsOf); for a ranking after an aggregation, its
+ * rows' (the aggregation's, those the ranked rows keep); over a window's rows, the ranked rows' numeric
+ * columns as met in the rankings held.
+ */
+function metricsOfView(pipeline: Pipeline, ranking: RankingShape | undefined, windows: WindowStore): MetricInfo[] {
+  if (ranking === undefined) return metricsOf(pipeline);
+  const kept = pipeline.rank?.columns;
+  if (pipeline.rank !== undefined)
+    return metricsOf(pipeline).filter((m) => kept === undefined || kept.includes(m.id.split(".")[0] as string));
+  return windows.valueNames().map((id) => ({ id, label: id }));
+}
 const MAX_KEYS_LISTED = 500;
 
 export class DashboardSource {
@@ -82,6 +106,7 @@ export class DashboardSource {
     this.now = options.now ?? Date.now;
     this.states = options.pipelines.map((pipeline) => ({
       pipeline,
+      ranking: rankingShapeOf(pipeline),
       windows: new WindowStore(options.limits),
       progress: new ProgressRecorder(options.progressSamples),
       lastFullRead: Number.NEGATIVE_INFINITY,
@@ -149,7 +174,9 @@ export class DashboardSource {
         const from = full
           ? Math.max(current.watermark - chartRange, windows.cutAt ?? Number.NEGATIVE_INFINITY) - pipeline.allowedLateness
           : (state.readBefore ?? state.readUpTo ?? current.watermark) - pipeline.allowedLateness;
-        windows.add(await queryResults(dynamodb, tables.resultsTable, { pipeline: pipeline.name, from }));
+        const results = await queryResults(dynamodb, tables.resultsTable, { pipeline: pipeline.name, from });
+        const { ranking } = state;
+        windows.add(ranking === undefined ? results : results.flatMap((r) => rankingPlaces(ranking, r)));
         state.readBefore = state.readUpTo;
         state.readUpTo = current.watermark;
         if (full) state.lastFullRead = now;
@@ -182,8 +209,8 @@ export class DashboardSource {
 
   snapshot(selection: Selection): DashboardSnapshot {
     const pipelines = this.states.map((state): PipelineView => {
-      const { pipeline, windows, status } = state;
-      const metrics = metricsOf(pipeline);
+      const { pipeline, windows, status, ranking } = state;
+      const metrics = metricsOfView(pipeline, ranking, windows);
       const asked = selection.pipelines[pipeline.name];
       const top = Math.max(1, Math.min(50, Math.floor(asked?.top ?? selection.top) || 5));
       const metric = metrics.find((m) => m.id === asked?.metric)?.id ?? metrics[0]?.id ?? "";
@@ -194,7 +221,7 @@ export class DashboardSource {
       return {
         name: pipeline.name,
         window: describeWindow(pipeline),
-        keyField: keyLabel(pipeline),
+        keyField: ranking === undefined ? keyLabel(pipeline) : rankingKeyLabel(ranking),
         metrics,
         watermark: status?.watermark,
         lagMs: status?.lagMs,

@@ -3,6 +3,7 @@
 
 import { type AggregateSpec, type AggregateValue, quantileName } from "../../shared/core/aggregates/state.ts";
 import { numericColumnsOf, type Projected } from "../../shared/core/pipelines/project.ts";
+import type { RankSpec } from "../../shared/core/pipelines/rank.ts";
 import { formatExpression } from "../../shared/core/sql/expressions.ts";
 import type { WindowResult } from "../../shared/core/types.ts";
 import type { ChartData, MetricInfo, ProgressHistory, WindowRow } from "./model.ts";
@@ -40,6 +41,79 @@ function aggregateMetrics(a: AggregateSpec, name: string): MetricInfo[] {
     ];
   if (a.op === "quantiles") return a.q.map((q) => info(`${name}.${quantileName(q)}`, `${quantileName(q)} of ${a.field}`));
   return [info(name, `${a.op === "distinct" ? "distinct" : a.op} of ${a.field}`)];
+}
+
+/** Where a pipeline's results hold a ranking (Window Top-N): the value of its ranked rows, and the row numbers it gives. */
+export interface RankingShape {
+  column: string;
+  /** the row number's name in a ranked row */
+  rownum: string;
+  /** the row numbers a ranking gives: from `from` to `n` */
+  from: number;
+  n: number;
+  /** the columns a ranking is partitioned by besides the window (its result's key) */
+  partition: readonly string[];
+}
+
+type Ranked = Projected & { rank?: RankSpec };
+
+/**
+ * A pipeline whose results are rankings: Window Top-N after an aggregation, or over a window's rows (a
+ * top aggregate, with no number beside it to plot). Undefined for any other pipeline.
+ */
+export function rankingShapeOf(pipeline: Ranked): RankingShape | undefined {
+  const keys = typeof pipeline.key === "string" ? [pipeline.key] : [...pipeline.key];
+  const { rank } = pipeline;
+  if (rank !== undefined) return { column: "rows", rownum: rank.rownum, from: rank.from ?? 1, n: rank.n, partition: rank.partition };
+  const tops = pipeline.aggregates.filter((a) => a.op === "top");
+  const top = tops[0];
+  if (top?.op !== "top" || tops.length > 1 || metricsOf(pipeline).length > 0) return undefined;
+  const column =
+    pipeline.select === undefined
+      ? top.name
+      : Object.entries(pipeline.select).find(([, e]) => e.kind === "column" && e.name === top.name)?.[0];
+  if (column === undefined) return undefined;
+  return { column, rownum: top.rownum ?? "rownum", from: top.from ?? 1, n: top.n, partition: keys };
+}
+
+/** What the dashboard shows of a ranking's key: its partition's columns, then the row number. */
+export function rankingKeyLabel(shape: RankingShape): string {
+  return shape.partition.length === 0 ? "rank" : `${shape.partition.join(", ")}, rank`;
+}
+
+const WINDOW_COLUMNS = new Set(["window_start", "window_end", "window_time"]);
+
+/** A result the store takes: a window's, or one place of a ranking (with its row's text columns). */
+export type StoreResult = WindowResult & { labels?: Record<string, string> };
+
+/**
+ * One ranking as one result per place (row number from `from` to `n`), each keyed by the partition and
+ * its number ("#1", or "checkout #1" when partitioned) and valued by its row's numbers, its text columns
+ * as labels: the store charts each place over the window ends and lists the newest rankings' rows. A
+ * place the ranking leaves empty (fewer rows, or a retracted ranking) is a retraction of that version.
+ */
+export function rankingPlaces(shape: RankingShape, r: WindowResult): StoreResult[] {
+  const rows = r.retracted ? [] : ((r.values[shape.column] ?? []) as unknown as Record<string, AggregateValue>[]);
+  const prefix = shape.partition.length === 0 ? "" : `${r.key} `;
+  const places: StoreResult[] = [];
+  for (let number = shape.from; number <= shape.n; number++) {
+    const place = { pipeline: r.pipeline, key: `${prefix}#${number}`, start: r.start, end: r.end, count: r.count };
+    const common = { ...place, version: r.version, firedAt: r.firedAt, final: r.final };
+    const row = Array.isArray(rows) ? rows[number - shape.from] : undefined;
+    if (row === undefined) {
+      places.push({ ...common, values: {}, retracted: true });
+      continue;
+    }
+    const values: Record<string, AggregateValue> = {};
+    const labels: Record<string, string> = {};
+    for (const [name, value] of Object.entries(row)) {
+      if (name === shape.rownum || WINDOW_COLUMNS.has(name) || value === null) continue;
+      if (typeof value === "number" || typeof value === "object") values[name] = value;
+      else labels[name] = String(value);
+    }
+    places.push({ ...common, values, labels });
+  }
+  return places;
 }
 
 /** A result's values as metric id → number (quantiles flattened to "name.p99"). */
@@ -93,7 +167,7 @@ export class WindowStore {
    * Takes closed (final) results; a window's higher version replaces its lower one. Early results are
    * not windows yet; a retraction (HAVING) takes the window's row away until a higher version gives one.
    */
-  add(results: Iterable<WindowResult>): void {
+  add(results: Iterable<StoreResult>): void {
     for (const r of results) {
       if (r.final === false) continue;
       const id = `${r.key}\u0000${r.start}\u0000${r.end}`;
@@ -114,6 +188,7 @@ export class WindowStore {
         count: r.count,
         version: r.version,
         firedAt: r.firedAt,
+        ...(r.labels === undefined ? {} : { labels: r.labels }),
       });
       if (this.newestEnd === undefined || r.end > this.newestEnd) this.newestEnd = r.end;
     }
@@ -149,6 +224,13 @@ export class WindowStore {
       const newestFirst = [...this.retracted].sort(([, a], [, b]) => b.end - a.end);
       for (const [id] of newestFirst.slice(this.limits.windows)) this.retracted.delete(id);
     }
+  }
+
+  /** The numbers the windows held have, by name in the order first met: what a ranking over a window's rows can plot. */
+  valueNames(): string[] {
+    const names = new Set<string>();
+    for (const row of this.rows.values()) for (const name of Object.keys(row.values)) names.add(name);
+    return [...names];
   }
 
   /** Keys by their latest window's value of the metric, largest first; keys without one last, by name. */

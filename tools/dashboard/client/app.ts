@@ -336,12 +336,14 @@ function updatePanel(panel: PipelinePanel, view: PipelineView, now: number): voi
 
   // A count aggregate is the window's event count: one column, not two.
   const events = !view.metrics.some((m) => m.countsEvents);
+  // a ranking's rows: their text columns (the host, the service) beside the row number
+  const labels = [...new Set(view.latest.flatMap((w) => Object.keys(w.labels ?? {})))];
   panel.windowsHead.replaceChildren(
-    ...[view.keyField, "Window", ...view.metrics.map(withUnit), ...(events ? ["Events"] : []), "Version"].map((h) =>
+    ...[view.keyField, ...labels, "Window", ...view.metrics.map(withUnit), ...(events ? ["Events"] : []), "Version"].map((h) =>
       el("th", { scope: "col" }, h),
     ),
   );
-  panel.windows.replaceChildren(...view.latest.map((w) => windowRow(w, view.metrics, events)));
+  panel.windows.replaceChildren(...view.latest.map((w) => windowRow(w, labels, view.metrics, events)));
   if (view.latest.length === 0)
     panel.windows.append(el("tr", {}, el("td", { colspan: String(view.metrics.length + (events ? 4 : 3)) }, "No window has closed yet")));
 }
@@ -400,7 +402,7 @@ function shardRow(s: ShardView, watermark: number | undefined, now: number): HTM
   );
 }
 
-function windowRow(w: WindowRow, metrics: readonly MetricInfo[], events: boolean): HTMLElement {
+function windowRow(w: WindowRow, labels: readonly string[], metrics: readonly MetricInfo[], events: boolean): HTMLElement {
   const window = el(
     "span",
     { title: `${utcTime(w.start)} – ${utcTime(w.end)}` },
@@ -412,6 +414,7 @@ function windowRow(w: WindowRow, metrics: readonly MetricInfo[], events: boolean
     "tr",
     {},
     el("th", { scope: "row" }, w.key),
+    ...labels.map((name) => el("td", {}, w.labels?.[name] ?? "—")),
     el("td", {}, window),
     ...metrics.map((m) => el("td", { class: "num" }, w.values[m.id] === undefined ? "—" : numberFormat.format(w.values[m.id] as number))),
     ...(events ? [el("td", { class: "num" }, String(w.count))] : []),
