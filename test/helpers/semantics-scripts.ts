@@ -285,7 +285,8 @@ export interface RankingEmission {
   final: boolean;
   /** events of the window over every key, those whose row HAVING drops included */
   count: number;
-  rows: Record<string, number>[];
+  /** each ranked row: its key (the key's column, `key`), the aggregates and the row number */
+  rows: Record<string, number | string>[];
   retracted?: true;
 }
 
@@ -298,7 +299,7 @@ export function rankingOf(r: {
   values: Record<string, unknown>;
   retracted?: true;
 }): RankingEmission {
-  const rows = (r.values.rows ?? []) as Record<string, number>[];
+  const rows = (r.values.rows ?? []) as Record<string, number | string>[];
   return {
     start: r.start,
     end: r.end,
@@ -306,6 +307,7 @@ export function rankingOf(r: {
     final: r.final,
     count: r.count,
     rows: rows.map((row) => ({
+      key: row.key as unknown as string,
       ...Object.fromEntries(Object.keys(SCRIPT_AGGREGATES).map((n) => [n, row[n] as number])),
       rownum: row.rownum as number,
     })),
@@ -338,7 +340,7 @@ export async function checkRankingsAgainstModel(script: Script, n: number, syste
       .filter(([, k]) => passes(k.values))
       .sort(([a, x], [b, y]) => (y.values.sum as number) - (x.values.sum as number) || (a < b ? -1 : a > b ? 1 : 0))
       .slice(0, n)
-      .map(([, k], i) => ({ ...k.values, rownum: i + 1 }));
+      .map(([key, k], i) => ({ key, ...k.values, rownum: i + 1 }));
     return {
       start,
       end,

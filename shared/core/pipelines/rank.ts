@@ -103,8 +103,26 @@ export function rankKeyOf(partition: readonly AggregateValue[]): string {
   return partition.length === 1 ? String(partition[0]) : JSON.stringify(partition);
 }
 
-/** The result a ranking gives: the window's bounds, the partition's columns, and the ranked rows, each with its row number. */
-export function rankedResult(pipeline: string, rank: RankSpec, c: RankCandidates, firedAt: number): Omit<WindowResult, "version"> {
+/** A key's columns from its text: a composite key's text is a JSON array of their values. */
+function keyColumnValues(columns: readonly string[], key: string): Record<string, AggregateValue> {
+  if (columns.length === 0) return {};
+  if (columns.length === 1) return { [columns[0] as string]: key };
+  const parts = JSON.parse(key) as AggregateValue[];
+  return Object.fromEntries(columns.map((column, i) => [column, parts[i] ?? null]));
+}
+
+/**
+ * The result a ranking gives: the window's bounds, the partition's columns, and the ranked rows, each
+ * with its row number. `keyColumns`: a pipeline without a select list (the JSON form) also gives each
+ * row its key's columns, first (as SQL's SELECT * gives the GROUP BY columns): else a row would not say whose it is.
+ */
+export function rankedResult(
+  pipeline: string,
+  rank: RankSpec,
+  c: RankCandidates,
+  firedAt: number,
+  keyColumns?: readonly string[],
+): Omit<WindowResult, "version"> {
   return {
     pipeline,
     key: rankKeyOf(c.partition),
@@ -117,7 +135,7 @@ export function rankedResult(pipeline: string, rank: RankSpec, c: RankCandidates
       rows: c.rows
         .map((row, i) =>
           rank.columns === undefined
-            ? { ...row.values, [rank.rownum]: i + 1 }
+            ? { ...(keyColumns === undefined ? {} : keyColumnValues(keyColumns, row.key)), ...row.values, [rank.rownum]: i + 1 }
             : Object.fromEntries(rank.columns.map((column) => [column, column === rank.rownum ? i + 1 : (row.values[column] ?? null)])),
         )
         // a rank offset: the first rows rank the others but are not given
