@@ -84,20 +84,34 @@ describe("the JSON form's SQL columns", () => {
     );
   });
 
-  it("ships compiled, reads a NULL key column as a dead letter with the reason, and a global window's key is []", async () => {
+  it("ships compiled, groups the events whose key column is NULL as Flink does (null in the key's JSON array), and a global window's key is []", async () => {
     const path = await pipelinesFileWith([spec, { ...spec, name: "all", key: [], select: { n: "n", at: "window_start" } }]);
     const [pipeline, global] = await loadPipelinesFile(path);
     expect(parsePipelines(await readPipelinesInput(path))).toEqual([pipeline, global]);
     const read = (p: typeof pipeline, event: object) => readPipelineEvent(p as NonNullable<typeof p>, { ts: 1000, ...event }, 2000);
-    expect(read(pipeline, { service: "api" })).toEqual({
-      kind: "invalid",
-      reason: 'key column "endpoint" is NULL (a key needs a value), got nothing (the field is missing)',
-    });
+    expect(read(pipeline, { service: "api" })).toMatchObject({ kind: "event", key: '["api",null]' });
+    expect(read(pipeline, { service: "api", endpoint: null })).toMatchObject({ kind: "event", key: '["api",null]' });
+    // the string "null" is a value of its own
+    expect(read(pipeline, { service: "api", endpoint: "null" })).toMatchObject({ kind: "event", key: '["api","null"]' });
     expect(read(pipeline, { service: "api", endpoint: "/a", status: "x" })).toEqual({
       kind: "invalid",
       reason: 'field "status" (an INT column) must be an INT, got "x"',
     });
     expect(read(global, { service: "api" })).toMatchObject({ kind: "event", key: "[]" });
+    // one key column (an INT): NULL is the group keyed "", whose result shows the column as null
+    const [byStatus] = await loadPipelinesFile(
+      await pipelinesFileWith([{ ...spec, name: "by-status", key: "status", select: { status: "status", n: "n" } }]),
+    );
+    if (byStatus === undefined) throw new Error("no pipeline");
+    expect(read(byStatus, { status: null })).toMatchObject({ kind: "event", key: "" });
+    expect(read(byStatus, {})).toMatchObject({ kind: "event", key: "" });
+    expect(read(byStatus, { status: 0 })).toMatchObject({ kind: "event", key: "0" });
+    const state = emptyState();
+    const one = read(byStatus, { status: null });
+    if (one.kind !== "event") throw new Error("not an event");
+    addEvent(state, one.ts, one.values, byStatus.aggregates, one.keys);
+    expect(windowValues(byStatus, "", { start: 0, end: 60_000 }, state)).toEqual({ status: null, n: 1 });
+    expect(windowValues(byStatus, "0", { start: 0, end: 60_000 }, state)).toEqual({ status: 0, n: 1 });
   });
 
   it("refuses at load, in one line naming the field, a select that reads what a result row has not, and a sum of text", async () => {

@@ -6,6 +6,7 @@
 import type { TopRow, TopValue } from "../aggregates/top.ts";
 import { EvaluationError, type Expr, evaluate, readColumn, type SqlType, type SqlValue, simplify, typeOf } from "../sql/expressions.ts";
 import { paneOf } from "../windows/assigners.ts";
+import { NULL_KEY } from "./project.ts";
 import type { Pipeline } from "./schema.ts";
 
 /** Event times are epoch ms between 1970 and the end of year 9999. */
@@ -269,14 +270,9 @@ function keyOf(
   const key = pipeline.key;
   if (typeof key === "string" && !isSqlField(pipeline, key)) return textOf(valueAt(event, key), `key field "${key}"`, maxKeyBytes);
   const columns = typeof key === "string" ? [key] : key;
-  const parts: (string | number | boolean)[] = [];
-  for (const name of columns) {
-    const value = row(name);
-    // Flink groups NULL keys together; Panes dead-letters them, visibly and redrivably (README)
-    if (value === null) return { reason: `key column "${name}" is NULL (a key needs a value), got ${describe(valueAt(event, name))}` };
-    parts.push(value);
-  }
-  if (typeof key === "string") return textOf(parts[0], `key column "${key}"`, maxKeyBytes);
+  const parts: (string | number | boolean | null)[] = columns.map((name) => row(name));
+  // as Flink groups them, the events whose key column is NULL are a group of their own
+  if (typeof key === "string") return parts[0] === null ? { text: NULL_KEY } : textOf(parts[0], `key column "${key}"`, maxKeyBytes);
   const text = JSON.stringify(parts);
   if (!text.isWellFormed()) return { reason: `the key ${describe(text)} is not well-formed Unicode (it holds a lone surrogate)` };
   const bytes = utf8Length(text);

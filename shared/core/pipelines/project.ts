@@ -117,6 +117,13 @@ export function numericColumnsOf(pipeline: Projected): { name: string; expr: Exp
   });
 }
 
+/**
+ * The key text of the group whose one key column is NULL (a SQL key: Flink groups NULLs): the empty
+ * string, the one text no other value of a one-column key has (an empty text is refused). In a
+ * composite key's JSON array, a NULL column is `null`.
+ */
+export const NULL_KEY = "";
+
 /** A key column's value from the key text: a composite key is a JSON array of its columns' values. */
 function keyValues(pipeline: Projected, key: string, projection: Projection): Map<string, SqlValue> {
   if (typeof pipeline.key !== "string") {
@@ -124,6 +131,7 @@ function keyValues(pipeline: Projected, key: string, projection: Projection): Ma
     return new Map(projection.keys.map((name, i) => [name, parts[i] ?? null]));
   }
   const type = projection.rowType(pipeline.key);
+  if (key === NULL_KEY) return new Map([[pipeline.key, null]]);
   const value =
     type === "INT" || type === "BIGINT" || type === "DOUBLE" || type === "TIMESTAMP"
       ? Number(key)

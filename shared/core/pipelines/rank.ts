@@ -6,6 +6,7 @@
 // merged candidates are the first N of all rows, since each row is a candidate of its own group. Pure.
 import type { AggregateValue } from "../aggregates/state.ts";
 import type { WindowResult } from "../types.ts";
+import { NULL_KEY } from "./project.ts";
 
 export interface RankSpec {
   n: number;
@@ -100,13 +101,15 @@ export function mergeCandidates(rank: RankSpec, lists: Iterable<readonly RankCan
 
 /** A ranking's key: its partition's value, a JSON array of several, [] for none (a window's one ranking). */
 export function rankKeyOf(partition: readonly AggregateValue[]): string {
-  return partition.length === 1 ? String(partition[0]) : JSON.stringify(partition);
+  if (partition.length !== 1) return JSON.stringify(partition);
+  // a NULL partition value is keyed as a NULL key column is (NULL_KEY)
+  return partition[0] === null || partition[0] === undefined ? NULL_KEY : String(partition[0]);
 }
 
 /** A key's columns from its text: a composite key's text is a JSON array of their values. */
 function keyColumnValues(columns: readonly string[], key: string): Record<string, AggregateValue> {
   if (columns.length === 0) return {};
-  if (columns.length === 1) return { [columns[0] as string]: key };
+  if (columns.length === 1) return { [columns[0] as string]: key === NULL_KEY ? null : key };
   const parts = JSON.parse(key) as AggregateValue[];
   return Object.fromEntries(columns.map((column, i) => [column, parts[i] ?? null]));
 }

@@ -402,6 +402,11 @@ function shardRow(s: ShardView, watermark: number | undefined, now: number): HTM
   );
 }
 
+/** A key as people read it: the group of a NULL key column (its key text is empty) as NULL. */
+function keyText(key: string): string {
+  return key === "" ? "NULL" : key;
+}
+
 function windowRow(w: WindowRow, labels: readonly string[], metrics: readonly MetricInfo[], events: boolean): HTMLElement {
   const window = el(
     "span",
@@ -413,7 +418,7 @@ function windowRow(w: WindowRow, labels: readonly string[], metrics: readonly Me
   return el(
     "tr",
     {},
-    el("th", { scope: "row" }, w.key),
+    el("th", { scope: "row" }, keyText(w.key)),
     ...labels.map((name) => el("td", {}, w.labels?.[name] ?? "—")),
     el("td", {}, window),
     ...metrics.map((m) => el("td", { class: "num" }, w.values[m.id] === undefined ? "—" : numberFormat.format(w.values[m.id] as number))),
@@ -527,7 +532,7 @@ function resultsChart(chart: ChartData, metric: MetricInfo | undefined, keyField
       series: [
         { label: "Window end", value: hoverTime },
         ...chart.keys.map((key, i) => ({
-          label: `${keyField} ${key}`,
+          label: `${keyField} ${keyText(key)}`,
           stroke: PALETTE[i % PALETTE.length],
           width: 2,
           points: { show: true, size: 5 },
