@@ -384,7 +384,7 @@ function updateKeys(panel: PipelinePanel, view: PipelineView): void {
       selection.pipelines[view.name] = { ...selection.pipelines[view.name], keys: chosen };
       connect();
     });
-    return el("label", {}, box, ` ${key}`);
+    return el("label", {}, box, ` ${keyText(key)}`);
   });
   panel.keysList.replaceChildren(...boxes);
 }
