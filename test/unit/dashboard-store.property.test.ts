@@ -8,7 +8,7 @@ import fc from "fast-check";
 import { describe, expect, it } from "vitest";
 import { loadPipelinesFile } from "../../shared/app/pipelines-file.ts";
 import type { WindowResult } from "../../shared/core/types.ts";
-import { metricsOf, ProgressRecorder, rankingPlaces, rankingShapeOf, WindowStore } from "../../tools/dashboard/store.ts";
+import { metricsOf, ProgressRecorder, partitionLabel, rankingPlaces, rankingShapeOf, WindowStore } from "../../tools/dashboard/store.ts";
 
 const resultArb = fc.record({
   key: fc.constantFrom("a", "b", "c", "d", "e"),
@@ -194,6 +194,23 @@ SELECT * FROM (
       }),
       { numRuns: 300 },
     );
+  });
+
+  it("labels each ranking partition with a text of its own: the NULL group as NULL, a text that reads like it quoted", () => {
+    fc.assert(
+      fc.property(fc.string(), fc.string(), (a, b) => {
+        if (a !== b) expect(partitionLabel(a)).not.toBe(partitionLabel(b));
+      }),
+      {
+        numRuns: 2000,
+        examples: [
+          ["", "NULL"],
+          ["NULL", "'NULL'"],
+          ["'x", "''x"],
+        ],
+      },
+    );
+    expect([partitionLabel(""), partitionLabel("NULL"), partitionLabel("eu")]).toEqual(["NULL", "'NULL'", "eu"]);
   });
 
   it("names metrics with their units, one per quantile", () => {

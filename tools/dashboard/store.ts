@@ -2,7 +2,7 @@
 // newest window ends, and a ring of event-time progress samples. Pure: no I/O.
 
 import { type AggregateSpec, type AggregateValue, quantileName } from "../../shared/core/aggregates/state.ts";
-import { numericColumnsOf, type Projected } from "../../shared/core/pipelines/project.ts";
+import { NULL_KEY, numericColumnsOf, type Projected } from "../../shared/core/pipelines/project.ts";
 import type { RankSpec } from "../../shared/core/pipelines/rank.ts";
 import { formatExpression } from "../../shared/core/sql/expressions.ts";
 import type { WindowResult } from "../../shared/core/types.ts";
@@ -83,6 +83,15 @@ export function rankingKeyLabel(shape: RankingShape): string {
 
 const WINDOW_COLUMNS = new Set(["window_start", "window_end", "window_time"]);
 
+/**
+ * A ranking's partition as its places show it, one text per partition: its key text; the NULL group's
+ * (key "") as NULL, and a text that could be read as that (NULL, or quoted) quoted as a SQL string.
+ */
+export function partitionLabel(key: string): string {
+  if (key === NULL_KEY) return "NULL";
+  return key === "NULL" || key.startsWith("'") ? `'${key.replaceAll("'", "''")}'` : key;
+}
+
 /** A result the store takes: a window's, or one place of a ranking (with its row's text columns). */
 export type StoreResult = WindowResult & { labels?: Record<string, string> };
 
@@ -94,7 +103,7 @@ export type StoreResult = WindowResult & { labels?: Record<string, string> };
  */
 export function rankingPlaces(shape: RankingShape, r: WindowResult): StoreResult[] {
   const rows = r.retracted ? [] : ((r.values[shape.column] ?? []) as unknown as Record<string, AggregateValue>[]);
-  const prefix = shape.partition.length === 0 ? "" : `${r.key} `;
+  const prefix = shape.partition.length === 0 ? "" : `${partitionLabel(r.key)} `;
   const places: StoreResult[] = [];
   for (let number = shape.from; number <= shape.n; number++) {
     const place = { pipeline: r.pipeline, key: `${prefix}#${number}`, start: r.start, end: r.end, count: r.count };
