@@ -112,6 +112,16 @@ describe("the JSON form's SQL columns", () => {
     addEvent(state, one.ts, one.values, byStatus.aggregates, one.keys);
     expect(windowValues(byStatus, "", { start: 0, end: 60_000 }, state)).toEqual({ status: null, n: 1 });
     expect(windowValues(byStatus, "0", { start: 0, end: 60_000 }, state)).toEqual({ status: 0, n: 1 });
+    // one BOOLEAN key column: grouped by its value (it was refused as neither text nor number)
+    const [byFlag] = await loadPipelinesFile(
+      await pipelinesFileWith([
+        { ...spec, name: "by-flag", key: "ok", columns: { ...spec.columns, ok: "BOOLEAN" }, select: { ok: "ok", n: "n" } },
+      ]),
+    );
+    if (byFlag === undefined) throw new Error("no pipeline");
+    expect(read(byFlag, { ok: true })).toMatchObject({ kind: "event", key: "true" });
+    expect(read(byFlag, { ok: false })).toMatchObject({ kind: "event", key: "false" });
+    expect(windowValues(byFlag, "false", { start: 0, end: 60_000 }, state)).toEqual({ ok: false, n: 1 });
   });
 
   it("refuses at load, in one line naming the field, a select that reads what a result row has not, and a sum of text", async () => {

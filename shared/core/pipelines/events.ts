@@ -272,7 +272,12 @@ function keyOf(
   const columns = typeof key === "string" ? [key] : key;
   const parts: (string | number | boolean | null)[] = columns.map((name) => row(name));
   // as Flink groups them, the events whose key column is NULL are a group of their own
-  if (typeof key === "string") return parts[0] === null ? { text: NULL_KEY } : textOf(parts[0], `key column "${key}"`, maxKeyBytes);
+  if (typeof key === "string") {
+    const value = parts[0] as string | number | boolean | null;
+    if (value === null) return { text: NULL_KEY };
+    // a BOOLEAN key column groups by its two values, as its text
+    return textOf(typeof value === "boolean" ? String(value) : value, `key column "${key}"`, maxKeyBytes);
+  }
   const text = JSON.stringify(parts);
   if (!text.isWellFormed()) return { reason: `the key ${describe(text)} is not well-formed Unicode (it holds a lone surrogate)` };
   const bytes = utf8Length(text);
