@@ -1,8 +1,9 @@
 // Flink SQL pipelines through `panes replay` (the real handlers on the emulators) against DuckDB running
 // the same aggregations over the same events: composite keys, a global window, a single INT key,
 // expressions inside aggregates, COUNT(column), COUNT(DISTINCT), FILTER (WHERE …), NULLs skipped, AVG of
-// an INT as an INT, computed select columns and the window columns in every result's values; and a
-// Window Top-N over a window TVF's rows against DuckDB's ROW_NUMBER(); a view with renamed and computed
+// an INT as an INT, STDDEV and VARIANCE (their _POP and _SAMP), computed select columns and the window
+// columns in every result's values; and a Window Top-N over a window TVF's rows against DuckDB's
+// ROW_NUMBER(); a view with renamed and computed
 // columns and a condition, read through a table alias; SESSION window TVFs, keyed by their PARTITION BY
 // columns and global, against sessions DuckDB cuts with LAG() (a gap longer than the session gap).
 import { mkdtemp, writeFile } from "node:fs/promises";
@@ -39,6 +40,13 @@ SELECT window_start, window_end, service, endpoint,
 FROM TABLE(TUMBLE(TABLE requests, DESCRIPTOR(ts), INTERVAL '1' MINUTE))
 WHERE service <> 'batch' OR status IS NOT NULL
 GROUP BY window_start, window_end, service, endpoint;
+
+INSERT INTO spread
+SELECT window_start, window_end, service,
+       STDDEV_POP(latency) AS sd_pop, STDDEV_SAMP(latency) AS sd_samp, VAR_POP(latency) AS v_pop,
+       VARIANCE(latency * 1000) FILTER (WHERE status >= 500) AS var_err_ms, STDDEV(latency) / AVG(latency) AS cv
+FROM TABLE(TUMBLE(TABLE requests, DESCRIPTOR(ts), INTERVAL '1' MINUTE))
+GROUP BY window_start, window_end, service;
 
 INSERT INTO everything
 SELECT window_start, window_end, COUNT(*) AS n, SUM(COALESCE(status, 0)) AS status_sum
@@ -161,6 +169,14 @@ function sessions(partition: string[], gapMs: number, columns: string, where = "
 
 /** The same queries in DuckDB's SQL over a table `ev` with the event time `t` in epoch ms. */
 const REFERENCE: Record<string, { sql: string; key: (row: Record<string, unknown>) => string }> = {
+  // DuckDB's own deviations and variances (a stable algorithm; Flink's formula is over sums, as Panes')
+  spread: {
+    sql: `SELECT t // 60000 * 60000 AS ws, 60000 AS size, service,
+        stddev_pop(latency) AS sd_pop, stddev_samp(latency) AS sd_samp, var_pop(latency) AS v_pop,
+        var_samp(latency * 1000) FILTER (WHERE status >= 500) AS var_err_ms, stddev_samp(latency) / avg(latency) AS cv
+      FROM ev GROUP BY ALL`,
+    key: (r) => String(r.service),
+  },
   by_endpoint: {
     sql: `SELECT t // 60000 * 60000 AS ws, 60000 AS size, service, endpoint,
         COUNT(*) AS n,

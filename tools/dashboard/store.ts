@@ -19,11 +19,20 @@ export function metricsOf(pipeline: Projected): MetricInfo[] {
   if (pipeline.select === undefined) return pipeline.aggregates.flatMap((a) => aggregateMetrics(a, a.name));
   return numericColumnsOf(pipeline).flatMap(({ name, expr }) => {
     const aggregate = expr.kind === "column" ? byName.get(expr.name) : undefined;
-    if (aggregate === undefined) return [{ id: name, label: formatExpression(expr) }];
+    // an expression is labelled with its SQL, unless Panes wrote it (STDDEV over hidden sums): by its name
+    if (aggregate === undefined) return [{ id: name, label: readsHidden(expr) ? name : formatExpression(expr) }];
     // one quantile selected is a number (SQL's APPROX_PERCENTILE), not an object of quantiles
     if (aggregate.op === "quantiles" && aggregate.q.length === 1) return aggregateMetrics(aggregate, name).map((m) => ({ ...m, id: name }));
     return aggregateMetrics(aggregate, name);
   });
+}
+
+/** Whether an expression reads an aggregate the SQL compiler named ($a1: an aggregate inside an expression, or a reduced STDDEV's sums). */
+function readsHidden(expr: unknown): boolean {
+  if (expr === null || typeof expr !== "object") return false;
+  const node = expr as Record<string, unknown>;
+  if (node.kind === "column" && typeof node.name === "string" && node.name.startsWith("$")) return true;
+  return Object.entries(node).some(([k, v]) => k !== "at" && (Array.isArray(v) ? v.some(readsHidden) : readsHidden(v)));
 }
 
 /** An aggregate's metrics, under the name its value has in the results. */

@@ -64,7 +64,7 @@ export const exprSchema: z.ZodType<Expr> = z.lazy(() =>
     z.strictObject({
       at: position,
       kind: z.literal("call"),
-      name: z.enum(["COALESCE", "ABS", "UPPER", "LOWER"]),
+      name: z.enum(["COALESCE", "ABS", "UPPER", "LOWER", "POWER"]),
       args: z.array(exprSchema),
     }),
   ]),

@@ -47,7 +47,7 @@ export type Expr = { at: Position } & (
   | { kind: "like"; operand: Expr; pattern: Expr; escape?: string; negated: boolean }
   | { kind: "case"; operand?: Expr; whens: { when: Expr; result: Expr }[]; otherwise?: Expr }
   | { kind: "cast"; operand: Expr; to: SqlType }
-  | { kind: "call"; name: "COALESCE" | "ABS" | "UPPER" | "LOWER"; args: Expr[] }
+  | { kind: "call"; name: "COALESCE" | "ABS" | "UPPER" | "LOWER" | "POWER"; args: Expr[] }
 );
 
 /** An expression Flink would refuse, found when the pipelines file loads. */
@@ -191,6 +191,12 @@ function typeOfNode(expr: Expr, columns: (name: string) => SqlType | undefined, 
           if (expr.args.length !== 1) throw new SqlTypeError(expr.at, `${expr.name} takes one argument`);
           need(expr.args[0] as Expr, (t) => t === "STRING" || t === "NULL", `${expr.name} takes a STRING`);
           return "STRING";
+        case "POWER": {
+          if (expr.args.length !== 2) throw new SqlTypeError(expr.at, "POWER takes two arguments");
+          for (const arg of expr.args) need(arg, isNumeric, "POWER takes numbers");
+          // as Flink types it (Java's Math.pow)
+          return "DOUBLE";
+        }
       }
   }
 }
@@ -441,6 +447,14 @@ export function evaluate(expr: Expr, row: (name: string) => SqlValue, types: (e:
           const v = ev(expr.args[0] as Expr);
           if (v === null) return null;
           return expr.name === "UPPER" ? String(v).toUpperCase() : String(v).toLowerCase();
+        }
+        case "POWER": {
+          const [a, b] = expr.args.map(ev);
+          if (a === null || b === null || a === undefined || b === undefined) return null;
+          const r = (a as number) ** (b as number);
+          // NaN (a negative's root) or an overflow: no number a result can hold
+          if (!Number.isFinite(r)) throw new EvaluationError(`POWER(${a}, ${b}) is not a finite number`);
+          return r === 0 ? 0 : r;
         }
       }
     }

@@ -88,7 +88,7 @@ const INT_MAX = 2 ** 31 - 1;
 
 const ARITHMETIC: Record<string, ArithmeticOp> = { "+": "+", "-": "-", "*": "*", "/": "/", "%": "%" };
 const COMPARISON: Record<string, ComparisonOp> = { "=": "=", "<>": "<>", "!=": "<>", "<": "<", "<=": "<=", ">": ">", ">=": ">=" };
-const FUNCTIONS = new Set(["COALESCE", "ABS", "UPPER", "LOWER"] as const);
+const FUNCTIONS = new Set(["COALESCE", "ABS", "UPPER", "LOWER", "POWER"] as const);
 type FunctionName = typeof FUNCTIONS extends Set<infer T> ? T : never;
 
 /**

@@ -8,6 +8,7 @@ import type {
   BooleanExpressionContext,
   ExpressionContext,
   FunctionCallContext,
+  FunctionParamContext,
   GroupItemDefinitionContext,
   OverWindowItemContext,
   QueryStatementContext,
@@ -866,6 +867,23 @@ const AGGREGATE_OPS: Record<string, "count" | "sum" | "min" | "max" | "avg" | "q
   APPROX_PERCENTILE: "quantiles",
 };
 
+interface VarianceKind {
+  /** divided by COUNT(x) - 1 (NULL for one value), not COUNT(x) */
+  sample: boolean;
+  /** the square root of the variance */
+  deviation: boolean;
+}
+
+/** The variance family, which Flink reduces to SUM(x * x), SUM(x) and COUNT(x) (VARIANCE and STDDEV are the sample ones, as in Calcite). */
+const VARIANCES: Record<string, VarianceKind> = {
+  VAR_POP: { sample: false, deviation: false },
+  VAR_SAMP: { sample: true, deviation: false },
+  VARIANCE: { sample: true, deviation: false },
+  STDDEV_POP: { sample: false, deviation: true },
+  STDDEV_SAMP: { sample: true, deviation: true },
+  STDDEV: { sample: true, deviation: true },
+};
+
 /** A literal number argument of an aggregate (APPROX_PERCENTILE's percentage and accuracy), strictly between 0 and 1. */
 function fractionArgument(param: { getText(): string } | null | undefined, builder: ExpressionBuilder, node: Node, what: string): number {
   const value = Number(param?.getText());
@@ -933,7 +951,8 @@ class AggregateCollector {
       if (!legacy) builder.refuse(ctx, `${fn} in a window TVF query (select window_start, window_end)`);
       return { at, kind: "column", name: bound[2] === "START" ? "window_start" : bound[2] === "END" ? "window_end" : "window_time" };
     }
-    const op = AGGREGATE_OPS[fn];
+    const variance = VARIANCES[fn];
+    const op = variance === undefined ? AGGREGATE_OPS[fn] : "sum";
     if (!op) return scalar(ctx);
     const params = call.functionParam();
     const arity = op === "quantiles" ? [2, 3] : [1];
@@ -953,7 +972,7 @@ class AggregateCollector {
       argument = new (class extends ExpressionBuilder {
         protected override functionCall(inner: FunctionCallContext): Expr {
           const innerName = (inner.functionCallExpression().functionNameWithParams()?.getText() ?? "").toUpperCase();
-          if (AGGREGATE_OPS[innerName]) this.refuse(inner, "an aggregate inside an aggregate");
+          if (AGGREGATE_OPS[innerName] || VARIANCES[innerName]) this.refuse(inner, "an aggregate inside an aggregate");
           return super.functionCall(inner);
         }
       })(this.sql, undefined, this.qualifiers).build(e);
@@ -963,6 +982,62 @@ class AggregateCollector {
       const result: Expr = argument ?? { at, kind: "literal", value: 1, type: "INT" };
       argument = { at: condition.at, kind: "case", whens: [{ when: condition, result }] };
     }
+    if (variance !== undefined) return this.variance(ctx, builder, fn, variance, argument as Expr);
+    return this.aggregate(ctx, builder, fn, op, argument, {
+      distinct,
+      params,
+      whole: itemName !== "" && sourceOf(item, this.sql).trim() === sourceOf(ctx, this.sql).trim() ? itemName : undefined,
+    });
+  }
+
+  /**
+   * VAR_POP, VAR_SAMP, STDDEV_POP, STDDEV_SAMP (VARIANCE, STDDEV) as Flink plans them (Calcite's
+   * AggregateReduceFunctionsRule, FLINK-8903): over SUM(x * x), SUM(x) and COUNT(x),
+   * (SUM(x * x) - SUM(x) * SUM(x) / COUNT(x)) / COUNT(x) — or / (COUNT(x) - 1), NULL for one value —
+   * and its POWER(…, 0.5) for a deviation. Of a DOUBLE (an exact number's would be computed in its type).
+   */
+  private variance(ctx: FunctionCallContext, builder: ExpressionBuilder, fn: string, kind: VarianceKind, x: Expr): Expr {
+    const at = builder.at(ctx);
+    const type = typed(x, this.table.columns);
+    if (type !== "DOUBLE" && type !== "NULL")
+      builder.refuse(ctx, `${fn} of ${type === "INT" ? "an" : "a"} ${type} (write ${fn}(CAST(x AS DOUBLE)))`);
+    const squared: Expr = { at, kind: "arithmetic", op: "*", left: x, right: x };
+    const sumSquares = this.aggregate(ctx, builder, fn, "sum", squared, {});
+    const sum = this.aggregate(ctx, builder, fn, "sum", x, {});
+    const count = this.aggregate(ctx, builder, fn, "count", x, {});
+    const diff: Expr = {
+      at,
+      kind: "arithmetic",
+      op: "-",
+      left: sumSquares,
+      right: { at, kind: "arithmetic", op: "/", left: { at, kind: "arithmetic", op: "*", left: sum, right: sum }, right: count },
+    };
+    const one: Expr = { at, kind: "literal", value: 1, type: "INT" };
+    const denominator: Expr = kind.sample
+      ? {
+          at,
+          kind: "case",
+          whens: [
+            { when: { at, kind: "compare", op: "=", left: count, right: one }, result: { at, kind: "literal", value: null, type: "NULL" } },
+          ],
+          otherwise: { at, kind: "arithmetic", op: "-", left: count, right: one },
+        }
+      : count;
+    const div: Expr = { at, kind: "arithmetic", op: "/", left: diff, right: denominator };
+    return kind.deviation ? { at, kind: "call", name: "POWER", args: [div, { at, kind: "literal", value: 0.5, type: "DOUBLE" }] } : div;
+  }
+
+  /** One aggregate of an argument (absent: COUNT(*)), by name: the select item's own when it is the whole item, else a hidden one shared by equal calls. */
+  private aggregate(
+    ctx: FunctionCallContext,
+    builder: ExpressionBuilder,
+    fn: string,
+    op: NonNullable<(typeof AGGREGATE_OPS)[string]>,
+    argument: Expr | undefined,
+    options: { distinct?: boolean; params?: readonly FunctionParamContext[]; whole?: string },
+  ): Expr {
+    const at = builder.at(ctx);
+    const { distinct, params } = options;
     let field: string | undefined;
     if (argument !== undefined) {
       if (argument.kind === "column" && Object.hasOwn(this.table.columns, argument.name)) field = argument.name;
@@ -992,14 +1067,13 @@ class AggregateCollector {
             ? {
                 quantiles: {
                   field,
-                  q: [fractionArgument(params[1], builder, ctx, "the percentage")],
-                  accuracy: params[2] ? fractionArgument(params[2], builder, ctx, "the accuracy") : 0.01,
+                  q: [fractionArgument(params?.[1], builder, ctx, "the percentage")],
+                  accuracy: params?.[2] ? fractionArgument(params[2], builder, ctx, "the accuracy") : 0.01,
                 },
               }
             : { [op]: field };
-    const whole = itemName !== "" && sourceOf(item, this.sql).trim() === sourceOf(ctx, this.sql).trim();
     const specShape = JSON.stringify(spec);
-    let name = whole ? itemName : this.byShape.get(`aggregate ${specShape}`);
+    let name = options.whole ?? this.byShape.get(`aggregate ${specShape}`);
     if (name === undefined) name = `$a${this.specs.size + 1}`;
     if (!this.specs.has(name)) {
       this.specs.set(name, spec);
