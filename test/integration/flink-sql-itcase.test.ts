@@ -1,4 +1,4 @@
-// Apache Flink's own SQL window ITCases (WindowAggregateITCase, WindowRankITCase), kept as data in
+// Apache Flink's own SQL window ITCases (WindowAggregateITCase, WindowRankITCase, GroupWindowITCase), kept as data in
 // test/conformance/flink-sql/*.json and run as Flink SQL text through Panes' real handlers: each case's
 // pipelines file (the test's CREATE TABLE and query, changed only where Panes must differ, every change
 // in its notes) is loaded as a user's would be and replayed with `panes replay` on the emulators, one
@@ -66,7 +66,12 @@ interface SqlCaseFile {
   skipped: { method: string; reason: string }[];
 }
 
-const FILES = ["window-aggregate-itcase.json", "window-aggregate-itcase-session.json", "window-rank-itcase.json"] as const;
+const FILES = [
+  "window-aggregate-itcase.json",
+  "window-aggregate-itcase-session.json",
+  "window-rank-itcase.json",
+  "group-window-itcase.json",
+] as const;
 
 function load(file: string): SqlCaseFile {
   return JSON.parse(readFileSync(join(import.meta.dirname, "../conformance/flink-sql", file), "utf8")) as SqlCaseFile;
