@@ -284,6 +284,21 @@ GROUP BY window_start, window_end, who;
     expect(top?.rank).toMatchObject({ n: 3, partition: [], order: [{ field: "n", desc: true }] });
   });
 
+  it("reads what a string or a comment says as text, not as a call (no ROW_NUMBER(), OVER ( or COUNT( there makes a Top-N or an aggregation)", async () => {
+    const [plain, view] = await load(`${TABLE}CREATE VIEW v AS SELECT * FROM requests WHERE endpoint <> 'COUNT(x)';
+INSERT INTO plain
+SELECT window_start, window_end, service, COUNT(*) AS n -- not OVER (x)
+FROM TABLE(TUMBLE(TABLE requests, DESCRIPTOR(ts), INTERVAL '1' MINUTE))
+WHERE service <> 'ROW_NUMBER()' /* nor RANK() */
+GROUP BY window_start, window_end, service;
+INSERT INTO through_view
+SELECT window_start, window_end, COUNT(*) AS n FROM TABLE(TUMBLE(TABLE v, DESCRIPTOR(ts), INTERVAL '1' MINUTE)) GROUP BY window_start, window_end;`);
+    expect(plain).toMatchObject({ name: "plain", key: "service", aggregates: [{ name: "n", op: "count" }] });
+    expect(plain?.rank).toBeUndefined();
+    expect(formatExpression(plain?.where as NonNullable<Pipeline["where"]>)).toBe("(`service` <> 'ROW_NUMBER()')");
+    expect(view).toMatchObject({ name: "through_view", key: [] });
+  });
+
   it("reads a nested JSON field through a backquoted dotted column", async () => {
     const [pipeline] = await load(`CREATE TABLE m (\`tags.host\` STRING, v DOUBLE, ts TIMESTAMP(3), WATERMARK FOR ts AS ts)
 WITH ('connector' = 'kinesis', 'format' = 'json');
@@ -386,6 +401,446 @@ GROUP BY window_start, window_end, \`tags.host\`;`);
       expect(problem, sql).toMatch(expected);
       expect(problem).not.toContain("\n");
     }
+  });
+
+  describe("refuses every construct outside the subset in one line naming it, its line and its column, and quoting it", () => {
+    const query = (select: string) => `${TABLE}INSERT INTO x ${select};`;
+    const tumble = "FROM TABLE(TUMBLE(TABLE requests, DESCRIPTOR(ts), INTERVAL '5' MINUTES))";
+    const windows = "GROUP BY window_start, window_end";
+    const counted = `INSERT INTO x SELECT window_start, window_end, COUNT(*) AS n ${tumble} ${windows};`;
+    /** Each file is refused with exactly its one problem. */
+    const expectRefusals = async (cases: [sql: string, problem: string][]) => {
+      for (const [sql, problem] of cases) expect(await refusal(sql), sql).toBe(problem);
+    };
+
+    it("statements, source tables and SET options", async () => {
+      await expectRefusals([
+        [
+          `${TABLE}${TABLE}`,
+          "line 9, column 1: a second CREATE TABLE (one source table per file) is not supported: CREATE TABLE requests ( service STRING, endpoint STRING, ...",
+        ],
+        [
+          `CREATE VIEW v AS SELECT * FROM requests;\n${TABLE}`,
+          "line 1, column 1: a view before the CREATE TABLE it reads is not supported: CREATE VIEW v AS SELECT * FROM requests",
+        ],
+        [
+          `${TABLE}CREATE VIEW requests AS SELECT * FROM requests;`,
+          "line 9, column 1: a second table or view named requests is not supported: CREATE VIEW requests AS SELECT * FROM requests",
+        ],
+        [`${TABLE}INSERT OVERWRITE x SELECT 1;`, "line 9, column 1: this INSERT is not supported: INSERT OVERWRITE x SELECT 1"],
+        [`${TABLE}INSERT INTO x (a, b) SELECT 1, 2;`, "line 9, column 1: this INSERT is not supported: INSERT INTO x (a, b) SELECT 1, 2"],
+        [
+          `${TABLE}SET 'table.exec.emit.allow-lateness' = 'soon';`,
+          "line 9, column 5: the duration 'soon' (write '30 s', '5 min', '1 h') is not supported: 'table.exec.emit.allow-lateness' = 'soon'",
+        ],
+        [
+          `${TABLE}SET 'table.exec.emit.early-fire.delay' = '10 parsecs';`,
+          "line 9, column 5: the duration '10 parsecs' (write '10 s', '1 min') is not supported: 'table.exec.emit.early-fire.delay' = '10 parsecs'",
+        ],
+        [`${TABLE}DROP TABLE requests;`, "line 9, column 1: this statement is not supported: DROP TABLE requests;"],
+        ["INSERT INTO x SELECT 1;", "line 1, column 1: no CREATE TABLE: declare the source's columns and its WATERMARK"],
+        [TABLE, "line 1, column 1: no query: write INSERT INTO name SELECT … or CREATE VIEW name AS SELECT …"],
+        [
+          `${TABLE}SET 'table.exec.emit.early-fire.enabled' = 'true';\n${counted}`,
+          "line 9, column 5: early firing without table.exec.emit.early-fire.delay (SET it too) is not supported: 'table.exec.emit.early-fire.enabled' = 'true'",
+        ],
+        [
+          TABLE.replace("latency DOUBLE,", "latency DOUBLE,\n  ms AS latency * 1000,"),
+          "line 6, column 3: a computed or metadata column is not supported: ms AS latency * 1000",
+        ],
+        [
+          TABLE.replace("latency DOUBLE,", "latency DOUBLE,\n  arrival TIMESTAMP(3) METADATA FROM 'timestamp',"),
+          "line 6, column 3: a computed or metadata column is not supported: arrival TIMESTAMP(3) METADATA FROM 'timestamp'",
+        ],
+        [TABLE.replace("status INT", "status ARRAY<INT>"), "line 4, column 10: the column type ARRAY<INT> is not supported: ARRAY<INT>"],
+        [
+          TABLE.replace("FOR ts AS ts - INTERVAL '5' SECOND", "FOR status AS status"),
+          "line 7, column 17: an event-time column that is not a TIMESTAMP (status) is not supported: status",
+        ],
+        [
+          TABLE.replace("ts - INTERVAL '5' SECOND", "ts + INTERVAL '5' SECOND"),
+          "line 7, column 23: this watermark (write WATERMARK FOR ts AS ts - INTERVAL '5' SECOND) is not supported: ts + INTERVAL '5' SECOND",
+        ],
+      ]);
+    });
+
+    it("windows", async () => {
+      const tvf = (call: string) => query(`SELECT window_start, window_end, COUNT(*) AS n FROM TABLE(${call}) ${windows}`);
+      const legacy = (group: string) => query(`SELECT service, COUNT(*) AS n FROM requests GROUP BY ${group}, service`);
+      await expectRefusals([
+        [
+          tvf("TUMBLE(TABLE requests, DESCRIPTOR(ts), INTERVAL '0' MINUTE)"),
+          "line 9, column 112: this interval (write INTERVAL '5' MINUTE) is not supported: INTERVAL '0' MINUTE",
+        ],
+        [
+          legacy("TUMBLE(ts, INTERVAL '0' MINUTE)"),
+          "line 9, column 79: this interval (write INTERVAL '5' MINUTE) is not supported: INTERVAL '0' MINUTE",
+        ],
+        [
+          tvf("TUMBLE(TABLE other, DESCRIPTOR(ts), INTERVAL '1' MINUTE)"),
+          "line 9, column 80: a window over something other than TABLE requests is not supported: TABLE other",
+        ],
+        [
+          tvf("TUMBLE(TABLE requests, DESCRIPTOR(status), INTERVAL '1' MINUTE)"),
+          "line 9, column 96: a window on a column other than the WATERMARK's (DESCRIPTOR(ts)) is not supported: DESCRIPTOR(status)",
+        ],
+        [
+          tvf("TUMBLE(TABLE requests, DESCRIPTOR(ts), SIZE => INTERVAL '1' MINUTE)"),
+          "line 9, column 112: named window arguments is not supported: SIZE => INTERVAL '1' MINUTE",
+        ],
+        [
+          tvf("HOP(TABLE requests, DESCRIPTOR(ts), INTERVAL '1' MINUTE)"),
+          "line 9, column 73: HOP with 1 intervals is not supported: HOP(TABLE requests, DESCRIPTOR(ts), INTERVAL '1' MINUTE)",
+        ],
+        [
+          legacy("HOP(ts, INTERVAL '1' MINUTE, INTERVAL '0' MINUTE)"),
+          "line 9, column 68: the interval INTERVAL '0' MINUTE (write INTERVAL '5' MINUTE) is not supported: HOP(ts, INTERVAL '1' MINUTE, INTERVAL '0' MINUTE)",
+        ],
+        [
+          query(`SELECT window_start, window_end, COUNT(*) AS n ${tumble} ${windows}, TUMBLE(ts, INTERVAL '1' MINUTE)`),
+          "line 9, column 170: a group window beside a window TVF is not supported: TUMBLE(ts, INTERVAL '1' MINUTE)",
+        ],
+        [
+          query(`SELECT window_start, window_end, COUNT(*) AS n ${tumble} ${windows}, HOP(ts, INTERVAL '1' MINUTE, INTERVAL '5' MINUTE)`),
+          "line 9, column 170: a group window beside a window TVF is not supported: HOP(ts, INTERVAL '1' MINUTE, INTERVAL '5' MINUTE)",
+        ],
+        [
+          legacy("TUMBLE(status, INTERVAL '1' MINUTE)"),
+          "line 9, column 68: a window on a column other than ts is not supported: TUMBLE(status, INTERVAL '1' MINUTE)",
+        ],
+        [
+          legacy("HOP(status, INTERVAL '1' MINUTE, INTERVAL '5' MINUTE)"),
+          "line 9, column 68: a window on a column other than ts is not supported: HOP(status, INTERVAL '1' MINUTE, INTERVAL '5' MINUTE)",
+        ],
+      ]);
+    });
+
+    it("queries and their aggregates", async () => {
+      const selecting = (items: string) => query(`SELECT window_start, window_end, ${items} ${tumble} ${windows}`);
+      await expectRefusals([
+        [
+          query("SELECT service, SUM(latency) OVER (PARTITION BY service ORDER BY ts) AS s FROM requests"),
+          "line 9, column 15: an OVER aggregation is not supported: SELECT service, SUM(latency) OVER (PARTITION BY service O...",
+        ],
+        [
+          query(`SELECT window_start, window_end, COUNT(*) AS n ${tumble} ${windows} ORDER BY n`),
+          "line 9, column 15: this query (one SELECT … FROM a window … GROUP BY) is not supported: SELECT window_start, window_end, COUNT(*) AS n FROM TABLE...",
+        ],
+        [
+          query(
+            "SELECT * FROM requests MATCH_RECOGNIZE (PARTITION BY service ORDER BY ts MEASURES A.status AS s PATTERN (A) DEFINE A AS A.status > 1)",
+          ),
+          "line 9, column 38: MATCH_RECOGNIZE is not supported: MATCH_RECOGNIZE (PARTITION BY service ORDER BY ts MEASURE...",
+        ],
+        [
+          query("SELECT service, COUNT(*) AS n FROM requests GROUP BY service WINDOW w AS (PARTITION BY service)"),
+          "line 9, column 76: a WINDOW clause is not supported: WINDOW w AS (PARTITION BY service)",
+        ],
+        [
+          query("SELECT COUNT(*) AS n WHERE status > 1 GROUP BY service"),
+          "line 9, column 15: a query without FROM is not supported: SELECT COUNT(*) AS n WHERE status > 1 GROUP BY service",
+        ],
+        [
+          query(`SELECT COUNT(*) AS n ${tumble}`),
+          "line 9, column 15: a query without GROUP BY (a window aggregation groups by the window and a key) is not supported: SELECT COUNT(*) AS n FROM TABLE(TUMBLE(TABLE requests, DE...",
+        ],
+        [
+          query(`SELECT window_start, window_end, COUNT(*) AS n ${tumble} ${windows}, status + 1`),
+          "line 9, column 170: this GROUP BY item (group by columns) is not supported: status + 1",
+        ],
+        [
+          query(`SELECT service, COUNT(*) AS n ${tumble} GROUP BY service`),
+          "line 9, column 118: a window TVF aggregation that does not GROUP BY window_start, window_end is not supported: GROUP BY service",
+        ],
+        [
+          query(`SELECT window_start, window_end, nope, COUNT(*) AS n ${tumble} ${windows}, nope`),
+          "line 9, column 176: the unknown column nope is not supported: nope",
+        ],
+        [selecting("1, COUNT(*) AS n"), "line 9, column 48: a constant without a name (write 1 AS one) is not supported: 1"],
+        [query(`SELECT *, COUNT(*) AS n ${tumble} ${windows}`), "line 9, column 22: this select item is not supported: *"],
+        [
+          selecting("COUNT(*) AS `my-n`"),
+          "line 9, column 57: the name my-n (a result value's name is an identifier) is not supported: AS `my-n`",
+        ],
+        [
+          query(`SELECT window_start, window_end, service ${tumble} ${windows}, service`),
+          "line 9, column 15: a query without aggregates is not supported: SELECT window_start, window_end, service",
+        ],
+        [
+          selecting("APPROX_PERCENTILE(latency, 1.5) AS p"),
+          "line 9, column 48: APPROX_PERCENTILE with the percentage 1.5 (write a number between 0 and 1) is not supported: APPROX_PERCENTILE(latency, 1.5)",
+        ],
+        [
+          selecting("APPROX_PERCENTILE(latency, 0.5, 2) AS p"),
+          "line 9, column 48: APPROX_PERCENTILE with the accuracy 2 (write a number between 0 and 1) is not supported: APPROX_PERCENTILE(latency, 0.5, 2)",
+        ],
+        [
+          selecting("endpoint || 'x' AS e, COUNT(*) AS n"),
+          "line 9, column 48: the column endpoint, neither grouped nor aggregated is not supported: endpoint",
+        ],
+        [selecting("SUM(latency, status) AS s"), "line 9, column 48: SUM with 2 arguments is not supported: SUM(latency, status)"],
+        [selecting("SUM(*) AS s"), "line 9, column 48: SUM(*) is not supported: SUM(*)"],
+        [selecting("COUNT(LEADING) AS s"), "line 9, column 54: this argument is not supported: LEADING"],
+      ]);
+    });
+
+    it("Window Top-N forms", async () => {
+      const rank = "ROW_NUMBER() OVER (PARTITION BY window_start, window_end ORDER BY latency DESC) AS r";
+      const top = (inner: string, outer = "SELECT *", where = "WHERE r <= 3") => query(`${outer} FROM (${inner}) ${where}`);
+      const aggregation = `SELECT window_start, window_end, service, SUM(latency) AS total ${tumble} ${windows}, service`;
+      const rankTotal = "ROW_NUMBER() OVER (PARTITION BY window_start, window_end ORDER BY total DESC) AS r";
+      await expectRefusals([
+        [
+          top(`SELECT *, ${rank} ${tumble}`, "SELECT *", "WHERE r <= 3 ORDER BY r"),
+          "line 9, column 15: this Window Top-N (SELECT … FROM (SELECT …, ROW_NUMBER() OVER (…) AS rownum FROM TABLE(…)) WHERE rownum <= N) is not supported: SELECT * FROM (SELECT *, ROW_NUMBER() OVER (PARTITION BY ...",
+        ],
+        [
+          query(`SELECT *, ${rank} ${tumble}`),
+          "line 9, column 15: this Window Top-N (the ranking goes in a subquery: FROM (SELECT …, ROW_NUMBER() OVER (…) AS rownum …)) is not supported: SELECT *, ROW_NUMBER() OVER (PARTITION BY window_start, w...",
+        ],
+        [
+          top(`SELECT *, ${rank} ${tumble} ORDER BY latency`),
+          "line 9, column 30: this Window Top-N subquery is not supported: SELECT *, ROW_NUMBER() OVER (PARTITION BY window_start, w...",
+        ],
+        [
+          top(`SELECT window_start, window_end, service, ${rank} ${tumble} ${windows}, service`),
+          "line 9, column 30: Window Top-N after a window aggregation (not yet) is not supported: SELECT window_start, window_end, service, ROW_NUMBER() OV...",
+        ],
+        [
+          top(`SELECT *, ${rank}, ${rank.replace("AS r", "AS r2")} ${tumble}`),
+          "line 9, column 126: a second ROW_NUMBER() is not supported: ROW_NUMBER() OVER (PARTITION BY window_start, window_end ...",
+        ],
+        [
+          top(`SELECT *, ROW_NUMBER() OVER (PARTITION BY window_start, window_end, nope ORDER BY latency DESC) AS r ${tumble}`),
+          "line 9, column 98: the unknown column nope is not supported: nope",
+        ],
+        [
+          top(`SELECT *, ROW_NUMBER() OVER (PARTITION BY window_start, window_end ORDER BY nope DESC) AS r ${tumble}`),
+          "line 9, column 106: the unknown column nope is not supported: nope",
+        ],
+        [
+          top(`SELECT service AS s, ${rank} ${tumble}`),
+          "line 9, column 37: this ranked column (select the table's columns as they are) is not supported: service AS s",
+        ],
+        [top(`SELECT nope, ${rank} ${tumble}`), "line 9, column 37: the unknown column nope is not supported: nope"],
+        [
+          // a ranking function anywhere in the query's code makes it a Window Top-N
+          top(`SELECT * ${tumble}`, "SELECT *", "WHERE ROW_NUMBER() > 0"),
+          "line 9, column 30: a Window Top-N without ROW_NUMBER() OVER (…) AS rownum is not supported: SELECT * FROM TABLE(TUMBLE(TABLE requests, DESCRIPTOR(ts)...",
+        ],
+        [
+          top(`SELECT *, RANK() OVER (PARTITION BY window_start, window_end ORDER BY latency DESC) AS r ${tumble}`),
+          "line 9, column 40: RANK() OVER (ROW_NUMBER() is) is not supported: RANK() OVER (PARTITION BY window_start, window_end ORDER ...",
+        ],
+        [
+          top(`SELECT *, ROW_NUMBER() OVER w AS r ${tumble}`),
+          "line 9, column 40: this OVER window (write OVER (PARTITION BY window_start, window_end ORDER BY …)) is not supported: ROW_NUMBER() OVER w AS r",
+        ],
+        [
+          top(`SELECT *, ROW_NUMBER() OVER (PARTITION BY window_start, window_end) AS r ${tumble}`),
+          "line 9, column 58: a ranking without ORDER BY is not supported: (PARTITION BY window_start, window_end)",
+        ],
+        [
+          top(`SELECT *, ROW_NUMBER() OVER (PARTITION BY window_start, window_end ORDER BY latency DESC NULLS LAST) AS r ${tumble}`),
+          "line 9, column 106: this ORDER BY item (order by a column, ASC or DESC) is not supported: latency DESC NULLS LAST",
+        ],
+        [
+          top(`SELECT *, ${rank} ${tumble}`, "SELECT service AS s"),
+          "line 9, column 22: this outer select item (SELECT * or the subquery's columns) is not supported: service AS s",
+        ],
+        [
+          top(`SELECT service, ${rank} ${tumble}`, "SELECT service, latency"),
+          "line 9, column 31: the column latency, which the subquery does not select is not supported: latency",
+        ],
+        [
+          top(`SELECT *, ${rank} ${tumble}`, "SELECT r + 1 AS x"),
+          "line 9, column 15: this outer select list (SELECT * or the subquery's columns) is not supported: SELECT r + 1 AS x",
+        ],
+        [
+          top(`SELECT *, ${rankTotal} FROM (${aggregation}) WHERE total > 1`),
+          "line 9, column 30: a condition or grouping around the ranked aggregation (rank the aggregation's rows as they are) is not supported: SELECT *, ROW_NUMBER() OVER (PARTITION BY window_start, w...",
+        ],
+        [
+          top(
+            `SELECT *, ROW_NUMBER() OVER (PARTITION BY window_start, window_end ORDER BY n DESC) AS r FROM (SELECT window_start, window_end, service, COUNT(*) AS n FROM TABLE(SESSION(TABLE requests PARTITION BY service, DESCRIPTOR(ts), INTERVAL '1' MINUTE)) ${windows}, service)`,
+          ),
+          "line 9, column 192: Window Top-N over SESSION windows (rank TUMBLE, HOP or CUMULATE windows) is not supported: SESSION(TABLE requests PARTITION BY service, DESCRIPTOR(t...",
+        ],
+        [
+          top(`SELECT *, ${rankTotal}, ${rankTotal.replace("AS r", "AS r2")} FROM (${aggregation})`),
+          "line 9, column 124: a second ROW_NUMBER() is not supported: ROW_NUMBER() OVER (PARTITION BY window_start, window_end ...",
+        ],
+        [
+          top(`SELECT endpoint, ${rankTotal} FROM (${aggregation})`),
+          "line 9, column 37: the column endpoint, which the aggregation does not select is not supported: endpoint",
+        ],
+        [
+          top(`SELECT total * 2 AS t2, ${rankTotal} FROM (${aggregation})`),
+          "line 9, column 37: this ranked column (select the aggregation's columns as they are) is not supported: total * 2 AS t2",
+        ],
+        [
+          top(`SELECT * FROM (${aggregation})`, "SELECT *", "WHERE r <= 3 AND ROW_NUMBER() > 0"),
+          "line 9, column 30: a Window Top-N without ROW_NUMBER() OVER (…) AS rownum is not supported: SELECT * FROM (SELECT window_start, window_end, service, ...",
+        ],
+      ]);
+    });
+
+    it("views", async () => {
+      const view = (select: string) =>
+        `${TABLE}CREATE VIEW v AS ${select};\nINSERT INTO x SELECT window_start, window_end, COUNT(*) AS n FROM TABLE(TUMBLE(TABLE v, DESCRIPTOR(ts), INTERVAL '1' MINUTE)) ${windows};`;
+      await expectRefusals([
+        [
+          view("SELECT * FROM requests ORDER BY ts"),
+          "line 9, column 18: this view (a view selects columns of the source table, with a WHERE if need be) is not supported: SELECT * FROM requests ORDER BY ts",
+        ],
+        [
+          view("SELECT * FROM requests a JOIN requests b ON a.service = b.service"),
+          "line 9, column 18: this view's FROM (a view reads the source table) is not supported: SELECT * FROM requests a JOIN requests b ON a.service = b...",
+        ],
+        [
+          view("SELECT * FROM elsewhere"),
+          "line 9, column 32: a view over elsewhere (a view reads the source table requests) is not supported: elsewhere",
+        ],
+        [view("SELECT *, RANK() OVER w AS r FROM requests"), "line 9, column 28: this view column is not supported: RANK() OVER w AS r"],
+        [
+          view("SELECT *, latency * 2 FROM requests"),
+          "line 9, column 28: a view column without a name (write … AS name) is not supported: latency * 2",
+        ],
+        [
+          view("SELECT ts, service, endpoint AS service FROM requests"),
+          "line 9, column 47: a second column named service is not supported: AS service",
+        ],
+        [
+          view("SELECT service FROM requests"),
+          "line 9, column 18: a view without the event-time column ts is not supported: SELECT service",
+        ],
+        [
+          view("SELECT latency + 1 AS ts, * FROM requests"),
+          "line 9, column 18: a view whose event time is computed is not supported: SELECT latency + 1 AS ts, *",
+        ],
+      ]);
+    });
+
+    it("expressions, and what does not parse or type", async () => {
+      const where = (condition: string) => query(`SELECT window_start, window_end, COUNT(*) AS n ${tumble} WHERE ${condition} ${windows}`);
+      await expectRefusals([
+        [where("status = (SELECT 1)"), "line 9, column 150: this expression is not supported: (SELECT 1)"],
+        [where("status = NOT NULL"), "line 9, column 150: this expression is not supported: NOT NULL"],
+        [where("service LIKE ANY ('a%', 'b%')"), "line 9, column 149: LIKE ANY / ALL is not supported: LIKE ANY ('a%', 'b%')"],
+        [where("~status = 1"), "line 9, column 141: the operator ~ is not supported: ~status"],
+        [where("status < = > 1"), "line 9, column 141: the comparison <=> is not supported: status < = > 1"],
+        [
+          where("status = 99999999999999999999"),
+          "line 9, column 150: the number 99999999999999999999 is beyond what Panes computes exactly (±2^53)",
+        ],
+        [where("ts > INTERVAL '1' MINUTE"), "line 9, column 146: this literal is not supported: INTERVAL '1' MINUTE"],
+        [where("ts < CURRENT_TIMESTAMP"), "line 9, column 146: this function is not supported: CURRENT_TIMESTAMP"],
+        [where("UPPER(DISTINCT service) = 'A'"), "line 9, column 141: UPPER(DISTINCT …) is not supported: UPPER(DISTINCT service)"],
+        [where("ABS(SECOND) > 1"), "line 9, column 145: this argument is not supported: SECOND"],
+        [
+          where("status = = 1"),
+          "line 9, column 150: '=' is not valid at this position, expecting an existing function or an existing column or a keyword",
+        ],
+        [where("service = 1"), "line 9, column 151: = mixes STRING and INT; CAST one of them"],
+        [where("CAST(ts AS BOOLEAN)"), "line 9, column 141: cannot CAST TIMESTAMP AS BOOLEAN"],
+        [where("ABS(1, 2) > 1"), "line 9, column 141: ABS takes one argument"],
+        [where("status AND true"), "line 9, column 141: a condition must be BOOLEAN, got INT"],
+      ]);
+    });
+  });
+
+  it("refuses, naming the pipeline and the field, what the compiler passes on and the pipelines' schema refuses", async () => {
+    const query = (select: string) => `${TABLE}INSERT INTO x ${select};`;
+    const tumble = "FROM TABLE(TUMBLE(TABLE requests, DESCRIPTOR(ts), INTERVAL '5' MINUTES))";
+    const windows = "GROUP BY window_start, window_end";
+    const counted = `INSERT INTO x SELECT window_start, window_end, COUNT(*) AS n ${tumble} ${windows};`;
+    const tvf = (call: string) => query(`SELECT window_start, window_end, COUNT(*) AS n FROM TABLE(${call}) ${windows}`);
+    const aggregation = `SELECT window_start, window_end, service, SUM(latency) AS total ${tumble} ${windows}, service`;
+    const ranked = (over: string, alias = "r") =>
+      query(`SELECT * FROM (SELECT *, ROW_NUMBER() OVER (${over}) AS ${alias} FROM (${aggregation})) WHERE ${alias} <= 3`);
+    const cases: [string, string][] = [
+      [
+        `${TABLE}SET 'table.exec.emit.early-fire.enabled' = 'true';\nSET 'table.exec.emit.early-fire.delay' = '0 s';\n${counted}`,
+        'pipeline "x" (pipelines[0]), field early: must be longer than 0',
+      ],
+      [
+        `${TABLE}SET 'table.exec.emit.allow-lateness' = '99999999999999999999 d';\n${counted}`,
+        'pipeline "x" (pipelines[0]), field allowedLateness: invalid duration 8.64e+27: write a whole number with a unit (ms, s, m, h, d), e.g. "30s", "5m", "1h30m"',
+      ],
+      [
+        tvf("HOP(TABLE requests, DESCRIPTOR(ts), INTERVAL '1' MINUTE, INTERVAL '5' MINUTE, INTERVAL '99999999999999999' DAY)"),
+        'pipeline "x" (pipelines[0]), field window.offset: invalid offset 8.64e+24: write a duration with a unit, "-" before it for a negative one, e.g. "8h", "-8h", "30m"',
+      ],
+      [
+        tvf("CUMULATE(TABLE requests, DESCRIPTOR(ts), INTERVAL '7' MINUTE, INTERVAL '1' HOUR)"),
+        'pipeline "x" (pipelines[0]), field window.step: must divide the size: 1h is not a whole number of 7m steps',
+      ],
+      [
+        tvf("CUMULATE(TABLE requests, DESCRIPTOR(ts), INTERVAL '1' SECOND, INTERVAL '1' DAY)"),
+        'pipeline "x" (pipelines[0]), field window.step: a 1d window by 1s combines 86400 panes; at most 1440 are allowed',
+      ],
+      [
+        tvf("HOP(TABLE requests, DESCRIPTOR(ts), INTERVAL '1' SECOND, INTERVAL '1' DAY)"),
+        'pipeline "x" (pipelines[0]), field window.slide: a 1d window sliding every 1s combines 86400 panes of 1s; at most 1440 are allowed — choose a slide that divides the size more coarsely',
+      ],
+      [
+        `${TABLE}${counted.replace("INSERT INTO x", "INSERT INTO `my pipeline`")}`,
+        `pipeline "my pipeline" (pipelines[0]), field name: must be 1–64 characters: letters, digits, '.', '_' or '-', starting with a letter or digit`,
+      ],
+      [`${TABLE}${counted}\n${counted}`, 'pipeline "x" (pipelines[1]), field name: duplicate pipeline name "x"'],
+      [
+        query(`SELECT window_start, window_end, service, COUNT(*) AS n ${tumble} ${windows}, service, service`),
+        'pipeline "x" (pipelines[0]), field key: names a column twice',
+      ],
+      [
+        query(`SELECT window_start, window_end, COUNT(*) AS n ${tumble} WHERE latency ${windows}`),
+        'pipeline "x" (pipelines[0]), field where: must be a condition (BOOLEAN), not DOUBLE',
+      ],
+      [
+        query(`SELECT window_start, window_end, COUNT(*) AS n ${tumble} ${windows} HAVING COUNT(*)`),
+        'pipeline "x" (pipelines[0]), field having: must be a condition (BOOLEAN), not BIGINT',
+      ],
+      [
+        query(`SELECT window_start, window_end, COUNT(*) + 'x' AS bad ${tumble} ${windows}`),
+        'pipeline "x" (pipelines[0]), field select.bad: 9:59: + takes numbers, got STRING',
+      ],
+      [
+        query(`SELECT window_start, window_end, COUNT(*) AS n ${tumble} ${windows} HAVING COUNT(*) = 'x'`),
+        'pipeline "x" (pipelines[0]), field having: 9:187: = mixes BIGINT and STRING; CAST one of them',
+      ],
+      [
+        TABLE.replace("endpoint STRING", "`end point` STRING") + counted,
+        'pipeline "x" (pipelines[0]), field columns.end point: Invalid key in record',
+      ],
+      [
+        ranked("PARTITION BY window_start, window_end, endpoint ORDER BY total DESC"),
+        `pipeline "x" (pipelines[0]), field rank.partition[0]: "endpoint" must be one of the key's columns`,
+      ],
+      [
+        ranked("PARTITION BY window_start, window_end ORDER BY latency DESC"),
+        `pipeline "x" (pipelines[0]), field rank.order[0].field: "latency" must be one of the result's values (window_start, window_end, service, total)`,
+      ],
+      [
+        ranked(`PARTITION BY window_start, window_end ORDER BY ${Array(9).fill("total").join(", ")}`),
+        'pipeline "x" (pipelines[0]), field rank.order: Too big: expected array to have <=8 items',
+      ],
+      [
+        ranked("PARTITION BY window_start, window_end ORDER BY total DESC", "`my-r`"),
+        'pipeline "x" (pipelines[0]), field rank.rownum: names must be identifiers',
+      ],
+      [
+        query(
+          `SELECT * FROM (SELECT *, ROW_NUMBER() OVER (PARTITION BY window_start, window_end ORDER BY latency) AS r${"x".repeat(64)} ${tumble}) WHERE r${"x".repeat(64)} <= 3`,
+        ),
+        'pipeline "x" (pipelines[0]), field aggregates.rows.top.rownum: Too big: expected string to have <=64 characters',
+      ],
+      [
+        TABLE.replace("status INT,", "status INT, a1 INT, a2 INT, a3 INT, a4 INT, a5 INT,") +
+          `INSERT INTO x SELECT window_start, window_end, COUNT(*) AS n ${tumble} ${windows}, service, endpoint, status, a1, a2, a3, a4, a5, latency;`,
+        'pipeline "x" (pipelines[0]), field key: expected string, got ["service","endpoint","status","a1","a2","a3","a4","a5","latency"]',
+      ],
+    ];
+    for (const [sql, problem] of cases) expect(await refusal(sql), sql).toBe(problem);
   });
 
   it("names the line, column and text the user wrote, not the text Panes rewrites for the grammar", async () => {

@@ -141,6 +141,8 @@ function compileRewritten(sql: string, rewrites: Rewrites): { pipelines: Record<
   let table: SourceTable | undefined;
   let allowedLatenessMs: number | undefined;
   let earlyEnabled = false;
+  /** the SET that enabled early firing: where a missing delay is reported */
+  let earlySet: Node | undefined;
   let earlyDelayMs: number | undefined;
   const queries: { name: string; query: QueryStatementContext; at: Node }[] = [];
   const relations = new Map<string, SourceTable>();
@@ -181,6 +183,7 @@ function compileRewritten(sql: string, rewrites: Rewrites): { pipelines: Record<
         allowedLatenessMs = flinkDurationMs(value) ?? refuse(set, `the duration '${value}' (write '30 s', '5 min', '1 h')`);
       } else if (key === "table.exec.emit.early-fire.enabled") {
         earlyEnabled = value.toLowerCase() === "true";
+        earlySet = set;
       } else if (key === "table.exec.emit.early-fire.delay") {
         earlyDelayMs = flinkDurationMs(value) ?? refuse(set, `the duration '${value}' (write '10 s', '1 min')`);
       } else {
@@ -193,7 +196,9 @@ function compileRewritten(sql: string, rewrites: Rewrites): { pipelines: Record<
   if (!table) throw new SqlSyntaxError({ line: 1, column: 1 }, "no CREATE TABLE: declare the source's columns and its WATERMARK");
   if (queries.length === 0)
     throw new SqlSyntaxError({ line: 1, column: 1 }, "no query: write INSERT INTO name SELECT … or CREATE VIEW name AS SELECT …");
-  const early = earlyEnabled ? (earlyDelayMs ?? refuse(program, "early firing without table.exec.emit.early-fire.delay")) : undefined;
+  const early = earlyEnabled
+    ? (earlyDelayMs ?? refuse(earlySet ?? program, "early firing without table.exec.emit.early-fire.delay (SET it too)"))
+    : undefined;
   const source: SourceTable = table;
   return {
     pipelines: queries.map(({ name, query }) => ({
@@ -346,9 +351,10 @@ function compileTopN(
       rownum = ranking.rownum;
       ranked.push(rownum);
       keys = ranking.partition;
-      for (const key of keys) if (!Object.hasOwn(table.columns, key)) builder.refuse(over, `the unknown column ${key}`);
+      for (const key of keys)
+        if (!Object.hasOwn(table.columns, key)) builder.refuse(ranking.at.get(key) ?? over, `the unknown column ${key}`);
       for (const o of ranking.order) {
-        if (!Object.hasOwn(table.columns, o.field)) builder.refuse(over, `the unknown column ${o.field}`);
+        if (!Object.hasOwn(table.columns, o.field)) builder.refuse(ranking.at.get(o.field) ?? over, `the unknown column ${o.field}`);
         order.push(o);
       }
       continue;
@@ -391,15 +397,21 @@ function overRanking(
   over: OverWindowItemContext,
   builder: ExpressionBuilder,
   sql: string,
-): { rownum: string; partition: string[]; order: { field: string; desc: boolean }[] } {
+): { rownum: string; partition: string[]; order: { field: string; desc: boolean }[]; at: Map<string, Node> } {
   const text = (node: Node) => sourceOf(node, sql);
+  /** where each column is written (a refusal of one names it) */
+  const at = new Map<string, Node>();
   if (!/^ROW_NUMBER\s*\(\s*\)$/i.test(text(over.primaryExpression())))
     builder.refuse(over, `${text(over.primaryExpression())} OVER (ROW_NUMBER() is)`);
   const rownum = identifierPath(text(over.identifier()));
   const spec = over.windowSpec();
   if (!spec || spec.windowFrame())
     return builder.refuse(over, "this OVER window (write OVER (PARTITION BY window_start, window_end ORDER BY …))");
-  const partition = (spec.partitionByClause()?.columnName() ?? []).map((c) => builder.unqualified(identifierPath(text(c))));
+  const partition = (spec.partitionByClause()?.columnName() ?? []).map((c) => {
+    const name = builder.unqualified(identifierPath(text(c)));
+    if (!at.has(name)) at.set(name, c);
+    return name;
+  });
   if (
     !partition.includes("window_start") ||
     !partition.includes("window_end") ||
@@ -411,9 +423,11 @@ function overRanking(
   const order = items.map((o) => {
     const column = o.columnName();
     if (!column || o.KW_NULLS()) builder.refuse(o, "this ORDER BY item (order by a column, ASC or DESC)");
-    return { field: builder.unqualified(identifierPath(text(column as Node))), desc: o.KW_DESC() !== null };
+    const field = builder.unqualified(identifierPath(text(column as Node)));
+    if (!at.has(field)) at.set(field, column as Node);
+    return { field, desc: o.KW_DESC() !== null };
   });
-  return { rownum, partition: partition.filter((c) => c !== "window_start" && c !== "window_end" && c !== "window_time"), order };
+  return { rownum, partition: partition.filter((c) => c !== "window_start" && c !== "window_end" && c !== "window_time"), order, at };
 }
 
 /** The outer select list of a Window Top-N: the subquery's columns it names, in its order (all of them for SELECT *). */
@@ -498,7 +512,16 @@ function compileRankedAggregation(
   if (middle.whereClause() || middle.groupByClause() || middle.havingClause())
     builder.refuse(middle, "a condition or grouping around the ranked aggregation (rank the aggregation's rows as they are)");
   const pipeline = compileQuery(name, aggregation, table, sql, rewrites);
-  if ((pipeline.window as { type?: string }).type === "session") builder.refuse(aggregation, TOP_N_OVER_SESSION, "SESSION(...)");
+  if ((pipeline.window as { type?: string }).type === "session") {
+    // named where the user wrote the SESSION window (its TVF; a legacy SESSION(…) group window is in GROUP BY)
+    const select = aggregation.selectStatement();
+    const tvf = select?.fromClause()?.tableExpression().windowTVFClause()?.windowTVFExpression();
+    const group = select
+      ?.groupByClause()
+      ?.groupItemDefinition()
+      .find((i) => i.groupWindowFunction());
+    builder.refuse(tvf ?? group ?? aggregation, TOP_N_OVER_SESSION);
+  }
   const selected = Object.keys(pipeline.select as Record<string, unknown>);
   let ranking: ReturnType<typeof overRanking> | undefined;
   const inner: string[] = [];
@@ -530,7 +553,16 @@ function isSourceView(query: QueryStatementContext, sql: string): boolean {
   const select = query.selectStatement();
   if (!select || select.groupByClause() || select.havingClause()) return false;
   if (select.fromClause()?.tableExpression().windowTVFClause()) return false;
-  return !/\b(ROW_NUMBER|COUNT|SUM|MIN|MAX|AVG)\s*\(|\bOVER\s*\(/i.test(sourceOf(query, sql));
+  const aggregates = [...Object.keys(AGGREGATE_OPS), ...Object.keys(VARIANCES), "ROW_NUMBER"].join("|");
+  return !new RegExp(`\\b(${aggregates})\\s*\\(|\\bOVER\\s*\\(`, "i").test(codeOf(sourceOf(query, sql)));
+}
+
+/**
+ * A query's text with what is not SQL code blanked out — string literals, backquoted names and
+ * comments — so that a word inside them ('ROW_NUMBER()', a comment) is not taken for a call.
+ */
+function codeOf(text: string): string {
+  return text.replace(/'(?:[^']|'')*'|`(?:[^`]|``)*`|--[^\n]*|\/\*[\s\S]*?\*\//g, (m) => m.replace(/[^\n]/g, " "));
 }
 
 /** A view over the source table: its columns (each a field, renamed or not, or an expression of fields) and its condition. */
@@ -737,8 +769,10 @@ function compileQuery(
   const text = (node: Node) => sourceOf(node, sql);
   const col = (node: Node) => builder.unqualified(identifierPath(text(node)));
   const whole = text(query);
-  if (/\bROW_NUMBER\s*\(/i.test(whole)) return compileTopN(name, query, table, builder, sql, rewrites);
-  if (/\bOVER\s*\(/i.test(whole)) builder.refuse(query, "an OVER aggregation");
+  const code = codeOf(whole);
+  // a ranking function makes it a Window Top-N (one other than ROW_NUMBER is refused naming it)
+  if (/\b(ROW_NUMBER|RANK|DENSE_RANK)\s*\(/i.test(code)) return compileTopN(name, query, table, builder, sql, rewrites);
+  if (/\bOVER\s*\(/i.test(code)) builder.refuse(query, "an OVER aggregation");
   const select = query.selectStatement();
   if (!select || query.orderByClause() || query.limitClause() || query.withClause() || query.queryStatement().length > 0) {
     return builder.refuse(query, "this query (one SELECT … FROM a window … GROUP BY)");
@@ -762,6 +796,8 @@ function compileQuery(
 
   // GROUP BY: the window and one key column
   const keys: string[] = [];
+  /** where each key column is written (a refusal of one names it) */
+  const keyAt = new Map<string, Node>();
   const groupItems: GroupItemDefinitionContext[] = select.groupByClause()?.groupItemDefinition() ?? [];
   if (groupItems.length === 0) builder.refuse(select, "a query without GROUP BY (a window aggregation groups by the window and a key)");
   for (const item of groupItems) {
@@ -789,6 +825,7 @@ function compileQuery(
     const columnName = col(column as Node);
     if (tvf && (WINDOW_COLUMNS as readonly string[]).includes(columnName)) continue;
     keys.push(columnName);
+    if (!keyAt.has(columnName)) keyAt.set(columnName, column as Node);
   }
   if (!window) return builder.refuse(select, "a query without a window (TUMBLE, HOP, CUMULATE or SESSION)");
   // Flink's own rule (PullUpWindowTableFunctionIntoWindowAggregateRule.validateWindow): the group keys
@@ -803,7 +840,7 @@ function compileQuery(
     builder.refuse(select.groupByClause() as Node, "a window TVF aggregation that does not GROUP BY window_start, window_end");
   }
   for (const key of keys)
-    if (!Object.hasOwn(table.columns, key)) builder.refuse(select.groupByClause() as Node, `the unknown column ${key}`);
+    if (!Object.hasOwn(table.columns, key)) builder.refuse(keyAt.get(key) ?? (select.groupByClause() as Node), `the unknown column ${key}`);
 
   // the select list: window columns, key columns, and expressions over aggregates of expressions
   const aggregates = new AggregateCollector(table, keys, sql, rewrites.filters, builder.qualifiers);
