@@ -6,11 +6,42 @@ import { pathToFileURL } from "node:url";
 import { PipelinesConfigError, parsePipelines } from "../core/pipelines/parse.ts";
 import type { Pipeline } from "../core/pipelines/schema.ts";
 import { parseExpression, SqlSyntaxError } from "../core/sql/parse-expression.ts";
-import { compilePipelinesSql } from "../core/sql/parse-pipelines.ts";
+import { compilePipelinesSqlAt } from "../core/sql/parse-pipelines.ts";
 
 /** Reads a pipelines file: `.json`, Flink SQL (`.sql`), or a module (`.js`, `.mjs`, `.ts`) with a default export. */
 export async function loadPipelinesFile(path: string): Promise<Pipeline[]> {
-  return parsePipelines(await readPipelinesInput(path), path);
+  if (!/\.sql$/i.test(path)) return parsePipelines(await readPipelinesInput(path), path);
+  const { compiled, at } = await readSql(path);
+  try {
+    return parsePipelines(compiled, path);
+  } catch (error) {
+    if (!(error instanceof PipelinesConfigError)) throw error;
+    // a problem of the compiled pipelines is told where its query is written
+    throw new PipelinesConfigError(
+      path,
+      error.problems.map((problem) => {
+        const found = problem.match(/^pipeline (.*?) \(pipelines\[(\d+)\]\), (.*)$/s);
+        const position = found && at[Number(found[2])];
+        return position ? `line ${position.line}, column ${position.column}: the query of ${found[1]}, ${found[3]}` : problem;
+      }),
+    );
+  }
+}
+
+/** A `.sql` file compiled, with where each pipeline's query starts; a syntax error or refusal fails in one line with its position. */
+async function readSql(path: string): Promise<ReturnType<typeof compilePipelinesSqlAt>> {
+  let sql: string;
+  try {
+    sql = await readFile(resolve(path), "utf8");
+  } catch (error) {
+    throw new PipelinesConfigError(path, [`cannot read the file: ${(error as Error).message}`]);
+  }
+  try {
+    return compilePipelinesSqlAt(sql);
+  } catch (error) {
+    if (!(error instanceof SqlSyntaxError)) throw error;
+    throw new PipelinesConfigError(path, [`line ${error.at.line}, column ${error.at.column}: ${error.message}`]);
+  }
 }
 
 /**
@@ -19,20 +50,7 @@ export async function loadPipelinesFile(path: string): Promise<Pipeline[]> {
  * SQL parser never does. Not yet validated: parsePipelines does that.
  */
 export async function readPipelinesInput(path: string): Promise<unknown> {
-  if (/\.sql$/i.test(path)) {
-    let sql: string;
-    try {
-      sql = await readFile(resolve(path), "utf8");
-    } catch (error) {
-      throw new PipelinesConfigError(path, [`cannot read the file: ${(error as Error).message}`]);
-    }
-    try {
-      return compilePipelinesSql(sql);
-    } catch (error) {
-      if (!(error instanceof SqlSyntaxError)) throw error;
-      throw new PipelinesConfigError(path, [`line ${error.at.line}, column ${error.at.column}: ${error.message}`]);
-    }
-  }
+  if (/\.sql$/i.test(path)) return (await readSql(path)).compiled;
   return compileSqlText(await readRaw(path), path);
 }
 

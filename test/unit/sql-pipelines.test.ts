@@ -749,7 +749,7 @@ GROUP BY window_start, window_end, \`tags.host\`;`);
     });
   });
 
-  it("refuses, naming the pipeline and the field, what the compiler passes on and the pipelines' schema refuses", async () => {
+  it("refuses, naming the pipeline, the field and the line of its query, what the compiler passes on and the pipelines' schema refuses", async () => {
     const query = (select: string) => `${TABLE}INSERT INTO x ${select};`;
     const tumble = "FROM TABLE(TUMBLE(TABLE requests, DESCRIPTOR(ts), INTERVAL '5' MINUTES))";
     const windows = "GROUP BY window_start, window_end";
@@ -840,7 +840,15 @@ GROUP BY window_start, window_end, \`tags.host\`;`);
         'pipeline "x" (pipelines[0]), field key: expected string, got ["service","endpoint","status","a1","a2","a3","a4","a5","latency"]',
       ],
     ];
-    for (const [sql, problem] of cases) expect(await refusal(sql), sql).toBe(problem);
+    // told where the pipeline's query is written: the line of its INSERT INTO (the Nth for pipelines[N]), column 1
+    const told = (sql: string, problem: string) => {
+      const found = problem.match(/^pipeline (".*?") \(pipelines\[(\d+)\]\), (.*)$/s);
+      if (!found) return problem;
+      const lines = sql.split("\n");
+      const starts = lines.flatMap((text, i) => (/^INSERT INTO /.test(text) ? [i + 1] : []));
+      return `line ${starts[Number(found[2])]}, column 1: the query of ${found[1]}, ${found[3]}`;
+    };
+    for (const [sql, problem] of cases) expect(await refusal(sql), sql).toBe(told(sql, problem));
   });
 
   it("names the line, column and text the user wrote, not the text Panes rewrites for the grammar", async () => {

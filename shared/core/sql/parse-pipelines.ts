@@ -112,10 +112,12 @@ export function flinkDurationMs(text: string): number | undefined {
 }
 
 /**
- * Compiles a Flink SQL pipelines file to the JSON form (`{ pipelines: [...] }`), unvalidated. Its errors
- * name the line and column the user wrote and quote the user's text.
+ * Compiles a Flink SQL pipelines file to the JSON form (`{ pipelines: [...] }`), unvalidated, with
+ * where each pipeline's query starts in the written text (a problem the pipelines' schema finds later,
+ * a CUMULATE step that does not divide the size, is told there). Its errors name the line and column
+ * the user wrote and quote the user's text.
  */
-export function compilePipelinesSql(written: string): { pipelines: Record<string, unknown>[] } {
+export function compilePipelinesSqlAt(written: string): { compiled: { pipelines: Record<string, unknown>[] }; at: Position[] } {
   // names Flink reads as names where the grammar has keywords, backquoted (found with the FILTERs blanked out)
   const quoted = quoteWords(written, flinkNamesIn(extractFilters(written).sql));
   // the other rewrites keep every position
@@ -123,14 +125,15 @@ export function compilePipelinesSql(written: string): { pipelines: Record<string
   const { sql, sessions } = extractSessions(filtered.sql);
   const text = new WrittenText(written, sql, quoted.added);
   try {
-    return compileRewritten(sql, { filters: filtered.filters, sessions });
+    const { pipelines, at } = compileRewritten(sql, { filters: filtered.filters, sessions });
+    return { compiled: { pipelines }, at: at.map((position) => text.position(position)) };
   } catch (error) {
     throw error instanceof SqlSyntaxError ? text.error(error) : error;
   }
 }
 
 /** Compiles the text the grammar reads (`compilePipelinesSql`): positions and quotes are the read text's. */
-function compileRewritten(sql: string, rewrites: Rewrites): { pipelines: Record<string, unknown>[] } {
+function compileRewritten(sql: string, rewrites: Rewrites): { pipelines: Record<string, unknown>[]; at: Position[] } {
   const error = syntaxErrorOf(sql);
   if (error) throw error;
   const program = flink.parse(sql);
@@ -207,6 +210,7 @@ function compileRewritten(sql: string, rewrites: Rewrites): { pipelines: Record<
       allowedLateness: allowedLatenessMs ?? 0,
       ...(early === undefined ? {} : { early }),
     })),
+    at: queries.map(({ at }) => builder.at(at)),
   };
 }
 
