@@ -223,7 +223,11 @@ function sourceTable(create: SimpleCreateTableContext, builder: ExpressionBuilde
     const column = physical as NonNullable<typeof physical>;
     const type = sqlTypeOf(text(column.columnType()));
     if (!type) builder.refuse(column.columnType(), `the column type ${text(column.columnType())}`);
-    columns[identifierPath(text(column.columnNameCreate()))] = type as SqlType;
+    const name = identifierPath(text(column.columnNameCreate()));
+    // a name an object's prototype answers to would vanish as a key of the columns (the JSON form refuses it too)
+    if (name === "__proto__") builder.refuse(column.columnNameCreate(), "the column name __proto__");
+    if (Object.hasOwn(columns, name)) builder.refuse(column.columnNameCreate(), `a second column named ${name}`);
+    columns[name] = type as SqlType;
   }
   const watermark = create.watermarkDefinition();
   if (!watermark) builder.refuse(create, "a table without WATERMARK FOR (Panes windows on event time)");
@@ -606,6 +610,7 @@ function sourceView(name: string, query: QueryStatementContext, table: SourceTab
         ? expr.name.slice(expr.name.lastIndexOf(".") + 1)
         : builder.refuse(item, "a view column without a name (write … AS name)");
     if (Object.hasOwn(columns, columnName)) builder.refuse(alias ?? item, `a second column named ${columnName}`);
+    if (columnName === "__proto__") builder.refuse(alias ?? item, "the column name __proto__");
     columns[columnName] = typed(expr, table.columns);
     if (expr.kind === "column" && expr.name === table.eventTime) eventTime = columnName;
     if (!(expr.kind === "column" && expr.name === columnName)) computed.set(columnName, expr);
@@ -685,7 +690,7 @@ function tvfWindow(
   if (timeColumn !== table.eventTime)
     builder.refuse(params[1] ?? tvf, `a window on a column other than the WATERMARK's (DESCRIPTOR(${table.eventTime}))`);
   const intervals = params.slice(2);
-  for (const p of intervals) if (p.timeIntervalParamName()) builder.refuse(p, "named window arguments");
+  for (const p of intervals) if (p.timeIntervalParamName()) builder.refuse(p, "a named window argument");
   // the last interval of TUMBLE (its second), HOP and CUMULATE (their third) is the offset, of either sign
   const offsetParam = params[kind === "TUMBLE" ? 3 : 4];
   const shifted = (window: Record<string, unknown>) => {
@@ -706,7 +711,7 @@ function tvfWindow(
   if (kind === "CUMULATE" && (arity === 2 || arity === 3))
     return shifted({ type: "cumulate", step: positive(params[2]), size: positive(params[3]) });
   if (kind === "SESSION" && arity === 1) return { type: "session", gap: positive(params[2]) };
-  return builder.refuse(tvf, `${kind} with ${arity} intervals`);
+  return builder.refuse(tvf, `${kind} with ${arity} ${arity === 1 ? "interval" : "intervals"}`);
 }
 
 /** The legacy group window HOP(time, slide, size): a call in GROUP BY (the grammar's group window takes one interval). */
@@ -721,7 +726,10 @@ function legacyHop(
   if (!m) return undefined;
   const args = (m[1] as string).split(",").map((a) => a.replace(/\s+/g, " ").trim());
   if (args.length !== 3)
-    return builder.refuse(item, `HOP with ${args.length - 1} intervals (write HOP(time, slide, size); an offset is not supported)`);
+    return builder.refuse(
+      item,
+      `HOP with ${args.length - 1} ${args.length - 1 === 1 ? "interval" : "intervals"} (write HOP(time, slide, size); an offset is not supported)`,
+    );
   const interval = (a: string) => positiveInterval(a) ?? builder.refuse(item, `the interval ${a} (write INTERVAL '5' MINUTE)`);
   return {
     time: builder.unqualified(identifierPath(args[0] as string)),
