@@ -345,6 +345,14 @@ export function syntaxErrorOf(sql: string, offset: Position = { line: 1, column:
   const line = first.startLine;
   const column = first.startColumn;
   const at = line === 1 ? { line: offset.line, column: column + offset.column - 1 } : { line: line + offset.line - 1, column };
+  // a call of a function whose name the grammar keeps as a keyword (SQRT, LN) fails inside the parser's
+  // rules: said as the function it is, not as the rule that failed
+  const called = sql
+    .split("\n")
+    [line - 1]?.slice(column - 1)
+    .match(/^([A-Za-z_][A-Za-z0-9_]*)\s*\(/)?.[1];
+  if (called !== undefined && KEYWORDS.has(called.toUpperCase()))
+    return new SqlSyntaxError(at, refusalMessage(`the function ${called.toUpperCase()}`, `${called}(…)`));
   return new SqlSyntaxError(at, first.message);
 }
 
@@ -364,6 +372,8 @@ export function parseExpression(text: string, at: Position = { line: 1, column: 
   const readError = syntaxErrorOf(sql);
   const error = readError && new SqlSyntaxError(shifted(written.position(readError.at), offset), readError.message);
   if (error) {
+    // a function the grammar keeps as a keyword (SQRT): no backquotes make it a function
+    if (error.message.startsWith("the function ")) throw error;
     // the reserved words that, backquoted, make the text parse: each one needed once all are quoted
     const candidates = reservedWordsIn(text);
     const quoted = (words: string[]) => quoteWords(text, words).text;
@@ -372,7 +382,8 @@ export function parseExpression(text: string, at: Position = { line: 1, column: 
     if (reserved.length > 0) {
       throw new SqlSyntaxError(
         error.at,
-        `${reserved.map((w) => `${w} is a reserved word in Flink SQL: write it in backquotes, \`${w}\``).join("; ")} (${error.message})`,
+        // the parser's own words ("rule columnName failed predicate") tell a user nothing
+        `${reserved.map((w) => `${w} is a reserved word in Flink SQL: write it in backquotes, \`${w}\``).join("; ")}${/^rule \w+ failed predicate/.test(error.message) ? "" : ` (${error.message})`}`,
       );
     }
     throw error;
