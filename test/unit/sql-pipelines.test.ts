@@ -734,6 +734,11 @@ GROUP BY window_start, window_end, \`tags.host\`;`);
       const where = (condition: string) => query(`SELECT window_start, window_end, COUNT(*) AS n ${tumble} WHERE ${condition} ${windows}`);
       await expectRefusals([
         [where("status = (SELECT 1)"), "line 9, column 150: this expression is not supported: (SELECT 1)"],
+        // an empty FILTER: named where its condition is missing (it was told past the end of the file)
+        [
+          query(`SELECT window_start, window_end, COUNT(*) FILTER (WHERE ) AS n ${tumble} ${windows}`),
+          "line 9, column 70: COUNT FILTER (WHERE) without a condition (write FILTER (WHERE status >= 500))",
+        ],
         // a function whose name the grammar keeps as a keyword: named as the function (the parser said a rule failed)
         [where("SQRT(latency) > 1"), "line 9, column 141: the function SQRT is not supported: SQRT(…)"],
         [where("status = NOT NULL"), "line 9, column 150: this expression is not supported: NOT NULL"],

@@ -1010,6 +1010,8 @@ class AggregateCollector {
     if (distinct && op !== "count") builder.refuse(ctx, `${fn}(DISTINCT …) (COUNT(DISTINCT x) is supported)`);
     const param = params[0] as NonNullable<(typeof params)[0]>;
     const filter = this.filters.get(ctx.stop?.stop ?? -1);
+    if (filter !== undefined && filter.text.trim() === "")
+      throw new SqlSyntaxError(filter.at, `${fn} FILTER (WHERE) without a condition (write FILTER (WHERE status >= 500))`);
     const condition = filter === undefined ? undefined : parseExpression(filter.text, filter.at);
     const star = param.getText() === "*";
     if (star && op !== "count") builder.refuse(ctx, `${fn}(*)`);
