@@ -1,11 +1,11 @@
 // Flink SQL pipelines through `panes replay` (the real handlers on the emulators) against DuckDB running
 // the same aggregations over the same events: composite keys, a global window, a single INT key,
 // expressions inside aggregates, COUNT(column), COUNT(DISTINCT), FILTER (WHERE …), NULLs skipped, AVG of
-// an INT as an INT, STDDEV and VARIANCE (their _POP and _SAMP), computed select columns and the window
-// columns in every result's values; and a Window Top-N over a window TVF's rows against DuckDB's
-// ROW_NUMBER(); a view with renamed and computed
-// columns and a condition, read through a table alias; SESSION window TVFs, keyed by their PARTITION BY
-// columns and global, against sessions DuckDB cuts with LAG() (a gap longer than the session gap).
+// an INT as an INT, STDDEV and VARIANCE (their _POP and _SAMP), ROUND, FLOOR, CEIL and MOD, computed
+// select columns and the window columns in every result's values; and a Window Top-N over a window
+// TVF's rows against DuckDB's ROW_NUMBER(); a view with renamed and computed columns and a condition,
+// read through a table alias; SESSION window TVFs, keyed by their PARTITION BY columns and global,
+// against sessions DuckDB cuts with LAG() (a gap longer than the session gap).
 import { mkdtemp, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -44,7 +44,9 @@ GROUP BY window_start, window_end, service, endpoint;
 INSERT INTO spread
 SELECT window_start, window_end, service,
        STDDEV_POP(latency) AS sd_pop, STDDEV_SAMP(latency) AS sd_samp, VAR_POP(latency) AS v_pop,
-       VARIANCE(latency * 1000) FILTER (WHERE status >= 500) AS var_err_ms, STDDEV(latency) / AVG(latency) AS cv
+       VARIANCE(latency * 1000) FILTER (WHERE status >= 500) AS var_err_ms, STDDEV(latency) / AVG(latency) AS cv,
+       ROUND(AVG(latency), 3) AS avg_r, FLOOR(AVG(latency) * 10) AS tenths, CEIL(MAX(latency)) AS ceiling_s,
+       MOD(COUNT(*), 7) AS n_mod
 FROM TABLE(TUMBLE(TABLE requests, DESCRIPTOR(ts), INTERVAL '1' MINUTE))
 GROUP BY window_start, window_end, service;
 
@@ -173,7 +175,9 @@ const REFERENCE: Record<string, { sql: string; key: (row: Record<string, unknown
   spread: {
     sql: `SELECT t // 60000 * 60000 AS ws, 60000 AS size, service,
         stddev_pop(latency) AS sd_pop, stddev_samp(latency) AS sd_samp, var_pop(latency) AS v_pop,
-        var_samp(latency * 1000) FILTER (WHERE status >= 500) AS var_err_ms, stddev_samp(latency) / avg(latency) AS cv
+        var_samp(latency * 1000) FILTER (WHERE status >= 500) AS var_err_ms, stddev_samp(latency) / avg(latency) AS cv,
+        round(avg(latency), 3) AS avg_r, floor(avg(latency) * 10) AS tenths, ceil(max(latency)) AS ceiling_s,
+        count(*) % 7 AS n_mod
       FROM ev GROUP BY ALL`,
     key: (r) => String(r.service),
   },

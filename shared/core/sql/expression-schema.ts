@@ -2,7 +2,7 @@
 // what travels inside the function bundles): checked by shape here, by type against the pipeline's
 // columns where the pipeline is checked. Pure.
 import { z } from "zod";
-import type { Expr, SqlType } from "./expressions.ts";
+import { CALL_NAMES, type Expr, type SqlType } from "./expressions.ts";
 
 const position = z.strictObject({ line: z.number().int().min(1), column: z.number().int() });
 const sqlType = z.enum(["BOOLEAN", "INT", "BIGINT", "DOUBLE", "STRING", "TIMESTAMP", "NULL"]) satisfies z.ZodType<SqlType>;
@@ -64,7 +64,7 @@ export const exprSchema: z.ZodType<Expr> = z.lazy(() =>
     z.strictObject({
       at: position,
       kind: z.literal("call"),
-      name: z.enum(["COALESCE", "ABS", "UPPER", "LOWER", "POWER"]),
+      name: z.enum(CALL_NAMES),
       args: z.array(exprSchema),
     }),
   ]),

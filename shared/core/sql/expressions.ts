@@ -47,8 +47,12 @@ export type Expr = { at: Position } & (
   | { kind: "like"; operand: Expr; pattern: Expr; escape?: string; negated: boolean }
   | { kind: "case"; operand?: Expr; whens: { when: Expr; result: Expr }[]; otherwise?: Expr }
   | { kind: "cast"; operand: Expr; to: SqlType }
-  | { kind: "call"; name: "COALESCE" | "ABS" | "UPPER" | "LOWER" | "POWER"; args: Expr[] }
+  | { kind: "call"; name: CallName; args: Expr[] }
 );
+
+/** The scalar functions Panes computes (Flink's built-ins of those names). */
+export const CALL_NAMES = ["COALESCE", "ABS", "UPPER", "LOWER", "POWER", "ROUND", "FLOOR", "CEIL", "CEILING", "MOD"] as const;
+export type CallName = (typeof CALL_NAMES)[number];
 
 /** An expression Flink would refuse, found when the pipelines file loads. */
 export class SqlTypeError extends Error {
@@ -191,6 +195,29 @@ function typeOfNode(expr: Expr, columns: (name: string) => SqlType | undefined, 
           if (expr.args.length !== 1) throw new SqlTypeError(expr.at, `${expr.name} takes one argument`);
           need(expr.args[0] as Expr, (t) => t === "STRING" || t === "NULL", `${expr.name} takes a STRING`);
           return "STRING";
+        case "FLOOR":
+        case "CEIL":
+        case "CEILING": {
+          if (expr.args.length !== 1) throw new SqlTypeError(expr.at, `${expr.name} takes one argument`);
+          const t = need(expr.args[0] as Expr, isNumeric, `${expr.name} takes a number`);
+          return t === "NULL" ? "INT" : t;
+        }
+        case "ROUND": {
+          // ROUND(x [, places]): of x's type, as Flink's (SqlFunctionUtils.sround)
+          if (expr.args.length !== 1 && expr.args.length !== 2) throw new SqlTypeError(expr.at, "ROUND takes one or two arguments");
+          const t = need(expr.args[0] as Expr, isNumeric, "ROUND takes a number");
+          if (expr.args[1]) need(expr.args[1], (u) => EXACT.has(u) || u === "NULL", "ROUND's places are a whole number");
+          return t === "NULL" ? "INT" : t;
+        }
+        case "MOD": {
+          // exact numbers only, as Calcite types MOD
+          if (expr.args.length !== 2) throw new SqlTypeError(expr.at, "MOD takes two arguments");
+          const whole = (u: SqlType) => EXACT.has(u) || u === "NULL";
+          const left = need(expr.args[0] as Expr, whole, "MOD takes whole numbers (INT, BIGINT)");
+          const right = need(expr.args[1] as Expr, whole, "MOD takes whole numbers (INT, BIGINT)");
+          const t = widerNumeric(left, right);
+          return t === "NULL" ? "INT" : t;
+        }
         case "POWER": {
           if (expr.args.length !== 2) throw new SqlTypeError(expr.at, "POWER takes two arguments");
           for (const arg of expr.args) need(arg, isNumeric, "POWER takes numbers");
@@ -230,6 +257,27 @@ function arithmetic(op: ArithmeticOp, a: number, b: number, exact: boolean): num
   }
   if (exact) return whole(r, `${a} ${op} ${b}`);
   if (!Number.isFinite(r)) throw new EvaluationError(`${a} ${op} ${b} is not a finite number`);
+  return r === 0 ? 0 : r;
+}
+
+/**
+ * ROUND as Flink's SqlFunctionUtils.sround: BigDecimal.valueOf(x).setScale(places, HALF_UP) — the
+ * number's shortest decimal text rounded half away from zero at `places` digits after the point
+ * (before it, for a negative `places`), exactly, in decimal.
+ */
+export function roundHalfUp(x: number, places: number): number {
+  if (!Number.isFinite(x)) return x;
+  const [mantissa = "0", exponent = "0"] = String(Math.abs(x)).toLowerCase().split("e");
+  const [whole = "0", fraction = ""] = mantissa.split(".");
+  // |x| = digits × 10^scale
+  const digits = BigInt(`${whole}${fraction}`);
+  const scale = Number(exponent) - fraction.length;
+  const target = -Math.trunc(places);
+  if (scale >= target) return x;
+  const unit = 10n ** BigInt(target - scale);
+  let kept = digits / unit;
+  if ((digits % unit) * 2n >= unit) kept += 1n;
+  const r = Number(`${kept}e${target}`) * Math.sign(x);
   return r === 0 ? 0 : r;
 }
 
@@ -447,6 +495,26 @@ export function evaluate(expr: Expr, row: (name: string) => SqlValue, types: (e:
           const v = ev(expr.args[0] as Expr);
           if (v === null) return null;
           return expr.name === "UPPER" ? String(v).toUpperCase() : String(v).toLowerCase();
+        }
+        case "FLOOR":
+        case "CEIL":
+        case "CEILING": {
+          const v = ev(expr.args[0] as Expr);
+          if (v === null) return null;
+          const r = expr.name === "FLOOR" ? Math.floor(v as number) : Math.ceil(v as number);
+          return r === 0 ? 0 : r;
+        }
+        case "ROUND": {
+          const v = ev(expr.args[0] as Expr);
+          const places = expr.args[1] ? ev(expr.args[1]) : 0;
+          if (v === null || places === null) return null;
+          return roundHalfUp(v as number, places as number);
+        }
+        case "MOD": {
+          const a = ev(expr.args[0] as Expr);
+          const b = ev(expr.args[1] as Expr);
+          if (a === null || b === null) return null;
+          return arithmetic("%", a as number, b as number, true);
         }
         case "POWER": {
           const [a, b] = expr.args.map(ev);

@@ -24,7 +24,16 @@ import type {
   SimpleCaseContext,
   ValueExpressionDefaultContext,
 } from "dt-sql-parser/dist/lib/flink/FlinkSqlParser.js";
-import { type ArithmeticOp, type ComparisonOp, type Expr, type Position, type SqlType, sqlTypeOf } from "./expressions.ts";
+import {
+  type ArithmeticOp,
+  CALL_NAMES,
+  type CallName,
+  type ComparisonOp,
+  type Expr,
+  type Position,
+  type SqlType,
+  sqlTypeOf,
+} from "./expressions.ts";
 
 /** A construct Panes cannot run, or SQL that does not parse: where it is and why, for one line of output. */
 export class SqlSyntaxError extends Error {
@@ -88,8 +97,8 @@ const INT_MAX = 2 ** 31 - 1;
 
 const ARITHMETIC: Record<string, ArithmeticOp> = { "+": "+", "-": "-", "*": "*", "/": "/", "%": "%" };
 const COMPARISON: Record<string, ComparisonOp> = { "=": "=", "<>": "<>", "!=": "<>", "<": "<", "<=": "<=", ">": ">", ">=": ">=" };
-const FUNCTIONS = new Set(["COALESCE", "ABS", "UPPER", "LOWER", "POWER"] as const);
-type FunctionName = typeof FUNCTIONS extends Set<infer T> ? T : never;
+const FUNCTIONS = new Set<string>(CALL_NAMES);
+type FunctionName = CallName;
 
 /**
  * Converts expression nodes of one source text. `offset` is where that text starts in the file the
