@@ -22,12 +22,12 @@ export async function rankWindows(
   if (rank === undefined) return;
   const at = deps.now?.() ?? Date.now();
   // without a select list, a ranked row carries its key's columns
-  const keyColumns = pipeline.select === undefined ? (typeof pipeline.key === "string" ? [pipeline.key] : pipeline.key) : undefined;
+  const key = { columns: typeof pipeline.key === "string" ? [pipeline.key] : pipeline.key, inRows: pipeline.select === undefined };
   for (const end of [...ends].sort((a, b) => a - b)) {
     const rankings = mergeCandidates(rank, await readRankCandidates(deps.dynamodb, deps.resultsTable, pipeline.name, end));
     const byGroup = new Map<number, ResultIntent[]>();
     for (const ranking of rankings) {
-      const ranked = rankedResult(pipeline.name, rank, ranking, at, keyColumns);
+      const ranked = rankedResult(pipeline.name, rank, ranking, at, key);
       // no row to give (a rank offset past the window's rows, or HAVING kept none): as in Flink, no row;
       // a ranking given before is retracted (the ledger keeps the count, publishing only a retraction)
       const result = (ranked.values.rows as unknown[]).length === 0 ? { ...ranked, retracted: true as const } : ranked;

@@ -389,7 +389,8 @@ async function reference(events: readonly RequestEvent[]): Promise<Map<string, R
         const window_start = new Date(start).toISOString();
         const window_end = new Date(start + size).toISOString();
         const partitionValues = partition.map((c) => row[c]);
-        const key = partitionValues.length === 1 ? String(partitionValues[0]) : JSON.stringify(partitionValues);
+        // every partitioned ranking here is by one column of a composite key: keyed by the JSON array
+        const key = JSON.stringify(partitionValues);
         const id = `${pipeline}/${key}/${start}/${start + size}`;
         const ranking = expected.get(id) ?? {
           window_start,

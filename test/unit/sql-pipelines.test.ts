@@ -285,18 +285,23 @@ GROUP BY window_start, window_end, who;
   });
 
   it("reads what a string or a comment says as text, not as a call (no ROW_NUMBER(), OVER ( or COUNT( there makes a Top-N or an aggregation)", async () => {
-    const [plain, view] = await load(`${TABLE}CREATE VIEW v AS SELECT * FROM requests WHERE endpoint <> 'COUNT(x)';
+    const [plain, view, quoted] = await load(`${TABLE}CREATE VIEW v AS SELECT * FROM requests WHERE endpoint <> 'COUNT(x)';
 INSERT INTO plain
 SELECT window_start, window_end, service, COUNT(*) AS n -- not OVER (x)
 FROM TABLE(TUMBLE(TABLE requests, DESCRIPTOR(ts), INTERVAL '1' MINUTE))
 WHERE service <> 'ROW_NUMBER()' /* nor RANK() */
 GROUP BY window_start, window_end, service;
 INSERT INTO through_view
-SELECT window_start, window_end, COUNT(*) AS n FROM TABLE(TUMBLE(TABLE v, DESCRIPTOR(ts), INTERVAL '1' MINUTE)) GROUP BY window_start, window_end;`);
+SELECT window_start, window_end, COUNT(*) AS n FROM TABLE(TUMBLE(TABLE v, DESCRIPTOR(ts), INTERVAL '1' MINUTE)) GROUP BY window_start, window_end;
+INSERT INTO quoted
+SELECT window_start, window_end, COUNT(*) AS n FROM TABLE(TUMBLE(TABLE requests, DESCRIPTOR(ts), INTERVAL '1' MINUTE))
+WHERE service <> "ROW_NUMBER()" GROUP BY window_start, window_end;`);
     expect(plain).toMatchObject({ name: "plain", key: "service", aggregates: [{ name: "n", op: "count" }] });
     expect(plain?.rank).toBeUndefined();
     expect(formatExpression(plain?.where as NonNullable<Pipeline["where"]>)).toBe("(`service` <> 'ROW_NUMBER()')");
     expect(view).toMatchObject({ name: "through_view", key: [] });
+    // a double-quoted string too (Panes reads one as a string)
+    expect(quoted?.rank).toBeUndefined();
   });
 
   it("reads a nested JSON field through a backquoted dotted column", async () => {
@@ -734,6 +739,23 @@ GROUP BY window_start, window_end, \`tags.host\`;`);
       const where = (condition: string) => query(`SELECT window_start, window_end, COUNT(*) AS n ${tumble} WHERE ${condition} ${windows}`);
       await expectRefusals([
         [where("status = (SELECT 1)"), "line 9, column 150: this expression is not supported: (SELECT 1)"],
+        // a FILTER after something that is not an aggregate: Calcite refuses it (it vanished)
+        [
+          query(
+            `SELECT window_start, window_end, service, UPPER(service) FILTER (WHERE status > 1) AS u, COUNT(*) AS n ${tumble} ${windows}, service`,
+          ),
+          "line 9, column 85: FILTER (WHERE …) after something that is not an aggregate (write COUNT(*) FILTER (WHERE …))",
+        ],
+        // a FILTER whose condition is only a comment is empty too
+        [
+          query(`SELECT window_start, window_end, COUNT(*) FILTER (WHERE /* c */) AS n ${tumble} ${windows}`),
+          "line 9, column 70: COUNT FILTER (WHERE) without a condition (write FILTER (WHERE status >= 500))",
+        ],
+        // a real syntax error next to a keyword call is told as the parser's error, not as an unsupported CAST
+        [
+          query(`SELECT window_start, window_end, service CAST(status AS INT) AS s, COUNT(*) AS n ${tumble} ${windows}, service`),
+          "line 9, column 76: 'AS' is not valid at this position, expecting a keyword",
+        ],
         // an empty FILTER: named where its condition is missing (it was told past the end of the file)
         [
           query(`SELECT window_start, window_end, COUNT(*) FILTER (WHERE ) AS n ${tumble} ${windows}`),

@@ -99,9 +99,14 @@ export function mergeCandidates(rank: RankSpec, lists: Iterable<readonly RankCan
   return [...by.values()].sort((a, b) => a.start - b.start || compareValues(JSON.stringify(a.partition), JSON.stringify(b.partition)));
 }
 
-/** A ranking's key: its partition's value, a JSON array of several, [] for none (a window's one ranking). */
-export function rankKeyOf(partition: readonly AggregateValue[]): string {
-  if (partition.length !== 1) return JSON.stringify(partition);
+/**
+ * A ranking's key: its partition's value, a JSON array of several, [] for none (a window's one ranking).
+ * The value is bare text (as the key of a one-column pipeline is) only when `bare`: when the partition
+ * is the pipeline's one key column, whose empty text is refused, so that "" can be NULL's. A partition
+ * by one column of a composite key, where a column may be "", is keyed by its JSON array (["eu"], [null]).
+ */
+export function rankKeyOf(partition: readonly AggregateValue[], bare: boolean): string {
+  if (partition.length !== 1 || !bare) return JSON.stringify(partition);
   // a NULL partition value is keyed as a NULL key column is (NULL_KEY)
   return partition[0] === null || partition[0] === undefined ? NULL_KEY : String(partition[0]);
 }
@@ -116,19 +121,21 @@ function keyColumnValues(columns: readonly string[], key: string): Record<string
 
 /**
  * The result a ranking gives: the window's bounds, the partition's columns, and the ranked rows, each
- * with its row number. `keyColumns`: a pipeline without a select list (the JSON form) also gives each
- * row its key's columns, first (as SQL's SELECT * gives the GROUP BY columns): else a row would not say whose it is.
+ * with its row number. `key`: the pipeline's key columns, and whether a row holds them — a pipeline
+ * without a select list (the JSON form) gives each row its key's columns first (as SQL's SELECT * gives
+ * the GROUP BY columns): else a row would not say whose it is.
  */
 export function rankedResult(
   pipeline: string,
   rank: RankSpec,
   c: RankCandidates,
   firedAt: number,
-  keyColumns?: readonly string[],
+  key: { columns: readonly string[]; inRows: boolean },
 ): Omit<WindowResult, "version"> {
+  const keyColumns = key.inRows ? key.columns : undefined;
   return {
     pipeline,
-    key: rankKeyOf(c.partition),
+    key: rankKeyOf(c.partition, key.columns.length === 1),
     start: c.start,
     end: c.end,
     values: {

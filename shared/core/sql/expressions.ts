@@ -274,10 +274,14 @@ export function roundHalfUp(x: number, places: number): number {
   const scale = Number(exponent) - fraction.length;
   const target = -Math.trunc(places);
   if (scale >= target) return x;
+  // rounding at a place above every digit (a double has at most ~800 of them) gives 0: no power of 10 that large is built
+  if (target - scale > String(digits).length + 1) return 0;
   const unit = 10n ** BigInt(target - scale);
   let kept = digits / unit;
   if ((digits % unit) * 2n >= unit) kept += 1n;
   const r = Number(`${kept}e${target}`) * Math.sign(x);
+  // a rounding up past the largest double (ROUND(1.7e308, -308)) is no number a result holds
+  if (!Number.isFinite(r)) throw new EvaluationError(`ROUND(${x}, ${places}) is not a finite number`);
   return r === 0 ? 0 : r;
 }
 

@@ -356,12 +356,15 @@ export function syntaxErrorOf(sql: string, offset: Position = { line: 1, column:
   const at = line === 1 ? { line: offset.line, column: column + offset.column - 1 } : { line: line + offset.line - 1, column };
   // a call of a function whose name the grammar keeps as a keyword (SQRT, LN) fails inside the parser's
   // rules: said as the function it is, not as the rule that failed
-  const called = sql
-    .split("\n")
-    [line - 1]?.slice(column - 1)
-    .match(/^([A-Za-z_][A-Za-z0-9_]*)\s*\(/)?.[1];
-  if (called !== undefined && KEYWORDS.has(called.toUpperCase()))
-    return new SqlSyntaxError(at, refusalMessage(`the function ${called.toUpperCase()}`, `${called}(…)`));
+  const lines = sql.split("\n");
+  const called = lines[line - 1]?.slice(column - 1).match(/^([A-Za-z_][A-Za-z0-9_]*)\s*\(/)?.[1];
+  if (called !== undefined && KEYWORDS.has(called.toUpperCase()) && !FUNCTIONS.has(called.toUpperCase())) {
+    // only where the keyword is what failed: with a plain name in its place, the text parses past it
+    const renamed = lines.map((text, i) => (i === line - 1 ? `${text.slice(0, column - 1)}f_${text.slice(column - 1)}` : text)).join("\n");
+    const after = flink.validate(renamed)[0];
+    const past = !after || after.startLine > line || (after.startLine === line && after.startColumn > column + called.length + 2);
+    if (past) return new SqlSyntaxError(at, refusalMessage(`the function ${called.toUpperCase()}`, `${called}(…)`));
+  }
   return new SqlSyntaxError(at, first.message);
 }
 

@@ -39,6 +39,8 @@ const flink = new FlinkSQL();
 /** What is taken out of the text before the grammar reads it, by offset. */
 interface Rewrites {
   filters: ReadonlyMap<number, { text: string; at: Position }>;
+  /** the FILTERs an aggregate took (one that none took follows something that is not an aggregate) */
+  filtersUsed: Set<number>;
   sessions: ReadonlyMap<number, SessionTvf>;
 }
 
@@ -125,14 +127,14 @@ export function compilePipelinesSqlAt(written: string): { compiled: { pipelines:
   const { sql, sessions } = extractSessions(filtered.sql);
   const text = new WrittenText(written, sql, quoted.added);
   try {
-    const { pipelines, at } = compileRewritten(sql, { filters: filtered.filters, sessions });
+    const { pipelines, at } = compileRewritten(sql, { filters: filtered.filters, filtersUsed: new Set(), sessions });
     return { compiled: { pipelines }, at: at.map((position) => text.position(position)) };
   } catch (error) {
     throw error instanceof SqlSyntaxError ? text.error(error) : error;
   }
 }
 
-/** Compiles the text the grammar reads (`compilePipelinesSql`): positions and quotes are the read text's. */
+/** Compiles the text the grammar reads (`compilePipelinesSqlAt`): positions and quotes are the read text's. */
 function compileRewritten(sql: string, rewrites: Rewrites): { pipelines: Record<string, unknown>[]; at: Position[] } {
   const error = syntaxErrorOf(sql);
   if (error) throw error;
@@ -203,15 +205,17 @@ function compileRewritten(sql: string, rewrites: Rewrites): { pipelines: Record<
     ? (earlyDelayMs ?? refuse(earlySet ?? program, "early firing without table.exec.emit.early-fire.delay (SET it too)"))
     : undefined;
   const source: SourceTable = table;
-  return {
-    pipelines: queries.map(({ name, query }) => ({
-      ...compileQuery(name, query, relationOf(query, relations, sql) ?? source, sql, rewrites),
-      outOfOrderness: source.outOfOrderness,
-      allowedLateness: allowedLatenessMs ?? 0,
-      ...(early === undefined ? {} : { early }),
-    })),
-    at: queries.map(({ at }) => builder.at(at)),
-  };
+  const pipelines = queries.map(({ name, query }) => ({
+    ...compileQuery(name, query, relationOf(query, relations, sql) ?? source, sql, rewrites),
+    outOfOrderness: source.outOfOrderness,
+    allowedLateness: allowedLatenessMs ?? 0,
+    ...(early === undefined ? {} : { early }),
+  }));
+  // a FILTER no aggregate took (after UPPER(x), a column): Calcite refuses it; it must not vanish
+  for (const [end, filter] of rewrites.filters)
+    if (!rewrites.filtersUsed.has(end))
+      throw new SqlSyntaxError(filter.at, "FILTER (WHERE …) after something that is not an aggregate (write COUNT(*) FILTER (WHERE …))");
+  return { pipelines, at: queries.map(({ at }) => builder.at(at)) };
 }
 
 function sourceTable(create: SimpleCreateTableContext, builder: ExpressionBuilder, sql: string): SourceTable {
@@ -570,7 +574,7 @@ function isSourceView(query: QueryStatementContext, sql: string): boolean {
  * comments — so that a word inside them ('ROW_NUMBER()', a comment) is not taken for a call.
  */
 function codeOf(text: string): string {
-  return text.replace(/'(?:[^']|'')*'|`(?:[^`]|``)*`|--[^\n]*|\/\*[\s\S]*?\*\//g, (m) => m.replace(/[^\n]/g, " "));
+  return text.replace(/'(?:[^']|'')*'|"(?:[^"]|"")*"|`(?:[^`]|``)*`|--[^\n]*|\/\*[\s\S]*?\*\//g, (m) => m.replace(/[^\n]/g, " "));
 }
 
 /** A view over the source table: its columns (each a field, renamed or not, or an expression of fields) and its condition. */
@@ -855,7 +859,7 @@ function compileQuery(
     if (!Object.hasOwn(table.columns, key)) builder.refuse(keyAt.get(key) ?? (select.groupByClause() as Node), `the unknown column ${key}`);
 
   // the select list: window columns, key columns, and expressions over aggregates of expressions
-  const aggregates = new AggregateCollector(table, keys, sql, rewrites.filters, builder.qualifiers);
+  const aggregates = new AggregateCollector(table, keys, sql, rewrites.filters, builder.qualifiers, rewrites.filtersUsed);
   const selected: Record<string, Expr> = {};
   for (const item of select.selectClause().selectList().columnProjectItem()) {
     const plain = item.selectLiteralColumnName()?.columnName() ?? item.columnName();
@@ -957,6 +961,7 @@ class AggregateCollector {
     private readonly sql: string,
     private readonly filters: ReadonlyMap<number, { text: string; at: Position }>,
     private readonly qualifiers: readonly string[],
+    private readonly filtersUsed: Set<number>,
   ) {}
 
   get count(): number {
@@ -1010,7 +1015,8 @@ class AggregateCollector {
     if (distinct && op !== "count") builder.refuse(ctx, `${fn}(DISTINCT …) (COUNT(DISTINCT x) is supported)`);
     const param = params[0] as NonNullable<(typeof params)[0]>;
     const filter = this.filters.get(ctx.stop?.stop ?? -1);
-    if (filter !== undefined && filter.text.trim() === "")
+    if (filter !== undefined) this.filtersUsed.add(ctx.stop?.stop ?? -1);
+    if (filter !== undefined && codeOf(filter.text).trim() === "")
       throw new SqlSyntaxError(filter.at, `${fn} FILTER (WHERE) without a condition (write FILTER (WHERE status >= 500))`);
     const condition = filter === undefined ? undefined : parseExpression(filter.text, filter.at);
     const star = param.getText() === "*";
@@ -1213,7 +1219,7 @@ export function extractSessions(sql: string): { sql: string; sessions: Map<numbe
 export function extractFilters(sql: string): { sql: string; filters: Map<number, { text: string; at: Position }> } {
   const filters = new Map<number, { text: string; at: Position }>();
   let out = sql;
-  const pattern = /'(?:[^']|'')*'|`(?:[^`]|``)*`|--[^\n]*|\/\*[\s\S]*?\*\/|\bFILTER\s*\(\s*WHERE\b/gi;
+  const pattern = /'(?:[^']|'')*'|"(?:[^"]|"")*"|`(?:[^`]|``)*`|--[^\n]*|\/\*[\s\S]*?\*\/|\bFILTER\s*\(\s*WHERE\b/gi;
   for (let m = pattern.exec(sql); m !== null; m = pattern.exec(sql)) {
     if (!/^FILTER/i.test(m[0])) continue;
     const open = sql.indexOf("(", m.index);
