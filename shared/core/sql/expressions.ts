@@ -780,6 +780,9 @@ export function simplify(expr: Expr, columns: (name: string) => SqlType | undefi
       if (operands.length === 1) return typedAs(operands[0] as Expr, type);
       if (operands.length < node.operands.length) return { ...node, operands };
     }
+    if (node.kind === "case" && [...node.whens.map((w) => w.result), node.otherwise].every((r) => r === undefined || isNullLiteral(r)))
+      // every branch NULL (ELSE absent is NULL): the CASE is NULL, as Calcite's simplifyCase drops a CASE whose branches are all one value
+      return literal(null, type, node.at);
     if (node.kind === "case" && node.operand === undefined) {
       // a WHEN that is FALSE or NULL is never taken; one that is TRUE ends the CASE
       const whens = node.whens.filter(({ when }) => !(when.kind === "literal" && when.value !== true));
