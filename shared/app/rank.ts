@@ -7,6 +7,7 @@
 import { readRankCandidates } from "../aws/dynamodb/ranks.ts";
 import { commitGroupResults, type ResultIntent } from "../aws/dynamodb/results.ts";
 import { keyGroupOf } from "../core/keygroups.ts";
+import { keyColumnsOf, keyColumnValues } from "../core/pipelines/project.ts";
 import { mergeCandidates, rankedResult } from "../core/pipelines/rank.ts";
 import type { Pipeline } from "../core/pipelines/schema.ts";
 import { publish, type UnitDependencies, type UnitReport } from "./closing-unit.ts";
@@ -22,7 +23,10 @@ export async function rankWindows(
   if (rank === undefined) return;
   const at = deps.now?.() ?? Date.now();
   // without a select list, a ranked row carries its key's columns
-  const key = { columns: typeof pipeline.key === "string" ? [pipeline.key] : pipeline.key, inRows: pipeline.select === undefined };
+  const key = {
+    columns: keyColumnsOf(pipeline),
+    ...(pipeline.select === undefined ? { inRows: (k: string) => keyColumnValues(pipeline, k) } : {}),
+  };
   for (const end of [...ends].sort((a, b) => a - b)) {
     const rankings = mergeCandidates(rank, await readRankCandidates(deps.dynamodb, deps.resultsTable, pipeline.name, end));
     const byGroup = new Map<number, ResultIntent[]>();

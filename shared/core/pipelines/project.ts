@@ -141,6 +141,14 @@ function keyValues(pipeline: Projected, key: string, projection: Projection): Ma
   return new Map([[pipeline.key, value]]);
 }
 
+/** A key's columns as a result row shows them, from the key's text: typed as declared (a TIMESTAMP as ISO-8601 UTC text), NULL for the NULL group. */
+export function keyColumnValues(pipeline: Projected, key: string): Record<string, AggregateValue> {
+  const projection = projectionOf(pipeline);
+  return Object.fromEntries(
+    [...keyValues(pipeline, key, projection)].map(([name, value]) => [name, resultValue(value, projection.rowType(name) ?? "STRING")]),
+  );
+}
+
 /** A value as a result carries it: numbers, text, booleans; a TIMESTAMP as ISO-8601 UTC text. */
 function resultValue(value: SqlValue, type: SqlType): AggregateValue {
   if (value === null) return null;

@@ -111,28 +111,19 @@ export function rankKeyOf(partition: readonly AggregateValue[], bare: boolean): 
   return partition[0] === null || partition[0] === undefined ? NULL_KEY : String(partition[0]);
 }
 
-/** A key's columns from its text: a composite key's text is a JSON array of their values. */
-function keyColumnValues(columns: readonly string[], key: string): Record<string, AggregateValue> {
-  if (columns.length === 0) return {};
-  if (columns.length === 1) return { [columns[0] as string]: key === NULL_KEY ? null : key };
-  const parts = JSON.parse(key) as AggregateValue[];
-  return Object.fromEntries(columns.map((column, i) => [column, parts[i] ?? null]));
-}
-
 /**
  * The result a ranking gives: the window's bounds, the partition's columns, and the ranked rows, each
- * with its row number. `key`: the pipeline's key columns, and whether a row holds them — a pipeline
- * without a select list (the JSON form) gives each row its key's columns first (as SQL's SELECT * gives
- * the GROUP BY columns): else a row would not say whose it is.
+ * with its row number. `key`: the pipeline's key columns, and how a row shows them (`inRows`) — a
+ * pipeline without a select list (the JSON form) gives each row its key's columns first (as SQL's
+ * SELECT * gives the GROUP BY columns): else a row would not say whose it is.
  */
 export function rankedResult(
   pipeline: string,
   rank: RankSpec,
   c: RankCandidates,
   firedAt: number,
-  key: { columns: readonly string[]; inRows: boolean },
+  key: { columns: readonly string[]; inRows?: (key: string) => Record<string, AggregateValue> },
 ): Omit<WindowResult, "version"> {
-  const keyColumns = key.inRows ? key.columns : undefined;
   return {
     pipeline,
     key: rankKeyOf(c.partition, key.columns.length === 1),
@@ -145,7 +136,7 @@ export function rankedResult(
       rows: c.rows
         .map((row, i) =>
           rank.columns === undefined
-            ? { ...(keyColumns === undefined ? {} : keyColumnValues(keyColumns, row.key)), ...row.values, [rank.rownum]: i + 1 }
+            ? { ...(key.inRows?.(row.key) ?? {}), ...row.values, [rank.rownum]: i + 1 }
             : Object.fromEntries(rank.columns.map((column) => [column, column === rank.rownum ? i + 1 : (row.values[column] ?? null)])),
         )
         // a rank offset: the first rows rank the others but are not given
