@@ -419,7 +419,8 @@ function windowRow(w: WindowRow, labels: readonly string[], metrics: readonly Me
     "tr",
     {},
     el("th", { scope: "row" }, keyText(w.key)),
-    ...labels.map((name) => el("td", {}, w.labels?.[name] ?? "—")),
+    // a ranked row has every text column; one it lacks was NULL (the NULL group of a key column)
+    ...labels.map((name) => el("td", {}, w.labels?.[name] ?? "NULL")),
     el("td", {}, window),
     ...metrics.map((m) => el("td", { class: "num" }, w.values[m.id] === undefined ? "—" : numberFormat.format(w.values[m.id] as number))),
     ...(events ? [el("td", { class: "num" }, String(w.count))] : []),
