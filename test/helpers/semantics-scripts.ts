@@ -193,6 +193,37 @@ function coalesced(firings: readonly ModelFiring[], absorbed: ReadonlySet<string
 }
 
 /**
+ * Plays a script's steps on the model and on the system from Flink's watermark `from` — a batch to
+ * both, a watermark advance (Panes' is Flink's + 1), processing time passing — and settles after each
+ * (closing at the processing time then, and checking). Returns the processing time reached.
+ */
+async function playSteps(
+  script: Script,
+  model: WindowOperatorModel,
+  system: Pick<SystemUnderTest, "ingest" | "advanceWatermark">,
+  from: number,
+  settle: (label: string, now: number) => Promise<void>,
+): Promise<number> {
+  let flinkWatermark = from;
+  let now = 0;
+  for (const [i, step] of script.steps.entries()) {
+    if ("batch" in step) {
+      const batch = step.batch.map((e) => ({ ...e, ts: e.ts + TIME_BASE }));
+      for (const e of batch) model.processElement({ key: e.key, ts: e.ts, data: e });
+      await system.ingest(batch);
+    } else if ("watermark" in step) {
+      flinkWatermark += step.watermark;
+      model.processWatermark(flinkWatermark);
+      await system.advanceWatermark(flinkWatermark + 1);
+    } else {
+      now += step.tick;
+    }
+    await settle(`after step ${i}: ${JSON.stringify(step)}`, now);
+  }
+  return now;
+}
+
+/**
  * Plays the script on the model and on the system: after every step the firings emitted (window,
  * contents, early or final) are the model's — with the same versions when every batch holds one
  * element, else coalesced per batch with versions counting up by one; every refusal is reported late
@@ -214,17 +245,16 @@ export async function checkAgainstModel(script: Script, system: SystemUnderTest)
   // Both start at a watermark no window of these scripts is behind (Panes has none before a checkpoint).
   // Times run from TIME_BASE: a window with an offset that holds a time near 0 would start before 1970,
   // where Panes keeps no pane (it refuses such an event) and Flink's formula needs no negative remainder.
-  let flinkWatermark = TIME_BASE - 1;
+  const flinkWatermark = TIME_BASE - 1;
   model.processWatermark(flinkWatermark);
   await system.advanceWatermark(flinkWatermark + 1);
-  let now = 0;
   let seenModel = 0;
   let seenSystem = 0;
   const exact = script.steps.every((s) => !("batch" in s) || s.batch.length === 1);
   // HAVING leaves firings out, so versions count the emissions that remain: compared as written, not as numbered
   const withoutVersion = (xs: Emission[]) => (exact && script.having === undefined ? xs : xs.map((x) => ({ ...x, version: 0 })));
   const shown = new Map<string, boolean>();
-  const settle = async (label: string) => {
+  const settle = async (label: string, now: number) => {
     if (script.early !== undefined) model.earlyFire(now, script.early);
     await system.close(now);
     const step = model.firings.slice(seenModel);
@@ -235,20 +265,7 @@ export async function checkAgainstModel(script: Script, system: SystemUnderTest)
     seenModel = model.firings.length;
     seenSystem = system.emitted().length;
   };
-  for (const [i, step] of script.steps.entries()) {
-    if ("batch" in step) {
-      const batch = step.batch.map((e) => ({ ...e, ts: e.ts + TIME_BASE }));
-      for (const e of batch) model.processElement({ key: e.key, ts: e.ts, data: e });
-      await system.ingest(batch);
-    } else if ("watermark" in step) {
-      flinkWatermark += step.watermark;
-      model.processWatermark(flinkWatermark);
-      await system.advanceWatermark(flinkWatermark + 1);
-    } else {
-      now += step.tick;
-    }
-    await settle(`after step ${i}: ${JSON.stringify(step)}`);
-  }
+  const now = await playSteps(script, model, system, flinkWatermark, settle);
   const modelLate = model.late.map((l) => lateId(l.element.data as ScriptElement, l.windows));
   const systemLate = (await system.letters())
     .filter((l) => l.kind === "late")
@@ -256,7 +273,7 @@ export async function checkAgainstModel(script: Script, system: SystemUnderTest)
   expect(systemLate.sort(), "late events and the windows that refused them").toEqual(modelLate.sort());
   model.processWatermark(Number.MAX_SAFE_INTEGER);
   await system.advanceWatermark(END_OF_TIME);
-  await settle("end of input");
+  await settle("end of input", now);
   const current = (xs: Emission[]) => canonical(xs.map((x) => ({ ...x, version: 0 })));
   // the current result of every window: with HAVING, of those whose current row passes it (a retracted window has none)
   const currentRows = model
@@ -349,15 +366,14 @@ export async function checkRankingsAgainstModel(script: Script, n: number, syste
       rows,
     };
   };
-  let flinkWatermark = TIME_BASE - 1;
+  const flinkWatermark = TIME_BASE - 1;
   model.processWatermark(flinkWatermark);
   await system.advanceWatermark(flinkWatermark + 1);
-  let now = 0;
   let seenModel = 0;
   let seenSystem = 0;
   const withoutVersion = (xs: readonly Omit<RankingEmission, "version">[]) =>
     xs.map(({ start, end, final, count, rows, retracted }) => JSON.stringify({ start, end, final, count, rows, retracted })).sort();
-  const settle = async (label: string) => {
+  const settle = async (label: string, now: number) => {
     if (script.early !== undefined) model.earlyFire(now, script.early);
     await system.close(now);
     const touched = new Map<string, { start: number; end: number }>();
@@ -384,23 +400,10 @@ export async function checkRankingsAgainstModel(script: Script, n: number, syste
     seenModel = model.firings.length;
     seenSystem = system.emitted().length;
   };
-  for (const [i, step] of script.steps.entries()) {
-    if ("batch" in step) {
-      const batch = step.batch.map((e) => ({ ...e, ts: e.ts + TIME_BASE }));
-      for (const e of batch) model.processElement({ key: e.key, ts: e.ts, data: e });
-      await system.ingest(batch);
-    } else if ("watermark" in step) {
-      flinkWatermark += step.watermark;
-      model.processWatermark(flinkWatermark);
-      await system.advanceWatermark(flinkWatermark + 1);
-    } else {
-      now += step.tick;
-    }
-    await settle(`after step ${i}: ${JSON.stringify(step)}`);
-  }
+  const now = await playSteps(script, model, system, flinkWatermark, settle);
   model.processWatermark(Number.MAX_SAFE_INTEGER);
   await system.advanceWatermark(END_OF_TIME);
-  await settle("end of input");
+  await settle("end of input", now);
   // every window's current ranking: those with a row to give
   const rankings = [...current.keys()]
     .map((id) => {
