@@ -789,6 +789,9 @@ export function simplify(expr: Expr, columns: (name: string) => SqlType | undefi
       const first = whens[0];
       if (first === undefined) return node.otherwise ? typedAs(node.otherwise, type) : literal(null, type, node.at);
       if (first.when.kind === "literal") return typedAs(first.result, type);
+      // the branches left all NULL: the CASE is NULL (as above, once the WHENs never taken are gone)
+      if ([...whens.map((w) => w.result), node.otherwise].every((r) => r === undefined || isNullLiteral(r)))
+        return literal(null, type, node.at);
       if (whens.length < node.whens.length) return typedAs({ ...node, whens }, type);
     }
     if (node.kind !== "literal" && node.kind !== "column" && c.every((x) => x.kind === "literal")) {
