@@ -10,6 +10,7 @@ import { decodePortions, encodePortions, type LogEntry } from "../aws/dynamodb/l
 import { keyGroupOf, keyGroupRanges } from "../core/keygroups.ts";
 import type { Pipeline } from "../core/pipelines/schema.ts";
 import type { GroupPortion } from "../core/windows/key-group.ts";
+import { runCascadeUnit } from "./cascade-unit.ts";
 import { runClosingUnit, type UnitDependencies, type UnitReport } from "./closing-unit.ts";
 import { rankWindows } from "./rank.ts";
 import { runSessionUnit } from "./session-unit.ts";
@@ -116,17 +117,22 @@ export async function closeUnitMessage(deps: CloserDependencies, message: UnitMe
   const epoch = known ?? (await readEpochs(deps.dynamodb, deps.stateTable, [message.epoch])).get(message.epoch);
   if (epoch === undefined) throw new UnitMessageError(`epoch ${message.epoch} is not stored (older than the log retention?)`);
   const { first, last, reset, shipped } = message;
+  // the pipelines reading this one's rows (cascades) take partials from the windows it fires
+  const readers = deps.pipelines.filter((p) => p.from?.pipeline === pipeline.name);
   const report =
     pipeline.window.type === "session"
       ? await runSessionUnit(deps, { pipeline, first, last, epoch })
-      : await runClosingUnit(deps, {
-          pipeline,
-          first,
-          last,
-          epoch,
-          ...(reset ? { reset } : {}),
-          ...(shipped ? { shipped: { after: new Map(shipped.after), portions: decodeShipped(shipped.portions) } } : {}),
-        });
+      : pipeline.from !== undefined
+        ? await runCascadeUnit(deps, { pipeline, first, last, epoch, readers })
+        : await runClosingUnit(deps, {
+            pipeline,
+            first,
+            last,
+            epoch,
+            readers,
+            ...(reset ? { reset } : {}),
+            ...(shipped ? { shipped: { after: new Map(shipped.after), portions: decodeShipped(shipped.portions) } } : {}),
+          });
   // A unit with parked groups has not finished: the coordinator sends the range again later.
   if (report.parked.length > 0) return report;
   const now = deps.now?.() ?? Date.now();

@@ -9,6 +9,7 @@
 import type { DynamoDBClient } from "@aws-sdk/client-dynamodb";
 import pLimit from "p-limit";
 import type { Item } from "../aws/dynamodb/attributes.ts";
+import { writeCascadePartial } from "../aws/dynamodb/cascade.ts";
 import { putDeadLetters } from "../aws/dynamodb/dead-letters.ts";
 import { type Epoch, readEpochs } from "../aws/dynamodb/epochs.ts";
 import {
@@ -29,7 +30,9 @@ import { parkKey, readParkedKeys, unparkKey } from "../aws/dynamodb/parked.ts";
 import { writeRankCandidates } from "../aws/dynamodb/ranks.ts";
 import { commitGroupResults, type ResultIntent, type ResultsItem, readResultsItems, type StoredResult } from "../aws/dynamodb/results.ts";
 import { retryOnConflict } from "../aws/retry.ts";
+import type { AggregateState } from "../core/aggregates/state.ts";
 import { keyGroupOf } from "../core/keygroups.ts";
+import { cascadeEventOf, cascadePartialsOf, type SourceRow } from "../core/pipelines/cascade.ts";
 import { passesHaving, retractsRows, windowValues } from "../core/pipelines/project.ts";
 import { candidatesOf, keyResultsNameOf } from "../core/pipelines/rank.ts";
 import type { Pipeline } from "../core/pipelines/schema.ts";
@@ -84,6 +87,8 @@ export interface ClosingUnit {
    * them: a unit whose groups all stand at or after `after` reads no log (closer.ts).
    */
   shipped?: { after: Cut; portions: readonly GroupPortion[] };
+  /** the pipelines reading this one's rows (cascades): each window end's rows give them partials */
+  readers?: readonly Pipeline[];
 }
 
 export interface UnitReport {
@@ -569,15 +574,34 @@ async function fireWindows(
   toFire: readonly WindowToFire[],
   report: UnitReport,
 ): Promise<void> {
+  const evaluated = toFire.flatMap((w) => {
+    const state = keyWindowState(w.key, w.window, panes);
+    return state === undefined ? [] : [{ ...w, state }];
+  });
+  await fireEvaluated(deps, unit, mark, evaluated, report);
+}
+
+/** A window of a key to give a result for, with its contents. */
+export interface EvaluatedWindow extends WindowToFire {
+  state: AggregateState;
+}
+
+/**
+ * Decides each evaluated window against the ledger, writes the versions it lacks, gives what reads
+ * them (a ranking's candidates, the partials of the pipelines reading this one), and publishes them.
+ */
+export async function fireEvaluated(
+  deps: UnitDependencies,
+  unit: Pick<ClosingUnit, "pipeline" | "epoch" | "readers">,
+  mark: Pick<GroupMark, "group" | "epoch">,
+  evaluated: readonly EvaluatedWindow[],
+  report: UnitReport,
+): Promise<void> {
   const { pipeline, epoch } = unit;
   const at = now(deps);
   const endInKey = pipeline.window.type === "cumulate";
   // a ranked pipeline's per-key results are internal: its rankings are its results
   const resultsName = keyResultsNameOf(pipeline);
-  const evaluated = toFire.flatMap((w) => {
-    const state = keyWindowState(w.key, w.window, panes);
-    return state === undefined ? [] : [{ ...w, state }];
-  });
   // Early results need what the ledger holds (at most one per `early` interval, only when contents grew).
   let known: Map<number, ResultsItem> | undefined;
   if (pipeline.early !== undefined) {
@@ -632,16 +656,80 @@ async function fireWindows(
       report.rankEnds.add(end);
     }
   }
+  // the pipelines reading this one's rows (a cascade): their partials, before the group's mark moves
+  for (const reader of unit.readers ?? []) await feedReader(deps, pipeline, reader, mark.group, outcome.items, at, report);
   for (const r of outcome.written) {
     if (!r.final) report.early++;
     else if (r.version === 1 || kinds.get(windowKey(r.key, r)) === false) report.fired++;
     else report.refired++;
   }
-  if (pipeline.rank !== undefined) return;
+  if (pipeline.rank !== undefined || pipeline.internal) return;
   const written = new Set(outcome.written.map((r) => windowKey(r.key, r)));
   const again = outcome.unconfirmed.filter((r) => !written.has(windowKey(r.key, r)));
   await publish(deps, [...outcome.written, ...again], report);
   report.republished += again.length;
+}
+
+/** How long a cascade's partials are kept without a result retention: far longer than any source stalls between its windows. */
+const PARTIAL_RETENTION_SECONDS = 30 * 86_400;
+
+/**
+ * A reader's partials from the results items this group just committed (each a source window end):
+ * written under the items' versions, so writing them again changes nothing. A row the reader cannot
+ * read is described in a dead letter, with the reason.
+ */
+async function feedReader(
+  deps: UnitDependencies,
+  source: Pipeline,
+  reader: Pipeline,
+  group: number,
+  items: ReadonlyMap<number, ResultsItem>,
+  at: number,
+  report: UnitReport,
+): Promise<void> {
+  const size = reader.window.type === "session" ? 0 : reader.window.size;
+  const ttlSeconds = Math.floor((at + size) / 1000) + (deps.resultRetentionSeconds ?? PARTIAL_RETENTION_SECONDS);
+  const limit = pLimit(deps.concurrency);
+  const letters: DeadLetter[] = [];
+  const writes: Promise<boolean>[] = [];
+  for (const [end, item] of items) {
+    const rows = [...item.results.values()].filter((r) => r.final && !r.retracted && r.supersededBy === undefined);
+    const { byGroup, invalid } = cascadePartialsOf(reader, source, rows);
+    for (const [readerGroup, buckets] of byGroup)
+      for (const [bucket, keys] of buckets)
+        writes.push(
+          limit(() =>
+            writeCascadePartial(
+              deps.dynamodb,
+              deps.stateTable,
+              { reader: reader.name, group: readerGroup, bucket, source: { group, end, version: item.version } },
+              keys,
+              { ttlSeconds },
+            ),
+          ),
+        );
+    for (const { row, reason } of invalid) letters.push(unreadRowLetter(source, reader, group, row, reason, at));
+  }
+  await Promise.all(writes);
+  if (letters.length > 0 && deps.deadLetterTable) await putDeadLetters(deps.dynamodb, deps.deadLetterTable, letters);
+  report.unstorable += letters.length;
+}
+
+/** The dead letter of a source row a reading pipeline cannot read (its data: the row as the reader sees it). */
+function unreadRowLetter(source: Pipeline, reader: Pipeline, group: number, row: SourceRow, reason: string, at: number): DeadLetter {
+  return {
+    kind: "invalid",
+    pipeline: reader.name,
+    reason: `the row of ${source.name} for key ${JSON.stringify(row.key)}, window ${new Date(row.start).toISOString()}/${new Date(row.end).toISOString()}: ${reason}`,
+    shardId: "",
+    sequenceNumber: `${row.end}${String(group).padStart(6, "0")}`,
+    partitionKey: row.key.slice(0, 256),
+    data: new TextEncoder().encode(JSON.stringify(cascadeEventOf(source, row))),
+    arrivedAt: at,
+    recordedAt: at,
+    acceptedBy: [],
+    origin: "state",
+  };
 }
 
 /** Publishes what the ledger holds downstream (at least once); a failure is counted and thrown: the group (or session key) is taken up again. */

@@ -185,9 +185,11 @@ export async function closeWindows(deps: ClosingDependencies, options: ClosingOp
   const before = new Map(
     names.flatMap((name) => (marks.get(name)?.watermark === undefined ? [] : [[name, marks.get(name)?.watermark as number]])),
   );
-  // 1. Each pipeline's watermark, from the checkpoints and what the new entries add.
+  // 1. Each pipeline's watermark, from the checkpoints and what the new entries add (a cascade's
+  // follows its source's, once the source's units are done: step 2).
   const watermarks = new Map(before);
   for (const [i, pipeline] of deps.pipelines.entries()) {
+    if (pipeline.from !== undefined) continue;
     try {
       const candidate = options.drain ? END_OF_TIME : await candidateWatermark(deps, pipeline, shards, now, logs);
       const previous = before.get(pipeline.name);
@@ -213,7 +215,8 @@ export async function closeWindows(deps: ClosingDependencies, options: ClosingOp
   );
   // 2. The pipelines whose key groups have work, and an epoch (a cut of the logs) for them.
   const due = deps.pipelines.filter(
-    (p, i) => !reports[i]?.error && hasWork(p, marks.get(p.name) ?? {}, logs, watermarks, now, options, retryMsOf(deps)),
+    (p, i) =>
+      p.from === undefined && !reports[i]?.error && hasWork(p, marks.get(p.name) ?? {}, logs, watermarks, now, options, retryMsOf(deps)),
   );
   const fold: FoldReport = { entries: 0, panes: 0, failed: [], reasons: [], unstorable: 0 };
   // Every entry the shard progress moves over (step 3) is covered by an epoch first, units or not.
@@ -232,6 +235,9 @@ export async function closeWindows(deps: ClosingDependencies, options: ClosingOp
       }),
     );
   }
+  // Cascades, each after its source: its watermark is the one its source is closed at (units that ran
+  // here are done; units sent to the closer function count once they finish: a later run).
+  await closeCascades(deps, { logs, marks, watermarks, reports, fold, now, options });
   // 3. The checkpoints and shard progress move over the entries read (the epoch holds them now).
   fold.entries = await advanceShards(deps, logs);
   options.onFold?.(fold);
@@ -241,6 +247,69 @@ export async function closeWindows(deps: ClosingDependencies, options: ClosingOp
     await announceWatermarks(deps, headsOf(logs), watermarks, deps.now?.() ?? Date.now(), deps.logRetentionSeconds, generations);
   }
   return reports;
+}
+
+/** How many sources a pipeline reads through (0: it reads the stream). */
+function depthOf(pipeline: Pipeline, pipelines: readonly Pipeline[]): number {
+  let depth = 0;
+  for (let p: Pipeline | undefined = pipeline; p?.from !== undefined; p = pipelines.find((q) => q.name === p?.from?.pipeline)) {
+    depth++;
+    if (depth > pipelines.length) break; // a loop (the schema refuses it)
+  }
+  return depth;
+}
+
+/**
+ * The cascades, level by level (a cascade of a cascade after it): each takes its source's closed
+ * watermark, and those with windows to fire get an epoch of their own and their units.
+ */
+async function closeCascades(
+  deps: ClosingDependencies,
+  run: {
+    logs: UnfoldedLogs;
+    marks: Map<string, PipelineMarks>;
+    watermarks: Map<string, number>;
+    reports: PipelineClosing[];
+    fold: FoldReport;
+    now: number;
+    options: ClosingOptions;
+  },
+): Promise<void> {
+  const { logs, watermarks, reports, fold, now, options } = run;
+  const cascades = deps.pipelines.filter((p) => p.from !== undefined);
+  const levels = [...new Set(cascades.map((p) => depthOf(p, deps.pipelines)))].sort((a, b) => a - b);
+  for (const level of levels) {
+    const mine = cascades.filter((p) => depthOf(p, deps.pipelines) === level);
+    const names = [...new Set(mine.flatMap((p) => [p.name, p.from?.pipeline as string]))];
+    const marks = await readPipelineMarks(deps.dynamodb, deps.stateTable, names);
+    const due: Pipeline[] = [];
+    for (const pipeline of mine) {
+      const report = reports[deps.pipelines.indexOf(pipeline)] as PipelineClosing;
+      try {
+        const closed = marks.get(pipeline.from?.pipeline as string)?.closedWatermark;
+        const previous = watermarks.get(pipeline.name);
+        if (closed !== undefined && (previous === undefined || closed > previous))
+          watermarks.set(pipeline.name, await advanceWatermark(deps.dynamodb, deps.stateTable, pipeline.name, closed, now));
+        report.watermark = watermarks.get(pipeline.name);
+        run.marks.set(pipeline.name, marks.get(pipeline.name) ?? {});
+        if (hasWork(pipeline, marks.get(pipeline.name) ?? {}, logs, watermarks, now, options, retryMsOf(deps))) due.push(pipeline);
+      } catch (error) {
+        report.error = reasonOf(error);
+      }
+    }
+    if (due.length === 0) continue;
+    const epoch = await takeEpoch(deps, logs, watermarks, run.marks, now);
+    await Promise.all(
+      due.map(async (pipeline) => {
+        const report = reports[deps.pipelines.indexOf(pipeline)] as PipelineClosing;
+        try {
+          await closeKeyGroups(deps, pipeline, epoch, marks.get(pipeline.name) ?? {}, report, fold, now, logs);
+        } catch (error) {
+          report.error = reasonOf(error);
+        }
+      }),
+    );
+  }
 }
 
 /** Whether a fixed-window pipeline's key groups have work this run. */
@@ -326,8 +395,11 @@ async function closeKeyGroups(
   await ensureLayout(deps.dynamodb, deps.resultsTable, pipeline.name, pipeline.keyGroups);
   const units = Math.ceil(pipeline.keyGroups / Math.max(1, deps.groupsPerUnit ?? pipeline.keyGroups));
   const planned = unitMessages(pipeline, epoch.epoch, units, marks);
-  // Session sets are folded at ingest: their units read no log.
-  const messages = pipeline.window.type === "session" ? planned : await withShippedPortions(deps, pipeline, planned, epoch, logs, marks);
+  // Session sets are folded at ingest, cascades read their partials: their units read no log.
+  const messages =
+    pipeline.window.type === "session" || pipeline.from !== undefined
+      ? planned
+      : await withShippedPortions(deps, pipeline, planned, epoch, logs, marks);
   await noteDispatched(deps.dynamodb, deps.stateTable, pipeline.name, {
     epoch: epoch.epoch,
     at: now,

@@ -487,7 +487,21 @@ function recordsAfter(records: readonly StreamRecord[], last: bigint | undefined
   return records.filter((r) => positionOf(r) > last);
 }
 
-export async function applyShardBatch(deps: IngestDependencies, records: readonly StreamRecord[]): Promise<BatchOutcome> {
+/** The pipelines that read the stream (a cascade reads another pipeline's rows: closing gives them). */
+const streamPipelines = new WeakMap<readonly Pipeline[], readonly Pipeline[]>();
+
+function readingTheStream(deps: IngestDependencies): IngestDependencies {
+  if (!deps.pipelines.some((p) => p.from !== undefined)) return deps;
+  let pipelines = streamPipelines.get(deps.pipelines);
+  if (pipelines === undefined) {
+    pipelines = deps.pipelines.filter((p) => p.from === undefined);
+    streamPipelines.set(deps.pipelines, pipelines);
+  }
+  return { ...deps, pipelines };
+}
+
+export async function applyShardBatch(all: IngestDependencies, records: readonly StreamRecord[]): Promise<BatchOutcome> {
+  const deps = readingTheStream(all);
   const now = deps.now?.() ?? Date.now();
   const shardId = records[0]?.shardId;
   if (shardId === undefined) return { counts: emptyCounts(0), errors: [] };

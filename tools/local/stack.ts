@@ -217,6 +217,7 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
     });
     if (!options.startPaused) mapping.start();
 
+    const cascadeLevels = cascadeLevelsOf(options.pipelines);
     // The watermark function runs on a timer; runs never overlap here (they may in AWS, and that is safe).
     let closing$: Promise<void> = Promise.resolve();
     // A run ends when the units it sent have finished (or gone to the dead letters).
@@ -232,10 +233,15 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
         if (!closeOptions.drain) queued = undefined;
         if (stopping && !closeOptions.drain) return;
         const chaos = options.chaos;
-        if (!chaos) return runWatermark(closeOptions)();
-        await chaos.runWatermark(runWatermark(closeOptions));
-        // A faulty run may have stopped part-way; the schedule would run again, so does the last close.
-        if (closeOptions.drain) await runWatermark(closeOptions)();
+        if (!chaos) await runWatermark(closeOptions)();
+        else {
+          await chaos.runWatermark(runWatermark(closeOptions));
+          // A faulty run may have stopped part-way; the schedule would run again, so does the last close.
+          if (closeOptions.drain) await runWatermark(closeOptions)();
+        }
+        // A cascade follows its source's closed watermark, which the units of a run move once they are
+        // done: the end of the input reaches each level of cascades one run later (the schedule's next).
+        if (closeOptions.drain) for (let level = 0; level < cascadeLevels; level++) await runWatermark(closeOptions)();
       });
       closing$ = run.catch(() => undefined);
       if (!closeOptions.drain) queued = run;
@@ -293,4 +299,17 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
     await stopEmulators();
     throw error;
   }
+}
+
+/** How many levels of cascades the pipelines have (0: none reads another's rows). */
+function cascadeLevelsOf(pipelines: readonly Pipeline[]): number {
+  const depth = (p: Pipeline | undefined, seen: number): number =>
+    p?.from === undefined || seen > pipelines.length
+      ? 0
+      : 1 +
+        depth(
+          pipelines.find((q) => q.name === p.from?.pipeline),
+          seen + 1,
+        );
+  return Math.max(0, ...pipelines.map((p) => depth(p, 0)));
 }

@@ -207,11 +207,22 @@ function namedRecord<K extends z.ZodType<string>, V extends z.ZodType>(key: K, v
     .pipe(z.record(key, value));
 }
 
+const pipelineName = z.string().regex(/^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/, {
+  message: "must be 1–64 characters: letters, digits, '.', '_' or '-', starting with a letter or digit",
+});
+
 export const pipelineSchema = z
   .strictObject({
-    name: z.string().regex(/^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/, {
-      message: "must be 1–64 characters: letters, digits, '.', '_' or '-', starting with a letter or digit",
-    }),
+    name: pipelineName,
+    /**
+     * A cascade (Flink SQL's window aggregation over another's rows): the pipeline reads the final rows
+     * of pipeline `pipeline` (its result values, with window_start, window_end and window_time), not the
+     * stream; its event time is the row's `eventTime` column (the window_time). `sameWindow`: each row is
+     * aggregated in the window it came from (GROUP BY …, window_start, window_end over the rows).
+     */
+    from: z.strictObject({ pipeline: pipelineName, sameWindow: z.boolean().default(false) }).optional(),
+    /** the pipeline's rows only feed the pipelines reading it (a FROM subquery): not published */
+    internal: z.boolean().optional(),
     /**
      * The key field, or the key's columns (GROUP BY a, b: a composite key, written as a JSON array of
      * their values), or [] for one window of all events (a global window)
@@ -383,6 +394,8 @@ export const pipelineSchema = z
     ...(p.select === undefined ? {} : { select: p.select as Record<string, Expr> }),
     ...(p.having === undefined ? {} : { having: p.having as Expr }),
     ...(p.rank === undefined ? {} : { rank: p.rank }),
+    ...(p.from === undefined ? {} : { from: p.from }),
+    ...(p.internal ? { internal: true as const } : {}),
   }))
   .superRefine((p, ctx) => {
     if (p.rank !== undefined) {
@@ -435,7 +448,64 @@ export const pipelinesFileSchema = z
       }
       seen.add(pipeline.name);
     });
+    for (const { index, path, message } of cascadeIssues(file.pipelines))
+      ctx.addIssue({ code: "custom", path: ["pipelines", index, ...path], message });
   });
+
+/**
+ * What a cascade (a pipeline `from` another) may not be, as Flink's window TVF rows allow: its source's
+ * rows are final (no allowed lateness, no early firing: their updates would need retractions the second
+ * stage cannot take back), of windows, not rankings or sessions (not yet), and sources do not loop.
+ */
+export function cascadeIssues(pipelines: readonly Pipeline[]): { index: number; path: (string | number)[]; message: string }[] {
+  const issues: { index: number; path: (string | number)[]; message: string }[] = [];
+  const byName = new Map(pipelines.map((p) => [p.name, p]));
+  for (const [index, p] of pipelines.entries()) {
+    const issue = (path: (string | number)[], message: string) => {
+      issues.push({ index, path, message });
+    };
+    if (p.internal && !pipelines.some((q) => q.from?.pipeline === p.name))
+      issue(["internal"], "is for a pipeline another reads (from): no pipeline reads this one");
+    if (p.from === undefined) continue;
+    const source = byName.get(p.from.pipeline);
+    if (source === undefined) {
+      issue(["from", "pipeline"], `"${p.from.pipeline}" is not a pipeline of this file`);
+      continue;
+    }
+    const seen = new Set([p.name]);
+    let loop: string | undefined;
+    for (
+      let s: Pipeline | undefined = source;
+      s !== undefined && loop === undefined;
+      s = s.from ? byName.get(s.from.pipeline) : undefined
+    ) {
+      if (seen.has(s.name)) loop = s.name;
+      seen.add(s.name);
+    }
+    if (loop !== undefined) {
+      issue(["from", "pipeline"], `reads itself through "${loop}" (pipelines read each other in a loop)`);
+      continue;
+    }
+    const what = `"${source.name}", which this pipeline reads,`;
+    if (source.allowedLateness > 0)
+      issue(
+        ["from", "pipeline"],
+        `${what} has allowedLateness: a cascade reads final rows only (a late event would change a row already read)`,
+      );
+    if (source.early !== undefined) issue(["from", "pipeline"], `${what} fires early: a cascade reads final rows only`);
+    if (source.rank !== undefined)
+      issue(["from", "pipeline"], `${what} ranks (Window Top-N): a cascade over rankings is not supported yet`);
+    if (source.window.type === "session")
+      issue(["from", "pipeline"], `${what} has session windows: a cascade over sessions is not supported yet`);
+    if (p.window.type === "session")
+      issue(["window"], "a cascade's window is tumbling, sliding or cumulate (sessions over rows are not supported yet)");
+    if (p.early !== undefined) issue(["early"], "a cascade fires when its source's windows are final: early firing is not supported");
+    if (p.dedupe !== undefined) issue(["dedupe"], "a cascade reads rows, which are never repeated: no dedupe");
+    if (p.from.sameWindow && JSON.stringify(p.window) !== JSON.stringify(source.window))
+      issue(["window"], `must be the window of "${source.name}" (sameWindow: each row stays in its window)`);
+  }
+  return issues;
+}
 
 /** What users write (durations as text, aggregates as { op: field }). */
 export type PipelinesInput = z.input<typeof pipelinesFileSchema>;
