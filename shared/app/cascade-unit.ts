@@ -90,7 +90,7 @@ async function closeCascadeGroup(
     // the buckets of the windows ending after the mark and at or before the watermark
     const from = firedThrough === undefined ? 0 : firedThrough + 1 - (same ? 0 : spec.size);
     const partials = await readCascadePartials(deps.dynamodb, deps.stateTable, pipeline.name, mark.group, { from, to: watermark });
-    const panes = cascadePanesOf(pipeline, partials);
+    const panes = cascadePanesOf(partials);
     const evaluated: EvaluatedWindow[] = [];
     if (same) {
       // each bucket is a source window (by its end): it fires as that window, with the rows it gave

@@ -286,7 +286,8 @@ async function closeCascades(
     for (const pipeline of mine) {
       const report = reports[deps.pipelines.indexOf(pipeline)] as PipelineClosing;
       try {
-        const closed = marks.get(pipeline.from?.pipeline as string)?.closedWatermark;
+        const source = deps.pipelines.find((p) => p.name === pipeline.from?.pipeline) as Pipeline;
+        const closed = closedThrough(source, marks.get(source.name) ?? {}, watermarks.get(source.name));
         const previous = watermarks.get(pipeline.name);
         if (closed !== undefined && (previous === undefined || closed > previous))
           watermarks.set(pipeline.name, await advanceWatermark(deps.dynamodb, deps.stateTable, pipeline.name, closed, now));
@@ -310,6 +311,18 @@ async function closeCascades(
       }),
     );
   }
+}
+
+/**
+ * How far a cascade's source has given every row: the watermark its key groups were last all closed
+ * at — or its watermark now, when no window of it ends in between and no units are out (a source with
+ * nothing to fire is not closed again, yet every window the watermark passed has fired).
+ */
+function closedThrough(source: Pipeline, marks: PipelineMarks, watermark: number | undefined): number | undefined {
+  const closed = marks.closedWatermark;
+  const inFlight = (marks.dispatchedEpoch ?? 0) > (marks.closedEpoch ?? 0);
+  if (closed === undefined || watermark === undefined || inFlight || watermark <= closed) return closed;
+  return closesWindows(source.window, closed, watermark) ? closed : watermark;
 }
 
 /** Whether a fixed-window pipeline's key groups have work this run. */

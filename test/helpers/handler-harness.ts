@@ -27,6 +27,8 @@ export class HandlerHarness {
   constructor(
     private readonly deployment: Deployment,
     readonly pipeline: Pipeline,
+    /** pipelines deployed beside it (cascades reading its rows) */
+    readonly others: readonly Pipeline[] = [],
   ) {
     const { dynamodb, names } = deployment;
     const clock = () => this.now;
@@ -34,7 +36,7 @@ export class HandlerHarness {
       dynamodb,
       stateTable: names.stateTable,
       deadLetterTable: names.deadLetterTable,
-      pipelines: [pipeline],
+      pipelines: [pipeline, ...others],
       writeConcurrency: 4,
       now: clock,
     });
@@ -49,7 +51,7 @@ export class HandlerHarness {
       dynamodb,
       stateTable: names.stateTable,
       resultsTable: names.resultsTable,
-      pipelines: [this.pipeline],
+      pipelines: [this.pipeline, ...this.others],
       sink: { publish: async (results) => void this.published.push(...results) },
       concurrency: 4,
       tombstoneRetentionMs: 86_400_000,
@@ -101,8 +103,8 @@ export class HandlerHarness {
     );
   }
 
-  /** The current result of every window (superseded sessions left out). */
-  finalResults(): Promise<WindowResult[]> {
-    return queryResults(this.deployment.dynamodb, this.deployment.names.resultsTable, { pipeline: this.pipeline.name });
+  /** The current result of every window (superseded sessions left out), of the pipeline or another deployed beside it. */
+  finalResults(pipeline = this.pipeline.name): Promise<WindowResult[]> {
+    return queryResults(this.deployment.dynamodb, this.deployment.names.resultsTable, { pipeline });
   }
 }

@@ -89,10 +89,7 @@ export function cascadePartialsOf(reader: Pipeline, source: Pipeline, rows: Iter
  * pane's one layer is taken by every window of the pane (no row is ever late). With `sameWindow`, the
  * pane of a bucket (a window end) is its window's start, and `windowOf` gives the window.
  */
-export function cascadePanesOf(
-  reader: Pick<Pipeline, "window" | "from">,
-  partials: Iterable<{ bucket: number; keys: ReadonlyMap<string, AggregateState> }>,
-): Map<number, GroupPane> {
+export function cascadePanesOf(partials: Iterable<{ bucket: number; keys: ReadonlyMap<string, AggregateState> }>): Map<number, GroupPane> {
   const panes = new Map<number, GroupPane>();
   for (const { bucket, keys } of partials) {
     let pane = panes.get(bucket);
