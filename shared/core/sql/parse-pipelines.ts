@@ -1,7 +1,8 @@
 // A pipelines file in Flink SQL (issue 22): a CREATE TABLE for the source (its columns and WATERMARK),
 // SET statements for lateness and early firing, and one windowed query per pipeline (INSERT INTO name
 // SELECT … or CREATE VIEW name AS SELECT …), compiled to the pipelines file's JSON form — one engine for
-// both. What Panes cannot run yet is refused in one line naming the construct, its line and its column.
+// both. A window aggregation over another's rows (a FROM subquery, or a view) is a cascade: pipelines
+// `from` another. What Panes cannot run yet is refused in one line naming the construct, its line and its column.
 // Pure; used when a pipelines file loads (the CLI, cdk synth), never bundled into a function.
 import { FlinkSQL } from "dt-sql-parser";
 import type {
@@ -18,7 +19,8 @@ import type {
   WindowTVFExpressionContext,
   WindowTVFParamContext,
 } from "dt-sql-parser/dist/lib/flink/FlinkSqlParser.js";
-import { WINDOW_COLUMNS } from "../pipelines/project.ts";
+import type { AggregateSpec } from "../aggregates/state.ts";
+import { resultRowTypes, WINDOW_COLUMNS, wholeAggregateOf } from "../pipelines/project.ts";
 import { MAX_TOP_ROWS } from "../pipelines/schema.ts";
 import { type Expr, type Position, type SqlType, SqlTypeError, sqlTypeOf, typeOf } from "./expressions.ts";
 import {
@@ -66,6 +68,47 @@ interface SourceTable {
   computed: Map<string, Expr>;
   /** a view's condition */
   where?: Expr;
+  /** a window aggregation's rows (a cascade reads them), not the stream */
+  rows?: WindowRows;
+}
+
+/**
+ * The final rows of a window aggregation, as a cascade reads them (Flink's window aggregation over
+ * another's rows): the pipeline that gives them, its window, and what its select list names.
+ */
+interface WindowRows {
+  pipeline: string;
+  /** how refusals name whose rows they are: "the subquery's", "window1's" */
+  label: string;
+  window: Record<string, unknown>;
+  /** the window's columns by the names the rows select them under (`window_start AS ws`: ws → window_start) */
+  windowColumns: ReadonlyMap<string, string>;
+  /** the rows' time attribute (Flink's rowtime): the column selecting window_time or TUMBLE_ROWTIME(…), if one does */
+  rowtime?: string;
+  /** a FROM subquery's rows (not a view's), and the subquery's alias */
+  subquery?: { alias?: string };
+  /** why no pipeline may read these rows (a ranking's, sessions'), refused where a query reads them */
+  refusal?: string;
+}
+
+/** A compiled pipeline, with the query it was compiled from and where that query is written. */
+interface Compiled {
+  pipeline: Record<string, unknown>;
+  query: QueryStatementContext;
+  at: Node;
+  outOfOrderness: number;
+}
+
+/** What compiling a file's queries reads: its text, what the grammar could not read, its relations. */
+interface Compiling {
+  sql: string;
+  rewrites: Rewrites;
+  builder: ExpressionBuilder;
+  /** the source table and its views, by name */
+  relations: ReadonlyMap<string, SourceTable>;
+  /** the views that are window aggregations (pipelines), by name: compiled once their query is */
+  views: ReadonlyMap<string, Record<string, unknown> | undefined>;
+  source: SourceTable;
 }
 
 /** Milliseconds of Flink SQL's interval units. */
@@ -149,8 +192,10 @@ function compileRewritten(sql: string, rewrites: Rewrites): { pipelines: Record<
   /** the SET that enabled early firing: where a missing delay is reported */
   let earlySet: Node | undefined;
   let earlyDelayMs: number | undefined;
-  const queries: { name: string; query: QueryStatementContext; at: Node }[] = [];
+  const queries: { name: string; query: QueryStatementContext; at: Node; view?: true }[] = [];
   const relations = new Map<string, SourceTable>();
+  /** the views that are window aggregations: pipelines whose rows a later query may read (a cascade) */
+  const views = new Map<string, Record<string, unknown> | undefined>();
 
   for (const statement of program.singleStatement()) {
     const s = statement.sqlStatement();
@@ -166,11 +211,14 @@ function compileRewritten(sql: string, rewrites: Rewrites): { pipelines: Record<
     const view = ddl?.createView();
     if (view) {
       const viewName = identifierPath(text(view.viewPathCreate()));
+      if (relations.has(viewName) || views.has(viewName)) refuse(view, `a second table or view named ${viewName}`);
       if (isSourceView(view.queryStatement(), sql)) {
         if (!table) refuse(view, "a view before the CREATE TABLE it reads");
-        if (relations.has(viewName)) refuse(view, `a second table or view named ${viewName}`);
         relations.set(viewName, sourceView(viewName, view.queryStatement(), table as SourceTable, builder, sql));
-      } else queries.push({ name: viewName, query: view.queryStatement(), at: view });
+      } else {
+        views.set(viewName, undefined);
+        queries.push({ name: viewName, query: view.queryStatement(), at: view, view: true });
+      }
       continue;
     }
     const insert = s.dmlStatement()?.insertStatement()?.insertSimpleStatement();
@@ -204,10 +252,25 @@ function compileRewritten(sql: string, rewrites: Rewrites): { pipelines: Record<
   const early = earlyEnabled
     ? (earlyDelayMs ?? refuse(earlySet ?? program, "early firing without table.exec.emit.early-fire.delay (SET it too)"))
     : undefined;
-  const source: SourceTable = table;
-  const pipelines = queries.map(({ name, query }) => ({
-    ...compileQuery(name, query, relationOf(query, relations, sql) ?? source, sql, rewrites),
-    outOfOrderness: source.outOfOrderness,
+  const context: Compiling = { sql, rewrites, builder, relations, views, source: table };
+  const compiled: Compiled[] = [];
+  // in the file's order: a query reads a view that is a window aggregation once it is defined
+  for (const { name, query, at, view } of queries) {
+    const own = compilePipelines(name, query, at, relationOf(query, context) ?? table, context);
+    compiled.push(...own);
+    if (view) views.set(name, (own.at(-1) as Compiled).pipeline);
+  }
+  // the SETs apply to every pipeline, and a cascade's source gives final rows only (cascadeIssues)
+  for (const { pipeline, query } of compiled) {
+    if (pipeline.from === undefined) continue;
+    if ((allowedLatenessMs ?? 0) > 0)
+      refuse(query, "a cascaded window aggregation with table.exec.emit.allow-lateness (a cascade reads final rows)");
+    if (early !== undefined)
+      refuse(query, "a cascaded window aggregation with table.exec.emit.early-fire.enabled (a cascade reads final rows)");
+  }
+  const pipelines = compiled.map(({ pipeline, outOfOrderness }) => ({
+    ...pipeline,
+    outOfOrderness,
     allowedLateness: allowedLatenessMs ?? 0,
     ...(early === undefined ? {} : { early }),
   }));
@@ -215,7 +278,7 @@ function compileRewritten(sql: string, rewrites: Rewrites): { pipelines: Record<
   for (const [end, filter] of rewrites.filters)
     if (!rewrites.filtersUsed.has(end))
       throw new SqlSyntaxError(filter.at, "FILTER (WHERE …) after something that is not an aggregate (write COUNT(*) FILTER (WHERE …))");
-  return { pipelines, at: queries.map(({ at }) => builder.at(at)) };
+  return { pipelines, at: compiled.map(({ at }) => builder.at(at)) };
 }
 
 function sourceTable(create: SimpleCreateTableContext, builder: ExpressionBuilder, sql: string): SourceTable {
@@ -336,6 +399,7 @@ function compileTopN(
     return builder.refuse(select, "a Window Top-N that does not rank a window TVF's rows or a window aggregation's");
   }
   if (select.groupByClause() || select.havingClause()) builder.refuse(select, "Window Top-N after a window aggregation (not yet)");
+  if (table.rows) builder.refuse(tvf, `a Window Top-N over ${table.rows.label} rows (a cascade: not yet)`);
   if (sessionOf(tvf, rewrites.sessions)) builder.refuse(tvf, TOP_N_OVER_SESSION);
   const window = tvfWindow(tvf, table, builder, sql, rewrites.sessions);
 
@@ -523,6 +587,8 @@ function compileRankedAggregation(
 ): Record<string, unknown> {
   if (middle.whereClause() || middle.groupByClause() || middle.havingClause())
     builder.refuse(middle, "a condition or grouping around the ranked aggregation (rank the aggregation's rows as they are)");
+  if (table.rows || aggregatingSubqueryOf(aggregation, sql))
+    builder.refuse(aggregation, "a Window Top-N of a cascaded window aggregation (not yet)");
   const pipeline = compileQuery(name, aggregation, table, sql, rewrites);
   if ((pipeline.window as { type?: string }).type === "session") {
     // named where the user wrote the SESSION window (its TVF; a legacy SESSION(…) group window is in GROUP BY)
@@ -640,18 +706,176 @@ function sourceView(name: string, query: QueryStatementContext, table: SourceTab
   };
 }
 
-/** The table or view a query reads: the first name after TABLE or FROM that is one (else the source table). */
-function relationOf(query: QueryStatementContext, relations: ReadonlyMap<string, SourceTable>, sql: string): SourceTable | undefined {
-  const text = sourceOf(query, sql).replace(/'(?:[^']|'')*'|--[^\n]*|\/\*[\s\S]*?\*\//g, "''");
+/**
+ * The table or view a query reads: the first name after TABLE or FROM that is one (else the source
+ * table); a view that is a window aggregation gives its rows (a cascade), once it is defined.
+ */
+function relationOf(query: QueryStatementContext, context: Compiling): SourceTable | undefined {
+  const text = sourceOf(query, context.sql).replace(/'(?:[^']|'')*'|--[^\n]*|\/\*[\s\S]*?\*\//g, "''");
   for (const m of text.matchAll(/\b(?:TABLE|FROM)\s+(`(?:[^`]|``)*`|[A-Za-z_][A-Za-z0-9_]*)/gi)) {
-    const relation = relations.get(identifierPath(m[1] as string));
+    const name = identifierPath(m[1] as string);
+    const relation = context.relations.get(name);
     if (relation) return relation;
+    if (!context.views.has(name)) continue;
+    const view = context.views.get(name);
+    if (view === undefined)
+      context.builder.refuse(query, `a query over the view ${name} before its CREATE VIEW (define a view before the queries that read it)`);
+    return rowsOf(view as Record<string, unknown>, name, { label: `${name}'s` });
   }
   return undefined;
 }
 
-/** The names that may qualify a query's columns: its table's name, and the alias the query gives it. */
+/**
+ * A query's pipelines: its own, after those of the FROM subquery it reads when that is a window
+ * aggregation (a cascade: the subquery is the pipeline `<name>.from`, internal, whose rows the query
+ * aggregates; a subquery of a subquery, `<name>.from.from`).
+ */
+function compilePipelines(
+  name: string,
+  query: QueryStatementContext,
+  at: Node,
+  table: SourceTable,
+  context: Compiling,
+  options: { unwindowed?: string } = {},
+): Compiled[] {
+  const { sql, rewrites, builder } = context;
+  const subquery = aggregatingSubqueryOf(query, sql);
+  if (subquery === undefined)
+    return [{ pipeline: compileQuery(name, query, table, sql, rewrites, options), query, at, outOfOrderness: table.outOfOrderness }];
+  if (subquery.ranks) builder.refuse(subquery.node, "a window aggregation over a Window Top-N's rows (not yet)");
+  const sources = compilePipelines(
+    `${name}.from`,
+    subquery.inner,
+    subquery.inner,
+    relationOf(subquery.inner, context) ?? context.source,
+    context,
+    { unwindowed: "a subquery that aggregates without a window (a cascade reads a window aggregation's rows)" },
+  );
+  const last = sources.at(-1) as Compiled;
+  last.pipeline = { ...last.pipeline, internal: true };
+  const rows = rowsOf(last.pipeline, subquery.alias ?? "", { label: "the subquery's", subquery: { alias: subquery.alias } });
+  return [...sources, { pipeline: compileQuery(name, query, rows, sql, rewrites), query, at, outOfOrderness: rows.outOfOrderness }];
+}
+
+/** The ranking functions: a query calling one is a Window Top-N. */
+const RANKING = /\b(ROW_NUMBER|RANK|DENSE_RANK)\s*\(/i;
+
+/**
+ * An aggregation's FROM subquery that aggregates or ranks (a projection subquery is not one: it is
+ * refused as a relation other than the source): the first stage of a cascade.
+ */
+function aggregatingSubqueryOf(
+  query: QueryStatementContext,
+  sql: string,
+): { inner: QueryStatementContext; node: Node; alias?: string; ranks: boolean } | undefined {
+  const select = query.selectStatement();
+  if (!select || !isAggregation(select, sql)) return undefined;
+  const from = select.fromClause()?.tableExpression();
+  const reference = from?.tableReference()[0];
+  const inner = reference?.tablePrimary().atomExpressionTable()?.queryStatement();
+  if (!from || !reference || !inner || from.tableReference().length !== 1 || from.KW_JOIN() || from.tableExpression().length > 0)
+    return undefined;
+  const code = codeOf(sourceOf(inner, sql));
+  const ranks = RANKING.test(code);
+  const aggregates = inner.selectStatement() ? isAggregation(inner.selectStatement() as SelectStatementContext, sql) : callsAggregate(code);
+  if (!ranks && !aggregates) return undefined;
+  const alias = reference.tableAlias();
+  return {
+    inner,
+    node: reference.tablePrimary(),
+    ...(alias ? { alias: identifierPath(sourceOf(alias.identifier(), sql)) } : {}),
+    ranks,
+  };
+}
+
+/** Whether code (`codeOf`) calls an aggregate function of the subset. */
+function callsAggregate(code: string): boolean {
+  return new RegExp(`\\b(${[...Object.keys(AGGREGATE_OPS), ...Object.keys(VARIANCES)].join("|")})\\s*\\(`, "i").test(code);
+}
+
+/** A select that aggregates: GROUP BY, HAVING, or an aggregate in its select list. */
+function isAggregation(select: SelectStatementContext, sql: string): boolean {
+  return Boolean(select.groupByClause() || select.havingClause() || callsAggregate(codeOf(sourceOf(select.selectClause(), sql))));
+}
+
+/**
+ * A window aggregation's rows as a relation (a cascade reads them): its select list's columns, typed
+ * as its result row types them (a value that is no SQL scalar, several quantiles, is left out), the
+ * window's columns and its time attribute by the names it selects them under.
+ */
+function rowsOf(pipeline: Record<string, unknown>, name: string, relation: { label: string; subquery?: { alias?: string } }): SourceTable {
+  const aggregates = aggregateSpecsOf(pipeline.aggregates as Record<string, Record<string, unknown>>);
+  const select = (pipeline.select ?? {}) as Record<string, Expr>;
+  const window = pipeline.window as Record<string, unknown>;
+  const refusal =
+    pipeline.rank !== undefined || aggregates.some((a) => a.op === "top")
+      ? "a window aggregation over a Window Top-N's rows (not yet)"
+      : window.type === "session"
+        ? "a window aggregation over SESSION windows' rows (not yet)"
+        : undefined;
+  const rowType = resultRowTypes({
+    key: pipeline.key as string | string[],
+    aggregates,
+    columns: pipeline.columns as Record<string, SqlType>,
+    ...(pipeline.computed === undefined ? {} : { computed: pipeline.computed as Record<string, Expr> }),
+  });
+  const columns: Record<string, SqlType> = {};
+  const windowColumns = new Map<string, string>();
+  let rowtime: string | undefined;
+  for (const [column, expr] of Object.entries(select)) {
+    if (refusal !== undefined || wholeAggregateOf(expr, aggregates)) continue;
+    const type = typed(expr, rowType);
+    if (type === "NULL") continue; // no column type holds only NULL: a row's NULL column is no column to read
+    columns[column] = type;
+    // an aggregate named window_time is a value, not the window's time
+    const window = expr.kind === "column" && !aggregates.some((a) => a.name === expr.name) ? expr.name : undefined;
+    if (window === undefined || !(WINDOW_COLUMNS as readonly string[]).includes(window)) continue;
+    if (!windowColumns.has(column)) windowColumns.set(column, window);
+    if (window === "window_time") rowtime ??= column;
+  }
+  // without a time attribute, a row's time is the window_time every row carries, unless a column takes its name
+  const eventTime = rowtime ?? "window_time";
+  const hidden = rowtime === undefined && Object.hasOwn(select, "window_time");
+  return {
+    name,
+    columns,
+    eventTime,
+    outOfOrderness: 0,
+    fields: columns,
+    eventField: eventTime,
+    computed: new Map(),
+    rows: {
+      pipeline: pipeline.name as string,
+      label: relation.label,
+      window,
+      windowColumns,
+      ...(rowtime === undefined ? {} : { rowtime }),
+      ...(relation.subquery ? { subquery: relation.subquery } : {}),
+      ...(refusal !== undefined
+        ? { refusal }
+        : hidden
+          ? { refusal: "a window aggregation over rows whose window_time column is not the window's time (name that column otherwise)" }
+          : {}),
+    },
+  };
+}
+
+/** The aggregates of a compiled pipeline (the JSON form) as the result row types them. */
+function aggregateSpecsOf(aggregates: Record<string, Record<string, unknown>>): AggregateSpec[] {
+  return Object.entries(aggregates).map(([name, a]): AggregateSpec => {
+    if (a.count !== undefined) return typeof a.count === "string" ? { name, op: "count", field: a.count } : { name, op: "count" };
+    if (a.distinct !== undefined) return { name, op: "distinct", field: a.distinct as string, precision: 12 };
+    if (a.quantiles !== undefined) return { name, op: "quantiles", ...(a.quantiles as { field: string; q: number[]; accuracy: number }) };
+    if (a.top !== undefined) return { name, op: "top", ...(a.top as Omit<Extract<AggregateSpec, { op: "top" }>, "name" | "op">) };
+    const op = (["sum", "min", "max", "avg"] as const).find((o) => a[o] !== undefined) ?? "sum";
+    return { name, op, field: a[op] as string };
+  });
+}
+
+/** The names that may qualify a query's columns: its table's name, and the alias the query gives it (a subquery's alias). */
 function qualifiersOf(query: QueryStatementContext, table: SourceTable, sql: string): string[] {
+  const subquery = table.rows?.subquery;
+  if (subquery) return subquery.alias === undefined ? [] : [subquery.alias];
   const text = sourceOf(query, sql).replace(/'(?:[^']|'')*'|--[^\n]*|\/\*[\s\S]*?\*\//g, "''");
   const name = table.name.replace(/[.*+?^${}()|[\]\\]/g, "\\$&");
   const alias = text.match(new RegExp(`\\b${name}\\s+(?:AS\\s+)?([A-Za-z_][A-Za-z0-9_]*)\\b`, "i"))?.[1];
@@ -691,8 +915,14 @@ function tvfWindow(
   const timeColumn = descriptor
     ? builder.unqualified(identifierPath(text(descriptor).replace(/^DESCRIPTOR\s*\(\s*|\s*\)$/gi, "")))
     : undefined;
-  if (timeColumn !== table.eventTime)
-    builder.refuse(params[1] ?? tvf, `a window on a column other than the WATERMARK's (DESCRIPTOR(${table.eventTime}))`);
+  windowTime(
+    timeColumn,
+    table,
+    params[1] ?? tvf,
+    builder,
+    `a window on a column other than the WATERMARK's (DESCRIPTOR(${table.eventTime}))`,
+  );
+  if (kind === "SESSION" && table.rows) builder.refuse(tvf, ROWS_IN_SESSIONS);
   const intervals = params.slice(2);
   for (const p of intervals) if (p.timeIntervalParamName()) builder.refuse(p, "a named window argument");
   // the last interval of TUMBLE (its second), HOP and CUMULATE (their third) is the offset, of either sign
@@ -716,6 +946,29 @@ function tvfWindow(
     return shifted({ type: "cumulate", step: positive(params[2]), size: positive(params[3]) });
   if (kind === "SESSION" && arity === 1) return { type: "session", gap: positive(params[2]) };
   return builder.refuse(tvf, `${kind} with ${arity} ${arity === 1 ? "interval" : "intervals"}`);
+}
+
+/** Flink windows a window aggregation's rows in sessions; Panes does not yet (cascadeIssues). */
+const ROWS_IN_SESSIONS = "SESSION windows over a window aggregation's rows (not yet)";
+
+/**
+ * Refuses a window on a column that is not the relation's time attribute: the WATERMARK's column, or a
+ * window aggregation's rowtime (its window_time, or TUMBLE_ROWTIME(…), as it selects it), which Flink
+ * requires too (a window_start is no time attribute).
+ */
+function windowTime(column: string | undefined, table: SourceTable, node: Node, builder: ExpressionBuilder, refusal: string): void {
+  const rows = table.rows;
+  if (rows === undefined) {
+    if (column !== table.eventTime) builder.refuse(node, refusal);
+    return;
+  }
+  if (rows.rowtime === undefined)
+    builder.refuse(
+      node,
+      `a window over ${rows.label} rows, which have no time attribute (select its window_time, or TUMBLE_ROWTIME(…), and window on it)`,
+    );
+  if (column !== rows.rowtime)
+    builder.refuse(node, `a window on a column other than ${rows.rowtime} (the time attribute of ${rows.label} rows)`);
 }
 
 /** The legacy group window HOP(time, slide, size): a call in GROUP BY (the grammar's group window takes one interval). */
@@ -774,12 +1027,19 @@ function conditionOf(
   return { filter, where: rest.length === 1 ? rest[0] : { at: parsed.at, kind: "and", operands: rest } };
 }
 
+/**
+ * A window aggregation's pipeline. Over a window aggregation's rows (`table.rows`: a cascade), its
+ * window is one on the rows' time attribute, or the window each row came from when it groups by the
+ * rows' window_start and window_end. `unwindowed` refuses an aggregation without a window (a subquery
+ * a cascade reads is refused as one).
+ */
 function compileQuery(
   name: string,
   query: QueryStatementContext,
   table: SourceTable,
   sql: string,
   rewrites: Rewrites,
+  options: { unwindowed?: string } = {},
 ): Record<string, unknown> {
   const builder = new ExpressionBuilder(sql, undefined, qualifiersOf(query, table, sql));
   const text = (node: Node) => sourceOf(node, sql);
@@ -787,7 +1047,7 @@ function compileQuery(
   const whole = text(query);
   const code = codeOf(whole);
   // a ranking function makes it a Window Top-N (one other than ROW_NUMBER is refused naming it)
-  if (/\b(ROW_NUMBER|RANK|DENSE_RANK)\s*\(/i.test(code)) return compileTopN(name, query, table, builder, sql, rewrites);
+  if (RANKING.test(code)) return compileTopN(name, query, table, builder, sql, rewrites);
   if (/\bOVER\s*\(/i.test(code)) builder.refuse(query, "an OVER aggregation");
   const select = query.selectStatement();
   if (!select || query.orderByClause() || query.limitClause() || query.withClause() || query.queryStatement().length > 0) {
@@ -799,12 +1059,15 @@ function compileQuery(
   if (!from) return builder.refuse(select, "a query without FROM");
   if (from.KW_JOIN() || from.tableExpression().length > 0 || from.tableReference().length > 1) builder.refuse(from, "a join");
 
-  // the window: a window TVF in FROM, or a legacy group window in GROUP BY
+  // the window: a window TVF in FROM, or a legacy group window in GROUP BY, or (a cascade regrouping
+  // a window aggregation's rows) the window each row came from
   let window: Record<string, unknown> | undefined;
   const tvf = from.windowTVFClause()?.windowTVFExpression();
+  const rows = table.rows;
+  if (rows?.refusal !== undefined) builder.refuse(tvf?.windowTVFParam()[0] ?? from.tableReference()[0] ?? from, rows.refusal);
   if (tvf) {
     window = tvfWindow(tvf, table, builder, sql, rewrites.sessions);
-  } else {
+  } else if (!rows?.subquery) {
     const reference = from.tableReference()[0];
     if (!reference || identifierPath(text(reference.tablePrimary())) !== table.name)
       builder.refuse(from, `a query over something other than ${table.name}`);
@@ -815,24 +1078,32 @@ function compileQuery(
   /** where each key column is written (a refusal of one names it) */
   const keyAt = new Map<string, Node>();
   const groupItems: GroupItemDefinitionContext[] = select.groupByClause()?.groupItemDefinition() ?? [];
-  if (groupItems.length === 0) builder.refuse(select, "a query without GROUP BY (a window aggregation groups by the window and a key)");
+  if (groupItems.length === 0)
+    builder.refuse(select, options.unwindowed ?? "a query without GROUP BY (a window aggregation groups by the window and a key)");
+  // a cascade without a window of its own regroups each row in its window (GROUP BY the rows' window_start, window_end)
+  const sameWindow = rows !== undefined && !tvf && !groupItems.some((i) => i.groupWindowFunction() || /^HOP\s*\(/i.test(text(i)));
+  /** the window's columns the query names (window_start, …; a regrouping names the rows' as they select them) */
+  const windowColumn = (column: string): string | undefined =>
+    sameWindow ? rows.windowColumns.get(column) : (WINDOW_COLUMNS as readonly string[]).includes(column) ? column : undefined;
+  const regrouped = new Set<string>();
   for (const item of groupItems) {
     const groupWindow = item.groupWindowFunction();
     if (groupWindow) {
       if (tvf) builder.refuse(item, "a group window beside a window TVF");
       const kind = text(groupWindow.groupWindowFunctionName()).toUpperCase();
-      if (col(groupWindow.timeAttrColumn()) !== table.eventTime)
-        builder.refuse(groupWindow, `a window on a column other than ${table.eventTime}`);
+      windowTime(col(groupWindow.timeAttrColumn()), table, groupWindow, builder, `a window on a column other than ${table.eventTime}`);
       const interval = intervalMs(groupWindow.timeIntervalExpression(), builder, sql);
       if (kind === "TUMBLE") window = { type: "tumbling", size: interval };
-      else if (kind === "SESSION") window = { type: "session", gap: interval };
-      else builder.refuse(groupWindow, `the group window ${kind} (write HOP(time, slide, size))`);
+      else if (kind === "SESSION") {
+        if (rows) builder.refuse(groupWindow, ROWS_IN_SESSIONS);
+        window = { type: "session", gap: interval };
+      } else builder.refuse(groupWindow, `the group window ${kind} (write HOP(time, slide, size))`);
       continue;
     }
     const hop = legacyHop(item, builder, sql);
     if (hop) {
       if (tvf) builder.refuse(item, "a group window beside a window TVF");
-      if (hop.time !== table.eventTime) builder.refuse(item, `a window on a column other than ${table.eventTime}`);
+      windowTime(hop.time, table, item, builder, `a window on a column other than ${table.eventTime}`);
       window = { type: "sliding", slide: hop.slide, size: hop.size };
       continue;
     }
@@ -840,10 +1111,26 @@ function compileQuery(
     if (!column) builder.refuse(item, "this GROUP BY item (group by columns)");
     const columnName = col(column as Node);
     if (tvf && (WINDOW_COLUMNS as readonly string[]).includes(columnName)) continue;
+    const regrouping = sameWindow ? windowColumn(columnName) : undefined;
+    if (regrouping !== undefined) {
+      regrouped.add(regrouping);
+      continue;
+    }
     keys.push(columnName);
     if (!keyAt.has(columnName)) keyAt.set(columnName, column as Node);
   }
-  if (!window) return builder.refuse(select, "a query without a window (TUMBLE, HOP, CUMULATE or SESSION)");
+  if (sameWindow) {
+    // Flink's cascade in one window: GROUP BY the rows' window_start and window_end (their window_time may join them)
+    if (!regrouped.has("window_start") || !regrouped.has("window_end")) {
+      const selected = (c: string) => [...rows.windowColumns].find(([, w]) => w === c)?.[0] ?? c;
+      builder.refuse(
+        select.groupByClause() as Node,
+        `a query over ${rows.label} rows without a window (GROUP BY its ${selected("window_start")} and ${selected("window_end")}, or a window on its time attribute)`,
+      );
+    }
+    window = { ...rows.window };
+  }
+  if (!window) return builder.refuse(select, options.unwindowed ?? "a query without a window (TUMBLE, HOP, CUMULATE or SESSION)");
   // Flink's own rule (PullUpWindowTableFunctionIntoWindowAggregateRule.validateWindow): the group keys
   // of a SESSION window aggregation are window_start, window_end and exactly the window's PARTITION BY keys
   const session = tvf && sessionOf(tvf, rewrites.sessions);
@@ -859,7 +1146,7 @@ function compileQuery(
     if (!Object.hasOwn(table.columns, key)) builder.refuse(keyAt.get(key) ?? (select.groupByClause() as Node), `the unknown column ${key}`);
 
   // the select list: window columns, key columns, and expressions over aggregates of expressions
-  const aggregates = new AggregateCollector(table, keys, sql, rewrites.filters, builder.qualifiers, rewrites.filtersUsed);
+  const aggregates = new AggregateCollector(table, keys, windowColumn, sql, rewrites.filters, builder.qualifiers, rewrites.filtersUsed);
   const selected: Record<string, Expr> = {};
   for (const item of select.selectClause().selectList().columnProjectItem()) {
     const plain = item.selectLiteralColumnName()?.columnName() ?? item.columnName();
@@ -874,10 +1161,11 @@ function compileQuery(
       expr = literal;
     } else if (plain) {
       const column = col(plain);
-      const bound = (WINDOW_COLUMNS as readonly string[]).includes(column) && tvf;
-      if (!bound && !keys.includes(column)) builder.refuse(item, `the column ${column}, neither grouped nor aggregated`);
+      // a legacy group window's bounds are selected with TUMBLE_START(…) and the like
+      const bound = keys.includes(column) ? undefined : tvf || sameWindow ? windowColumn(column) : undefined;
+      if (bound === undefined && !keys.includes(column)) builder.refuse(item, `the column ${column}, neither grouped nor aggregated`);
       name = aliasName ?? column.slice(column.lastIndexOf(".") + 1);
-      expr = { at: builder.at(plain), kind: "column", name: column };
+      expr = { at: builder.at(plain), kind: "column", name: bound ?? column };
     } else {
       const expression = item.selectExpressionColumnName()?.expression();
       if (!expression) return builder.refuse(item, "this select item");
@@ -898,6 +1186,7 @@ function compileQuery(
   const { filter, where } = conditionOf(select, table, builder);
   return {
     name,
+    ...(rows ? { from: { pipeline: rows.pipeline, ...(sameWindow ? { sameWindow: true } : {}) } } : {}),
     // one column: the key is its value; several (or none: a global window) make a JSON array
     key: keys.length === 1 ? keys[0] : keys,
     ...(Object.keys(filter).length > 0 ? { filter } : {}),
@@ -958,6 +1247,8 @@ class AggregateCollector {
   constructor(
     private readonly table: SourceTable,
     private readonly keys: readonly string[],
+    /** the window column a name outside any aggregate is, if it is one (window_start; a cascade's alias of it) */
+    private readonly windowColumn: (name: string) => string | undefined,
     private readonly sql: string,
     private readonly filters: ReadonlyMap<number, { text: string; at: Position }>,
     private readonly qualifiers: readonly string[],
@@ -982,11 +1273,11 @@ class AggregateCollector {
     return inner.build(expression);
   }
 
-  /** A column outside any aggregate: a key column, or (window TVFs) a window column. */
+  /** A column outside any aggregate: a key column, or a window column. */
   private column(column: string, ctx: Node, base: ExpressionBuilder): Expr {
-    if (!this.keys.includes(column) && !(WINDOW_COLUMNS as readonly string[]).includes(column))
-      base.refuse(ctx, `the column ${column}, neither grouped nor aggregated`);
-    return { at: base.at(ctx), kind: "column", name: column };
+    const window = this.keys.includes(column) ? column : this.windowColumn(column);
+    if (window === undefined) base.refuse(ctx, `the column ${column}, neither grouped nor aggregated`);
+    return { at: base.at(ctx), kind: "column", name: window ?? column };
   }
 
   private call(
@@ -1140,10 +1431,10 @@ class AggregateCollector {
   }
 }
 
-/** An expression's type over the table's columns; a mistake is refused with its line and column. */
-function typed(e: Expr, columns: Readonly<Record<string, SqlType>>): SqlType {
+/** An expression's type over the table's columns (or a row's); a mistake is refused with its line and column. */
+function typed(e: Expr, columns: Readonly<Record<string, SqlType>> | ((name: string) => SqlType | undefined)): SqlType {
   try {
-    return typeOf(e, (name) => (Object.hasOwn(columns, name) ? columns[name] : undefined));
+    return typeOf(e, typeof columns === "function" ? columns : (name) => (Object.hasOwn(columns, name) ? columns[name] : undefined));
   } catch (error) {
     if (error instanceof SqlTypeError) throw new SqlSyntaxError(error.at, error.message);
     throw error;
