@@ -1,7 +1,7 @@
 // `panes replay`: runs a bounded input through the whole local stack — events put to the emulated
 // stream, consumed through the event source mapping by the real ingest handler, state in the
 // emulated DynamoDB, windows closed by the real watermark handler — then drains (watermark → +∞) and
-// returns every final window from the results ledger.
+// returns every final window of its published pipelines (an internal one's rows only feed its cascade) from the results ledger.
 //
 // The same input gives the same output every time: once every event is on the stream, each shard is
 // delivered in batches of --batch-size, one batch per shard per round in shard order, with a closing
@@ -193,7 +193,8 @@ export async function replay(options: ReplayOptions): Promise<ReplaySummary> {
     await stack.closeNow({ drain: true });
     const results: WindowResult[] = [];
     const held = await countCurrentResults(stack.dynamodb, stack.connection.names.resultsTable);
-    for (const pipeline of options.pipelines) {
+    // an internal pipeline's rows (a cascade's first stage) are read by its cascade, not published
+    for (const pipeline of options.pipelines.filter((p) => !p.internal)) {
       const mine = await queryResults(stack.dynamodb, stack.connection.names.resultsTable, { pipeline: pipeline.name });
       if (mine.length !== (held.get(pipeline.name) ?? 0))
         throw new ReplayReconcileError(
