@@ -1,7 +1,7 @@
 // A bounded `npm run chaos`: replays with injected faults (crashes between writes, crashes after all
 // writes, timeouts, throttling, redelivery whole / bisected / merged, crashing and overlapping
 // watermark runs) and, in the second run, resharding — every window checked against the reference,
-// with late events, allowed lateness, early results and cumulating windows in the mix.
+// with late events, allowed lateness, early results, cumulating windows and cascades in the mix.
 import { describe, expect, it } from "vitest";
 import { loadPipelinesFile } from "../../shared/app/pipelines-file.ts";
 import { runChaosReport } from "../../tools/local/chaos-report.ts";
@@ -38,6 +38,9 @@ describe("reliability under injected faults", () => {
     for (const pipeline of ["tumbling", "sliding", "session", "cumulate"])
       expect(pipelines.some((p) => p.window.type === pipeline)).toBe(true);
     expect(pipelines.some((p) => p.allowedLateness > 0 && p.early !== undefined)).toBe(true);
+    // cascades, checked against the reference rows of their source: regrouped in their windows, and windowed again
+    expect(pipelines.some((p) => p.from?.sameWindow === true)).toBe(true);
+    expect(pipelines.some((p) => p.from !== undefined && !p.from.sameWindow)).toBe(true);
     for (const run of runs) {
       expect(run.windowsChecked).toBeGreaterThan(300);
       expect(run.late).toBeGreaterThan(0);

@@ -181,3 +181,49 @@ export function compareWindows(
   }
   return { missing, unexpected: [...byId.values()], wrong };
 }
+
+/** A pipeline reading another's final rows (a cascade), as the reference sees it. */
+export interface ReferenceCascade extends ReferencePipeline {
+  from: { pipeline: string; sameWindow: boolean };
+}
+
+/**
+ * A cascade's windows from its source's (reference) windows: each row is an event holding its window's
+ * bounds (ISO text, window_time its end − 1 ms), its key's column (a one-column key) and its values;
+ * with `sameWindow`, rows are grouped in the window they came from, otherwise windowed again on their time.
+ */
+export function cascadeReferenceWindows(
+  reader: ReferenceCascade,
+  source: ReferencePipeline,
+  rows: readonly ReferenceWindow[],
+): ReferenceWindow[] {
+  const iso = (ms: number) => new Date(ms).toISOString();
+  const events = rows
+    .filter((r) => r.pipeline === source.name)
+    .map((r) => ({
+      window_start: iso(r.start),
+      window_end: iso(r.end),
+      window_time: iso(r.end - 1),
+      ...(typeof source.key === "string" ? { [source.key]: r.key } : {}),
+      ...r.values,
+      "\u0000window": [r.start, r.end],
+    }));
+  if (!reader.from.sameWindow) return referenceWindows([reader], events);
+  const groups = new Map<string, { key: string; start: number; end: number; members: Record<string, unknown>[] }>();
+  for (const e of eventsOf(reader, events)) {
+    const [start, end] = e["\u0000window"] as [number, number];
+    const key = keyOf(reader, e);
+    const id = JSON.stringify([key, start, end]);
+    const group = groups.get(id) ?? { key, start, end, members: [] };
+    group.members.push(e);
+    groups.set(id, group);
+  }
+  return [...groups.values()].map(({ key, start, end, members }) => ({
+    pipeline: reader.name,
+    key,
+    start,
+    end,
+    values: valuesOf(reader, members),
+    count: members.length,
+  }));
+}
