@@ -1,8 +1,10 @@
 // The partials of a cascade (core/pipelines/cascade.ts), in the state table: one item per (reader,
 // reader key group) partition and (bucket, source key group, source window end) sort key, holding that
-// source results item's contribution to the reader group's keys. It is written under the version of
-// the source results item it was computed from, so an older computation never overwrites a newer one;
-// the reader's unit reads a range of buckets of its group with one query.
+// source results item's contribution to the reader group's keys — in as many parts as its state needs
+// (DynamoDB's 400 KB item), the keys in order, so that the parts are a function of the item. Each part
+// is written under the version of the source results item it was computed from, so an older
+// computation never overwrites a newer one, and the reader, which reads a range of buckets of its group
+// with one query, takes only the parts of the newest version of each source item.
 import { deflateRawSync, inflateRawSync } from "node:zlib";
 import type { DynamoDBClient } from "@aws-sdk/client-dynamodb";
 import { type AggregateState, type StoredState, stateFromJson, stateToJson } from "../../core/aggregates/state.ts";
@@ -25,7 +27,39 @@ export interface PartialAt {
   source: { group: number; end: number; version: number };
 }
 
-/** Writes a reader group's partial from one source results item, unless one from a newer version is there; false when one is. */
+/** The parts of a partial: the keys in order, each part's deflated body within an item. */
+function partsOf(at: PartialAt, keys: ReadonlyMap<string, AggregateState>): Buffer[] {
+  const entries = [...keys].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)).map(([key, state]) => [key, stateToJson(state)] as const);
+  const deflate = (from: number, to: number) => deflateRawSync(JSON.stringify(entries.slice(from, to)));
+  const parts: Buffer[] = [];
+  let from = 0;
+  while (from < entries.length || parts.length === 0) {
+    // the longest run of keys from `from` whose body fits: halve until one fits, then grow while it does
+    let to = entries.length;
+    let body = deflate(from, to);
+    while (body.byteLength > MAX_PARTIAL_BYTES && to - from > 1) {
+      to = from + Math.ceil((to - from) / 2);
+      body = deflate(from, to);
+    }
+    if (body.byteLength > MAX_PARTIAL_BYTES)
+      throw new Error(
+        `the rows of key group ${at.source.group} ending ${new Date(at.source.end).toISOString()} give key ${JSON.stringify(entries[from]?.[0])} of pipeline ${at.reader} ${body.byteLength} bytes of state deflated; at most ${MAX_PARTIAL_BYTES} fit an item`,
+      );
+    for (let step = Math.max(1, Math.floor((to - from) / 4)); to < entries.length && step >= 1; step = Math.floor(step / 2)) {
+      while (to + step <= entries.length) {
+        const larger = deflate(from, to + step);
+        if (larger.byteLength > MAX_PARTIAL_BYTES) break;
+        to += step;
+        body = larger;
+      }
+    }
+    parts.push(body);
+    from = to;
+  }
+  return parts;
+}
+
+/** Writes a reader group's partial from one source results item (its parts), unless one from a newer version is there; false when one is. */
 export async function writeCascadePartial(
   client: DynamoDBClient,
   tableName: string,
@@ -33,19 +67,20 @@ export async function writeCascadePartial(
   keys: ReadonlyMap<string, AggregateState>,
   options: { ttlSeconds?: number },
 ): Promise<boolean> {
-  const body = deflateRawSync(JSON.stringify([...keys].map(([key, state]) => [key, stateToJson(state)])));
-  if (body.byteLength > MAX_PARTIAL_BYTES)
-    throw new Error(
-      `the rows of key group ${at.source.group} ending ${new Date(at.source.end).toISOString()} give pipeline ${at.reader}'s key group ${at.group} ${body.byteLength} bytes of state deflated; at most ${MAX_PARTIAL_BYTES} fit an item: raise ${at.reader}'s keyGroups`,
-    );
-  const item: Item = {
-    pk: S(partitionOf(at.reader, at.group)),
-    sk: S(sortKeyOf(at.bucket, at.source.group, at.source.end)),
-    v: N(at.source.version),
-    d: { B: body },
-    ...(options.ttlSeconds === undefined ? {} : { ttl: N(options.ttlSeconds) }),
-  };
-  return putItem(client, tableName, item, { condition: "attribute_not_exists(pk) OR v <= :v", values: { ":v": N(at.source.version) } });
+  const parts = partsOf(at, keys);
+  const written = await Promise.all(
+    parts.map((body, part) => {
+      const item: Item = {
+        pk: S(partitionOf(at.reader, at.group)),
+        sk: S(`${sortKeyOf(at.bucket, at.source.group, at.source.end)}#${String(part).padStart(4, "0")}`),
+        v: N(at.source.version),
+        d: { B: body },
+        ...(options.ttlSeconds === undefined ? {} : { ttl: N(options.ttlSeconds) }),
+      };
+      return putItem(client, tableName, item, { condition: "attribute_not_exists(pk) OR v <= :v", values: { ":v": N(at.source.version) } });
+    }),
+  );
+  return written.every(Boolean);
 }
 
 /** A reader group's partials of the buckets from `from` to `to` (both included), each source item's once. */
@@ -67,11 +102,17 @@ export async function readCascadePartials(
     },
     ConsistentRead: true,
   });
-  return items.map((item) => {
-    const entries = JSON.parse(inflateRawSync(item.d?.B ?? new Uint8Array()).toString("utf8")) as [string, StoredState][];
-    return {
-      bucket: Number((str(item, "sk") ?? "").slice(0, 16)),
-      keys: new Map(entries.map(([key, stored]) => [key, stateFromJson(stored)])),
-    };
-  });
+  // each source item's parts of its newest version (an older version's parts beyond the newer's count stay behind)
+  const newest = new Map<string, number>();
+  const sourceOf = (item: Item) => (str(item, "sk") ?? "").slice(0, -5);
+  for (const item of items) newest.set(sourceOf(item), Math.max(newest.get(sourceOf(item)) ?? 0, Number(item.v?.N ?? 0)));
+  return items
+    .filter((item) => Number(item.v?.N ?? 0) === newest.get(sourceOf(item)))
+    .map((item) => {
+      const entries = JSON.parse(inflateRawSync(item.d?.B ?? new Uint8Array()).toString("utf8")) as [string, StoredState][];
+      return {
+        bucket: Number((str(item, "sk") ?? "").slice(0, 16)),
+        keys: new Map(entries.map(([key, stored]) => [key, stateFromJson(stored)])),
+      };
+    });
 }
