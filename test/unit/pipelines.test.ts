@@ -94,6 +94,67 @@ describe("pipelines file", () => {
     expect(problemsOf({ pipelines: [] })[0]).toMatch(/at least one pipeline/);
   });
 
+  it("refuses, one line each naming the pipeline and the field, what a cascade (a pipeline from another) may not be", () => {
+    const source = { ...seedPipeline, name: "src" };
+    const reader = {
+      name: "rd",
+      from: { pipeline: "src" },
+      key: [],
+      eventTime: "window_time",
+      window: { type: "tumbling", size: "10m" },
+      aggregates: { n: { count: true } },
+    };
+    const refused = (pipelines: unknown[]) => problemsOf({ pipelines });
+    // accepted: a reader windowing the rows again, and one regrouping them in their own window
+    expect(() =>
+      parsePipelines({
+        pipelines: [source, reader, { ...reader, name: "same", from: { pipeline: "src", sameWindow: true }, window: source.window }],
+      }),
+    ).not.toThrow();
+    expect(refused([source, { ...reader, from: { pipeline: "nope" } }])).toEqual([
+      'pipeline "rd" (pipelines[1]), field from.pipeline: "nope" is not a pipeline of this file',
+    ]);
+    expect(
+      refused([
+        { ...reader, name: "a", from: { pipeline: "b" } },
+        { ...reader, name: "b", from: { pipeline: "a" } },
+      ])[0],
+    ).toBe('pipeline "a" (pipelines[0]), field from.pipeline: reads itself through "a" (pipelines read each other in a loop)');
+    expect(refused([{ ...source, allowedLateness: "1m" }, reader])[0]).toMatch(
+      /^pipeline "rd" \(pipelines\[1\]\), field from\.pipeline: "src", which this pipeline reads, has allowedLateness: a cascade reads final rows only/,
+    );
+    expect(refused([{ ...source, early: "10s" }, reader])[0]).toMatch(
+      /field from\.pipeline: "src", which this pipeline reads, fires early/,
+    );
+    expect(refused([{ ...source, window: { type: "session", gap: "1m" } }, reader])[0]).toMatch(
+      /field from\.pipeline: "src", which this pipeline reads, has session windows: a cascade over sessions is not supported yet$/,
+    );
+    expect(
+      refused([{ ...source, rank: { n: 3, order: [{ field: "avg", desc: true }] } }, { ...reader }]).some((p) =>
+        /field from\.pipeline: "src", which this pipeline reads, ranks \(Window Top-N\)/.test(p),
+      ),
+    ).toBe(true);
+    expect(refused([source, { ...reader, window: { type: "session", gap: "1m" } }])[0]).toMatch(
+      /field window: a cascade's window is tumbling/,
+    );
+    expect(refused([source, { ...reader, early: "1s" }])[0]).toMatch(/field early: a cascade fires when its source's windows are final/);
+    expect(refused([source, { ...reader, dedupe: { field: "id", within: "1m" } }])[0]).toMatch(/field dedupe: a cascade reads rows/);
+    expect(refused([source, { ...reader, rank: { n: 2, order: [{ field: "n", desc: true }] } }])[0]).toMatch(
+      /field rank: a Window Top-N of a cascade's rows is not supported yet$/,
+    );
+    expect(refused([source, { ...reader, from: { pipeline: "src", sameWindow: true } }])[0]).toBe(
+      'pipeline "rd" (pipelines[1]), field window: must be the window of "src" (sameWindow: each row stays in its window)',
+    );
+    expect(refused([{ ...source, internal: true }])[0]).toBe(
+      'pipeline "src" (pipelines[0]), field internal: is for a pipeline another reads (from): no pipeline reads this one',
+    );
+    for (const problem of refused([
+      { ...source, early: "1s" },
+      { ...reader, early: "1s", dedupe: { field: "id", within: "1m" } },
+    ]))
+      expect(problem).not.toContain("\n");
+  });
+
   it("loads a file and reports unreadable or non-JSON files by path", async () => {
     const dir = await mkdtemp(join(tmpdir(), "panes-pipelines-"));
     const good = join(dir, "good.json");
