@@ -13,6 +13,7 @@ import { PipelinesConfigError } from "../../shared/core/pipelines/parse.ts";
 import { windowValues } from "../../shared/core/pipelines/project.ts";
 import type { Pipeline } from "../../shared/core/pipelines/schema.ts";
 import { formatExpression } from "../../shared/core/sql/expressions.ts";
+import { readmeBlock } from "../helpers/readme.ts";
 
 const WITH = "WITH ('connector' = 'kinesis', 'format' = 'json')";
 
@@ -219,6 +220,51 @@ SELECT SUM(c) AS total FROM (
       ["x", { pipeline: "x.from", sameWindow: false }, undefined, "t"],
     ]);
     expect(pipelines[2]?.window).toEqual({ type: "tumbling", size: 3_600_000 });
+  });
+
+  it("examples/cascade.sql compiles to a view's pipeline and its two readers: one regrouping in its window, one windowing again", async () => {
+    // Act
+    const pipelines = await loadPipelinesFile("examples/cascade.sql");
+
+    // Assess
+    expect(pipelines.map((p) => [p.name, p.from, p.internal])).toEqual([
+      ["cpu_1m", undefined, undefined],
+      ["hosts-by-samples-1m", { pipeline: "cpu_1m", sameWindow: true }, undefined],
+      ["cpu-5m", { pipeline: "cpu_1m", sameWindow: false }, undefined],
+    ]);
+    const [view, regrouped, windowed] = pipelines;
+    expect(view).toMatchObject({ key: "host", eventTime: "ts", window: { type: "tumbling", size: 60_000 }, filter: { metric: "cpu" } });
+    expect(regrouped).toMatchObject({ key: "samples", eventTime: "window_time", window: view?.window });
+    expect(printed(regrouped?.select)).toEqual({
+      minute_start: "`window_start`",
+      minute_end: "`window_end`",
+      samples: "`samples`",
+      hosts: "`hosts`",
+    });
+    expect(windowed).toMatchObject({ key: "host", eventTime: "window_time", window: { type: "tumbling", size: 300_000 } });
+    expect(windowed?.aggregates).toEqual([
+      { name: "samples", op: "sum", field: "samples" },
+      { name: "busiest_minute", op: "max", field: "avg_cpu" },
+    ]);
+  });
+
+  it("compiles the README's cascades as printed, over the README's metrics table", async () => {
+    // Prepare: the README's CREATE TABLE (with the query printed beside it), then its two cascade blocks
+    const blocks = ["INSERT INTO `cpu-avg-5m`", "INSERT INTO hosts_by_events", "CREATE VIEW per_minute"].map((m) => readmeBlock(m).code);
+
+    // Act
+    const pipelines = await load(blocks.join("\n"));
+
+    // Assess
+    expect(pipelines.map((p) => [p.name, p.from, p.internal])).toEqual([
+      ["cpu-avg-5m", undefined, undefined],
+      ["hosts_by_events.from", undefined, true],
+      ["hosts_by_events", { pipeline: "hosts_by_events.from", sameWindow: true }, undefined],
+      ["per_minute", undefined, undefined],
+      ["events_5m", { pipeline: "per_minute", sameWindow: false }, undefined],
+    ]);
+    expect(pipelines[2]).toMatchObject({ key: "events", window: { type: "tumbling", size: 60_000 } });
+    expect(pipelines[4]).toMatchObject({ key: "host", eventTime: "window_time", window: { type: "tumbling", size: 300_000 } });
   });
 
   it("refuses what a cascade cannot be in one line naming it, its line and its column, and quoting it", async () => {
