@@ -5,7 +5,9 @@
 // select columns and the window columns in every result's values; and a Window Top-N over a window
 // TVF's rows against DuckDB's ROW_NUMBER(); a view with renamed and computed columns and a condition,
 // read through a table alias; SESSION window TVFs, keyed by their PARTITION BY columns and global,
-// against sessions DuckDB cuts with LAG() (a gap longer than the session gap).
+// against sessions DuckDB cuts with LAG() (a gap longer than the session gap); cascades — a FROM
+// subquery's rows regrouped in their window, a view's windowed again on its window_time by HOP, a legacy
+// TUMBLE over a subquery's TUMBLE_ROWTIME — against DuckDB's nested aggregations.
 import { mkdtemp, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -153,6 +155,32 @@ INSERT INTO bursts
 SELECT window_start, window_end, COUNT(*) AS n, SUM(latency) AS total
 FROM TABLE(SESSION(TABLE requests, DESCRIPTOR(ts), INTERVAL '0.4' SECOND))
 GROUP BY window_start, window_end;
+
+INSERT INTO per_count
+SELECT window_start, window_end, n, COUNT(*) AS services, SUM(worst) AS worst_total
+FROM (
+  SELECT window_start, window_end, service, COUNT(*) AS n, MAX(latency) AS worst
+  FROM TABLE(TUMBLE(TABLE requests, DESCRIPTOR(ts), INTERVAL '1' SECOND))
+  GROUP BY window_start, window_end, service
+) GROUP BY window_start, window_end, n;
+
+CREATE VIEW per_minute AS
+SELECT window_time AS rowtime, service, COUNT(*) AS n, MAX(latency) AS worst
+FROM TABLE(TUMBLE(TABLE requests, DESCRIPTOR(ts), INTERVAL '1' MINUTE))
+GROUP BY window_start, window_end, window_time, service;
+
+INSERT INTO per_3min
+SELECT window_start, window_end, COUNT(*) AS rows_n, SUM(n) AS n, MAX(worst) AS worst
+FROM TABLE(HOP(TABLE per_minute, DESCRIPTOR(rowtime), INTERVAL '1' MINUTE, INTERVAL '3' MINUTE))
+GROUP BY window_start, window_end;
+
+INSERT INTO legacy_cascade
+SELECT TUMBLE_START(rt, INTERVAL '2' MINUTE) AS ws, COUNT(*) AS groups_n, SUM(n) AS n
+FROM (
+  SELECT endpoint, TUMBLE_ROWTIME(ts, INTERVAL '30' SECOND) AS rt, COUNT(*) AS n
+  FROM requests
+  GROUP BY TUMBLE(ts, INTERVAL '30' SECOND), endpoint
+) GROUP BY TUMBLE(rt, INTERVAL '2' MINUTE);
 `;
 
 /**
@@ -243,6 +271,31 @@ const REFERENCE: Record<string, { sql: string; key: (row: Record<string, unknown
       FROM ev GROUP BY ALL`,
     key: (r) => String(r.service),
   },
+  // cascades: a window aggregation over another's rows, regrouped in their window and windowed again
+  per_count: {
+    sql: `SELECT ws, 1000 AS size, n, COUNT(*) AS services, SUM(worst) AS worst_total FROM (
+        SELECT t // 1000 * 1000 AS ws, service, COUNT(*) AS n, MAX(latency) AS worst FROM ev GROUP BY ALL)
+      GROUP BY ws, n`,
+    key: (r) => String(r.n),
+  },
+  per_minute: {
+    sql: `SELECT t // 60000 * 60000 AS ws, 60000 AS size, service, COUNT(*) AS n, MAX(latency) AS worst FROM ev GROUP BY ALL`,
+    key: (r) => String(r.service),
+  },
+  per_3min: {
+    // each minute's rows at their window_time (the minute's end - 1 ms), in the three 3-minute windows holding it
+    sql: `SELECT ws, 180000 AS size, COUNT(*) AS rows_n, SUM(n) AS n, MAX(worst) AS worst FROM (
+        SELECT *, unnest(range(rt // 60000 * 60000 - 120000, rt // 60000 * 60000 + 1, 60000)) AS ws FROM (
+          SELECT t // 60000 * 60000 + 59999 AS rt, service, COUNT(*) AS n, MAX(latency) AS worst FROM ev GROUP BY ALL))
+      GROUP BY ws`,
+    key: () => "[]",
+  },
+  legacy_cascade: {
+    sql: `SELECT rt // 120000 * 120000 AS ws, 120000 AS size, COUNT(*) AS groups_n, SUM(n) AS n FROM (
+        SELECT t // 30000 * 30000 + 29999 AS rt, endpoint, COUNT(*) AS n FROM ev GROUP BY ALL)
+      GROUP BY ALL`,
+    key: () => "[]",
+  },
   by_status: {
     // the events whose status is NULL are a group of their own, as in Flink (and DuckDB): its key text is ""
     sql: `SELECT t // 180000 * 180000 AS ws, size, status, COUNT(*) AS n, MAX(latency) - MIN(latency) AS spread
@@ -319,6 +372,9 @@ function expectedValues(pipeline: string, r: Record<string, unknown>): Record<st
   }
   if (pipeline === "visits") return { user_id: r.user_id, s: start, e: end, n: r.n };
   if (pipeline === "slow_by_service") return { svc: r.svc, window_start: start, n: r.n, worst: r.worst };
+  if (pipeline === "per_minute")
+    return { rowtime: new Date(Number(r.ws) + Number(r.size) - 1).toISOString(), service: r.service, n: r.n, worst: r.worst };
+  if (pipeline === "legacy_cascade") return { ws: start, groups_n: r.groups_n, n: r.n };
   return { window_start: start, window_end: end, ...rest };
 }
 
