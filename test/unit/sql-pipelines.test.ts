@@ -124,6 +124,7 @@ INSERT INTO busy SELECT window_start, window_end, service, COUNT(*) AS n
 SET 'table.exec.emit.allow-lateness' = '1 min';
 SET 'table.exec.emit.early-fire.enabled' = 'true';
 SET 'table.exec.emit.early-fire.delay' = '10 s';
+SET 'pipeline.max-parallelism' = '4096';
 INSERT INTO errors SELECT window_start, window_end, service, COUNT(*) AS n, AVG(latency) AS avg_latency
   FROM TABLE(TUMBLE(TABLE requests, DESCRIPTOR(ts), INTERVAL '5' MINUTES))
   WHERE endpoint = '/pay' AND status >= 500 AND (latency > 1 OR status = 503)
@@ -139,6 +140,8 @@ INSERT INTO legacy SELECT service, TUMBLE_START(ts, INTERVAL '1' MINUTE) AS s, M
 INSERT INTO visits SELECT service, SESSION_END(ts, INTERVAL '30' SECOND) AS e, COUNT(*) AS n
   FROM requests GROUP BY SESSION(ts, INTERVAL '30' SECOND), service;
 `);
+    // Flink's max parallelism is its number of key groups: every pipeline of the file takes it
+    for (const p of [tumble, hop, cumulate, legacy, session]) expect(p?.keyGroups).toBe(4096);
     expect(tumble).toMatchObject({
       name: "errors",
       key: "service",
@@ -446,6 +449,14 @@ GROUP BY window_start, window_end, \`tags.host\`;`);
         [
           `${TABLE}SET 'table.exec.emit.allow-lateness' = 'soon';`,
           "line 9, column 5: the duration 'soon' (write '30 s', '5 min', '1 h') is not supported: 'table.exec.emit.allow-lateness' = 'soon'",
+        ],
+        [
+          `${TABLE}SET 'pipeline.max-parallelism' = '65536';`,
+          "line 9, column 5: the max parallelism '65536' (a whole number from 1 to 32768: the key groups) is not supported: 'pipeline.max-parallelism' = '65536'",
+        ],
+        [
+          `${TABLE}SET 'pipeline.max-parallelism' = 'many';`,
+          "line 9, column 5: the max parallelism 'many' (a whole number from 1 to 32768: the key groups) is not supported: 'pipeline.max-parallelism' = 'many'",
         ],
         [
           `${TABLE}SET 'table.exec.emit.early-fire.delay' = '10 parsecs';`,

@@ -1,5 +1,5 @@
 // A pipelines file in Flink SQL (issue 22): a CREATE TABLE for the source (its columns and WATERMARK),
-// SET statements for lateness and early firing, and one windowed query per pipeline (INSERT INTO name
+// SET statements for lateness, early firing and key groups, and one windowed query per pipeline (INSERT INTO name
 // SELECT … or CREATE VIEW name AS SELECT …), compiled to the pipelines file's JSON form — one engine for
 // both. A window aggregation over another's rows (a FROM subquery, or a view) is a cascade: pipelines
 // `from` another. What Panes cannot run yet is refused in one line naming the construct, its line and its column.
@@ -20,6 +20,7 @@ import type {
   WindowTVFParamContext,
 } from "dt-sql-parser/dist/lib/flink/FlinkSqlParser.js";
 import type { AggregateSpec } from "../aggregates/state.ts";
+import { MAX_KEY_GROUPS, MIN_KEY_GROUPS } from "../keygroups.ts";
 import { resultRowTypes, WINDOW_COLUMNS, wholeAggregateOf } from "../pipelines/project.ts";
 import { MAX_TOP_ROWS } from "../pipelines/schema.ts";
 import { type Expr, type Position, type SqlType, SqlTypeError, sqlTypeOf, typeOf } from "./expressions.ts";
@@ -188,6 +189,8 @@ function compileRewritten(sql: string, rewrites: Rewrites): { pipelines: Record<
 
   let table: SourceTable | undefined;
   let allowedLatenessMs: number | undefined;
+  /** Flink's max parallelism: the number of key groups of every pipeline of the file */
+  let keyGroups: number | undefined;
   let earlyEnabled = false;
   /** the SET that enabled early firing: where a missing delay is reported */
   let earlySet: Node | undefined;
@@ -239,8 +242,17 @@ function compileRewritten(sql: string, rewrites: Rewrites): { pipelines: Record<
         earlySet = set;
       } else if (key === "table.exec.emit.early-fire.delay") {
         earlyDelayMs = flinkDurationMs(value) ?? refuse(set, `the duration '${value}' (write '10 s', '1 min')`);
+      } else if (key === "pipeline.max-parallelism") {
+        const n = /^\d+$/.test(value.trim()) ? Number(value) : Number.NaN;
+        keyGroups =
+          n >= MIN_KEY_GROUPS && n <= MAX_KEY_GROUPS
+            ? n
+            : refuse(set, `the max parallelism '${value}' (a whole number from ${MIN_KEY_GROUPS} to ${MAX_KEY_GROUPS}: the key groups)`);
       } else {
-        refuse(set, `SET '${key}' (Panes takes table.exec.emit.allow-lateness, table.exec.emit.early-fire.enabled and .delay)`);
+        refuse(
+          set,
+          `SET '${key}' (Panes takes table.exec.emit.allow-lateness, table.exec.emit.early-fire.enabled and .delay, and pipeline.max-parallelism)`,
+        );
       }
       continue;
     }
@@ -273,6 +285,7 @@ function compileRewritten(sql: string, rewrites: Rewrites): { pipelines: Record<
     outOfOrderness,
     allowedLateness: allowedLatenessMs ?? 0,
     ...(early === undefined ? {} : { early }),
+    ...(keyGroups === undefined ? {} : { keyGroups }),
   }));
   // a FILTER no aggregate took (after UPPER(x), a column): Calcite refuses it; it must not vanish
   for (const [end, filter] of rewrites.filters)
