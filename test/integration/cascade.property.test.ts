@@ -19,6 +19,9 @@ let deployment: Awaited<ReturnType<typeof emulatedDeployment>>;
 let runs = 0;
 /** second-stage windows checked, over every run */
 let checked = 0;
+/** rankings checked, and of them those of two rows */
+let rankingsChecked = 0;
+let fullRankings = 0;
 
 beforeAll(async () => {
   deployment = await emulatedDeployment("cascade", 1);
@@ -112,7 +115,42 @@ function expectedOf(rows: readonly Row[], outer: ModelWindowSpec, names: { regro
   return [...out.values()];
 }
 
-const canonical = (xs: readonly Out[]) => xs.map((x) => JSON.stringify(x)).sort();
+const canonical = (xs: readonly object[]) => xs.map((x) => JSON.stringify(x)).sort();
+
+/** A ranking as compared: its window, and its rows' (count, keys, total, row number) in order. */
+interface Ranking {
+  start: number;
+  end: number;
+  rows: [number, number, number, number][];
+}
+
+function rankingOf(r: WindowResult): Ranking {
+  const rows = r.values.rows as unknown as { n: number; keys: number; total: number; rownum: number }[];
+  return { start: r.start, end: r.end, rows: rows.map((x) => [Number(x.n), x.keys, x.total, x.rownum]) };
+}
+
+/**
+ * The Window Top-N of the regrouping by brute force: per window, its rows by total, highest first (ties
+ * by count, as Panes breaks ties by the key: one column, compared as text).
+ */
+function rankingsOf(expected: readonly Out[], regroup: string): Ranking[] {
+  const byWindow = new Map<string, Out[]>();
+  for (const o of expected.filter((x) => x.pipeline === regroup)) {
+    const id = `${o.start}/${o.end}`;
+    byWindow.set(id, [...(byWindow.get(id) ?? []), o]);
+  }
+  return [...byWindow.values()].map((rows) => {
+    const sorted = [...rows].sort(
+      (a, b) => (b.values.total as number) - (a.values.total as number) || (a.key < b.key ? -1 : a.key > b.key ? 1 : 0),
+    );
+    const first = rows[0] as Out;
+    return {
+      start: first.start,
+      end: first.end,
+      rows: sorted.slice(0, 2).map((o, i) => [Number(o.key), o.values.keys as number, o.values.total as number, i + 1]),
+    };
+  });
+}
 
 function outOf(r: WindowResult): Out {
   return { pipeline: r.pipeline, key: r.key, start: r.start, end: r.end, values: r.values as Record<string, number> };
@@ -121,8 +159,8 @@ function outOf(r: WindowResult): Out {
 async function check(c: Case): Promise<void> {
   runs++;
   const name = `run-${runs}`;
-  const names = { regroup: `${name}-regroup`, outer: `${name}-outer` };
-  const [inner, regroup, outer] = parsePipelines({
+  const names = { regroup: `${name}-regroup`, outer: `${name}-outer`, ranked: `${name}-ranked` };
+  const [inner, regroup, outer, ranked] = parsePipelines({
     pipelines: [
       {
         name,
@@ -151,10 +189,21 @@ async function check(c: Case): Promise<void> {
         keyGroups: 2,
         aggregates: { rows: { count: true }, total: { sum: "sum" }, low: { min: "max" } },
       },
+      {
+        // Window Top-N of the regrouping: each window's two counts whose rows' sums are highest
+        name: names.ranked,
+        from: { pipeline: name, sameWindow: true },
+        key: "n",
+        eventTime: "window_time",
+        window: c.inner,
+        keyGroups: 3,
+        aggregates: { keys: { count: true }, total: { sum: "sum" } },
+        rank: { n: 2, order: [{ field: "total", desc: true }] },
+      },
     ],
   });
-  if (inner === undefined || regroup === undefined || outer === undefined) throw new Error("no pipelines");
-  const harness = new HandlerHarness(deployment, inner, [regroup, outer]);
+  if (inner === undefined || regroup === undefined || outer === undefined || ranked === undefined) throw new Error("no pipelines");
+  const harness = new HandlerHarness(deployment, inner, [regroup, outer, ranked]);
   const model = new WindowOperatorModel(c.inner, 0);
   let flinkWatermark = BASE - 1;
   model.processWatermark(flinkWatermark);
@@ -165,7 +214,7 @@ async function check(c: Case): Promise<void> {
       .finalFirings()
       .map(rowOf)
       .filter((r) => c.having === undefined || r.sum > c.having);
-  const cascaded = () => harness.published.filter((r) => r.pipeline !== name);
+  const cascaded = () => harness.published.filter((r) => r.pipeline !== name && r.pipeline !== names.ranked);
   const settle = async (label: string, watermark: number, all: () => Out[]) => {
     await harness.close();
     // every second-stage window the watermark passed (Panes': Flink's + 1, a window fires at W ≥ end), once, final
@@ -176,6 +225,15 @@ async function check(c: Case): Promise<void> {
       `${label}: final, once`,
     ).toBe(true);
     expect(canonical(published.map(outOf)), label).toEqual(canonical(expected));
+    // the rankings: one per window of the regrouping, its rows the window's two highest totals in order
+    const rankings = harness.published.filter((r) => r.pipeline === names.ranked);
+    expect(
+      rankings.every((r) => r.final && r.version === 1),
+      `${label}: rankings final, once`,
+    ).toBe(true);
+    expect(canonical(rankings.map(rankingOf)), `${label}: rankings`).toEqual(canonical(rankingsOf(expected, names.regroup)));
+    rankingsChecked += rankings.length;
+    fullRankings += rankings.filter((r) => rankingOf(r).rows.length === 2).length;
   };
   // the expected cascades of the rows so far, up to the watermark: a second-stage window the watermark
   // passed holds only rows of first-stage windows that fired already (they end no later)
@@ -243,5 +301,7 @@ describe("cascaded window aggregations through the real handlers against a two-s
       },
     );
     expect(checked).toBeGreaterThan(0);
+    expect(rankingsChecked).toBeGreaterThan(0);
+    expect(fullRankings).toBeGreaterThan(0);
   });
 });

@@ -7,7 +7,8 @@
 // read through a table alias; SESSION window TVFs, keyed by their PARTITION BY columns and global,
 // against sessions DuckDB cuts with LAG() (a gap longer than the session gap); cascades — a FROM
 // subquery's rows regrouped in their window, a view's windowed again on its window_time by HOP, a legacy
-// TUMBLE over a subquery's TUMBLE_ROWTIME — against DuckDB's nested aggregations.
+// TUMBLE over a subquery's TUMBLE_ROWTIME, a Window Top-N of a view's rows regrouped — against DuckDB's
+// nested aggregations.
 import { mkdtemp, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -174,6 +175,21 @@ SELECT window_start, window_end, COUNT(*) AS rows_n, SUM(n) AS n, MAX(worst) AS 
 FROM TABLE(HOP(TABLE per_minute, DESCRIPTOR(rowtime), INTERVAL '1' MINUTE, INTERVAL '3' MINUTE))
 GROUP BY window_start, window_end;
 
+CREATE VIEW per_second AS
+SELECT window_start, window_end, service, COUNT(*) AS n
+FROM TABLE(TUMBLE(TABLE requests, DESCRIPTOR(ts), INTERVAL '1' SECOND))
+GROUP BY window_start, window_end, service;
+
+INSERT INTO top_counts
+SELECT * FROM (
+  SELECT *, ROW_NUMBER() OVER (PARTITION BY window_start, window_end ORDER BY services DESC) AS rownum
+  FROM (
+    SELECT window_start, window_end, n, COUNT(*) AS services
+    FROM per_second
+    GROUP BY window_start, window_end, n
+  )
+) WHERE rownum <= 2;
+
 INSERT INTO legacy_cascade
 SELECT TUMBLE_START(rt, INTERVAL '2' MINUTE) AS ws, COUNT(*) AS groups_n, SUM(n) AS n
 FROM (
@@ -290,6 +306,10 @@ const REFERENCE: Record<string, { sql: string; key: (row: Record<string, unknown
       GROUP BY ws`,
     key: () => "[]",
   },
+  per_second: {
+    sql: `SELECT t // 1000 * 1000 AS ws, 1000 AS size, service, COUNT(*) AS n FROM ev GROUP BY ALL`,
+    key: (r) => String(r.service),
+  },
   legacy_cascade: {
     sql: `SELECT rt // 120000 * 120000 AS ws, 120000 AS size, COUNT(*) AS groups_n, SUM(n) AS n FROM (
         SELECT t // 30000 * 30000 + 29999 AS rt, endpoint, COUNT(*) AS n FROM ev GROUP BY ALL)
@@ -338,6 +358,14 @@ const RANKED: Record<string, { sql: string; partition: string[]; size: number }>
     sql: `SELECT ws, service, n, ROW_NUMBER() OVER (PARTITION BY ws ORDER BY n DESC, service) AS rownum FROM (
         SELECT t // 1000 * 1000 AS ws, service, COUNT(*) AS n FROM ev GROUP BY ALL)
       QUALIFY rownum > 2 AND rownum <= 3 ORDER BY ws, rownum`,
+    partition: [],
+    size: 1_000,
+  },
+  // a Window Top-N of a cascade: the view's rows regrouped in their window, ranked (ties by the key's text)
+  top_counts: {
+    sql: `SELECT ws, n, services, ROW_NUMBER() OVER (PARTITION BY ws ORDER BY services DESC, CAST(n AS VARCHAR)) AS rownum FROM (
+        SELECT ws, n, COUNT(*) AS services FROM (SELECT t // 1000 * 1000 AS ws, service, COUNT(*) AS n FROM ev GROUP BY ALL) GROUP BY ALL)
+      QUALIFY rownum <= 2 ORDER BY ws, rownum`,
     partition: [],
     size: 1_000,
   },

@@ -208,6 +208,27 @@ INSERT INTO hourly SELECT TUMBLE_START(window_time, INTERVAL '1' HOUR) AS hour_s
     expect(printed(hourly?.select)).toEqual({ hour_start: "`window_start`", peak: "`peak`" });
   });
 
+  it("ranks a cascade over a view: a Window Top-N after the window aggregation of the view's rows", async () => {
+    const [perMinute, top] = await load(`${TABLE}CREATE VIEW per_minute AS ${PER_MINUTE};
+INSERT INTO top_counts
+SELECT * FROM (
+  SELECT *, ROW_NUMBER() OVER (PARTITION BY window_start, window_end ORDER BY services DESC) AS rownum
+  FROM (
+    SELECT window_start, window_end, n, COUNT(*) AS services
+    FROM per_minute
+    GROUP BY window_start, window_end, n
+  )
+) WHERE rownum <= 2;`);
+    expect(perMinute?.name).toBe("per_minute");
+    expect(top).toMatchObject({
+      name: "top_counts",
+      from: { pipeline: "per_minute", sameWindow: true },
+      key: "n",
+      window: { type: "tumbling", size: 60_000 },
+      rank: { n: 2, partition: [], order: [{ field: "services", desc: true }], rownum: "rownum" },
+    });
+  });
+
   it("compiles a cascade of three levels: each subquery the internal source of the query around it", async () => {
     const pipelines = await load(`${TABLE}INSERT INTO x
 SELECT SUM(c) AS total FROM (
@@ -327,7 +348,7 @@ INSERT INTO x SELECT window_start, window_end, COUNT(*) AS c FROM TABLE(TUMBLE(T
         over(
           "SELECT * FROM (SELECT *, ROW_NUMBER() OVER (PARTITION BY window_start, window_end ORDER BY c DESC) AS rownum FROM (SELECT window_start, window_end, n, COUNT(*) AS c FROM (…) GROUP BY window_start, window_end, n)) WHERE rownum <= 3",
         ),
-        "line 9, column 130: a Window Top-N of a cascaded window aggregation (not yet) is not supported: SELECT window_start, window_end, n, COUNT(*) AS c FROM (S...",
+        "line 9, column 130: a Window Top-N of a window aggregation over a FROM subquery's rows (not yet: make the subquery a CREATE VIEW) is not supported: SELECT window_start, window_end, n, COUNT(*) AS c FROM (S...",
       ],
       [
         `${view}INSERT INTO x SELECT * FROM (SELECT *, ROW_NUMBER() OVER (PARTITION BY window_start, window_end ORDER BY n DESC) AS rownum FROM TABLE(TUMBLE(TABLE v, DESCRIPTOR(window_time), INTERVAL '5' MINUTE))) WHERE rownum <= 3;`,

@@ -501,7 +501,6 @@ export function cascadeIssues(pipelines: readonly Pipeline[]): { index: number; 
       issue(["window"], "a cascade's window is tumbling, sliding or cumulate (sessions over rows are not supported yet)");
     if (p.early !== undefined) issue(["early"], "a cascade fires when its source's windows are final: early firing is not supported");
     if (p.dedupe !== undefined) issue(["dedupe"], "a cascade reads rows, which are never repeated: no dedupe");
-    if (p.rank !== undefined) issue(["rank"], "a Window Top-N of a cascade's rows is not supported yet");
     if (p.from.sameWindow && JSON.stringify(p.window) !== JSON.stringify(source.window))
       issue(["window"], `must be the window of "${source.name}" (sameWindow: each row stays in its window)`);
   }

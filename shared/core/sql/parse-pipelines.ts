@@ -600,8 +600,12 @@ function compileRankedAggregation(
 ): Record<string, unknown> {
   if (middle.whereClause() || middle.groupByClause() || middle.havingClause())
     builder.refuse(middle, "a condition or grouping around the ranked aggregation (rank the aggregation's rows as they are)");
-  if (table.rows || aggregatingSubqueryOf(aggregation, sql))
-    builder.refuse(aggregation, "a Window Top-N of a cascaded window aggregation (not yet)");
+  // a ranked cascade reads a view's rows (table.rows); one over a FROM subquery's would be two pipelines from one query
+  if (aggregatingSubqueryOf(aggregation, sql))
+    builder.refuse(
+      aggregation,
+      "a Window Top-N of a window aggregation over a FROM subquery's rows (not yet: make the subquery a CREATE VIEW)",
+    );
   const pipeline = compileQuery(name, aggregation, table, sql, rewrites);
   if ((pipeline.window as { type?: string }).type === "session") {
     // named where the user wrote the SESSION window (its TVF; a legacy SESSION(…) group window is in GROUP BY)
