@@ -174,6 +174,8 @@ export interface BenchReport {
   seedDefault: MonthlyCost & { managedFlinkMonthlyMinUsd: number; eventsPerSecond: number; keys: number; eventsPerBatch: number };
   /** the seed's pipelines written in Flink SQL against their JSON form, the same run length each: what a SQL pipeline costs */
   sqlTwin: { json: MonthlyCost; sql: MonthlyCost; ratio: number };
+  /** the seed with two cascades reading one of its pipelines' rows against the seed alone (sqlTwin's JSON run) */
+  cascades: { without: MonthlyCost; with: MonthlyCost; ratio: number };
   closeLatencyMs: { p50: number; p99: number; windows: number };
   freshnessMs: { p50: number; p99: number; windows: number };
   handlerCpuRatio: number;
@@ -261,6 +263,37 @@ function seedPipelines(): Pipeline[] {
   return parsePipelines(JSON.parse(readFileSync(new URL("../../examples/monitoring.pipelines.json", import.meta.url), "utf8")));
 }
 
+/**
+ * The seed's pipelines and two cascades reading cpu-avg-5m's rows: how many hosts had each number of
+ * samples in each 5 minutes (regrouped in their window), and each host's busiest 5 minutes of the hour.
+ */
+export function cascadedSeedPipelines(): Pipeline[] {
+  const file = JSON.parse(readFileSync(new URL("../../examples/monitoring.pipelines.json", import.meta.url), "utf8")) as {
+    pipelines: object[];
+  };
+  return parsePipelines({
+    pipelines: [
+      ...file.pipelines,
+      {
+        name: "cpu-hosts-by-samples-5m",
+        from: { pipeline: "cpu-avg-5m", sameWindow: true },
+        key: "n",
+        eventTime: "window_time",
+        window: { type: "tumbling", size: "5m" },
+        aggregates: { hosts: { count: true }, avg: { avg: "avg" } },
+      },
+      {
+        name: "cpu-busiest-5m-of-1h",
+        from: { pipeline: "cpu-avg-5m" },
+        key: "host",
+        eventTime: "window_time",
+        window: { type: "tumbling", size: "1h" },
+        aggregates: { busiest: { max: "avg" }, samples: { sum: "n" } },
+      },
+    ],
+  });
+}
+
 const fixed = (name: string, window: object) =>
   parsePipelines({
     pipelines: [
@@ -325,6 +358,17 @@ export async function runBench(say: (message: string) => void = () => undefined,
         15,
         7,
       ),
+      config,
+      prices,
+      flinkMin,
+      false,
+    );
+
+    say(
+      "the seed with two cascades reading cpu-avg-5m's rows (regrouped in their window; windowed again per host over an hour) beside the seed alone: 15 minutes, the last 8 measured",
+    );
+    const withCascades = monthlyCost(
+      await simulate(dynalite.endpoint, cascadedSeedPipelines(), "cascades", seedLoad, 15, 7),
       config,
       prices,
       flinkMin,
@@ -401,6 +445,7 @@ export async function runBench(say: (message: string) => void = () => undefined,
         eventsPerBatch: round(seed.batchEvents, 1),
       },
       sqlTwin: { json: twinJson, sql: twinSql, ratio: round(twinSql.monthlyUsd / twinJson.monthlyUsd, 3) },
+      cascades: { without: twinJson, with: withCascades, ratio: round(withCascades.monthlyUsd / twinJson.monthlyUsd, 3) },
       closeLatencyMs: live.closeLatencyMs,
       freshnessMs: live.freshnessMs,
       handlerCpuRatio: round(seed.ingest.cpuMicros / seed.decodeCpuMicros, 2),
