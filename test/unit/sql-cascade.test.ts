@@ -270,8 +270,10 @@ SELECT SUM(c) AS total FROM (
   });
 
   it("compiles the README's cascades as printed, over the README's metrics table", async () => {
-    // Prepare: the README's CREATE TABLE (with the query printed beside it), then its two cascade blocks
-    const blocks = ["INSERT INTO `cpu-avg-5m`", "INSERT INTO hosts_by_events", "CREATE VIEW per_minute"].map((m) => readmeBlock(m).code);
+    // Prepare: the README's CREATE TABLE (with the query printed beside it), then its cascade blocks
+    const blocks = ["INSERT INTO `cpu-avg-5m`", "INSERT INTO hosts_by_events", "CREATE VIEW per_minute", "INSERT INTO busiest_hosts"].map(
+      (m) => readmeBlock(m).code,
+    );
 
     // Act
     const pipelines = await load(blocks.join("\n"));
@@ -283,7 +285,9 @@ SELECT SUM(c) AS total FROM (
       ["hosts_by_events", { pipeline: "hosts_by_events.from", sameWindow: true }, undefined],
       ["per_minute", undefined, undefined],
       ["events_5m", { pipeline: "per_minute", sameWindow: false }, undefined],
+      ["busiest_hosts", { pipeline: "per_minute", sameWindow: false }, undefined],
     ]);
+    expect(pipelines[5]).toMatchObject({ key: "host", rank: { n: 3, order: [{ field: "busiest_minute", desc: true }] } });
     expect(pipelines[2]).toMatchObject({ key: "events", window: { type: "tumbling", size: 60_000 } });
     expect(pipelines[4]).toMatchObject({ key: "host", eventTime: "window_time", window: { type: "tumbling", size: 300_000 } });
   });
