@@ -27,7 +27,7 @@ import {
 import { readLogBetween } from "../aws/dynamodb/log.ts";
 import { approximateItemBytes, MAX_PANE_ITEM_BYTES } from "../aws/dynamodb/panes.ts";
 import { parkKey, readParkedKeys, unparkKey } from "../aws/dynamodb/parked.ts";
-import { writeRankCandidates } from "../aws/dynamodb/ranks.ts";
+import { notePendingRankEnds, writeRankCandidates } from "../aws/dynamodb/ranks.ts";
 import { commitGroupResults, type ResultIntent, type ResultsItem, readResultsItems, type StoredResult } from "../aws/dynamodb/results.ts";
 import { retryOnConflict } from "../aws/retry.ts";
 import type { AggregateState } from "../core/aggregates/state.ts";
@@ -644,6 +644,8 @@ export async function fireEvaluated(
   );
   report.conflicts += outcome.conflicts;
   if (pipeline.rank !== undefined) {
+    // the ends to rank, noted before the group's mark moves: a unit that stops after the move still has them ranked
+    await notePendingRankEnds(deps.dynamodb, deps.resultsTable, pipeline.name, [...outcome.items.keys()]);
     // the group's best rows of each window it fired, for the ranking once every group is closed
     for (const [end, item] of outcome.items) {
       await writeRankCandidates(

@@ -4,7 +4,7 @@
 // result: a ranking is a new version only when its window and partition hold more events. Running it
 // twice (a redelivered message, two units finishing last together) writes nothing twice; a run that
 // stopped before publishing is published again by the next (its versions carry this epoch).
-import { readRankCandidates } from "../aws/dynamodb/ranks.ts";
+import { clearPendingRankEnds, readPendingRankEnds, readRankCandidates } from "../aws/dynamodb/ranks.ts";
 import { commitGroupResults, type ResultIntent } from "../aws/dynamodb/results.ts";
 import { keyGroupOf } from "../core/keygroups.ts";
 import { keyColumnsOf, keyColumnValues } from "../core/pipelines/project.ts";
@@ -27,7 +27,10 @@ export async function rankWindows(
     columns: keyColumnsOf(pipeline),
     ...(pipeline.select === undefined ? { inRows: (k: string) => keyColumnValues(pipeline, k) } : {}),
   };
-  for (const end of [...ends].sort((a, b) => a - b)) {
+  // the ends this epoch's units reported, and any a unit noted but could not report (it stopped after moving a mark)
+  const pending = await readPendingRankEnds(deps.dynamodb, deps.resultsTable, pipeline.name);
+  const all = [...new Set([...ends, ...pending])].sort((a, b) => a - b);
+  for (const end of all) {
     const rankings = mergeCandidates(rank, await readRankCandidates(deps.dynamodb, deps.resultsTable, pipeline.name, end));
     const byGroup = new Map<number, ResultIntent[]>();
     for (const ranking of rankings) {
@@ -58,4 +61,6 @@ export async function rankWindows(
       report.republished += again.length;
     }
   }
+  // ranked and published: no longer pending (an end a later unit notes again is ranked again)
+  await clearPendingRankEnds(deps.dynamodb, deps.resultsTable, pipeline.name, all);
 }

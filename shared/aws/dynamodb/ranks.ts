@@ -8,7 +8,7 @@ import type { DynamoDBClient } from "@aws-sdk/client-dynamodb";
 import type { RankCandidates } from "../../core/pipelines/rank.ts";
 import { type Item, N, num, S } from "./attributes.ts";
 import { padTime } from "./keys.ts";
-import { putItem, queryAll } from "./requests.ts";
+import { batchGetAll, putItem, queryAll, updateItem } from "./requests.ts";
 
 /** The most a candidates item's body may take: DynamoDB's 400 KB item, less room for its keys. */
 const MAX_CANDIDATE_BYTES = 380 * 1024;
@@ -54,4 +54,37 @@ export async function readRankCandidates(
   return items
     .filter((item) => num(item, "v") !== undefined)
     .map((item) => JSON.parse(inflateRawSync(item.d?.B ?? new Uint8Array()).toString("utf8")) as RankCandidates[]);
+}
+
+/**
+ * The window ends whose candidates changed and are not ranked yet, one small item per pipeline: a unit
+ * adds the ends it wrote candidates for before its groups' marks move, the ranking removes those it
+ * ranked. A unit that stopped after moving a mark, before reporting its ends, leaves them here: the
+ * next ranking (a later epoch's, whose units find nothing to fire in those groups) still ranks them.
+ */
+const pendingKey = (pipeline: string) => ({ pk: `T#${pipeline}#pending`, sk: "ends" });
+
+export async function notePendingRankEnds(
+  client: DynamoDBClient,
+  tableName: string,
+  pipeline: string,
+  ends: readonly number[],
+): Promise<void> {
+  if (ends.length === 0) return;
+  await updateItem(client, tableName, pendingKey(pipeline), { expression: "ADD e :e", values: { ":e": { NS: ends.map(String) } } });
+}
+
+export async function readPendingRankEnds(client: DynamoDBClient, tableName: string, pipeline: string): Promise<number[]> {
+  const [item] = await batchGetAll(client, tableName, [pendingKey(pipeline)]);
+  return (item?.e?.NS ?? []).map(Number);
+}
+
+export async function clearPendingRankEnds(
+  client: DynamoDBClient,
+  tableName: string,
+  pipeline: string,
+  ends: readonly number[],
+): Promise<void> {
+  if (ends.length === 0) return;
+  await updateItem(client, tableName, pendingKey(pipeline), { expression: "DELETE e :e", values: { ":e": { NS: ends.map(String) } } });
 }
