@@ -7,7 +7,8 @@
 // read through a table alias; SESSION window TVFs, keyed by their PARTITION BY columns and global,
 // against sessions DuckDB cuts with LAG() (a gap longer than the session gap); cascades — a FROM
 // subquery's rows regrouped in their window, a view's windowed again on its window_time by HOP, a legacy
-// TUMBLE over a subquery's TUMBLE_ROWTIME, a Window Top-N of a view's rows regrouped — against DuckDB's
+// TUMBLE over a subquery's TUMBLE_ROWTIME, a Window Top-N of a view's rows regrouped, and one over a view's
+// rows windowed again — against DuckDB's
 // nested aggregations.
 import { mkdtemp, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
@@ -175,6 +176,13 @@ SELECT window_start, window_end, COUNT(*) AS rows_n, SUM(n) AS n, MAX(worst) AS 
 FROM TABLE(HOP(TABLE per_minute, DESCRIPTOR(rowtime), INTERVAL '1' MINUTE, INTERVAL '3' MINUTE))
 GROUP BY window_start, window_end;
 
+INSERT INTO busiest_minutes
+SELECT * FROM (
+  SELECT window_start, window_end, service, n, rowtime,
+         ROW_NUMBER() OVER (PARTITION BY window_start, window_end ORDER BY n DESC, service, rowtime) AS rownum
+  FROM TABLE(TUMBLE(TABLE per_minute, DESCRIPTOR(rowtime), INTERVAL '3' MINUTE))
+) WHERE rownum <= 2;
+
 CREATE VIEW per_second AS
 SELECT window_start, window_end, service, COUNT(*) AS n
 FROM TABLE(TUMBLE(TABLE requests, DESCRIPTOR(ts), INTERVAL '1' SECOND))
@@ -332,6 +340,13 @@ const TOP_N = `SELECT ws, service, endpoint, latency, t, rownum FROM (
       ROW_NUMBER() OVER (PARTITION BY t // 60000, service ORDER BY latency DESC, endpoint, service, endpoint, latency, t) AS rownum
     FROM ev WHERE latency IS NOT NULL)
   WHERE rownum <= 3 ORDER BY ws, service, rownum`;
+
+/** Window Top-N over a view's rows (a cascade): each 3 minutes' two per-minute rows with the most requests. */
+const TOP_N_OF_ROWS = `SELECT ws, service, n, rt, rownum FROM (
+    SELECT rt // 180000 * 180000 AS ws, service, n, rt,
+      ROW_NUMBER() OVER (PARTITION BY rt // 180000 ORDER BY n DESC, service, rt) AS rownum
+    FROM (SELECT t // 60000 * 60000 + 59999 AS rt, service, COUNT(*) AS n FROM ev GROUP BY ALL))
+  WHERE rownum <= 2 ORDER BY ws, rownum`;
 
 /**
  * Window Top-N after a window aggregation in DuckDB: the aggregation, then ROW_NUMBER() per window and
@@ -503,6 +518,20 @@ async function reference(events: readonly RequestEvent[]): Promise<Map<string, R
         endpoint: raw.endpoint,
         latency: raw.latency,
         ts: new Date(Number(raw.t)).toISOString(),
+        rownum: Number(raw.rownum),
+      });
+      expected.set(id, window);
+    }
+    for (const raw of (await connection.runAndReadAll(TOP_N_OF_ROWS)).getRowObjectsJS()) {
+      const start = Number(raw.ws);
+      const bounds = { window_start: new Date(start).toISOString(), window_end: new Date(start + 180_000).toISOString() };
+      const id = `busiest_minutes/[]/${start}/${start + 180_000}`;
+      const window = expected.get(id) ?? { ...bounds, rows: [] };
+      (window.rows as unknown[]).push({
+        ...bounds,
+        service: raw.service,
+        n: Number(raw.n),
+        rowtime: new Date(Number(raw.rt)).toISOString(),
         rownum: Number(raw.rownum),
       });
       expected.set(id, window);

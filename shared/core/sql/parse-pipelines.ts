@@ -412,7 +412,6 @@ function compileTopN(
     return builder.refuse(select, "a Window Top-N that does not rank a window TVF's rows or a window aggregation's");
   }
   if (select.groupByClause() || select.havingClause()) builder.refuse(select, "Window Top-N after a window aggregation (not yet)");
-  if (table.rows) builder.refuse(tvf, `a Window Top-N over ${table.rows.label} rows (a cascade: not yet)`);
   if (sessionOf(tvf, rewrites.sessions)) builder.refuse(tvf, TOP_N_OVER_SESSION);
   const window = tvfWindow(tvf, table, builder, sql, rewrites.sessions);
 
@@ -425,6 +424,13 @@ function compileTopN(
   const order: { field: string; desc: boolean }[] = [];
   for (const item of select.selectClause().selectList().columnProjectItem()) {
     if (item.tableAllColumns()) {
+      // a window aggregation's rows may carry their own window's columns: * would hold two of each
+      const clash = Object.keys(table.columns).find((c) => (WINDOW_COLUMNS as readonly string[]).includes(c));
+      if (table.rows && clash !== undefined)
+        builder.refuse(
+          item,
+          `* over ${table.rows.label} rows, whose ${clash} column clashes with the window TVF's (rename it where the rows are selected, or list the columns)`,
+        );
       for (const column of Object.keys(table.columns)) {
         if (!fields.includes(column)) fields.push(column);
         ranked.push(column);
@@ -467,6 +473,8 @@ function compileTopN(
   const column = (c: string): Expr => ({ at, kind: "column", name: c });
   return {
     name,
+    // over a window aggregation's rows (a view's: a cascade), windowed again on their time attribute
+    ...(table.rows ? { from: { pipeline: table.rows.pipeline } } : {}),
     key: keys.length === 1 ? keys[0] : keys,
     ...(Object.keys(filter).length > 0 ? { filter } : {}),
     ...readsOf(table, where),
