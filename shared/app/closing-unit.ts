@@ -645,7 +645,7 @@ export async function fireEvaluated(
   report.conflicts += outcome.conflicts;
   if (pipeline.rank !== undefined) {
     // the ends to rank, noted before the group's mark moves: a unit that stops after the move still has them ranked
-    await notePendingRankEnds(deps.dynamodb, deps.resultsTable, pipeline.name, [...outcome.items.keys()]);
+    await notePending(deps, pipeline.name, [...outcome.items.keys()], report);
     // the group's best rows of each window it fired, for the ranking once every group is closed
     for (const [end, item] of outcome.items) {
       await writeRankCandidates(
@@ -670,6 +670,28 @@ export async function fireEvaluated(
   const again = outcome.unconfirmed.filter((r) => !written.has(windowKey(r.key, r)));
   await publish(deps, [...outcome.written, ...again], report);
   report.republished += again.length;
+}
+
+/** The window ends each unit has noted pending, and the write noting them: once a unit, not once a group. */
+const notedByUnit = new WeakMap<UnitReport, Map<number, Promise<void>>>();
+
+/** Notes a group's ranked ends pending (those its unit has not noted yet), and waits until every one is. */
+async function notePending(deps: UnitDependencies, pipeline: string, ends: readonly number[], report: UnitReport): Promise<void> {
+  let noted = notedByUnit.get(report);
+  if (noted === undefined) {
+    noted = new Map();
+    notedByUnit.set(report, noted);
+  }
+  const fresh = ends.filter((end) => !noted.has(end));
+  if (fresh.length > 0) {
+    const writing = notePendingRankEnds(deps.dynamodb, deps.resultsTable, pipeline, fresh);
+    for (const end of fresh) noted.set(end, writing);
+    // a write that failed is tried again by the next group that needs it
+    writing.catch(() => {
+      for (const end of fresh) if (noted.get(end) === writing) noted.delete(end);
+    });
+  }
+  await Promise.all(ends.map((end) => noted.get(end)));
 }
 
 /** How long a cascade's partials are kept without a result retention: far longer than any source stalls between its windows. */

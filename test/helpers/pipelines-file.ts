@@ -24,3 +24,23 @@ export async function refusalOf(pipelines: unknown[]): Promise<{ path: string; e
   }
   throw new Error("expected the pipelines to be refused");
 }
+
+/** Loads a `.sql` pipelines file as the CLI and cdk synth do: compiled, then checked by the file's schema. */
+export async function loadSql(sql: string) {
+  const dir = await mkdtemp(join(tmpdir(), "panes-sql-"));
+  const path = join(dir, "pipelines.sql");
+  await writeFile(path, sql);
+  return loadPipelinesFile(path);
+}
+
+/** The one line a `.sql` pipelines file is refused with (the test fails if it loads, or is refused for several reasons). */
+export async function sqlRefusal(sql: string): Promise<string> {
+  try {
+    await loadSql(sql);
+  } catch (error) {
+    if (!(error instanceof PipelinesConfigError)) throw error;
+    if (error.problems.length !== 1) throw new Error(`expected one problem, got ${error.problems.length}: ${error.problems.join(" | ")}`);
+    return error.problems[0] as string;
+  }
+  throw new Error("expected the SQL to be refused");
+}

@@ -1,18 +1,15 @@
 // Cascaded window aggregations in Flink SQL: a window aggregation over another's rows compiles to a
 // pipeline `from` the other — a FROM subquery as the internal pipeline `<name>.from`, a view as itself —
 // checked by the pipelines file's schema; what Panes cannot run yet is refused in one line naming it.
-import { mkdtemp, writeFile } from "node:fs/promises";
-import { tmpdir } from "node:os";
-import { join } from "node:path";
 import { describe, expect, it } from "vitest";
 import { loadPipelinesFile } from "../../shared/app/pipelines-file.ts";
 import { addEvent, emptyState } from "../../shared/core/aggregates/state.ts";
 import { cascadeEventOf } from "../../shared/core/pipelines/cascade.ts";
 import { readPipelineEvent } from "../../shared/core/pipelines/events.ts";
-import { PipelinesConfigError } from "../../shared/core/pipelines/parse.ts";
 import { windowValues } from "../../shared/core/pipelines/project.ts";
 import type { Pipeline } from "../../shared/core/pipelines/schema.ts";
 import { formatExpression } from "../../shared/core/sql/expressions.ts";
+import { loadSql, sqlRefusal } from "../helpers/pipelines-file.ts";
 import { readmeBlock } from "../helpers/readme.ts";
 
 const WITH = "WITH ('connector' = 'kinesis', 'format' = 'json')";
@@ -26,25 +23,6 @@ const TABLE = `CREATE TABLE requests (
   WATERMARK FOR ts AS ts - INTERVAL '5' SECOND
 ) ${WITH};
 `;
-
-/** Loads a `.sql` pipelines file as the CLI and cdk synth do: compiled, then checked by the file's schema. */
-async function load(sql: string): Promise<Pipeline[]> {
-  const dir = await mkdtemp(join(tmpdir(), "panes-sql-cascade-"));
-  const path = join(dir, "pipelines.sql");
-  await writeFile(path, sql);
-  return loadPipelinesFile(path);
-}
-
-async function refusal(sql: string): Promise<string> {
-  try {
-    await load(sql);
-  } catch (error) {
-    if (!(error instanceof PipelinesConfigError)) throw error;
-    expect(error.problems).toHaveLength(1);
-    return error.problems[0] as string;
-  }
-  throw new Error("expected the SQL to be refused");
-}
 
 const printed = (exprs: Pipeline["select"]) =>
   Object.fromEntries(Object.entries(exprs ?? {}).map(([name, e]) => [name, formatExpression(e)]));
@@ -79,7 +57,7 @@ SELECT cnt, window_start, window_end, COUNT(*) AS c FROM (
 ) GROUP BY cnt, window_start, window_end;`;
 
     // Act
-    const [inner, outer, ...rest] = await load(sql);
+    const [inner, outer, ...rest] = await loadSql(sql);
 
     // Assess
     expect(rest).toEqual([]);
@@ -102,7 +80,7 @@ SELECT cnt, window_start, window_end, COUNT(*) AS c FROM (
   });
 
   it("regroups by the window's columns under the subquery's aliases, qualified by its alias, and selects them as the window's", async () => {
-    const [inner, outer] = await load(`${TABLE}INSERT INTO busy
+    const [inner, outer] = await loadSql(`${TABLE}INSERT INTO busy
 SELECT t.ws, t.we, n, COUNT(*) AS services FROM (
   SELECT window_start AS ws, window_end AS we, service, COUNT(*) AS n
   FROM TABLE(HOP(TABLE requests, DESCRIPTOR(ts), INTERVAL '1' MINUTE, INTERVAL '5' MINUTE))
@@ -116,7 +94,7 @@ SELECT t.ws, t.we, n, COUNT(*) AS services FROM (
   });
 
   it("windows a window aggregation's rows again on their rowtime (Flink's testCascadingTumbleWindow, legacy group windows)", async () => {
-    const [inner, outer] = await load(`CREATE TABLE testTable (
+    const [inner, outer] = await loadSql(`CREATE TABLE testTable (
   \`int\` INT, \`string\` STRING, rowtime TIMESTAMP(3), WATERMARK FOR rowtime AS rowtime
 ) ${WITH};
 INSERT INTO sums
@@ -138,7 +116,7 @@ SELECT SUM(cnt) AS s FROM (
   });
 
   it("a compiled cascade reads its compiled source's rows: the rowtime is the source window's time, each column of its type", async () => {
-    const [inner, outer] = await load(`${TABLE}INSERT INTO peaks
+    const [inner, outer] = await loadSql(`${TABLE}INSERT INTO peaks
 SELECT MAX(n) AS peak, MAX(p) AS worst FROM (
   SELECT service, COUNT(*) AS n, APPROX_PERCENTILE(latency, 0.99) AS p, TUMBLE_ROWTIME(ts, INTERVAL '1' MINUTE) AS t
   FROM requests GROUP BY service, TUMBLE(ts, INTERVAL '1' MINUTE)
@@ -156,7 +134,7 @@ SELECT MAX(n) AS peak, MAX(p) AS worst FROM (
   });
 
   it("windows a view's rows again through a window TVF on its rowtime (the cascading window TVF of Flink's docs)", async () => {
-    const [window1, totals] = await load(`CREATE TABLE Bid (
+    const [window1, totals] = await loadSql(`CREATE TABLE Bid (
   supplier_id STRING, price DOUBLE, bidtime TIMESTAMP(3), WATERMARK FOR bidtime AS bidtime - INTERVAL '1' SECOND
 ) ${WITH};
 CREATE VIEW window1 AS
@@ -191,7 +169,7 @@ INSERT INTO totals SELECT window_start, window_end, SUM(partial_price) AS total_
   });
 
   it("reads a view's rows in their own window, or in a legacy group window on its rowtime, with a WHERE on its columns", async () => {
-    const [perMinute, regrouped, hourly] = await load(`${TABLE}CREATE VIEW per_minute AS ${PER_MINUTE};
+    const [perMinute, regrouped, hourly] = await loadSql(`${TABLE}CREATE VIEW per_minute AS ${PER_MINUTE};
 INSERT INTO busy SELECT window_start, window_end, COUNT(*) AS services FROM per_minute
   WHERE n > 10 AND service <> 'health' GROUP BY window_start, window_end;
 INSERT INTO hourly SELECT TUMBLE_START(window_time, INTERVAL '1' HOUR) AS hour_start, MAX(n) AS peak FROM per_minute
@@ -209,7 +187,7 @@ INSERT INTO hourly SELECT TUMBLE_START(window_time, INTERVAL '1' HOUR) AS hour_s
   });
 
   it("ranks a cascade over a view: a Window Top-N after the window aggregation of the view's rows", async () => {
-    const [perMinute, top] = await load(`${TABLE}CREATE VIEW per_minute AS ${PER_MINUTE};
+    const [perMinute, top] = await loadSql(`${TABLE}CREATE VIEW per_minute AS ${PER_MINUTE};
 INSERT INTO top_counts
 SELECT * FROM (
   SELECT *, ROW_NUMBER() OVER (PARTITION BY window_start, window_end ORDER BY services DESC) AS rownum
@@ -230,7 +208,7 @@ SELECT * FROM (
   });
 
   it("ranks a view's rows windowed again: a Window Top-N over a window TVF on the view's time attribute", async () => {
-    const [, busiest] = await load(`${TABLE}CREATE VIEW per_minute AS ${PER_MINUTE};
+    const [, busiest] = await loadSql(`${TABLE}CREATE VIEW per_minute AS ${PER_MINUTE};
 INSERT INTO busiest_minutes
 SELECT * FROM (
   SELECT window_start, window_end, service, n, ROW_NUMBER() OVER (PARTITION BY window_start, window_end ORDER BY n DESC) AS rownum
@@ -247,7 +225,7 @@ SELECT * FROM (
   });
 
   it("compiles a cascade of three levels: each subquery the internal source of the query around it", async () => {
-    const pipelines = await load(`${TABLE}INSERT INTO x
+    const pipelines = await loadSql(`${TABLE}INSERT INTO x
 SELECT SUM(c) AS total FROM (
   SELECT n, window_start, window_end, window_time AS t, COUNT(*) AS c FROM (${PER_MINUTE})
   GROUP BY n, window_start, window_end, window_time
@@ -293,7 +271,7 @@ SELECT SUM(c) AS total FROM (
     );
 
     // Act
-    const pipelines = await load(blocks.join("\n"));
+    const pipelines = await loadSql(blocks.join("\n"));
 
     // Assess
     expect(pipelines.map((p) => [p.name, p.from, p.internal])).toEqual([
@@ -402,6 +380,6 @@ SET 'table.exec.emit.early-fire.delay' = '10 s';`,
         "line 9, column 67: a window aggregation over rows whose window_time column is not the window's time (name that column otherwise) is not supported: (SELECT window_start, window_end, COUNT(*) AS window_time...",
       ],
     ];
-    for (const [sql, problem] of cases) expect(await refusal(sql), sql).toBe(problem);
+    for (const [sql, problem] of cases) expect(await sqlRefusal(sql), sql).toBe(problem);
   });
 });

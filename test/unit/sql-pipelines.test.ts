@@ -1,14 +1,11 @@
 // Pipelines written in Flink SQL (issue 22): a CREATE TABLE, SET statements and windowed queries compile
 // to the JSON form's pipelines; the seed's SQL twin is the seed; every construct outside the subset is
 // refused in one line naming it, with its line and column.
-import { mkdtemp, writeFile } from "node:fs/promises";
-import { tmpdir } from "node:os";
-import { join } from "node:path";
 import { describe, expect, it } from "vitest";
 import { loadPipelinesFile } from "../../shared/app/pipelines-file.ts";
-import { PipelinesConfigError } from "../../shared/core/pipelines/parse.ts";
 import type { Pipeline } from "../../shared/core/pipelines/schema.ts";
 import { formatExpression } from "../../shared/core/sql/expressions.ts";
+import { loadSql, sqlRefusal } from "../helpers/pipelines-file.ts";
 import { readmeBlock } from "../helpers/readme.ts";
 
 const TABLE = `CREATE TABLE requests (
@@ -20,24 +17,6 @@ const TABLE = `CREATE TABLE requests (
   WATERMARK FOR ts AS ts - INTERVAL '5' SECOND
 ) WITH ('connector' = 'kinesis', 'format' = 'json');
 `;
-
-async function load(sql: string): Promise<Pipeline[]> {
-  const dir = await mkdtemp(join(tmpdir(), "panes-sql-"));
-  const path = join(dir, "pipelines.sql");
-  await writeFile(path, sql);
-  return loadPipelinesFile(path);
-}
-
-async function refusal(sql: string): Promise<string> {
-  try {
-    await load(sql);
-  } catch (error) {
-    if (!(error instanceof PipelinesConfigError)) throw error;
-    expect(error.problems).toHaveLength(1);
-    return error.problems[0] as string;
-  }
-  throw new Error("expected the SQL to be refused");
-}
 
 /** The engine's part of a pipeline: what it computes, not how results name it (units, the select list, column types). */
 const withoutUnits = (pipelines: Pipeline[]) =>
@@ -75,7 +54,7 @@ describe("a pipelines file in Flink SQL", () => {
   });
 
   it("compiles composite keys, a global window, expressions in and around aggregates, COUNT(x), COUNT(DISTINCT x) and FILTER", async () => {
-    const [errors, total] = await load(`${TABLE}
+    const [errors, total] = await loadSql(`${TABLE}
 INSERT INTO errors SELECT window_start, window_end, service, endpoint, COUNT(*) AS n,
     COUNT(*) FILTER (WHERE status >= 500) AS errors,
     SUM(latency * 1000) / COUNT(latency) AS mean_ms,
@@ -106,7 +85,7 @@ INSERT INTO total SELECT window_start, COUNT(*) AS n, SUM(latency) AS s
     });
     expect(printed(errors?.select)).toMatchObject({ service: "`service`", endpoint: "`endpoint`", mean_ms: "(`$a3` / `$a4`)" });
     expect(total?.key).toEqual([]);
-    const [having] = await load(`${TABLE}
+    const [having] = await loadSql(`${TABLE}
 INSERT INTO busy SELECT window_start, window_end, service, COUNT(*) AS n
   FROM TABLE(TUMBLE(TABLE requests, DESCRIPTOR(ts), INTERVAL '1' MINUTE))
   GROUP BY window_start, window_end, service HAVING COUNT(*) > 10 AND MAX(latency) < 2;
@@ -120,7 +99,7 @@ INSERT INTO busy SELECT window_start, window_end, service, COUNT(*) AS n
   });
 
   it("compiles every window of the subset, the lateness and early firing SET, and WHERE to a filter and a condition", async () => {
-    const [tumble, hop, cumulate, legacy, session] = await load(`${TABLE}
+    const [tumble, hop, cumulate, legacy, session] = await loadSql(`${TABLE}
 SET 'table.exec.emit.allow-lateness' = '1 min';
 SET 'table.exec.emit.early-fire.enabled' = 'true';
 SET 'table.exec.emit.early-fire.delay' = '10 s';
@@ -172,7 +151,7 @@ INSERT INTO visits SELECT service, SESSION_END(ts, INTERVAL '30' SECOND) AS e, C
   });
 
   it("compiles Window Top-N over a window TVF's rows (Flink's documented query) to a top aggregate keyed by the PARTITION BY columns", async () => {
-    const [top] = await load(`${TABLE}
+    const [top] = await loadSql(`${TABLE}
 INSERT INTO slowest
 SELECT *
   FROM (
@@ -198,7 +177,7 @@ SELECT *
     expect(formatExpression(top?.where as NonNullable<Pipeline["where"]>)).toBe("(`status` >= 500)");
 
     // after a window aggregation (Flink's documented form): the aggregation's pipeline, ranked
-    const [ranked] = await load(`${TABLE}
+    const [ranked] = await loadSql(`${TABLE}
 INSERT INTO top_services
 SELECT *
   FROM (
@@ -220,7 +199,7 @@ SELECT *
     });
 
     // with early firing (Flink's Top-N over an early-firing window aggregation): rankings early, then final
-    const [early] = await load(`${TABLE}
+    const [early] = await loadSql(`${TABLE}
 SET 'table.exec.emit.early-fire.enabled' = 'true';
 SET 'table.exec.emit.early-fire.delay' = '5 s';
 INSERT INTO top_services
@@ -237,7 +216,7 @@ SELECT * FROM (
   });
 
   it("reads through a view over the source and a table alias, and takes as names the words only dt-sql-parser reserves (Nexmark's q11 as written)", async () => {
-    const [q11, renamed] = await load(`CREATE TABLE datagen (
+    const [q11, renamed] = await loadSql(`CREATE TABLE datagen (
   event_type INT, auction BIGINT, bidder BIGINT, price BIGINT, dateTime TIMESTAMP(3), extra STRING,
   WATERMARK FOR dateTime AS dateTime - INTERVAL '4' SECOND
 ) WITH ('connector' = 'kinesis', 'format' = 'json');
@@ -282,13 +261,13 @@ GROUP BY window_start, window_end, who;
 
   it("compiles the README's Window Top-N queries as printed, over the README's requests table", async () => {
     const queries = ["INSERT INTO slowest", "INSERT INTO top_endpoints"].map((marker) => readmeBlock(marker).code);
-    const [slowest, top] = await load(`${TABLE}${queries.join("\n")}`);
+    const [slowest, top] = await loadSql(`${TABLE}${queries.join("\n")}`);
     expect(slowest?.aggregates[0]).toMatchObject({ op: "top", n: 3, order: [{ field: "latency", desc: true }] });
     expect(top?.rank).toMatchObject({ n: 3, partition: [], order: [{ field: "n", desc: true }] });
   });
 
   it("reads what a string or a comment says as text, not as a call (no ROW_NUMBER(), OVER ( or COUNT( there makes a Top-N or an aggregation)", async () => {
-    const [plain, view, quoted] = await load(`${TABLE}CREATE VIEW v AS SELECT * FROM requests WHERE endpoint <> 'COUNT(x)';
+    const [plain, view, quoted] = await loadSql(`${TABLE}CREATE VIEW v AS SELECT * FROM requests WHERE endpoint <> 'COUNT(x)';
 INSERT INTO plain
 SELECT window_start, window_end, service, COUNT(*) AS n -- not OVER (x)
 FROM TABLE(TUMBLE(TABLE requests, DESCRIPTOR(ts), INTERVAL '1' MINUTE))
@@ -308,7 +287,7 @@ WHERE service <> "ROW_NUMBER()" GROUP BY window_start, window_end;`);
   });
 
   it("reads a nested JSON field through a backquoted dotted column", async () => {
-    const [pipeline] = await load(`CREATE TABLE m (\`tags.host\` STRING, v DOUBLE, ts TIMESTAMP(3), WATERMARK FOR ts AS ts)
+    const [pipeline] = await loadSql(`CREATE TABLE m (\`tags.host\` STRING, v DOUBLE, ts TIMESTAMP(3), WATERMARK FOR ts AS ts)
 WITH ('connector' = 'kinesis', 'format' = 'json');
 INSERT INTO per_host SELECT window_start, window_end, \`tags.host\`, MAX(v) AS top
 FROM TABLE(TUMBLE(TABLE m, DESCRIPTOR(ts), INTERVAL '1' MINUTE)) WHERE \`tags.host\` <> 'x'
@@ -405,7 +384,7 @@ GROUP BY window_start, window_end, \`tags.host\`;`);
       ],
     ];
     for (const [sql, expected] of cases) {
-      const problem = await refusal(sql);
+      const problem = await sqlRefusal(sql);
       expect(problem, sql).toMatch(expected);
       expect(problem).not.toContain("\n");
     }
@@ -418,7 +397,7 @@ GROUP BY window_start, window_end, \`tags.host\`;`);
     const counted = `INSERT INTO x SELECT window_start, window_end, COUNT(*) AS n ${tumble} ${windows};`;
     /** Each file is refused with exactly its one problem. */
     const expectRefusals = async (cases: [sql: string, problem: string][]) => {
-      for (const [sql, problem] of cases) expect(await refusal(sql), sql).toBe(problem);
+      for (const [sql, problem] of cases) expect(await sqlRefusal(sql), sql).toBe(problem);
     };
 
     it("statements, source tables and SET options", async () => {
@@ -897,26 +876,26 @@ GROUP BY window_start, window_end, \`tags.host\`;`);
       const starts = lines.flatMap((text, i) => (/^INSERT INTO /.test(text) ? [i + 1] : []));
       return `line ${starts[Number(found[2])]}, column 1: the query of ${found[1]}, ${found[3]}`;
     };
-    for (const [sql, problem] of cases) expect(await refusal(sql), sql).toBe(told(sql, problem));
+    for (const [sql, problem] of cases) expect(await sqlRefusal(sql), sql).toBe(told(sql, problem));
   });
 
   it("names the line, column and text the user wrote, not the text Panes rewrites for the grammar", async () => {
     // `comment` is a name in Flink SQL but a keyword of the grammar: Panes backquotes it before parsing
     const withComment = TABLE.replace("endpoint STRING", "comment STRING");
     const line = `INSERT INTO x SELECT window_start, window_end, comment, SUM(DISTINCT latency) AS n FROM TABLE(TUMBLE(TABLE requests, DESCRIPTOR(ts), INTERVAL '5' MINUTES)) GROUP BY window_start, window_end, comment;`;
-    expect(await refusal(`${withComment}${line}`)).toBe(
+    expect(await sqlRefusal(`${withComment}${line}`)).toBe(
       `line 9, column ${line.indexOf("SUM(") + 1}: SUM(DISTINCT …) (COUNT(DISTINCT x) is supported) is not supported: SUM(DISTINCT latency)`,
     );
 
     // Flink's testEventTimeSessionWindowWithTVFNotPullUpIntoWindowAgg: the SESSION TVF in a subquery is quoted as written
     const session = `INSERT INTO x SELECT service, window_start, window_end, COUNT(*) AS n FROM (SELECT * FROM TABLE(SESSION(TABLE requests PARTITION BY service, DESCRIPTOR(ts), INTERVAL '5' SECOND)) WHERE window_start > TIMESTAMP '2000-01-01 10:10:00.000') GROUP BY service, window_start, window_end;`;
-    expect(await refusal(`${TABLE}${session}`)).toBe(
+    expect(await sqlRefusal(`${TABLE}${session}`)).toBe(
       `line 9, column ${session.indexOf("(SELECT") + 1}: a query over something other than requests is not supported: (SELECT * FROM TABLE(SESSION(TABLE requests PARTITION BY ...`,
     );
 
     // an aggregate's FILTER clause, which the grammar lacks, is quoted as written too
     const filtered = `${TABLE}INSERT INTO x SELECT service, COUNT(*) FILTER (WHERE status > 1) AS n FROM requests GROUP BY service;`;
-    expect(await refusal(filtered)).toBe(
+    expect(await sqlRefusal(filtered)).toBe(
       "line 9, column 15: a query without a window (TUMBLE, HOP, CUMULATE or SESSION) is not supported: SELECT service, COUNT(*) FILTER (WHERE status > 1) AS n F...",
     );
   });
@@ -924,7 +903,7 @@ GROUP BY window_start, window_end, \`tags.host\`;`);
   it("takes a window TVF's offset, of either sign, as Flink does (TUMBLE's less than its size)", async () => {
     const query = (name: string, tvf: string) =>
       `INSERT INTO ${name} SELECT window_start, window_end, COUNT(*) AS n FROM TABLE(${tvf}) GROUP BY window_start, window_end;\n`;
-    const [tumble, hop, cumulate, zero] = await load(
+    const [tumble, hop, cumulate, zero] = await loadSql(
       TABLE +
         query("t", "TUMBLE(TABLE requests, DESCRIPTOR(ts), INTERVAL '1' DAY, INTERVAL '-8' HOUR)") +
         query("h", "HOP(TABLE requests, DESCRIPTOR(ts), INTERVAL '12' HOUR, INTERVAL '1' DAY, INTERVAL '8' HOUR)") +
@@ -937,24 +916,24 @@ GROUP BY window_start, window_end, \`tags.host\`;`);
     expect(zero?.window).toEqual({ type: "tumbling", size: 300_000 });
 
     const line = query("t", "TUMBLE(TABLE requests, DESCRIPTOR(ts), INTERVAL '5' MINUTE, INTERVAL '-5' MINUTE)").trim();
-    expect(await refusal(TABLE + line)).toBe(
+    expect(await sqlRefusal(TABLE + line)).toBe(
       `line 9, column ${line.indexOf("INTERVAL '-5'") + 1}: a TUMBLE offset as long as the window or longer (Flink requires abs(offset) < size) is not supported: INTERVAL '-5' MINUTE`,
     );
-    expect(await refusal(TABLE + query("t", "TUMBLE(TABLE requests, DESCRIPTOR(ts), INTERVAL '5' MINUTE, INTERVAL 'x' MINUTE)"))).toMatch(
-      /^line 9, column \d+: this offset \(write INTERVAL '8' HOUR or INTERVAL '-8' HOUR\) is not supported: INTERVAL 'x' MINUTE$/,
-    );
+    expect(
+      await sqlRefusal(TABLE + query("t", "TUMBLE(TABLE requests, DESCRIPTOR(ts), INTERVAL '5' MINUTE, INTERVAL 'x' MINUTE)")),
+    ).toMatch(/^line 9, column \d+: this offset \(write INTERVAL '8' HOUR or INTERVAL '-8' HOUR\) is not supported: INTERVAL 'x' MINUTE$/);
   });
 
   it("runs SESSION window TVFs (PARTITION BY as the key, none: one global session) and the legacy HOP group window", async () => {
     const session = (partition: string, keys: string) =>
       `${TABLE}INSERT INTO x SELECT window_start, window_end${keys}, COUNT(*) AS n FROM TABLE(SESSION(TABLE requests${partition}, DESCRIPTOR(ts), INTERVAL '0.5' SECOND)) GROUP BY window_start, window_end${keys};`;
-    const [keyed] = await load(session(" PARTITION BY service, endpoint", ", service, endpoint"));
+    const [keyed] = await loadSql(session(" PARTITION BY service, endpoint", ", service, endpoint"));
     expect(keyed?.key).toEqual(["service", "endpoint"]);
     expect(keyed?.window).toEqual({ type: "session", gap: 500 });
-    const [global] = await load(session("", ""));
+    const [global] = await loadSql(session("", ""));
     expect(global?.key).toEqual([]);
     expect(global?.window).toEqual({ type: "session", gap: 500 });
-    const [hop] = await load(
+    const [hop] = await loadSql(
       `${TABLE}INSERT INTO x SELECT HOP_START(ts, INTERVAL '1' MINUTE, INTERVAL '5' MINUTE) AS s, HOP_END(ts, INTERVAL '1' MINUTE, INTERVAL '5' MINUTE) AS e, service, COUNT(*) AS n FROM requests GROUP BY HOP(ts, INTERVAL '1' MINUTE, INTERVAL '5' MINUTE), service;`,
     );
     expect(hop?.key).toBe("service");

@@ -18,6 +18,10 @@ const MAX_PARTIAL_BYTES = 380 * 1024;
 const partitionOf = (reader: string, group: number) => `F#${reader}#${String(group).padStart(5, "0")}`;
 const sortKeyOf = (bucket: number, sourceGroup: number, sourceEnd: number) =>
   `${padTime(bucket)}#${String(sourceGroup).padStart(5, "0")}#${padTime(sourceEnd)}`;
+/** A part's sort key: its source item's, then `#` and the part's number (PART_DIGITS digits). */
+const PART_DIGITS = 4;
+const partSortKeyOf = (at: PartialAt, part: number) =>
+  `${sortKeyOf(at.bucket, at.source.group, at.source.end)}#${String(part).padStart(PART_DIGITS, "0")}`;
 
 export interface PartialAt {
   reader: string;
@@ -27,36 +31,21 @@ export interface PartialAt {
   source: { group: number; end: number; version: number };
 }
 
-/** The parts of a partial: the keys in order, each part's deflated body within an item. */
+/** The parts of a partial: its keys in order, in the fewest equal runs (1, 2, 4, …) whose deflated bodies each fit an item. */
 function partsOf(at: PartialAt, keys: ReadonlyMap<string, AggregateState>): Buffer[] {
   const entries = [...keys].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)).map(([key, state]) => [key, stateToJson(state)] as const);
-  const deflate = (from: number, to: number) => deflateRawSync(JSON.stringify(entries.slice(from, to)));
-  const parts: Buffer[] = [];
-  let from = 0;
-  while (from < entries.length || parts.length === 0) {
-    // the longest run of keys from `from` whose body fits: halve until one fits, then grow while it does
-    let to = entries.length;
-    let body = deflate(from, to);
-    while (body.byteLength > MAX_PARTIAL_BYTES && to - from > 1) {
-      to = from + Math.ceil((to - from) / 2);
-      body = deflate(from, to);
-    }
-    if (body.byteLength > MAX_PARTIAL_BYTES)
+  for (let count = 1; ; count *= 2) {
+    const size = Math.max(1, Math.ceil(entries.length / count));
+    const bodies: Buffer[] = [];
+    for (let from = 0; from < entries.length || bodies.length === 0; from += size)
+      bodies.push(deflateRawSync(JSON.stringify(entries.slice(from, from + size))));
+    const over = bodies.findIndex((b) => b.byteLength > MAX_PARTIAL_BYTES);
+    if (over < 0) return bodies;
+    if (size === 1)
       throw new Error(
-        `the rows of key group ${at.source.group} ending ${new Date(at.source.end).toISOString()} give key ${JSON.stringify(entries[from]?.[0])} of pipeline ${at.reader} ${body.byteLength} bytes of state deflated; at most ${MAX_PARTIAL_BYTES} fit an item`,
+        `the rows of key group ${at.source.group} ending ${new Date(at.source.end).toISOString()} give key ${JSON.stringify(entries[over]?.[0])} of pipeline ${at.reader} ${bodies[over]?.byteLength} bytes of state deflated; at most ${MAX_PARTIAL_BYTES} fit an item`,
       );
-    for (let step = Math.max(1, Math.floor((to - from) / 4)); to < entries.length && step >= 1; step = Math.floor(step / 2)) {
-      while (to + step <= entries.length) {
-        const larger = deflate(from, to + step);
-        if (larger.byteLength > MAX_PARTIAL_BYTES) break;
-        to += step;
-        body = larger;
-      }
-    }
-    parts.push(body);
-    from = to;
   }
-  return parts;
 }
 
 /** Writes a reader group's partial from one source results item (its parts), unless one from a newer version is there; false when one is. */
@@ -72,7 +61,7 @@ export async function writeCascadePartial(
     parts.map((body, part) => {
       const item: Item = {
         pk: S(partitionOf(at.reader, at.group)),
-        sk: S(`${sortKeyOf(at.bucket, at.source.group, at.source.end)}#${String(part).padStart(4, "0")}`),
+        sk: S(partSortKeyOf(at, part)),
         v: N(at.source.version),
         d: { B: body },
         ...(options.ttlSeconds === undefined ? {} : { ttl: N(options.ttlSeconds) }),
@@ -104,7 +93,7 @@ export async function readCascadePartials(
   });
   // each source item's parts of its newest version (an older version's parts beyond the newer's count stay behind)
   const newest = new Map<string, number>();
-  const sourceOf = (item: Item) => (str(item, "sk") ?? "").slice(0, -5);
+  const sourceOf = (item: Item) => (str(item, "sk") ?? "").slice(0, -(PART_DIGITS + 1));
   for (const item of items) newest.set(sourceOf(item), Math.max(newest.get(sourceOf(item)) ?? 0, Number(item.v?.N ?? 0)));
   return items
     .filter((item) => Number(item.v?.N ?? 0) === newest.get(sourceOf(item)))

@@ -64,27 +64,25 @@ export async function readRankCandidates(
  */
 const pendingKey = (pipeline: string) => ({ pk: `T#${pipeline}#pending`, sk: "ends" });
 
-export async function notePendingRankEnds(
+/** Adds ends to, or deletes them from, a pipeline's pending ends. */
+async function changePendingRankEnds(
   client: DynamoDBClient,
   tableName: string,
   pipeline: string,
+  change: "ADD" | "DELETE",
   ends: readonly number[],
 ): Promise<void> {
   if (ends.length === 0) return;
-  await updateItem(client, tableName, pendingKey(pipeline), { expression: "ADD e :e", values: { ":e": { NS: ends.map(String) } } });
+  await updateItem(client, tableName, pendingKey(pipeline), { expression: `${change} e :e`, values: { ":e": { NS: ends.map(String) } } });
 }
+
+export const notePendingRankEnds = (client: DynamoDBClient, tableName: string, pipeline: string, ends: readonly number[]) =>
+  changePendingRankEnds(client, tableName, pipeline, "ADD", ends);
+
+export const clearPendingRankEnds = (client: DynamoDBClient, tableName: string, pipeline: string, ends: readonly number[]) =>
+  changePendingRankEnds(client, tableName, pipeline, "DELETE", ends);
 
 export async function readPendingRankEnds(client: DynamoDBClient, tableName: string, pipeline: string): Promise<number[]> {
   const [item] = await batchGetAll(client, tableName, [pendingKey(pipeline)]);
   return (item?.e?.NS ?? []).map(Number);
-}
-
-export async function clearPendingRankEnds(
-  client: DynamoDBClient,
-  tableName: string,
-  pipeline: string,
-  ends: readonly number[],
-): Promise<void> {
-  if (ends.length === 0) return;
-  await updateItem(client, tableName, pendingKey(pipeline), { expression: "DELETE e :e", values: { ":e": { NS: ends.map(String) } } });
 }

@@ -86,8 +86,8 @@ export function cascadePartialsOf(reader: Pipeline, source: Pipeline, rows: Iter
 
 /**
  * A reader group's panes from its partials (each bucket's states, every source group's, merged): a
- * pane's one layer is taken by every window of the pane (no row is ever late). With `sameWindow`, the
- * pane of a bucket (a window end) is its window's start, and `windowOf` gives the window.
+ * pane's one layer is taken by every window of the pane (no row is ever late). With `sameWindow`, a
+ * bucket is a source window's end, and `sameWindowOf` gives that window.
  */
 export function cascadePanesOf(partials: Iterable<{ bucket: number; keys: ReadonlyMap<string, AggregateState> }>): Map<number, GroupPane> {
   const panes = new Map<number, GroupPane>();
